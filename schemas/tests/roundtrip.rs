@@ -1,0 +1,112 @@
+use std::collections::BTreeMap;
+use tracepipe_schemas::*;
+
+fn sample() -> Session {
+    let mut click = Event::new(EventKind::Click, 1_250);
+    click.url = Some("http://localhost/#inbox".into());
+    click.target = Some(Target {
+        tag: Some("button".into()),
+        role: Some("button".into()),
+        label: Some("Compose".into()),
+        selector: Some("div.toolbar > button:nth-of-type(1)".into()),
+        data: BTreeMap::from([("data-message-id".to_string(), "18c2f0".to_string())]),
+        ..Target::default()
+    });
+    let mut change = Event::new(EventKind::Change, 2_000);
+    change.value = Some("Zoë — 東京 ✉".into());
+    let mut secret = Event::new(EventKind::Change, 2_100);
+    secret.masked = true;
+    let mut key = Event::new(EventKind::Key, 3_000);
+    key.key = Some("Enter".into());
+    key.modifiers = vec!["ctrl".into()];
+    let mut nav = Event::new(EventKind::Navigation, 3_500);
+    nav.url = Some("http://localhost/#sent".into());
+    nav.navigation = Some(Navigation { same_document: true, from_url: Some("http://localhost/#inbox".into()) });
+    let mut req = Event::new(EventKind::NetworkRequest, 3_100);
+    req.network = Some(NetworkRequest {
+        request_id: "12.3".into(),
+        method: "POST".into(),
+        status: Some(200),
+        mime_type: Some("application/json".into()),
+        end_us: Some(3_300),
+        failed: false,
+        encoded_bytes: Some(512),
+    });
+    let mut shot = Event::new(EventKind::Screenshot, 4_000);
+    shot.screenshot = Some(ScreenshotRef { blob: "screenshots/000000.jpg".into(), bytes: 2048, width: Some(800), height: None });
+    let mut input = Event::new(EventKind::Input, 1_200);
+    input.input = Some(InputDispatch { input_type: "mousedown".into(), interaction_id: Some(7), duration_us: Some(16_000) });
+    Session {
+        session_id: "0b6f5d3e-8a3c-4b7e-9d1a-2f3c4d5e6f70".into(),
+        source: SourceFormat::ChromeTrace,
+        suite: Some("gmail".into()),
+        started_at: None,
+        duration_us: 4_000,
+        user_agent: Some("Chromium/156".into()),
+        pages: vec!["http://localhost/#inbox".into()],
+        events: vec![input, click, change, secret, key, req, nav, shot],
+    }
+}
+
+#[test]
+fn avro_round_trip_preserves_every_field() {
+    let session = sample();
+    let bytes = encode_session(&session).unwrap();
+    assert_eq!(&bytes[..2], &[0xC3, 0x01]);
+    assert_eq!(decode_session(&bytes).unwrap(), session);
+}
+
+#[test]
+fn json_round_trip_preserves_every_field() {
+    let session = sample();
+    let json = serde_json::to_string(&session).unwrap();
+    let back: Session = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, session);
+}
+
+#[test]
+fn rejects_unframed_and_unknown_fingerprints() {
+    assert!(matches!(decode_session(b"{}"), Err(AvroError::NotSingleObject)));
+    let mut bytes = encode_session(&sample()).unwrap();
+    bytes[2] ^= 0xFF;
+    assert!(matches!(decode_session(&bytes), Err(AvroError::UnknownSchema { .. })));
+}
+
+#[test]
+fn truncated_datum_is_an_error_not_a_panic() {
+    let bytes = encode_session(&sample()).unwrap();
+    for cut in [10, 20, bytes.len() / 2, bytes.len() - 1] {
+        assert!(decode_session(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+}
+
+/// `tests/data/session-v1.avro` was written with `avro/session.v1.avsc`, before
+/// Session gained the optional `user_agent`. It must keep decoding.
+#[test]
+fn sample_written_with_the_first_schema_still_decodes() {
+    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/session-v1.avro")).unwrap();
+    let session = decode_session(&bytes).unwrap();
+    assert_eq!(session.user_agent, None);
+    assert_eq!(session.suite.as_deref(), Some("gmail"));
+    assert_eq!(session.events.len(), 3);
+    assert_eq!(session.events[1].value.as_deref(), Some("alice@example.com"));
+    assert_eq!(session.events[1].target.as_ref().unwrap().label.as_deref(), Some("To recipients"));
+}
+
+#[test]
+fn current_schema_differs_from_v1_only_by_added_optional_fields() {
+    let v1: serde_json::Value = serde_json::from_str(include_str!("../avro/session.v1.avsc")).unwrap();
+    let now: serde_json::Value = serde_json::from_str(SESSION_SCHEMA_JSON).unwrap();
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_string()).collect()
+    };
+    for name in names(&v1) {
+        assert!(names(&now).contains(&name), "field {name} was removed");
+    }
+    for f in now["fields"].as_array().unwrap() {
+        let name = f["name"].as_str().unwrap().to_string();
+        if !names(&v1).contains(&name) {
+            assert!(f.get("default").is_some(), "added field {name} has no default");
+        }
+    }
+}
