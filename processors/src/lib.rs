@@ -6,3 +6,4 @@
 //! the inputs and store the outputs.
 
 pub mod model;
+pub mod catalog;
