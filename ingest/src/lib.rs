@@ -1,1 +1,107 @@
-//! tracepipe-ingest
+//! Streaming readers that turn a browser recording into a normalised
+//! [`Session`](tracepipe_schemas::Session).
+//!
+//! Two recording shapes are read: Chrome's Trace Event Format (a JSON object or a
+//! bare array, gzipped or not) and the capture extension's `input_events.jsonl`.
+//! Readers never hold the whole recording: memory is bounded by the largest single
+//! event plus the events kept, and screenshots are handed to a [`ScreenshotSink`]
+//! one at a time. Every failure is an [`IngestError`] that says what is wrong and
+//! where; no input makes a reader panic.
+//!
+//! ```
+//! use tracepipe_ingest::{read_session, DiscardScreenshots, Limits};
+//! let trace = br#"{"traceEvents":[{"name":"tracepipe:click","cat":"blink.user_timing","ph":"I","ts":10,"pid":1,"args":{"data":{"detail":"{\"target\":{\"tag\":\"button\",\"label\":\"Compose\"},\"url\":\"http://localhost/#inbox\"}"}}}]}"#;
+//! let session = read_session(&trace[..], "s-1".into(), &Limits::default(), &mut DiscardScreenshots).unwrap();
+//! assert_eq!(session.events[0].label(), Some("Compose"));
+//! ```
+
+mod builder;
+mod chrome;
+mod decode;
+mod error;
+mod jsonl;
+mod limits;
+mod marks;
+pub mod privacy;
+
+pub use error::{IngestError, Location};
+pub use limits::Limits;
+
+use decode::PlainReader;
+use std::io::Read;
+use tracepipe_schemas::{Session, SourceFormat};
+
+/// Where screenshots go while a recording is read.
+pub trait ScreenshotSink {
+    /// Keeps one JPEG taken from a trace and returns its object key, relative to
+    /// the session's folder.
+    fn store(&mut self, index: usize, jpeg: &[u8]) -> Result<String, String>;
+
+    /// Resolves a screenshot file uploaded beside `input_events.jsonl`, returning
+    /// its object key and size.
+    fn reference(&mut self, index: usize, filename: &str) -> Result<(String, i64), String>;
+}
+
+/// The object key of the `index`th screenshot of a session.
+pub fn screenshot_key(index: usize) -> String {
+    format!("screenshots/{index:06}.jpg")
+}
+
+/// Counts screenshots without keeping them (for `inspect` and benchmarks).
+pub struct DiscardScreenshots;
+
+impl ScreenshotSink for DiscardScreenshots {
+    fn store(&mut self, index: usize, _jpeg: &[u8]) -> Result<String, String> {
+        Ok(screenshot_key(index))
+    }
+
+    fn reference(&mut self, _index: usize, filename: &str) -> Result<(String, i64), String> {
+        Ok((filename.to_string(), 0))
+    }
+}
+
+/// Sniffs which kind of recording the leading bytes are.
+fn detect(prefix: &[u8]) -> Result<SourceFormat, IngestError> {
+    let text = prefix.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(prefix);
+    let start = text.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(start) = start else { return Err(IngestError::Empty) };
+    match text[start] {
+        b'[' => Ok(SourceFormat::ChromeTrace),
+        b'{' => {
+            // A JSON Lines recording starts with an event object; a trace object
+            // starts with `traceEvents`, `metadata` or another member of its own.
+            let rest = &text[start + 1..];
+            let key_start = rest.iter().position(|b| !b.is_ascii_whitespace()).map(|k| k + 1);
+            let key = key_start
+                .filter(|&k| rest.get(k - 1) == Some(&b'"'))
+                .and_then(|k| rest[k..].iter().position(|&b| b == b'"').map(|e| &rest[k..k + e]));
+            const EVENT_KEYS: &[&[u8]] =
+                &[b"suite", b"tab", b"url", b"timestamp", b"action", b"selector", b"additional_info"];
+            match key {
+                Some(k) if EVENT_KEYS.contains(&k) => Ok(SourceFormat::InputEventsJsonl),
+                _ => Ok(SourceFormat::ChromeTrace),
+            }
+        }
+        b => Err(IngestError::UnknownFormat {
+            reason: format!(
+                "expected a Chrome trace (JSON) or input_events.jsonl, but the content starts with byte 0x{b:02x}"
+            ),
+        }),
+    }
+}
+
+/// Reads one recording, gzipped or plain, of either shape, into a Session.
+pub fn read_session<R: Read>(
+    reader: R,
+    session_id: String,
+    limits: &Limits,
+    screenshots: &mut dyn ScreenshotSink,
+) -> Result<Session, IngestError> {
+    let mut input = PlainReader::new(reader, limits)?;
+    let format = detect(input.peek_prefix(4096)?)?;
+    let builder = match format {
+        SourceFormat::ChromeTrace => chrome::read(input, *limits, screenshots)?,
+        SourceFormat::InputEventsJsonl => jsonl::read(input, *limits, screenshots)?,
+    };
+    Ok(builder.finish(session_id))
+}

@@ -1,0 +1,153 @@
+//! Assembles the events a reader found into a [`Session`]: one clock, time order,
+//! derived same-document navigations, and privacy scrubbing.
+
+use crate::privacy;
+use tracepipe_schemas::{Event, EventKind, Navigation, Session, SourceFormat};
+
+/// Collects events on the recording's own clock (microseconds) as they are read.
+pub struct SessionBuilder {
+    source: SourceFormat,
+    events: Vec<Event>,
+    started_at: Option<String>,
+    user_agent: Option<String>,
+    suite: Option<String>,
+    /// Where the recording's clock starts, when it says so.
+    origin_us: Option<i64>,
+}
+
+impl SessionBuilder {
+    pub fn new(source: SourceFormat) -> Self {
+        SessionBuilder { source, events: Vec::new(), started_at: None, user_agent: None, suite: None, origin_us: None }
+    }
+
+    pub fn push(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    pub fn set_started_at(&mut self, at: String) {
+        self.started_at.get_or_insert(at);
+    }
+
+    pub fn set_user_agent(&mut self, ua: String) {
+        self.user_agent.get_or_insert(ua);
+    }
+
+    pub fn set_suite(&mut self, suite: String) {
+        self.suite.get_or_insert(suite);
+    }
+
+    pub fn set_origin(&mut self, ts: i64) {
+        self.origin_us = Some(self.origin_us.map_or(ts, |o| o.min(ts)));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Orders the events, re-bases them on the session clock, adds the
+    /// navigations implied by URL changes, and scrubs secrets.
+    pub fn finish(mut self, session_id: String) -> Session {
+        // Stable: events at the same instant keep the order they were recorded in.
+        self.events.sort_by_key(|e| e.t_us);
+        let t0 = self.events.first().map(|e| e.t_us).into_iter().chain(self.origin_us).min().unwrap_or(0);
+        let mut events = Vec::with_capacity(self.events.len() + 8);
+        let mut current_url: Option<String> = None;
+        for mut e in self.events {
+            e.t_us -= t0;
+            if let Some(n) = &mut e.network {
+                if let Some(end) = &mut n.end_us {
+                    *end -= t0;
+                }
+            }
+            scrub(&mut e);
+            match e.kind {
+                EventKind::Navigation => {
+                    if let Some(url) = &e.url {
+                        if current_url.as_deref() == Some(url.as_str()) {
+                            // Already known from a mark's URL: keep one.
+                            continue;
+                        }
+                        if let Some(nav) = &mut e.navigation {
+                            if nav.from_url.is_none() {
+                                nav.from_url = current_url.clone();
+                            }
+                            nav.same_document = nav.same_document || same_document(current_url.as_deref(), url);
+                        }
+                        current_url = Some(url.clone());
+                    }
+                }
+                EventKind::NetworkRequest | EventKind::Screenshot | EventKind::Input => {}
+                _ => {
+                    if let Some(url) = &e.url {
+                        if current_url.as_deref() != Some(url.as_str()) {
+                            if current_url.is_some() {
+                                let mut nav = Event::new(EventKind::Navigation, e.t_us);
+                                nav.url = Some(url.clone());
+                                nav.navigation = Some(Navigation {
+                                    same_document: same_document(current_url.as_deref(), url),
+                                    from_url: current_url.clone(),
+                                });
+                                events.push(nav);
+                            }
+                            current_url = Some(url.clone());
+                        }
+                    }
+                }
+            }
+            events.push(e);
+        }
+        let mut pages: Vec<String> = Vec::new();
+        for e in &events {
+            if matches!(e.kind, EventKind::Navigation | EventKind::Click | EventKind::Change | EventKind::Submit | EventKind::Key | EventKind::Scroll) {
+                if let Some(url) = &e.url {
+                    if !pages.iter().any(|p| p == url) {
+                        pages.push(url.clone());
+                    }
+                }
+            }
+        }
+        let duration_us = events.last().map_or(0, |e| e.t_us);
+        Session {
+            session_id,
+            source: self.source,
+            suite: self.suite,
+            started_at: self.started_at,
+            duration_us,
+            user_agent: self.user_agent,
+            pages,
+            events,
+        }
+    }
+}
+
+/// Whether moving from `from` to `to` only changes the fragment.
+fn same_document(from: Option<&str>, to: &str) -> bool {
+    let strip = |u: &str| u.split_once('#').map_or(u, |(base, _)| base).to_string();
+    from.is_some_and(|f| strip(f) == strip(to))
+}
+
+fn scrub(e: &mut Event) {
+    if let Some(t) = &mut e.target {
+        // Only a value can leak; a click on a button named "PIN" is not a secret.
+        if (e.value.is_some() || e.kind == EventKind::Change) && privacy::is_secret_field(t) {
+            e.masked = true;
+        }
+        for text in [&mut t.label, &mut t.text, &mut t.href].into_iter().flatten() {
+            privacy::scrub_text(text);
+        }
+    }
+    if e.masked {
+        e.value = None;
+    }
+    if let Some(v) = &mut e.value {
+        privacy::scrub_text(v);
+    }
+    if let Some(u) = &mut e.url {
+        privacy::scrub_url(u);
+    }
+    if let Some(nav) = &mut e.navigation {
+        if let Some(u) = &mut nav.from_url {
+            privacy::scrub_url(u);
+        }
+    }
+}

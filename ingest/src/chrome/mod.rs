@@ -1,0 +1,532 @@
+//! Reading Chrome's Trace Event Format into a Session.
+//!
+//! Of the tens of thousands of events in a performance recording only a few kinds
+//! matter: the capture script's `tracepipe:*` marks, input dispatches and
+//! interactions, network requests, navigations, screenshots, and the metadata that
+//! says which process and frames belong to the recorded page. Every other event is
+//! recognised by its name alone and skipped without being parsed.
+
+mod scan;
+
+use crate::builder::SessionBuilder;
+use crate::decode::PlainReader;
+use crate::error::Location;
+use crate::marks::{event_from_mark, kind_of_mark, MarkDetail};
+use crate::{IngestError, Limits, ScreenshotSink};
+use base64::Engine;
+use scan::{Splitter, TopLevel};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use tracepipe_schemas::{Event, EventKind, InputDispatch, Navigation, NetworkRequest, ScreenshotRef, SourceFormat};
+
+/// Event names worth parsing. Everything else is noise to Tracepipe.
+const WANTED: &[&str] = &[
+    "EventDispatch",
+    "EventTiming",
+    "ResourceSendRequest",
+    "ResourceReceiveResponse",
+    "ResourceFinish",
+    "Screenshot",
+    "TracingStartedInBrowser",
+    "FrameCommittedInBrowser",
+    "FrameLoader:state_snapshot",
+    "SoftNavigationHeuristics::SameDocumentNavigationCommitted",
+    "process_name",
+];
+const MARK_PREFIX: &str = "tracepipe:";
+
+/// DOM event types kept from `EventDispatch`/`EventTiming`: what a person does,
+/// not pointer motion or focus churn.
+const INPUT_TYPES: &[&str] = &[
+    "click", "dblclick", "contextmenu", "keydown", "input", "change", "submit", "paste", "cut", "copy", "drop",
+    "wheel", "touchstart",
+];
+
+/// Whether the raw event may be one Tracepipe keeps, judged from its `"name"`
+/// members without parsing it. Generous on purpose: a false positive costs one
+/// parse, a false negative would lose data.
+fn may_be_wanted(raw: &[u8]) -> bool {
+    let finder = memchr::memmem::Finder::new(b"\"name\"");
+    for at in finder.find_iter(raw) {
+        let mut i = at + 6;
+        while i < raw.len() && matches!(raw[i], b' ' | b'\t' | b'\n' | b'\r' | b':') {
+            i += 1;
+        }
+        if raw.get(i) != Some(&b'"') {
+            continue;
+        }
+        let rest = &raw[i + 1..];
+        let Some(end) = memchr::memchr(b'"', rest) else { continue };
+        let name = &rest[..end];
+        if memchr::memchr(b'\\', name).is_some()
+            || name.starts_with(MARK_PREFIX.as_bytes())
+            || WANTED.iter().any(|w| w.as_bytes() == name)
+        {
+            return true;
+        }
+    }
+    false
+}
+
+#[derive(Deserialize)]
+struct RawEvent<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow, default)]
+    cat: Cow<'a, str>,
+    #[serde(borrow, default)]
+    ph: Cow<'a, str>,
+    #[serde(default)]
+    ts: Option<f64>,
+    #[serde(default)]
+    pid: Option<i64>,
+    #[serde(borrow, default)]
+    args: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize, Default)]
+struct DataArgs<T> {
+    #[serde(default = "Option::default")]
+    data: Option<T>,
+}
+
+#[derive(Deserialize)]
+struct MarkData<'a> {
+    #[serde(borrow, default)]
+    detail: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct DispatchData<'a> {
+    #[serde(borrow, rename = "type", default)]
+    event_type: Option<Cow<'a, str>>,
+    #[serde(default, rename = "interactionId")]
+    interaction_id: Option<i64>,
+    #[serde(default)]
+    duration: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SendRequestData {
+    request_id: String,
+    url: String,
+    #[serde(default)]
+    request_method: Option<String>,
+    #[serde(default)]
+    frame: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResponseData {
+    request_id: String,
+    #[serde(default)]
+    status_code: Option<i32>,
+    #[serde(default)]
+    mime_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FinishData {
+    request_id: String,
+    #[serde(default)]
+    did_fail: bool,
+    #[serde(default)]
+    finish_time: Option<f64>,
+    #[serde(default)]
+    encoded_data_length: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FrameInfo {
+    #[serde(default)]
+    frame: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    process_id: Option<i64>,
+    #[serde(default)]
+    parent: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TracingStartedData {
+    #[serde(default)]
+    frames: Vec<FrameInfo>,
+}
+
+/// `FrameLoader:state_snapshot`: the frame's document URL after a load or a
+/// same-document (fragment or history) navigation.
+#[derive(Deserialize)]
+struct StateSnapshotArgs {
+    snapshot: Option<StateSnapshot>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StateSnapshot {
+    #[serde(default, rename = "documentLoaderURL")]
+    document_loader_url: Option<String>,
+    #[serde(default)]
+    is_loading_main_frame: Option<bool>,
+    #[serde(default)]
+    frame: Option<FrameRef>,
+}
+
+#[derive(Deserialize)]
+struct FrameRef {
+    #[serde(default)]
+    id_ref: Option<String>,
+}
+
+/// The soft-navigation heuristics' record of a same-document navigation.
+#[derive(Deserialize)]
+struct SoftNavigationArgs {
+    context: Option<SoftNavigationContext>,
+}
+
+#[derive(Deserialize)]
+struct SoftNavigationContext {
+    #[serde(default, rename = "URL")]
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ProcessNameArgs {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ScreenshotArgs<'a> {
+    #[serde(borrow, default)]
+    snapshot: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct TraceMetadata {
+    #[serde(default, rename = "user-agent")]
+    user_agent: Option<String>,
+    #[serde(default, rename = "startTime")]
+    start_time: Option<String>,
+    #[serde(default, rename = "trace-capture-datetime")]
+    capture_datetime: Option<String>,
+}
+
+/// URLs of the browser's own pages, never of the recorded app.
+fn is_browser_url(url: &str) -> bool {
+    const INTERNAL: &[&str] =
+        &["chrome:", "chrome-extension:", "chrome-untrusted:", "devtools:", "chrome-search:", "edge:", "about:"];
+    INTERNAL.iter().any(|p| url.starts_with(p))
+}
+
+/// An event kept while reading, with what decides at the end whether it belongs
+/// to the recorded page.
+struct Pending {
+    event: Event,
+    pid: Option<i64>,
+    frame: Option<String>,
+}
+
+struct Reader<'s> {
+    builder: SessionBuilder,
+    pending: Vec<Pending>,
+    requests: HashMap<String, usize>,
+    /// Renderer processes that host the recorded page.
+    page_pids: HashSet<i64>,
+    /// Frames showing the browser's own pages.
+    browser_frames: HashSet<String>,
+    browser_pids: HashSet<i64>,
+    screenshots: &'s mut dyn ScreenshotSink,
+    screenshot_count: usize,
+}
+
+/// Reads a Chrome trace (plain or gzipped, already wrapped) into a builder.
+pub(crate) fn read<R: Read>(
+    input: PlainReader<R>,
+    limits: Limits,
+    screenshots: &mut dyn ScreenshotSink,
+) -> Result<SessionBuilder, IngestError> {
+    let mut splitter = Splitter::new(input, limits);
+    let mut reader = Reader {
+        builder: SessionBuilder::new(SourceFormat::ChromeTrace),
+        pending: Vec::new(),
+        requests: HashMap::new(),
+        page_pids: HashSet::new(),
+        browser_frames: HashSet::new(),
+        browser_pids: HashSet::new(),
+        screenshots,
+        screenshot_count: 0,
+    };
+    while let Some(item) = splitter.next_item()? {
+        match item {
+            TopLevel::Event(raw, at) => {
+                if may_be_wanted(raw) {
+                    reader.event(raw, at)?;
+                }
+            }
+            TopLevel::Metadata(raw, at) => reader.metadata(raw, at)?,
+        }
+    }
+    Ok(reader.finish())
+}
+
+fn shape_error(at: u64, what: &str, err: serde_json::Error) -> IngestError {
+    IngestError::shape(Location::Byte(at), format!("{what}: {err}"))
+}
+
+impl Reader<'_> {
+    fn metadata(&mut self, raw: &[u8], at: u64) -> Result<(), IngestError> {
+        let meta: TraceMetadata = serde_json::from_slice(raw).map_err(|e| shape_error(at, "trace `metadata`", e))?;
+        if let Some(ua) = meta.user_agent {
+            self.builder.set_user_agent(ua);
+        }
+        if let Some(start) = meta.start_time.or(meta.capture_datetime) {
+            self.builder.set_started_at(start);
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, raw: &[u8], at: u64) -> Result<(), IngestError> {
+        let ev: RawEvent = serde_json::from_slice(raw).map_err(|e| shape_error(at, "trace event", e))?;
+        let ts = ev.ts.map(|t| t as i64);
+        let args = ev.args.map(RawValue::get).unwrap_or("{}");
+        let parse_err = |what: &str, e: serde_json::Error| shape_error(at, &format!("`{}` {what}", ev.name), e);
+        if let Some(mark_type) = ev.name.strip_prefix(MARK_PREFIX) {
+            // User Timing marks come as instants, or as a begin/end pair of which
+            // only the begin carries the detail.
+            if ev.cat != "blink.user_timing" || matches!(ev.ph.as_ref(), "e" | "E") {
+                return Ok(());
+            }
+            let Some(kind) = kind_of_mark(mark_type) else { return Ok(()) };
+            let data: DataArgs<MarkData> = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+            let detail = match data.data.and_then(|d| d.detail) {
+                Some(text) => serde_json::from_str::<MarkDetail>(&text).map_err(|e| parse_err("detail", e))?,
+                None => MarkDetail::default(),
+            };
+            if let Some(pid) = ev.pid {
+                self.page_pids.insert(pid);
+            }
+            let ts = ts.ok_or_else(|| IngestError::shape(Location::Byte(at), "a capture mark has no `ts`"))?;
+            self.keep(event_from_mark(kind, ts, detail), ev.pid, None);
+            return Ok(());
+        }
+        match ev.name.as_ref() {
+            "process_name" => {
+                let args: ProcessNameArgs = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                if let (Some(pid), Some("Browser")) = (ev.pid, args.name.as_deref()) {
+                    self.browser_pids.insert(pid);
+                }
+            }
+            "TracingStartedInBrowser" => {
+                let data: DataArgs<TracingStartedData> = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                if let Some(t) = ts {
+                    self.builder.set_origin(t);
+                }
+                for f in data.data.map(|d| d.frames).unwrap_or_default() {
+                    self.frame_seen(f);
+                }
+            }
+            "FrameCommittedInBrowser" => {
+                let data: DataArgs<FrameInfo> = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                if let Some(f) = data.data {
+                    self.frame_seen(f);
+                }
+            }
+            "FrameLoader:state_snapshot" => {
+                if ev.ph != "I" {
+                    return Ok(());
+                }
+                let args: StateSnapshotArgs = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let (Some(snap), Some(ts)) = (args.snapshot, ts) else { return Ok(()) };
+                if snap.is_loading_main_frame == Some(false) {
+                    return Ok(());
+                }
+                if let Some(url) = snap.document_loader_url.filter(|u| !u.is_empty()) {
+                    self.navigation(ts, url, ev.pid, snap.frame.and_then(|f| f.id_ref));
+                }
+            }
+            "SoftNavigationHeuristics::SameDocumentNavigationCommitted" => {
+                let args: SoftNavigationArgs = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let (Some(ctx), Some(ts)) = (args.context, ts) else { return Ok(()) };
+                if let Some(url) = ctx.url.filter(|u| !u.is_empty()) {
+                    self.navigation(ts, url, ev.pid, None);
+                }
+            }
+            "EventDispatch" | "EventTiming" => {
+                if ev.name == "EventTiming" && !matches!(ev.ph.as_ref(), "b" | "X" | "B") {
+                    return Ok(());
+                }
+                let data: DataArgs<DispatchData> = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let (Some(d), Some(ts)) = (data.data, ts) else { return Ok(()) };
+                let Some(input_type) = d.event_type.filter(|t| INPUT_TYPES.contains(&t.as_ref())) else {
+                    return Ok(());
+                };
+                let interaction_id = d.interaction_id.filter(|&i| i > 0);
+                if ev.name == "EventTiming" && interaction_id.is_none() {
+                    return Ok(());
+                }
+                let mut e = Event::new(EventKind::Input, ts);
+                e.input = Some(InputDispatch {
+                    input_type: input_type.into_owned(),
+                    interaction_id,
+                    duration_us: d.duration.map(|ms| (ms * 1000.0) as i64),
+                });
+                self.keep(e, ev.pid, None);
+            }
+            "ResourceSendRequest" => {
+                let data: DataArgs<SendRequestData> = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let (Some(d), Some(ts)) = (data.data, ts) else { return Ok(()) };
+                if is_browser_url(&d.url) || d.url.starts_with("data:") {
+                    return Ok(());
+                }
+                let mut e = Event::new(EventKind::NetworkRequest, ts);
+                e.network = Some(NetworkRequest {
+                    request_id: d.request_id.clone(),
+                    method: d.request_method.unwrap_or_else(|| "GET".into()),
+                    status: None,
+                    mime_type: None,
+                    end_us: None,
+                    failed: false,
+                    encoded_bytes: None,
+                });
+                e.url = Some(d.url);
+                // A redirect re-sends under the same id; the first send is the request.
+                if !self.requests.contains_key(&d.request_id) {
+                    self.requests.insert(d.request_id, self.pending.len());
+                    self.keep(e, ev.pid, d.frame);
+                }
+            }
+            "ResourceReceiveResponse" => {
+                let data: DataArgs<ResponseData> = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let Some(d) = data.data else { return Ok(()) };
+                if let Some((_, n)) = self.request(&d.request_id) {
+                    n.status = d.status_code.or(n.status);
+                    n.mime_type = d.mime_type.filter(|m| !m.is_empty()).or(n.mime_type.take());
+                }
+            }
+            "ResourceFinish" => {
+                let data: DataArgs<FinishData> = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let Some(d) = data.data else { return Ok(()) };
+                if let Some((start, n)) = self.request(&d.request_id) {
+                    n.failed = d.did_fail;
+                    // finishTime is in seconds on the trace clock; 0 means unknown.
+                    // A document request is logged by the renderer only once the
+                    // browser has fetched it, so its finishTime can precede the
+                    // send; then the finish event's own time is the honest end.
+                    let finish = d.finish_time.filter(|t| *t > 0.0).map(|t| (t * 1e6) as i64);
+                    n.end_us = finish.filter(|&f| f >= start).or(ts);
+                    n.encoded_bytes = d.encoded_data_length.map(|b| b as i64);
+                }
+            }
+            "Screenshot" => {
+                if !ev.cat.contains("screenshot") {
+                    return Ok(());
+                }
+                let shot: ScreenshotArgs = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let (Some(b64), Some(ts)) = (shot.snapshot, ts) else { return Ok(()) };
+                let jpeg = base64::engine::general_purpose::STANDARD
+                    .decode(b64.as_bytes())
+                    .map_err(|e| IngestError::shape(Location::Byte(at), format!("screenshot is not valid base64: {e}")))?;
+                let index = self.screenshot_count;
+                let blob = self
+                    .screenshots
+                    .store(index, &jpeg)
+                    .map_err(|message| IngestError::Screenshot { index, message })?;
+                self.screenshot_count += 1;
+                let (width, height) = jpeg_dimensions(&jpeg).unzip();
+                let mut e = Event::new(EventKind::Screenshot, ts);
+                e.screenshot = Some(ScreenshotRef { blob, bytes: jpeg.len() as i64, width, height });
+                // Screenshots come from the browser process and show the page.
+                self.builder.push(e);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A navigation of the page; whether it stayed in the same document is
+    /// decided once the events are in order.
+    fn navigation(&mut self, ts: i64, url: String, pid: Option<i64>, frame: Option<String>) {
+        let mut e = Event::new(EventKind::Navigation, ts);
+        e.navigation = Some(Navigation { same_document: false, from_url: None });
+        e.url = Some(url);
+        self.keep(e, pid, frame);
+    }
+
+    /// A request seen earlier, with the time it was sent.
+    fn request(&mut self, id: &str) -> Option<(i64, &mut NetworkRequest)> {
+        let i = *self.requests.get(id)?;
+        let e = &mut self.pending[i].event;
+        Some((e.t_us, e.network.as_mut()?))
+    }
+
+    fn frame_seen(&mut self, f: FrameInfo) {
+        match (f.url.as_deref(), f.frame) {
+            (Some(url), Some(frame)) if is_browser_url(url) && !url.starts_with("about:blank") => {
+                self.browser_frames.insert(frame);
+            }
+            (Some(url), _) if !is_browser_url(url) && f.parent.is_none() => {
+                if let Some(pid) = f.process_id {
+                    self.page_pids.insert(pid);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn keep(&mut self, event: Event, pid: Option<i64>, frame: Option<String>) {
+        self.pending.push(Pending { event, pid, frame });
+    }
+
+    /// Drops what belongs to the browser's own pages and processes.
+    fn finish(mut self) -> SessionBuilder {
+        for p in self.pending {
+            if p.frame.as_ref().is_some_and(|f| self.browser_frames.contains(f)) {
+                continue;
+            }
+            if p.event.url.as_deref().is_some_and(is_browser_url) {
+                continue;
+            }
+            let from_page = match p.pid {
+                // Requests a page makes may be logged by the browser process on
+                // the page's behalf, with the page's frame.
+                Some(pid) if self.browser_pids.contains(&pid) => p.frame.is_some() || p.event.kind == EventKind::Navigation,
+                Some(pid) => self.page_pids.is_empty() || self.page_pids.contains(&pid),
+                None => true,
+            };
+            if from_page {
+                self.builder.push(p.event);
+            }
+        }
+        self.builder
+    }
+}
+
+/// Width and height from a JPEG's start-of-frame marker, without decoding it.
+fn jpeg_dimensions(jpeg: &[u8]) -> Option<(i32, i32)> {
+    if !jpeg.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut i = 2;
+    while i + 9 < jpeg.len() {
+        if jpeg[i] != 0xFF {
+            return None;
+        }
+        let marker = jpeg[i + 1];
+        let len = u16::from_be_bytes([jpeg[i + 2], jpeg[i + 3]]) as usize;
+        if matches!(marker, 0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF) {
+            let h = u16::from_be_bytes([jpeg[i + 5], jpeg[i + 6]]) as i32;
+            let w = u16::from_be_bytes([jpeg[i + 7], jpeg[i + 8]]) as i32;
+            return Some((w, h));
+        }
+        i += 2 + len;
+    }
+    None
+}

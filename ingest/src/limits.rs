@@ -1,0 +1,23 @@
+/// Bounds that keep a reader's memory and time independent of what it is fed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Total bytes after decompression. Also what stops a gzip bomb.
+    pub max_decompressed_bytes: u64,
+    /// Largest single trace event (a screenshot event is the usual big one).
+    pub max_event_bytes: usize,
+    /// Deepest JSON nesting accepted anywhere.
+    pub max_depth: usize,
+    /// Longest line of a JSON Lines recording.
+    pub max_line_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_decompressed_bytes: 8 << 30,
+            max_event_bytes: 32 << 20,
+            max_depth: 64,
+            max_line_bytes: 16 << 20,
+        }
+    }
+}
