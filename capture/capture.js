@@ -1,0 +1,370 @@
+// Tracepipe capture script: records what a person clicked, typed and pressed as
+// User Timing marks, which Chrome writes into a performance trace as
+// `blink.user_timing` events named `tracepipe:<type>` (see
+// docs/recording.md and the capture contract).
+//
+// Safe to inject into any page, any number of times, as a DevTools snippet, an
+// extension content script or an automation init script: it is one IIFE that
+// leaves a single non-enumerable guard property on `window` and nothing else.
+(() => {
+  "use strict";
+
+  const GUARD = "__tracepipeCapture";
+  if (window[GUARD]) return;
+  Object.defineProperty(window, GUARD, { value: true });
+
+  // Bound now so that a page replacing `performance.mark` later cannot hide or
+  // break our marks.
+  const mark = performance.mark.bind(performance);
+  const clearMarks = performance.clearMarks.bind(performance);
+
+  const TEXT_LIMIT = 80;
+  const KEYS_WORTH_RECORDING = new Set(["Enter", "Escape", "Tab", "Delete"]);
+  const MODIFIER_KEYS = new Set(["Control", "Meta", "Alt", "Shift", "AltGraph", "CapsLock", "Fn", "OS"]);
+  const CREDENTIAL_AUTOCOMPLETE = new Set(["current-password", "new-password", "one-time-code"]);
+  const TEXT_INPUT_TYPES = new Set(["", "text", "email", "search", "tel", "url", "password"]);
+  const BUTTON_INPUT_TYPES = new Set(["button", "submit", "reset", "image"]);
+  const INTERACTIVE_TAGS = new Set(["a", "button", "input", "select", "textarea", "summary", "option"]);
+  // Roles that say an element is only layout, so a click inside it is not
+  // about it.
+  const NON_ROLES = new Set(["presentation", "none", "generic"]);
+
+  function record(type, detail) {
+    detail.url = location.href;
+    try {
+      mark("tracepipe:" + type, { detail });
+      // The trace already holds the mark; dropping it from the page's own
+      // timeline keeps long sessions from growing the page's memory and keeps
+      // our entries out of the page's performance.getEntries().
+      clearMarks("tracepipe:" + type);
+    } catch (error) {
+      // A mark must never break the page it observes.
+    }
+  }
+
+  function collapse(text) {
+    return (text || "").replace(/\s+/g, " ").trim();
+  }
+
+  function truncate(text) {
+    return text.length > TEXT_LIMIT ? text.slice(0, TEXT_LIMIT) : text;
+  }
+
+  function innerText(el) {
+    return truncate(collapse(el.innerText !== undefined ? el.innerText : el.textContent));
+  }
+
+  function isFormControl(el) {
+    return el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement || el instanceof HTMLSelectElement;
+  }
+
+  // The element that owns a contenteditable region: focus, focusout and our
+  // value all belong to it, not to the paragraph the caret sits in.
+  function editingHost(el) {
+    if (!(el instanceof HTMLElement) || !el.isContentEditable) return null;
+    let host = el;
+    while (host.parentElement && host.parentElement.isContentEditable) host = host.parentElement;
+    return host;
+  }
+
+  function autocompleteTokens(el) {
+    const value = el.getAttribute && el.getAttribute("autocomplete");
+    return value ? value.toLowerCase().split(/\s+/).filter(Boolean) : [];
+  }
+
+  // Passwords, one-time codes and every payment-card field (cc-number,
+  // cc-csc, cc-exp, cc-name, …) are masked before anything leaves the page.
+  function isSecret(el) {
+    if (el instanceof HTMLInputElement && el.type === "password") return true;
+    return autocompleteTokens(el).some((token) => CREDENTIAL_AUTOCOMPLETE.has(token) || token.startsWith("cc-"));
+  }
+
+  function implicitRole(el) {
+    const tag = el.localName;
+    if (tag === "button") return "button";
+    if (tag === "a" && el.hasAttribute("href")) return "link";
+    if (tag === "textarea") return "textbox";
+    if (tag === "select") return el.multiple ? "listbox" : "combobox";
+    if (tag === "input") {
+      const type = (el.getAttribute("type") || "").toLowerCase();
+      if (TEXT_INPUT_TYPES.has(type)) return "textbox";
+      if (BUTTON_INPUT_TYPES.has(type)) return "button";
+      if (type === "checkbox" || type === "radio") return type;
+    }
+    if (editingHost(el) === el) return "textbox";
+    return null;
+  }
+
+  // Text of a <label>, without the text of the control it wraps (a <select>'s
+  // options would otherwise end up in the name).
+  function labelText(label) {
+    const copy = label.cloneNode(true);
+    copy.querySelectorAll("input, select, textarea, button").forEach((control) => control.remove());
+    return collapse(copy.textContent);
+  }
+
+  function accessibleName(el) {
+    const ariaLabel = collapse(el.getAttribute("aria-label"));
+    if (ariaLabel) return ariaLabel;
+
+    const labelledBy = el.getAttribute("aria-labelledby");
+    if (labelledBy) {
+      const text = collapse(
+        labelledBy
+          .split(/\s+/)
+          .map((id) => document.getElementById(id))
+          .filter(Boolean)
+          .map((node) => node.textContent)
+          .join(" ")
+      );
+      if (text) return text;
+    }
+
+    if (el.labels && el.labels.length) {
+      const text = collapse(Array.from(el.labels, labelText).join(" "));
+      if (text) return text;
+    }
+
+    if (el instanceof HTMLInputElement && BUTTON_INPUT_TYPES.has(el.type)) {
+      const text = collapse(el.type === "image" ? el.alt : el.value);
+      if (text) return text;
+    }
+
+    for (const attribute of ["placeholder", "title", "alt"]) {
+      const text = collapse(el.getAttribute(attribute));
+      if (text) return text;
+    }
+
+    // An icon-only control is often named by its image's alt text.
+    const text = isFormControl(el) ? "" : innerText(el);
+    if (text) return text;
+    const image = el.querySelector && el.querySelector("img[alt]");
+    return image ? collapse(image.getAttribute("alt")) : "";
+  }
+
+  function dataAttributes(el) {
+    const data = {};
+    for (const attribute of el.attributes) {
+      if (attribute.name.startsWith("data-")) data[attribute.name] = attribute.value;
+    }
+    return data;
+  }
+
+  function isUnique(selector) {
+    try {
+      return document.querySelectorAll(selector).length === 1;
+    } catch (error) {
+      return false;
+    }
+  }
+
+  // The shortest path of tag names (with :nth-of-type where siblings share a
+  // tag) that selects only this element, anchored at the nearest unique id.
+  function cssPath(el) {
+    const parts = [];
+    for (let node = el; node && node.nodeType === Node.ELEMENT_NODE; node = node.parentElement) {
+      if (node.id && isUnique("#" + CSS.escape(node.id))) {
+        parts.unshift("#" + CSS.escape(node.id));
+        break;
+      }
+      let part = node.localName;
+      const parent = node.parentElement;
+      if (parent) {
+        const sameTag = Array.from(parent.children).filter((child) => child.localName === node.localName);
+        if (sameTag.length > 1) part += ":nth-of-type(" + (sameTag.indexOf(node) + 1) + ")";
+      }
+      parts.unshift(part);
+      if (parts.length > 1 && isUnique(parts.join(" > "))) break;
+      if (node.localName === "html") break;
+    }
+    return parts.join(" > ");
+  }
+
+  function describe(el) {
+    const target = { tag: el.localName };
+    const role = el.getAttribute("role") || implicitRole(el);
+    if (role) target.role = role;
+    const label = truncate(accessibleName(el));
+    if (label) target.label = label;
+    for (const attribute of ["id", "name", "type", "autocomplete"]) {
+      const value = el.getAttribute(attribute);
+      if (value) target[attribute] = value;
+    }
+    // Whether a checkbox, radio or aria-checked item is now ticked: a click on
+    // one is a toggle, and its meaning depends on the new state.
+    if (el instanceof HTMLInputElement && (el.type === "checkbox" || el.type === "radio")) {
+      target.checked = el.checked;
+    } else if (el.hasAttribute("aria-checked")) {
+      target.checked = el.getAttribute("aria-checked") === "true";
+    }
+    const text = isFormControl(el) ? "" : innerText(el);
+    if (text) target.text = text;
+    if (el instanceof HTMLAnchorElement && el.hasAttribute("href")) target.href = el.href;
+    target.selector = cssPath(el);
+    const data = dataAttributes(el);
+    if (Object.keys(data).length) target.data = data;
+    return target;
+  }
+
+  function hasIdData(el) {
+    for (const attribute of el.attributes) {
+      if (attribute.name.startsWith("data-") && attribute.name.endsWith("id")) return true;
+    }
+    return false;
+  }
+
+  function isMeaningful(el) {
+    if (INTERACTIVE_TAGS.has(el.localName)) return true;
+    const role = el.getAttribute("role");
+    if ((role && !NON_ROLES.has(role)) || hasIdData(el)) return true;
+    if (editingHost(el) === el) return true;
+    const tabIndex = el.getAttribute("tabindex");
+    return tabIndex !== null && tabIndex !== "-1";
+  }
+
+  // The element a person meant: the button around the icon they hit, the row
+  // carrying the message id around the sender's name.
+  function meaningfulTarget(raw) {
+    const host = editingHost(raw);
+    if (host) return host;
+    for (let el = raw; el && el !== document.body && el !== document.documentElement; el = el.parentElement) {
+      if (isMeaningful(el) || (el.localName === "label" && el.control)) return el;
+    }
+    return raw;
+  }
+
+  function eventElement(event) {
+    const path = event.composedPath ? event.composedPath() : [];
+    const first = path.length ? path[0] : event.target;
+    if (first instanceof Element) return first;
+    return first && first.parentElement ? first.parentElement : null;
+  }
+
+  function currentValue(el) {
+    if (el instanceof HTMLInputElement && (el.type === "checkbox" || el.type === "radio")) {
+      return el.type === "checkbox" ? el.checked : el.value;
+    }
+    if (isFormControl(el)) return el.value;
+    return el.innerText.replace(/\n$/, "");
+  }
+
+  // The last value recorded for an element during its current focus, so that
+  // our own Enter-time `change` and the browser's `change` that follows it do
+  // not record the same value twice.
+  const recordedValue = new WeakMap();
+  // The value a contenteditable region had when it gained focus: it has no
+  // `change` event, so focusout compares against this.
+  const valueAtFocus = new WeakMap();
+
+  function recordChange(el) {
+    const secret = isSecret(el);
+    const value = secret ? null : currentValue(el);
+    if (!secret && recordedValue.has(el) && recordedValue.get(el) === value) return;
+    recordedValue.set(el, value);
+    const detail = { target: describe(el), value };
+    if (secret) detail.masked = true;
+    record("change", detail);
+  }
+
+  // The field in which Enter was last pressed, until that key is released:
+  // the click that implicit form submission dispatches to the form's default
+  // button arrives in between.
+  let enterField = null;
+
+  function isSyntheticSubmitClick(event, el) {
+    if (event.detail !== 0 || !enterField) return false;
+    const isSubmitButton =
+      (el instanceof HTMLButtonElement && el.type === "submit") ||
+      (el instanceof HTMLInputElement && (el.type === "submit" || el.type === "image"));
+    return isSubmitButton && el.form !== null && el.form === enterField.form;
+  }
+
+  function onClick(event) {
+    const raw = eventElement(event);
+    if (!raw) return;
+    const el = meaningfulTarget(raw);
+    // A click on a label's text is followed by the browser's click on its
+    // control, which is the one worth recording.
+    if (el.localName === "label" && el.control && !el.control.disabled) return;
+    if (isSyntheticSubmitClick(event, el)) return;
+    record("click", { target: describe(el) });
+  }
+
+  function onChange(event) {
+    const el = eventElement(event);
+    if (el && isFormControl(el)) recordChange(el);
+  }
+
+  function onSubmit(event) {
+    const form = eventElement(event);
+    if (form) record("submit", { target: describe(form) });
+  }
+
+  function modifiersOf(event) {
+    const modifiers = [];
+    if (event.ctrlKey) modifiers.push("ctrl");
+    if (event.metaKey) modifiers.push("meta");
+    if (event.altKey) modifiers.push("alt");
+    if (event.shiftKey) modifiers.push("shift");
+    return modifiers;
+  }
+
+  function onKeyDown(event) {
+    // Autofill dispatches keydown events that carry no key.
+    if (typeof event.key !== "string" || MODIFIER_KEYS.has(event.key) || event.isComposing) return;
+    // AltGr reports Ctrl+Alt while typing ordinary characters such as "@".
+    const altGraph = event.getModifierState && event.getModifierState("AltGraph");
+    const modified = !altGraph && (event.ctrlKey || event.metaKey || event.altKey);
+    if (!modified && !KEYS_WORTH_RECORDING.has(event.key)) return;
+
+    const raw = eventElement(event);
+    if (!raw) return;
+    const field = isFormControl(raw) ? raw : editingHost(raw);
+    // The key may close the view (Ctrl+Enter sends) before any change or
+    // focusout fires, so the value is committed now.
+    if (field && (modified || event.key === "Enter")) recordChange(field);
+    if (event.key === "Enter" && field && isFormControl(field)) enterField = field;
+
+    const el = field || raw;
+    const detail = { target: describe(el), key: event.key, modifiers: modifiersOf(event) };
+    // With Alt (or Option on a Mac) a printable key types a character, which
+    // in a secret field would be part of the secret.
+    if (isSecret(el) && event.key.length === 1) {
+      detail.key = null;
+      detail.masked = true;
+    }
+    record("keydown", detail);
+  }
+
+  function onKeyUp(event) {
+    if (event.key === "Enter") enterField = null;
+  }
+
+  function onFocusIn(event) {
+    const raw = eventElement(event);
+    if (!raw) return;
+    const host = editingHost(raw);
+    const el = host || raw;
+    recordedValue.delete(el);
+    if (host) valueAtFocus.set(host, currentValue(host));
+  }
+
+  function onFocusOut(event) {
+    const raw = eventElement(event);
+    const host = raw && editingHost(raw);
+    if (!host) return;
+    if (currentValue(host) !== valueAtFocus.get(host)) recordChange(host);
+    valueAtFocus.delete(host);
+  }
+
+  // Capture phase on window: we see each event before the page's own
+  // handlers can stop it or tear the view down.
+  const options = { capture: true, passive: true };
+  window.addEventListener("click", onClick, options);
+  window.addEventListener("change", onChange, options);
+  window.addEventListener("submit", onSubmit, options);
+  window.addEventListener("keydown", onKeyDown, options);
+  window.addEventListener("keyup", onKeyUp, options);
+  window.addEventListener("focusin", onFocusIn, options);
+  window.addEventListener("focusout", onFocusOut, options);
+})();

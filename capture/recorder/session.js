@@ -1,0 +1,145 @@
+// Drives Debian's Chromium through playwright-core to record one scenario as
+// a Chrome trace, with the capture script injected into every page. Shared by
+// the recorder CLI and the tests.
+
+const fs = require("node:fs");
+const path = require("node:path");
+const zlib = require("node:zlib");
+const { chromium } = require("playwright-core");
+
+const CAPTURE_SCRIPT = path.join(__dirname, "..", "capture.js");
+const SCENARIO_DIR = path.join(__dirname, "..", "scenarios");
+
+const CHROMIUM = process.env.TRACEPIPE_CHROMIUM || "/usr/bin/chromium";
+
+// Background services, QUIC and sync would add requests and processes that a
+// recording does not need; the rest keeps Chromium working as root in a
+// container without a GPU.
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+// The capture contract's categories: everything Tracepipe reads, nothing more.
+const TRACE_CATEGORIES = [
+  "devtools.timeline",
+  "disabled-by-default-devtools.timeline",
+  "blink.user_timing",
+  "loading",
+  "navigation",
+  "latencyInfo",
+  "disabled-by-default-devtools.screenshot",
+];
+
+// Small, so that the JPEG frames the screenshot category adds stay small.
+const VIEWPORT = { width: 1024, height: 700 };
+
+function launchBrowser() {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`no Chromium at ${CHROMIUM}: run scripts/setup-browser.sh`);
+  }
+  // Each launch gets a fresh temporary profile that Playwright removes on close.
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+async function newCapturingPage(browser) {
+  const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1, acceptDownloads: true, locale: "en-GB", timezoneId: "UTC" });
+  await context.addInitScript({ path: CAPTURE_SCRIPT });
+  const page = await context.newPage();
+  return { context, page };
+}
+
+// What scenarios get besides the page: pacing that looks like a person, and
+// the demo app's address.
+function scenarioHelpers(page, baseUrl) {
+  const pause = (ms) => page.waitForTimeout(ms);
+  return {
+    baseUrl,
+    pause,
+    // Types as a person does, a key at a time.
+    async type(locator, text, { delay = 35 } = {}) {
+      await locator.click();
+      await page.keyboard.type(text, { delay });
+    },
+    // Wheel scrolling in a few steps over the element under the mouse.
+    async scroll(deltaY, { steps = 4, over } = {}) {
+      if (over) await over.hover();
+      for (let i = 0; i < steps; i += 1) {
+        await page.mouse.wheel(0, deltaY / steps);
+        await pause(120);
+      }
+    },
+    async route(hash) {
+      await page.waitForFunction((expected) => location.hash === expected, hash);
+    },
+    // Waits for the app's confirmation ("Message sent.") so that a scenario
+    // fails loudly when an action did not happen.
+    async toast(text) {
+      await page.getByRole("status").filter({ hasText: text }).waitFor();
+    },
+  };
+}
+
+function loadScenario(name) {
+  return require(path.join(SCENARIO_DIR, `${name}.js`));
+}
+
+function scenarioNames() {
+  return fs
+    .readdirSync(SCENARIO_DIR)
+    .filter((file) => file.endsWith(".js"))
+    .map((file) => file.slice(0, -3))
+    .sort();
+}
+
+// Rewrites a trace with its Screenshot events moved, in their order, after
+// all other events; everything else is kept as Chrome wrote it, one event per
+// line. Chrome's event order carries no meaning (it is not even sorted by
+// time), while consecutive JPEG frames are nearly identical: side by side they
+// fall into gzip's 32 KiB window and the file shrinks by more than half.
+function screenshotsLast(traceBuffer) {
+  const trace = JSON.parse(traceBuffer.toString("utf8"));
+  const events = Array.isArray(trace) ? trace : trace.traceEvents;
+  const ordered = [...events.filter((e) => e.name !== "Screenshot"), ...events.filter((e) => e.name === "Screenshot")];
+  const lines = ordered.map((event) => JSON.stringify(event)).join(",\n");
+  const metadata = Array.isArray(trace) ? "" : `,\n"metadata":${JSON.stringify(trace.metadata || {})}`;
+  return Buffer.from(`{"traceEvents":[\n${lines}]${metadata}}\n`, "utf8");
+}
+
+// Records `name` against the running demo app and returns the gzipped trace.
+async function recordScenario(name, demo) {
+  const scenario = loadScenario(name);
+  demo.mailbox.reset();
+  const browser = await launchBrowser();
+  try {
+    const { context, page } = await newCapturingPage(browser);
+    await browser.startTracing(page, { screenshots: true, categories: TRACE_CATEGORIES });
+    await page.goto(`${demo.url}#inbox`);
+    await page.getByRole("row").first().waitFor();
+    await page.waitForTimeout(400);
+    await scenario(page, scenarioHelpers(page, demo.url));
+    // Lets the last action's requests and repaint land in the trace.
+    await page.waitForTimeout(600);
+    const trace = await browser.stopTracing();
+    await context.close();
+    return zlib.gzipSync(screenshotsLast(trace), { level: 9 });
+  } finally {
+    await browser.close();
+  }
+}
+
+module.exports = {
+  CAPTURE_SCRIPT,
+  SCENARIO_DIR,
+  TRACE_CATEGORIES,
+  launchBrowser,
+  newCapturingPage,
+  recordScenario,
+  scenarioNames,
+};
