@@ -5,6 +5,8 @@ use flate2::bufread::MultiGzDecoder;
 use std::io::{self, BufRead, BufReader, Read};
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// Below this much output any ratio is accepted: small inputs cannot hurt.
+const BOMB_FLOOR: u64 = 64 << 20;
 
 /// A reader over the recording's plain bytes, whether it arrived gzipped or not,
 /// that fails once more than the allowed number of bytes come out of it.
@@ -15,6 +17,7 @@ pub struct PlainReader<R: Read> {
     replay_pos: usize,
     produced: u64,
     limit: u64,
+    max_ratio: u64,
 }
 
 enum Source<R: Read> {
@@ -59,7 +62,7 @@ impl<R: Read> PlainReader<R> {
         } else {
             Source::Plain(buffered)
         };
-        Ok(PlainReader { inner, replay: Vec::new(), replay_pos: 0, produced: 0, limit: limits.max_decompressed_bytes })
+        Ok(PlainReader { inner, replay: Vec::new(), replay_pos: 0, produced: 0, limit: limits.max_decompressed_bytes, max_ratio: limits.max_compression_ratio })
     }
 
     /// Up to `n` leading plain bytes, without consuming them.
@@ -106,6 +109,12 @@ impl<R: Read> PlainReader<R> {
         self.produced += n as u64;
         if self.produced > self.limit {
             return Err(IngestError::DecompressedTooLarge { limit: self.limit });
+        }
+        if let Source::Gzip(r) = &self.inner {
+            let compressed = r.get_ref().consumed.max(1);
+            if self.produced > BOMB_FLOOR && self.produced / compressed > self.max_ratio {
+                return Err(IngestError::CompressionBomb { ratio: self.produced / compressed, max_ratio: self.max_ratio });
+            }
         }
         Ok(n)
     }

@@ -36,6 +36,8 @@ pub enum IngestError {
     },
     #[error("the recording decompresses to more than {limit} bytes (a compression bomb or an oversized upload)")]
     DecompressedTooLarge { limit: u64 },
+    #[error("the gzip stream expands {ratio}:1, more than the {max_ratio}:1 a real recording does (a compression bomb)")]
+    CompressionBomb { ratio: u64, max_ratio: u64 },
     #[error("the recording is empty")]
     Empty,
     #[error("not a recording Tracepipe can read: {reason}")]
@@ -71,6 +73,7 @@ impl IngestError {
             IngestError::Io { .. } => "io",
             IngestError::Gzip { .. } => "bad_gzip",
             IngestError::DecompressedTooLarge { .. } => "too_large",
+            IngestError::CompressionBomb { .. } => "compression_bomb",
             IngestError::Empty => "empty",
             IngestError::UnknownFormat { .. } => "unknown_format",
             IngestError::Syntax { .. } => "syntax",

@@ -98,7 +98,16 @@ pub fn read_session<R: Read>(
     screenshots: &mut dyn ScreenshotSink,
 ) -> Result<Session, IngestError> {
     let mut input = PlainReader::new(reader, limits)?;
-    let format = detect(input.peek_prefix(4096)?)?;
+    // Leading whitespace has no bound of its own; the size limits bound it.
+    let mut want = 4096;
+    let format = loop {
+        let prefix = input.peek_prefix(want)?;
+        let blank = prefix.iter().all(u8::is_ascii_whitespace);
+        if !blank || prefix.len() < want {
+            break detect(prefix)?;
+        }
+        want *= 4;
+    };
     let builder = match format {
         SourceFormat::ChromeTrace => chrome::read(input, *limits, screenshots)?,
         SourceFormat::InputEventsJsonl => jsonl::read(input, *limits, screenshots)?,

@@ -3,6 +3,9 @@
 pub struct Limits {
     /// Total bytes after decompression. Also what stops a gzip bomb.
     pub max_decompressed_bytes: u64,
+    /// Decompressed bytes per compressed byte beyond which a gzip stream is taken
+    /// for a bomb. Real traces compress about 10:1.
+    pub max_compression_ratio: u64,
     /// Largest single trace event (a screenshot event is the usual big one).
     pub max_event_bytes: usize,
     /// Deepest JSON nesting accepted anywhere.
@@ -14,7 +17,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_decompressed_bytes: 8 << 30,
+            max_decompressed_bytes: 4 << 30,
+            max_compression_ratio: 200,
             max_event_bytes: 32 << 20,
             max_depth: 64,
             max_line_bytes: 16 << 20,
