@@ -123,3 +123,80 @@ impl Upload {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+
+    #[tokio::test]
+    async fn switches_to_multipart_at_one_part_and_keeps_every_byte() {
+        let store = InMemory::new();
+        let location = Path::from("o");
+        let options = UploadOptions::default()
+            .with_part_size(MIN_PART_SIZE)
+            .expect("options");
+        let chunk = Bytes::from(vec![7u8; MIN_PART_SIZE / 2 + 1]);
+
+        let mut upload = Upload::new();
+        upload
+            .append(&store, &location, &options, chunk.clone())
+            .await
+            .expect("append");
+        assert!(matches!(upload, Upload::Buffered(_)));
+        upload
+            .append(&store, &location, &options, chunk.clone())
+            .await
+            .expect("append");
+        assert!(matches!(upload, Upload::Multipart(_)));
+        upload
+            .finish(&store, &location, Bytes::from_static(b"end"))
+            .await
+            .expect("finish");
+
+        let stored = store
+            .get(&location)
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("bytes");
+        assert_eq!(stored.len(), 2 * chunk.len() + 3);
+        assert!(stored.ends_with(b"end"));
+    }
+
+    #[tokio::test]
+    async fn small_objects_are_one_put() {
+        let store = InMemory::new();
+        let location = Path::from("o");
+        let mut upload = Upload::new();
+        upload
+            .append(
+                &store,
+                &location,
+                &UploadOptions::default(),
+                Bytes::from_static(b"ab"),
+            )
+            .await
+            .expect("append");
+        assert!(matches!(upload, Upload::Buffered(_)));
+        upload
+            .finish(&store, &location, Bytes::new())
+            .await
+            .expect("finish");
+        let stored = store
+            .get(&location)
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("bytes");
+        assert_eq!(stored.as_ref(), b"ab");
+    }
+
+    #[test]
+    fn parts_below_the_s3_minimum_are_refused() {
+        assert!(UploadOptions::default().with_part_size(1024).is_err());
+        assert!(UploadOptions::default().with_max_concurrency(0).is_err());
+    }
+}
