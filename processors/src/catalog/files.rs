@@ -130,6 +130,14 @@ impl SuiteFile {
                     return Err(template_error(TemplateError::OptionalOutsideGroup { placeholder }));
                 }
             }
+            let placeholders = template.placeholders();
+            if let Some(unsaid) =
+                parameters.iter().find(|p| !placeholders.iter().any(|(path, _)| path[0] == p.name))
+            {
+                // The instruction must carry every value the tool call carries,
+                // or a model trained on it learns to invent them.
+                return Err(template_error(TemplateError::Unmentioned { parameter: unsaid.name.clone() }));
+            }
             actions.push(Action {
                 id: action_id,
                 suite_id,

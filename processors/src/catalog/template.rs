@@ -17,7 +17,8 @@
 //!
 //! When loading a Suite every placeholder must name a parameter of its action,
 //! a dotted one an OBJECT parameter, and a placeholder outside `[ … ]` a required
-//! one.
+//! one; and every parameter must be mentioned, since the instruction has to carry
+//! every value that the tool call will.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -50,6 +51,8 @@ pub enum TemplateError {
     NotAnObject { placeholder: String },
     #[error("placeholder {{{placeholder}}} is outside [ … ] but its parameter is optional")]
     OptionalOutsideGroup { placeholder: String },
+    #[error("the template does not mention the parameter `{parameter}`")]
+    Unmentioned { parameter: String },
     #[error("no value for placeholder {{{placeholder}}}")]
     Missing { placeholder: String },
 }
