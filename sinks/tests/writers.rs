@@ -411,6 +411,42 @@ async fn example_ids_in(
 }
 
 #[tokio::test]
+async fn partitioned_jsonl_keeps_whole_rows() {
+    let store = memory();
+    let mut writer = PartitionedWriter::<ActionRow, _>::for_table(
+        Arc::clone(&store),
+        &Path::from("out"),
+        "s",
+        JsonlFormat,
+        WriterConfig::default(),
+    )
+    .expect("writer");
+    let samples = examples(6);
+    for (seq, sample) in samples.iter().enumerate() {
+        for action in &sample.actions {
+            writer
+                .write(seq as u64, action.clone())
+                .await
+                .expect("write");
+        }
+    }
+    let written = writer.close().await.expect("close");
+    assert_eq!(written.len(), 6, "two suites times three days");
+    for object in &written {
+        let text = read(&store, &object.location).await;
+        for line in std::str::from_utf8(&text).expect("utf-8").lines() {
+            let row: ActionRow = serde_json::from_str(line).expect("row");
+            let partition = row.partition().expect("partition").to_string();
+            let expected = format!(
+                "out/tables/actions/{partition}/part-s-{:020}.jsonl",
+                object.first_seq
+            );
+            assert_eq!(object.location.as_ref(), expected);
+        }
+    }
+}
+
+#[tokio::test]
 async fn same_input_twice_gives_identical_objects() {
     let samples = examples(30);
     let first = memory();
