@@ -25,9 +25,13 @@
   const TEXT_INPUT_TYPES = new Set(["", "text", "email", "search", "tel", "url", "password"]);
   const BUTTON_INPUT_TYPES = new Set(["button", "submit", "reset", "image"]);
   const INTERACTIVE_TAGS = new Set(["a", "button", "input", "select", "textarea", "summary", "option"]);
-  // Roles that say an element is only layout, so a click inside it is not
-  // about it.
-  const NON_ROLES = new Set(["presentation", "none", "generic"]);
+  // Roles of things a person acts on. Structural roles (gridcell, listitem,
+  // group, region …) are not among them: a click on a cell is a click on its
+  // row, which is what carries the item's id.
+  const INTERACTIVE_ROLES = new Set([
+    "button", "link", "checkbox", "radio", "switch", "tab", "menuitem", "menuitemcheckbox", "menuitemradio",
+    "option", "treeitem", "row", "textbox", "searchbox", "combobox", "slider", "spinbutton",
+  ]);
 
   function record(type, detail) {
     detail.url = location.href;
@@ -215,8 +219,7 @@
 
   function isMeaningful(el) {
     if (INTERACTIVE_TAGS.has(el.localName)) return true;
-    const role = el.getAttribute("role");
-    if ((role && !NON_ROLES.has(role)) || hasIdData(el)) return true;
+    if (INTERACTIVE_ROLES.has(el.getAttribute("role")) || hasIdData(el)) return true;
     if (editingHost(el) === el) return true;
     const tabIndex = el.getAttribute("tabindex");
     return tabIndex !== null && tabIndex !== "-1";
@@ -248,20 +251,21 @@
     return el.innerText.replace(/\n$/, "");
   }
 
-  // The last value recorded for an element during its current focus, so that
-  // our own Enter-time `change` and the browser's `change` that follows it do
-  // not record the same value twice.
-  const recordedValue = new WeakMap();
+  // The last value committed for an element during its current focus, so
+  // that our own Enter-time `change` and the browser's `change` that follows
+  // it do not record the same value twice. It stays in the page: a secret is
+  // compared here but never written to a mark.
+  const committedValue = new WeakMap();
   // The value a contenteditable region had when it gained focus: it has no
   // `change` event, so focusout compares against this.
   const valueAtFocus = new WeakMap();
 
   function recordChange(el) {
+    const value = currentValue(el);
+    if (committedValue.has(el) && committedValue.get(el) === value) return;
+    committedValue.set(el, value);
     const secret = isSecret(el);
-    const value = secret ? null : currentValue(el);
-    if (!secret && recordedValue.has(el) && recordedValue.get(el) === value) return;
-    recordedValue.set(el, value);
-    const detail = { target: describe(el), value };
+    const detail = { target: describe(el), value: secret ? null : value };
     if (secret) detail.masked = true;
     record("change", detail);
   }
@@ -345,7 +349,7 @@
     if (!raw) return;
     const host = editingHost(raw);
     const el = host || raw;
-    recordedValue.delete(el);
+    committedValue.delete(el);
     if (host) valueAtFocus.set(host, currentValue(host));
   }
 

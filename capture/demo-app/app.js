@@ -241,7 +241,7 @@
         h("span", { class: "cell select", role: "gridcell" }, select),
         h("span", { class: "cell from", role: "gridcell" }, message.labelIds.includes("SENT") || message.labelIds.includes("DRAFT") ? `To: ${message.to.join(", ")}` : senderName(message.from)),
         h("span", { class: "cell subject", role: "gridcell" },
-          h("span", { class: "labels" }, message.labelIds.filter((id) => id.startsWith("Label_")).map((id) => h("span", { class: "chip" }, labelName(id)))),
+          message.labelIds.filter((id) => id.startsWith("Label_")).map((id) => [h("span", { class: "chip" }, labelName(id)), " "]),
           h("strong", {}, message.subject || "(no subject)"),
           h("span", { class: "snippet" }, ` — ${message.snippet}`)),
         h("span", { class: "cell date", role: "gridcell" }, message.attachments.length ? icon("attachment") : null, shortDate(message.date))
