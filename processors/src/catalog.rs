@@ -38,7 +38,7 @@ pub use files::{
 };
 pub use load::{CatalogSources, SuiteSources, MAX_CATALOG_FILE_BYTES};
 pub use template::{Template, TemplateError};
-pub use transform::{is_empty_value, prune_empty, Transform, TransformError};
+pub use transform::{is_empty_value, json_type, prune_empty, Transform, TransformError};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -7,3 +7,5 @@
 
 pub mod model;
 pub mod catalog;
+pub mod validate;
+pub mod synth;

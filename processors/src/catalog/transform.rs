@@ -63,7 +63,7 @@ fn split(s: &str) -> Vec<Value> {
 }
 
 /// The JSON type name of a value, for messages.
-pub(crate) fn json_type(value: &Value) -> &'static str {
+pub fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
