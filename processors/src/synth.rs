@@ -357,14 +357,26 @@ impl<'c> Synthesizer<'c> {
                 ));
             }
         }
-        let instruction = def.template.render(&action.parameters).map_err(|e| match e {
-            TemplateError::Missing { placeholder } => (None, RejectionReason::MissingValue { placeholder }),
-            other => (None, RejectionReason::MissingValue { placeholder: other.to_string() }),
-        })?;
         let mapping = self.map.mapping_for_action(def.id).ok_or((None, RejectionReason::Unmapped))?;
         // `new` checked every id of the map.
         let tool = self.server.tool_by_id(mapping.tool_id).ok_or((None, RejectionReason::Unmapped))?;
         let tool_name = || Some(tool.name.clone());
+
+        // Values pass through their mapping's transform first, so that the
+        // instruction says what the call carries (`a@x, , b@y` reads `a@x, b@y`).
+        let mut values = action.parameters.clone();
+        for pm in &mapping.parameter_mappings {
+            let (Some(t), Some(ap)) = (pm.transform, def.parameter_by_id(pm.action_parameter_id)) else { continue };
+            if let Some(v) = values.get_mut(&ap.name).filter(|v| !v.is_null()) {
+                *v = t.apply(v).map_err(|e| {
+                    (tool_name(), RejectionReason::Transform { parameter: ap.name.clone(), message: e.to_string() })
+                })?;
+            }
+        }
+        let instruction = def.template.render(&values).map_err(|e| match e {
+            TemplateError::Missing { placeholder } => (tool_name(), RejectionReason::MissingValue { placeholder }),
+            other => (tool_name(), RejectionReason::MissingValue { placeholder: other.to_string() }),
+        })?;
         let mut arguments = Map::new();
         for pm in &mapping.parameter_mappings {
             let (Some(ap), Some(tp)) =
@@ -372,13 +384,7 @@ impl<'c> Synthesizer<'c> {
             else {
                 continue;
             };
-            let Some(value) = action.parameters.get(&ap.name).filter(|v| !v.is_null()) else { continue };
-            let value = match pm.transform {
-                Some(t) => t.apply(value).map_err(|e| {
-                    (tool_name(), RejectionReason::Transform { parameter: ap.name.clone(), message: e.to_string() })
-                })?,
-                None => value.clone(),
-            };
+            let Some(value) = values.get(&ap.name).filter(|v| !v.is_null()).cloned() else { continue };
             match prune_empty(value.clone()) {
                 Some(v) => {
                     arguments.insert(tp.name.clone(), v);

@@ -11,7 +11,7 @@
 //! - `\{`, `\}`, `\[`, `\]`, `\\` stand for the character itself.
 //!
 //! A value is absent when it is missing, null, an empty or blank string, or an
-//! empty list or object. Strings are written as they are, numbers and booleans in
+//! empty list or object. Strings are written trimmed, numbers and booleans in
 //! JSON, lists as their items joined by `, `, objects as `key: value` pairs
 //! joined by `, `.
 //!
@@ -210,7 +210,7 @@ fn lookup<'v>(parameters: &'v Map<String, Value>, path: &[String]) -> Option<&'v
 pub fn display_value(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => s.trim().to_owned(),
         Value::Number(_) | Value::Bool(_) => value.to_string(),
         Value::Array(items) => items
             .iter()
