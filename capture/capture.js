@@ -243,12 +243,41 @@
     return first && first.parentElement ? first.parentElement : null;
   }
 
+  const BLOCK_TAGS = new Set([
+    "address", "article", "aside", "blockquote", "div", "dl", "dt", "dd", "figure", "footer", "h1", "h2", "h3",
+    "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tr", "ul",
+  ]);
+
+  // The text of an editing region as typed: <br> and block boundaries are
+  // line breaks. Unlike innerText this needs no layout, so it reads the same
+  // after the region was hidden (a dialog closing as it sends).
+  function editableText(node) {
+    let text = "";
+    for (const child of node.childNodes) {
+      if (child.nodeType === Node.TEXT_NODE) {
+        text += child.data;
+      } else if (child.nodeType !== Node.ELEMENT_NODE) {
+        continue;
+      } else if (child.localName === "br") {
+        text += "\n";
+      } else if (BLOCK_TAGS.has(child.localName)) {
+        if (text && !text.endsWith("\n")) text += "\n";
+        text += editableText(child);
+        if (!text.endsWith("\n")) text += "\n";
+      } else {
+        text += editableText(child);
+      }
+    }
+    return text;
+  }
+
   function currentValue(el) {
     if (el instanceof HTMLInputElement && (el.type === "checkbox" || el.type === "radio")) {
       return el.type === "checkbox" ? el.checked : el.value;
     }
     if (isFormControl(el)) return el.value;
-    return el.innerText.replace(/\n$/, "");
+    // Editors keep runs of spaces apart with no-break spaces.
+    return editableText(el).replace(/\n$/, "").replace(/\u00a0/g, " ");
   }
 
   // The last value committed for an element during its current focus, so

@@ -1,0 +1,53 @@
+// Shared set-up for the tests: the demo app on a free port, Debian's Chromium
+// with the capture script injected, and a way to read the marks it makes.
+
+const { before, after } = require("node:test");
+const { startServer } = require("../demo-app/server.js");
+const { launchBrowser, newCapturingPage } = require("../recorder/session.js");
+
+// Collects every tracepipe mark as the page makes it. The capture script
+// clears its marks from the timeline right away, but an observer registered
+// first still receives each entry.
+function observeMarks() {
+  window.__tracepipeTestMarks = [];
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (entry.name.startsWith("tracepipe:")) {
+        window.__tracepipeTestMarks.push({ type: entry.name.slice("tracepipe:".length), ...entry.detail });
+      }
+    }
+  }).observe({ type: "mark" });
+}
+
+// Starts the demo app and one browser for the calling test file.
+function useDemo() {
+  const env = {};
+  before(async () => {
+    env.demo = await startServer({ port: 0 });
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    if (env.browser) await env.browser.close();
+    if (env.demo) await env.demo.close();
+  });
+
+  // A fresh context on a fresh mailbox, opened at `hash`.
+  env.open = async (hash = "#inbox") => {
+    env.demo.mailbox.reset();
+    const { context, page } = await newCapturingPage(env.browser);
+    await context.addInitScript(observeMarks);
+    await page.goto(`${env.demo.url}${hash}`);
+    await page.waitForLoadState("load");
+    return { context, page };
+  };
+
+  // The marks made so far, oldest first; each is {type, target, value, …}.
+  env.marks = async (page) => {
+    // Performance observers deliver on a later task.
+    await page.waitForTimeout(50);
+    return page.evaluate(() => window.__tracepipeTestMarks);
+  };
+  return env;
+}
+
+module.exports = { useDemo };
