@@ -9,3 +9,4 @@ pub mod model;
 pub mod catalog;
 pub mod validate;
 pub mod synth;
+pub mod browser;
