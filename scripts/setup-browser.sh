@@ -7,11 +7,14 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-if [[ ! -x /usr/bin/chromium ]]; then
+# The fonts are for screenshots: Latin text in the demo app's font, and CJK
+# text (the recordings type 東京) as glyphs rather than empty boxes.
+if [[ ! -x /usr/bin/chromium || ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]]; then
     sudo=""
     [[ "$(id -u)" -ne 0 ]] && sudo="sudo"
     $sudo apt-get update
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends chromium fonts-liberation
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends \
+        chromium fonts-liberation fonts-wqy-microhei
 fi
 
 capture="$repo/capture"
