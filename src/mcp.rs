@@ -50,7 +50,9 @@ impl McpClient {
     /// Starts `command[0]` with the rest as arguments, in the current
     /// environment. `timeout` bounds each request.
     pub fn spawn(command: &[String], timeout: Duration) -> Result<McpClient> {
-        let (program, args) = command.split_first().ok_or_else(|| anyhow!("no server command given"))?;
+        let (program, args) = command
+            .split_first()
+            .ok_or_else(|| anyhow!("no server command given"))?;
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
@@ -59,8 +61,14 @@ impl McpClient {
             .spawn()
             .with_context(|| format!("starting MCP server `{}`", command.join(" ")))?;
         let stdin = child.stdin.take();
-        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout pipe"))?;
-        let stderr_pipe = child.stderr.take().ok_or_else(|| anyhow!("no stderr pipe"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow!("no stdout pipe"))?;
+        let stderr_pipe = child
+            .stderr
+            .take()
+            .ok_or_else(|| anyhow!("no stderr pipe"))?;
 
         let (tx, incoming) = mpsc::channel();
         thread::spawn(move || read_messages(stdout, tx));
@@ -93,12 +101,23 @@ impl McpClient {
         let protocol_version = result
             .get("protocolVersion")
             .and_then(Value::as_str)
-            .ok_or_else(|| self.fail(format!("`initialize` answered without a protocolVersion: {result}")))?
+            .ok_or_else(|| {
+                self.fail(format!(
+                    "`initialize` answered without a protocolVersion: {result}"
+                ))
+            })?
             .to_owned();
         let info = result.get("serverInfo");
-        let text = |k: &str| info.and_then(|i| i.get(k)).and_then(Value::as_str).map(str::to_owned);
-        let initialized =
-            Initialized { protocol_version, server_name: text("name"), server_version: text("version") };
+        let text = |k: &str| {
+            info.and_then(|i| i.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let initialized = Initialized {
+            protocol_version,
+            server_name: text("name"),
+            server_version: text("version"),
+        };
         self.notify("notifications/initialized", json!({}))?;
         Ok(initialized)
     }
@@ -116,7 +135,9 @@ impl McpClient {
             let result = self.request("tools/list", params)?;
             match result.get("tools") {
                 Some(Value::Array(page)) => tools.extend(page.iter().cloned()),
-                _ => return Err(self.fail(format!("`tools/list` answered without a `tools` list"))),
+                _ => {
+                    return Err(self.fail("`tools/list` answered without a `tools` list".to_owned()))
+                }
             }
             match result.get("nextCursor").and_then(Value::as_str) {
                 Some(next) if !next.is_empty() => {
@@ -128,14 +149,21 @@ impl McpClient {
                 _ => return Ok(tools),
             }
         }
-        Err(self.fail(format!("`tools/list` went on for more than {MAX_PAGES} pages")))
+        Err(self.fail(format!(
+            "`tools/list` went on for more than {MAX_PAGES} pages"
+        )))
     }
 
     fn send(&mut self, message: &Value) -> Result<()> {
         let line = format!("{message}\n");
         let res = match self.stdin.as_mut() {
-            Some(stdin) => stdin.write_all(line.as_bytes()).and_then(|()| stdin.flush()),
-            None => Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stdin closed")),
+            Some(stdin) => stdin
+                .write_all(line.as_bytes())
+                .and_then(|()| stdin.flush()),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "stdin closed",
+            )),
         };
         res.map_err(|e| self.fail(format!("writing to the server: {e}")))
     }
@@ -157,13 +185,17 @@ impl McpClient {
                 Ok(Incoming::Message(m)) => m,
                 Ok(Incoming::Closed(why)) => {
                     let why = why.map(|w| format!(" ({w})")).unwrap_or_default();
-                    return Err(self.fail(format!("the server closed its output before answering `{method}`{why}")));
+                    return Err(self.fail(format!(
+                        "the server closed its output before answering `{method}`{why}"
+                    )));
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    return Err(self.fail(format!("no answer to `{method}` within {:?}", self.timeout)));
+                    return Err(
+                        self.fail(format!("no answer to `{method}` within {:?}", self.timeout))
+                    );
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(self.fail(format!("the server's output reader stopped")));
+                    return Err(self.fail("the server's output reader stopped".to_owned()));
                 }
             };
             if msg.get("method").is_some() {
@@ -180,10 +212,11 @@ impl McpClient {
             if let Some(err) = msg.get("error") {
                 return Err(self.fail(format!("`{method}` failed: {err}")));
             }
-            return msg
-                .get("result")
-                .cloned()
-                .ok_or_else(|| self.fail(format!("the answer to `{method}` has neither result nor error")));
+            return msg.get("result").cloned().ok_or_else(|| {
+                self.fail(format!(
+                    "the answer to `{method}` has neither result nor error"
+                ))
+            });
         }
     }
 
@@ -208,11 +241,17 @@ impl McpClient {
                 thread::sleep(Duration::from_millis(25));
             }
         }
-        let status = status.map(|s| format!("; it exited with {s}")).unwrap_or_default();
+        let status = status
+            .map(|s| format!("; it exited with {s}"))
+            .unwrap_or_default();
         let tail = self
             .stderr
             .lock()
-            .map(|t| String::from_utf8_lossy(&t.iter().copied().collect::<Vec<u8>>()).trim().to_owned())
+            .map(|t| {
+                String::from_utf8_lossy(&t.iter().copied().collect::<Vec<u8>>())
+                    .trim()
+                    .to_owned()
+            })
             .unwrap_or_default();
         let stderr = if tail.is_empty() {
             " (the server wrote nothing to stderr)".to_owned()
@@ -236,13 +275,19 @@ fn read_messages(stdout: impl Read, tx: mpsc::Sender<Incoming>) {
     let mut line = Vec::new();
     loop {
         line.clear();
-        match reader.by_ref().take(MAX_LINE_BYTES + 1).read_until(b'\n', &mut line) {
+        match reader
+            .by_ref()
+            .take(MAX_LINE_BYTES + 1)
+            .read_until(b'\n', &mut line)
+        {
             Ok(0) => {
                 let _ = tx.send(Incoming::Closed(None));
                 return;
             }
             Ok(_) if line.len() as u64 > MAX_LINE_BYTES => {
-                let _ = tx.send(Incoming::Closed(Some(format!("a line longer than {MAX_LINE_BYTES} bytes"))));
+                let _ = tx.send(Incoming::Closed(Some(format!(
+                    "a line longer than {MAX_LINE_BYTES} bytes"
+                ))));
                 return;
             }
             Ok(_) => {
@@ -259,7 +304,9 @@ fn read_messages(stdout: impl Read, tx: mpsc::Sender<Incoming>) {
                     }
                     Err(e) => {
                         let shown: String = text.chars().take(200).collect();
-                        let _ = tx.send(Incoming::Closed(Some(format!("not JSON-RPC on stdout ({e}): {shown}"))));
+                        let _ = tx.send(Incoming::Closed(Some(format!(
+                            "not JSON-RPC on stdout ({e}): {shown}"
+                        ))));
                         return;
                     }
                 }

@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tracepipe_processors::catalog::{parse_mcp_server, Catalog, CatalogSources, McpServer, SuiteSources};
+use tracepipe_processors::catalog::{
+    parse_mcp_server, Catalog, CatalogSources, McpServer, SuiteSources,
+};
 
 const GMAIL_PACKAGE: &str = "@gongrzhe/server-gmail-autoauth-mcp";
 const PLAYWRIGHT_PACKAGE: &str = "@playwright/mcp";
@@ -22,7 +24,9 @@ fn mcp_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("TRACEPIPE_MCP_DIR") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/root"));
     home.join(".cache/tracepipe/mcp")
 }
 
@@ -34,11 +38,17 @@ fn in_ci() -> bool {
 /// (panicking under CI).
 fn package(name: &str, entry: &str) -> Option<PathBuf> {
     let dir = mcp_dir().join("node_modules").join(name);
-    let node_ok = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     let problem = if !node_ok {
         Some("`node` is not on PATH".to_owned())
     } else if !dir.join(entry).is_file() {
-        Some(format!("{} is missing; run scripts/setup-mcp.sh", dir.join(entry).display()))
+        Some(format!(
+            "{} is missing; run scripts/setup-mcp.sh",
+            dir.join(entry).display()
+        ))
     } else {
         None
     };
@@ -55,7 +65,15 @@ fn package(name: &str, entry: &str) -> Option<PathBuf> {
 /// Runs the import into `out`, with `home` as HOME and cwd, and returns the file.
 fn import(name: &str, home: &Path, out: &Path, server: &[&str]) -> (String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
-        .args(["catalog", "import-mcp", "--name", name, "--timeout-secs", "120", "--out"])
+        .args([
+            "catalog",
+            "import-mcp",
+            "--name",
+            name,
+            "--timeout-secs",
+            "120",
+            "--out",
+        ])
         .arg(out)
         .arg("--")
         .args(server)
@@ -75,9 +93,12 @@ fn import(name: &str, home: &Path, out: &Path, server: &[&str]) -> (String, Stri
 }
 
 fn committed(name: &str) -> McpServer {
-    let path = repo_root().join("catalog/mcp-servers").join(format!("{name}.json"));
+    let path = repo_root()
+        .join("catalog/mcp-servers")
+        .join(format!("{name}.json"));
     let contents = std::fs::read_to_string(&path).expect("the committed server file exists");
-    parse_mcp_server(&path.display().to_string(), &contents).expect("the committed server file loads")
+    parse_mcp_server(&path.display().to_string(), &contents)
+        .expect("the committed server file loads")
 }
 
 fn read(path: PathBuf) -> (String, String) {
@@ -87,7 +108,9 @@ fn read(path: PathBuf) -> (String, String) {
 
 #[test]
 fn imports_the_gmail_server_and_the_reference_map_resolves_onto_it() {
-    let Some(pkg) = package(GMAIL_PACKAGE, "dist/index.js") else { return };
+    let Some(pkg) = package(GMAIL_PACKAGE, "dist/index.js") else {
+        return;
+    };
     let home = tempfile::tempdir().expect("temp dir");
     let keys = home.path().join(".gmail-mcp");
     std::fs::create_dir_all(&keys).expect("mkdir");
@@ -103,14 +126,30 @@ fn imports_the_gmail_server_and_the_reference_map_resolves_onto_it() {
     .expect("write credentials");
     let out = home.path().join("out");
     let entry = pkg.join("dist/index.js");
-    let (file, contents) = import("gmail", home.path(), &out, &["node", &entry.display().to_string()]);
+    let (file, contents) = import(
+        "gmail",
+        home.path(),
+        &out,
+        &["node", &entry.display().to_string()],
+    );
 
     let imported = parse_mcp_server(&file, &contents).expect("the imported file loads back");
     assert_eq!(imported.name, "gmail");
-    for tool in ["send_email", "draft_email", "read_email", "modify_email", "list_email_labels", "list_filters"] {
+    for tool in [
+        "send_email",
+        "draft_email",
+        "read_email",
+        "modify_email",
+        "list_email_labels",
+        "list_filters",
+    ] {
         assert!(imported.tool(tool).is_some(), "gmail server lacks {tool}");
     }
-    assert_eq!(imported, committed("gmail"), "catalog/mcp-servers/gmail.json is not what the pinned server lists");
+    assert_eq!(
+        imported,
+        committed("gmail"),
+        "catalog/mcp-servers/gmail.json is not what the pinned server lists"
+    );
 
     // The reference suite and its map resolve onto the freshly imported server:
     // every mapped tool and tool parameter exists there.
@@ -122,10 +161,15 @@ fn imports_the_gmail_server_and_the_reference_map_resolves_onto_it() {
             maps: vec![read(suite_dir.join("maps/gmail.json"))],
         }],
     };
-    let catalog = Catalog::from_sources(&sources).expect("the gmail suite maps onto the imported server");
+    let catalog =
+        Catalog::from_sources(&sources).expect("the gmail suite maps onto the imported server");
     let map = catalog.action_tool_map("gmail", "gmail").expect("map");
     let suite = catalog.suite("gmail").expect("suite");
-    assert_eq!(map.tool_mappings.len(), suite.actions.len(), "every gmail action is mapped");
+    assert_eq!(
+        map.tool_mappings.len(),
+        suite.actions.len(),
+        "every gmail action is mapped"
+    );
     for m in &map.tool_mappings {
         assert!(imported.tool_by_id(m.tool_id).is_some());
     }
@@ -133,7 +177,9 @@ fn imports_the_gmail_server_and_the_reference_map_resolves_onto_it() {
 
 #[test]
 fn imports_the_playwright_server() {
-    let Some(pkg) = package(PLAYWRIGHT_PACKAGE, "cli.js") else { return };
+    let Some(pkg) = package(PLAYWRIGHT_PACKAGE, "cli.js") else {
+        return;
+    };
     let home = tempfile::tempdir().expect("temp dir");
     let out = home.path().join("out");
     let cli = pkg.join("cli.js").display().to_string();
@@ -141,22 +187,54 @@ fn imports_the_playwright_server() {
         "playwright",
         home.path(),
         &out,
-        &["node", &cli, "--headless", "--executable-path", "/usr/bin/chromium"],
+        &[
+            "node",
+            &cli,
+            "--headless",
+            "--executable-path",
+            "/usr/bin/chromium",
+        ],
     );
     let imported = parse_mcp_server(&file, &contents).expect("the imported file loads back");
-    for tool in ["browser_navigate", "browser_click", "browser_type", "browser_press_key", "browser_select_option"] {
-        assert!(imported.tool(tool).is_some(), "playwright server lacks {tool}");
+    for tool in [
+        "browser_navigate",
+        "browser_click",
+        "browser_type",
+        "browser_press_key",
+        "browser_select_option",
+    ] {
+        assert!(
+            imported.tool(tool).is_some(),
+            "playwright server lacks {tool}"
+        );
     }
-    assert_eq!(imported, committed("playwright"), "catalog/mcp-servers/playwright.json is not what the pinned server lists");
+    assert_eq!(
+        imported,
+        committed("playwright"),
+        "catalog/mcp-servers/playwright.json is not what the pinned server lists"
+    );
 }
 
 #[test]
 fn a_failing_server_is_reported_with_its_stderr() {
     let home = tempfile::tempdir().expect("temp dir");
     let output = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
-        .args(["catalog", "import-mcp", "--name", "broken", "--timeout-secs", "10", "--out"])
+        .args([
+            "catalog",
+            "import-mcp",
+            "--name",
+            "broken",
+            "--timeout-secs",
+            "10",
+            "--out",
+        ])
         .arg(home.path())
-        .args(["--", "sh", "-c", "echo 'cannot find credentials' >&2; exit 3"])
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "echo 'cannot find credentials' >&2; exit 3",
+        ])
         .output()
         .expect("the tracepipe binary runs");
     assert!(!output.status.success());
@@ -170,13 +248,24 @@ fn a_silent_server_times_out() {
     let home = tempfile::tempdir().expect("temp dir");
     let started = std::time::Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
-        .args(["catalog", "import-mcp", "--name", "silent", "--timeout-secs", "1", "--out"])
+        .args([
+            "catalog",
+            "import-mcp",
+            "--name",
+            "silent",
+            "--timeout-secs",
+            "1",
+            "--out",
+        ])
         .arg(home.path())
         .args(["--", "sleep", "30"])
         .output()
         .expect("the tracepipe binary runs");
     assert!(!output.status.success());
-    assert!(started.elapsed() < std::time::Duration::from_secs(20), "the child was not killed");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the child was not killed"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no answer to `initialize`"), "{stderr}");
 }

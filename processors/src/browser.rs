@@ -32,12 +32,20 @@ use serde_json::{json, Map, Value};
 use tracepipe_schemas::{Event, EventKind, Session, Target};
 
 use crate::catalog::{McpServer, Tool};
-use crate::synth::{messages_jsonl, training_line, Conversation, Message, Rejection, RejectionReason, SynthError, ToolDefinition};
+use crate::synth::{
+    messages_jsonl, training_line, Conversation, Message, Rejection, RejectionReason, SynthError,
+    ToolDefinition,
+};
 use crate::validate::{CallError, ToolValidator};
 
 /// The Playwright tools browser Examples use, in the order they are offered.
-pub const BROWSER_TOOLS: [&str; 5] =
-    ["browser_navigate", "browser_click", "browser_type", "browser_press_key", "browser_select_option"];
+pub const BROWSER_TOOLS: [&str; 5] = [
+    "browser_navigate",
+    "browser_click",
+    "browser_type",
+    "browser_press_key",
+    "browser_select_option",
+];
 
 /// `autocomplete` values that name a credential or a payment card.
 const SECRET_AUTOCOMPLETE: [&str; 9] = [
@@ -61,7 +69,9 @@ pub struct BrowserOptions {
 
 impl Default for BrowserOptions {
     fn default() -> Self {
-        BrowserOptions { cause_window_us: 3_000_000 }
+        BrowserOptions {
+            cause_window_us: 3_000_000,
+        }
     }
 }
 
@@ -122,14 +132,24 @@ impl<'c> BrowserSynthesizer<'c> {
     pub fn new(server: &'c McpServer, options: BrowserOptions) -> Result<Self, SynthError> {
         let mut tools = Vec::with_capacity(BROWSER_TOOLS.len());
         for name in BROWSER_TOOLS {
-            tools.push(server.tool(name).ok_or_else(|| SynthError::MissingTool { tool: name.to_owned() })?);
+            tools.push(server.tool(name).ok_or_else(|| SynthError::MissingTool {
+                tool: name.to_owned(),
+            })?);
         }
         let validator = ToolValidator::new(tools.iter().copied())?;
-        Ok(BrowserSynthesizer { server, tools, validator, options })
+        Ok(BrowserSynthesizer {
+            server,
+            tools,
+            validator,
+            options,
+        })
     }
 
     pub fn tool_definitions(&self) -> Vec<ToolDefinition> {
-        self.tools.iter().map(|t| ToolDefinition::from_tool(t)).collect()
+        self.tools
+            .iter()
+            .map(|t| ToolDefinition::from_tool(t))
+            .collect()
     }
 
     pub fn system_prompt(&self, session: &Session) -> String {
@@ -165,8 +185,12 @@ impl<'c> BrowserSynthesizer<'c> {
                 }
                 Err(e) => {
                     let reason = match e {
-                        CallError::Invalid { violations, .. } => RejectionReason::Schema { violations },
-                        other => RejectionReason::Inexpressible { message: other.to_string() },
+                        CallError::Invalid { violations, .. } => {
+                            RejectionReason::Schema { violations }
+                        }
+                        other => RejectionReason::Inexpressible {
+                            message: other.to_string(),
+                        },
                     };
                     rejections.push(Rejection {
                         index: p.evidence.last().copied().unwrap_or(0),
@@ -178,22 +202,35 @@ impl<'c> BrowserSynthesizer<'c> {
             }
         }
         rejections.sort_by_key(|r| r.index);
-        BrowserExample { messages: conversation.messages, tools: self.tool_definitions(), steps, rejections }
+        BrowserExample {
+            messages: conversation.messages,
+            tools: self.tool_definitions(),
+            steps,
+            rejections,
+        }
     }
 }
 
 /// One-shot [`BrowserSynthesizer::new`] + [`BrowserSynthesizer::synthesize`]
 /// with default options.
-pub fn browser_example(server: &McpServer, session: &Session) -> Result<BrowserExample, SynthError> {
+pub fn browser_example(
+    server: &McpServer,
+    session: &Session,
+) -> Result<BrowserExample, SynthError> {
     Ok(BrowserSynthesizer::new(server, BrowserOptions::default())?.synthesize(session))
 }
 
 fn is_interaction(kind: EventKind) -> bool {
-    matches!(kind, EventKind::Click | EventKind::Change | EventKind::Key | EventKind::Submit)
+    matches!(
+        kind,
+        EventKind::Click | EventKind::Change | EventKind::Key | EventKind::Submit
+    )
 }
 
 fn lower(s: &Option<String>) -> Option<String> {
-    s.as_deref().map(|x| x.trim().to_ascii_lowercase()).filter(|x| !x.is_empty())
+    s.as_deref()
+        .map(|x| x.trim().to_ascii_lowercase())
+        .filter(|x| !x.is_empty())
 }
 
 fn nonempty(s: &Option<String>) -> Option<&str> {
@@ -244,7 +281,10 @@ fn is_text_entry(t: &Target) -> bool {
 
 fn is_toggle(t: &Target) -> bool {
     matches!(lower(&t.input_type).as_deref(), Some("checkbox" | "radio"))
-        || matches!(lower(&t.role).as_deref(), Some("checkbox" | "radio" | "switch"))
+        || matches!(
+            lower(&t.role).as_deref(),
+            Some("checkbox" | "radio" | "switch")
+        )
 }
 
 fn is_select(t: &Target) -> bool {
@@ -255,20 +295,26 @@ fn is_secret(ev: &Event) -> bool {
     ev.masked
         || ev.target.as_ref().is_some_and(|t| {
             lower(&t.input_type).as_deref() == Some("password")
-                || lower(&t.autocomplete)
-                    .is_some_and(|a| a.split_whitespace().any(|tok| SECRET_AUTOCOMPLETE.contains(&tok)))
+                || lower(&t.autocomplete).is_some_and(|a| {
+                    a.split_whitespace()
+                        .any(|tok| SECRET_AUTOCOMPLETE.contains(&tok))
+                })
         })
 }
 
 fn same_target(a: Option<&Target>, b: Option<&Target>) -> bool {
-    let (Some(a), Some(b)) = (a, b) else { return false };
+    let (Some(a), Some(b)) = (a, b) else {
+        return false;
+    };
     if let (Some(x), Some(y)) = (nonempty(&a.selector), nonempty(&b.selector)) {
         return x == y;
     }
     if let (Some(x), Some(y)) = (nonempty(&a.id), nonempty(&b.id)) {
         return x == y;
     }
-    lower(&a.tag) == lower(&b.tag) && nonempty(&a.label).is_some() && nonempty(&a.label) == nonempty(&b.label)
+    lower(&a.tag) == lower(&b.tag)
+        && nonempty(&a.label).is_some()
+        && nonempty(&a.label) == nonempty(&b.label)
 }
 
 fn quote(s: &str) -> String {
@@ -297,7 +343,9 @@ fn short(s: &str, max: usize) -> String {
 
 /// `button "Compose"`: role (or tag) and accessible name (or text).
 fn describe(t: &Target) -> String {
-    let kind = role_of(t).or_else(|| lower(&t.tag)).unwrap_or_else(|| "element".into());
+    let kind = role_of(t)
+        .or_else(|| lower(&t.tag))
+        .unwrap_or_else(|| "element".into());
     match nonempty(&t.label).or_else(|| nonempty(&t.text)) {
         Some(name) => format!("{kind} {}", quote(&short(name, 80))),
         None => kind,
@@ -306,7 +354,9 @@ fn describe(t: &Target) -> String {
 
 fn is_simple_ident(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
@@ -334,13 +384,23 @@ fn selector(t: &Target) -> Option<String> {
         Some((frame, rest)) => digits(frame) && digits(rest),
         None => s.strip_prefix('e').is_some_and(digits),
     };
-    Some(if looks_like_ref { format!("css={s}") } else { s })
+    Some(if looks_like_ref {
+        format!("css={s}")
+    } else {
+        s
+    })
 }
 
 /// Playwright's name for a key with its modifiers (`Control+Enter`).
 fn key_chord(key: &str, modifiers: &[String]) -> String {
     let mut parts: Vec<&str> = Vec::new();
-    for (m, name) in [("ctrl", "Control"), ("control", "Control"), ("alt", "Alt"), ("shift", "Shift"), ("meta", "Meta")] {
+    for (m, name) in [
+        ("ctrl", "Control"),
+        ("control", "Control"),
+        ("alt", "Alt"),
+        ("shift", "Shift"),
+        ("meta", "Meta"),
+    ] {
         if modifiers.iter().any(|x| x.eq_ignore_ascii_case(m)) && !parts.contains(&name) {
             parts.push(name);
         }
@@ -364,7 +424,9 @@ fn inexpressible(index: usize, action: &str, message: &str) -> Rejection {
         index,
         action: action.to_owned(),
         tool: None,
-        reason: RejectionReason::Inexpressible { message: message.to_owned() },
+        reason: RejectionReason::Inexpressible {
+            message: message.to_owned(),
+        },
     }
 }
 
@@ -385,7 +447,8 @@ fn plan(session: &Session, options: &BrowserOptions) -> (Vec<Planned>, Vec<Rejec
         evidence,
         t_us,
     };
-    let next_interaction = |from: usize| (from + 1..events.len()).find(|&j| is_interaction(events[j].kind));
+    let next_interaction =
+        |from: usize| (from + 1..events.len()).find(|&j| is_interaction(events[j].kind));
 
     for (i, ev) in events.iter().enumerate() {
         if consumed[i] {
@@ -401,7 +464,9 @@ fn plan(session: &Session, options: &BrowserOptions) -> (Vec<Planned>, Vec<Rejec
         }
         match ev.kind {
             EventKind::Navigation => {
-                let Some(url) = nonempty(&ev.url) else { continue };
+                let Some(url) = nonempty(&ev.url) else {
+                    continue;
+                };
                 let same_document = ev.navigation.as_ref().is_some_and(|n| n.same_document);
                 let caused = last_activity.is_some_and(|t| ev.t_us - t <= options.cause_window_us);
                 if !same_document {
@@ -431,7 +496,11 @@ fn plan(session: &Session, options: &BrowserOptions) -> (Vec<Planned>, Vec<Rejec
                     }
                 }
                 let Some(target) = selector(t) else {
-                    rejections.push(inexpressible(i, "click", "the target has no selector, id or accessible name"));
+                    rejections.push(inexpressible(
+                        i,
+                        "click",
+                        "the target has no selector, id or accessible name",
+                    ));
                     continue;
                 };
                 let element = describe(t);
@@ -449,7 +518,11 @@ fn plan(session: &Session, options: &BrowserOptions) -> (Vec<Planned>, Vec<Rejec
                         _ => None,
                     })
                     .collect();
-                let held = if chord.is_empty() { String::new() } else { format!(" while holding {}", chord.join("+")) };
+                let held = if chord.is_empty() {
+                    String::new()
+                } else {
+                    format!(" while holding {}", chord.join("+"))
+                };
                 if !chord.is_empty() {
                     arguments.insert("modifiers".into(), json!(chord));
                 }
@@ -463,17 +536,29 @@ fn plan(session: &Session, options: &BrowserOptions) -> (Vec<Planned>, Vec<Rejec
                 last_activity = Some(ev.t_us);
             }
             EventKind::Change => {
-                let Some(t) = ev.target.as_ref() else { continue };
+                let Some(t) = ev.target.as_ref() else {
+                    continue;
+                };
                 if is_toggle(t) || lower(&t.input_type).as_deref() == Some("file") {
                     continue;
                 }
                 if is_secret(ev) {
-                    rejections.push(inexpressible(i, "change", "the value is masked: secrets are never written"));
+                    rejections.push(inexpressible(
+                        i,
+                        "change",
+                        "the value is masked: secrets are never written",
+                    ));
                     continue;
                 }
-                let Some(value) = ev.value.as_deref() else { continue };
+                let Some(value) = ev.value.as_deref() else {
+                    continue;
+                };
                 let Some(target) = selector(t) else {
-                    rejections.push(inexpressible(i, "change", "the field has no selector, id or accessible name"));
+                    rejections.push(inexpressible(
+                        i,
+                        "change",
+                        "the field has no selector, id or accessible name",
+                    ));
                     continue;
                 };
                 let element = describe(t);
@@ -483,7 +568,10 @@ fn plan(session: &Session, options: &BrowserOptions) -> (Vec<Planned>, Vec<Rejec
                 let mut evidence = vec![i];
                 let (tool, instruction) = if is_select(t) {
                     arguments.insert("values".into(), json!([value]));
-                    ("browser_select_option", format!("Select {} in the {element}", quote(value)))
+                    (
+                        "browser_select_option",
+                        format!("Select {} in the {element}", quote(value)),
+                    )
                 } else {
                     arguments.insert("text".into(), json!(value));
                     let mut instruction = format!("Type {} into the {element}", quote(value));
@@ -503,12 +591,23 @@ fn plan(session: &Session, options: &BrowserOptions) -> (Vec<Planned>, Vec<Rejec
                     }
                     ("browser_type", instruction)
                 };
-                out.push(Planned { tool, arguments, instruction, evidence, t_us: ev.t_us });
+                out.push(Planned {
+                    tool,
+                    arguments,
+                    instruction,
+                    evidence,
+                    t_us: ev.t_us,
+                });
                 last_activity = Some(ev.t_us);
             }
             EventKind::Key => {
-                let Some(key) = nonempty(&ev.key) else { continue };
-                if matches!(key, "Tab" | "Control" | "Shift" | "Alt" | "Meta" | "AltGraph" | "CapsLock") {
+                let Some(key) = nonempty(&ev.key) else {
+                    continue;
+                };
+                if matches!(
+                    key,
+                    "Tab" | "Control" | "Shift" | "Alt" | "Meta" | "AltGraph" | "CapsLock"
+                ) {
                     continue;
                 }
                 let command = ev.modifiers.iter().any(|m| {
@@ -534,7 +633,10 @@ fn plan(session: &Session, options: &BrowserOptions) -> (Vec<Planned>, Vec<Rejec
             EventKind::Submit => {
                 last_activity = Some(ev.t_us);
             }
-            EventKind::NetworkRequest | EventKind::Screenshot | EventKind::Input | EventKind::Scroll => {}
+            EventKind::NetworkRequest
+            | EventKind::Screenshot
+            | EventKind::Input
+            | EventKind::Scroll => {}
         }
     }
     if out.is_empty() {
@@ -552,14 +654,30 @@ mod tests {
     #[test]
     fn chords_and_selectors() {
         assert_eq!(key_chord("Enter", &["ctrl".into()]), "Control+Enter");
-        assert_eq!(key_chord("k", &["shift".into(), "meta".into()]), "Shift+Meta+k");
+        assert_eq!(
+            key_chord("k", &["shift".into(), "meta".into()]),
+            "Shift+Meta+k"
+        );
         assert_eq!(key_chord("Escape", &[]), "Escape");
-        let t = Target { tag: Some("button".into()), label: Some("Send \"now\"".into()), ..Target::default() };
-        assert_eq!(selector(&t).as_deref(), Some(r#"role=button[name="Send \"now\""]"#));
+        let t = Target {
+            tag: Some("button".into()),
+            label: Some("Send \"now\"".into()),
+            ..Target::default()
+        };
+        assert_eq!(
+            selector(&t).as_deref(),
+            Some(r#"role=button[name="Send \"now\""]"#)
+        );
         assert_eq!(describe(&t), r#"button "Send \"now\"""#);
-        let t = Target { selector: Some("e12".into()), ..Target::default() };
+        let t = Target {
+            selector: Some("e12".into()),
+            ..Target::default()
+        };
         assert_eq!(selector(&t).as_deref(), Some("css=e12"));
-        let t = Target { id: Some("a.b".into()), ..Target::default() };
+        let t = Target {
+            id: Some("a.b".into()),
+            ..Target::default()
+        };
         assert_eq!(selector(&t).as_deref(), Some(r#"[id="a.b"]"#));
         assert_eq!(selector(&Target::default()), None);
     }

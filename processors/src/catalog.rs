@@ -249,16 +249,17 @@ impl McpServer {
         let mut out = Vec::with_capacity(tools.len());
         for (i, raw) in tools.iter().enumerate() {
             let item = format!("tools[{i}]");
-            let obj = raw.as_object().ok_or_else(|| CatalogError::invalid(file, &item, "not a JSON object"))?;
+            let obj = raw
+                .as_object()
+                .ok_or_else(|| CatalogError::invalid(file, &item, "not a JSON object"))?;
             let tool_name = obj
                 .get("name")
                 .and_then(Value::as_str)
                 .filter(|n| !n.is_empty())
                 .ok_or_else(|| CatalogError::invalid(file, &item, "has no `name`"))?;
-            let input_schema = obj
-                .get("inputSchema")
-                .cloned()
-                .ok_or_else(|| CatalogError::invalid(file, format!("tool `{tool_name}`"), "has no `inputSchema`"))?;
+            let input_schema = obj.get("inputSchema").cloned().ok_or_else(|| {
+                CatalogError::invalid(file, format!("tool `{tool_name}`"), "has no `inputSchema`")
+            })?;
             let text = |key: &str| obj.get(key).and_then(Value::as_str).map(str::to_owned);
             out.push(Tool::new(
                 file,
@@ -272,7 +273,13 @@ impl McpServer {
                 obj.get("annotations").cloned(),
             )?);
         }
-        let server = McpServer { id, name: name.to_owned(), server_info, protocol_version, tools: out };
+        let server = McpServer {
+            id,
+            name: name.to_owned(),
+            server_info,
+            protocol_version,
+            tools: out,
+        };
         server.check_unique(file)?;
         Ok(server)
     }
@@ -287,7 +294,8 @@ impl McpServer {
 
     /// The file contents `import-mcp` writes: pretty JSON and a final newline.
     pub fn to_file_contents(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("McpServer serialises: string keys only");
+        let mut s =
+            serde_json::to_string_pretty(self).expect("McpServer serialises: string keys only");
         s.push('\n');
         s
     }
@@ -296,7 +304,11 @@ impl McpServer {
         let mut seen = std::collections::BTreeSet::new();
         for t in &self.tools {
             if !seen.insert(t.name.as_str()) {
-                return Err(CatalogError::Duplicate { file: file.to_owned(), kind: "tool", name: t.name.clone() });
+                return Err(CatalogError::Duplicate {
+                    file: file.to_owned(),
+                    kind: "tool",
+                    name: t.name.clone(),
+                });
             }
         }
         Ok(())
@@ -339,18 +351,28 @@ impl Tool {
     ) -> Result<Tool, CatalogError> {
         let id = ids::tool(server, name);
         let item = format!("tool `{name}`");
-        let schema = input_schema
-            .as_object()
-            .ok_or_else(|| CatalogError::invalid(file, &item, "`inputSchema` is not a JSON object"))?;
+        let schema = input_schema.as_object().ok_or_else(|| {
+            CatalogError::invalid(file, &item, "`inputSchema` is not a JSON object")
+        })?;
         if let Some(t) = schema.get("type") {
             if t != "object" {
-                return Err(CatalogError::invalid(file, &item, format!("`inputSchema.type` is {t}, not \"object\"")));
+                return Err(CatalogError::invalid(
+                    file,
+                    &item,
+                    format!("`inputSchema.type` is {t}, not \"object\""),
+                ));
             }
         }
         let required: Vec<&str> = match schema.get("required") {
             None => Vec::new(),
             Some(Value::Array(r)) => r.iter().filter_map(Value::as_str).collect(),
-            Some(_) => return Err(CatalogError::invalid(file, &item, "`inputSchema.required` is not an array")),
+            Some(_) => {
+                return Err(CatalogError::invalid(
+                    file,
+                    &item,
+                    "`inputSchema.required` is not an array",
+                ))
+            }
         };
         let mut parameters = Vec::new();
         match schema.get("properties") {
@@ -363,11 +385,20 @@ impl Tool {
                         name: pname.clone(),
                         param_type: ParameterType::from_schema(pschema),
                         required: required.contains(&pname.as_str()),
-                        description: pschema.get("description").and_then(Value::as_str).map(str::to_owned),
+                        description: pschema
+                            .get("description")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
                     });
                 }
             }
-            Some(_) => return Err(CatalogError::invalid(file, &item, "`inputSchema.properties` is not an object")),
+            Some(_) => {
+                return Err(CatalogError::invalid(
+                    file,
+                    &item,
+                    "`inputSchema.properties` is not an object",
+                ))
+            }
         }
         parameters.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Tool {
@@ -449,30 +480,71 @@ pub struct ActionToolParameterMapping {
 #[non_exhaustive]
 pub enum CatalogError {
     #[error("{path}: {source}", path = path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{file}: larger than {limit} bytes")]
     TooLarge { file: String, limit: u64 },
     #[error("{file}: {source}")]
-    Json { file: String, source: serde_json::Error },
+    Json {
+        file: String,
+        source: serde_json::Error,
+    },
     #[error("{file}: {item}: {message}")]
-    Invalid { file: String, item: String, message: String },
+    Invalid {
+        file: String,
+        item: String,
+        message: String,
+    },
     #[error("{file}: duplicate {kind} `{name}`")]
-    Duplicate { file: String, kind: &'static str, name: String },
+    Duplicate {
+        file: String,
+        kind: &'static str,
+        name: String,
+    },
     #[error("{file}: unknown {kind} `{name}`{context}")]
-    UnknownReference { file: String, kind: &'static str, name: String, context: String },
+    UnknownReference {
+        file: String,
+        kind: &'static str,
+        name: String,
+        context: String,
+    },
     #[error("{file}: action `{action}`: template: {source}")]
-    Template { file: String, action: String, source: TemplateError },
+    Template {
+        file: String,
+        action: String,
+        source: TemplateError,
+    },
     #[error("{file}: does not match what its tools derive to ({detail}); re-run `tracepipe catalog import-mcp`")]
     Stale { file: String, detail: String },
 }
 
 impl CatalogError {
-    pub(crate) fn invalid(file: &str, item: impl Into<String>, message: impl Into<String>) -> CatalogError {
-        CatalogError::Invalid { file: file.to_owned(), item: item.into(), message: message.into() }
+    pub(crate) fn invalid(
+        file: &str,
+        item: impl Into<String>,
+        message: impl Into<String>,
+    ) -> CatalogError {
+        CatalogError::Invalid {
+            file: file.to_owned(),
+            item: item.into(),
+            message: message.into(),
+        }
     }
 
-    pub(crate) fn unknown(file: &str, kind: &'static str, name: &str, context: impl Into<String>) -> CatalogError {
-        CatalogError::UnknownReference { file: file.to_owned(), kind, name: name.to_owned(), context: context.into() }
+    pub(crate) fn unknown(
+        file: &str,
+        kind: &'static str,
+        name: &str,
+        context: impl Into<String>,
+    ) -> CatalogError {
+        CatalogError::UnknownReference {
+            file: file.to_owned(),
+            kind,
+            name: name.to_owned(),
+            context: context.into(),
+        }
     }
 }
 
@@ -480,7 +552,10 @@ impl CatalogError {
 /// ones its tools derive to.
 pub fn parse_mcp_server(file: &str, contents: &str) -> Result<McpServer, CatalogError> {
     let server: McpServer =
-        serde_json::from_str(contents).map_err(|source| CatalogError::Json { file: file.to_owned(), source })?;
+        serde_json::from_str(contents).map_err(|source| CatalogError::Json {
+            file: file.to_owned(),
+            source,
+        })?;
     let raw: Vec<Value> = server
         .tools
         .iter()
@@ -522,15 +597,20 @@ pub fn parse_mcp_server(file: &str, contents: &str) -> Result<McpServer, Catalog
                 .map(|(d, _)| format!("tool `{}`", d.name))
                 .unwrap_or_else(|| "tools".to_owned())
         };
-        return Err(CatalogError::Stale { file: file.to_owned(), detail });
+        return Err(CatalogError::Stale {
+            file: file.to_owned(),
+            detail,
+        });
     }
     Ok(server)
 }
 
 /// Parses a Suite file into the entity.
 pub fn parse_suite(file: &str, contents: &str) -> Result<Suite, CatalogError> {
-    let spec: SuiteFile =
-        serde_json::from_str(contents).map_err(|source| CatalogError::Json { file: file.to_owned(), source })?;
+    let spec: SuiteFile = serde_json::from_str(contents).map_err(|source| CatalogError::Json {
+        file: file.to_owned(),
+        source,
+    })?;
     spec.resolve(file)
 }
 
@@ -542,12 +622,18 @@ pub fn parse_action_tool_map(
     server: &McpServer,
 ) -> Result<ActionToolMap, CatalogError> {
     let spec: ActionToolMapFile =
-        serde_json::from_str(contents).map_err(|source| CatalogError::Json { file: file.to_owned(), source })?;
+        serde_json::from_str(contents).map_err(|source| CatalogError::Json {
+            file: file.to_owned(),
+            source,
+        })?;
     if spec.mcp_server != server.name {
         return Err(CatalogError::invalid(
             file,
             "mcp_server",
-            format!("names `{}` but is being resolved against `{}`", spec.mcp_server, server.name),
+            format!(
+                "names `{}` but is being resolved against `{}`",
+                spec.mcp_server, server.name
+            ),
         ));
     }
     spec.resolve(file, suite, server)
@@ -601,7 +687,13 @@ impl Catalog {
     }
 
     /// The maps of one suite, by the suite's name, in server-name order.
-    pub fn maps_for_suite<'a>(&'a self, suite: &'a str) -> impl Iterator<Item = &'a ActionToolMap> + 'a {
-        self.maps.iter().filter(move |((s, _), _)| s == suite).map(|(_, m)| m)
+    pub fn maps_for_suite<'a>(
+        &'a self,
+        suite: &'a str,
+    ) -> impl Iterator<Item = &'a ActionToolMap> + 'a {
+        self.maps
+            .iter()
+            .filter(move |((s, _), _)| s == suite)
+            .map(|(_, m)| m)
     }
 }

@@ -38,11 +38,21 @@ pub const TOOL_ACKNOWLEDGEMENT: &str = r#"{"status":"ok"}"#;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "lowercase")]
 pub enum Message {
-    System { content: String },
-    User { content: String },
+    System {
+        content: String,
+    },
+    User {
+        content: String,
+    },
     /// `content` is always null here: the assistant only calls tools.
-    Assistant { content: Option<String>, tool_calls: Vec<ToolCall> },
-    Tool { tool_call_id: String, content: String },
+    Assistant {
+        content: Option<String>,
+        tool_calls: Vec<ToolCall>,
+    },
+    Tool {
+        tool_call_id: String,
+        content: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,17 +141,35 @@ pub enum RejectionReason {
     /// The map binds no tool to the action.
     Unmapped,
     /// Below `model_configuration.min_confidence`.
-    BelowConfidence { confidence: f64, threshold: f64 },
+    BelowConfidence {
+        confidence: f64,
+        threshold: f64,
+    },
     /// A parameter the action does not declare.
-    UnknownParameter { parameter: String },
-    WrongType { parameter: String, expected: ParameterType, found: String },
+    UnknownParameter {
+        parameter: String,
+    },
+    WrongType {
+        parameter: String,
+        expected: ParameterType,
+        found: String,
+    },
     /// The instruction needs a value that is absent.
-    MissingValue { placeholder: String },
-    Transform { parameter: String, message: String },
+    MissingValue {
+        placeholder: String,
+    },
+    Transform {
+        parameter: String,
+        message: String,
+    },
     /// The tool call breaks the tool's input schema.
-    Schema { violations: Vec<Violation> },
+    Schema {
+        violations: Vec<Violation>,
+    },
     /// Browser steps: the event cannot be expressed as a tool call.
-    Inexpressible { message: String },
+    Inexpressible {
+        message: String,
+    },
 }
 
 impl std::fmt::Display for Rejection {
@@ -154,17 +182,37 @@ impl std::fmt::Display for Rejection {
         match &self.reason {
             RejectionReason::UnknownAction => f.write_str("not an action of the suite"),
             RejectionReason::Unmapped => f.write_str("no tool is mapped to this action"),
-            RejectionReason::BelowConfidence { confidence, threshold } => {
+            RejectionReason::BelowConfidence {
+                confidence,
+                threshold,
+            } => {
                 write!(f, "confidence {confidence} is below {threshold}")
             }
-            RejectionReason::UnknownParameter { parameter } => write!(f, "unknown parameter `{parameter}`"),
-            RejectionReason::WrongType { parameter, expected, found } => {
-                write!(f, "parameter `{parameter}` should be {expected}, is {found}")
+            RejectionReason::UnknownParameter { parameter } => {
+                write!(f, "unknown parameter `{parameter}`")
             }
-            RejectionReason::MissingValue { placeholder } => write!(f, "no value for {{{placeholder}}}"),
-            RejectionReason::Transform { parameter, message } => write!(f, "parameter `{parameter}`: {message}"),
+            RejectionReason::WrongType {
+                parameter,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "parameter `{parameter}` should be {expected}, is {found}"
+                )
+            }
+            RejectionReason::MissingValue { placeholder } => {
+                write!(f, "no value for {{{placeholder}}}")
+            }
+            RejectionReason::Transform { parameter, message } => {
+                write!(f, "parameter `{parameter}`: {message}")
+            }
             RejectionReason::Schema { violations } => f.write_str(
-                &violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                &violations
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
             ),
             RejectionReason::Inexpressible { message } => f.write_str(message),
         }
@@ -176,9 +224,18 @@ impl std::fmt::Display for Rejection {
 #[non_exhaustive]
 pub enum SynthError {
     #[error("the action tool map {map} binds {what} {expected}, not {given}")]
-    Mismatch { map: Uuid, what: &'static str, expected: Uuid, given: Uuid },
+    Mismatch {
+        map: Uuid,
+        what: &'static str,
+        expected: Uuid,
+        given: Uuid,
+    },
     #[error("the action tool map {map} refers to {what} {id}, which is not there")]
-    Dangling { map: Uuid, what: &'static str, id: Uuid },
+    Dangling {
+        map: Uuid,
+        what: &'static str,
+        id: Uuid,
+    },
     #[error("the MCP server has no tool `{tool}`")]
     MissingTool { tool: String },
     #[error(transparent)]
@@ -241,23 +298,34 @@ pub(crate) struct Conversation {
 
 impl Conversation {
     pub fn new(system: String) -> Conversation {
-        Conversation { messages: vec![Message::System { content: system }], calls: 0 }
+        Conversation {
+            messages: vec![Message::System { content: system }],
+            calls: 0,
+        }
     }
 
     /// Appends one exchange and answers the call id.
     pub fn push_call(&mut self, instruction: String, tool: &str, arguments: &Value) -> String {
         self.calls += 1;
         let id = format!("call_{}", self.calls);
-        self.messages.push(Message::User { content: instruction });
+        self.messages.push(Message::User {
+            content: instruction,
+        });
         self.messages.push(Message::Assistant {
             content: None,
             tool_calls: vec![ToolCall {
                 id: id.clone(),
                 call_type: "function".into(),
-                function: FunctionCall { name: tool.to_owned(), arguments: json_line(arguments) },
+                function: FunctionCall {
+                    name: tool.to_owned(),
+                    arguments: json_line(arguments),
+                },
             }],
         });
-        self.messages.push(Message::Tool { tool_call_id: id.clone(), content: TOOL_ACKNOWLEDGEMENT.into() });
+        self.messages.push(Message::Tool {
+            tool_call_id: id.clone(),
+            content: TOOL_ACKNOWLEDGEMENT.into(),
+        });
         id
     }
 }
@@ -282,9 +350,18 @@ pub struct Synthesizer<'c> {
 
 impl<'c> Synthesizer<'c> {
     /// Checks that the three fit together and compiles the mapped tools' schemas.
-    pub fn new(suite: &'c Suite, map: &'c ActionToolMap, server: &'c McpServer) -> Result<Self, SynthError> {
+    pub fn new(
+        suite: &'c Suite,
+        map: &'c ActionToolMap,
+        server: &'c McpServer,
+    ) -> Result<Self, SynthError> {
         if map.suite_id != suite.id {
-            return Err(SynthError::Mismatch { map: map.id, what: "suite", expected: map.suite_id, given: suite.id });
+            return Err(SynthError::Mismatch {
+                map: map.id,
+                what: "suite",
+                expected: map.suite_id,
+                given: suite.id,
+            });
         }
         if map.mcp_server_id != server.id {
             return Err(SynthError::Mismatch {
@@ -296,9 +373,17 @@ impl<'c> Synthesizer<'c> {
         }
         let mut tools: Vec<&Tool> = Vec::new();
         for m in &map.tool_mappings {
-            let dangling = |what, id| SynthError::Dangling { map: map.id, what, id };
-            let action = suite.action_by_id(m.action_id).ok_or_else(|| dangling("action", m.action_id))?;
-            let tool = server.tool_by_id(m.tool_id).ok_or_else(|| dangling("tool", m.tool_id))?;
+            let dangling = |what, id| SynthError::Dangling {
+                map: map.id,
+                what,
+                id,
+            };
+            let action = suite
+                .action_by_id(m.action_id)
+                .ok_or_else(|| dangling("action", m.action_id))?;
+            let tool = server
+                .tool_by_id(m.tool_id)
+                .ok_or_else(|| dangling("tool", m.tool_id))?;
             for pm in &m.parameter_mappings {
                 action
                     .parameter_by_id(pm.action_parameter_id)
@@ -311,7 +396,13 @@ impl<'c> Synthesizer<'c> {
             }
         }
         let validator = ToolValidator::new(tools.iter().copied())?;
-        Ok(Synthesizer { suite, map, server, tools, validator })
+        Ok(Synthesizer {
+            suite,
+            map,
+            server,
+            tools,
+            validator,
+        })
     }
 
     /// The tools the map covers, in the order of their first mapping.
@@ -320,7 +411,10 @@ impl<'c> Synthesizer<'c> {
     }
 
     pub fn tool_definitions(&self) -> Vec<ToolDefinition> {
-        self.tools.iter().map(|t| ToolDefinition::from_tool(t)).collect()
+        self.tools
+            .iter()
+            .map(|t| ToolDefinition::from_tool(t))
+            .collect()
     }
 
     pub fn system_prompt(&self) -> String {
@@ -340,12 +434,23 @@ impl<'c> Synthesizer<'c> {
     }
 
     /// The instruction and tool call for one classified action, validated.
-    pub fn plan(&self, action: &ClassifiedAction) -> Result<PlannedCall<'c>, (Option<String>, RejectionReason)> {
-        let def = self.suite.action(&action.action).ok_or((None, RejectionReason::UnknownAction))?;
+    pub fn plan(
+        &self,
+        action: &ClassifiedAction,
+    ) -> Result<PlannedCall<'c>, (Option<String>, RejectionReason)> {
+        let def = self
+            .suite
+            .action(&action.action)
+            .ok_or((None, RejectionReason::UnknownAction))?;
         for (name, value) in &action.parameters {
-            let p = def
-                .parameter(name)
-                .ok_or_else(|| (None, RejectionReason::UnknownParameter { parameter: name.clone() }))?;
+            let p = def.parameter(name).ok_or_else(|| {
+                (
+                    None,
+                    RejectionReason::UnknownParameter {
+                        parameter: name.clone(),
+                    },
+                )
+            })?;
             if !value.is_null() && !p.param_type.admits(value) {
                 return Err((
                     None,
@@ -357,34 +462,59 @@ impl<'c> Synthesizer<'c> {
                 ));
             }
         }
-        let mapping = self.map.mapping_for_action(def.id).ok_or((None, RejectionReason::Unmapped))?;
+        let mapping = self
+            .map
+            .mapping_for_action(def.id)
+            .ok_or((None, RejectionReason::Unmapped))?;
         // `new` checked every id of the map.
-        let tool = self.server.tool_by_id(mapping.tool_id).ok_or((None, RejectionReason::Unmapped))?;
+        let tool = self
+            .server
+            .tool_by_id(mapping.tool_id)
+            .ok_or((None, RejectionReason::Unmapped))?;
         let tool_name = || Some(tool.name.clone());
 
         // Values pass through their mapping's transform first, so that the
         // instruction says what the call carries (`a@x, , b@y` reads `a@x, b@y`).
         let mut values = action.parameters.clone();
         for pm in &mapping.parameter_mappings {
-            let (Some(t), Some(ap)) = (pm.transform, def.parameter_by_id(pm.action_parameter_id)) else { continue };
+            let (Some(t), Some(ap)) = (pm.transform, def.parameter_by_id(pm.action_parameter_id))
+            else {
+                continue;
+            };
             if let Some(v) = values.get_mut(&ap.name).filter(|v| !v.is_null()) {
                 *v = t.apply(v).map_err(|e| {
-                    (tool_name(), RejectionReason::Transform { parameter: ap.name.clone(), message: e.to_string() })
+                    (
+                        tool_name(),
+                        RejectionReason::Transform {
+                            parameter: ap.name.clone(),
+                            message: e.to_string(),
+                        },
+                    )
                 })?;
             }
         }
         let instruction = def.template.render(&values).map_err(|e| match e {
-            TemplateError::Missing { placeholder } => (tool_name(), RejectionReason::MissingValue { placeholder }),
-            other => (tool_name(), RejectionReason::MissingValue { placeholder: other.to_string() }),
+            TemplateError::Missing { placeholder } => {
+                (tool_name(), RejectionReason::MissingValue { placeholder })
+            }
+            other => (
+                tool_name(),
+                RejectionReason::MissingValue {
+                    placeholder: other.to_string(),
+                },
+            ),
         })?;
         let mut arguments = Map::new();
         for pm in &mapping.parameter_mappings {
-            let (Some(ap), Some(tp)) =
-                (def.parameter_by_id(pm.action_parameter_id), tool.parameter_by_id(pm.tool_parameter_id))
-            else {
+            let (Some(ap), Some(tp)) = (
+                def.parameter_by_id(pm.action_parameter_id),
+                tool.parameter_by_id(pm.tool_parameter_id),
+            ) else {
                 continue;
             };
-            let Some(value) = values.get(&ap.name).filter(|v| !v.is_null()).cloned() else { continue };
+            let Some(value) = values.get(&ap.name).filter(|v| !v.is_null()).cloned() else {
+                continue;
+            };
             match prune_empty(value.clone()) {
                 Some(v) => {
                     arguments.insert(tp.name.clone(), v);
@@ -403,8 +533,14 @@ impl<'c> Synthesizer<'c> {
         }
         let arguments = Value::Object(arguments);
         match self.validator.validate(&tool.name, &arguments) {
-            Ok(()) => Ok(PlannedCall { instruction, tool, arguments }),
-            Err(CallError::Invalid { violations, .. }) => Err((tool_name(), RejectionReason::Schema { violations })),
+            Ok(()) => Ok(PlannedCall {
+                instruction,
+                tool,
+                arguments,
+            }),
+            Err(CallError::Invalid { violations, .. }) => {
+                Err((tool_name(), RejectionReason::Schema { violations }))
+            }
             Err(CallError::UnknownTool { .. }) => Err((tool_name(), RejectionReason::Unmapped)),
         }
     }
@@ -417,20 +553,30 @@ impl<'c> Synthesizer<'c> {
         model_configuration: &Value,
         actions: &[ClassifiedAction],
     ) -> Synthesis {
-        let threshold = model_configuration.get("min_confidence").and_then(Value::as_f64);
+        let threshold = model_configuration
+            .get("min_confidence")
+            .and_then(Value::as_f64);
         let mut conversation = Conversation::new(self.system_prompt());
         let mut records = Vec::new();
         let mut rejections = Vec::new();
         for (index, action) in actions.iter().enumerate() {
             let planned = match threshold {
-                Some(t) if action.confidence < t => {
-                    Err((None, RejectionReason::BelowConfidence { confidence: action.confidence, threshold: t }))
-                }
+                Some(t) if action.confidence < t => Err((
+                    None,
+                    RejectionReason::BelowConfidence {
+                        confidence: action.confidence,
+                        threshold: t,
+                    },
+                )),
                 _ => self.plan(action),
             };
             match planned {
                 Ok(call) => {
-                    let call_id = conversation.push_call(call.instruction.clone(), &call.tool.name, &call.arguments);
+                    let call_id = conversation.push_call(
+                        call.instruction.clone(),
+                        &call.tool.name,
+                        &call.arguments,
+                    );
                     records.push(ActionRecord {
                         index,
                         call_id,
@@ -445,7 +591,12 @@ impl<'c> Synthesizer<'c> {
                         end_us: action.end_us,
                     });
                 }
-                Err((tool, reason)) => rejections.push(Rejection { index, action: action.action.clone(), tool, reason }),
+                Err((tool, reason)) => rejections.push(Rejection {
+                    index,
+                    action: action.action.clone(),
+                    tool,
+                    reason,
+                }),
             }
         }
         Synthesis {

@@ -28,7 +28,11 @@ pub struct Violation {
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let at = if self.pointer.is_empty() { "/" } else { self.pointer.as_str() };
+        let at = if self.pointer.is_empty() {
+            "/"
+        } else {
+            self.pointer.as_str()
+        };
         write!(f, "at {at}: {}", self.message)
     }
 }
@@ -40,7 +44,10 @@ pub enum CallError {
     #[error("no tool `{tool}` is known to the validator")]
     UnknownTool { tool: String },
     #[error("arguments of `{tool}` break its schema: {}", violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    Invalid { tool: String, violations: Vec<Violation> },
+    Invalid {
+        tool: String,
+        violations: Vec<Violation>,
+    },
 }
 
 /// Compiled input schemas, by tool name.
@@ -50,20 +57,28 @@ pub struct ToolValidator {
 
 impl std::fmt::Debug for ToolValidator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ToolValidator").field("tools", &self.validators.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("ToolValidator")
+            .field("tools", &self.validators.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
 impl ToolValidator {
     /// Compiles the input schema of each tool.
-    pub fn new<'a>(tools: impl IntoIterator<Item = &'a Tool>) -> Result<ToolValidator, ValidateError> {
+    pub fn new<'a>(
+        tools: impl IntoIterator<Item = &'a Tool>,
+    ) -> Result<ToolValidator, ValidateError> {
         let mut validators = BTreeMap::new();
         for tool in tools {
             if validators.contains_key(&tool.name) {
                 continue;
             }
-            let v = jsonschema::validator_for(&tool.input_schema)
-                .map_err(|e| ValidateError::Schema { tool: tool.name.clone(), message: e.to_string() })?;
+            let v = jsonschema::validator_for(&tool.input_schema).map_err(|e| {
+                ValidateError::Schema {
+                    tool: tool.name.clone(),
+                    message: e.to_string(),
+                }
+            })?;
             validators.insert(tool.name.clone(), v);
         }
         Ok(ToolValidator { validators })
@@ -80,15 +95,26 @@ impl ToolValidator {
 
     /// Checks one call's arguments; every violation is reported.
     pub fn validate(&self, tool: &str, arguments: &Value) -> Result<(), CallError> {
-        let v = self.validators.get(tool).ok_or_else(|| CallError::UnknownTool { tool: tool.to_owned() })?;
+        let v = self
+            .validators
+            .get(tool)
+            .ok_or_else(|| CallError::UnknownTool {
+                tool: tool.to_owned(),
+            })?;
         let violations: Vec<Violation> = v
             .iter_errors(arguments)
-            .map(|e| Violation { pointer: e.instance_path().to_string(), message: e.to_string() })
+            .map(|e| Violation {
+                pointer: e.instance_path().to_string(),
+                message: e.to_string(),
+            })
             .collect();
         if violations.is_empty() {
             Ok(())
         } else {
-            Err(CallError::Invalid { tool: tool.to_owned(), violations })
+            Err(CallError::Invalid {
+                tool: tool.to_owned(),
+                violations,
+            })
         }
     }
 }
@@ -116,26 +142,48 @@ mod tests {
     #[test]
     fn accepts_a_good_call_and_reports_every_violation_of_a_bad_one() {
         let v = ToolValidator::for_server(&server()).unwrap();
-        assert!(v.validate("read_email", &json!({"messageId": "m1"})).is_ok());
+        assert!(v
+            .validate("read_email", &json!({"messageId": "m1"}))
+            .is_ok());
         match v.validate("send_email", &json!({"to": ["a", 3], "cc": []})) {
             Err(CallError::Invalid { tool, violations }) => {
                 assert_eq!(tool, "send_email");
-                assert!(violations.iter().any(|x| x.pointer == "/to/1" && x.message.contains("string")), "{violations:?}");
-                assert!(violations.iter().any(|x| x.pointer.is_empty() && x.message.contains("cc")), "{violations:?}");
+                assert!(
+                    violations
+                        .iter()
+                        .any(|x| x.pointer == "/to/1" && x.message.contains("string")),
+                    "{violations:?}"
+                );
+                assert!(
+                    violations
+                        .iter()
+                        .any(|x| x.pointer.is_empty() && x.message.contains("cc")),
+                    "{violations:?}"
+                );
             }
             other => panic!("{other:?}"),
         }
         match v.validate("read_email", &json!({})) {
-            Err(CallError::Invalid { violations, .. }) => assert!(violations[0].message.contains("messageId")),
+            Err(CallError::Invalid { violations, .. }) => {
+                assert!(violations[0].message.contains("messageId"))
+            }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(v.validate("nope", &json!({})), Err(CallError::UnknownTool { .. })));
+        assert!(matches!(
+            v.validate("nope", &json!({})),
+            Err(CallError::UnknownTool { .. })
+        ));
     }
 
     #[test]
     fn a_schema_that_does_not_compile_is_an_error() {
-        let tools = vec![json!({"name": "bad", "inputSchema": {"type": "object", "properties": {"x": {"type": 5}}}})];
+        let tools = vec![
+            json!({"name": "bad", "inputSchema": {"type": "object", "properties": {"x": {"type": 5}}}}),
+        ];
         let server = McpServer::from_tools_list("test", "s", None, None, &tools).unwrap();
-        assert!(matches!(ToolValidator::for_server(&server), Err(ValidateError::Schema { .. })));
+        assert!(matches!(
+            ToolValidator::for_server(&server),
+            Err(ValidateError::Schema { .. })
+        ));
     }
 }

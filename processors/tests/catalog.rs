@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use tracepipe_processors::catalog::{
-    ids, parse_action_tool_map, parse_mcp_server, parse_suite, Catalog, CatalogError, CatalogSources,
-    McpServer, ParameterType, SuiteSources, Transform,
+    ids, parse_action_tool_map, parse_mcp_server, parse_suite, Catalog, CatalogError,
+    CatalogSources, McpServer, ParameterType, SuiteSources, Transform,
 };
 
 fn catalog_dir() -> PathBuf {
@@ -46,7 +46,10 @@ fn the_committed_catalog_loads() {
     // Loading is deterministic, ids included.
     assert_eq!(Catalog::load_dir(catalog_dir()).expect("again"), catalog);
     assert_eq!(suite.id, ids::suite("gmail"));
-    assert_eq!(suite.action("send_email").map(|a| a.id), Some(ids::action("gmail", "send_email")));
+    assert_eq!(
+        suite.action("send_email").map(|a| a.id),
+        Some(ids::action("gmail", "send_email"))
+    );
 }
 
 #[test]
@@ -55,28 +58,73 @@ fn gmail_action_parameters_are_the_fixed_ones() {
     let suite = catalog.suite("gmail").expect("gmail suite");
     use ParameterType::*;
     let expected: &[(&str, &[(&str, ParameterType)])] = &[
-        ("send_email", &[("to", String), ("cc", String), ("bcc", String), ("subject", String), ("body", String)]),
-        ("create_draft", &[("to", String), ("cc", String), ("bcc", String), ("subject", String), ("body", String)]),
+        (
+            "send_email",
+            &[
+                ("to", String),
+                ("cc", String),
+                ("bcc", String),
+                ("subject", String),
+                ("body", String),
+            ],
+        ),
+        (
+            "create_draft",
+            &[
+                ("to", String),
+                ("cc", String),
+                ("bcc", String),
+                ("subject", String),
+                ("body", String),
+            ],
+        ),
         ("read_email", &[("message_id", String)]),
         ("delete_email", &[("message_id", String)]),
         ("search_emails", &[("query", String)]),
-        ("modify_email_labels", &[("message_id", String), ("add_label_ids", Array), ("remove_label_ids", Array)]),
-        ("batch_modify_emails", &[("message_ids", Array), ("add_label_ids", Array), ("remove_label_ids", Array)]),
+        (
+            "modify_email_labels",
+            &[
+                ("message_id", String),
+                ("add_label_ids", Array),
+                ("remove_label_ids", Array),
+            ],
+        ),
+        (
+            "batch_modify_emails",
+            &[
+                ("message_ids", Array),
+                ("add_label_ids", Array),
+                ("remove_label_ids", Array),
+            ],
+        ),
         ("batch_delete_emails", &[("message_ids", Array)]),
-        ("download_attachment", &[("message_id", String), ("attachment_id", String)]),
+        (
+            "download_attachment",
+            &[("message_id", String), ("attachment_id", String)],
+        ),
         ("list_labels", &[]),
         ("create_label", &[("name", String)]),
         ("get_or_create_label", &[("name", String)]),
         ("update_label", &[("label_id", String), ("name", String)]),
         ("delete_label", &[("label_id", String)]),
-        ("create_filter", &[("criteria", Object), ("filter_action", Object)]),
+        (
+            "create_filter",
+            &[("criteria", Object), ("filter_action", Object)],
+        ),
         ("delete_filter", &[("filter_id", String)]),
         ("get_filter", &[("filter_id", String)]),
-        ("create_filter_from_template", &[("template", String), ("parameters", Object)]),
+        (
+            "create_filter_from_template",
+            &[("template", String), ("parameters", Object)],
+        ),
     ];
     for (action, params) in expected {
         let a = suite.action(action).unwrap_or_else(|| panic!("{action}"));
-        let got: Vec<(&str, ParameterType)> = a.parameters.iter().map(|p| (p.name.as_str(), p.param_type)).collect();
+        let got: Vec<(&str, ParameterType)> = a
+            .parameters
+            .iter()
+            .map(|p| (p.name.as_str(), p.param_type))
+            .collect();
         assert_eq!(&got, params, "{action}");
     }
 }
@@ -91,14 +139,28 @@ fn every_gmail_action_is_mapped_onto_an_existing_gmail_tool() {
     assert_eq!(map.mcp_server_id, server.id);
     let mut pairs = Vec::new();
     for action in &suite.actions {
-        let m = map.mapping_for_action(action.id).unwrap_or_else(|| panic!("{} unmapped", action.name));
-        let tool = server.tool_by_id(m.tool_id).expect("mapped tool exists in the imported server");
+        let m = map
+            .mapping_for_action(action.id)
+            .unwrap_or_else(|| panic!("{} unmapped", action.name));
+        let tool = server
+            .tool_by_id(m.tool_id)
+            .expect("mapped tool exists in the imported server");
         pairs.push((action.name.as_str(), tool.name.as_str()));
         for pm in &m.parameter_mappings {
-            let ap = action.parameter_by_id(pm.action_parameter_id).expect("action parameter");
-            let tp = tool.parameter_by_id(pm.tool_parameter_id).expect("tool parameter");
+            let ap = action
+                .parameter_by_id(pm.action_parameter_id)
+                .expect("action parameter");
+            let tp = tool
+                .parameter_by_id(pm.tool_parameter_id)
+                .expect("tool parameter");
             let split = matches!(ap.name.as_str(), "to" | "cc" | "bcc");
-            assert_eq!(pm.transform == Some(Transform::SplitComma), split, "{}.{}", action.name, ap.name);
+            assert_eq!(
+                pm.transform == Some(Transform::SplitComma),
+                split,
+                "{}.{}",
+                action.name,
+                ap.name
+            );
             if ap.name == "message_id" {
                 assert_eq!(tp.name, "messageId");
             }
@@ -164,7 +226,13 @@ fn small_map() -> Value {
 
 fn resolve_map(map: Value) -> Result<(), CatalogError> {
     let suite = parse_suite("suites/mailer/suite.json", &small_suite().to_string()).expect("suite");
-    parse_action_tool_map("suites/mailer/maps/mail.json", &map.to_string(), &suite, &small_server()).map(|_| ())
+    parse_action_tool_map(
+        "suites/mailer/maps/mail.json",
+        &map.to_string(),
+        &suite,
+        &small_server(),
+    )
+    .map(|_| ())
 }
 
 fn expect_error(result: Result<(), CatalogError>, needles: &[&str]) {
@@ -183,36 +251,69 @@ fn the_small_catalog_resolves() {
 fn a_map_naming_an_unknown_action_is_rejected() {
     let mut map = small_map();
     map["tool_mappings"][0]["action"] = json!("send_fax");
-    expect_error(resolve_map(map), &["suites/mailer/maps/mail.json", "unknown action `send_fax`", "mailer"]);
+    expect_error(
+        resolve_map(map),
+        &[
+            "suites/mailer/maps/mail.json",
+            "unknown action `send_fax`",
+            "mailer",
+        ],
+    );
 }
 
 #[test]
 fn a_map_naming_an_unknown_tool_is_rejected() {
     let mut map = small_map();
     map["tool_mappings"][1]["tool"] = json!("read");
-    expect_error(resolve_map(map), &["maps/mail.json", "unknown tool `read`", "MCP server `mail`"]);
+    expect_error(
+        resolve_map(map),
+        &["maps/mail.json", "unknown tool `read`", "MCP server `mail`"],
+    );
 }
 
 #[test]
 fn a_map_naming_unknown_parameters_is_rejected() {
     let mut map = small_map();
     map["tool_mappings"][0]["parameters"][1]["action_parameter"] = json!("title");
-    expect_error(resolve_map(map), &["maps/mail.json", "unknown action parameter `title`", "send_email"]);
+    expect_error(
+        resolve_map(map),
+        &[
+            "maps/mail.json",
+            "unknown action parameter `title`",
+            "send_email",
+        ],
+    );
     let mut map = small_map();
     map["tool_mappings"][0]["parameters"][1]["tool_parameter"] = json!("subj");
-    expect_error(resolve_map(map), &["maps/mail.json", "unknown tool parameter `subj`", "tool `send`"]);
+    expect_error(
+        resolve_map(map),
+        &[
+            "maps/mail.json",
+            "unknown tool parameter `subj`",
+            "tool `send`",
+        ],
+    );
 }
 
 #[test]
 fn incompatible_types_duplicates_and_unfed_required_parameters_are_rejected() {
     let mut map = small_map();
-    map["tool_mappings"][0]["parameters"][0].as_object_mut().expect("object").remove("transform");
+    map["tool_mappings"][0]["parameters"][0]
+        .as_object_mut()
+        .expect("object")
+        .remove("transform");
     expect_error(resolve_map(map), &["STRING `to` cannot feed ARRAY `to`"]);
 
     let mut map = small_map();
     let first = map["tool_mappings"][0].clone();
-    map["tool_mappings"].as_array_mut().expect("array").push(first);
-    expect_error(resolve_map(map), &["duplicate mapping of action `send_email`"]);
+    map["tool_mappings"]
+        .as_array_mut()
+        .expect("array")
+        .push(first);
+    expect_error(
+        resolve_map(map),
+        &["duplicate mapping of action `send_email`"],
+    );
 
     let mut map = small_map();
     map["tool_mappings"][1]["parameters"] = json!([]);
@@ -223,7 +324,10 @@ fn incompatible_types_duplicates_and_unfed_required_parameters_are_rejected() {
 fn unknown_keys_are_rejected_everywhere() {
     let mut suite = small_suite();
     suite["actions"][0]["parameters"][0]["optional"] = json!(true);
-    expect_error(parse_suite("suite.json", &suite.to_string()).map(|_| ()), &["suite.json", "unknown field `optional`"]);
+    expect_error(
+        parse_suite("suite.json", &suite.to_string()).map(|_| ()),
+        &["suite.json", "unknown field `optional`"],
+    );
 
     let mut map = small_map();
     map["tool_mappings"][0]["parameters"][0]["transfrom"] = json!("split_comma");
@@ -231,7 +335,10 @@ fn unknown_keys_are_rejected_everywhere() {
 
     let mut server = serde_json::to_value(small_server()).expect("json");
     server["version"] = json!("1");
-    expect_error(parse_mcp_server("mail.json", &server.to_string()).map(|_| ()), &["mail.json", "unknown field `version`"]);
+    expect_error(
+        parse_mcp_server("mail.json", &server.to_string()).map(|_| ()),
+        &["mail.json", "unknown field `version`"],
+    );
 
     let mut map = small_map();
     map["tool_mappings"][0]["parameters"][0]["transform"] = json!("split_semicolon");
@@ -261,10 +368,16 @@ fn bad_templates_are_rejected_naming_the_action() {
 fn bad_names_and_duplicates_in_a_suite_are_rejected() {
     let mut suite = small_suite();
     suite["actions"][1]["name"] = json!("send_email");
-    expect_error(parse_suite("s.json", &suite.to_string()).map(|_| ()), &["duplicate action `send_email`"]);
+    expect_error(
+        parse_suite("s.json", &suite.to_string()).map(|_| ()),
+        &["duplicate action `send_email`"],
+    );
     let mut suite = small_suite();
     suite["actions"][1]["name"] = json!("Read Email");
-    expect_error(parse_suite("s.json", &suite.to_string()).map(|_| ()), &["not a snake_case name"]);
+    expect_error(
+        parse_suite("s.json", &suite.to_string()).map(|_| ()),
+        &["not a snake_case name"],
+    );
 }
 
 #[test]
@@ -272,34 +385,64 @@ fn a_hand_edited_server_file_is_stale() {
     let server = small_server();
     let mut v = serde_json::to_value(&server).expect("json");
     v["tools"][0]["parameters"][1]["required"] = json!(false);
-    expect_error(parse_mcp_server("mail.json", &v.to_string()).map(|_| ()), &["mail.json", "tool `send`", "import-mcp"]);
+    expect_error(
+        parse_mcp_server("mail.json", &v.to_string()).map(|_| ()),
+        &["mail.json", "tool `send`", "import-mcp"],
+    );
     let mut v = serde_json::to_value(&server).expect("json");
     v["name"] = json!("post");
-    expect_error(parse_mcp_server("mail.json", &v.to_string()).map(|_| ()), &["server id"]);
+    expect_error(
+        parse_mcp_server("mail.json", &v.to_string()).map(|_| ()),
+        &["server id"],
+    );
     // The file as written loads back as it was.
-    assert_eq!(parse_mcp_server("mail.json", &server.to_file_contents()).expect("loads"), server);
+    assert_eq!(
+        parse_mcp_server("mail.json", &server.to_file_contents()).expect("loads"),
+        server
+    );
 }
 
 #[test]
 fn tool_parameters_are_derived_from_the_input_schema() {
     let server = small_server();
     let send = server.tool("send").expect("send");
-    let params: Vec<(&str, ParameterType, bool)> =
-        send.parameters.iter().map(|p| (p.name.as_str(), p.param_type, p.required)).collect();
-    assert_eq!(params, [("subject", ParameterType::String, false), ("to", ParameterType::Array, true)]);
+    let params: Vec<(&str, ParameterType, bool)> = send
+        .parameters
+        .iter()
+        .map(|p| (p.name.as_str(), p.param_type, p.required))
+        .collect();
+    assert_eq!(
+        params,
+        [
+            ("subject", ParameterType::String, false),
+            ("to", ParameterType::Array, true)
+        ]
+    );
     assert_eq!(send.parameters[0].tool_id, send.id);
     assert_eq!(send.mcp_server_id, server.id);
-    assert_eq!(ParameterType::from_schema(&json!({"anyOf": [{"type": "null"}, {"type": "integer"}]})), ParameterType::Integer);
-    assert_eq!(ParameterType::from_schema(&json!({"enum": ["a", "b"]})), ParameterType::String);
+    assert_eq!(
+        ParameterType::from_schema(&json!({"anyOf": [{"type": "null"}, {"type": "integer"}]})),
+        ParameterType::Integer
+    );
+    assert_eq!(
+        ParameterType::from_schema(&json!({"enum": ["a", "b"]})),
+        ParameterType::String
+    );
     assert_eq!(ParameterType::from_schema(&json!({})), ParameterType::Any);
 }
 
 fn sources() -> CatalogSources {
     CatalogSources {
-        mcp_servers: vec![("mcp-servers/mail.json".into(), small_server().to_file_contents())],
+        mcp_servers: vec![(
+            "mcp-servers/mail.json".into(),
+            small_server().to_file_contents(),
+        )],
         suites: vec![SuiteSources {
             suite: ("suites/mailer/suite.json".into(), small_suite().to_string()),
-            maps: vec![("suites/mailer/maps/mail.json".into(), small_map().to_string())],
+            maps: vec![(
+                "suites/mailer/maps/mail.json".into(),
+                small_map().to_string(),
+            )],
         }],
     }
 }
@@ -312,7 +455,10 @@ fn sources_assemble_and_names_must_match_paths() {
     let mut s = sources();
     s.mcp_servers[0].0 = "mcp-servers/post.json".into();
     let err = Catalog::from_sources(&s).expect_err("misnamed").to_string();
-    assert!(err.contains("mcp-servers/post.json") && err.contains("`mail`"), "{err}");
+    assert!(
+        err.contains("mcp-servers/post.json") && err.contains("`mail`"),
+        "{err}"
+    );
 
     let mut s = sources();
     s.suites[0].suite.0 = "suites/gmail/suite.json".into();
@@ -324,24 +470,40 @@ fn sources_assemble_and_names_must_match_paths() {
 
     let mut s = sources();
     s.mcp_servers.clear();
-    let err = Catalog::from_sources(&s).expect_err("no server").to_string();
-    assert!(err.contains("maps/mail.json") && err.contains("unknown MCP server `mail`"), "{err}");
+    let err = Catalog::from_sources(&s)
+        .expect_err("no server")
+        .to_string();
+    assert!(
+        err.contains("maps/mail.json") && err.contains("unknown MCP server `mail`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn the_directory_loader_reads_the_layout() {
     let dir = tempfile::tempdir().expect("temp dir");
     let s = sources();
-    for (rel, contents) in s.mcp_servers.iter().chain([&s.suites[0].suite]).chain(&s.suites[0].maps) {
+    for (rel, contents) in s
+        .mcp_servers
+        .iter()
+        .chain([&s.suites[0].suite])
+        .chain(&s.suites[0].maps)
+    {
         let path = dir.path().join(rel);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(&path, contents).expect("write");
     }
     let catalog = Catalog::load_dir(dir.path()).expect("loads");
     assert_eq!(catalog, Catalog::from_sources(&sources()).expect("same"));
-    assert!(Catalog::load_dir(dir.path().join("nothing")).expect("empty").suites().next().is_none());
+    assert!(Catalog::load_dir(dir.path().join("nothing"))
+        .expect("empty")
+        .suites()
+        .next()
+        .is_none());
 
     std::fs::write(dir.path().join("suites/mailer/maps/mail.json"), "{").expect("write");
-    let err = Catalog::load_dir(dir.path()).expect_err("bad json").to_string();
+    let err = Catalog::load_dir(dir.path())
+        .expect_err("bad json")
+        .to_string();
     assert!(err.contains("maps/mail.json"), "{err}");
 }

@@ -55,13 +55,18 @@ pub fn run(args: CatalogArgs) -> Result<()> {
 
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 fn import_mcp(args: ImportMcpArgs) -> Result<()> {
     if !valid_name(&args.name) {
-        bail!("--name {:?}: use lower-case letters, digits, `_` and `-`", args.name);
+        bail!(
+            "--name {:?}: use lower-case letters, digits, `_` and `-`",
+            args.name
+        );
     }
     let (init, tools) = mcp::fetch_tools(&args.command, Duration::from_secs(args.timeout_secs))?;
     let server_info = match (init.server_name, init.server_version) {
@@ -70,12 +75,22 @@ fn import_mcp(args: ImportMcpArgs) -> Result<()> {
     };
     let path = args.out.join(format!("{}.json", args.name));
     let file = path.display().to_string();
-    let server = McpServer::from_tools_list(&file, &args.name, server_info, Some(init.protocol_version), &tools)?;
+    let server = McpServer::from_tools_list(
+        &file,
+        &args.name,
+        server_info,
+        Some(init.protocol_version),
+        &tools,
+    )?;
     write_atomically(&path, server.to_file_contents().as_bytes())?;
     println!(
         "wrote {file}: {} tools of {}",
         server.tools.len(),
-        server.server_info.as_ref().map(|i| format!("{} {}", i.name, i.version)).unwrap_or_else(|| "the server".into())
+        server
+            .server_info
+            .as_ref()
+            .map(|i| format!("{} {}", i.name, i.version))
+            .unwrap_or_else(|| "the server".into())
     );
     Ok(())
 }
@@ -86,7 +101,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let tmp = dir.join(format!(".{name}.tmp"));
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }
 
@@ -99,9 +115,18 @@ fn check(dir: &Path) -> Result<()> {
         println!("mcp server {}: {} tools", server.name, server.tools.len());
     }
     for map in catalog.action_tool_maps() {
-        let suite = catalog.suite_by_id(map.suite_id).map(|s| s.name.as_str()).unwrap_or("?");
-        let server = catalog.mcp_server_by_id(map.mcp_server_id).map(|s| s.name.as_str()).unwrap_or("?");
-        println!("map {suite} → {server}: {} mappings", map.tool_mappings.len());
+        let suite = catalog
+            .suite_by_id(map.suite_id)
+            .map(|s| s.name.as_str())
+            .unwrap_or("?");
+        let server = catalog
+            .mcp_server_by_id(map.mcp_server_id)
+            .map(|s| s.name.as_str())
+            .unwrap_or("?");
+        println!(
+            "map {suite} → {server}: {} mappings",
+            map.tool_mappings.len()
+        );
     }
     Ok(())
 }

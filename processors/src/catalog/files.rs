@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use super::{
     ids, transform::Transform, Action, ActionParameter, ActionToolMap, ActionToolMapping,
-    ActionToolParameterMapping, CatalogError, McpServer, ParameterType, Suite, Template, TemplateError,
+    ActionToolParameterMapping, CatalogError, McpServer, ParameterType, Suite, Template,
+    TemplateError,
 };
 
 /// `catalog/suites/<suite>/suite.json`.
@@ -78,7 +79,11 @@ fn check_identifier(file: &str, item: &str, name: &str) -> Result<(), CatalogErr
     if ok {
         Ok(())
     } else {
-        Err(CatalogError::invalid(file, item, format!("`{name}` is not a snake_case name ([a-z][a-z0-9_]*)")))
+        Err(CatalogError::invalid(
+            file,
+            item,
+            format!("`{name}` is not a snake_case name ([a-z][a-z0-9_]*)"),
+        ))
     }
 }
 
@@ -91,7 +96,11 @@ impl SuiteFile {
         for a in &self.actions {
             check_identifier(file, "action", &a.name)?;
             if !seen.insert(a.name.as_str()) {
-                return Err(CatalogError::Duplicate { file: file.to_owned(), kind: "action", name: a.name.clone() });
+                return Err(CatalogError::Duplicate {
+                    file: file.to_owned(),
+                    kind: "action",
+                    name: a.name.clone(),
+                });
             }
             let action_id = ids::action(&self.name, &a.name);
             let mut pseen = BTreeSet::new();
@@ -114,29 +123,41 @@ impl SuiteFile {
                     description: p.description.clone(),
                 });
             }
-            let template_error =
-                |source| CatalogError::Template { file: file.to_owned(), action: a.name.clone(), source };
+            let template_error = |source| CatalogError::Template {
+                file: file.to_owned(),
+                action: a.name.clone(),
+                source,
+            };
             let template = Template::parse(&a.template).map_err(template_error)?;
             for (path, optional) in template.placeholders() {
                 let placeholder = path.join(".");
                 let param = parameters
                     .iter()
                     .find(|p| p.name == path[0])
-                    .ok_or_else(|| template_error(TemplateError::UnknownParameter { placeholder: placeholder.clone() }))?;
+                    .ok_or_else(|| {
+                        template_error(TemplateError::UnknownParameter {
+                            placeholder: placeholder.clone(),
+                        })
+                    })?;
                 if path.len() > 1 && param.param_type != ParameterType::Object {
                     return Err(template_error(TemplateError::NotAnObject { placeholder }));
                 }
                 if !optional && (!param.required || path.len() > 1) {
-                    return Err(template_error(TemplateError::OptionalOutsideGroup { placeholder }));
+                    return Err(template_error(TemplateError::OptionalOutsideGroup {
+                        placeholder,
+                    }));
                 }
             }
             let placeholders = template.placeholders();
-            if let Some(unsaid) =
-                parameters.iter().find(|p| !placeholders.iter().any(|(path, _)| path[0] == p.name))
+            if let Some(unsaid) = parameters
+                .iter()
+                .find(|p| !placeholders.iter().any(|(path, _)| path[0] == p.name))
             {
                 // The instruction must carry every value the tool call carries,
                 // or a model trained on it learns to invent them.
-                return Err(template_error(TemplateError::Unmentioned { parameter: unsaid.name.clone() }));
+                return Err(template_error(TemplateError::Unmentioned {
+                    parameter: unsaid.name.clone(),
+                }));
             }
             actions.push(Action {
                 id: action_id,
@@ -161,13 +182,20 @@ impl SuiteFile {
 fn compatible(from: ParameterType, to: ParameterType, transform: Option<Transform>) -> bool {
     use ParameterType as T;
     match transform {
-        Some(Transform::SplitComma) => matches!(from, T::String | T::Array) && matches!(to, T::Array | T::Any),
+        Some(Transform::SplitComma) => {
+            matches!(from, T::String | T::Array) && matches!(to, T::Array | T::Any)
+        }
         None => from == to || to == T::Any || (from == T::Integer && to == T::Number),
     }
 }
 
 impl ActionToolMapFile {
-    pub fn resolve(&self, file: &str, suite: &Suite, server: &McpServer) -> Result<ActionToolMap, CatalogError> {
+    pub fn resolve(
+        &self,
+        file: &str,
+        suite: &Suite,
+        server: &McpServer,
+    ) -> Result<ActionToolMap, CatalogError> {
         let map_id = ids::action_tool_map(&suite.name, &server.name);
         let in_suite = format!(" in suite `{}`", suite.name);
         let in_server = format!(" in MCP server `{}`", server.name);
@@ -175,14 +203,18 @@ impl ActionToolMapFile {
         let mut tool_mappings = Vec::with_capacity(self.tool_mappings.len());
         for (i, m) in self.tool_mappings.iter().enumerate() {
             let item = format!("tool_mappings[{i}] ({} → {})", m.action, m.tool);
-            let action = suite
-                .action(&m.action)
-                .ok_or_else(|| CatalogError::unknown(file, "action", &m.action, format!("{in_suite} ({item})")))?;
-            let tool = server
-                .tool(&m.tool)
-                .ok_or_else(|| CatalogError::unknown(file, "tool", &m.tool, format!("{in_server} ({item})")))?;
+            let action = suite.action(&m.action).ok_or_else(|| {
+                CatalogError::unknown(file, "action", &m.action, format!("{in_suite} ({item})"))
+            })?;
+            let tool = server.tool(&m.tool).ok_or_else(|| {
+                CatalogError::unknown(file, "tool", &m.tool, format!("{in_server} ({item})"))
+            })?;
             if !seen.insert(m.action.as_str()) {
-                return Err(CatalogError::Duplicate { file: file.to_owned(), kind: "mapping of action", name: m.action.clone() });
+                return Err(CatalogError::Duplicate {
+                    file: file.to_owned(),
+                    kind: "mapping of action",
+                    name: m.action.clone(),
+                });
             }
             let mapping_id = ids::action_tool_mapping(&suite.name, &server.name, &action.name);
             let mut targets = BTreeSet::new();
@@ -221,23 +253,38 @@ impl ActionToolMapFile {
                             ap.name,
                             tp.param_type,
                             tp.name,
-                            pm.transform.map(|t| format!(" through {}", t.as_str())).unwrap_or_default()
+                            pm.transform
+                                .map(|t| format!(" through {}", t.as_str()))
+                                .unwrap_or_default()
                         ),
                     ));
                 }
                 parameter_mappings.push(ActionToolParameterMapping {
-                    id: ids::action_tool_parameter_mapping(&suite.name, &server.name, &action.name, &ap.name, &tp.name),
+                    id: ids::action_tool_parameter_mapping(
+                        &suite.name,
+                        &server.name,
+                        &action.name,
+                        &ap.name,
+                        &tp.name,
+                    ),
                     action_tool_mapping_id: mapping_id,
                     action_parameter_id: ap.id,
                     tool_parameter_id: tp.id,
                     transform: pm.transform,
                 });
             }
-            if let Some(missing) = tool.parameters.iter().find(|p| p.required && !targets.contains(p.name.as_str())) {
+            if let Some(missing) = tool
+                .parameters
+                .iter()
+                .find(|p| p.required && !targets.contains(p.name.as_str()))
+            {
                 return Err(CatalogError::invalid(
                     file,
                     &item,
-                    format!("required tool parameter `{}` is fed by no action parameter", missing.name),
+                    format!(
+                        "required tool parameter `{}` is fed by no action parameter",
+                        missing.name
+                    ),
                 ));
             }
             tool_mappings.push(ActionToolMapping {
@@ -248,6 +295,11 @@ impl ActionToolMapFile {
                 parameter_mappings,
             });
         }
-        Ok(ActionToolMap { id: map_id, suite_id: suite.id, mcp_server_id: server.id, tool_mappings })
+        Ok(ActionToolMap {
+            id: map_id,
+            suite_id: suite.id,
+            mcp_server_id: server.id,
+            tool_mappings,
+        })
     }
 }

@@ -54,7 +54,14 @@ pub fn action_tool_parameter_mapping(
     action_parameter: &str,
     tool_parameter: &str,
 ) -> Uuid {
-    derive(&["action_tool_parameter_mapping", suite, server, action, action_parameter, tool_parameter])
+    derive(&[
+        "action_tool_parameter_mapping",
+        suite,
+        server,
+        action,
+        action_parameter,
+        tool_parameter,
+    ])
 }
 
 #[cfg(test)]

@@ -4,9 +4,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::{
-    parse_mcp_server, parse_suite, ActionToolMapFile, Catalog, CatalogError,
-};
+use super::{parse_mcp_server, parse_suite, ActionToolMapFile, Catalog, CatalogError};
 
 /// No catalog file may be larger than this (the Playwright server's is ~60 KiB).
 pub const MAX_CATALOG_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -33,7 +31,12 @@ fn stem(path: &str) -> Option<&str> {
     Path::new(path).file_stem().and_then(|s| s.to_str())
 }
 
-fn check_named(file: &str, expected: Option<&str>, actual: &str, what: &str) -> Result<(), CatalogError> {
+fn check_named(
+    file: &str,
+    expected: Option<&str>,
+    actual: &str,
+    what: &str,
+) -> Result<(), CatalogError> {
     match expected {
         Some(e) if e != actual => Err(CatalogError::invalid(
             file,
@@ -52,23 +55,41 @@ impl Catalog {
             let server = parse_mcp_server(file, contents)?;
             check_named(file, stem(file), &server.name, "the MCP server")?;
             if catalog.mcp_servers.contains_key(&server.name) {
-                return Err(CatalogError::Duplicate { file: file.clone(), kind: "MCP server", name: server.name });
+                return Err(CatalogError::Duplicate {
+                    file: file.clone(),
+                    kind: "MCP server",
+                    name: server.name,
+                });
             }
             catalog.mcp_servers.insert(server.name.clone(), server);
         }
         for s in &sources.suites {
             let (file, contents) = &s.suite;
             let suite = parse_suite(file, contents)?;
-            let dir = Path::new(file).parent().and_then(|p| p.file_name()).and_then(|n| n.to_str());
-            let expected = if stem(file) == Some("suite") { dir } else { None };
+            let dir = Path::new(file)
+                .parent()
+                .and_then(|p| p.file_name())
+                .and_then(|n| n.to_str());
+            let expected = if stem(file) == Some("suite") {
+                dir
+            } else {
+                None
+            };
             check_named(file, expected, &suite.name, "the suite")?;
             if catalog.suites.contains_key(&suite.name) {
-                return Err(CatalogError::Duplicate { file: file.clone(), kind: "suite", name: suite.name });
+                return Err(CatalogError::Duplicate {
+                    file: file.clone(),
+                    kind: "suite",
+                    name: suite.name,
+                });
             }
             let mut maps = BTreeMap::new();
             for (mfile, mcontents) in &s.maps {
-                let spec: ActionToolMapFile = serde_json::from_str(mcontents)
-                    .map_err(|source| CatalogError::Json { file: mfile.clone(), source })?;
+                let spec: ActionToolMapFile =
+                    serde_json::from_str(mcontents).map_err(|source| CatalogError::Json {
+                        file: mfile.clone(),
+                        source,
+                    })?;
                 check_named(mfile, stem(mfile), &spec.mcp_server, "the map's MCP server")?;
                 let server = catalog.mcp_servers.get(&spec.mcp_server).ok_or_else(|| {
                     CatalogError::unknown(mfile, "MCP server", &spec.mcp_server, " (mcp_server)")
@@ -107,14 +128,20 @@ impl Catalog {
             for path in json_files(&dir.join("maps"))? {
                 maps.push(read(&path)?);
             }
-            sources.suites.push(SuiteSources { suite: read(&suite)?, maps });
+            sources.suites.push(SuiteSources {
+                suite: read(&suite)?,
+                maps,
+            });
         }
         Catalog::from_sources(&sources)
     }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CatalogError + '_ {
-    move |source| CatalogError::Io { path: path.to_owned(), source }
+    move |source| CatalogError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 fn entries(dir: &Path) -> Result<Vec<PathBuf>, CatalogError> {
@@ -145,10 +172,15 @@ fn subdirs(dir: &Path) -> Result<Vec<PathBuf>, CatalogError> {
 fn read(path: &Path) -> Result<(String, String), CatalogError> {
     let file = std::fs::File::open(path).map_err(io(path))?;
     let mut contents = String::new();
-    file.take(MAX_CATALOG_FILE_BYTES + 1).read_to_string(&mut contents).map_err(io(path))?;
+    file.take(MAX_CATALOG_FILE_BYTES + 1)
+        .read_to_string(&mut contents)
+        .map_err(io(path))?;
     let name = path.display().to_string();
     if contents.len() as u64 > MAX_CATALOG_FILE_BYTES {
-        return Err(CatalogError::TooLarge { file: name, limit: MAX_CATALOG_FILE_BYTES });
+        return Err(CatalogError::TooLarge {
+            file: name,
+            limit: MAX_CATALOG_FILE_BYTES,
+        });
     }
     Ok((name, contents))
 }

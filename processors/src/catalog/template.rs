@@ -69,9 +69,16 @@ impl Template {
         let mut group: Option<(usize, Vec<Segment>)> = None;
         let mut text = String::new();
         let mut chars = source.chars().enumerate().peekable();
-        let syntax = |position: usize, message: &str| TemplateError::Syntax { position, message: message.to_owned() };
+        let syntax = |position: usize, message: &str| TemplateError::Syntax {
+            position,
+            message: message.to_owned(),
+        };
 
-        fn flush(text: &mut String, group: &mut Option<(usize, Vec<Segment>)>, segments: &mut Vec<Segment>) {
+        fn flush(
+            text: &mut String,
+            group: &mut Option<(usize, Vec<Segment>)>,
+            segments: &mut Vec<Segment>,
+        ) {
             if !text.is_empty() {
                 let seg = Segment::Text(std::mem::take(text));
                 match group {
@@ -135,7 +142,10 @@ impl Template {
             return Err(syntax(pos, "unterminated `[`"));
         }
         flush(&mut text, &mut group, &mut segments);
-        Ok(Template { source: source.to_owned(), segments })
+        Ok(Template {
+            source: source.to_owned(),
+            segments,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -169,7 +179,11 @@ impl Template {
                 Segment::Text(t) => out.push_str(t),
                 Segment::Placeholder(path) => match lookup(parameters, path) {
                     Some(v) => out.push_str(&display_value(v)),
-                    None => return Err(TemplateError::Missing { placeholder: path.join(".") }),
+                    None => {
+                        return Err(TemplateError::Missing {
+                            placeholder: path.join("."),
+                        })
+                    }
                 },
                 Segment::Optional(group) => {
                     let mut part = String::new();
@@ -254,18 +268,32 @@ mod tests {
 
     #[test]
     fn renders_placeholders_and_optional_parts() {
-        let t = Template::parse("Send an email to {to}[, cc {cc}] with the subject '{subject}'").unwrap();
+        let t = Template::parse("Send an email to {to}[, cc {cc}] with the subject '{subject}'")
+            .unwrap();
         let p = params(json!({"to": "a@x.com, b@y.com", "subject": "Hi", "cc": ""}));
-        assert_eq!(t.render(&p).unwrap(), "Send an email to a@x.com, b@y.com with the subject 'Hi'");
+        assert_eq!(
+            t.render(&p).unwrap(),
+            "Send an email to a@x.com, b@y.com with the subject 'Hi'"
+        );
         let p = params(json!({"to": "a@x.com", "subject": "Hi", "cc": "c@z.com"}));
-        assert_eq!(t.render(&p).unwrap(), "Send an email to a@x.com, cc c@z.com with the subject 'Hi'");
+        assert_eq!(
+            t.render(&p).unwrap(),
+            "Send an email to a@x.com, cc c@z.com with the subject 'Hi'"
+        );
     }
 
     #[test]
     fn dotted_paths_lists_and_escapes() {
-        let t = Template::parse(r"Filter[ from {criteria.from}][ adding {action.addLabelIds}] \[x\]").unwrap();
-        let p = params(json!({"criteria": {"from": "boss@x.com"}, "action": {"addLabelIds": ["A", "B"]}}));
-        assert_eq!(t.render(&p).unwrap(), "Filter from boss@x.com adding A, B [x]");
+        let t =
+            Template::parse(r"Filter[ from {criteria.from}][ adding {action.addLabelIds}] \[x\]")
+                .unwrap();
+        let p = params(
+            json!({"criteria": {"from": "boss@x.com"}, "action": {"addLabelIds": ["A", "B"]}}),
+        );
+        assert_eq!(
+            t.render(&p).unwrap(),
+            "Filter from boss@x.com adding A, B [x]"
+        );
         let p = params(json!({"criteria": {"to": "me"}}));
         assert_eq!(t.render(&p).unwrap(), "Filter [x]");
     }
@@ -275,14 +303,21 @@ mod tests {
         let t = Template::parse("Open message {message_id}").unwrap();
         assert_eq!(
             t.render(&Map::new()),
-            Err(TemplateError::Missing { placeholder: "message_id".into() })
+            Err(TemplateError::Missing {
+                placeholder: "message_id".into()
+            })
         );
     }
 
     #[test]
     fn syntax_errors() {
-        for bad in ["{", "a}", "[a", "a]", "[a [b]]", "{a b}", "{}", "{a.}", r"\x"] {
-            assert!(matches!(Template::parse(bad), Err(TemplateError::Syntax { .. })), "{bad}");
+        for bad in [
+            "{", "a}", "[a", "a]", "[a [b]]", "{a b}", "{}", "{a.}", r"\x",
+        ] {
+            assert!(
+                matches!(Template::parse(bad), Err(TemplateError::Syntax { .. })),
+                "{bad}"
+            );
         }
     }
 

@@ -19,7 +19,11 @@ pub enum Transform {
 #[non_exhaustive]
 pub enum TransformError {
     #[error("{transform} expects {expected}, got {found}")]
-    WrongType { transform: &'static str, expected: &'static str, found: &'static str },
+    WrongType {
+        transform: &'static str,
+        expected: &'static str,
+        found: &'static str,
+    },
 }
 
 impl Transform {
@@ -91,9 +95,11 @@ pub fn is_empty_value(value: &Value) -> bool {
 pub fn prune_empty(value: Value) -> Option<Value> {
     let pruned = match value {
         Value::Array(items) => Value::Array(items.into_iter().filter_map(prune_empty).collect()),
-        Value::Object(map) => {
-            Value::Object(map.into_iter().filter_map(|(k, v)| prune_empty(v).map(|v| (k, v))).collect())
-        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter_map(|(k, v)| prune_empty(v).map(|v| (k, v)))
+                .collect(),
+        ),
         other => other,
     };
     (!is_empty_value(&pruned)).then_some(pruned)
@@ -107,9 +113,15 @@ mod tests {
     #[test]
     fn split_comma_trims_and_drops_empties() {
         let t = Transform::SplitComma;
-        assert_eq!(t.apply(&json!(" a@x.com ,b@y.com,, ")).unwrap(), json!(["a@x.com", "b@y.com"]));
+        assert_eq!(
+            t.apply(&json!(" a@x.com ,b@y.com,, ")).unwrap(),
+            json!(["a@x.com", "b@y.com"])
+        );
         assert_eq!(t.apply(&json!("")).unwrap(), json!([]));
-        assert_eq!(t.apply(&json!(["a, b", " c "])).unwrap(), json!(["a", "b", "c"]));
+        assert_eq!(
+            t.apply(&json!(["a, b", " c "])).unwrap(),
+            json!(["a", "b", "c"])
+        );
         assert!(t.apply(&json!(3)).is_err());
         assert!(t.apply(&json!([1])).is_err());
     }
@@ -118,13 +130,19 @@ mod tests {
     fn pruning() {
         assert_eq!(prune_empty(json!("")), None);
         assert_eq!(prune_empty(json!([" ", []])), None);
-        assert_eq!(prune_empty(json!({"from": "", "to": "x", "q": {}})), Some(json!({"to": "x"})));
+        assert_eq!(
+            prune_empty(json!({"from": "", "to": "x", "q": {}})),
+            Some(json!({"to": "x"}))
+        );
         assert_eq!(prune_empty(json!(false)), Some(json!(false)));
         assert_eq!(prune_empty(json!(0)), Some(json!(0)));
     }
 
     #[test]
     fn serde_name() {
-        assert_eq!(serde_json::to_value(Transform::SplitComma).unwrap(), json!("split_comma"));
+        assert_eq!(
+            serde_json::to_value(Transform::SplitComma).unwrap(),
+            json!("split_comma")
+        );
     }
 }
