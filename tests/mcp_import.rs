@@ -269,3 +269,62 @@ fn a_silent_server_times_out() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no answer to `initialize`"), "{stderr}");
 }
+
+/// A stand-in server: pages its tools, sends a notification and a request of
+/// its own before answering, and writes to stderr.
+const FAKE_SERVER: &str = r#"
+const rl = require("node:readline").createInterface({ input: process.stdin });
+const send = (m) => process.stdout.write(JSON.stringify(m) + "\n");
+const tool = (name) => ({ name, description: name + " it", inputSchema: { type: "object",
+  properties: { x: { type: "string" } }, required: ["x"] } });
+process.stderr.write("fake server up\n");
+rl.on("line", (line) => {
+  const m = JSON.parse(line);
+  if (m.method === "initialize") {
+    if (m.params.protocolVersion !== "2024-11-05") process.exit(7);
+    send({ jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: "hi" } });
+    send({ jsonrpc: "2.0", id: "srv-1", method: "roots/list" });
+    send({ jsonrpc: "2.0", id: m.id, result: { protocolVersion: "2024-11-05", capabilities: { tools: {} },
+      serverInfo: { name: "fake", version: "0.1" } } });
+  } else if (m.method === "tools/list") {
+    const cursor = m.params && m.params.cursor;
+    if (!cursor) send({ jsonrpc: "2.0", id: m.id, result: { tools: [tool("a"), tool("b")], nextCursor: "page-2" } });
+    else if (cursor === "page-2") send({ jsonrpc: "2.0", id: m.id, result: { tools: [tool("c")] } });
+    else send({ jsonrpc: "2.0", id: m.id, error: { code: -32602, message: "bad cursor" } });
+  }
+});
+"#;
+
+#[test]
+fn pages_are_followed_and_server_chatter_is_handled() {
+    let node_ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_ok {
+        if in_ci() {
+            panic!("CI is set and `node` is not on PATH");
+        }
+        eprintln!("SKIPPED: `node` is not on PATH");
+        return;
+    }
+    let home = tempfile::tempdir().expect("temp dir");
+    let (file, contents) = import(
+        "fake",
+        home.path(),
+        home.path(),
+        &["node", "-e", FAKE_SERVER],
+    );
+    let server = parse_mcp_server(&file, &contents).expect("loads");
+    let names: Vec<&str> = server.tools.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    assert_eq!(server.protocol_version.as_deref(), Some("2024-11-05"));
+    assert_eq!(
+        server.server_info.as_ref().map(|i| i.version.as_str()),
+        Some("0.1")
+    );
+    assert!(server
+        .tool("c")
+        .and_then(|t| t.parameter("x"))
+        .is_some_and(|p| p.required));
+}

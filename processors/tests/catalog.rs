@@ -507,3 +507,12 @@ fn the_directory_loader_reads_the_layout() {
         .to_string();
     assert!(err.contains("maps/mail.json"), "{err}");
 }
+
+#[test]
+fn every_imported_tool_schema_compiles() {
+    let catalog = Catalog::load_dir(catalog_dir()).expect("catalog loads");
+    for server in catalog.mcp_servers() {
+        tracepipe_processors::validate::ToolValidator::for_server(server)
+            .unwrap_or_else(|e| panic!("{}: {e}", server.name));
+    }
+}
