@@ -20,6 +20,7 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
+use std::sync::LazyLock;
 use tracepipe_schemas::{Event, EventKind, InputDispatch, Navigation, NetworkRequest, ScreenshotRef, SourceFormat};
 
 /// Event names worth parsing. Everything else is noise to Tracepipe.
@@ -49,8 +50,8 @@ const INPUT_TYPES: &[&str] = &[
 /// members without parsing it. Generous on purpose: a false positive costs one
 /// parse, a false negative would lose data.
 fn may_be_wanted(raw: &[u8]) -> bool {
-    let finder = memchr::memmem::Finder::new(b"\"name\"");
-    for at in finder.find_iter(raw) {
+    static NAME_KEY: LazyLock<memchr::memmem::Finder<'static>> = LazyLock::new(|| memchr::memmem::Finder::new(b"\"name\""));
+    for at in NAME_KEY.find_iter(raw) {
         let mut i = at + 6;
         while i < raw.len() && matches!(raw[i], b' ' | b'\t' | b'\n' | b'\r' | b':') {
             i += 1;
