@@ -1,6 +1,7 @@
 //! `tracepipe`: one binary, a subcommand per job.
 
 mod cmd;
+mod mcp;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -16,12 +17,15 @@ struct Cli {
 enum Command {
     /// Print the normalised timeline of recordings as JSON lines, and a summary.
     Inspect(cmd::inspect::InspectArgs),
+    /// Manage the Capability Surface: import MCP servers, check the catalog.
+    Catalog(cmd::catalog::CatalogArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Catalog(args) => cmd::catalog::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
