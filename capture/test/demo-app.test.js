@@ -172,7 +172,9 @@ test("Create new label opens 'New label' with its field and Create", async () =>
 
 test("#settings/labels rows carry label ids; Edit renames and Remove label deletes", async () => {
   const { context, page } = await env.open("#settings/labels");
-  const rowIds = await page.getByRole("row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-label-id")));
+  await page.getByRole("button", { name: "Edit" }).first().waitFor();
+  const rowIds = await dataOf(page.getByRole("row"), "data-label-id");
+  assert.equal(rowIds.length, 12);
   for (const id of rowIds) assert.match(id, /^[A-Z]+$|^Label_\d+$/);
   assert.deepEqual(await dataOf(page.getByRole("button", { name: "Edit" }), "data-label-id"), ["Label_1", "Label_2", "Label_3", "Label_4"]);
   assert.deepEqual(await dataOf(page.getByRole("button", { name: "Remove label" }), "data-label-id"), ["Label_1", "Label_2", "Label_3", "Label_4"]);
