@@ -210,9 +210,10 @@
     return target;
   }
 
+  // data-id, data-message-id, data-label-id …: the element stands for an item.
   function hasIdData(el) {
-    for (const attribute of el.attributes) {
-      if (attribute.name.startsWith("data-") && attribute.name.endsWith("id")) return true;
+    for (const { name } of el.attributes) {
+      if (name === "data-id" || (name.startsWith("data-") && name.endsWith("-id"))) return true;
     }
     return false;
   }
