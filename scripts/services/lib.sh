@@ -1,0 +1,65 @@
+# shellcheck shell=bash
+# Common helpers for scripts/services/*.sh. Source it; do not run it.
+set -euo pipefail
+
+TP_SERVICES_CACHE="${TRACEPIPE_SERVICES_CACHE:-${HOME}/.cache/tracepipe/services}"
+TP_SERVICES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+mkdir -p "$TP_SERVICES_CACHE"
+
+tp_log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" "${TP_SERVICE:-services}" "$*" >&2; }
+tp_die() { tp_log "ERROR: $*"; exit 1; }
+
+# tp_pid_alive PIDFILE -> 0 if the pid in PIDFILE is a live process
+tp_pid_alive() {
+  local f="$1" pid
+  [[ -s "$f" ]] || return 1
+  pid="$(cat "$f")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null
+}
+
+# tp_port_open HOST PORT -> 0 if a TCP connect succeeds
+tp_port_open() {
+  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+
+# tp_wait_for SECONDS DESCRIPTION CMD... -> retry CMD every 0.25 s until it succeeds
+tp_wait_for() {
+  local timeout="$1" what="$2"; shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if (( SECONDS >= deadline )); then
+      tp_log "timed out after ${timeout}s waiting for: $what"
+      return 1
+    fi
+    sleep 0.25
+  done
+}
+
+# tp_stop_pidfile PIDFILE NAME [GRACE_SECONDS] -> TERM the process, wait, KILL if needed
+tp_stop_pidfile() {
+  local f="$1" name="$2" grace="${3:-30}" pid
+  if ! tp_pid_alive "$f"; then
+    tp_log "$name is not running"
+    rm -f "$f"
+    return 0
+  fi
+  pid="$(cat "$f")"
+  tp_log "stopping $name (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + grace))
+  while kill -0 "$pid" 2>/dev/null; do
+    if (( SECONDS >= deadline )); then
+      tp_log "$name did not exit within ${grace}s, sending KILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$f"
+  tp_log "$name stopped"
+}
+
+# millisecond clock for timings
+tp_now_ms() { date +%s%3N; }

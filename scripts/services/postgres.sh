@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# A private PostgreSQL cluster (Debian's packages) for local tests.
+#
+#   scripts/services/postgres.sh install|start|stop|restart|status|logs [N]|psql [ARGS]|reset
+#
+# Listens on 127.0.0.1:55432 only; database `tracepipe`, user/password
+# `tracepipe`/`tracepipe`. The cluster lives in
+# $HOME/.cache/tracepipe/services/postgres/data and runs as the `postgres` user.
+TP_SERVICE=postgres
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PG_HOST=127.0.0.1
+PG_PORT="${TRACEPIPE_PG_PORT:-55432}"
+PG_DB=tracepipe
+PG_USER=tracepipe
+PG_PASSWORD=tracepipe
+PG_OS_USER="${TRACEPIPE_PG_OS_USER:-postgres}"
+
+BASE="$TP_SERVICES_CACHE/postgres"
+DATA_DIR="$BASE/data"
+RUN_DIR="$BASE/run"      # unix socket (admin access as the postgres superuser)
+LOG_DIR="$BASE/logs"
+LOG_FILE="$LOG_DIR/postgres.log"
+
+pg_bindir() {
+  local d
+  d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  [[ -n "$d" && -x "$d/initdb" ]] && echo "$d"
+}
+
+install_pg() {
+  if pg_bindir >/dev/null && id "$PG_OS_USER" >/dev/null 2>&1; then return 0; fi
+  [[ "$(id -u)" == 0 ]] || tp_die "PostgreSQL is not installed; run as root (or: sudo apt-get install -y postgresql)"
+  local t0; t0=$(tp_now_ms)
+  tp_log "installing PostgreSQL from Debian packages"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -q --no-install-recommends postgresql postgresql-client >>"$LOG_DIR/apt.log" 2>&1; then
+    tp_log "apt-get install failed; running apt-get update first"
+    apt-get update -q >>"$LOG_DIR/apt.log" 2>&1 || tp_die "apt-get update failed (see $LOG_DIR/apt.log)"
+    apt-get install -y -q --no-install-recommends postgresql postgresql-client >>"$LOG_DIR/apt.log" 2>&1 \
+      || tp_die "apt-get install postgresql failed (see $LOG_DIR/apt.log)"
+  fi
+  pg_bindir >/dev/null || tp_die "no /usr/lib/postgresql/*/bin/initdb after install"
+  tp_log "installed PostgreSQL in $(( ($(tp_now_ms) - t0) / 1000 ))s"
+}
+
+# Run a command as the server's OS user from a directory it can read.
+as_pg() {
+  if [[ "$(id -un)" == "$PG_OS_USER" ]]; then (cd / && "$@"); return; fi
+  (cd / && runuser -u "$PG_OS_USER" -- "$@")
+}
+
+# The server runs as $PG_OS_USER and must reach the cluster dir under $HOME.
+# Root's home is usually 0700, so grant search (x) permission only - via an
+# ACL when setfacl exists, otherwise o+x - on the ancestors that lack it.
+ensure_traversable() {
+  local dir="$BASE" dirs=()
+  while [[ "$dir" != "/" ]]; do dirs=("$dir" "${dirs[@]}"); dir="$(dirname "$dir")"; done
+  for dir in "${dirs[@]}"; do
+    [[ -d "$dir" ]] || continue
+    if ! as_pg test -x "$dir"; then
+      if command -v setfacl >/dev/null; then
+        tp_log "granting $PG_OS_USER search permission on $dir (ACL)"
+        setfacl -m "u:$PG_OS_USER:x" "$dir"
+      else
+        tp_log "granting search permission (o+x) on $dir so $PG_OS_USER can reach the cluster"
+        chmod o+x "$dir"
+      fi
+    fi
+  done
+}
+
+prepare_dirs() {
+  mkdir -p "$BASE" "$LOG_DIR"
+  ensure_traversable
+  mkdir -p "$DATA_DIR" "$RUN_DIR"
+  chown "$PG_OS_USER": "$DATA_DIR" "$RUN_DIR" "$LOG_DIR"
+  chmod 700 "$DATA_DIR"
+}
+
+init_cluster() {
+  if [[ -f "$DATA_DIR/PG_VERSION" ]]; then return 0; fi
+  local bin; bin="$(pg_bindir)"
+  tp_log "initdb $DATA_DIR"
+  # Superuser `postgres` over the unix socket in $RUN_DIR (trust, only the
+  # postgres OS user and root can reach that dir); TCP needs a password.
+  as_pg "$bin/initdb" -D "$DATA_DIR" -U postgres -E UTF8 --locale=C.UTF-8 \
+    --auth-local=trust --auth-host=scram-sha-256 >>"$LOG_DIR/initdb.log" 2>&1 \
+    || { cat "$LOG_DIR/initdb.log" >&2; tp_die "initdb failed"; }
+  cat >>"$DATA_DIR/postgresql.conf" <<CONF
+
+# --- tracepipe local test cluster (scripts/services/postgres.sh) ---
+listen_addresses = '$PG_HOST'
+port = $PG_PORT
+unix_socket_directories = '$RUN_DIR'
+# A throwaway dev/test cluster: trade crash safety for speed.
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 128MB
+max_connections = 100
+logging_collector = off
+log_min_messages = warning
+CONF
+}
+
+pg_ready() { "$(pg_bindir)/pg_isready" -q -h "$PG_HOST" -p "$PG_PORT" -d postgres; }
+
+psql_admin() {
+  as_pg "$(pg_bindir)/psql" -X -q -v ON_ERROR_STOP=1 -h "$RUN_DIR" -p "$PG_PORT" -U postgres "$@"
+}
+
+ensure_db() {
+  if [[ "$(psql_admin -d postgres -tAc "select 1 from pg_roles where rolname='$PG_USER'")" != 1 ]]; then
+    tp_log "creating role $PG_USER"
+    psql_admin -d postgres -c "create role $PG_USER login password '$PG_PASSWORD'"
+  fi
+  if [[ "$(psql_admin -d postgres -tAc "select 1 from pg_database where datname='$PG_DB'")" != 1 ]]; then
+    tp_log "creating database $PG_DB"
+    psql_admin -d postgres -c "create database $PG_DB owner $PG_USER"
+  fi
+}
+
+running() { [[ -f "$DATA_DIR/postmaster.pid" ]] && as_pg "$(pg_bindir)/pg_ctl" -D "$DATA_DIR" status >/dev/null 2>&1; }
+
+start() {
+  install_pg
+  prepare_dirs
+  init_cluster
+  local bin; bin="$(pg_bindir)"
+  local t0; t0=$(tp_now_ms)
+  if running; then
+    tp_log "already running"
+  else
+    tp_port_open "$PG_HOST" "$PG_PORT" && tp_die "port $PG_PORT is in use by another process"
+    tp_log "starting PostgreSQL $(basename "$(dirname "$bin")") on $PG_HOST:$PG_PORT (logs: $LOG_FILE)"
+    as_pg "$bin/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" -w -t 60 start >/dev/null \
+      || { tail -n 30 "$LOG_FILE" >&2; tp_die "pg_ctl start failed"; }
+  fi
+  tp_wait_for 60 "pg_isready $PG_HOST:$PG_PORT" pg_ready || { tail -n 30 "$LOG_FILE" >&2; tp_die "PostgreSQL not ready"; }
+  ensure_db
+  tp_log "ready: postgres://$PG_USER:$PG_PASSWORD@$PG_HOST:$PG_PORT/$PG_DB ($(( $(tp_now_ms) - t0 )) ms)"
+}
+
+stop() {
+  local bin; bin="$(pg_bindir)" || { tp_log "PostgreSQL is not installed"; return 0; }
+  if running; then
+    tp_log "stopping PostgreSQL"
+    as_pg "$bin/pg_ctl" -D "$DATA_DIR" -m fast -w -t 60 stop >/dev/null
+    tp_log "PostgreSQL stopped"
+  else
+    tp_log "PostgreSQL is not running"
+  fi
+}
+
+status() {
+  if running && pg_ready; then
+    echo "postgres: running, postgres://$PG_USER:***@$PG_HOST:$PG_PORT/$PG_DB"
+  elif running; then
+    echo "postgres: process up but not accepting connections on $PG_HOST:$PG_PORT"; return 1
+  else
+    echo "postgres: stopped"; return 3
+  fi
+}
+
+cmd="${1:-}"; shift || true
+case "$cmd" in
+  install) mkdir -p "$LOG_DIR"; install_pg ;;
+  start) mkdir -p "$LOG_DIR"; start ;;
+  stop) stop ;;
+  restart) stop; start ;;
+  status) status ;;
+  logs) tail -n "${1:-100}" "$LOG_FILE" ;;
+  psql) PGPASSWORD="$PG_PASSWORD" "$(pg_bindir)/psql" -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" "$@" ;;
+  reset) stop; rm -rf "$DATA_DIR"; tp_log "wiped $DATA_DIR" ;;
+  *) echo "usage: $0 install|start|stop|restart|status|logs [N]|psql [ARGS]|reset" >&2; exit 2 ;;
+esac
