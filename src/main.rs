@@ -17,6 +17,8 @@ struct Cli {
 enum Command {
     /// Print the normalised timeline of recordings as JSON lines, and a summary.
     Inspect(cmd::inspect::InspectArgs),
+    /// Measure classification accuracy on recorded scenarios with expected tool calls.
+    Eval(cmd::eval::EvalArgs),
     /// Manage the Capability Surface: import MCP servers, check the catalog.
     Catalog(cmd::catalog::CatalogArgs),
 }
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
         Command::Catalog(args) => cmd::catalog::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {

@@ -6,6 +6,7 @@
 //! the inputs and store the outputs.
 
 pub mod model;
+pub mod classify;
 pub mod catalog;
 pub mod validate;
 pub mod synth;

@@ -1,0 +1,245 @@
+//! `tracepipe eval`: classification accuracy on recorded scenarios.
+//!
+//! Each recording `<scenario>.trace.json.gz` has a sidecar
+//! `<scenario>.expected.json` naming the tool calls it should yield. The
+//! recording goes through the same path as production (normalise, classify with
+//! the suite's rules, synthesise and validate the calls), and the emitted calls
+//! are matched with the expected ones: per tool and overall precision, recall and
+//! F1, and the exact-match rate of the arguments of matched calls.
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tracepipe_ingest::{read_session, DiscardScreenshots, Limits};
+use tracepipe_processors::catalog::Catalog;
+use tracepipe_processors::classify::{Model, RulesModel, RulesOptions};
+use tracepipe_processors::synth::Synthesizer;
+
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// Directories or files of recorded scenarios (`*.trace.json.gz` beside `*.expected.json`).
+    #[arg(default_value = "tests/fixtures/recordings")]
+    inputs: Vec<PathBuf>,
+    /// The catalog directory.
+    #[arg(long, env = "TRACEPIPE_CATALOG", default_value = "catalog")]
+    catalog: PathBuf,
+    /// The MCP server whose tools the calls are made against.
+    #[arg(long, default_value = "gmail")]
+    mcp_server: String,
+    /// Fail unless overall tool-call F1 reaches this.
+    #[arg(long)]
+    min_f1: Option<f64>,
+    /// Fail unless the argument exact-match rate reaches this.
+    #[arg(long)]
+    min_exact: Option<f64>,
+    /// Print every scenario, not only the ones with mistakes.
+    #[arg(long)]
+    verbose: bool,
+}
+
+#[derive(Deserialize)]
+struct Expected {
+    scenario: String,
+    suite: String,
+    tool_calls: Vec<ExpectedCall>,
+}
+
+#[derive(Deserialize)]
+struct ExpectedCall {
+    name: String,
+    arguments: Value,
+}
+
+#[derive(Default)]
+struct Counts {
+    tp: usize,
+    fp: usize,
+    fn_: usize,
+    exact: usize,
+}
+
+impl Counts {
+    fn add(&mut self, other: &Counts) {
+        self.tp += other.tp;
+        self.fp += other.fp;
+        self.fn_ += other.fn_;
+        self.exact += other.exact;
+    }
+    fn precision(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fp)
+    }
+    fn recall(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fn_)
+    }
+    fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+    }
+    fn exact_rate(&self) -> f64 {
+        ratio(self.exact, self.tp)
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 1.0 } else { a as f64 / b as f64 }
+}
+
+fn scenarios(inputs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
+    let mut found = Vec::new();
+    for input in inputs {
+        let files: Vec<PathBuf> = if input.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(input)
+                .with_context(|| format!("reading {}", input.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            v.sort();
+            v
+        } else {
+            vec![input.clone()]
+        };
+        for f in files {
+            let name = f.to_string_lossy();
+            if let Some(stem) = name.strip_suffix(".expected.json") {
+                let trace = PathBuf::from(format!("{stem}.trace.json.gz"));
+                if !trace.exists() {
+                    bail!("{} has no recording beside it ({})", f.display(), trace.display());
+                }
+                found.push((trace, f));
+            }
+        }
+    }
+    if found.is_empty() {
+        bail!("no scenarios (*.expected.json beside *.trace.json.gz) in the inputs");
+    }
+    Ok(found)
+}
+
+/// Matches emitted calls with expected ones: same tool first with equal
+/// arguments, then same tool with any arguments.
+fn score(expected: &[ExpectedCall], got: &[(String, Value)]) -> (BTreeMap<String, Counts>, Vec<String>) {
+    let mut per_tool: BTreeMap<String, Counts> = BTreeMap::new();
+    let mut notes = Vec::new();
+    let mut used = vec![false; expected.len()];
+    let mut unmatched_got = Vec::new();
+    for (name, args) in got {
+        if let Some(k) = (0..expected.len()).find(|&k| !used[k] && expected[k].name == *name && expected[k].arguments == *args) {
+            used[k] = true;
+            let c = per_tool.entry(name.clone()).or_default();
+            c.tp += 1;
+            c.exact += 1;
+        } else {
+            unmatched_got.push((name, args));
+        }
+    }
+    for (name, args) in unmatched_got {
+        if let Some(k) = (0..expected.len()).find(|&k| !used[k] && expected[k].name == *name) {
+            used[k] = true;
+            per_tool.entry(name.clone()).or_default().tp += 1;
+            notes.push(format!("  {name}: arguments {args} != expected {}", expected[k].arguments));
+        } else {
+            per_tool.entry(name.clone()).or_default().fp += 1;
+            notes.push(format!("  unexpected {name} {args}"));
+        }
+    }
+    for (k, e) in expected.iter().enumerate() {
+        if !used[k] {
+            per_tool.entry(e.name.clone()).or_default().fn_ += 1;
+            notes.push(format!("  missed {} {}", e.name, e.arguments));
+        }
+    }
+    (per_tool, notes)
+}
+
+pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::load_dir(&args.catalog).with_context(|| format!("loading the catalog {}", args.catalog.display()))?;
+    let mut models: BTreeMap<String, RulesModel> = BTreeMap::new();
+    let mut per_tool: BTreeMap<String, Counts> = BTreeMap::new();
+    let mut sessions = 0usize;
+    let mut events = 0usize;
+    let mut classify_time = std::time::Duration::ZERO;
+    for (trace, sidecar) in scenarios(&args.inputs)? {
+        let expected: Expected = serde_json::from_slice(&std::fs::read(&sidecar)?)
+            .with_context(|| format!("reading {}", sidecar.display()))?;
+        let suite = catalog.suite(&expected.suite).with_context(|| format!("{}: unknown suite {}", sidecar.display(), expected.suite))?;
+        if !models.contains_key(&suite.name) {
+            let rules_path = args.catalog.join("suites").join(&suite.name).join("rules.json");
+            let contents = std::fs::read_to_string(&rules_path).with_context(|| format!("reading {}", rules_path.display()))?;
+            let model = RulesModel::from_json(&rules_path.to_string_lossy(), &contents, suite, RulesOptions::default())?;
+            models.insert(suite.name.clone(), model);
+        }
+        let model = &models[&suite.name];
+        let server = catalog.mcp_server(&args.mcp_server).with_context(|| format!("unknown MCP server {}", args.mcp_server))?;
+        let map = catalog
+            .action_tool_map(&suite.name, &args.mcp_server)
+            .with_context(|| format!("no action-tool map from {} to {}", suite.name, args.mcp_server))?;
+        let synthesizer = Synthesizer::new(suite, map, server)?;
+        let file = std::fs::File::open(&trace).with_context(|| format!("opening {}", trace.display()))?;
+        let session = read_session(file, expected.scenario.clone(), &Limits::default(), &mut DiscardScreenshots)
+            .with_context(|| format!("reading {}", trace.display()))?;
+        let started = std::time::Instant::now();
+        let actions = model.classify(&session);
+        classify_time += started.elapsed();
+        events += session.events.len();
+        sessions += 1;
+        let synthesis = synthesizer.synthesize(model.model_ref(), &Value::Object(Default::default()), &actions);
+        let got: Vec<(String, Value)> = synthesis.records.iter().map(|r| (r.tool.clone(), r.arguments.clone())).collect();
+        let (scores, mut notes) = score(&expected.tool_calls, &got);
+        for r in &synthesis.rejections {
+            notes.push(format!("  rejected {} ({:?})", r.action, r.reason));
+        }
+        let mut scenario_counts = Counts::default();
+        for (tool, c) in &scores {
+            scenario_counts.add(c);
+            per_tool.entry(tool.clone()).or_default().add(c);
+        }
+        let perfect = notes.is_empty();
+        if !perfect || args.verbose {
+            println!(
+                "{} {}: {} expected, {} emitted, F1 {:.3}",
+                if perfect { "ok  " } else { "FAIL" },
+                expected.scenario,
+                expected.tool_calls.len(),
+                got.len(),
+                scenario_counts.f1()
+            );
+            for n in notes {
+                println!("{n}");
+            }
+        }
+    }
+    let mut overall = Counts::default();
+    println!("\n{:<24} {:>4} {:>4} {:>4} {:>9} {:>7} {:>6} {:>7}", "tool", "tp", "fp", "fn", "precision", "recall", "f1", "exact");
+    for (tool, c) in &per_tool {
+        overall.add(c);
+        println!(
+            "{tool:<24} {:>4} {:>4} {:>4} {:>9.3} {:>7.3} {:>6.3} {:>7.3}",
+            c.tp, c.fp, c.fn_, c.precision(), c.recall(), c.f1(), c.exact_rate()
+        );
+    }
+    println!(
+        "{:<24} {:>4} {:>4} {:>4} {:>9.3} {:>7.3} {:>6.3} {:>7.3}",
+        "OVERALL", overall.tp, overall.fp, overall.fn_, overall.precision(), overall.recall(), overall.f1(), overall.exact_rate()
+    );
+    println!(
+        "{sessions} sessions, {events} events, classified at {:.2} M events/s (debug builds are slower; see benches/classify.rs)",
+        events as f64 / classify_time.as_secs_f64().max(1e-9) / 1e6
+    );
+    let mut ok = true;
+    if let Some(min) = args.min_f1 {
+        if overall.f1() < min {
+            eprintln!("tool-call F1 {:.3} is below the required {min}", overall.f1());
+            ok = false;
+        }
+    }
+    if let Some(min) = args.min_exact {
+        if overall.exact_rate() < min {
+            eprintln!("argument exact-match {:.3} is below the required {min}", overall.exact_rate());
+            ok = false;
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
