@@ -2,6 +2,7 @@
 
 mod cmd;
 mod mcp;
+mod pipeline;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -17,6 +18,8 @@ struct Cli {
 enum Command {
     /// Print the normalised timeline of recordings as JSON lines, and a summary.
     Inspect(cmd::inspect::InspectArgs),
+    /// Turn recordings into stored sessions, Examples, training JSONL and Parquet tables.
+    Process(cmd::process::ProcessArgs),
     /// Measure classification accuracy on recorded scenarios with expected tool calls.
     Eval(cmd::eval::EvalArgs),
     /// Manage the Capability Surface: import MCP servers, check the catalog.
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Process(args) => cmd::process::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Catalog(args) => cmd::catalog::run(args).map(|()| ExitCode::SUCCESS),
     };

@@ -1,3 +1,4 @@
 pub mod catalog;
 pub mod eval;
 pub mod inspect;
+pub mod process;

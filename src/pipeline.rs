@@ -1,0 +1,811 @@
+//! The one-session pipeline: a recording in, a stored Session and an Example
+//! out. `tracepipe process` runs it over files; a service runs the same two
+//! stages per request.
+//!
+//! The stages are the platform's:
+//!
+//! 1. [`Pipeline::ingest`]: read and normalise the recording (format validation
+//!    included) while storing it, raw, and its screenshots; then store the
+//!    normalised Session.
+//! 2. [`Pipeline::synthesize`]: classify the Session with a [`Model`],
+//!    synthesise the tool-call conversation for the Suite's ActionToolMap, and
+//!    store it; return the analyst-table rows.
+//!
+//! Objects, under the destination prefix:
+//!
+//! ```text
+//! sessions/<session-id>/input_events.jsonl   the recording, byte for byte as uploaded
+//!                                            (the platform's name for it, whatever its shape:
+//!                                            a gzipped Chrome trace stays a gzipped Chrome trace)
+//! sessions/<session-id>/screenshots/…        JPEGs taken out of a trace (000000.jpg, …), or the
+//!                                            image files an input_events.jsonl names
+//! sessions/<session-id>/session.avro         the normalised Session, Avro single-object encoded
+//! examples/<example-id>/messages.jsonl       the conversation with the Suite's MCP server's tools
+//! examples/<example-id>/browser.jsonl        the same session as Playwright MCP calls
+//! ```
+//!
+//! `browser.jsonl` sits beside `messages.jsonl` in the same Example rather than
+//! being an Example of its own: it is a transcription of the session, made by
+//! no model and through no ActionToolMap, which are what an Example records.
+//!
+//! Object-store I/O is async. Reading a recording, classifying and synthesising
+//! are CPU work and run on tokio's blocking threads, so a runtime's workers stay
+//! free for I/O.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use object_store::buffered::BufWriter;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use tracepipe_ingest::{read_session, screenshot_key, IngestError, Limits, ScreenshotSink};
+use tracepipe_processors::browser::{BrowserExample, BrowserOptions, BrowserSynthesizer};
+use tracepipe_processors::catalog::{ActionToolMap, Catalog, McpServer, Suite};
+use tracepipe_processors::classify::{Model, RulesError, RulesModel, RulesOptions};
+use tracepipe_processors::model::ModelRef;
+use tracepipe_processors::synth::{Rejection, SynthError, Synthesis, Synthesizer};
+use tracepipe_schemas::{encode_session, AvroError, Session};
+use tracepipe_sinks::{
+    example_messages_path, put_object, session_object_path, ActionRow, ExampleRow, SinkError,
+};
+
+/// The raw recording's name in a session's folder.
+pub const RAW_OBJECT: &str = "input_events.jsonl";
+/// The normalised Session's name in a session's folder.
+pub const SESSION_OBJECT: &str = "session.avro";
+/// The browser-level conversation's name in an Example's folder.
+pub const BROWSER_OBJECT: &str = "browser.jsonl";
+
+/// Screenshots in flight between the reader and the uploader, per session: a
+/// bound on memory, whatever the upload speed.
+const SCREENSHOT_QUEUE: usize = 8;
+
+/// Something is wrong with the catalog, the rules or the choice of suite,
+/// server and model: nothing can be processed until it is fixed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    #[error("suite `{suite}` is not in the catalog (it has: {known})")]
+    UnknownSuite { suite: String, known: String },
+    #[error("suite `{suite}` has no ActionToolMap onto MCP server `{server}` (it has: {known})")]
+    UnknownMap {
+        suite: String,
+        server: String,
+        known: String,
+    },
+    #[error("suite `{suite}` has no ActionToolMap; add one under catalog/suites/{suite}/maps/")]
+    NoMap { suite: String },
+    #[error("suite `{suite}` has ActionToolMaps onto several MCP servers ({known}); choose one")]
+    SeveralMaps { suite: String, known: String },
+    #[error("MCP server `{0}` is not in the catalog")]
+    UnknownServer(String),
+    #[error("{path}: {source}", path = path.display())]
+    ReadRules {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error(transparent)]
+    Synth(#[from] SynthError),
+    #[error("the model configuration must be a JSON object, not {0}")]
+    ModelConfiguration(String),
+}
+
+/// Why one recording or Session could not be processed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    #[error("cannot read {path}: {source}", path = path.display())]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The recording is not one Tracepipe can read.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error("the recording is of suite `{recorded}`, not `{requested}`")]
+    SuiteMismatch { recorded: String, requested: String },
+    #[error("storing {key}: {source}")]
+    Store { key: String, source: SinkError },
+    #[error("uploading {key}: {source}")]
+    Upload {
+        key: String,
+        source: std::io::Error,
+    },
+    #[error("encoding the session: {0}")]
+    Avro(#[from] AvroError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error("a processing thread failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl PipelineError {
+    /// The input is at fault (unreadable, malformed, of another suite), as
+    /// opposed to the storage or the machine: resubmitting it will not help.
+    pub fn is_input_error(&self) -> bool {
+        matches!(
+            self,
+            PipelineError::Open { .. } | PipelineError::Ingest(_) | PipelineError::SuiteMismatch { .. }
+        )
+    }
+}
+
+/// Reads `catalog_dir/suites/<suite>/rules.json` into the rules classifier.
+pub fn load_rules_model(
+    catalog_dir: &FsPath,
+    suite: &Suite,
+    options: RulesOptions,
+) -> Result<RulesModel, SetupError> {
+    let path = catalog_dir.join("suites").join(&suite.name).join("rules.json");
+    let contents = std::fs::read_to_string(&path).map_err(|source| SetupError::ReadRules {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(RulesModel::from_json(
+        &path.display().to_string(),
+        &contents,
+        suite,
+        options,
+    )?)
+}
+
+/// The session id of a recording's content: UUID v5 of its SHA-256, so the same
+/// upload always gets the same id and reprocessing replaces rather than adds.
+pub fn content_session_id(path: &FsPath) -> Result<Uuid, PipelineError> {
+    let open_error = |source| PipelineError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = File::open(path).map_err(open_error)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0; 1 << 16];
+    loop {
+        let n = file.read(&mut buffer).map_err(open_error)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    let digest = hasher.finalize();
+    Ok(Uuid::new_v5(&session_namespace(), &digest))
+}
+
+fn session_namespace() -> Uuid {
+    Uuid::new_v5(&Uuid::NAMESPACE_URL, b"urn:tracepipe:session")
+}
+
+fn example_namespace() -> Uuid {
+    Uuid::new_v5(&Uuid::NAMESPACE_URL, b"urn:tracepipe:example")
+}
+
+/// What Examples are made with: a Suite, its ActionToolMap onto one MCP server, a
+/// classifier model and its configuration, and optionally the MCP server for the
+/// browser-level conversation. Cheap to clone.
+#[derive(Clone)]
+pub struct Recipe {
+    catalog: Arc<Catalog>,
+    suite: String,
+    mcp_server: String,
+    browser_server: Option<String>,
+    model: Arc<dyn Model>,
+    model_configuration: Value,
+}
+
+impl Recipe {
+    /// Checks every part against the catalog. `mcp_server` may be left out when
+    /// the suite has exactly one ActionToolMap.
+    pub fn new(
+        catalog: Arc<Catalog>,
+        suite: &str,
+        mcp_server: Option<&str>,
+        browser_server: Option<&str>,
+        model: Arc<dyn Model>,
+        model_configuration: Value,
+    ) -> Result<Recipe, SetupError> {
+        if !model_configuration.is_object() {
+            return Err(SetupError::ModelConfiguration(model_configuration.to_string()));
+        }
+        let suite_entity = catalog.suite(suite).ok_or_else(|| SetupError::UnknownSuite {
+            suite: suite.to_owned(),
+            known: names(catalog.suites().map(|s| s.name.as_str())),
+        })?;
+        let servers: Vec<&str> = catalog
+            .maps_for_suite(suite)
+            .filter_map(|m| catalog.mcp_server_by_id(m.mcp_server_id))
+            .map(|s| s.name.as_str())
+            .collect();
+        let mcp_server = match (mcp_server, servers.as_slice()) {
+            (Some(name), _) => name.to_owned(),
+            (None, [only]) => (*only).to_owned(),
+            (None, []) => {
+                return Err(SetupError::NoMap {
+                    suite: suite.to_owned(),
+                })
+            }
+            (None, several) => {
+                return Err(SetupError::SeveralMaps {
+                    suite: suite.to_owned(),
+                    known: several.join(", "),
+                })
+            }
+        };
+        let recipe = Recipe {
+            suite: suite_entity.name.clone(),
+            mcp_server,
+            browser_server: browser_server.map(str::to_owned),
+            model,
+            model_configuration,
+            catalog,
+        };
+        // Compile everything once now, so that a bad catalog fails before any
+        // input is read rather than once per input.
+        let (suite, map, server) = recipe.parts()?;
+        Synthesizer::new(suite, map, server)?;
+        if let Some(browser) = recipe.browser_server()? {
+            BrowserSynthesizer::new(browser, BrowserOptions::default())?;
+        }
+        Ok(recipe)
+    }
+
+    pub fn suite(&self) -> &str {
+        &self.suite
+    }
+
+    pub fn mcp_server(&self) -> &str {
+        &self.mcp_server
+    }
+
+    pub fn browser_server_name(&self) -> Option<&str> {
+        self.browser_server.as_deref()
+    }
+
+    pub fn model_ref(&self) -> &ModelRef {
+        self.model.model_ref()
+    }
+
+    /// The Example id of `session_id` made with this recipe: UUID v5 of both, so
+    /// that the same session, map, model and configuration always give the same
+    /// Example, and a different model or configuration a different one (A/B).
+    pub fn example_id(&self, session_id: Uuid) -> Uuid {
+        Uuid::new_v5(
+            &example_namespace(),
+            format!("{session_id}\n{}", self.fingerprint()).as_bytes(),
+        )
+    }
+
+    /// Everything that decides an Example's content besides the session.
+    pub fn fingerprint(&self) -> String {
+        let model = self.model.model_ref();
+        let mut configuration = String::new();
+        canonical_json(&self.model_configuration, &mut configuration);
+        format!(
+            "{}\n{}\n{}\n{}\n{}\n{}\n{configuration}",
+            self.suite,
+            self.mcp_server,
+            self.browser_server.as_deref().unwrap_or(""),
+            provider_name(model),
+            model.name,
+            model.version,
+        )
+    }
+
+    fn parts(&self) -> Result<(&Suite, &ActionToolMap, &McpServer), SetupError> {
+        let suite = self
+            .catalog
+            .suite(&self.suite)
+            .ok_or_else(|| SetupError::UnknownSuite {
+                suite: self.suite.clone(),
+                known: names(self.catalog.suites().map(|s| s.name.as_str())),
+            })?;
+        let server = self
+            .catalog
+            .mcp_server(&self.mcp_server)
+            .ok_or_else(|| SetupError::UnknownServer(self.mcp_server.clone()))?;
+        let map = self
+            .catalog
+            .action_tool_map(&self.suite, &self.mcp_server)
+            .ok_or_else(|| SetupError::UnknownMap {
+                suite: self.suite.clone(),
+                server: self.mcp_server.clone(),
+                known: names(
+                    self.catalog
+                        .maps_for_suite(&self.suite)
+                        .filter_map(|m| self.catalog.mcp_server_by_id(m.mcp_server_id))
+                        .map(|s| s.name.as_str()),
+                ),
+            })?;
+        Ok((suite, map, server))
+    }
+
+    fn browser_server(&self) -> Result<Option<&McpServer>, SetupError> {
+        self.browser_server
+            .as_deref()
+            .map(|name| {
+                self.catalog
+                    .mcp_server(name)
+                    .ok_or_else(|| SetupError::UnknownServer(name.to_owned()))
+            })
+            .transpose()
+    }
+}
+
+fn names<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let list: Vec<&str> = items.collect();
+    if list.is_empty() {
+        "none".to_owned()
+    } else {
+        list.join(", ")
+    }
+}
+
+/// `RULES`, as the provider is spelled in the data model.
+fn provider_name(model: &ModelRef) -> String {
+    match serde_json::to_value(model.provider) {
+        Ok(Value::String(name)) => name,
+        _ => format!("{:?}", model.provider),
+    }
+}
+
+/// JSON with object keys sorted at every level, so that equal configurations
+/// give equal ids however their keys were ordered.
+fn canonical_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                canonical_json(item, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical_json(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// A stored, normalised recording.
+#[derive(Debug)]
+pub struct IngestedSession {
+    pub session: Arc<Session>,
+    /// Screenshots stored under `sessions/<id>/screenshots/`.
+    pub screenshots: usize,
+    /// Image files an `input_events.jsonl` names that were not beside it; their
+    /// events keep the name with a size of 0.
+    pub missing_screenshots: Vec<String>,
+    /// Every object written, in the order written.
+    pub objects: Vec<Path>,
+}
+
+/// A stored Example and its analyst-table rows.
+#[derive(Debug)]
+pub struct ExampleOutput {
+    /// Its `training_line` is the `{"messages":…,"tools":…}` line for training.
+    pub example: ExampleRow,
+    /// One per emitted tool call, in call order.
+    pub actions: Vec<ActionRow>,
+    /// Actions the model found: emitted calls plus rejections.
+    pub classified: usize,
+    /// Classified actions left out of the conversation, with the reason.
+    pub rejections: Vec<Rejection>,
+    pub browser: Option<BrowserOutput>,
+    pub objects: Vec<Path>,
+}
+
+/// The browser-level conversation of an Example.
+#[derive(Debug)]
+pub struct BrowserOutput {
+    pub training_line: String,
+    pub calls: usize,
+    /// Steps that could not be expressed as calls (masked values among them).
+    pub left_out: usize,
+}
+
+/// Stores sessions and Examples under one destination.
+#[derive(Clone)]
+pub struct Pipeline {
+    store: Arc<dyn ObjectStore>,
+    prefix: Path,
+    limits: Limits,
+}
+
+impl Pipeline {
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: Path, limits: Limits) -> Pipeline {
+        Pipeline {
+            store,
+            prefix,
+            limits,
+        }
+    }
+
+    /// Stage 1: stores the recording at `path` as session `session_id` and
+    /// normalises it.
+    ///
+    /// The raw upload and the reading run at the same time, and screenshots are
+    /// uploaded while the reader goes on. When the recording turns out to be
+    /// unreadable, what this call stored is deleted again (best effort) and the
+    /// reader's error returned: a rejected upload leaves nothing behind.
+    pub async fn ingest(
+        &self,
+        path: &FsPath,
+        session_id: Uuid,
+    ) -> Result<IngestedSession, PipelineError> {
+        let file = File::open(path).map_err(|source| PipelineError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let id = session_id.to_string();
+        let raw_key = session_object_path(&self.prefix, &id, RAW_OBJECT);
+        let (sender, receiver) = mpsc::channel(SCREENSHOT_QUEUE);
+        let sink = StoreScreenshots {
+            sender,
+            prefix: self.prefix.clone(),
+            session_id: id.clone(),
+            beside: path.parent().map(FsPath::to_owned),
+            max_bytes: u64::try_from(self.limits.max_event_bytes).unwrap_or(u64::MAX),
+            missing: Vec::new(),
+        };
+        let limits = self.limits;
+        let read = tokio::task::spawn_blocking(move || {
+            let mut sink = sink;
+            let session = read_session(BufReader::new(file), id, &limits, &mut sink)?;
+            let avro = encode_session(&session)?;
+            Ok::<_, PipelineError>((session, avro, sink.missing))
+        });
+        let (read, raw, uploaded) = tokio::join!(
+            read,
+            upload_file(Arc::clone(&self.store), raw_key.clone(), path),
+            upload_screenshots(self.store.as_ref(), receiver),
+        );
+        let read = read.map_err(PipelineError::from).and_then(|r| r);
+        let raw_stored = raw.is_ok();
+        let (mut objects, upload_error) = match uploaded {
+            Ok(paths) => (paths, None),
+            Err((error, paths)) => (paths, Some(error)),
+        };
+        let screenshots = objects.len();
+        let outcome = match (read, raw, upload_error) {
+            (Ok(read), Ok(()), None) => Ok(read),
+            // A failed screenshot upload stops the reader with a screenshot
+            // error; the upload's own error is the one that says why.
+            (Err(PipelineError::Ingest(IngestError::Screenshot { .. })), _, Some(e)) => Err(e),
+            (Err(e), _, _) => Err(e),
+            (Ok(_), _, Some(e)) => Err(e),
+            (Ok(_), Err(e), None) => Err(e),
+        };
+        if raw_stored {
+            objects.push(raw_key);
+        }
+        let (session, avro, missing_screenshots) = match outcome {
+            Ok(read) => read,
+            Err(error) => {
+                self.delete_quietly(&objects).await;
+                return Err(error);
+            }
+        };
+        let avro_key = session_object_path(&self.prefix, &session_id.to_string(), SESSION_OBJECT);
+        put(self.store.as_ref(), &avro_key, avro).await?;
+        objects.push(avro_key);
+        Ok(IngestedSession {
+            session: Arc::new(session),
+            screenshots,
+            missing_screenshots,
+            objects,
+        })
+    }
+
+    /// Stage 2: classifies `session`, synthesises Example `example_id` with
+    /// `recipe`, stores its conversations and returns its rows.
+    pub async fn synthesize(
+        &self,
+        recipe: &Recipe,
+        session_id: Uuid,
+        session: Arc<Session>,
+        example_id: Uuid,
+        created_at: DateTime<Utc>,
+    ) -> Result<ExampleOutput, PipelineError> {
+        if let Some(recorded) = session.suite.as_deref() {
+            if recorded != recipe.suite() {
+                return Err(PipelineError::SuiteMismatch {
+                    recorded: recorded.to_owned(),
+                    requested: recipe.suite().to_owned(),
+                });
+            }
+        }
+        let blocking_recipe = recipe.clone();
+        let blocking_session = Arc::clone(&session);
+        let made = tokio::task::spawn_blocking(move || {
+            make_example(&blocking_recipe, &blocking_session)
+        })
+        .await??;
+
+        let id = example_id.to_string();
+        let session_id = session_id.to_string();
+        let messages_key = example_messages_path(&self.prefix, &id);
+        let browser_key = messages_key
+            .parent()
+            .unwrap_or_else(|| self.prefix.clone())
+            .join(BROWSER_OBJECT);
+        let synthesis = &made.synthesis;
+        let model = &synthesis.model;
+        let actions: Vec<ActionRow> = synthesis
+            .records
+            .iter()
+            .enumerate()
+            .map(|(index, record)| ActionRow {
+                example_id: id.clone(),
+                session_id: session_id.clone(),
+                suite: recipe.suite().to_owned(),
+                model_name: model.name.clone(),
+                model_version: model.version.clone(),
+                action_index: to_i32(index),
+                action: record.action.clone(),
+                tool: record.tool.clone(),
+                arguments: record.arguments.to_string(),
+                confidence: record.confidence,
+                low_confidence: record.low_confidence,
+                evidence: record.evidence.iter().map(|&e| to_i32(e)).collect(),
+                evidence_start: record.evidence.first().map_or(-1, |&e| to_i32(e)),
+                evidence_end: record.evidence.last().map_or(-1, |&e| to_i32(e)),
+                start_us: record.start_us,
+                end_us: record.end_us,
+                created_at,
+            })
+            .collect();
+        let example = ExampleRow {
+            example_id: id.clone(),
+            session_id,
+            suite: recipe.suite().to_owned(),
+            model_provider: provider_name(model),
+            model_name: model.name.clone(),
+            model_version: model.version.clone(),
+            action_tool_map_id: Some(synthesis.action_tool_map_id.to_string()),
+            status: "COMPLETED".to_owned(),
+            created_at,
+            session_started_at: session
+                .started_at
+                .as_deref()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc)),
+            action_count: to_i32(actions.len()),
+            low_confidence_count: to_i32(actions.iter().filter(|a| a.low_confidence).count()),
+            min_confidence: actions.iter().map(|a| a.confidence).reduce(f64::min),
+            tools: actions.iter().map(|a| a.tool.clone()).collect(),
+            messages_path: relative(&messages_key, &self.prefix),
+            training_line: synthesis.training_line(),
+            rejected_calls: to_i32(synthesis.rejections.len()),
+        };
+
+        let mut objects = vec![messages_key.clone()];
+        let store_messages = put(self.store.as_ref(), &messages_key, synthesis.messages_jsonl());
+        let browser = match &made.browser {
+            Some(browser) => {
+                futures::try_join!(
+                    store_messages,
+                    put(self.store.as_ref(), &browser_key, browser.messages_jsonl()),
+                )?;
+                objects.push(browser_key);
+                Some(BrowserOutput {
+                    training_line: browser.training_line(),
+                    calls: browser.steps.len(),
+                    left_out: browser.rejections.len(),
+                })
+            }
+            None => {
+                store_messages.await?;
+                None
+            }
+        };
+        Ok(ExampleOutput {
+            example,
+            actions,
+            classified: made.classified,
+            rejections: made.synthesis.rejections,
+            browser,
+            objects,
+        })
+    }
+
+    async fn delete_quietly(&self, objects: &[Path]) {
+        for location in objects {
+            // Clean-up after a rejected input: the rejection is what gets
+            // reported; an object left behind here is harmless garbage.
+            let _ = self.store.delete(location).await;
+        }
+    }
+}
+
+/// The CPU part of stage 2.
+struct Made {
+    synthesis: Synthesis,
+    browser: Option<BrowserExample>,
+    classified: usize,
+}
+
+fn make_example(recipe: &Recipe, session: &Session) -> Result<Made, SetupError> {
+    let (suite, map, server) = recipe.parts()?;
+    let actions = recipe.model.classify(session);
+    let synthesis = Synthesizer::new(suite, map, server)?.synthesize(
+        recipe.model.model_ref(),
+        &recipe.model_configuration,
+        &actions,
+    );
+    let browser = match recipe.browser_server()? {
+        Some(server) => Some(BrowserSynthesizer::new(server, BrowserOptions::default())?.synthesize(session)),
+        None => None,
+    };
+    Ok(Made {
+        synthesis,
+        browser,
+        classified: actions.len(),
+    })
+}
+
+/// Table columns are INT32; the 4 GiB input limit keeps event indices and
+/// counts far below `i32::MAX`, so saturating never changes a real value.
+fn to_i32(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// `key` relative to `prefix`, as the tables record object paths.
+fn relative(key: &Path, prefix: &Path) -> String {
+    match key.prefix_match(prefix) {
+        Some(parts) => parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>().join("/"),
+        None => key.to_string(),
+    }
+}
+
+async fn put(store: &dyn ObjectStore, key: &Path, bytes: impl Into<Bytes>) -> Result<(), PipelineError> {
+    put_object(store, key, bytes)
+        .await
+        .map_err(|source| PipelineError::Store {
+            key: key.to_string(),
+            source,
+        })
+}
+
+/// Streams a local file into one object: a single `put` while small, a
+/// multipart upload beyond, never the whole file in memory.
+async fn upload_file(
+    store: Arc<dyn ObjectStore>,
+    key: Path,
+    path: &FsPath,
+) -> Result<(), PipelineError> {
+    let upload_error = |source| PipelineError::Upload {
+        key: key.to_string(),
+        source,
+    };
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|source| PipelineError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+    let mut writer = BufWriter::new(store, key.clone());
+    let copied = tokio::io::copy(&mut file, &mut writer).await;
+    match copied {
+        Ok(_) => writer.shutdown().await.map_err(upload_error),
+        Err(error) => {
+            // The copy's error is the one to report; an abort that fails too
+            // leaves only parts that the store's lifecycle rules expire.
+            let _ = writer.abort().await;
+            Err(upload_error(error))
+        }
+    }
+}
+
+/// A screenshot on its way from the reader to the store.
+type Screenshot = (Path, Bytes);
+
+/// Uploads screenshots as the reader hands them over. Answers the objects
+/// stored, also when it fails, so they can be cleaned up.
+async fn upload_screenshots(
+    store: &dyn ObjectStore,
+    mut receiver: mpsc::Receiver<Screenshot>,
+) -> Result<Vec<Path>, (PipelineError, Vec<Path>)> {
+    let mut stored = Vec::new();
+    while let Some((key, jpeg)) = receiver.recv().await {
+        if let Err(error) = put(store, &key, jpeg).await {
+            return Err((error, stored));
+        }
+        stored.push(key);
+    }
+    Ok(stored)
+}
+
+/// `sessions/<id>/<key>` for a key of several segments (`screenshots/000000.jpg`).
+fn session_key(prefix: &Path, session_id: &str, key: &str) -> Path {
+    let mut parts = key.split('/');
+    let first = parts.next().unwrap_or_default();
+    parts.fold(session_object_path(prefix, session_id, first), |path, part| path.join(part))
+}
+
+/// Hands screenshots from the (blocking) reader to the uploader. A full queue
+/// makes the reader wait, so memory stays bounded by the queue.
+struct StoreScreenshots {
+    sender: mpsc::Sender<Screenshot>,
+    prefix: Path,
+    session_id: String,
+    /// The recording's directory, where an `input_events.jsonl`'s image files are.
+    beside: Option<PathBuf>,
+    max_bytes: u64,
+    missing: Vec<String>,
+}
+
+impl StoreScreenshots {
+    fn send(&self, key: &str, bytes: Bytes) -> Result<(), String> {
+        let location = session_key(&self.prefix, &self.session_id, key);
+        self.sender
+            .blocking_send((location, bytes))
+            .map_err(|_| "the screenshot upload stopped".to_owned())
+    }
+}
+
+impl ScreenshotSink for StoreScreenshots {
+    fn store(&mut self, index: usize, jpeg: &[u8]) -> Result<String, String> {
+        let key = screenshot_key(index);
+        self.send(&key, Bytes::copy_from_slice(jpeg))?;
+        Ok(key)
+    }
+
+    fn reference(&mut self, _index: usize, filename: &str) -> Result<(String, i64), String> {
+        // The name comes from the upload: only a plain file name may be looked
+        // up beside it, never a path that leaves its directory.
+        let plain = !filename.is_empty()
+            && filename != "."
+            && filename != ".."
+            && !filename.contains(['/', '\\', '\0']);
+        if !plain {
+            return Err(format!("screenshot file name {filename:?} is not a plain file name"));
+        }
+        let key = format!("screenshots/{filename}");
+        let Some(file) = self.beside.as_ref().map(|dir| dir.join(filename)) else {
+            self.missing.push(filename.to_owned());
+            return Ok((key, 0));
+        };
+        match std::fs::metadata(&file) {
+            Ok(meta) if meta.len() > self.max_bytes => Err(format!(
+                "{}: larger than {} bytes",
+                file.display(),
+                self.max_bytes
+            )),
+            Ok(_) => {
+                let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+                let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+                self.send(&key, Bytes::from(bytes))?;
+                Ok((key, size))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.missing.push(filename.to_owned());
+                Ok((key, 0))
+            }
+            Err(e) => Err(format!("{}: {e}", file.display())),
+        }
+    }
+}
