@@ -41,9 +41,19 @@ check_java() {
 
 pom_hash() { sha256sum "$POM" | cut -c1-16; }
 
-install_kafka() {
+install_kafka_needed() {
   local marker="$LIBS_DIR/.complete"
-  if [[ -f "$marker" && "$(cat "$marker")" == "$(pom_hash)" ]]; then return 0; fi
+  ! [[ -f "$marker" && "$(cat "$marker")" == "$(pom_hash)" ]]
+}
+
+install_kafka() {
+  install_kafka_needed || return 0
+  tp_with_lock kafka-install install_kafka_locked
+}
+
+install_kafka_locked() {
+  install_kafka_needed || return 0
+  local marker="$LIBS_DIR/.complete"
   command -v mvn >/dev/null || tp_die "mvn not found (apt-get install -y maven)"
   check_java
   local t0; t0=$(tp_now_ms)

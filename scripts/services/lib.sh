@@ -63,3 +63,17 @@ tp_stop_pidfile() {
 
 # millisecond clock for timings
 tp_now_ms() { date +%s%3N; }
+
+# tp_with_lock NAME CMD... -> run CMD holding an exclusive lock, so two
+# concurrent first runs (e.g. parallel test jobs) do not install twice.
+tp_with_lock() {
+  local name="$1"; shift
+  local lock="$TP_SERVICES_CACHE/.$name.lock" fd
+  exec {fd}>"$lock"
+  if ! flock -n "$fd"; then
+    tp_log "waiting for another $name install to finish"
+    flock "$fd"
+  fi
+  "$@"   # not in a `||` context, so `set -e` still applies inside CMD
+  exec {fd}>&-
+}

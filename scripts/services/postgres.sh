@@ -28,8 +28,15 @@ pg_bindir() {
   [[ -n "$d" && -x "$d/initdb" ]] && echo "$d"
 }
 
+install_pg_needed() { ! { pg_bindir >/dev/null && id "$PG_OS_USER" >/dev/null 2>&1; }; }
+
 install_pg() {
-  if pg_bindir >/dev/null && id "$PG_OS_USER" >/dev/null 2>&1; then return 0; fi
+  install_pg_needed || return 0
+  tp_with_lock postgres-install install_pg_locked
+}
+
+install_pg_locked() {
+  install_pg_needed || return 0
   [[ "$(id -u)" == 0 ]] || tp_die "PostgreSQL is not installed; run as root (or: sudo apt-get install -y postgresql)"
   local t0; t0=$(tp_now_ms)
   tp_log "installing PostgreSQL from Debian packages"

@@ -16,10 +16,11 @@ SEAWEEDFS_VERSION="${TRACEPIPE_SEAWEEDFS_VERSION:-v0.0.0-20261109003541-7506e5f9
 S3_HOST=127.0.0.1
 S3_PORT="${TRACEPIPE_S3_PORT:-8333}"
 MASTER_PORT="${TRACEPIPE_SEAWEEDFS_MASTER_PORT:-9333}"
-VOLUME_PORT="${TRACEPIPE_SEAWEEDFS_VOLUME_PORT:-8080}"
+# Not 8080: that is tracepipe serve's default listen port.
+VOLUME_PORT="${TRACEPIPE_SEAWEEDFS_VOLUME_PORT:-8334}"
 FILER_PORT="${TRACEPIPE_SEAWEEDFS_FILER_PORT:-8888}"
-S3_ACCESS_KEY="${AWS_ACCESS_KEY_ID_TRACEPIPE:-tracepipe}"
-S3_SECRET_KEY="${AWS_SECRET_ACCESS_KEY_TRACEPIPE:-tracepipe-secret}"
+S3_ACCESS_KEY=tracepipe
+S3_SECRET_KEY=tracepipe-secret
 S3_BUCKET="${TRACEPIPE_S3_BUCKET:-tracepipe}"
 
 BASE="$TP_SERVICES_CACHE/seaweedfs"
@@ -34,10 +35,17 @@ LOG_FILE="$LOG_DIR/weed.log"
 
 go_env() {
   env GOPATH="$GO_DIR" GOMODCACHE="$GO_DIR/pkg/mod" GOCACHE="$GO_DIR/build-cache" \
-      GOFLAGS="-buildvcs=false -mod=readonly" GOTOOLCHAIN=local "$@"
+      GOFLAGS="-buildvcs=false -mod=readonly -modcacherw" GOTOOLCHAIN=local "$@"
 }
 
+install_weed_needed() { [[ ! -x "$WEED" ]]; }
+
 install_weed() {
+  install_weed_needed || return 0
+  tp_with_lock seaweedfs-install install_weed_locked
+}
+
+install_weed_locked() {
   if [[ -x "$WEED" ]]; then return 0; fi
   command -v go >/dev/null || tp_die "go toolchain not found (needs Go >= 1.26.6)"
   mkdir -p "$BIN_DIR" "$GO_DIR"
@@ -53,7 +61,7 @@ install_weed() {
     cd "$dir"
     # nice: this machine is shared with Rust builds.
     go_env nice -n 10 go build -trimpath -ldflags "-s -w" -o "$WEED.tmp" ./weed
-  )
+  ) || tp_die "go build of weed failed"
   mv "$WEED.tmp" "$WEED"
   ln -sfn "$(basename "$WEED")" "$BIN_DIR/weed"
   tp_log "built $WEED in $(( ($(tp_now_ms) - t0) / 1000 ))s"
@@ -87,7 +95,7 @@ s3_ready() {
 }
 
 bucket_exists() {
-  s3_curl -o /dev/null -I "http://$S3_HOST:$S3_PORT/$S3_BUCKET"
+  s3_curl -o /dev/null -I "http://$S3_HOST:$S3_PORT/$S3_BUCKET" 2>/dev/null
 }
 
 ensure_bucket() {
@@ -108,14 +116,17 @@ start() {
     fi
     write_config
     tp_log "starting weed server (logs: $LOG_FILE)"
-    # Small volumes (64 MB) and a handful of them keep disk and memory small.
+    # 256 MB volumes, as many as the disk allows (volume.max=0), sparse files.
+    # gRPC ports are the HTTP ports + 10000; Iceberg/Lance side servers are off;
+    # no usage telemetry; volume server stops after 1 s instead of 10 s.
     setsid "$WEED" -logtostderr=true -v=0 server \
       -ip="$S3_HOST" -ip.bind="$S3_HOST" \
       -dir="$DATA_DIR" \
-      -master.port="$MASTER_PORT" -master.volumeSizeLimitMB=64 \
-      -volume.port="$VOLUME_PORT" -volume.max=32 \
-      -filer -filer.port="$FILER_PORT" \
+      -master.port="$MASTER_PORT" -master.volumeSizeLimitMB=256 -master.telemetry=false \
+      -volume.port="$VOLUME_PORT" -volume.max=0 -volume.preStopSeconds=1 \
+      -filer -filer.port="$FILER_PORT" -filer.localSocket="$BASE/filer.sock" \
       -s3 -s3.port="$S3_PORT" -s3.config="$CONF_DIR/s3.json" \
+      -s3.port.iceberg=0 -s3.port.lance=0 \
       </dev/null >>"$LOG_FILE" 2>&1 &
     echo $! >"$PID_FILE"
   fi
