@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::{Path as FsPath, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
@@ -27,6 +27,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use object_store::path::Path;
+use object_store::ObjectStore;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use uuid::Uuid;
@@ -89,22 +90,77 @@ pub fn run(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(process(args))
 }
 
-/// What became of one input.
-enum Outcome {
-    Done(Box<(IngestedSession, ExampleOutput)>),
-    /// Same content as an earlier input of this run: same session, same Example.
-    Duplicate { of: PathBuf },
-}
-
 /// The run's writers: analyst tables and training-line shards.
 struct Writers {
     examples: PartitionedWriter<ExampleRow, ParquetFormat>,
     actions: PartitionedWriter<ActionRow, ParquetFormat>,
     dataset: JsonlWriter<Box<RawValue>>,
     browser: Option<JsonlWriter<Box<RawValue>>>,
+    /// The shards' directories relative to the destination, for the summary.
+    shard_dirs: Vec<String>,
 }
 
-/// Where the run's output went and what it held, for the summary.
+impl Writers {
+    /// Part files are named `part-<stream>-<seq>`: `stream` names the run.
+    fn open(
+        store: &Arc<dyn ObjectStore>,
+        prefix: &Path,
+        recipe: &Recipe,
+        stream: &str,
+    ) -> anyhow::Result<Writers> {
+        let config = WriterConfig::default();
+        let mut shard_dirs = Vec::new();
+        let mut shards = |server: &str| -> anyhow::Result<JsonlWriter<Box<RawValue>>> {
+            let partition =
+                HivePartition::from_columns([("suite", recipe.suite()), ("mcp", server)])?;
+            shard_dirs.push(format!("dataset/{partition}/"));
+            let directory = partition.path_under(&prefix.clone().join("dataset"))?;
+            Ok(JsonlWriter::new(
+                Arc::clone(store),
+                directory,
+                stream,
+                JsonlFormat,
+                config.clone(),
+            )?)
+        };
+        let dataset = shards(recipe.mcp_server())?;
+        let browser = recipe.browser_server_name().map(&mut shards).transpose()?;
+        Ok(Writers {
+            examples: PartitionedWriter::for_table(
+                Arc::clone(store),
+                prefix,
+                stream,
+                ParquetFormat::default(),
+                config.clone(),
+            )?,
+            actions: PartitionedWriter::for_table(
+                Arc::clone(store),
+                prefix,
+                stream,
+                ParquetFormat::default(),
+                config,
+            )?,
+            dataset,
+            browser,
+            shard_dirs,
+        })
+    }
+
+    async fn close(self) -> anyhow::Result<Written> {
+        Ok(Written {
+            examples: self.examples.close().await.context("writing the examples table")?,
+            actions: self.actions.close().await.context("writing the actions table")?,
+            dataset: self.dataset.close().await.context("writing the dataset")?,
+            browser: match self.browser {
+                Some(writer) => writer.close().await.context("writing the browser dataset")?,
+                None => Vec::new(),
+            },
+            shard_dirs: self.shard_dirs,
+        })
+    }
+}
+
+/// What the run wrote and what went wrong, for the summary.
 #[derive(Default)]
 struct Tally {
     sessions: usize,
@@ -120,6 +176,7 @@ struct Tally {
     browser_left_out: usize,
     /// (input, reason) of every tool call left out of an Example.
     rejected_calls: Vec<(String, String)>,
+    /// (input, earlier input of the same content): same session, same Example.
     duplicates: Vec<(PathBuf, PathBuf)>,
     /// Inputs that are at fault.
     rejected: Vec<(PathBuf, String)>,
@@ -129,8 +186,98 @@ struct Tally {
 
 async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    let recipe = recipe(&args)?;
+    let (store, prefix) = open_destination(&args.out)
+        .with_context(|| format!("opening the destination {}", args.out))?;
+    let pipeline = Pipeline::new(Arc::clone(&store), prefix.clone(), Limits::default());
+    // One timestamp for the run: every row lands in the same date partition.
+    let created_at = Utc::now();
+    let jobs = args
+        .jobs
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(2, NonZeroUsize::get);
+    let progress = progress_bar(args.inputs.len());
+    let mut tally = Tally::default();
+
+    // Content ids first: they decide, in input order and so the same way on
+    // every run, which inputs are duplicates, and they name the run.
+    let mut hashed = futures::stream::iter(args.inputs.iter())
+        .map(|path| async move {
+            let owned = path.clone();
+            let id = tokio::task::spawn_blocking(move || content_session_id(&owned))
+                .await
+                .map_err(PipelineError::from)
+                .and_then(|id| id);
+            (path, id)
+        })
+        .buffered(jobs);
+    let mut first_of: HashMap<Uuid, &PathBuf> = HashMap::new();
+    let mut work: Vec<(u64, &PathBuf, Uuid)> = Vec::new();
+    while let Some((path, id)) = hashed.next().await {
+        match id {
+            Ok(id) => match first_of.get(&id) {
+                Some(first) => {
+                    progress.inc(1);
+                    tally.duplicates.push((path.clone(), (*first).clone()));
+                }
+                None => {
+                    first_of.insert(id, path);
+                    work.push((work.len() as u64, path, id));
+                }
+            },
+            Err(error) => {
+                progress.inc(1);
+                reject(&progress, &mut tally, path, &error);
+            }
+        }
+    }
+    drop(hashed);
+
+    let stream = format!("process-{}", run_id(&recipe, &work));
+    let mut writers = Writers::open(&store, &prefix, &recipe, &stream)?;
+    // `buffered` yields in input order, so rows reach the writers with rising
+    // sequence numbers however the work interleaves.
+    let mut results = futures::stream::iter(work)
+        .map(|(seq, path, session_id)| {
+            let (pipeline, recipe) = (&pipeline, &recipe);
+            async move {
+                let outcome = process_one(pipeline, recipe, path, session_id, created_at).await;
+                (seq, path, outcome)
+            }
+        })
+        .buffered(jobs);
+    while let Some((seq, path, outcome)) = results.next().await {
+        progress.inc(1);
+        progress.set_message(display_name(path));
+        match outcome {
+            Ok((ingested, example)) => {
+                record(&mut writers, &mut tally, seq, path, ingested, example).await?;
+            }
+            Err(error) => reject(&progress, &mut tally, path, &error),
+        }
+    }
+    drop(results);
+    progress.finish_and_clear();
+
+    let written = writers.close().await?;
+    print_summary(&args, &recipe, &tally, &written, started);
+    Ok(if tally.rejected.is_empty() && tally.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The catalog, the suite's rules model and the options, checked together.
+fn recipe(args: &ProcessArgs) -> anyhow::Result<Recipe> {
     let model_configuration: Value = serde_json::from_str(&args.model_config)
         .context("--model-config is not valid JSON")?;
+    if !args.catalog.is_dir() {
+        bail!(
+            "no catalog directory at {}: pass --catalog DIR or set TRACEPIPE_CATALOG",
+            args.catalog.display()
+        );
+    }
     let catalog = Catalog::load_dir(&args.catalog)
         .with_context(|| format!("loading the catalog {}", args.catalog.display()))?;
     let Some(suite) = catalog.suite(&args.suite) else {
@@ -151,146 +298,41 @@ async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     }
     let model = load_rules_model(&args.catalog, suite, options)?;
     let browser_server = (!args.no_browser).then_some(args.browser_mcp_server.as_str());
-    let recipe = Recipe::new(
+    Ok(Recipe::new(
         Arc::new(catalog),
         &args.suite,
         args.mcp_server.as_deref(),
         browser_server,
         Arc::new(model),
         model_configuration,
-    )?;
-
-    let (store, prefix) = open_destination(&args.out)
-        .with_context(|| format!("opening the destination {}", args.out))?;
-    let pipeline = Pipeline::new(Arc::clone(&store), prefix.clone(), Limits::default());
-    let stream = format!("process-{}", run_id(&recipe, &args.inputs));
-    let config = WriterConfig::default();
-    let shard_dir = |server: &str| -> anyhow::Result<Path> {
-        let partition = HivePartition::from_columns([("suite", recipe.suite()), ("mcp", server)])?;
-        Ok(partition.path_under(&prefix.clone().join("dataset"))?)
-    };
-    let mut writers = Writers {
-        examples: PartitionedWriter::for_table(
-            Arc::clone(&store),
-            &prefix,
-            stream.as_str(),
-            ParquetFormat::default(),
-            config.clone(),
-        )?,
-        actions: PartitionedWriter::for_table(
-            Arc::clone(&store),
-            &prefix,
-            stream.as_str(),
-            ParquetFormat::default(),
-            config.clone(),
-        )?,
-        dataset: JsonlWriter::new(
-            Arc::clone(&store),
-            shard_dir(recipe.mcp_server())?,
-            stream.as_str(),
-            JsonlFormat,
-            config.clone(),
-        )?,
-        browser: match recipe.browser_server_name() {
-            Some(server) => Some(JsonlWriter::new(
-                Arc::clone(&store),
-                shard_dir(server)?,
-                stream.as_str(),
-                JsonlFormat,
-                config.clone(),
-            )?),
-            None => None,
-        },
-    };
-
-    // One timestamp for the run: every row lands in the same date partition.
-    let created_at = Utc::now();
-    let jobs = args
-        .jobs
-        .or_else(|| std::thread::available_parallelism().ok())
-        .map_or(2, NonZeroUsize::get);
-    let progress = progress_bar(args.inputs.len());
-    let seen: Arc<Mutex<HashMap<Uuid, PathBuf>>> = Arc::default();
-    // `buffered` keeps the inputs' order, so rows reach the writers with
-    // rising sequence numbers however the work interleaves.
-    let mut results = futures::stream::iter(args.inputs.iter().enumerate())
-        .map(|(seq, path)| {
-            let (pipeline, recipe, seen) = (&pipeline, &recipe, Arc::clone(&seen));
-            async move {
-                let outcome = process_one(pipeline, recipe, path, created_at, &seen).await;
-                (seq, path, outcome)
-            }
-        })
-        .buffered(jobs);
-    let mut tally = Tally::default();
-    while let Some((seq, path, outcome)) = results.next().await {
-        progress.inc(1);
-        progress.set_message(display_name(path));
-        match outcome {
-            Ok(Outcome::Done(done)) => {
-                let (ingested, example) = *done;
-                record(&mut writers, &mut tally, seq as u64, path, ingested, example).await?;
-            }
-            Ok(Outcome::Duplicate { of }) => tally.duplicates.push((path.clone(), of)),
-            Err(error) => {
-                progress.suspend(|| eprintln!("{}: {error}", path.display()));
-                let entry = (path.clone(), error.to_string());
-                if error.is_input_error() {
-                    tally.rejected.push(entry);
-                } else {
-                    tally.failed.push(entry);
-                }
-            }
-        }
-    }
-    drop(results);
-    progress.finish_and_clear();
-
-    let examples = writers.examples.close().await.context("writing the examples table")?;
-    let actions = writers.actions.close().await.context("writing the actions table")?;
-    let dataset = writers.dataset.close().await.context("writing the dataset")?;
-    let browser = match writers.browser {
-        Some(writer) => writer.close().await.context("writing the browser dataset")?,
-        None => Vec::new(),
-    };
-    let written = Written {
-        examples,
-        actions,
-        dataset,
-        browser,
-    };
-    print_summary(&args, &recipe, &tally, &written, started);
-    Ok(if tally.rejected.is_empty() && tally.failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    )?)
 }
 
 async fn process_one(
     pipeline: &Pipeline,
     recipe: &Recipe,
     path: &FsPath,
+    session_id: Uuid,
     created_at: DateTime<Utc>,
-    seen: &Mutex<HashMap<Uuid, PathBuf>>,
-) -> Result<Outcome, PipelineError> {
-    let hashed = path.to_owned();
-    let session_id = tokio::task::spawn_blocking(move || content_session_id(&hashed)).await??;
-    {
-        // A poisoned lock only means another input's task panicked; the map
-        // itself is still whole.
-        let mut seen = seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(first) = seen.get(&session_id) {
-            return Ok(Outcome::Duplicate { of: first.clone() });
-        }
-        seen.insert(session_id, path.to_owned());
-    }
+) -> Result<(IngestedSession, ExampleOutput), PipelineError> {
     let ingested = pipeline.ingest(path, session_id).await?;
     let session = Arc::clone(&ingested.session);
+    let example_id = recipe.example_id(session_id);
     let example = pipeline
-        .synthesize(recipe, session_id, session, recipe.example_id(session_id), created_at)
+        .synthesize(recipe, session_id, session, example_id, created_at)
         .await?;
-    Ok(Outcome::Done(Box::new((ingested, example))))
+    Ok((ingested, example))
+}
+
+/// Reports an input that could not be processed, now and in the summary.
+fn reject(progress: &ProgressBar, tally: &mut Tally, path: &FsPath, error: &PipelineError) {
+    progress.suspend(|| eprintln!("{}: {error}", path.display()));
+    let entry = (path.to_owned(), error.to_string());
+    if error.is_input_error() {
+        tally.rejected.push(entry);
+    } else {
+        tally.failed.push(entry);
+    }
 }
 
 /// Hands one input's rows to the writers and counts them.
@@ -355,15 +397,15 @@ struct Written {
     actions: Vec<WrittenObject>,
     dataset: Vec<WrittenObject>,
     browser: Vec<WrittenObject>,
+    shard_dirs: Vec<String>,
 }
 
-/// Names the run's part files: the recipe plus each input's name and size,
-/// known before any input is read.
-fn run_id(recipe: &Recipe, inputs: &[PathBuf]) -> String {
+/// Names the run's part files after the recipe and the sessions, in order:
+/// the same recordings give the same names, so a rerun replaces its own files.
+fn run_id(recipe: &Recipe, work: &[(u64, &PathBuf, Uuid)]) -> String {
     let mut name = recipe.fingerprint();
-    for input in inputs {
-        let size = std::fs::metadata(input).map_or(-1, |m| i128::from(m.len()));
-        name.push_str(&format!("\n{}\t{size}", display_name(input)));
+    for (_, _, session_id) in work {
+        name.push_str(&format!("\n{session_id}"));
     }
     let id = Uuid::new_v5(&Uuid::NAMESPACE_URL, name.as_bytes()).simple().to_string();
     id[..16].to_owned()
@@ -442,12 +484,11 @@ fn print_summary(
             tally.browser_calls, tally.browser_left_out
         );
     }
-    println!(
-        "  training JSONL  {} lines ({} browser) in {}",
-        tally.training_lines,
-        tally.browser_lines,
-        location(out, &format!("dataset/suite={}/", recipe.suite()))
-    );
+    let lines = [tally.training_lines, tally.browser_lines];
+    for (i, (dir, n)) in written.shard_dirs.iter().zip(lines).enumerate() {
+        let title = if i == 0 { "training JSONL" } else { "" };
+        println!("  {title:<14}  {n} lines in {}", location(out, dir));
+    }
     println!(
         "  Parquet tables  {} example rows, {} action rows in {} and {}",
         rows(&written.examples),
