@@ -36,8 +36,10 @@ tp_wait_for() {
   done
 }
 
-# tp_stop_pidfile PIDFILE NAME [GRACE_SECONDS] -> TERM the process, wait, KILL if needed
+# tp_stop_pidfile PIDFILE NAME [GRACE_SECONDS] -> TERM the process, wait, KILL if needed.
+# Sets TP_STOP_FORCED=1 when it had to KILL.
 tp_stop_pidfile() {
+  TP_STOP_FORCED=0
   local f="$1" name="$2" grace="${3:-30}" pid
   if ! tp_pid_alive "$f"; then
     tp_log "$name is not running"
@@ -52,6 +54,7 @@ tp_stop_pidfile() {
     if (( SECONDS >= deadline )); then
       tp_log "$name did not exit within ${grace}s, sending KILL"
       kill -KILL "$pid" 2>/dev/null || true
+      TP_STOP_FORCED=1
       sleep 0.5
       break
     fi

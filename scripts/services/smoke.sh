@@ -29,10 +29,11 @@ kafka() { "$TP_SERVICES_DIR/kafka.sh" "$@"; }
 
 kafka_produce() {
   local out
-  out="$(kafka run org.apache.kafka.tools.ProducerPerformance --topic "$TOPIC" \
+  out="$(kafka run org.apache.kafka.tools.ProducerPerformance \
+          --bootstrap-server "$TRACEPIPE_KAFKA_BOOTSTRAP" --topic "$TOPIC" \
           --num-records "$N" --record-size 100 --throughput -1 \
-          --command-property bootstrap.servers="$TRACEPIPE_KAFKA_BOOTSTRAP" \
-          --command-property acks=all --command-property linger.ms=5 2>&1)"
+          --command-property acks=all linger.ms=5 2>&1)" \
+    || { echo "$out" >&2; tp_die "ProducerPerformance failed"; }
   echo "$out" | tail -n 1 >&2
   grep -q "^$N records sent" <<<"$out" || tp_die "producer did not send $N records"
 }
@@ -40,7 +41,8 @@ kafka_consume() {
   local out
   out="$(kafka run org.apache.kafka.tools.ConsumerPerformance \
           --bootstrap-server "$TRACEPIPE_KAFKA_BOOTSTRAP" --topic "$TOPIC" \
-          --num-records "$N" --timeout 30000 --group "smoke-$$" 2>&1)"
+          --num-records "$N" --timeout 30000 --group "smoke-$$" 2>&1)" \
+    || { echo "$out" >&2; tp_die "ConsumerPerformance failed"; }
   echo "$out" | tail -n 2 >&2
   # CSV: ..., data.consumed.in.nMsg is the 5th column.
   local got; got="$(echo "$out" | tail -n 1 | awk -F', *' '{print $5}')"
@@ -75,7 +77,7 @@ timed "s3: put+get+delete 1 MiB" s3_roundtrip
 
 # --- PostgreSQL --------------------------------------------------------------
 pg_select() {
-  local got; got="$(psql "$TRACEPIPE_DATABASE_URL" -X -tAc 'select 1')"
+  local got; got="$(psql "$TRACEPIPE_DATABASE_URL" -X -tAc 'select 1')" || tp_die "psql failed"
   [[ "$got" == 1 ]] || tp_die "select 1 returned '$got'"
   echo "postgres: select 1 -> $got" >&2
 }
