@@ -3,6 +3,7 @@
 mod cmd;
 mod mcp;
 mod pipeline;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ enum Command {
     Eval(cmd::eval::EvalArgs),
     /// Manage the Capability Surface: import MCP servers, check the catalog.
     Catalog(cmd::catalog::CatalogArgs),
+    /// Run the HTTP API with its processor and sink in one process (embedded deployment).
+    Serve(cmd::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Command::Process(args) => cmd::process::run(args),
         Command::Eval(args) => cmd::eval::run(args),
         Command::Catalog(args) => cmd::catalog::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => cmd::serve::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

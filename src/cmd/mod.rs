@@ -2,3 +2,4 @@ pub mod catalog;
 pub mod eval;
 pub mod inspect;
 pub mod process;
+pub mod serve;

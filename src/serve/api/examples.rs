@@ -1,0 +1,287 @@
+//! `/examples` and `/models`: asking for an Example, following it, and
+//! downloading its conversation.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use object_store::ObjectStoreExt;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use tokio::sync::mpsc::OwnedPermit;
+use uuid::Uuid;
+
+use crate::serve::auth::Caller;
+use crate::serve::catalog::Snapshot;
+use crate::serve::db::{self, ExampleFilter, ExampleRecord, SessionRecord, Status};
+use crate::serve::error::{ApiError, ApiResult, ServeError};
+use crate::serve::extract::{Ids, Json, List, PageQuery, Query};
+use crate::serve::models::ModelView;
+use crate::serve::AppState;
+
+/// Hands a reserved queue slot its Example. The database already holds the
+/// Example as PENDING, so nothing is lost if the workers are gone.
+pub fn enqueue(permit: OwnedPermit<Uuid>, example_id: Uuid) {
+    permit.send(example_id);
+}
+
+/// A PENDING Example of `session` with its suite's default model and first
+/// map, if the suite has both.
+pub fn default_example(snapshot: &Snapshot, session: &SessionRecord) -> Option<ExampleRecord> {
+    let model_id = snapshot.models.default_for(session.suite_id)?;
+    let map_id = default_map(snapshot, session.suite_id)?;
+    Some(pending(
+        session,
+        model_id,
+        map_id,
+        Value::Object(Map::new()),
+    ))
+}
+
+fn default_map(snapshot: &Snapshot, suite_id: Uuid) -> Option<Uuid> {
+    let suite = snapshot.catalog.suite_by_id(suite_id)?;
+    snapshot
+        .catalog
+        .maps_for_suite(&suite.name)
+        .next()
+        .map(|m| m.id)
+}
+
+fn pending(
+    session: &SessionRecord,
+    model_id: Uuid,
+    map_id: Uuid,
+    model_configuration: Value,
+) -> ExampleRecord {
+    let now = db::now();
+    ExampleRecord {
+        id: Uuid::new_v4(),
+        session_id: session.id,
+        user_id: session.user_id,
+        suite_id: session.suite_id,
+        model_id,
+        action_tool_map_id: Some(map_id),
+        model_configuration,
+        storage_path: None,
+        status: Status::Pending,
+        error: None,
+        tool_calls: None,
+        rejected_calls: None,
+        created_at: now.clone(),
+        updated_at: now,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewExample {
+    session_id: Uuid,
+    model_id: Uuid,
+    #[serde(default)]
+    model_configuration: Option<Value>,
+    /// Which of the suite's maps to synthesise with; the first by MCP server
+    /// name when absent.
+    #[serde(default)]
+    action_tool_map_id: Option<Uuid>,
+}
+
+/// Checks `model_configuration`: an object; `min_confidence`, when given, a
+/// number in [0, 1] (the synthesiser leaves out less confident actions).
+fn check_configuration(config: Option<Value>) -> ApiResult<Value> {
+    let config = config.unwrap_or_else(|| Value::Object(Map::new()));
+    let Value::Object(map) = &config else {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            "`model_configuration` must be a JSON object",
+        )
+        .field("model_configuration"));
+    };
+    if let Some(v) = map.get("min_confidence") {
+        if !v.as_f64().is_some_and(|c| (0.0..=1.0).contains(&c)) {
+            return Err(ApiError::unprocessable(
+                "invalid_field",
+                "`model_configuration.min_confidence` must be a number from 0 to 1",
+            )
+            .field("model_configuration.min_confidence"));
+        }
+    }
+    Ok(config)
+}
+
+/// `POST /examples`: a PENDING Example, processed in the background.
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<NewExample>,
+) -> ApiResult<(StatusCode, axum::Json<ExampleRecord>)> {
+    let config = check_configuration(body.model_configuration)?;
+    let user_id = caller.0.id;
+    let session_id = body.session_id;
+    let session = state
+        .db
+        .call(move |conn| db::get_session(conn, user_id, session_id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("session").field("session_id"))?;
+    let snapshot = state.catalog.snapshot();
+    if !snapshot.models.exists(body.model_id) {
+        return Err(ApiError::unprocessable(
+            "unknown_model",
+            format!("there is no model {}; see GET /v1/models", body.model_id),
+        )
+        .field("model_id"));
+    }
+    if snapshot
+        .models
+        .get(body.model_id, session.suite_id)
+        .is_none()
+    {
+        return Err(ApiError::unprocessable(
+            "model_not_for_suite",
+            format!(
+                "model {} does not classify the session's suite {}",
+                body.model_id, session.suite_id
+            ),
+        )
+        .field("model_id"));
+    }
+    let map_id = match body.action_tool_map_id {
+        Some(id) => {
+            let fits = snapshot.catalog.action_tool_map_by_id(id).is_some_and(|m| m.suite_id == session.suite_id);
+            if !fits {
+                return Err(ApiError::unprocessable(
+                    "unknown_action_tool_map",
+                    format!("the session's suite has no action tool map {id}"),
+                )
+                .field("action_tool_map_id"));
+            }
+            id
+        }
+        None => default_map(&snapshot, session.suite_id).ok_or_else(|| {
+            ApiError::unprocessable(
+                "no_action_tool_map",
+                "the session's suite is mapped onto no MCP server; an administrator must add an action tool map",
+            )
+            .field("session_id")
+        })?,
+    };
+    let permit = state
+        .queue
+        .clone()
+        .try_reserve_owned()
+        .map_err(|_| ApiError::busy())?;
+    let example = pending(&session, body.model_id, map_id, config);
+    let stored = example.clone();
+    state
+        .db
+        .call(move |conn| db::insert_example(conn, &stored))
+        .await?;
+    enqueue(permit, example.id);
+    Ok((StatusCode::CREATED, axum::Json(example)))
+}
+
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Ids([id]): Ids<1>,
+) -> ApiResult<axum::Json<ExampleRecord>> {
+    let user_id = caller.0.id;
+    state
+        .db
+        .call(move |conn| db::get_example(conn, user_id, id))
+        .await?
+        .map(axum::Json)
+        .ok_or_else(|| ApiError::not_found("example"))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    session_id: Option<Uuid>,
+    suite_id: Option<Uuid>,
+    model_id: Option<Uuid>,
+    status: Option<Status>,
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<axum::Json<List<ExampleRecord>>> {
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .page()?;
+    let filter = ExampleFilter {
+        session_id: q.session_id,
+        suite_id: q.suite_id,
+        model_id: q.model_id,
+        status: q.status,
+    };
+    let user_id = caller.0.id;
+    let (items, total) = state
+        .db
+        .call(move |conn| db::list_examples(conn, user_id, &filter, page))
+        .await?;
+    Ok(axum::Json(List::new(items, total, page)))
+}
+
+/// `GET /examples/{id}/messages`: the conversation, once COMPLETED.
+pub async fn messages(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Ids([id]): Ids<1>,
+) -> ApiResult<Response> {
+    let user_id = caller.0.id;
+    let example = state
+        .db
+        .call(move |conn| db::get_example(conn, user_id, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("example"))?;
+    let path = match (example.status, &example.storage_path) {
+        (Status::Completed, Some(path)) => path.clone(),
+        (Status::Failed, _) => {
+            return Err(ApiError::conflict(
+                "example_failed",
+                format!(
+                    "the example FAILED and has no messages: {}",
+                    example.error.map(|e| e.message).unwrap_or_default()
+                ),
+            ))
+        }
+        (status, _) => {
+            return Err(ApiError::conflict(
+                "example_not_completed",
+                format!(
+                    "the example is {}; poll GET /v1/examples/{id} until it is COMPLETED",
+                    status.as_str()
+                ),
+            ))
+        }
+    };
+    let location = object_store::path::Path::parse(&path)
+        .map_err(|e| ServeError::Corrupt(format!("example {id} storage path {path}: {e}")))?;
+    let bytes = state
+        .objects
+        .get(&location)
+        .await
+        .map_err(ServeError::from)?
+        .bytes()
+        .await
+        .map_err(ServeError::from)?;
+    Ok(([(header::CONTENT_TYPE, "application/jsonl")], bytes).into_response())
+}
+
+pub async fn models(
+    State(state): State<Arc<AppState>>,
+    _caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<axum::Json<List<ModelView>>> {
+    let page = q.page()?;
+    Ok(axum::Json(List::slice(
+        state.catalog.snapshot().models.views(),
+        page,
+    )))
+}

@@ -1,0 +1,320 @@
+//! `/sessions`: uploads and their metadata.
+//!
+//! An upload streams to a file in its own folder under `uploads/` with a byte
+//! cap, then goes through the pipeline's ingest stage: stored raw, read and
+//! normalised (decompressed-size cap, format and syntax checks), screenshots
+//! and the normalised Session stored. A bad recording is refused here, saying
+//! where it is wrong, rather than failing later. The suite's default model is
+//! queued on it in the same request.
+//!
+//! The folder is private to the upload because an `input_events.jsonl` names
+//! screenshot files that ingest looks up beside it: nothing but the upload
+//! itself may be there.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+use uuid::Uuid;
+
+use object_store::ObjectStoreExt;
+use tracepipe_ingest::IngestError;
+use tracepipe_schemas::SourceFormat;
+
+use super::examples::{default_example, enqueue};
+use crate::pipeline::{PipelineError, RAW_OBJECT};
+use crate::serve::auth::Caller;
+use crate::serve::db::{self, SessionRecord};
+use crate::serve::error::{ApiError, ApiResult, ServeError};
+use crate::serve::extract::{parse_id, Ids, List, PageQuery, Query};
+use crate::serve::AppState;
+
+const FILE_FIELD: &str = "input_events";
+const MAX_SUITE_ID_BYTES: usize = 64;
+const MAX_DESCRIPTION_BYTES: usize = 16 * 1024;
+
+/// An upload's private folder, removed when the request ends: by then the
+/// pipeline has copied what it keeps into the object store.
+struct UploadDir {
+    dir: PathBuf,
+}
+
+impl Drop for UploadDir {
+    fn drop(&mut self) {
+        // Nothing to do if it is already gone; a leftover is cleared at the next start.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large("the upload is larger than the server accepts").field(FILE_FIELD)
+    } else {
+        ApiError::bad_request("invalid_multipart", e.body_text())
+    }
+}
+
+async fn read_text(mut field: Field<'_>, name: &str, max: usize) -> ApiResult<String> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if bytes.len() + chunk.len() > max {
+            return Err(ApiError::unprocessable(
+                "invalid_field",
+                format!("`{name}` is longer than {max} bytes"),
+            )
+            .field(name));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        ApiError::unprocessable("invalid_field", format!("`{name}` is not UTF-8 text")).field(name)
+    })
+}
+
+async fn stream_to_file(mut field: Field<'_>, path: &Path, max: u64) -> ApiResult<u64> {
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| ServeError::io(format!("creating {}", path.display()), e))?;
+    let mut written: u64 = 0;
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        written += chunk.len() as u64;
+        if written > max {
+            return Err(
+                ApiError::too_large(format!("the recording is larger than {max} bytes"))
+                    .field(FILE_FIELD),
+            );
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| ServeError::io(format!("writing {}", path.display()), e))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| ServeError::io(format!("writing {}", path.display()), e))?;
+    Ok(written)
+}
+
+/// What ingest found wrong, as the client's error.
+fn ingest_error(e: IngestError) -> ApiError {
+    let message = e.to_string();
+    let code = e.code();
+    match e {
+        IngestError::DecompressedTooLarge { .. } | IngestError::CompressionBomb { .. } => {
+            ApiError::too_large(message).field(FILE_FIELD)
+        }
+        IngestError::Io { source } => ServeError::io("reading the stored upload", source).into(),
+        IngestError::Syntax { at, .. }
+        | IngestError::Utf8 { at }
+        | IngestError::TooDeep { at, .. }
+        | IngestError::EventTooLarge { at, .. }
+        | IngestError::Shape { at, .. }
+        | IngestError::Truncated { at, .. } => ApiError::unprocessable(code, message)
+            .field(FILE_FIELD)
+            .at(at.to_string()),
+        _ => ApiError::unprocessable(code, message).field(FILE_FIELD),
+    }
+}
+
+fn pipeline_error(e: PipelineError) -> ApiError {
+    match e {
+        PipelineError::Ingest(e) => ingest_error(e),
+        other => ServeError::Pipeline(other).into(),
+    }
+}
+
+fn format_name(format: SourceFormat) -> &'static str {
+    match format {
+        SourceFormat::ChromeTrace => "CHROME_TRACE",
+        SourceFormat::InputEventsJsonl => "INPUT_EVENTS_JSONL",
+    }
+}
+
+/// `POST /sessions` (multipart: `suite_id`, `description`?, `input_events`).
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<(StatusCode, axum::Json<SessionRecord>)> {
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("send the session as multipart/form-data: {}", e.body_text()),
+        )
+    })?;
+    // Take the queue slot first: a full queue refuses before the upload is read.
+    let permit = state
+        .queue
+        .clone()
+        .try_reserve_owned()
+        .map_err(|_| ApiError::busy())?;
+    let session_id = Uuid::new_v4();
+    let upload = UploadDir {
+        dir: state.uploads_dir.join(session_id.to_string()),
+    };
+    tokio::fs::create_dir(&upload.dir)
+        .await
+        .map_err(|e| ServeError::io(format!("creating {}", upload.dir.display()), e))?;
+    let file = upload.dir.join(FILE_FIELD);
+
+    let mut suite_field = None;
+    let mut description = None;
+    let mut size = None;
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let duplicate = || {
+            ApiError::bad_request("duplicate_field", format!("`{name}` is given twice"))
+                .field(&name)
+        };
+        match name.as_str() {
+            "suite_id" => {
+                if suite_field.is_some() {
+                    return Err(duplicate());
+                }
+                suite_field = Some(read_text(field, "suite_id", MAX_SUITE_ID_BYTES).await?);
+            }
+            "description" => {
+                if description.is_some() {
+                    return Err(duplicate());
+                }
+                description = Some(read_text(field, "description", MAX_DESCRIPTION_BYTES).await?);
+            }
+            FILE_FIELD => {
+                if size.is_some() {
+                    return Err(duplicate());
+                }
+                size =
+                    Some(stream_to_file(field, &file, state.config.limits.max_upload_bytes).await?);
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "unknown_field",
+                    format!(
+                        "unknown form field `{name}`; expected suite_id, description, input_events"
+                    ),
+                )
+                .field(name))
+            }
+        }
+    }
+    let suite_raw = suite_field.ok_or_else(|| {
+        ApiError::bad_request("missing_field", "the form has no `suite_id`").field("suite_id")
+    })?;
+    let size = size.ok_or_else(|| {
+        ApiError::bad_request("missing_field", "the form has no `input_events` file")
+            .field(FILE_FIELD)
+    })?;
+    let suite_id = parse_id("suite_id", suite_raw.trim())?;
+    let snapshot = state.catalog.snapshot();
+    let suite = snapshot.catalog.suite_by_id(suite_id).ok_or_else(|| {
+        ApiError::unprocessable("unknown_suite", format!("there is no suite {suite_id}"))
+            .field("suite_id")
+    })?;
+    let description = description.filter(|d| !d.trim().is_empty());
+
+    let ingested = state
+        .pipeline
+        .ingest(&file, session_id)
+        .await
+        .map_err(pipeline_error)?;
+    drop(upload);
+    let discard = |objects: Vec<object_store::path::Path>| async {
+        for o in objects {
+            // Best effort: the refusal is what the client needs to hear.
+            let _ = state.objects.delete(&o).await;
+        }
+    };
+    if let Some(recorded) = ingested
+        .session
+        .suite
+        .as_deref()
+        .filter(|r| *r != suite.name)
+    {
+        let message = format!(
+            "the recording was made in suite `{recorded}`, not `{}`",
+            suite.name
+        );
+        discard(ingested.objects).await;
+        return Err(ApiError::unprocessable("suite_mismatch", message).field("suite_id"));
+    }
+
+    let record = SessionRecord {
+        id: session_id,
+        user_id: caller.0.id,
+        suite_id,
+        description,
+        created_at: db::now(),
+        storage_path: format!("sessions/{session_id}/{RAW_OBJECT}"),
+        source_format: format_name(ingested.session.source).to_owned(),
+        size_bytes: i64::try_from(size).unwrap_or(i64::MAX),
+        event_count: i64::try_from(ingested.session.events.len()).unwrap_or(i64::MAX),
+    };
+    let example = default_example(&snapshot, &record);
+    let stored = record.clone();
+    let queued = example.clone();
+    let inserted = state
+        .db
+        .call(move |conn| {
+            let tx = conn.transaction()?;
+            db::insert_session(&tx, &stored)?;
+            if let Some(e) = &queued {
+                db::insert_example(&tx, e)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await;
+    if let Err(e) = inserted {
+        discard(ingested.objects).await;
+        return Err(e.into());
+    }
+    if let Some(e) = example {
+        enqueue(permit, e.id);
+    }
+    Ok((StatusCode::CREATED, axum::Json(record)))
+}
+
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Ids([id]): Ids<1>,
+) -> ApiResult<axum::Json<SessionRecord>> {
+    let user_id = caller.0.id;
+    state
+        .db
+        .call(move |conn| db::get_session(conn, user_id, id))
+        .await?
+        .map(axum::Json)
+        .ok_or_else(|| ApiError::not_found("session"))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    suite_id: Option<Uuid>,
+    // Not `#[serde(flatten)] PageQuery`: flattening hands numbers over as text.
+    page: Option<u32>,
+    per_page: Option<u32>,
+}
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<axum::Json<List<SessionRecord>>> {
+    let page = PageQuery {
+        page: q.page,
+        per_page: q.per_page,
+    }
+    .page()?;
+    let user_id = caller.0.id;
+    let suite = q.suite_id;
+    let (items, total) = state
+        .db
+        .call(move |conn| db::list_sessions(conn, user_id, suite, page))
+        .await?;
+    Ok(axum::Json(List::new(items, total, page)))
+}

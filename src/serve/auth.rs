@@ -1,0 +1,120 @@
+//! API keys: `tp_live_` and 43 characters of base64url randomness (256 bits).
+//!
+//! Only a key's SHA-256 is stored; a plain hash suffices because the key is
+//! random, not a password, so there is nothing to guess from the hash. The key
+//! is looked up by its hash, so no comparison leaks timing about a stored key.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use base64::Engine;
+use rand::TryRngCore;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+use super::db::{self, User};
+use super::error::{ApiError, ServeError};
+use super::AppState;
+
+pub const KEY_PREFIX: &str = "tp_live_";
+/// Characters of a key kept for display: the prefix and 8 of the random part.
+const SHOWN_CHARS: usize = KEY_PREFIX.len() + 8;
+pub const HEADER: &str = "x-api-key";
+
+/// A freshly generated key: the secret (shown once) and what is stored.
+pub struct NewKey {
+    pub secret: String,
+    pub hash: String,
+    pub prefix: String,
+}
+
+impl std::fmt::Debug for NewKey {
+    // The secret never reaches a log by way of `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewKey")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn generate() -> Result<NewKey, ServeError> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| ServeError::Random(e.to_string()))?;
+    let secret = format!(
+        "{KEY_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    Ok(NewKey {
+        hash: hash(&secret),
+        prefix: secret[..SHOWN_CHARS].to_owned(),
+        secret,
+    })
+}
+
+pub fn hash(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// The authenticated user of a request.
+#[derive(Debug, Clone)]
+pub struct Caller(pub User);
+
+impl Caller {
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.0.is_admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(HEADER) else {
+            return Err(ApiError::unauthorized("missing X-API-Key header"));
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|k| k.starts_with(KEY_PREFIX))
+            .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
+        let digest = hash(key);
+        let user = state
+            .db
+            .call(move |conn| db::user_by_key_hash(conn, &digest))
+            .await?;
+        user.map(Caller)
+            .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_random_prefixed_and_hashed() {
+        let a = generate().expect("key");
+        let b = generate().expect("key");
+        assert_ne!(a.secret, b.secret);
+        assert!(a.secret.starts_with(KEY_PREFIX));
+        assert_eq!(a.secret.len(), KEY_PREFIX.len() + 43);
+        assert!(a.secret.starts_with(&a.prefix));
+        assert_eq!(a.hash, hash(&a.secret));
+        assert_eq!(a.hash.len(), 64);
+        assert!(!format!("{a:?}").contains(&a.secret));
+    }
+}

@@ -1,0 +1,383 @@
+//! The catalog as the server holds it: the editable files (suites and maps by
+//! name, MCP servers as entities) persisted in the database, and the
+//! cross-checked [`Catalog`] built from them, swapped whole on every write.
+//!
+//! Every write goes through [`Catalog::from_sources`], the same check that
+//! `tracepipe catalog check` runs on the folder, so the API cannot store a
+//! catalog the files could not express.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use tracepipe_processors::catalog::{
+    ActionFile, ActionParameterFile, ActionToolMapFile, Catalog, CatalogError, CatalogSources,
+    McpServer, ParameterMappingFile, SuiteFile, SuiteSources, ToolMappingFile,
+};
+
+use super::db::{self, CatalogFile, Db};
+use super::error::{ApiError, ServeError};
+use super::models::Models;
+use tracepipe_processors::classify::RulesError;
+
+const KIND_SERVER: &str = "mcp_server";
+const KIND_SUITE: &str = "suite";
+const KIND_MAP: &str = "map";
+const KIND_RULES: &str = "rules";
+
+/// The editable form of the whole catalog.
+#[derive(Debug, Clone, Default)]
+pub struct Files {
+    pub mcp_servers: BTreeMap<String, McpServer>,
+    pub suites: BTreeMap<String, SuiteFile>,
+    /// Keyed by (suite name, MCP server name).
+    pub maps: BTreeMap<(String, String), ActionToolMapFile>,
+    /// Each suite's `rules.json` (the RULES model), by suite name, verbatim.
+    pub rules: BTreeMap<String, String>,
+}
+
+impl Files {
+    /// The file forms of a loaded catalog.
+    fn from_catalog(catalog: &Catalog) -> Files {
+        let mut files = Files::default();
+        for server in catalog.mcp_servers() {
+            files
+                .mcp_servers
+                .insert(server.name.clone(), server.clone());
+        }
+        for suite in catalog.suites() {
+            let actions = suite
+                .actions
+                .iter()
+                .map(|a| ActionFile {
+                    name: a.name.clone(),
+                    description: a.description.clone(),
+                    template: a.template.as_str().to_owned(),
+                    parameters: a
+                        .parameters
+                        .iter()
+                        .map(|p| ActionParameterFile {
+                            name: p.name.clone(),
+                            param_type: p.param_type,
+                            required: p.required,
+                            description: p.description.clone(),
+                        })
+                        .collect(),
+                })
+                .collect();
+            files.suites.insert(
+                suite.name.clone(),
+                SuiteFile {
+                    name: suite.name.clone(),
+                    display_name: suite.display_name.clone(),
+                    description: suite.description.clone(),
+                    actions,
+                },
+            );
+        }
+        for map in catalog.action_tool_maps() {
+            // A loaded catalog resolved every id of its maps.
+            let (Some(suite), Some(server)) = (
+                catalog.suite_by_id(map.suite_id),
+                catalog.mcp_server_by_id(map.mcp_server_id),
+            ) else {
+                continue;
+            };
+            let tool_mappings = map
+                .tool_mappings
+                .iter()
+                .filter_map(|m| {
+                    let action = suite.action_by_id(m.action_id)?;
+                    let tool = server.tool_by_id(m.tool_id)?;
+                    let parameters = m
+                        .parameter_mappings
+                        .iter()
+                        .filter_map(|pm| {
+                            Some(ParameterMappingFile {
+                                action_parameter: action
+                                    .parameter_by_id(pm.action_parameter_id)?
+                                    .name
+                                    .clone(),
+                                tool_parameter: tool
+                                    .parameter_by_id(pm.tool_parameter_id)?
+                                    .name
+                                    .clone(),
+                                transform: pm.transform,
+                            })
+                        })
+                        .collect();
+                    Some(ToolMappingFile {
+                        action: action.name.clone(),
+                        tool: tool.name.clone(),
+                        parameters,
+                    })
+                })
+                .collect();
+            files.maps.insert(
+                (suite.name.clone(), server.name.clone()),
+                ActionToolMapFile {
+                    mcp_server: server.name.clone(),
+                    tool_mappings,
+                },
+            );
+        }
+        files
+    }
+
+    /// The sources [`Catalog::from_sources`] checks, named as in a catalog folder
+    /// so that its messages point at familiar paths.
+    fn sources(&self) -> CatalogSources {
+        CatalogSources {
+            mcp_servers: self
+                .mcp_servers
+                .iter()
+                .map(|(name, s)| (format!("mcp-servers/{name}.json"), s.to_file_contents()))
+                .collect(),
+            suites: self
+                .suites
+                .iter()
+                .map(|(name, s)| SuiteSources {
+                    suite: (format!("suites/{name}/suite.json"), pretty(s)),
+                    maps: self
+                        .maps
+                        .iter()
+                        .filter(|((suite, _), _)| suite == name)
+                        .map(|((_, server), m)| {
+                            (format!("suites/{name}/maps/{server}.json"), pretty(m))
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    fn rows(&self) -> Vec<CatalogFile> {
+        let mut rows = Vec::new();
+        for (name, server) in &self.mcp_servers {
+            rows.push(CatalogFile {
+                kind: KIND_SERVER.into(),
+                suite: String::new(),
+                name: name.clone(),
+                contents: server.to_file_contents(),
+            });
+        }
+        for (name, suite) in &self.suites {
+            rows.push(CatalogFile {
+                kind: KIND_SUITE.into(),
+                suite: name.clone(),
+                name: name.clone(),
+                contents: pretty(suite),
+            });
+        }
+        for ((suite, server), map) in &self.maps {
+            rows.push(CatalogFile {
+                kind: KIND_MAP.into(),
+                suite: suite.clone(),
+                name: server.clone(),
+                contents: pretty(map),
+            });
+        }
+        for (suite, contents) in &self.rules {
+            rows.push(CatalogFile {
+                kind: KIND_RULES.into(),
+                suite: suite.clone(),
+                name: "rules".into(),
+                contents: contents.clone(),
+            });
+        }
+        rows
+    }
+
+    fn from_rows(rows: &[CatalogFile]) -> Result<Files, ServeError> {
+        let corrupt = |f: &CatalogFile, e: serde_json::Error| {
+            ServeError::Corrupt(format!("catalog {} `{}`: {e}", f.kind, f.name))
+        };
+        let mut files = Files::default();
+        for f in rows {
+            match f.kind.as_str() {
+                KIND_SERVER => {
+                    files.mcp_servers.insert(
+                        f.name.clone(),
+                        serde_json::from_str(&f.contents).map_err(|e| corrupt(f, e))?,
+                    );
+                }
+                KIND_SUITE => {
+                    files.suites.insert(
+                        f.name.clone(),
+                        serde_json::from_str(&f.contents).map_err(|e| corrupt(f, e))?,
+                    );
+                }
+                KIND_MAP => {
+                    files.maps.insert(
+                        (f.suite.clone(), f.name.clone()),
+                        serde_json::from_str(&f.contents).map_err(|e| corrupt(f, e))?,
+                    );
+                }
+                KIND_RULES => {
+                    files.rules.insert(f.suite.clone(), f.contents.clone());
+                }
+                other => {
+                    return Err(ServeError::Corrupt(format!(
+                        "catalog file of unknown kind `{other}`"
+                    )))
+                }
+            }
+        }
+        Ok(files)
+    }
+
+    fn build(&self) -> Result<(Catalog, Models), WriteError> {
+        let catalog = Catalog::from_sources(&self.sources()).map_err(WriteError::Catalog)?;
+        let models = Models::build(&catalog, &self.rules).map_err(WriteError::Rules)?;
+        Ok((catalog, models))
+    }
+}
+
+/// `<dir>/suites/<suite>/rules.json` of every suite that has one.
+fn read_rules(dir: &Path, catalog: &Catalog) -> Result<BTreeMap<String, String>, ServeError> {
+    let mut rules = BTreeMap::new();
+    for suite in catalog.suites() {
+        let path = dir.join("suites").join(&suite.name).join("rules.json");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                rules.insert(suite.name.clone(), text);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ServeError::io(format!("reading {}", path.display()), e)),
+        }
+    }
+    Ok(rules)
+}
+
+/// Pretty JSON of a file form. They hold only string-keyed maps and plain
+/// values, which always serialise.
+fn pretty<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// One consistent view: the files and the catalog built from them.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub files: Files,
+    pub catalog: Arc<Catalog>,
+    pub models: Models,
+}
+
+/// The live catalog. Readers take a snapshot; writers are serialised.
+pub struct CatalogStore {
+    current: RwLock<Arc<Snapshot>>,
+    writer: tokio::sync::Mutex<()>,
+}
+
+/// What a write did wrong, by kind, so that the handler answers the right status.
+#[derive(Debug)]
+pub enum WriteError {
+    /// The request itself: 4xx as given.
+    Api(ApiError),
+    /// The edited catalog does not check out.
+    Catalog(CatalogError),
+    /// A suite's rules no longer compile against the edited suite.
+    Rules(RulesError),
+    Internal(ServeError),
+}
+
+impl From<ApiError> for WriteError {
+    fn from(e: ApiError) -> Self {
+        WriteError::Api(e)
+    }
+}
+
+impl From<ServeError> for WriteError {
+    fn from(e: ServeError) -> Self {
+        WriteError::Internal(e)
+    }
+}
+
+impl CatalogStore {
+    /// The stored catalog, or, on the first start, the folder's, stored.
+    pub async fn open(db: &Db, seed_dir: &Path) -> Result<CatalogStore, ServeError> {
+        let rows = db.call(|conn| db::catalog_files(conn)).await?;
+        let files = if rows.is_empty() {
+            let catalog = Catalog::load_dir(seed_dir)?;
+            let mut files = Files::from_catalog(&catalog);
+            files.rules = read_rules(seed_dir, &catalog)?;
+            let rows = files.rows();
+            db.call(move |conn| db::replace_catalog(conn, &rows))
+                .await?;
+            files
+        } else {
+            Files::from_rows(&rows)?
+        };
+        let (catalog, models) = files.build().map_err(|e| match e {
+            WriteError::Catalog(c) => ServeError::Catalog(c),
+            WriteError::Rules(r) => ServeError::Rules(r),
+            WriteError::Internal(i) => i,
+            WriteError::Api(a) => ServeError::Corrupt(a.message),
+        })?;
+        Ok(CatalogStore {
+            current: RwLock::new(Arc::new(Snapshot {
+                files,
+                catalog: Arc::new(catalog),
+                models,
+            })),
+            writer: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Applies `edit` to a copy of the files, checks the result, stores it and
+    /// makes it current. `edit`'s value is computed against the new catalog by
+    /// `answer`.
+    pub async fn update<T>(
+        &self,
+        db: &Db,
+        edit: impl FnOnce(&mut Files) -> Result<(), ApiError>,
+        answer: impl FnOnce(&Catalog) -> Option<T>,
+    ) -> Result<T, WriteError> {
+        let _guard = self.writer.lock().await;
+        let mut files = self.snapshot().files.clone();
+        edit(&mut files)?;
+        let (catalog, models) = files.build()?;
+        let value = answer(&catalog).ok_or_else(|| {
+            WriteError::Internal(ServeError::Corrupt(
+                "the written entity is missing from the catalog".into(),
+            ))
+        })?;
+        let rows = files.rows();
+        db.call(move |conn| db::replace_catalog(conn, &rows))
+            .await?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Snapshot {
+            files,
+            catalog: Arc::new(catalog),
+            models,
+        });
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_repository_catalog_survives_a_round_trip_through_rows() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+        let catalog = Catalog::load_dir(&root).expect("repository catalog loads");
+        let mut files = Files::from_catalog(&catalog);
+        files.rules = read_rules(&root, &catalog).expect("rules read");
+        assert!(files.rules.contains_key("gmail"));
+        let again = Files::from_rows(&files.rows()).expect("rows parse");
+        let Ok((rebuilt, models)) = again.build() else {
+            panic!("the stored catalog rebuilds")
+        };
+        assert_eq!(rebuilt, catalog);
+        let gmail = catalog.suite("gmail").expect("gmail suite").id;
+        assert!(models.default_for(gmail).is_some());
+    }
+}

@@ -1,0 +1,381 @@
+//! `tracepipe serve` configuration: one typed struct whose defaults live in the
+//! checked-in `config/serve.toml`, overridden by an optional file, then by
+//! `TRACEPIPE_…` environment variables, then by command-line flags.
+//!
+//! Every layer is merged as TOML before the struct is built, so an unknown key in
+//! any file is rejected by the same `deny_unknown_fields` check. Environment
+//! variables are derived from the keys of the defaults, so only known keys have
+//! one; other `TRACEPIPE_*` variables belong to other tools and are ignored.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The defaults, compiled in so that the binary runs from any directory.
+pub const DEFAULTS: &str = include_str!("../../config/serve.toml");
+
+/// The prefix of every environment override.
+pub const ENV_PREFIX: &str = "TRACEPIPE_";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    /// Empty: the platform's data directory (see [`ServeConfig::resolved_data_dir`]).
+    pub data_dir: PathBuf,
+    pub catalog_dir: PathBuf,
+    pub admin_display_name: String,
+    pub processing: ProcessingConfig,
+    pub limits: LimitsConfig,
+    pub tables: TablesConfig,
+    pub pricing: PricingConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessingConfig {
+    pub workers: usize,
+    pub queue_capacity: usize,
+    pub browser_mcp_server: String,
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub max_upload_bytes: u64,
+    pub max_decompressed_bytes: u64,
+    pub max_json_body_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub upload_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TablesConfig {
+    pub flush_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PricingConfig {
+    pub usd_per_gb_hour: f64,
+    pub usd_per_1k_tokens: f64,
+    pub usd_per_session: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("{source_name}: {message}")]
+    Parse {
+        source_name: String,
+        message: String,
+    },
+    #[error("reading {path}: {source}", path = path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: &'static str, message: String },
+    #[error("no data directory: set TRACEPIPE_DATA_DIR (neither XDG_DATA_HOME nor HOME is set)")]
+    NoDataDir,
+}
+
+/// Values given on the command line; they win over every other layer.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub catalog_dir: Option<PathBuf>,
+}
+
+impl ServeConfig {
+    /// Builds the configuration from the defaults, `file` (if any), the given
+    /// environment and the command-line overrides.
+    pub fn load<I>(file: Option<&Path>, env: I, overrides: &Overrides) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        let mut merged = parse_table("config/serve.toml (built in)", DEFAULTS)?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let user = parse_table(&path.display().to_string(), &text)?;
+            merge(&mut merged, user);
+        }
+        let known = env_names(&parse_table("defaults", DEFAULTS)?);
+        for (name, value) in env {
+            if let Some(path) = known.iter().find(|(n, _)| *n == name).map(|(_, p)| p) {
+                set_path(&mut merged, path, env_value(&name, &value)?);
+            }
+        }
+        let mut config: ServeConfig = ServeConfig::deserialize(toml::Value::Table(merged))
+            .map_err(|e| ConfigError::Parse {
+                source_name: file
+                    .map_or_else(|| "configuration".into(), |p| p.display().to_string()),
+                message: e.to_string(),
+            })?;
+        if let Some(l) = overrides.listen {
+            config.listen = l;
+        }
+        if let Some(d) = &overrides.data_dir {
+            config.data_dir = d.clone();
+        }
+        if let Some(c) = &overrides.catalog_dir {
+            config.catalog_dir = c.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = |key: &'static str, v: u64| {
+            if v == 0 {
+                Err(ConfigError::Invalid {
+                    key,
+                    message: "must be at least 1".into(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        positive("processing.workers", self.processing.workers as u64)?;
+        positive(
+            "processing.queue_capacity",
+            self.processing.queue_capacity as u64,
+        )?;
+        positive("limits.max_upload_bytes", self.limits.max_upload_bytes)?;
+        positive(
+            "limits.max_decompressed_bytes",
+            self.limits.max_decompressed_bytes,
+        )?;
+        positive(
+            "limits.max_json_body_bytes",
+            self.limits.max_json_body_bytes as u64,
+        )?;
+        positive(
+            "limits.request_timeout_secs",
+            self.limits.request_timeout_secs,
+        )?;
+        positive(
+            "limits.upload_timeout_secs",
+            self.limits.upload_timeout_secs,
+        )?;
+        positive(
+            "tables.flush_interval_secs",
+            self.tables.flush_interval_secs,
+        )?;
+        for (key, v) in [
+            ("pricing.usd_per_gb_hour", self.pricing.usd_per_gb_hour),
+            ("pricing.usd_per_1k_tokens", self.pricing.usd_per_1k_tokens),
+            ("pricing.usd_per_session", self.pricing.usd_per_session),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(ConfigError::Invalid {
+                    key,
+                    message: format!("{v} is not a price"),
+                });
+            }
+        }
+        if self.admin_display_name.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "admin_display_name",
+                message: "is empty".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `data_dir`, or `$XDG_DATA_HOME/tracepipe`, or `$HOME/.local/share/tracepipe`.
+    pub fn resolved_data_dir<F>(&self, var: F) -> Result<PathBuf, ConfigError>
+    where
+        F: Fn(&str) -> Option<String>,
+    {
+        if !self.data_dir.as_os_str().is_empty() {
+            return Ok(self.data_dir.clone());
+        }
+        if let Some(xdg) = var("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(xdg).join("tracepipe"));
+        }
+        match var("HOME").filter(|v| !v.is_empty()) {
+            Some(home) => Ok(PathBuf::from(home).join(".local/share/tracepipe")),
+            None => Err(ConfigError::NoDataDir),
+        }
+    }
+}
+
+fn parse_table(source_name: &str, text: &str) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
+        source_name: source_name.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// Overlays `top` onto `base`, table by table.
+fn merge(base: &mut toml::Table, top: toml::Table) {
+    for (key, value) in top {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(t)) => merge(b, t),
+            (_, v) => {
+                base.insert(key, v);
+            }
+        }
+    }
+}
+
+/// `(TRACEPIPE_SECTION_KEY, [section, key])` for every leaf of the defaults.
+fn env_names(defaults: &toml::Table) -> Vec<(String, Vec<String>)> {
+    fn walk(table: &toml::Table, path: &mut Vec<String>, out: &mut Vec<(String, Vec<String>)>) {
+        for (key, value) in table {
+            path.push(key.clone());
+            match value {
+                toml::Value::Table(t) => walk(t, path, out),
+                _ => out.push((
+                    format!("{ENV_PREFIX}{}", path.join("_").to_ascii_uppercase()),
+                    path.clone(),
+                )),
+            }
+            path.pop();
+        }
+    }
+    let mut out = Vec::new();
+    walk(defaults, &mut Vec::new(), &mut out);
+    out
+}
+
+/// An environment value as TOML: a number or boolean when it reads as one,
+/// otherwise the text itself. The struct's types then decide what is valid.
+fn env_value(name: &str, raw: &str) -> Result<toml::Value, ConfigError> {
+    if raw.contains('\0') {
+        return Err(ConfigError::Env {
+            name: name.to_owned(),
+            message: "contains NUL".into(),
+        });
+    }
+    if let Ok(i) = raw.parse::<i64>() {
+        return Ok(toml::Value::Integer(i));
+    }
+    if let Ok(f) = raw.parse::<f64>() {
+        if f.is_finite() {
+            return Ok(toml::Value::Float(f));
+        }
+    }
+    match raw {
+        "true" => Ok(toml::Value::Boolean(true)),
+        "false" => Ok(toml::Value::Boolean(false)),
+        _ => Ok(toml::Value::String(raw.to_owned())),
+    }
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut current = table;
+    for p in parents {
+        let entry = current
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(t) = entry else { return };
+        current = t;
+    }
+    current.insert(last.clone(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(file: Option<&str>, env: &[(&str, &str)]) -> Result<ServeConfig, ConfigError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("serve.toml");
+        if let Some(text) = file {
+            std::fs::write(&path, text).expect("write config");
+        }
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        ServeConfig::load(file.map(|_| path.as_path()), env, &Overrides::default())
+    }
+
+    #[test]
+    fn defaults_load() {
+        let c = load(None, &[]).expect("defaults are valid");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.processing.workers, 2);
+        assert!(c.data_dir.as_os_str().is_empty());
+    }
+
+    #[test]
+    fn file_then_env_then_flags() {
+        let file = "listen = \"127.0.0.1:9000\"\n[limits]\nmax_upload_bytes = 10\n";
+        let c = load(
+            Some(file),
+            &[
+                ("TRACEPIPE_LIMITS_MAX_UPLOAD_BYTES", "20"),
+                ("TRACEPIPE_DATA_DIR", "/tmp/x"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.limits.max_upload_bytes, 20);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        // Sibling keys of an overridden section keep their defaults.
+        assert_eq!(c.limits.request_timeout_secs, 30);
+
+        let flags = Overrides {
+            listen: Some("127.0.0.1:1".parse().expect("addr")),
+            ..Overrides::default()
+        };
+        let c = ServeConfig::load(None, std::iter::empty(), &flags).expect("valid");
+        assert_eq!(c.listen.port(), 1);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err = load(Some("[limits]\nmax_upload_byte = 1\n"), &[]).expect_err("typo");
+        assert!(err.to_string().contains("max_upload_byte"), "{err}");
+        let err = load(Some("colour = \"blue\"\n"), &[]).expect_err("unknown");
+        assert!(err.to_string().contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn foreign_env_is_ignored_and_bad_env_is_an_error() {
+        load(
+            None,
+            &[
+                ("TRACEPIPE_API_KEY", "tp_live_x"),
+                ("TRACEPIPE_CACHE", "/c"),
+            ],
+        )
+        .expect("ignored");
+        let err =
+            load(None, &[("TRACEPIPE_PROCESSING_WORKERS", "many")]).expect_err("not a number");
+        assert!(err.to_string().contains("workers"), "{err}");
+        let err = load(None, &[("TRACEPIPE_PROCESSING_WORKERS", "0")]).expect_err("zero");
+        assert!(err.to_string().contains("processing.workers"), "{err}");
+    }
+
+    #[test]
+    fn data_dir_falls_back_to_xdg_then_home() {
+        let c = load(None, &[]).expect("defaults");
+        let xdg = c.resolved_data_dir(|k| (k == "XDG_DATA_HOME").then(|| "/xdg".to_string()));
+        assert_eq!(xdg.expect("xdg"), PathBuf::from("/xdg/tracepipe"));
+        let home = c.resolved_data_dir(|k| (k == "HOME").then(|| "/home/u".to_string()));
+        assert_eq!(
+            home.expect("home"),
+            PathBuf::from("/home/u/.local/share/tracepipe")
+        );
+        assert!(matches!(
+            c.resolved_data_dir(|_| None),
+            Err(ConfigError::NoDataDir)
+        ));
+    }
+}

@@ -1,0 +1,924 @@
+//! The control-plane database: users, API keys, sessions, examples, the catalog
+//! and the analyst-table outbox, in one SQLite file.
+//!
+//! One connection behind a mutex, used only from blocking threads
+//! ([`Db::call`]): SQLite serialises writers anyway, and the embedded server's
+//! load is one person's uploads. Every query that touches a user's data takes
+//! the user's id, so no handler can read across users by forgetting a filter.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+use super::error::ServeError;
+
+/// `PRAGMA user_version` of the schema this build writes. A database from a
+/// newer build is refused rather than misread.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    display_name TEXT NOT NULL,
+    is_admin INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    name TEXT,
+    prefix TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+);
+CREATE INDEX api_keys_user ON api_keys(user_id, created_at);
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    suite_id TEXT NOT NULL,
+    description TEXT,
+    created_at TEXT NOT NULL,
+    storage_path TEXT NOT NULL,
+    source_format TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    event_count INTEGER NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id, created_at);
+CREATE TABLE examples (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    user_id TEXT NOT NULL REFERENCES users(id),
+    suite_id TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    action_tool_map_id TEXT,
+    model_configuration TEXT NOT NULL,
+    storage_path TEXT,
+    status TEXT NOT NULL,
+    error_code TEXT,
+    error_message TEXT,
+    tool_calls INTEGER,
+    rejected_calls INTEGER,
+    tokens INTEGER NOT NULL DEFAULT 0,
+    messages_bytes INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    completed_at TEXT
+);
+CREATE INDEX examples_user ON examples(user_id, created_at);
+CREATE INDEX examples_status ON examples(status);
+CREATE TABLE catalog_files (
+    kind TEXT NOT NULL,
+    suite TEXT NOT NULL,
+    name TEXT NOT NULL,
+    contents TEXT NOT NULL,
+    PRIMARY KEY (kind, suite, name)
+);
+CREATE TABLE table_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    example_row TEXT NOT NULL,
+    action_rows TEXT NOT NULL
+);
+"#;
+
+/// The shared handle. Cloning is cheap.
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Db {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Db, ServeError> {
+        let mut conn = Connection::open(path)?;
+        // WAL: readers do not wait for the writer; NORMAL is durable at each
+        // checkpoint, which is what WAL is designed for.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&mut conn)?;
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on a blocking thread.
+    pub async fn call<T, F>(&self, f: F) -> Result<T, ServeError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, ServeError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock poisons it; the connection itself
+            // is still consistent (SQLite rolls back an open transaction).
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), ServeError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(ServeError::Corrupt(format!(
+            "the database has schema version {version}, newer than this build's {SCHEMA_VERSION}; use a newer tracepipe"
+        )));
+    }
+    if version < 1 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V1)?;
+        tx.pragma_update(None, "user_version", 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Now, as stored: RFC 3339 UTC with milliseconds, so text order is time order.
+pub fn now() -> String {
+    timestamp(chrono::Utc::now())
+}
+
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn uuid_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
+    let text: String = row.get(idx)?;
+    Uuid::parse_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn opt_uuid_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Uuid>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|t| {
+        Uuid::parse_str(&t).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+        })
+    })
+    .transpose()
+}
+
+/// A page of a list: 1-based `page`, `per_page` rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl Page {
+    fn limit_offset(self) -> (i64, i64) {
+        let per = i64::from(self.per_page);
+        (per, i64::from(self.page - 1) * per)
+    }
+}
+
+// ---------------------------------------------------------------- users, keys
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: Uuid,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub created_at: String,
+}
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: uuid_col(row, 0)?,
+        display_name: row.get(1)?,
+        is_admin: row.get(2)?,
+        created_at: row.get(3)?,
+    })
+}
+
+pub fn user_count(conn: &Connection) -> Result<i64, ServeError> {
+    Ok(conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?)
+}
+
+pub fn insert_user(conn: &Connection, user: &User) -> Result<(), ServeError> {
+    conn.execute(
+        "INSERT INTO users (id, display_name, is_admin, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            user.id.to_string(),
+            user.display_name,
+            user.is_admin,
+            user.created_at
+        ],
+    )?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub name: Option<String>,
+    /// The key's first characters, for telling keys apart (`tp_live_Ab12Cd34…`).
+    pub prefix: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+pub fn insert_api_key(
+    conn: &Connection,
+    user_id: Uuid,
+    key: &ApiKey,
+    key_hash: &str,
+) -> Result<(), ServeError> {
+    conn.execute(
+        "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![key.id.to_string(), user_id.to_string(), key.name, key.prefix, key_hash, key.created_at],
+    )?;
+    Ok(())
+}
+
+/// The user a live (not revoked) key hash belongs to.
+pub fn user_by_key_hash(conn: &Connection, key_hash: &str) -> Result<Option<User>, ServeError> {
+    Ok(conn
+        .query_row(
+            "SELECT u.id, u.display_name, u.is_admin, u.created_at
+             FROM api_keys k JOIN users u ON u.id = k.user_id
+             WHERE k.key_hash = ?1 AND k.revoked_at IS NULL",
+            [key_hash],
+            user_from_row,
+        )
+        .optional()?)
+}
+
+pub fn list_api_keys(
+    conn: &Connection,
+    user_id: Uuid,
+    page: Page,
+) -> Result<(Vec<ApiKey>, i64), ServeError> {
+    let (limit, offset) = page.limit_offset();
+    let mut stmt = conn.prepare(
+        "SELECT id, name, prefix, created_at, revoked_at FROM api_keys
+         WHERE user_id = ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
+    )?;
+    let items = stmt
+        .query_map(params![user_id.to_string(), limit, offset], |r| {
+            Ok(ApiKey {
+                id: uuid_col(r, 0)?,
+                name: r.get(1)?,
+                prefix: r.get(2)?,
+                created_at: r.get(3)?,
+                revoked_at: r.get(4)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = conn.query_row(
+        "SELECT count(*) FROM api_keys WHERE user_id = ?1",
+        [user_id.to_string()],
+        |r| r.get(0),
+    )?;
+    Ok((items, total))
+}
+
+/// Revokes one of the user's keys; `None` when the user has no such key.
+pub fn revoke_api_key(
+    conn: &Connection,
+    user_id: Uuid,
+    key_id: Uuid,
+) -> Result<Option<ApiKey>, ServeError> {
+    conn.execute(
+        "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
+        params![key_id.to_string(), user_id.to_string(), now()],
+    )?;
+    Ok(conn
+        .query_row(
+            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys WHERE id = ?1 AND user_id = ?2",
+            params![key_id.to_string(), user_id.to_string()],
+            |r| {
+                Ok(ApiKey {
+                    id: uuid_col(r, 0)?,
+                    name: r.get(1)?,
+                    prefix: r.get(2)?,
+                    created_at: r.get(3)?,
+                    revoked_at: r.get(4)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+// ------------------------------------------------------------------- sessions
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub suite_id: Uuid,
+    pub description: Option<String>,
+    pub created_at: String,
+    /// Object key of the raw upload, relative to the data directory's object store.
+    pub storage_path: String,
+    /// `CHROME_TRACE` or `INPUT_EVENTS_JSONL`.
+    pub source_format: String,
+    pub size_bytes: i64,
+    pub event_count: i64,
+}
+
+const SESSION_COLUMNS: &str =
+    "id, user_id, suite_id, description, created_at, storage_path, source_format, size_bytes, event_count";
+
+fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: uuid_col(r, 0)?,
+        user_id: uuid_col(r, 1)?,
+        suite_id: uuid_col(r, 2)?,
+        description: r.get(3)?,
+        created_at: r.get(4)?,
+        storage_path: r.get(5)?,
+        source_format: r.get(6)?,
+        size_bytes: r.get(7)?,
+        event_count: r.get(8)?,
+    })
+}
+
+pub fn insert_session(conn: &Connection, s: &SessionRecord) -> Result<(), ServeError> {
+    conn.execute(
+        &format!(
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+        ),
+        params![
+            s.id.to_string(),
+            s.user_id.to_string(),
+            s.suite_id.to_string(),
+            s.description,
+            s.created_at,
+            s.storage_path,
+            s.source_format,
+            s.size_bytes,
+            s.event_count
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn get_session(
+    conn: &Connection,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<Option<SessionRecord>, ServeError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1 AND user_id = ?2"),
+            params![id.to_string(), user_id.to_string()],
+            session_from_row,
+        )
+        .optional()?)
+}
+
+pub fn list_sessions(
+    conn: &Connection,
+    user_id: Uuid,
+    suite_id: Option<Uuid>,
+    page: Page,
+) -> Result<(Vec<SessionRecord>, i64), ServeError> {
+    let (limit, offset) = page.limit_offset();
+    let suite = suite_id.map(|s| s.to_string());
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions
+         WHERE user_id = ?1 AND (?2 IS NULL OR suite_id = ?2)
+         ORDER BY created_at DESC, id LIMIT ?3 OFFSET ?4"
+    ))?;
+    let items = stmt
+        .query_map(
+            params![user_id.to_string(), suite, limit, offset],
+            session_from_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = conn.query_row(
+        "SELECT count(*) FROM sessions WHERE user_id = ?1 AND (?2 IS NULL OR suite_id = ?2)",
+        params![user_id.to_string(), suite],
+        |r| r.get(0),
+    )?;
+    Ok((items, total))
+}
+
+/// Sessions of any user that refer to `suite_id`: a suite with sessions is
+/// not deleted.
+pub fn sessions_of_suite(conn: &Connection, suite_id: Uuid) -> Result<i64, ServeError> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM sessions WHERE suite_id = ?1",
+        [suite_id.to_string()],
+        |r| r.get(0),
+    )?)
+}
+
+// ------------------------------------------------------------------- examples
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "PENDING",
+            Status::Processing => "PROCESSING",
+            Status::Completed => "COMPLETED",
+            Status::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "PENDING" => Status::Pending,
+            "PROCESSING" => Status::Processing,
+            "COMPLETED" => Status::Completed,
+            "FAILED" => Status::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// Why an Example failed: a stable code and what to do about it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExampleError {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExampleRecord {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    #[serde(skip)]
+    pub user_id: Uuid,
+    pub suite_id: Uuid,
+    pub model_id: Uuid,
+    pub action_tool_map_id: Option<Uuid>,
+    pub model_configuration: serde_json::Value,
+    /// Object key of `messages.jsonl`, once COMPLETED.
+    pub storage_path: Option<String>,
+    pub status: Status,
+    pub error: Option<ExampleError>,
+    /// Tool calls in the conversation, once COMPLETED.
+    pub tool_calls: Option<i64>,
+    /// Classified actions left out (unmapped, invalid), once COMPLETED.
+    pub rejected_calls: Option<i64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const EXAMPLE_COLUMNS: &str = "id, session_id, user_id, suite_id, model_id, action_tool_map_id, model_configuration, \
+     storage_path, status, error_code, error_message, tool_calls, rejected_calls, created_at, updated_at";
+
+fn example_from_row(r: &Row<'_>) -> rusqlite::Result<ExampleRecord> {
+    let config: String = r.get(6)?;
+    let status: String = r.get(8)?;
+    let code: Option<String> = r.get(9)?;
+    let message: Option<String> = r.get(10)?;
+    let conversion = |idx, e: Box<dyn std::error::Error + Send + Sync>| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e)
+    };
+    Ok(ExampleRecord {
+        id: uuid_col(r, 0)?,
+        session_id: uuid_col(r, 1)?,
+        user_id: uuid_col(r, 2)?,
+        suite_id: uuid_col(r, 3)?,
+        model_id: uuid_col(r, 4)?,
+        action_tool_map_id: opt_uuid_col(r, 5)?,
+        model_configuration: serde_json::from_str(&config)
+            .map_err(|e| conversion(6, Box::new(e)))?,
+        storage_path: r.get(7)?,
+        status: Status::parse(&status)
+            .ok_or_else(|| conversion(8, format!("status {status}").into()))?,
+        error: code.map(|code| ExampleError {
+            code,
+            message: message.unwrap_or_default(),
+        }),
+        tool_calls: r.get(11)?,
+        rejected_calls: r.get(12)?,
+        created_at: r.get(13)?,
+        updated_at: r.get(14)?,
+    })
+}
+
+pub fn insert_example(conn: &Connection, e: &ExampleRecord) -> Result<(), ServeError> {
+    conn.execute(
+        "INSERT INTO examples (id, session_id, user_id, suite_id, model_id, action_tool_map_id,
+             model_configuration, status, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+        params![
+            e.id.to_string(),
+            e.session_id.to_string(),
+            e.user_id.to_string(),
+            e.suite_id.to_string(),
+            e.model_id.to_string(),
+            e.action_tool_map_id.map(|m| m.to_string()),
+            e.model_configuration.to_string(),
+            e.status.as_str(),
+            e.created_at,
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn get_example(
+    conn: &Connection,
+    user_id: Uuid,
+    id: Uuid,
+) -> Result<Option<ExampleRecord>, ServeError> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {EXAMPLE_COLUMNS} FROM examples WHERE id = ?1 AND user_id = ?2"),
+            params![id.to_string(), user_id.to_string()],
+            example_from_row,
+        )
+        .optional()?)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ExampleFilter {
+    pub session_id: Option<Uuid>,
+    pub suite_id: Option<Uuid>,
+    pub model_id: Option<Uuid>,
+    pub status: Option<Status>,
+}
+
+pub fn list_examples(
+    conn: &Connection,
+    user_id: Uuid,
+    filter: &ExampleFilter,
+    page: Page,
+) -> Result<(Vec<ExampleRecord>, i64), ServeError> {
+    let (limit, offset) = page.limit_offset();
+    let condition =
+        "user_id = ?1 AND (?2 IS NULL OR session_id = ?2) AND (?3 IS NULL OR suite_id = ?3)
+         AND (?4 IS NULL OR model_id = ?4) AND (?5 IS NULL OR status = ?5)";
+    let args = (
+        user_id.to_string(),
+        filter.session_id.map(|v| v.to_string()),
+        filter.suite_id.map(|v| v.to_string()),
+        filter.model_id.map(|v| v.to_string()),
+        filter.status.map(Status::as_str),
+    );
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {EXAMPLE_COLUMNS} FROM examples WHERE {condition}
+         ORDER BY created_at DESC, seq DESC LIMIT ?6 OFFSET ?7"
+    ))?;
+    let items = stmt
+        .query_map(
+            params![args.0, args.1, args.2, args.3, args.4, limit, offset],
+            example_from_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = conn.query_row(
+        &format!("SELECT count(*) FROM examples WHERE {condition}"),
+        params![args.0, args.1, args.2, args.3, args.4],
+        |r| r.get(0),
+    )?;
+    Ok((items, total))
+}
+
+/// What a worker needs to process one Example.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub example: ExampleRecord,
+    pub session: SessionRecord,
+}
+
+/// Marks the Example PROCESSING and answers its job, unless it is already
+/// finished (a duplicate notification).
+pub fn start_job(conn: &Connection, id: Uuid) -> Result<Option<Job>, ServeError> {
+    let changed = conn.execute(
+        "UPDATE examples SET status = 'PROCESSING', updated_at = ?2
+         WHERE id = ?1 AND status IN ('PENDING', 'PROCESSING')",
+        params![id.to_string(), now()],
+    )?;
+    if changed == 0 {
+        return Ok(None);
+    }
+    let example = conn.query_row(
+        &format!("SELECT {EXAMPLE_COLUMNS} FROM examples WHERE id = ?1"),
+        [id.to_string()],
+        example_from_row,
+    )?;
+    let session = conn.query_row(
+        &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"),
+        [example.session_id.to_string()],
+        session_from_row,
+    )?;
+    Ok(Some(Job { example, session }))
+}
+
+/// What a finished Example records.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub storage_path: String,
+    pub action_tool_map_id: Uuid,
+    pub tool_calls: i64,
+    pub rejected_calls: i64,
+    pub tokens: i64,
+    pub messages_bytes: i64,
+    /// The analyst-table rows, JSON-encoded, put in the outbox in the same
+    /// transaction so that a COMPLETED Example always reaches the tables. The
+    /// outbox numbers them in completion order: the tables' stream sequence.
+    pub example_row: String,
+    pub action_rows: String,
+}
+
+pub fn complete_example(conn: &mut Connection, id: Uuid, c: &Completion) -> Result<(), ServeError> {
+    let tx = conn.transaction()?;
+    let stamp = now();
+    tx.execute(
+        "UPDATE examples SET status = 'COMPLETED', storage_path = ?2, action_tool_map_id = ?3,
+             tool_calls = ?4, rejected_calls = ?5, tokens = ?6, messages_bytes = ?7,
+             error_code = NULL, error_message = NULL, updated_at = ?8, completed_at = ?8
+         WHERE id = ?1",
+        params![
+            id.to_string(),
+            c.storage_path,
+            c.action_tool_map_id.to_string(),
+            c.tool_calls,
+            c.rejected_calls,
+            c.tokens,
+            c.messages_bytes,
+            stamp
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO table_outbox (example_row, action_rows) VALUES (?1, ?2)",
+        params![c.example_row, c.action_rows],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub fn fail_example(conn: &Connection, id: Uuid, error: &ExampleError) -> Result<(), ServeError> {
+    conn.execute(
+        "UPDATE examples SET status = 'FAILED', error_code = ?2, error_message = ?3, updated_at = ?4
+         WHERE id = ?1",
+        params![id.to_string(), error.code, error.message, now()],
+    )?;
+    Ok(())
+}
+
+/// Examples left unfinished by an earlier run, oldest first.
+pub fn unfinished_examples(conn: &Connection) -> Result<Vec<Uuid>, ServeError> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM examples WHERE status IN ('PENDING', 'PROCESSING') ORDER BY seq",
+    )?;
+    let ids = stmt
+        .query_map([], |r| uuid_col(r, 0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ids)
+}
+
+// -------------------------------------------------------------- table outbox
+
+/// The first `limit` outbox rows, in stream order.
+pub fn outbox_batch(
+    conn: &Connection,
+    limit: i64,
+) -> Result<Vec<(u64, String, String)>, ServeError> {
+    let mut stmt = conn
+        .prepare("SELECT seq, example_row, action_rows FROM table_outbox ORDER BY seq LIMIT ?1")?;
+    let rows = stmt
+        .query_map([limit], |r| {
+            let seq: i64 = r.get(0)?;
+            Ok((u64::try_from(seq).unwrap_or(0), r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Drops outbox rows up to `upto` once their objects are written.
+pub fn outbox_delete_through(conn: &Connection, upto: u64) -> Result<(), ServeError> {
+    conn.execute(
+        "DELETE FROM table_outbox WHERE seq <= ?1",
+        [i64::try_from(upto).unwrap_or(i64::MAX)],
+    )?;
+    Ok(())
+}
+
+// --------------------------------------------------------------------- catalog
+
+/// One stored catalog file: `kind` is `mcp_server`, `suite` or `map`; `suite`
+/// names the suite a map belongs to (empty otherwise).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogFile {
+    pub kind: String,
+    pub suite: String,
+    pub name: String,
+    pub contents: String,
+}
+
+pub fn catalog_files(conn: &Connection) -> Result<Vec<CatalogFile>, ServeError> {
+    let mut stmt = conn.prepare(
+        "SELECT kind, suite, name, contents FROM catalog_files ORDER BY kind, suite, name",
+    )?;
+    let files = stmt
+        .query_map([], |r| {
+            Ok(CatalogFile {
+                kind: r.get(0)?,
+                suite: r.get(1)?,
+                name: r.get(2)?,
+                contents: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(files)
+}
+
+/// Replaces the whole stored catalog in one transaction.
+pub fn replace_catalog(conn: &mut Connection, files: &[CatalogFile]) -> Result<(), ServeError> {
+    let tx = conn.transaction()?;
+    tx.execute("DELETE FROM catalog_files", [])?;
+    for f in files {
+        tx.execute(
+            "INSERT INTO catalog_files (kind, suite, name, contents) VALUES (?1, ?2, ?3, ?4)",
+            params![f.kind, f.suite, f.name, f.contents],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+// ----------------------------------------------------------------------- usage
+
+/// One stored object's size and when it was stored, for storage accounting.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    pub bytes: i64,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UsageRows {
+    pub sessions_uploaded: i64,
+    pub examples_generated: i64,
+    /// (model id, tokens) of Examples completed in the period.
+    pub tokens_by_model: Vec<(Uuid, i64)>,
+    /// Every object the user has stored that existed before the period ended.
+    pub objects: Vec<StoredObject>,
+}
+
+/// The user's usage between `start` and `end` (timestamps as stored).
+pub fn usage(
+    conn: &Connection,
+    user_id: Uuid,
+    suite_id: Option<Uuid>,
+    start: &str,
+    end: &str,
+) -> Result<UsageRows, ServeError> {
+    let user = user_id.to_string();
+    let suite = suite_id.map(|s| s.to_string());
+    let sessions_uploaded = conn.query_row(
+        "SELECT count(*) FROM sessions WHERE user_id = ?1 AND (?2 IS NULL OR suite_id = ?2)
+             AND created_at >= ?3 AND created_at < ?4",
+        params![user, suite, start, end],
+        |r| r.get(0),
+    )?;
+    let examples_generated = conn.query_row(
+        "SELECT count(*) FROM examples WHERE user_id = ?1 AND (?2 IS NULL OR suite_id = ?2)
+             AND status = 'COMPLETED' AND completed_at >= ?3 AND completed_at < ?4",
+        params![user, suite, start, end],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare(
+        "SELECT model_id, sum(tokens) FROM examples WHERE user_id = ?1 AND (?2 IS NULL OR suite_id = ?2)
+             AND status = 'COMPLETED' AND completed_at >= ?3 AND completed_at < ?4
+         GROUP BY model_id ORDER BY model_id",
+    )?;
+    let tokens_by_model = stmt
+        .query_map(params![user, suite, start, end], |r| {
+            Ok((uuid_col(r, 0)?, r.get(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut objects = Vec::new();
+    let mut stmt = conn.prepare(
+        "SELECT size_bytes, created_at FROM sessions WHERE user_id = ?1 AND (?2 IS NULL OR suite_id = ?2)
+             AND created_at < ?3
+         UNION ALL
+         SELECT messages_bytes, completed_at FROM examples WHERE user_id = ?1 AND (?2 IS NULL OR suite_id = ?2)
+             AND status = 'COMPLETED' AND completed_at < ?3",
+    )?;
+    for o in stmt.query_map(params![user, suite, end], |r| {
+        Ok(StoredObject {
+            bytes: r.get(0)?,
+            created_at: r.get(1)?,
+        })
+    })? {
+        objects.push(o?);
+    }
+    Ok(UsageRows {
+        sessions_uploaded,
+        examples_generated,
+        tokens_by_model,
+        objects,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::open(&dir.path().join("t.db")).expect("open");
+        (dir, db)
+    }
+
+    #[test]
+    fn migrates_once_and_refuses_newer_schemas() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("t.db");
+        drop(Db::open(&path).expect("create"));
+        drop(Db::open(&path).expect("reopen"));
+        let conn = Connection::open(&path).expect("raw");
+        conn.pragma_update(None, "user_version", 99).expect("bump");
+        drop(conn);
+        let err = Db::open(&path).err().expect("newer schema refused");
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn user_data_is_scoped_to_its_owner() {
+        let (_dir, db) = open();
+        let conn = db.conn.lock().expect("lock");
+        let a = User {
+            id: Uuid::new_v4(),
+            display_name: "a".into(),
+            is_admin: false,
+            created_at: now(),
+        };
+        let b = User {
+            id: Uuid::new_v4(),
+            display_name: "b".into(),
+            is_admin: false,
+            created_at: now(),
+        };
+        insert_user(&conn, &a).expect("a");
+        insert_user(&conn, &b).expect("b");
+        let s = SessionRecord {
+            id: Uuid::new_v4(),
+            user_id: a.id,
+            suite_id: Uuid::new_v4(),
+            description: None,
+            created_at: now(),
+            storage_path: "sessions/x/input_events.jsonl".into(),
+            source_format: "CHROME_TRACE".into(),
+            size_bytes: 10,
+            event_count: 1,
+        };
+        insert_session(&conn, &s).expect("session");
+        assert!(get_session(&conn, a.id, s.id).expect("get").is_some());
+        assert!(get_session(&conn, b.id, s.id).expect("get").is_none());
+        let page = Page {
+            page: 1,
+            per_page: 20,
+        };
+        assert_eq!(list_sessions(&conn, b.id, None, page).expect("list").1, 0);
+        assert_eq!(
+            list_sessions(&conn, a.id, Some(s.suite_id), page)
+                .expect("list")
+                .1,
+            1
+        );
+    }
+
+    #[test]
+    fn revoked_keys_do_not_authenticate() {
+        let (_dir, db) = open();
+        let conn = db.conn.lock().expect("lock");
+        let u = User {
+            id: Uuid::new_v4(),
+            display_name: "u".into(),
+            is_admin: true,
+            created_at: now(),
+        };
+        insert_user(&conn, &u).expect("user");
+        let key = ApiKey {
+            id: Uuid::new_v4(),
+            name: None,
+            prefix: "tp_live_ab".into(),
+            created_at: now(),
+            revoked_at: None,
+        };
+        insert_api_key(&conn, u.id, &key, "hash").expect("key");
+        assert!(user_by_key_hash(&conn, "hash").expect("lookup").is_some());
+        let other = Uuid::new_v4();
+        assert!(revoke_api_key(&conn, other, key.id)
+            .expect("revoke")
+            .is_none());
+        let revoked = revoke_api_key(&conn, u.id, key.id)
+            .expect("revoke")
+            .expect("own key");
+        assert!(revoked.revoked_at.is_some());
+        assert!(user_by_key_hash(&conn, "hash").expect("lookup").is_none());
+    }
+}

@@ -1,0 +1,205 @@
+//! Errors: what goes wrong inside the server ([`ServeError`]) and what a client
+//! is told ([`ApiError`], always a JSON body).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A failure inside the server: the database, the object store, a task.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("sink: {0}")]
+    Sink(#[from] tracepipe_sinks::SinkError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("a blocking task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("catalog: {0}")]
+    Catalog(#[from] tracepipe_processors::catalog::CatalogError),
+    #[error("rules: {0}")]
+    Rules(#[from] tracepipe_processors::classify::RulesError),
+    #[error("pipeline: {0}")]
+    Pipeline(#[from] crate::pipeline::PipelineError),
+    #[error("random number generator: {0}")]
+    Random(String),
+}
+
+impl ServeError {
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        ServeError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
+
+/// The JSON error body: `{"error": {"code", "message", "field"?, "at"?}}`.
+#[derive(Debug, Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at: Option<&'a str>,
+}
+
+/// An answer other than success. `code` is short and stable, for programs;
+/// `message` says what is wrong and what to do, for people.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// The request field at fault (`input_events`, `page`, `model_id`).
+    pub field: Option<String>,
+    /// Where inside the field (`byte 1042`, `line 3`).
+    pub at: Option<String>,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            at: None,
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn at(mut self, at: impl Into<String>) -> Self {
+        self.at = Some(at.into());
+        self
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only administrators may change the catalog or create users",
+        )
+    }
+
+    /// Also the answer for another user's session or example: a client cannot
+    /// tell "not yours" from "not there".
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such {what}"),
+        )
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+    }
+
+    pub fn busy() -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_full",
+            "the processing queue is full; retry later",
+        );
+        e.retry_after_secs = Some(5);
+        e
+    }
+
+    pub fn timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "the request took longer than the server allows",
+        )
+    }
+
+    pub fn invalid_id(field: &str) -> Self {
+        Self::bad_request("invalid_id", format!("`{field}` is not a UUID")).field(field)
+    }
+}
+
+impl From<ServeError> for ApiError {
+    /// Internal details go to the log, not to the client.
+    fn from(err: ServeError) -> Self {
+        let reference = uuid::Uuid::new_v4();
+        eprintln!("serve: internal error {reference}: {err}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("internal error (reference {reference})"),
+        )
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(err: rusqlite::Error) -> Self {
+        ServeError::from(err).into()
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(err: tokio::task::JoinError) -> Self {
+        ServeError::from(err).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            error: Detail {
+                code: self.code,
+                message: &self.message,
+                field: self.field.as_deref(),
+                at: self.at.as_deref(),
+            },
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

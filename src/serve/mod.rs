@@ -1,0 +1,189 @@
+//! `tracepipe serve`: the embedded deployment. One process runs the HTTP
+//! gateway, the processor and the sink:
+//!
+//! ```text
+//! HTTP ──▶ gateway (api/*) ──▶ SQLite (control plane) + objects/ (raw uploads)
+//!                 │ example ids
+//!                 ▼
+//!          bounded queue ──▶ workers (pipeline, on blocking threads)
+//!                                 │ messages.jsonl → objects/examples/<id>/
+//!                                 │ table rows → outbox (SQLite)
+//!                                 ▼
+//!                          table sink ──▶ objects/tables/{examples,actions}/ (Parquet)
+//! ```
+//!
+//! The database is the durable queue: an Example is PENDING or PROCESSING in
+//! SQLite until a worker finishes it, and the in-process channel only says
+//! which to look at. A restart re-queues whatever was unfinished, so every
+//! Example is processed at least once; processing writes the same bytes each
+//! time. Table rows leave the outbox only after the objects holding them are
+//! written, and their objects are named by their outbox sequence, so a replay
+//! rewrites the same objects.
+
+mod api;
+mod auth;
+mod catalog;
+pub mod config;
+mod db;
+mod error;
+mod extract;
+mod models;
+mod openapi;
+mod sink;
+mod worker;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::local::LocalFileSystem;
+use object_store::ObjectStore;
+use tokio::sync::{mpsc, watch};
+use tracepipe_ingest::Limits;
+use uuid::Uuid;
+
+use self::catalog::CatalogStore;
+use self::config::ServeConfig;
+use self::db::Db;
+pub use self::error::ServeError;
+use crate::pipeline::Pipeline;
+
+/// Everything a request handler or worker shares.
+pub struct AppState {
+    pub config: ServeConfig,
+    pub db: Db,
+    /// The object store: `<data dir>/objects`.
+    pub objects: Arc<dyn ObjectStore>,
+    /// Stores and normalises uploads, synthesises Examples, into `objects`.
+    pub pipeline: Pipeline,
+    /// Uploads stream here, one folder each, before the pipeline reads them.
+    pub uploads_dir: PathBuf,
+    pub catalog: CatalogStore,
+    /// Example ids for the workers.
+    pub queue: mpsc::Sender<Uuid>,
+}
+
+/// How the server reports what a person starting it needs to know.
+pub struct Started {
+    pub url: String,
+    /// The first administrator's key, on the first start only.
+    pub admin_key: Option<String>,
+}
+
+/// Runs the server until SIGINT or SIGTERM. `announce` is called once the
+/// socket is bound.
+pub async fn run(
+    config: ServeConfig,
+    data_dir: PathBuf,
+    announce: impl FnOnce(&Started),
+) -> Result<(), ServeError> {
+    let objects_dir = data_dir.join("objects");
+    let uploads_dir = data_dir.join("uploads");
+    for dir in [&data_dir, &objects_dir, &uploads_dir] {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ServeError::io(format!("creating {}", dir.display()), e))?;
+    }
+    clear_stale_uploads(&uploads_dir)?;
+    let db = Db::open(&data_dir.join("tracepipe.db"))?;
+    let admin_key = api::account::ensure_admin(&db, &config.admin_display_name).await?;
+    let catalog = CatalogStore::open(&db, &config.catalog_dir).await?;
+    // Automatic clean-up removes the folders a rejected upload leaves empty.
+    let objects: Arc<dyn ObjectStore> =
+        Arc::new(LocalFileSystem::new_with_prefix(&objects_dir)?.with_automatic_cleanup(true));
+    let limits = Limits {
+        max_decompressed_bytes: config.limits.max_decompressed_bytes,
+        ..Limits::default()
+    };
+    let pipeline = Pipeline::new(objects.clone(), object_store::path::Path::default(), limits);
+
+    let (queue, jobs) = mpsc::channel(config.processing.queue_capacity);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ServeError::io(format!("binding {}", config.listen), e))?;
+    let local: SocketAddr = listener
+        .local_addr()
+        .map_err(|e| ServeError::io("reading the bound address", e))?;
+
+    let state = Arc::new(AppState {
+        config,
+        db,
+        objects,
+        pipeline,
+        uploads_dir,
+        catalog,
+        queue,
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let workers = worker::spawn(state.clone(), jobs, stop_rx.clone());
+    let requeue = tokio::spawn(worker::requeue_unfinished(state.clone()));
+    let sink = tokio::spawn(sink::run(state.clone(), stop_rx.clone()));
+
+    announce(&Started {
+        url: format!("http://{local}"),
+        admin_key,
+    });
+
+    let app = api::router(state.clone());
+    let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+    let served = serve.await.map_err(|e| ServeError::io("serving HTTP", e));
+
+    // Stop taking jobs; a job in flight may finish within the grace period,
+    // otherwise it stays PROCESSING and the next start picks it up again.
+    let _ = stop_tx.send(true);
+    requeue.abort();
+    let grace = Duration::from_secs(state.config.processing.shutdown_grace_secs);
+    if tokio::time::timeout(grace, workers).await.is_err() {
+        eprintln!(
+            "serve: workers did not finish within {}s; their examples resume on the next start",
+            grace.as_secs()
+        );
+    }
+    match sink.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("serve: the table sink failed: {e}"),
+        Err(e) => eprintln!("serve: the table sink task failed: {e}"),
+    }
+    served
+}
+
+/// Uploads interrupted by a stop are never resumed.
+fn clear_stale_uploads(dir: &Path) -> Result<(), ServeError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| ServeError::io(format!("reading {}", dir.display()), e))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|e| ServeError::io(format!("removing {}", path.display()), e))?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    eprintln!("serve: shutting down");
+}

@@ -1,0 +1,256 @@
+//! The processor: takes Example ids off the queue and runs the pipeline's
+//! synthesis stage on each, at most `processing.workers` at a time.
+//!
+//! Every outcome is written to the database: COMPLETED with the conversation's
+//! object and the table rows (in the outbox, same transaction), or FAILED with
+//! a code and a message that says what to do.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use object_store::ObjectStoreExt;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use tracepipe_schemas::decode_session;
+
+use super::db::{self, Completion, ExampleError, Job};
+use super::AppState;
+use crate::pipeline::{PipelineError, Recipe, SESSION_OBJECT};
+
+/// Starts the dispatcher. It stops taking ids when `stop` turns true and ends
+/// once the jobs in flight are done.
+pub fn spawn(
+    state: Arc<AppState>,
+    mut jobs: mpsc::Receiver<Uuid>,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let workers = state.config.processing.workers;
+        let slots = Arc::new(Semaphore::new(workers));
+        loop {
+            let slot = tokio::select! {
+                biased;
+                _ = stop.wait_for(|s| *s) => break,
+                slot = slots.clone().acquire_owned() => match slot {
+                    Ok(s) => s,
+                    Err(_) => break,
+                },
+            };
+            let id = tokio::select! {
+                biased;
+                _ = stop.wait_for(|s| *s) => break,
+                id = jobs.recv() => match id {
+                    Some(id) => id,
+                    None => break,
+                },
+            };
+            let state = state.clone();
+            tokio::spawn(async move {
+                process(&state, id).await;
+                drop(slot);
+            });
+        }
+        // Wait for the jobs in flight: they hold the other slots.
+        let all = u32::try_from(workers).unwrap_or(u32::MAX);
+        let _ = slots.acquire_many(all).await;
+    })
+}
+
+/// Queues the Examples an earlier run left PENDING or PROCESSING.
+pub async fn requeue_unfinished(state: Arc<AppState>) {
+    let ids = match state.db.call(|conn| db::unfinished_examples(conn)).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            eprintln!("serve: cannot list unfinished examples: {e}");
+            return;
+        }
+    };
+    if !ids.is_empty() {
+        eprintln!("serve: resuming {} unfinished examples", ids.len());
+    }
+    for id in ids {
+        // Waits for room: the queue is bounded, this backlog is not.
+        if state.queue.send(id).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn process(state: &AppState, id: Uuid) {
+    let job = match state.db.call(move |conn| db::start_job(conn, id)).await {
+        Ok(Some(job)) => job,
+        // Already finished: a duplicate notice.
+        Ok(None) => return,
+        Err(e) => {
+            eprintln!("serve: example {id}: cannot start: {e}");
+            return;
+        }
+    };
+    let written = match run(state, &job).await {
+        Ok(completion) => {
+            state
+                .db
+                .call(move |conn| db::complete_example(conn, id, &completion))
+                .await
+        }
+        Err(error) => {
+            state
+                .db
+                .call(move |conn| db::fail_example(conn, id, &error))
+                .await
+        }
+    };
+    if let Err(e) = written {
+        // Left PROCESSING: the next start processes it again.
+        eprintln!("serve: example {id}: cannot record the outcome: {e}");
+    }
+}
+
+fn failure(code: &str, message: impl Into<String>) -> ExampleError {
+    ExampleError {
+        code: code.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn pipeline_failure(e: PipelineError) -> ExampleError {
+    let code = match &e {
+        PipelineError::Setup(_) => "catalog",
+        PipelineError::SuiteMismatch { .. } => "suite_mismatch",
+        e if e.is_input_error() => "input",
+        _ => "storage",
+    };
+    let advice = match code {
+        "catalog" => "; an administrator must fix the catalog, then POST /v1/examples again",
+        "storage" => "; POST /v1/examples again to retry",
+        _ => "",
+    };
+    failure(code, format!("{e}{advice}"))
+}
+
+async fn run(state: &AppState, job: &Job) -> Result<Completion, ExampleError> {
+    let example = &job.example;
+    let snapshot = state.catalog.snapshot();
+    let catalog = &snapshot.catalog;
+    let suite = catalog.suite_by_id(example.suite_id).ok_or_else(|| {
+        failure(
+            "catalog",
+            format!("suite {} is no longer in the catalog", example.suite_id),
+        )
+    })?;
+    let map = example
+        .action_tool_map_id
+        .and_then(|m| catalog.action_tool_map_by_id(m))
+        .ok_or_else(|| {
+            failure(
+                "catalog",
+                "the Example's action tool map is no longer in the catalog; POST /v1/examples again to use the suite's current map",
+            )
+        })?;
+    let server = catalog.mcp_server_by_id(map.mcp_server_id).ok_or_else(|| {
+        failure(
+            "catalog",
+            format!(
+                "MCP server {} is no longer in the catalog",
+                map.mcp_server_id
+            ),
+        )
+    })?;
+    let model = snapshot
+        .models
+        .get(example.model_id, example.suite_id)
+        .ok_or_else(|| {
+            failure(
+                "model_unavailable",
+                format!(
+                    "model {} no longer classifies suite `{}`; see GET /v1/models",
+                    example.model_id, suite.name
+                ),
+            )
+        })?;
+    let browser = Some(state.config.processing.browser_mcp_server.as_str())
+        .filter(|name| !name.is_empty() && catalog.mcp_server(name).is_some());
+    let recipe = Recipe::new(
+        snapshot.catalog.clone(),
+        &suite.name,
+        Some(&server.name),
+        browser,
+        model,
+        example.model_configuration.clone(),
+    )
+    .map_err(|e| pipeline_failure(e.into()))?;
+
+    let session_key = format!("sessions/{}/{SESSION_OBJECT}", job.session.id);
+    let storage = |e: object_store::Error| {
+        failure(
+            "storage",
+            format!("reading the normalised session: {e}; POST /v1/examples again to retry"),
+        )
+    };
+    let location = object_store::path::Path::from(session_key);
+    let avro = state
+        .objects
+        .get(&location)
+        .await
+        .map_err(storage)?
+        .bytes()
+        .await
+        .map_err(storage)?;
+    let session = tokio::task::spawn_blocking(move || decode_session(&avro))
+        .await
+        .map_err(|e| failure("internal", format!("decoding the session failed: {e}")))?
+        .map_err(|e| {
+            failure(
+                "storage",
+                format!("the stored session does not decode: {e}; upload the recording again"),
+            )
+        })?;
+    let created_at = DateTime::parse_from_rfc3339(&example.created_at)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            failure(
+                "internal",
+                format!("the Example's creation time does not parse: {e}"),
+            )
+        })?;
+
+    let out = state
+        .pipeline
+        .synthesize(
+            &recipe,
+            job.session.id,
+            Arc::new(session),
+            example.id,
+            created_at,
+        )
+        .await
+        .map_err(pipeline_failure)?;
+    let messages = object_store::path::Path::from(out.example.messages_path.as_str());
+    let size = state
+        .objects
+        .head(&messages)
+        .await
+        .map_err(|e| {
+            failure(
+                "storage",
+                format!("the stored conversation is missing: {e}"),
+            )
+        })?
+        .size;
+    let json = |v: Result<String, serde_json::Error>| {
+        v.map_err(|e| failure("internal", format!("encoding table rows: {e}")))
+    };
+    Ok(Completion {
+        storage_path: out.example.messages_path.clone(),
+        action_tool_map_id: map.id,
+        tool_calls: i64::try_from(out.actions.len()).unwrap_or(i64::MAX),
+        rejected_calls: i64::try_from(out.rejections.len()).unwrap_or(i64::MAX),
+        // The RULES models use no tokens; model providers that do will report them.
+        tokens: 0,
+        messages_bytes: i64::try_from(size).unwrap_or(i64::MAX),
+        example_row: json(serde_json::to_string(&out.example))?,
+        action_rows: json(serde_json::to_string(&out.actions))?,
+    })
+}
