@@ -34,7 +34,10 @@ OUT_FILE="$LOG_DIR/kafka.out"
 JAVA="${JAVA_HOME:+$JAVA_HOME/bin/}java"
 
 check_java() {
-  command -v "$JAVA" >/dev/null || tp_die "java not found (Kafka 4 needs Java 17+)"
+  if ! command -v "$JAVA" >/dev/null; then
+    [[ -z "${JAVA_HOME:-}" ]] || tp_die "JAVA_HOME=$JAVA_HOME has no bin/java"
+    tp_apt_install openjdk-17-jre-headless
+  fi
   local v
   v="$("$JAVA" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
   [[ "${v%%.*}" -ge 17 ]] 2>/dev/null || tp_die "Kafka 4 needs Java 17+, found '$v' ($JAVA)"
@@ -55,8 +58,8 @@ install_kafka() {
 install_kafka_locked() {
   install_kafka_needed || return 0
   local marker="$LIBS_DIR/.complete"
-  command -v mvn >/dev/null || tp_die "mvn not found (apt-get install -y maven)"
   check_java
+  command -v mvn >/dev/null || tp_apt_install maven
   local t0; t0=$(tp_now_ms)
   tp_log "resolving Kafka $KAFKA_VERSION jars from Maven Central into $LIBS_DIR"
   local tmp="$LIBS_DIR.tmp.$$"

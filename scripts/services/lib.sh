@@ -80,3 +80,18 @@ tp_with_lock() {
   "$@"   # not in a `||` context, so `set -e` still applies inside CMD
   exec {fd}>&-
 }
+
+# tp_apt_install PKG... -> install Debian packages (root only); runs
+# `apt-get update` only when the first attempt fails (stale or empty lists).
+tp_apt_install() {
+  [[ "$(id -u)" == 0 ]] || tp_die "missing $*; run as root or: sudo apt-get install -y $*"
+  local log="$TP_SERVICES_CACHE/apt.log"
+  tp_log "apt-get install $* (log: $log)"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -q --no-install-recommends "$@" >>"$log" 2>&1; then
+    tp_log "apt-get install failed; running apt-get update first"
+    apt-get update -q >>"$log" 2>&1 || tp_die "apt-get update failed (see $log)"
+    apt-get install -y -q --no-install-recommends "$@" >>"$log" 2>&1 \
+      || tp_die "apt-get install $* failed (see $log)"
+  fi
+}

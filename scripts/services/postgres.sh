@@ -37,16 +37,8 @@ install_pg() {
 
 install_pg_locked() {
   install_pg_needed || return 0
-  [[ "$(id -u)" == 0 ]] || tp_die "PostgreSQL is not installed; run as root (or: sudo apt-get install -y postgresql)"
   local t0; t0=$(tp_now_ms)
-  tp_log "installing PostgreSQL from Debian packages"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y -q --no-install-recommends postgresql postgresql-client >>"$LOG_DIR/apt.log" 2>&1; then
-    tp_log "apt-get install failed; running apt-get update first"
-    apt-get update -q >>"$LOG_DIR/apt.log" 2>&1 || tp_die "apt-get update failed (see $LOG_DIR/apt.log)"
-    apt-get install -y -q --no-install-recommends postgresql postgresql-client >>"$LOG_DIR/apt.log" 2>&1 \
-      || tp_die "apt-get install postgresql failed (see $LOG_DIR/apt.log)"
-  fi
+  tp_apt_install postgresql postgresql-client
   pg_bindir >/dev/null || tp_die "no /usr/lib/postgresql/*/bin/initdb after install"
   tp_log "installed PostgreSQL in $(( ($(tp_now_ms) - t0) / 1000 ))s"
 }

@@ -35,7 +35,7 @@ LOG_FILE="$LOG_DIR/weed.log"
 
 go_env() {
   env GOPATH="$GO_DIR" GOMODCACHE="$GO_DIR/pkg/mod" GOCACHE="$GO_DIR/build-cache" \
-      GOFLAGS="-buildvcs=false -mod=readonly -modcacherw" GOTOOLCHAIN=local "$@"
+      GOFLAGS="-buildvcs=false -mod=readonly -modcacherw" GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" "$@"
 }
 
 install_weed_needed() { [[ ! -x "$WEED" ]]; }
@@ -47,7 +47,7 @@ install_weed() {
 
 install_weed_locked() {
   if [[ -x "$WEED" ]]; then return 0; fi
-  command -v go >/dev/null || tp_die "go toolchain not found (needs Go >= 1.26.6)"
+  command -v go >/dev/null || tp_die "go not found: SeaweedFS needs Go >= 1.21 on PATH (it fetches a newer toolchain from the Go module proxy when needed)"
   mkdir -p "$BIN_DIR" "$GO_DIR"
   local t0; t0=$(tp_now_ms)
   tp_log "building weed $SEAWEEDFS_VERSION (first time only; several minutes)"
