@@ -1,0 +1,41 @@
+//! The accuracy harness on the repo's recorded scenarios: it must print the
+//! per-tool table and meet the bar the classification issue sets (tool-call F1
+//! ≥ 0.98, argument exact-match ≥ 0.95).
+
+use std::process::Command;
+
+#[test]
+fn recorded_scenarios_meet_the_accuracy_bar() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
+        .current_dir(root)
+        .args(["eval", "--min-f1", "0.98", "--min-exact", "0.95", "tests/fixtures/recordings"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}\n{stderr}");
+    assert!(out.status.success(), "eval failed:\n{stdout}\n{stderr}");
+    let overall = stdout.lines().find(|l| l.starts_with("OVERALL")).expect("an OVERALL line");
+    let cols: Vec<&str> = overall.split_whitespace().collect();
+    let f1: f64 = cols[6].parse().unwrap();
+    assert!(f1 >= 0.98, "{overall}");
+    for tool in ["send_email", "draft_email", "read_email", "search_emails", "delete_email", "modify_email", "batch_modify_emails",
+        "batch_delete_emails", "download_attachment", "list_email_labels", "create_label", "update_label", "delete_label", "create_filter"]
+    {
+        assert!(stdout.lines().any(|l| l.starts_with(tool)), "no scenario exercised {tool}");
+    }
+}
+
+#[test]
+fn eval_rejects_a_directory_without_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["eval"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no scenarios"));
+}
