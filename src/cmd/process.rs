@@ -242,18 +242,21 @@ async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
             let (pipeline, recipe) = (&pipeline, &recipe);
             async move {
                 let outcome = process_one(pipeline, recipe, path, session_id, created_at).await;
-                (seq, path, outcome)
+                (seq, path, session_id, outcome)
             }
         })
         .buffered(jobs);
-    while let Some((seq, path, outcome)) = results.next().await {
+    while let Some((seq, path, session_id, outcome)) = results.next().await {
         progress.inc(1);
         progress.set_message(display_name(path));
         match outcome {
             Ok((ingested, example)) => {
                 record(&mut writers, &mut tally, seq, path, ingested, example).await?;
             }
-            Err(error) => reject(&progress, &mut tally, path, &error),
+            Err(error) => {
+                prune_local_session_dirs(&args.out, session_id);
+                reject(&progress, &mut tally, path, &error);
+            }
         }
     }
     drop(results);
@@ -322,6 +325,20 @@ async fn process_one(
         .synthesize(recipe, session_id, session, example_id, created_at)
         .await?;
     Ok((ingested, example))
+}
+
+/// The pipeline deletes a rejected input's objects, but a local destination
+/// keeps the directories they were in (object stores have none): remove them
+/// while empty. A session stored by an earlier run is not empty and stays.
+fn prune_local_session_dirs(out: &str, session_id: Uuid) {
+    if out.contains("://") {
+        return;
+    }
+    let dir = FsPath::new(out).join("sessions").join(session_id.to_string());
+    for empty in [dir.join("screenshots"), dir] {
+        // Fails, as it should, on a directory that is not empty.
+        let _ = std::fs::remove_dir(empty);
+    }
 }
 
 /// Reports an input that could not be processed, now and in the summary.
