@@ -139,7 +139,7 @@ async fn method_not_allowed() -> ApiError {
 async fn openapi() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        super::openapi::DOCUMENT,
+        super::openapi::document(),
     )
         .into_response()
 }
