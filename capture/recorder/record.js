@@ -2,34 +2,65 @@
 // Records scenarios from capture/scenarios/ as gzipped Chrome traces.
 //
 //   node capture/recorder/record.js [--out DIR] [scenario…]
+//   node capture/recorder/record.js --app alt [--out DIR] [scenario…]
 //
 // Writes DIR/<scenario>.trace.json.gz and copies the scenario's sidecar
 // DIR/<scenario>.expected.json beside it. DIR defaults to out/recordings at
 // the repository root; pass --out tests/fixtures/recordings to refresh the
 // committed fixtures. With no scenario named, records them all. The demo app
 // listens on --port (8765 by default; 0 picks a free one).
+//
+// --app alt records the second reference client instead (capture/alt-app,
+// port 8766, scenarios from capture/scenarios-alt, capture/alt-capture.js
+// injected). --scenarios DIR and --capture FILE override the app's scenario
+// folder and capture script; --screenshot-every N keeps one Screenshot frame
+// in N (0 keeps none; a scenario may set its own `screenshotEvery`).
 
 const fs = require("node:fs");
 const path = require("node:path");
-const { startServer } = require("../demo-app/server.js");
-const { SCENARIO_DIR, recordScenario, scenarioNames } = require("./session.js");
+const { SCENARIO_DIR, CAPTURE_SCRIPT, recordScenario, scenarioNames } = require("./session.js");
 
 const REPO = path.resolve(__dirname, "..", "..");
 
+const APPS = {
+  demo: {
+    server: "../demo-app/server.js",
+    port: 8765,
+    scenarios: SCENARIO_DIR,
+    capture: CAPTURE_SCRIPT,
+    options: {},
+  },
+  alt: {
+    server: "../alt-app/server.js",
+    port: 8766,
+    scenarios: path.join(__dirname, "..", "scenarios-alt"),
+    capture: path.join(__dirname, "..", "alt-capture.js"),
+    options: {
+      viewport: { width: 800, height: 560 },
+      resetWith: (app) => () => app.store.reset(),
+      ready: (page) => page.locator("li[data-message-id]").first().waitFor(),
+    },
+  },
+};
+
 function usage(message) {
   if (message) console.error(message);
-  console.error("usage: node capture/recorder/record.js [--out DIR] [--port N] [scenario…]");
+  console.error(
+    "usage: node capture/recorder/record.js [--app demo|alt] [--out DIR] [--port N] [--scenarios DIR] [--capture FILE] [--screenshot-every N] [scenario…]"
+  );
   console.error(`scenarios: ${scenarioNames().join(" ")}`);
   process.exit(2);
 }
 
+const VALUED = ["--out", "--port", "--app", "--scenarios", "--capture", "--screenshot-every"];
+
 function parseArgs(argv) {
-  const options = { out: path.join(REPO, "out", "recordings"), port: 8765, names: [] };
+  const options = { out: path.join(REPO, "out", "recordings"), names: [] };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
-    if (arg === "--out" || arg === "--port") {
+    if (VALUED.includes(arg)) {
       if (i + 1 >= argv.length) usage(`${arg} needs a value`);
-      options[arg.slice(2)] = argv[i + 1];
+      options[arg.slice(2).replace(/-(\w)/g, (_, c) => c.toUpperCase())] = argv[i + 1];
       i += 1;
     } else if (arg === "-h" || arg === "--help") {
       usage();
@@ -39,27 +70,49 @@ function parseArgs(argv) {
       options.names.push(arg);
     }
   }
-  const known = scenarioNames();
+  const app = APPS[options.app || "demo"];
+  if (!app) usage(`unknown app ${options.app} (demo or alt)`);
+  options.appConfig = app;
+  options.scenarios = path.resolve(options.scenarios || app.scenarios);
+  options.capture = path.resolve(options.capture || app.capture);
+  if (options.screenshotEvery !== undefined) {
+    options.screenshotEvery = Number(options.screenshotEvery);
+    if (!Number.isInteger(options.screenshotEvery) || options.screenshotEvery < 0) usage("--screenshot-every takes a whole number");
+  }
+  const known = scenarioNames(options.scenarios);
   const unknown = options.names.filter((name) => !known.includes(name));
   if (unknown.length) usage(`unknown scenario: ${unknown.join(", ")}`);
   if (!options.names.length) options.names = known;
   options.out = path.resolve(options.out);
-  options.port = Number(options.port);
+  options.port = Number(options.port === undefined ? app.port : options.port);
   return options;
+}
+
+function everyNth(n) {
+  return n === 0 ? () => false : (i) => i % n === 0;
 }
 
 async function main() {
   const options = parseArgs(process.argv.slice(2));
   fs.mkdirSync(options.out, { recursive: true });
+  const { startServer } = require(options.appConfig.server);
   const demo = await startServer({ port: options.port });
+  const { resetWith, ...appOptions } = options.appConfig.options;
   let failed = 0;
   try {
     for (const name of options.names) {
       const started = Date.now();
       try {
-        const trace = await recordScenario(name, demo);
+        const every = options.screenshotEvery ?? require(path.join(options.scenarios, `${name}.js`)).screenshotEvery;
+        const trace = await recordScenario(name, demo, {
+          ...appOptions,
+          scenarioDir: options.scenarios,
+          captureScript: options.capture,
+          reset: resetWith ? resetWith(demo) : undefined,
+          keepScreenshot: every === undefined ? undefined : everyNth(every),
+        });
         fs.writeFileSync(path.join(options.out, `${name}.trace.json.gz`), trace);
-        fs.copyFileSync(path.join(SCENARIO_DIR, `${name}.expected.json`), path.join(options.out, `${name}.expected.json`));
+        fs.copyFileSync(path.join(options.scenarios, `${name}.expected.json`), path.join(options.out, `${name}.expected.json`));
         console.log(`${name}: ${(trace.length / 1024).toFixed(0)} KiB in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       } catch (error) {
         failed += 1;

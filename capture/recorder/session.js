@@ -48,9 +48,10 @@ function launchBrowser() {
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 }
 
-async function newCapturingPage(browser) {
-  const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1, acceptDownloads: true, locale: "en-GB", timezoneId: "UTC" });
-  await context.addInitScript({ path: CAPTURE_SCRIPT });
+// `captureScript` and `viewport` default to capture.js and VIEWPORT.
+async function newCapturingPage(browser, { captureScript = CAPTURE_SCRIPT, viewport = VIEWPORT } = {}) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, acceptDownloads: true, locale: "en-GB", timezoneId: "UTC" });
+  await context.addInitScript({ path: captureScript });
   const page = await context.newPage();
   return { context, page };
 }
@@ -86,13 +87,13 @@ function scenarioHelpers(page, baseUrl) {
   };
 }
 
-function loadScenario(name) {
-  return require(path.join(SCENARIO_DIR, `${name}.js`));
+function loadScenario(name, scenarioDir = SCENARIO_DIR) {
+  return require(path.join(scenarioDir, `${name}.js`));
 }
 
-function scenarioNames() {
+function scenarioNames(scenarioDir = SCENARIO_DIR) {
   return fs
-    .readdirSync(SCENARIO_DIR)
+    .readdirSync(scenarioDir)
     .filter((file) => file.endsWith(".js"))
     .map((file) => file.slice(0, -3))
     .sort();
@@ -103,32 +104,39 @@ function scenarioNames() {
 // line. Chrome's event order carries no meaning (it is not even sorted by
 // time), while consecutive JPEG frames are nearly identical: side by side they
 // fall into gzip's 32 KiB window and the file shrinks by more than half.
-function screenshotsLast(traceBuffer) {
+// With `keepScreenshot(index)`, only the frames it accepts are kept.
+function screenshotsLast(traceBuffer, keepScreenshot = () => true) {
   const trace = JSON.parse(traceBuffer.toString("utf8"));
   const events = Array.isArray(trace) ? trace : trace.traceEvents;
-  const ordered = [...events.filter((e) => e.name !== "Screenshot"), ...events.filter((e) => e.name === "Screenshot")];
+  const frames = events.filter((e) => e.name === "Screenshot").filter((_, i) => keepScreenshot(i));
+  const ordered = [...events.filter((e) => e.name !== "Screenshot"), ...frames];
   const lines = ordered.map((event) => JSON.stringify(event)).join(",\n");
   const metadata = Array.isArray(trace) ? "" : `,\n"metadata":${JSON.stringify(trace.metadata || {})}`;
   return Buffer.from(`{"traceEvents":[\n${lines}]${metadata}}\n`, "utf8");
 }
 
 // Records `name` against the running demo app and returns the gzipped trace.
-async function recordScenario(name, demo) {
-  const scenario = loadScenario(name);
-  demo.mailbox.reset();
+// Options, for other apps (capture/alt-app): `scenarioDir`, `captureScript`,
+// `viewport`, `reset()` (defaults to demo.mailbox.reset()), `ready(page)`
+// (defaults to waiting for the first row) and `keepScreenshot(index)`.
+async function recordScenario(name, demo, options = {}) {
+  const scenario = loadScenario(name, options.scenarioDir);
+  if (options.reset) options.reset();
+  else demo.mailbox.reset();
   const browser = await launchBrowser();
   try {
-    const { context, page } = await newCapturingPage(browser);
+    const { context, page } = await newCapturingPage(browser, { captureScript: options.captureScript, viewport: options.viewport });
     await browser.startTracing(page, { screenshots: true, categories: TRACE_CATEGORIES });
     await page.goto(`${demo.url}#inbox`);
-    await page.getByRole("row").first().waitFor();
+    if (options.ready) await options.ready(page);
+    else await page.getByRole("row").first().waitFor();
     await page.waitForTimeout(400);
     await scenario(page, scenarioHelpers(page, demo.url));
     // Lets the last action's requests and repaint land in the trace.
     await page.waitForTimeout(600);
     const trace = await browser.stopTracing();
     await context.close();
-    return zlib.gzipSync(screenshotsLast(trace), { level: 9 });
+    return zlib.gzipSync(screenshotsLast(trace, options.keepScreenshot), { level: 9 });
   } finally {
     await browser.close();
   }
