@@ -119,10 +119,7 @@ pub enum PipelineError {
     #[error("storing {key}: {source}")]
     Store { key: String, source: SinkError },
     #[error("uploading {key}: {source}")]
-    Upload {
-        key: String,
-        source: std::io::Error,
-    },
+    Upload { key: String, source: std::io::Error },
     #[error("encoding the session: {0}")]
     Avro(#[from] AvroError),
     #[error(transparent)]
@@ -137,7 +134,9 @@ impl PipelineError {
     pub fn is_input_error(&self) -> bool {
         matches!(
             self,
-            PipelineError::Open { .. } | PipelineError::Ingest(_) | PipelineError::SuiteMismatch { .. }
+            PipelineError::Open { .. }
+                | PipelineError::Ingest(_)
+                | PipelineError::SuiteMismatch { .. }
         )
     }
 }
@@ -148,7 +147,10 @@ pub fn load_rules_model(
     suite: &Suite,
     options: RulesOptions,
 ) -> Result<RulesModel, SetupError> {
-    let path = catalog_dir.join("suites").join(&suite.name).join("rules.json");
+    let path = catalog_dir
+        .join("suites")
+        .join(&suite.name)
+        .join("rules.json");
     let contents = std::fs::read_to_string(&path).map_err(|source| SetupError::ReadRules {
         path: path.clone(),
         source,
@@ -215,12 +217,16 @@ impl Recipe {
         model_configuration: Value,
     ) -> Result<Recipe, SetupError> {
         if !model_configuration.is_object() {
-            return Err(SetupError::ModelConfiguration(model_configuration.to_string()));
+            return Err(SetupError::ModelConfiguration(
+                model_configuration.to_string(),
+            ));
         }
-        let suite_entity = catalog.suite(suite).ok_or_else(|| SetupError::UnknownSuite {
-            suite: suite.to_owned(),
-            known: names(catalog.suites().map(|s| s.name.as_str())),
-        })?;
+        let suite_entity = catalog
+            .suite(suite)
+            .ok_or_else(|| SetupError::UnknownSuite {
+                suite: suite.to_owned(),
+                known: names(catalog.suites().map(|s| s.name.as_str())),
+            })?;
         let servers: Vec<&str> = catalog
             .maps_for_suite(suite)
             .filter_map(|m| catalog.mcp_server_by_id(m.mcp_server_id))
@@ -456,10 +462,6 @@ impl Pipeline {
         path: &FsPath,
         session_id: Uuid,
     ) -> Result<IngestedSession, PipelineError> {
-        let file = File::open(path).map_err(|source| PipelineError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
         let id = session_id.to_string();
         let raw_key = session_object_path(&self.prefix, &id, RAW_OBJECT);
         let (sender, receiver) = mpsc::channel(SCREENSHOT_QUEUE);
@@ -472,8 +474,13 @@ impl Pipeline {
             missing: Vec::new(),
         };
         let limits = self.limits;
+        let recording = path.to_owned();
         let read = tokio::task::spawn_blocking(move || {
             let mut sink = sink;
+            let file = File::open(&recording).map_err(|source| PipelineError::Open {
+                path: recording.clone(),
+                source,
+            })?;
             let session = read_session(BufReader::new(file), id, &limits, &mut sink)?;
             let avro = encode_session(&session)?;
             Ok::<_, PipelineError>((session, avro, sink.missing))
@@ -540,10 +547,9 @@ impl Pipeline {
         }
         let blocking_recipe = recipe.clone();
         let blocking_session = Arc::clone(&session);
-        let made = tokio::task::spawn_blocking(move || {
-            make_example(&blocking_recipe, &blocking_session)
-        })
-        .await??;
+        let made =
+            tokio::task::spawn_blocking(move || make_example(&blocking_recipe, &blocking_session))
+                .await??;
 
         let id = example_id.to_string();
         let session_id = session_id.to_string();
@@ -603,7 +609,11 @@ impl Pipeline {
         };
 
         let mut objects = vec![messages_key.clone()];
-        let store_messages = put(self.store.as_ref(), &messages_key, synthesis.messages_jsonl());
+        let store_messages = put(
+            self.store.as_ref(),
+            &messages_key,
+            synthesis.messages_jsonl(),
+        );
         let browser = match &made.browser {
             Some(browser) => {
                 futures::try_join!(
@@ -657,7 +667,9 @@ fn make_example(recipe: &Recipe, session: &Session) -> Result<Made, SetupError> 
         &actions,
     );
     let browser = match recipe.browser_server()? {
-        Some(server) => Some(BrowserSynthesizer::new(server, BrowserOptions::default())?.synthesize(session)),
+        Some(server) => {
+            Some(BrowserSynthesizer::new(server, BrowserOptions::default())?.synthesize(session))
+        }
         None => None,
     };
     Ok(Made {
@@ -676,12 +688,19 @@ fn to_i32(n: usize) -> i32 {
 /// `key` relative to `prefix`, as the tables record object paths.
 fn relative(key: &Path, prefix: &Path) -> String {
     match key.prefix_match(prefix) {
-        Some(parts) => parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>().join("/"),
+        Some(parts) => parts
+            .map(|p| p.as_ref().to_owned())
+            .collect::<Vec<_>>()
+            .join("/"),
         None => key.to_string(),
     }
 }
 
-async fn put(store: &dyn ObjectStore, key: &Path, bytes: impl Into<Bytes>) -> Result<(), PipelineError> {
+async fn put(
+    store: &dyn ObjectStore,
+    key: &Path,
+    bytes: impl Into<Bytes>,
+) -> Result<(), PipelineError> {
     put_object(store, key, bytes)
         .await
         .map_err(|source| PipelineError::Store {
@@ -743,7 +762,10 @@ async fn upload_screenshots(
 fn session_key(prefix: &Path, session_id: &str, key: &str) -> Path {
     let mut parts = key.split('/');
     let first = parts.next().unwrap_or_default();
-    parts.fold(session_object_path(prefix, session_id, first), |path, part| path.join(part))
+    parts.fold(
+        session_object_path(prefix, session_id, first),
+        |path, part| path.join(part),
+    )
 }
 
 /// Hands screenshots from the (blocking) reader to the uploader. A full queue
@@ -782,7 +804,9 @@ impl ScreenshotSink for StoreScreenshots {
             && filename != ".."
             && !filename.contains(['/', '\\', '\0']);
         if !plain {
-            return Err(format!("screenshot file name {filename:?} is not a plain file name"));
+            return Err(format!(
+                "screenshot file name {filename:?} is not a plain file name"
+            ));
         }
         let key = format!("screenshots/{filename}");
         let Some(file) = self.beside.as_ref().map(|dir| dir.join(filename)) else {

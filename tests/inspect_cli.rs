@@ -52,15 +52,29 @@ fn a_fixture_prints_its_timeline_and_a_summary() {
     let mut kinds = std::collections::BTreeSet::new();
     for line in stdout.lines() {
         let event: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
-        kinds.insert(event["kind"].as_str().expect("every line has a kind").to_owned());
+        kinds.insert(
+            event["kind"]
+                .as_str()
+                .expect("every line has a kind")
+                .to_owned(),
+        );
     }
     for kind in ["click", "change", "navigation", "screenshot"] {
         assert!(kinds.contains(kind), "no {kind} in {kinds:?}");
     }
-    assert!(stdout.contains(r#""value":"Meeting Tomorrow""#), "the typed subject is in the timeline");
+    assert!(
+        stdout.contains(r#""value":"Meeting Tomorrow""#),
+        "the typed subject is in the timeline"
+    );
     let summary = stderr.lines().last().expect("a summary line");
-    assert!(summary.starts_with(&format!("{}: ", path.display())), "{summary}");
-    assert!(summary.contains(" events (") && summary.contains(" screenshots"), "{summary}");
+    assert!(
+        summary.starts_with(&format!("{}: ", path.display())),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(" events (") && summary.contains(" screenshots"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -69,7 +83,10 @@ fn secrets_typed_into_masked_fields_appear_nowhere() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     let all = text(&output.stdout) + &text(&output.stderr);
     // The scenario types into the fields: the events are there, the values not.
-    assert!(all.contains(r#""masked":true"#), "the masked changes are in the timeline");
+    assert!(
+        all.contains(r#""masked":true"#),
+        "the masked changes are in the timeline"
+    );
     for secret in SECRETS {
         assert!(!all.contains(secret), "{secret} leaked");
     }
@@ -140,13 +157,19 @@ fn broken_inputs_fail_with_a_clear_message_and_no_panic() {
             .lines()
             .find(|l| l.starts_with(&format!("{}: ", path.display())))
             .unwrap_or_else(|| panic!("{name}: no message naming the file in {stderr:?}"));
-        assert!(message.contains(says), "{name}: {message:?} does not say {says:?}");
+        assert!(
+            message.contains(says),
+            "{name}: {message:?} does not say {says:?}"
+        );
     }
 
     // All at once, with a good recording among them: the good one is still
     // printed, each broken one named, the exit code 1.
     let good = fixture("send_simple");
-    let mut paths: Vec<PathBuf> = corpus.iter().map(|(name, _, _)| dir.path().join(name)).collect();
+    let mut paths: Vec<PathBuf> = corpus
+        .iter()
+        .map(|(name, _, _)| dir.path().join(name))
+        .collect();
     paths.insert(3, good.clone());
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     let output = inspect(&refs);
@@ -154,13 +177,24 @@ fn broken_inputs_fail_with_a_clear_message_and_no_panic() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(text(&output.stdout).contains(r#""kind":"click""#));
-    assert!(stderr.contains(&format!("{}: ", good.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: ", good.display())),
+        "{stderr}"
+    );
     for path in &paths {
-        assert!(stderr.contains(&format!("{}: ", path.display())), "{} not named", path.display());
+        assert!(
+            stderr.contains(&format!("{}: ", path.display())),
+            "{} not named",
+            path.display()
+        );
     }
 
     let missing = dir.path().join("missing.trace.json");
     let output = inspect(&[&missing]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).contains("cannot open"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("cannot open"),
+        "{}",
+        text(&output.stderr)
+    );
 }

@@ -19,7 +19,12 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
 /// Values the `account_secrets` scenario types into masked fields.
-const SECRETS: [&str; 4] = ["hunter2", "4111 1111 1111 1111", "4111111111111111", "\"737\""];
+const SECRETS: [&str; 4] = [
+    "hunter2",
+    "4111 1111 1111 1111",
+    "4111111111111111",
+    "\"737\"",
+];
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -61,7 +66,12 @@ fn text(output: &Output) -> String {
 fn dirs(path: &Path) -> BTreeSet<String> {
     match std::fs::read_dir(path) {
         Ok(entries) => entries
-            .map(|e| e.expect("a folder entry").file_name().to_string_lossy().into_owned())
+            .map(|e| {
+                e.expect("a folder entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect(),
         Err(_) => BTreeSet::new(),
     }
@@ -97,12 +107,23 @@ fn read_table(out: &Path, table: &str) -> Vec<RecordBatch> {
     assert!(!files.is_empty(), "no {table} files");
     let mut batches = Vec::new();
     for path in files {
-        let relative = path.strip_prefix(out.join("tables").join(table)).expect("under the table");
-        let parts: Vec<String> = relative.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        let relative = path
+            .strip_prefix(out.join("tables").join(table))
+            .expect("under the table");
+        let parts: Vec<String> = relative
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
         assert_eq!(parts.len(), 3, "{relative:?}");
         assert_eq!(parts[0], "suite=gmail");
-        assert!(parts[1].starts_with("date=20") && parts[1].len() == "date=2026-01-01".len(), "{relative:?}");
-        assert!(parts[2].starts_with("part-process-") && parts[2].ends_with(".parquet"), "{relative:?}");
+        assert!(
+            parts[1].starts_with("date=20") && parts[1].len() == "date=2026-01-01".len(),
+            "{relative:?}"
+        );
+        assert!(
+            parts[2].starts_with("part-process-") && parts[2].ends_with(".parquet"),
+            "{relative:?}"
+        );
         let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).expect("open"))
             .expect("a Parquet footer")
             .build()
@@ -116,8 +137,13 @@ fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
     batches
         .iter()
         .flat_map(|b| {
-            let array = b.column_by_name(column).expect("the column").as_string::<i32>();
-            (0..array.len()).map(|i| array.value(i).to_owned()).collect::<Vec<_>>()
+            let array = b
+                .column_by_name(column)
+                .expect("the column")
+                .as_string::<i32>();
+            (0..array.len())
+                .map(|i| array.value(i).to_owned())
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -129,7 +155,10 @@ fn tool_calls(jsonl: &str) -> Vec<(String, Value)> {
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
-    assert_eq!(messages.first().map(|m| m["role"].clone()), Some(Value::from("system")));
+    assert_eq!(
+        messages.first().map(|m| m["role"].clone()),
+        Some(Value::from("system"))
+    );
     let answered: BTreeSet<&str> = messages
         .iter()
         .filter(|m| m["role"] == "tool")
@@ -140,9 +169,14 @@ fn tool_calls(jsonl: &str) -> Vec<(String, Value)> {
         for call in message["tool_calls"].as_array().expect("tool_calls") {
             let id = call["id"].as_str().expect("a call id");
             assert!(answered.contains(id), "call {id} has no tool message");
-            let name = call["function"]["name"].as_str().expect("a name").to_owned();
+            let name = call["function"]["name"]
+                .as_str()
+                .expect("a name")
+                .to_owned();
             let arguments: Value = serde_json::from_str(
-                call["function"]["arguments"].as_str().expect("arguments as a string"),
+                call["function"]["arguments"]
+                    .as_str()
+                    .expect("arguments as a string"),
             )
             .expect("arguments are JSON");
             assert!(arguments.is_object());
@@ -153,14 +187,21 @@ fn tool_calls(jsonl: &str) -> Vec<(String, Value)> {
 }
 
 fn expected_calls(fixture: &Path) -> Vec<(String, Value)> {
-    let sidecar = fixture.to_string_lossy().replace(".trace.json.gz", ".expected.json");
+    let sidecar = fixture
+        .to_string_lossy()
+        .replace(".trace.json.gz", ".expected.json");
     let expected: Value =
         serde_json::from_slice(&std::fs::read(sidecar).expect("the sidecar")).expect("JSON");
     expected["tool_calls"]
         .as_array()
         .expect("tool_calls")
         .iter()
-        .map(|c| (c["name"].as_str().expect("name").to_owned(), c["arguments"].clone()))
+        .map(|c| {
+            (
+                c["name"].as_str().expect("name").to_owned(),
+                c["arguments"].clone(),
+            )
+        })
         .collect()
 }
 
@@ -173,8 +214,14 @@ fn every_fixture_becomes_a_stored_session_and_an_example() {
     assert!(output.status.success(), "{}", text(&output));
     let summary = String::from_utf8_lossy(&output.stdout);
     let n = fixtures.len();
-    assert!(summary.contains(&format!("processed {n} of {n} recordings")), "{summary}");
-    assert!(summary.contains("tables/examples/") && summary.contains("dataset/suite=gmail/mcp=gmail/"), "{summary}");
+    assert!(
+        summary.contains(&format!("processed {n} of {n} recordings")),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("tables/examples/") && summary.contains("dataset/suite=gmail/mcp=gmail/"),
+        "{summary}"
+    );
 
     // Sessions: the upload byte for byte, the Avro Session, the screenshots.
     let sessions = dirs(&out.join("sessions"));
@@ -192,10 +239,19 @@ fn every_fixture_becomes_a_stored_session_and_an_example() {
         let session = tracepipe_schemas::decode_session(&avro).expect("an Avro Session");
         assert_eq!(&session.session_id, id);
         let shots = dirs(&dir.join("screenshots"));
-        let referenced = session.events.iter().filter(|e| e.screenshot.is_some()).count();
-        assert!(referenced > 0 && shots.len() == referenced, "{id}: {} stored, {referenced} referenced", shots.len());
+        let referenced = session
+            .events
+            .iter()
+            .filter(|e| e.screenshot.is_some())
+            .count();
+        assert!(
+            referenced > 0 && shots.len() == referenced,
+            "{id}: {} stored, {referenced} referenced",
+            shots.len()
+        );
         for event in session.events.iter().filter_map(|e| e.screenshot.as_ref()) {
-            let jpeg = std::fs::read(dir.join(&event.blob)).expect("the screenshot the event names");
+            let jpeg =
+                std::fs::read(dir.join(&event.blob)).expect("the screenshot the event names");
             assert!(jpeg.starts_with(&[0xFF, 0xD8]), "{} is a JPEG", event.blob);
         }
     }
@@ -205,8 +261,14 @@ fn every_fixture_becomes_a_stored_session_and_an_example() {
     let example_ids = strings(&examples, "example_id");
     let session_ids = strings(&examples, "session_id");
     assert_eq!(example_ids.len(), n);
-    assert_eq!(session_ids.iter().cloned().collect::<BTreeSet<_>>(), sessions);
-    assert_eq!(dirs(&out.join("examples")), example_ids.iter().cloned().collect());
+    assert_eq!(
+        session_ids.iter().cloned().collect::<BTreeSet<_>>(),
+        sessions
+    );
+    assert_eq!(
+        dirs(&out.join("examples")),
+        example_ids.iter().cloned().collect()
+    );
     let mut calls_in_examples = 0;
     for (example, session) in example_ids.iter().zip(&session_ids) {
         let dir = out.join("examples").join(example);
@@ -218,10 +280,15 @@ fn every_fixture_becomes_a_stored_session_and_an_example() {
         let browser = std::fs::read_to_string(dir.join("browser.jsonl")).expect("browser.jsonl");
         let browser_calls = tool_calls(&browser);
         assert!(!browser_calls.is_empty());
-        assert!(browser_calls.iter().all(|(name, _)| name.starts_with("browser_")));
+        assert!(browser_calls
+            .iter()
+            .all(|(name, _)| name.starts_with("browser_")));
     }
     let actions = read_table(&out, "actions");
-    assert_eq!(actions.iter().map(RecordBatch::num_rows).sum::<usize>(), calls_in_examples);
+    assert_eq!(
+        actions.iter().map(RecordBatch::num_rows).sum::<usize>(),
+        calls_in_examples
+    );
 
     // Training shards: a line per Example with calls, each a whole conversation.
     let shards = files_under(&out.join("dataset/suite=gmail/mcp=gmail"));
@@ -234,7 +301,10 @@ fn every_fixture_becomes_a_stored_session_and_an_example() {
             lines += 1;
         }
     }
-    let with_calls = fixtures.iter().filter(|f| !expected_calls(f).is_empty()).count();
+    let with_calls = fixtures
+        .iter()
+        .filter(|f| !expected_calls(f).is_empty())
+        .count();
     assert_eq!(lines, with_calls);
     assert!(!files_under(&out.join("dataset/suite=gmail/mcp=playwright")).is_empty());
 
@@ -246,7 +316,11 @@ fn every_fixture_becomes_a_stored_session_and_an_example() {
             continue;
         }
         let bytes = std::fs::read(&path).expect("an output file");
-        let plain = if bytes.starts_with(&[0x1f, 0x8b]) { gunzip(&bytes) } else { bytes };
+        let plain = if bytes.starts_with(&[0x1f, 0x8b]) {
+            gunzip(&bytes)
+        } else {
+            bytes
+        };
         let content = String::from_utf8_lossy(&plain);
         for secret in SECRETS {
             assert!(!content.contains(secret), "{secret} in {name}");
@@ -266,7 +340,10 @@ fn every_fixture_becomes_a_stored_session_and_an_example() {
     assert!(output.status.success(), "{}", text(&output));
     let after = files_under(&out);
     assert_eq!(after, before.keys().cloned().collect::<Vec<_>>());
-    for path in after.iter().filter(|p| !p.to_string_lossy().ends_with(".parquet")) {
+    for path in after
+        .iter()
+        .filter(|p| !p.to_string_lossy().ends_with(".parquet"))
+    {
         let bytes = std::fs::read(path).expect("read");
         if path.ends_with("session.avro") {
             // apache-avro writes map entries in hash order: compare the values.
@@ -289,7 +366,10 @@ fn broken_inputs_are_reported_and_the_good_ones_still_written() {
         .map(|name| {
             let from = fixtures
                 .iter()
-                .find(|f| f.file_name().is_some_and(|n| n.to_string_lossy().starts_with(name)))
+                .find(|f| {
+                    f.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with(name))
+                })
                 .expect("the fixture");
             let to = inputs.join(from.file_name().expect("a name"));
             std::fs::copy(from, &to).expect("copy");
@@ -331,19 +411,33 @@ fn broken_inputs_are_reported_and_the_good_ones_still_written() {
             .unwrap_or_else(|| panic!("{} not reported in {said}", path.display()));
         assert!(line.contains(reason), "{line}");
     }
-    assert!(said.contains(&format!("skipped {}: same content as {}", duplicate.display(), good[0].display())), "{said}");
+    assert!(
+        said.contains(&format!(
+            "skipped {}: same content as {}",
+            duplicate.display(),
+            good[0].display()
+        )),
+        "{said}"
+    );
 
     // The good ones are complete; the broken ones left nothing behind.
     assert_eq!(dirs(&out.join("sessions")).len(), 2);
     for session in dirs(&out.join("sessions")) {
         assert_eq!(
             dirs(&out.join("sessions").join(&session)),
-            ["input_events.jsonl", "screenshots", "session.avro"].map(String::from).into()
+            ["input_events.jsonl", "screenshots", "session.avro"]
+                .map(String::from)
+                .into()
         );
     }
     assert_eq!(dirs(&out.join("examples")).len(), 2);
     let examples = read_table(&out, "examples");
-    assert_eq!(strings(&examples, "example_id").into_iter().collect::<BTreeSet<_>>(), dirs(&out.join("examples")));
+    assert_eq!(
+        strings(&examples, "example_id")
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+        dirs(&out.join("examples"))
+    );
 }
 
 #[test]
@@ -371,20 +465,38 @@ fn input_events_jsonl_brings_its_screenshot_files() {
     let output = process(&out, &[path], &["--no-browser"]);
     let said = text(&output);
     assert!(output.status.success(), "{said}");
-    assert!(said.contains("1 screenshot files named by recordings were not beside them"), "{said}");
+    assert!(
+        said.contains("1 screenshot files named by recordings were not beside them"),
+        "{said}"
+    );
     let sessions = dirs(&out.join("sessions"));
-    let session = out.join("sessions").join(sessions.first().expect("a session"));
-    assert_eq!(std::fs::read(session.join("screenshots/shot-1.jpg")).expect("stored"), jpeg);
-    let decoded = tracepipe_schemas::decode_session(&std::fs::read(session.join("session.avro")).expect("avro"))
-        .expect("a Session");
+    let session = out
+        .join("sessions")
+        .join(sessions.first().expect("a session"));
+    assert_eq!(
+        std::fs::read(session.join("screenshots/shot-1.jpg")).expect("stored"),
+        jpeg
+    );
+    let decoded = tracepipe_schemas::decode_session(
+        &std::fs::read(session.join("session.avro")).expect("avro"),
+    )
+    .expect("a Session");
     let shots: Vec<(String, i64)> = decoded
         .events
         .iter()
         .filter_map(|e| e.screenshot.as_ref().map(|s| (s.blob.clone(), s.bytes)))
         .collect();
-    assert_eq!(shots, [("screenshots/shot-1.jpg".to_owned(), 9), ("screenshots/shot-2.jpg".to_owned(), 0)]);
+    assert_eq!(
+        shots,
+        [
+            ("screenshots/shot-1.jpg".to_owned(), 9),
+            ("screenshots/shot-2.jpg".to_owned(), 0)
+        ]
+    );
     let example = dirs(&out.join("examples"));
-    let example = out.join("examples").join(example.first().expect("an Example"));
+    let example = out
+        .join("examples")
+        .join(example.first().expect("an Example"));
     assert!(example.join("messages.jsonl").is_file() && !example.join("browser.jsonl").exists());
 }
 
@@ -394,13 +506,31 @@ fn setup_mistakes_stop_before_any_input_is_read() {
     let fixture = fixtures().into_iter().next().expect("a fixture");
     let out = tmp.path().join("out");
     for (args, says) in [
-        (vec!["--suite", "maps"], "suite `maps` is not in the catalog"),
-        (vec!["--model-config", "{nope"], "--model-config is not valid JSON"),
+        (
+            vec!["--suite", "maps"],
+            "suite `maps` is not in the catalog",
+        ),
+        (
+            vec!["--model-config", "{nope"],
+            "--model-config is not valid JSON",
+        ),
         (vec!["--model-config", "[1]"], "must be a JSON object"),
-        (vec!["--low-confidence-below", "2"], "must be between 0 and 1"),
-        (vec!["--mcp-server", "nowhere"], "MCP server `nowhere` is not in the catalog"),
-        (vec!["--mcp-server", "playwright"], "no ActionToolMap onto MCP server `playwright`"),
-        (vec!["--browser-mcp-server", "gmail"], "no tool `browser_navigate`"),
+        (
+            vec!["--low-confidence-below", "2"],
+            "must be between 0 and 1",
+        ),
+        (
+            vec!["--mcp-server", "nowhere"],
+            "MCP server `nowhere` is not in the catalog",
+        ),
+        (
+            vec!["--mcp-server", "playwright"],
+            "no ActionToolMap onto MCP server `playwright`",
+        ),
+        (
+            vec!["--browser-mcp-server", "gmail"],
+            "no tool `browser_navigate`",
+        ),
     ] {
         let output = process(&out, std::slice::from_ref(&fixture), &args);
         let said = text(&output);

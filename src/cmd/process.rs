@@ -41,8 +41,8 @@ use tracepipe_sinks::{
 };
 
 use crate::pipeline::{
-    content_session_id, load_rules_model, ExampleOutput, IngestedSession, Pipeline,
-    PipelineError, Recipe,
+    content_session_id, load_rules_model, ExampleOutput, IngestedSession, Pipeline, PipelineError,
+    Recipe,
 };
 
 #[derive(clap::Args)]
@@ -55,7 +55,12 @@ pub struct ProcessArgs {
     #[arg(long, value_name = "DEST")]
     out: String,
     /// The catalog directory.
-    #[arg(long, value_name = "DIR", env = "TRACEPIPE_CATALOG", default_value = "catalog")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "TRACEPIPE_CATALOG",
+        default_value = "catalog"
+    )]
     catalog: PathBuf,
     /// The MCP server whose tools the Examples call; needed only when the suite
     /// has ActionToolMaps onto several.
@@ -148,11 +153,22 @@ impl Writers {
 
     async fn close(self) -> anyhow::Result<Written> {
         Ok(Written {
-            examples: self.examples.close().await.context("writing the examples table")?,
-            actions: self.actions.close().await.context("writing the actions table")?,
+            examples: self
+                .examples
+                .close()
+                .await
+                .context("writing the examples table")?,
+            actions: self
+                .actions
+                .close()
+                .await
+                .context("writing the actions table")?,
             dataset: self.dataset.close().await.context("writing the dataset")?,
             browser: match self.browser {
-                Some(writer) => writer.close().await.context("writing the browser dataset")?,
+                Some(writer) => writer
+                    .close()
+                    .await
+                    .context("writing the browser dataset")?,
                 None => Vec::new(),
             },
             shard_dirs: self.shard_dirs,
@@ -273,8 +289,8 @@ async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
 
 /// The catalog, the suite's rules model and the options, checked together.
 fn recipe(args: &ProcessArgs) -> anyhow::Result<Recipe> {
-    let model_configuration: Value = serde_json::from_str(&args.model_config)
-        .context("--model-config is not valid JSON")?;
+    let model_configuration: Value =
+        serde_json::from_str(&args.model_config).context("--model-config is not valid JSON")?;
     if !args.catalog.is_dir() {
         bail!(
             "no catalog directory at {}: pass --catalog DIR or set TRACEPIPE_CATALOG",
@@ -334,7 +350,9 @@ fn prune_local_session_dirs(out: &str, session_id: Uuid) {
     if out.contains("://") {
         return;
     }
-    let dir = FsPath::new(out).join("sessions").join(session_id.to_string());
+    let dir = FsPath::new(out)
+        .join("sessions")
+        .join(session_id.to_string());
     for empty in [dir.join("screenshots"), dir] {
         // Fails, as it should, on a directory that is not empty.
         let _ = std::fs::remove_dir(empty);
@@ -380,7 +398,11 @@ async fn record(
     if !example.actions.is_empty() {
         let line = RawValue::from_string(example.example.training_line.clone())
             .context("a training line is not JSON")?;
-        writers.dataset.write(seq, line).await.context("writing the dataset")?;
+        writers
+            .dataset
+            .write(seq, line)
+            .await
+            .context("writing the dataset")?;
         tally.training_lines += 1;
     }
     if let (Some(writer), Some(browser)) = (writers.browser.as_mut(), example.browser) {
@@ -389,7 +411,10 @@ async fn record(
         if browser.calls > 0 {
             let line = RawValue::from_string(browser.training_line)
                 .context("a browser training line is not JSON")?;
-            writer.write(seq, line).await.context("writing the browser dataset")?;
+            writer
+                .write(seq, line)
+                .await
+                .context("writing the browser dataset")?;
             tally.browser_lines += 1;
         }
     }
@@ -424,21 +449,25 @@ fn run_id(recipe: &Recipe, work: &[(u64, &PathBuf, Uuid)]) -> String {
     for (_, _, session_id) in work {
         name.push_str(&format!("\n{session_id}"));
     }
-    let id = Uuid::new_v5(&Uuid::NAMESPACE_URL, name.as_bytes()).simple().to_string();
+    let id = Uuid::new_v5(&Uuid::NAMESPACE_URL, name.as_bytes())
+        .simple()
+        .to_string();
     id[..16].to_owned()
 }
 
 fn display_name(path: &FsPath) -> String {
-    path.file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 /// A bar on stderr; indicatif draws nothing when stderr is not a terminal.
 fn progress_bar(inputs: usize) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(inputs as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg}")
+    {
         bar.set_style(style);
     }
     bar
