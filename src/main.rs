@@ -1,6 +1,7 @@
 //! `tracepipe`: one binary, a subcommand per job.
 
 mod cmd;
+mod export;
 mod mcp;
 mod pipeline;
 mod serve;
@@ -27,6 +28,8 @@ enum Command {
     Catalog(cmd::catalog::CatalogArgs),
     /// Run the HTTP API with its processor and sink in one process (embedded deployment).
     Serve(cmd::serve::ServeArgs),
+    /// Export the Examples of a Tracepipe output as one training dataset (OpenAI, TRL, ShareGPT) with a manifest.
+    Export(cmd::export::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Catalog(args) => cmd::catalog::run(args).map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => cmd::serve::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Export(args) => cmd::export::run(args),
     };
     match result {
         Ok(code) => code,
