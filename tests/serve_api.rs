@@ -40,7 +40,10 @@ impl Server {
             .arg("--catalog")
             .arg(repo().join("catalog"))
             .env("TRACEPIPE_LIMITS_MAX_UPLOAD_BYTES", MAX_UPLOAD.to_string())
-            .env("TRACEPIPE_LIMITS_MAX_DECOMPRESSED_BYTES", MAX_DECOMPRESSED.to_string())
+            .env(
+                "TRACEPIPE_LIMITS_MAX_DECOMPRESSED_BYTES",
+                MAX_DECOMPRESSED.to_string(),
+            )
             .env("TRACEPIPE_TABLES_FLUSH_INTERVAL_SECS", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -50,7 +53,7 @@ impl Server {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                println!("server: {}", line.replace(|c: char| c == '\n', " "));
+                println!("server: {line}");
                 if tx.send(line).is_err() {
                     break;
                 }
@@ -68,28 +71,49 @@ impl Server {
                 break url.trim().to_owned();
             }
         };
-        let client = Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
-        Server { child, base, admin_key, client }
+        let client = Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        Server {
+            child,
+            base,
+            admin_key,
+            client,
+        }
     }
 
     fn get(&self, key: &str, path: &str) -> RequestBuilder {
-        self.client.get(format!("{}{path}", self.base)).header("X-API-Key", key)
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("X-API-Key", key)
     }
 
     fn post(&self, key: &str, path: &str) -> RequestBuilder {
-        self.client.post(format!("{}{path}", self.base)).header("X-API-Key", key)
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("X-API-Key", key)
     }
 
     fn upload(&self, key: &str, suite_id: &str, name: &str, bytes: Vec<u8>) -> Response {
         let form = multipart::Form::new()
             .text("suite_id", suite_id.to_owned())
             .text("description", format!("fixture {name}"))
-            .part("input_events", multipart::Part::bytes(bytes).file_name(name.to_owned()));
-        self.post(key, "/sessions").multipart(form).send().expect("upload")
+            .part(
+                "input_events",
+                multipart::Part::bytes(bytes).file_name(name.to_owned()),
+            );
+        self.post(key, "/sessions")
+            .multipart(form)
+            .send()
+            .expect("upload")
     }
 
     fn gmail(&self, key: &str) -> String {
-        let suites = json_of(self.get(key, "/suites").send().expect("suites"), StatusCode::OK);
+        let suites = json_of(
+            self.get(key, "/suites").send().expect("suites"),
+            StatusCode::OK,
+        );
         suites["items"]
             .as_array()
             .and_then(|items| items.iter().find(|s| s["name"] == "gmail"))
@@ -131,17 +155,28 @@ fn json_of(response: Response, status: StatusCode) -> Value {
 fn error_of(response: Response, status: StatusCode) -> Value {
     let body = json_of(response, status);
     let error = &body["error"];
-    assert!(error["code"].is_string() && error["message"].is_string(), "not an error body: {body}");
+    assert!(
+        error["code"].is_string() && error["message"].is_string(),
+        "not an error body: {body}"
+    );
     error.clone()
 }
 
 fn poll_example(server: &Server, key: &str, example_id: &str) -> Value {
     let deadline = Instant::now() + PROCESSING;
     loop {
-        let example = json_of(server.get(key, &format!("/examples/{example_id}")).send().expect("example"), StatusCode::OK);
+        let example = json_of(
+            server
+                .get(key, &format!("/examples/{example_id}"))
+                .send()
+                .expect("example"),
+            StatusCode::OK,
+        );
         match example["status"].as_str() {
             Some("COMPLETED") | Some("FAILED") => return example,
-            _ if Instant::now() > deadline => panic!("example {example_id} still {}", example["status"]),
+            _ if Instant::now() > deadline => {
+                panic!("example {example_id} still {}", example["status"])
+            }
             _ => std::thread::sleep(Duration::from_millis(200)),
         }
     }
@@ -149,9 +184,18 @@ fn poll_example(server: &Server, key: &str, example_id: &str) -> Value {
 
 /// The Example the upload queued.
 fn auto_example(server: &Server, key: &str, session_id: &str) -> String {
-    let list = json_of(server.get(key, &format!("/examples?session_id={session_id}")).send().expect("list"), StatusCode::OK);
+    let list = json_of(
+        server
+            .get(key, &format!("/examples?session_id={session_id}"))
+            .send()
+            .expect("list"),
+        StatusCode::OK,
+    );
     assert_eq!(list["total"], 1, "one Example per upload: {list}");
-    list["items"][0]["id"].as_str().expect("example id").to_owned()
+    list["items"][0]["id"]
+        .as_str()
+        .expect("example id")
+        .to_owned()
 }
 
 /// (tool, arguments) of every call in a messages.jsonl, after checking that
@@ -160,17 +204,34 @@ fn tool_calls(jsonl: &str) -> Vec<(String, Value)> {
     let mut calls = Vec::new();
     assert!(jsonl.ends_with('\n'), "JSONL ends with a newline");
     for (i, line) in jsonl.lines().enumerate() {
-        let message: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}: {line}", i + 1));
-        let role = message["role"].as_str().unwrap_or_else(|| panic!("line {} has no role", i + 1));
-        assert!(["system", "user", "assistant", "tool"].contains(&role), "role {role}");
+        let message: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}: {line}", i + 1));
+        let role = message["role"]
+            .as_str()
+            .unwrap_or_else(|| panic!("line {} has no role", i + 1));
+        assert!(
+            ["system", "user", "assistant", "tool"].contains(&role),
+            "role {role}"
+        );
         if i == 0 {
-            assert_eq!(role, "system", "the conversation opens with the system message");
+            assert_eq!(
+                role, "system",
+                "the conversation opens with the system message"
+            );
         }
         for call in message["tool_calls"].as_array().into_iter().flatten() {
             assert_eq!(call["type"], "function");
-            let name = call["function"]["name"].as_str().expect("function name").to_owned();
-            let arguments = call["function"]["arguments"].as_str().expect("arguments are a JSON string");
-            calls.push((name, serde_json::from_str(arguments).expect("arguments parse")));
+            let name = call["function"]["name"]
+                .as_str()
+                .expect("function name")
+                .to_owned();
+            let arguments = call["function"]["arguments"]
+                .as_str()
+                .expect("arguments are a JSON string");
+            calls.push((
+                name,
+                serde_json::from_str(arguments).expect("arguments parse"),
+            ));
         }
     }
     calls
@@ -181,10 +242,16 @@ fn fixtures() -> Vec<(String, PathBuf, Value)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("fixtures") {
         let path = entry.expect("entry").path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
-        let Some(scenario) = name.strip_suffix(".trace.json.gz") else { continue };
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(scenario) = name.strip_suffix(".trace.json.gz") else {
+            continue;
+        };
         let sidecar = dir.join(format!("{scenario}.expected.json"));
-        let expected: Value = serde_json::from_str(&std::fs::read_to_string(&sidecar).expect("sidecar")).expect("sidecar JSON");
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(&sidecar).expect("sidecar"))
+                .expect("sidecar JSON");
         out.push((scenario.to_owned(), path, expected));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -195,7 +262,10 @@ fn fixtures() -> Vec<(String, PathBuf, Value)> {
 fn recorded_fixtures_become_the_expected_tool_calls() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::start(dir.path());
-    let key = server.admin_key.clone().expect("first start prints the admin key");
+    let key = server
+        .admin_key
+        .clone()
+        .expect("first start prints the admin key");
     let suite = server.gmail(&key);
 
     let fixtures = fixtures();
@@ -203,11 +273,20 @@ fn recorded_fixtures_become_the_expected_tool_calls() {
     let mut uploaded = Vec::new();
     for (scenario, path, expected) in &fixtures {
         let bytes = std::fs::read(path).expect("fixture");
-        let session = json_of(server.upload(&key, &suite, &format!("{scenario}.trace.json.gz"), bytes), StatusCode::CREATED);
+        let session = json_of(
+            server.upload(&key, &suite, &format!("{scenario}.trace.json.gz"), bytes),
+            StatusCode::CREATED,
+        );
         assert_eq!(session["suite_id"], suite.as_str());
         assert_eq!(session["source_format"], "CHROME_TRACE");
         let session_id = session["id"].as_str().expect("session id").to_owned();
-        let fetched = json_of(server.get(&key, &format!("/sessions/{session_id}")).send().expect("get"), StatusCode::OK);
+        let fetched = json_of(
+            server
+                .get(&key, &format!("/sessions/{session_id}"))
+                .send()
+                .expect("get"),
+            StatusCode::OK,
+        );
         assert_eq!(fetched, session);
         uploaded.push((scenario.clone(), session_id, expected.clone()));
     }
@@ -218,7 +297,10 @@ fn recorded_fixtures_become_the_expected_tool_calls() {
         let example_id = auto_example(&server, &key, session_id);
         let example = poll_example(&server, &key, &example_id);
         assert_eq!(example["status"], "COMPLETED", "{scenario}: {example}");
-        let response = server.get(&key, &format!("/examples/{example_id}/messages")).send().expect("messages");
+        let response = server
+            .get(&key, &format!("/examples/{example_id}/messages"))
+            .send()
+            .expect("messages");
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["content-type"], "application/jsonl");
         let calls = tool_calls(&response.text().expect("body"));
@@ -226,7 +308,12 @@ fn recorded_fixtures_become_the_expected_tool_calls() {
             .as_array()
             .expect("sidecar tool_calls")
             .iter()
-            .map(|c| (c["name"].as_str().expect("name").to_owned(), c["arguments"].clone()))
+            .map(|c| {
+                (
+                    c["name"].as_str().expect("name").to_owned(),
+                    c["arguments"].clone(),
+                )
+            })
             .collect();
         let mut unused = calls.clone();
         let mut matched = 0;
@@ -250,20 +337,32 @@ fn recorded_fixtures_become_the_expected_tool_calls() {
     let recall = matched_total as f64 / expected_total.max(1) as f64;
     println!("matched {matched_total} of {expected_total} expected tool calls ({recall:.3})");
     for simple in ["send_simple", "search_operator", "create_label"] {
-        assert_eq!(exact.get(simple), Some(&true), "{simple}: the tool calls are exactly the expected ones");
+        assert_eq!(
+            exact.get(simple),
+            Some(&true),
+            "{simple}: the tool calls are exactly the expected ones"
+        );
     }
     assert!(recall >= 0.9, "tool-call recall {recall:.3} below 0.9");
 
-    let usage = json_of(server.get(&key, "/usage").send().expect("usage"), StatusCode::OK);
+    let usage = json_of(
+        server.get(&key, "/usage").send().expect("usage"),
+        StatusCode::OK,
+    );
     assert_eq!(usage["sessions_uploaded"], uploaded.len());
     assert_eq!(usage["examples_generated"], uploaded.len());
     assert_eq!(usage["tokens"]["total"], 0);
-    assert!(usage["storage"]["current_gb"].as_f64().is_some_and(|g| g > 0.0));
+    assert!(usage["storage"]["current_gb"]
+        .as_f64()
+        .is_some_and(|g| g > 0.0));
 
     // The analyst tables are flushed (every second here, and at shutdown).
     server.stop();
     let tables = dir.path().join("objects/tables/examples/suite=gmail");
-    let parquet = walk(&tables).into_iter().filter(|p| p.extension().is_some_and(|e| e == "parquet")).count();
+    let parquet = walk(&tables)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .count();
     assert!(parquet > 0, "no Parquet under {}", tables.display());
 }
 
@@ -286,42 +385,111 @@ fn users_see_only_their_own_data_and_revoked_keys_stop_working() {
     let server = Server::start(dir.path());
     let admin = server.admin_key.clone().expect("admin key");
     let suite = server.gmail(&admin);
-    let fixture = std::fs::read(repo().join("tests/fixtures/recordings/create_label.trace.json.gz")).expect("fixture");
-    let session = json_of(server.upload(&admin, &suite, "create_label.trace.json.gz", fixture), StatusCode::CREATED);
+    let fixture =
+        std::fs::read(repo().join("tests/fixtures/recordings/create_label.trace.json.gz"))
+            .expect("fixture");
+    let session = json_of(
+        server.upload(&admin, &suite, "create_label.trace.json.gz", fixture),
+        StatusCode::CREATED,
+    );
     let session_id = session["id"].as_str().expect("id").to_owned();
     let example_id = auto_example(&server, &admin, &session_id);
     poll_example(&server, &admin, &example_id);
 
     // Auth failures are 401 with a JSON body.
-    let response = server.client.get(format!("{}/users/me", server.base)).send().expect("no key");
+    let response = server
+        .client
+        .get(format!("{}/users/me", server.base))
+        .send()
+        .expect("no key");
     error_of(response, StatusCode::UNAUTHORIZED);
-    error_of(server.get("tp_live_not-a-key", "/users/me").send().expect("bad key"), StatusCode::UNAUTHORIZED);
+    error_of(
+        server
+            .get("tp_live_not-a-key", "/users/me")
+            .send()
+            .expect("bad key"),
+        StatusCode::UNAUTHORIZED,
+    );
 
     // A second user, made by the administrator.
     let created = json_of(
-        server.post(&admin, "/users").json(&json!({ "display_name": "Second" })).send().expect("create user"),
+        server
+            .post(&admin, "/users")
+            .json(&json!({ "display_name": "Second" }))
+            .send()
+            .expect("create user"),
         StatusCode::CREATED,
     );
-    let other = created["api_key"]["key"].as_str().expect("the new user's key").to_owned();
-    let me = json_of(server.get(&other, "/users/me").send().expect("me"), StatusCode::OK);
-    assert_eq!(me, json!({ "id": created["user"]["id"], "display_name": "Second" }));
+    let other = created["api_key"]["key"]
+        .as_str()
+        .expect("the new user's key")
+        .to_owned();
+    let me = json_of(
+        server.get(&other, "/users/me").send().expect("me"),
+        StatusCode::OK,
+    );
+    assert_eq!(
+        me,
+        json!({ "id": created["user"]["id"], "display_name": "Second" })
+    );
 
     // Nothing of the first user's is visible, not even as "forbidden".
-    error_of(server.get(&other, &format!("/sessions/{session_id}")).send().expect("get"), StatusCode::NOT_FOUND);
-    error_of(server.get(&other, &format!("/examples/{example_id}")).send().expect("get"), StatusCode::NOT_FOUND);
-    error_of(server.get(&other, &format!("/examples/{example_id}/messages")).send().expect("get"), StatusCode::NOT_FOUND);
-    for list in ["/sessions", "/examples", &format!("/examples?session_id={session_id}")] {
-        let page = json_of(server.get(&other, list).send().expect("list"), StatusCode::OK);
+    error_of(
+        server
+            .get(&other, &format!("/sessions/{session_id}"))
+            .send()
+            .expect("get"),
+        StatusCode::NOT_FOUND,
+    );
+    error_of(
+        server
+            .get(&other, &format!("/examples/{example_id}"))
+            .send()
+            .expect("get"),
+        StatusCode::NOT_FOUND,
+    );
+    error_of(
+        server
+            .get(&other, &format!("/examples/{example_id}/messages"))
+            .send()
+            .expect("get"),
+        StatusCode::NOT_FOUND,
+    );
+    for list in [
+        "/sessions",
+        "/examples",
+        &format!("/examples?session_id={session_id}"),
+    ] {
+        let page = json_of(
+            server.get(&other, list).send().expect("list"),
+            StatusCode::OK,
+        );
         assert_eq!(page["total"], 0, "{list}: {page}");
         assert_eq!(page["items"], json!([]));
     }
-    let models = json_of(server.get(&other, "/models").send().expect("models"), StatusCode::OK);
-    let model_id = models["items"][0]["id"].as_str().expect("a model").to_owned();
-    let stolen = server.post(&other, "/examples").json(&json!({ "session_id": session_id, "model_id": model_id }));
+    let models = json_of(
+        server.get(&other, "/models").send().expect("models"),
+        StatusCode::OK,
+    );
+    let model_id = models["items"][0]["id"]
+        .as_str()
+        .expect("a model")
+        .to_owned();
+    let stolen = server
+        .post(&other, "/examples")
+        .json(&json!({ "session_id": session_id, "model_id": model_id }));
     error_of(stolen.send().expect("post"), StatusCode::NOT_FOUND);
     // Catalog reads are for everyone, writes for administrators.
-    json_of(server.get(&other, &format!("/suites/{suite}")).send().expect("suite"), StatusCode::OK);
-    let write = server.post(&other, "/suites").json(&json!({ "name": "x", "display_name": "X", "actions": [] }));
+    json_of(
+        server
+            .get(&other, &format!("/suites/{suite}"))
+            .send()
+            .expect("suite"),
+        StatusCode::OK,
+    );
+    let write = server
+        .post(&other, "/suites")
+        .json(&json!({ "name": "x", "display_name": "X", "actions": [] }));
     error_of(write.send().expect("post"), StatusCode::FORBIDDEN);
 
     // The administrator can ask for another Example of its session.
@@ -336,27 +504,60 @@ fn users_see_only_their_own_data_and_revoked_keys_stop_working() {
     assert_eq!(again["status"], "PENDING");
     let done = poll_example(&server, &admin, again["id"].as_str().expect("id"));
     assert_eq!(done["status"], "COMPLETED");
-    assert_eq!(done["model_configuration"], json!({ "min_confidence": 0.5 }));
+    assert_eq!(
+        done["model_configuration"],
+        json!({ "min_confidence": 0.5 })
+    );
 
     // Keys: a second key, listed masked; revoking the first locks it out.
-    let second = json_of(server.post(&other, "/api-keys").json(&json!({ "name": "laptop" })).send().expect("key"), StatusCode::CREATED);
+    let second = json_of(
+        server
+            .post(&other, "/api-keys")
+            .json(&json!({ "name": "laptop" }))
+            .send()
+            .expect("key"),
+        StatusCode::CREATED,
+    );
     let second_key = second["key"].as_str().expect("key").to_owned();
-    let keys = json_of(server.get(&second_key, "/api-keys").send().expect("keys"), StatusCode::OK);
+    let keys = json_of(
+        server.get(&second_key, "/api-keys").send().expect("keys"),
+        StatusCode::OK,
+    );
     assert_eq!(keys["total"], 2);
     let listed = keys.to_string();
-    assert!(!listed.contains(&other) && !listed.contains(&second_key), "keys are listed masked: {listed}");
+    assert!(
+        !listed.contains(&other) && !listed.contains(&second_key),
+        "keys are listed masked: {listed}"
+    );
     let first_id = created["api_key"]["id"].as_str().expect("id");
     let revoked = json_of(
-        server.client.delete(format!("{}/api-keys/{first_id}", server.base)).header("X-API-Key", &second_key).send().expect("revoke"),
+        server
+            .client
+            .delete(format!("{}/api-keys/{first_id}", server.base))
+            .header("X-API-Key", &second_key)
+            .send()
+            .expect("revoke"),
         StatusCode::OK,
     );
     assert!(revoked["revoked_at"].is_string());
-    error_of(server.get(&other, "/users/me").send().expect("me"), StatusCode::UNAUTHORIZED);
-    json_of(server.get(&second_key, "/users/me").send().expect("me"), StatusCode::OK);
+    error_of(
+        server.get(&other, "/users/me").send().expect("me"),
+        StatusCode::UNAUTHORIZED,
+    );
+    json_of(
+        server.get(&second_key, "/users/me").send().expect("me"),
+        StatusCode::OK,
+    );
     // Another user's key cannot be revoked, and says "no such key".
-    let admin_keys = json_of(server.get(&admin, "/api-keys").send().expect("keys"), StatusCode::OK);
+    let admin_keys = json_of(
+        server.get(&admin, "/api-keys").send().expect("keys"),
+        StatusCode::OK,
+    );
     let admin_key_id = admin_keys["items"][0]["id"].as_str().expect("id");
-    let response = server.client.delete(format!("{}/api-keys/{admin_key_id}", server.base)).header("X-API-Key", &second_key);
+    let response = server
+        .client
+        .delete(format!("{}/api-keys/{admin_key_id}", server.base))
+        .header("X-API-Key", &second_key);
     error_of(response.send().expect("revoke"), StatusCode::NOT_FOUND);
 }
 
@@ -374,52 +575,131 @@ fn bad_uploads_are_refused_with_a_json_error_that_names_the_problem() {
     let suite = server.gmail(&key);
 
     let too_big = vec![b' '; usize::try_from(MAX_UPLOAD).expect("fits") + 1024];
-    let error = error_of(server.upload(&key, &suite, "big.json", too_big), StatusCode::PAYLOAD_TOO_LARGE);
+    let error = error_of(
+        server.upload(&key, &suite, "big.json", too_big),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    );
     assert_eq!(error["field"], "input_events");
 
     // Expands past the decompressed cap: a compression bomb.
-    let bomb = gzip(&vec![b' '; usize::try_from(MAX_DECOMPRESSED).expect("fits") + (1 << 20)]);
+    let bomb = gzip(&vec![
+        b' ';
+        usize::try_from(MAX_DECOMPRESSED).expect("fits")
+            + (1 << 20)
+    ]);
     assert!((bomb.len() as u64) < MAX_UPLOAD);
-    error_of(server.upload(&key, &suite, "bomb.json.gz", bomb), StatusCode::PAYLOAD_TOO_LARGE);
+    error_of(
+        server.upload(&key, &suite, "bomb.json.gz", bomb),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    );
 
-    let error = error_of(server.upload(&key, &suite, "notes.txt", b"hello, this is not a trace".to_vec()), StatusCode::UNPROCESSABLE_ENTITY);
+    let error = error_of(
+        server.upload(
+            &key,
+            &suite,
+            "notes.txt",
+            b"hello, this is not a trace".to_vec(),
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
     assert_eq!(error["code"], "unknown_format");
     assert_eq!(error["field"], "input_events");
 
     let error = error_of(
-        server.upload(&key, &suite, "broken.json", br#"{"traceEvents": [{"name": "x", "ph": "I", "ts": 1,"#.to_vec()),
+        server.upload(
+            &key,
+            &suite,
+            "broken.json",
+            br#"{"traceEvents": [{"name": "x", "ph": "I", "ts": 1,"#.to_vec(),
+        ),
         StatusCode::UNPROCESSABLE_ENTITY,
     );
-    assert!(error["at"].as_str().is_some_and(|a| a.starts_with("byte")), "says where: {error}");
+    assert!(
+        error["at"].as_str().is_some_and(|a| a.starts_with("byte")),
+        "says where: {error}"
+    );
 
-    let error = error_of(server.upload(&key, &suite, "corrupt.json.gz", vec![0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6]), StatusCode::UNPROCESSABLE_ENTITY);
+    let error = error_of(
+        server.upload(
+            &key,
+            &suite,
+            "corrupt.json.gz",
+            vec![0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6],
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
     assert_eq!(error["code"], "bad_gzip");
 
     let unknown = "00000000-0000-0000-0000-000000000000";
-    let error = error_of(server.upload(&key, unknown, "t.json", b"[]".to_vec()), StatusCode::UNPROCESSABLE_ENTITY);
+    let error = error_of(
+        server.upload(&key, unknown, "t.json", b"[]".to_vec()),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
     assert_eq!(error["field"], "suite_id");
-    let error = error_of(server.upload(&key, "gmail", "t.json", b"[]".to_vec()), StatusCode::BAD_REQUEST);
+    let error = error_of(
+        server.upload(&key, "gmail", "t.json", b"[]".to_vec()),
+        StatusCode::BAD_REQUEST,
+    );
     assert_eq!(error["field"], "suite_id");
 
     let no_file = multipart::Form::new().text("suite_id", suite.clone());
-    let error = error_of(server.post(&key, "/sessions").multipart(no_file).send().expect("post"), StatusCode::BAD_REQUEST);
+    let error = error_of(
+        server
+            .post(&key, "/sessions")
+            .multipart(no_file)
+            .send()
+            .expect("post"),
+        StatusCode::BAD_REQUEST,
+    );
     assert_eq!(error["field"], "input_events");
-    let not_multipart = server.post(&key, "/sessions").json(&json!({ "suite_id": suite }));
-    error_of(not_multipart.send().expect("post"), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let not_multipart = server
+        .post(&key, "/sessions")
+        .json(&json!({ "suite_id": suite }));
+    error_of(
+        not_multipart.send().expect("post"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    );
 
     // Nothing of the refused uploads is left behind.
-    let sessions = json_of(server.get(&key, "/sessions").send().expect("list"), StatusCode::OK);
+    let sessions = json_of(
+        server.get(&key, "/sessions").send().expect("list"),
+        StatusCode::OK,
+    );
     assert_eq!(sessions["total"], 0);
     let stored: Vec<PathBuf> = walk(&dir.path().join("objects/sessions"));
     assert!(stored.is_empty(), "left behind: {stored:?}");
     assert!(walk(&dir.path().join("uploads")).is_empty());
 
     // Bad query parameters and ids are 400s with JSON bodies, too.
-    error_of(server.get(&key, "/sessions?per_page=101").send().expect("list"), StatusCode::BAD_REQUEST);
-    error_of(server.get(&key, "/sessions?page=0").send().expect("list"), StatusCode::BAD_REQUEST);
-    error_of(server.get(&key, "/examples?status=DONE").send().expect("list"), StatusCode::BAD_REQUEST);
-    error_of(server.get(&key, "/sessions/not-a-uuid").send().expect("get"), StatusCode::BAD_REQUEST);
-    error_of(server.get(&key, "/no-such-route").send().expect("get"), StatusCode::NOT_FOUND);
+    error_of(
+        server
+            .get(&key, "/sessions?per_page=101")
+            .send()
+            .expect("list"),
+        StatusCode::BAD_REQUEST,
+    );
+    error_of(
+        server.get(&key, "/sessions?page=0").send().expect("list"),
+        StatusCode::BAD_REQUEST,
+    );
+    error_of(
+        server
+            .get(&key, "/examples?status=DONE")
+            .send()
+            .expect("list"),
+        StatusCode::BAD_REQUEST,
+    );
+    error_of(
+        server
+            .get(&key, "/sessions/not-a-uuid")
+            .send()
+            .expect("get"),
+        StatusCode::BAD_REQUEST,
+    );
+    error_of(
+        server.get(&key, "/no-such-route").send().expect("get"),
+        StatusCode::NOT_FOUND,
+    );
 }
 
 #[test]
@@ -435,33 +715,89 @@ fn catalog_writes_and_keys_survive_a_restart() {
         "template": "Archive the email {message_id}",
         "parameters": [{ "name": "message_id", "type": "STRING", "required": true }],
     });
-    let created = json_of(server.post(&key, &format!("/suites/{suite}/actions")).json(&action).send().expect("post"), StatusCode::CREATED);
+    let created = json_of(
+        server
+            .post(&key, &format!("/suites/{suite}/actions"))
+            .json(&action)
+            .send()
+            .expect("post"),
+        StatusCode::CREATED,
+    );
     let action_id = created["id"].as_str().expect("id").to_owned();
-    let duplicate = server.post(&key, &format!("/suites/{suite}/actions")).json(&action).send().expect("post");
+    let duplicate = server
+        .post(&key, &format!("/suites/{suite}/actions"))
+        .json(&action)
+        .send()
+        .expect("post");
     error_of(duplicate, StatusCode::CONFLICT);
     // A template naming an undeclared parameter is refused, with the reason.
     let bad = json!({ "name": "bad_action", "template": "Do {nothing}" });
-    let error = error_of(server.post(&key, &format!("/suites/{suite}/actions")).json(&bad).send().expect("post"), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(error["message"].as_str().is_some_and(|m| m.contains("nothing")), "{error}");
+    let error = error_of(
+        server
+            .post(&key, &format!("/suites/{suite}/actions"))
+            .json(&bad)
+            .send()
+            .expect("post"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nothing")),
+        "{error}"
+    );
     // An action the classifier rules use cannot be deleted.
-    let suite_body = json_of(server.get(&key, &format!("/suites/{suite}")).send().expect("suite"), StatusCode::OK);
+    let suite_body = json_of(
+        server
+            .get(&key, &format!("/suites/{suite}"))
+            .send()
+            .expect("suite"),
+        StatusCode::OK,
+    );
     let send_email = suite_body["actions"]
         .as_array()
         .and_then(|a| a.iter().find(|x| x["name"] == "send_email"))
         .and_then(|x| x["id"].as_str())
         .expect("send_email")
         .to_owned();
-    let response = server.client.delete(format!("{}/suites/{suite}/actions/{send_email}", server.base)).header("X-API-Key", &key);
+    let response = server
+        .client
+        .delete(format!(
+            "{}/suites/{suite}/actions/{send_email}",
+            server.base
+        ))
+        .header("X-API-Key", &key);
     error_of(response.send().expect("delete"), StatusCode::CONFLICT);
     server.stop();
 
     let again = Server::start(dir.path());
-    assert!(again.admin_key.is_none(), "the administrator is created once");
-    let fetched = json_of(again.get(&key, &format!("/suites/{suite}/actions/{action_id}")).send().expect("get"), StatusCode::OK);
+    assert!(
+        again.admin_key.is_none(),
+        "the administrator is created once"
+    );
+    let fetched = json_of(
+        again
+            .get(&key, &format!("/suites/{suite}/actions/{action_id}"))
+            .send()
+            .expect("get"),
+        StatusCode::OK,
+    );
     assert_eq!(fetched, created);
-    let response = again.client.delete(format!("{}/suites/{suite}/actions/{action_id}", again.base)).header("X-API-Key", &key);
-    assert_eq!(response.send().expect("delete").status(), StatusCode::NO_CONTENT);
-    error_of(again.get(&key, &format!("/suites/{suite}/actions/{action_id}")).send().expect("get"), StatusCode::NOT_FOUND);
+    let response = again
+        .client
+        .delete(format!("{}/suites/{suite}/actions/{action_id}", again.base))
+        .header("X-API-Key", &key);
+    assert_eq!(
+        response.send().expect("delete").status(),
+        StatusCode::NO_CONTENT
+    );
+    error_of(
+        again
+            .get(&key, &format!("/suites/{suite}/actions/{action_id}"))
+            .send()
+            .expect("get"),
+        StatusCode::NOT_FOUND,
+    );
 }
 
 #[test]
@@ -469,14 +805,30 @@ fn every_documented_operation_is_routed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = Server::start(dir.path());
     let key = server.admin_key.clone().expect("admin key");
-    let doc = json_of(server.client.get(format!("{}/openapi.json", server.base)).send().expect("openapi"), StatusCode::OK);
-    assert_eq!(doc["components"]["securitySchemes"]["ApiKey"]["name"], "X-API-Key");
+    let doc = json_of(
+        server
+            .client
+            .get(format!("{}/openapi.json", server.base))
+            .send()
+            .expect("openapi"),
+        StatusCode::OK,
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["ApiKey"]["name"],
+        "X-API-Key"
+    );
     let paths = doc["paths"].as_object().expect("paths");
     let mut operations = 0;
     for (path, item) in paths {
         let concrete = path
             .split('/')
-            .map(|part| if part.starts_with('{') { "00000000-0000-4000-8000-000000000000" } else { part })
+            .map(|part| {
+                if part.starts_with('{') {
+                    "00000000-0000-4000-8000-000000000000"
+                } else {
+                    part
+                }
+            })
             .collect::<Vec<_>>()
             .join("/");
         for method in item.as_object().expect("path item").keys() {
@@ -492,10 +844,19 @@ fn every_documented_operation_is_routed() {
             let status = response.status();
             let body: Value = response.json().unwrap_or(Value::Null);
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
-            assert_ne!(body["error"]["code"], "no_route", "{method} {path} is documented but not routed");
-            assert!(status.is_client_error() || status.is_success(), "{method} {path}: {status} {body}");
+            assert_ne!(
+                body["error"]["code"], "no_route",
+                "{method} {path} is documented but not routed"
+            );
+            assert!(
+                status.is_client_error() || status.is_success(),
+                "{method} {path}: {status} {body}"
+            );
             let documented = item[method]["responses"].as_object().expect("responses");
-            assert!(documented.contains_key(status.as_str()), "{method} {path}: {status} is not documented");
+            assert!(
+                documented.contains_key(status.as_str()),
+                "{method} {path}: {status} is not documented"
+            );
             operations += 1;
         }
     }

@@ -62,8 +62,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
-/// `page` and `per_page` as they arrive.
+/// `page` and `per_page` as they arrive. Unknown query parameters are refused
+/// on every list, so that a misspelt filter (`?suiteid=`) is an error rather
+/// than silently ignored.
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PageQuery {
     pub page: Option<u32>,
     pub per_page: Option<u32>,

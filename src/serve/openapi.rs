@@ -825,7 +825,7 @@ fn parameter_type() -> Value {
 }
 
 fn snake_name() -> Value {
-    json!({ "type": "string", "pattern": "^[a-z][a-z0-9_]*$", "maxLength": 100 })
+    json!({ "type": "string", "pattern": "^[a-z][a-z0-9_]*$" })
 }
 
 fn schemas() -> Value {
@@ -858,10 +858,11 @@ fn schemas() -> Value {
             "model_id": uuid(),
             "model_configuration": {
                 "type": "object",
+                "nullable": true,
                 "description": "kept with the Example; min_confidence (0..1) leaves out less confident actions",
                 "properties": { "min_confidence": { "type": "number", "minimum": 0, "maximum": 1 } },
             },
-            "action_tool_map_id": { "type": "string", "format": "uuid", "description": "one of the suite's maps; the first by MCP server name when absent" },
+            "action_tool_map_id": { "type": "string", "format": "uuid", "nullable": true, "description": "one of the suite's maps; the first by MCP server name when absent" },
         }), &["session_id", "model_id"]));
     schemas.insert("Example".into(), object(json!({
             "id": uuid(),
@@ -948,7 +949,7 @@ fn schemas() -> Value {
             json!({
                 "name": snake_name(),
                 "display_name": { "type": "string" },
-                "description": { "type": "string" },
+                "description": nullable(json!({ "type": "string" })),
                 "actions": { "type": "array", "items": r("ActionInput") },
             }),
             &["name", "display_name", "actions"],
@@ -959,13 +960,13 @@ fn schemas() -> Value {
         closed(
             json!({
                 "name": snake_name(),
-                "description": { "type": "string" },
+                "description": nullable(json!({ "type": "string" })),
                 "template": { "type": "string" },
                 "parameters": { "type": "array", "items": closed(json!({
                     "name": snake_name(),
                     "type": parameter_type(),
                     "required": { "type": "boolean" },
-                    "description": { "type": "string" },
+                    "description": nullable(json!({ "type": "string" })),
                 }), &["name", "type"]) },
             }),
             &["name", "template"],
@@ -1043,11 +1044,11 @@ fn schemas() -> Value {
         closed(
             json!({
                 "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "maxLength": 100 },
-                "server_info": closed(json!({
+                "server_info": nullable(closed(json!({
                     "name": { "type": "string" },
                     "version": { "type": "string" },
-                }), &["name", "version"]),
-                "protocol_version": { "type": "string" },
+                }), &["name", "version"])),
+                "protocol_version": nullable(json!({ "type": "string" })),
                 "tools": { "type": "array", "items": r("ToolInput") },
             }),
             &["name", "tools"],
@@ -1055,8 +1056,8 @@ fn schemas() -> Value {
     );
     schemas.insert("ToolInput".into(), object(json!({
             "name": { "type": "string", "minLength": 1 },
-            "title": { "type": "string" },
-            "description": { "type": "string" },
+            "title": nullable(json!({ "type": "string" })),
+            "description": nullable(json!({ "type": "string" })),
             "inputSchema": { "type": "object", "description": "JSON Schema of the arguments; type object" },
             "outputSchema": {},
             "annotations": {},
@@ -1088,7 +1089,7 @@ fn schemas() -> Value {
                 "parameters": { "type": "array", "items": closed(json!({
                     "action_parameter": { "type": "string" },
                     "tool_parameter": { "type": "string" },
-                    "transform": { "type": "string", "enum": ["split_comma"] },
+                    "transform": nullable(json!({ "type": "string", "enum": ["split_comma"] })),
                 }), &["action_parameter", "tool_parameter"]) },
             }),
             &["action", "tool"],
@@ -1145,7 +1146,7 @@ fn schemas() -> Value {
         ),
     );
     schemas.insert("NewApiKey".into(), closed(json!({
-            "name": { "type": "string", "minLength": 1, "maxLength": 200, "pattern": PRINTABLE },
+            "name": { "type": "string", "minLength": 1, "maxLength": 200, "pattern": PRINTABLE, "nullable": true },
         }), &[]));
     schemas.insert("CreatedApiKey".into(), object(json!({
             "id": uuid(),

@@ -400,8 +400,43 @@ fn check_server_name(name: &str) -> ApiResult<()> {
     }
 }
 
+/// An MCP Tool object as the document describes it. `from_tools_list` is
+/// lenient (it reads what a server's `tools/list` gave and skips the rest); a
+/// client writing a tool by hand is told about a mistyped member instead.
+fn check_tool(index: Option<usize>, tool: &Value) -> ApiResult<()> {
+    let at = |member: &str| match index {
+        Some(i) => format!("tools[{i}].{member}"),
+        None => member.to_owned(),
+    };
+    let wrong = |member: &str, what: &str| {
+        ApiError::unprocessable("invalid_body", format!("`{}` must be {what}", at(member)))
+            .field(at(member))
+    };
+    let Some(object) = tool.as_object() else {
+        return Err(wrong("", "a JSON object"));
+    };
+    if object.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+        return Err(wrong("name", "a non-empty string"));
+    }
+    for member in ["title", "description"] {
+        if object
+            .get(member)
+            .is_some_and(|v| !v.is_string() && !v.is_null())
+        {
+            return Err(wrong(member, "a string"));
+        }
+    }
+    if !object.get("inputSchema").is_some_and(Value::is_object) {
+        return Err(wrong("inputSchema", "a JSON Schema object"));
+    }
+    Ok(())
+}
+
 fn build_server(body: ServerBody) -> ApiResult<McpServer> {
     check_server_name(&body.name)?;
+    for (i, tool) in body.tools.iter().enumerate() {
+        check_tool(Some(i), tool)?;
+    }
     McpServer::from_tools_list(
         "request body",
         &body.name,
@@ -608,6 +643,7 @@ pub async fn get_tool(
 }
 
 fn tool_name_of(body: &Value) -> ApiResult<String> {
+    check_tool(None, body)?;
     body.get("name")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
@@ -740,6 +776,7 @@ pub async fn delete_tool(
 // ----------------------------------------------------------- action tool maps
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MapQuery {
     suite_id: Option<Uuid>,
     mcp_server_id: Option<Uuid>,

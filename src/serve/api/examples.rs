@@ -195,6 +195,7 @@ pub async fn get(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     session_id: Option<Uuid>,
     suite_id: Option<Uuid>,

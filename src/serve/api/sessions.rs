@@ -293,6 +293,7 @@ pub async fn get(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     suite_id: Option<Uuid>,
     // Not `#[serde(flatten)] PageQuery`: flattening hands numbers over as text.

@@ -23,6 +23,7 @@ use crate::serve::AppState;
 const BYTES_PER_GB: f64 = 1e9;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     suite_id: Option<Uuid>,
 }

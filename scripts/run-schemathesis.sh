@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Checks the running API against its OpenAPI document: builds tracepipe, starts
+# `tracepipe serve` on a free loopback port with a temporary data directory,
+# runs tests/python/test_openapi.py (schemathesis) with the administrator key
+# the first start prints, and stops the server, whatever the outcome. Extra
+# arguments go to pytest. The exit status is pytest's.
+#
+#   scripts/run-schemathesis.sh
+#   TRACEPIPE_SCHEMATHESIS_EXAMPLES=100 scripts/run-schemathesis.sh -x
+#
+# TRACEPIPE_BIN names a tracepipe binary to use instead of building one.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tracepipe/target}"
+
+py="$(scripts/setup-python.sh)"
+if [[ -z "${TRACEPIPE_BIN:-}" ]]; then
+    cargo build --quiet --bin tracepipe
+fi
+bin="${TRACEPIPE_BIN:-$CARGO_TARGET_DIR/debug/tracepipe}"
+
+work="$(mktemp -d)"
+out="$work/serve.out"
+"$bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" --catalog "$root/catalog" >"$out" 2>"$work/serve.err" &
+pid=$!
+stop() {
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap stop EXIT
+
+for _ in $(seq 1 240); do
+    grep -q 'listening on ' "$out" && break
+    if ! kill -0 "$pid" 2>/dev/null; then
+        echo "run-schemathesis: tracepipe serve exited early:" >&2
+        cat "$work/serve.err" >&2
+        exit 1
+    fi
+    sleep 0.25
+done
+url="$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$out")"
+key="$(grep -o 'tp_live_[A-Za-z0-9_-]*' "$out" | head -n 1)"
+if [[ -z "$url" || -z "$key" ]]; then
+    echo "run-schemathesis: tracepipe serve printed no URL or administrator key" >&2
+    cat "$work/serve.err" >&2
+    exit 1
+fi
+echo "run-schemathesis: $url" >&2
+
+status=0
+TRACEPIPE_API_URL="$url" TRACEPIPE_API_KEY="$key" \
+    "$py" -m pytest "$root/tests/python/test_openapi.py" -p no:cacheprovider "$@" || status=$?
+if (( status != 0 )); then
+    echo "run-schemathesis: server log:" >&2
+    tail -n 50 "$work/serve.err" >&2
+fi
+exit "$status"
