@@ -30,8 +30,8 @@ GO_DIR="$BASE/go"
 DATA_DIR="$BASE/data"
 CONF_DIR="$BASE/conf"
 LOG_DIR="$BASE/logs"
-PID_FILE="$BASE/weed.pid"
-LOG_FILE="$LOG_DIR/weed.log"
+SERVER_PID="$BASE/weed-server.pid"   # master + volume server
+FILER_PID="$BASE/weed-filer.pid"     # filer + S3 gateway
 
 go_env() {
   env GOPATH="$GO_DIR" GOMODCACHE="$GO_DIR/pkg/mod" GOCACHE="$GO_DIR/build-cache" \
@@ -54,14 +54,16 @@ install_weed_locked() {
   # `go install MODULE/weed@VERSION` refuses modules whose go.mod has `replace`
   # directives (seaweedfs has one), so download the module and build inside it.
   local dir
-  dir="$(go_env go mod download -json "$SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION" \
+  mkdir -p "$LOG_DIR"
+  local blog="$LOG_DIR/build.log"
+  dir="$(go_env go mod download -json "$SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION" 2>>"$blog" \
         | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
-  [[ -n "$dir" && -d "$dir" ]] || tp_die "go mod download did not give a source dir"
+  [[ -n "$dir" && -d "$dir" ]] || { tail -n 20 "$blog" >&2; tp_die "go mod download $SEAWEEDFS_MODULE@$SEAWEEDFS_VERSION failed (log: $blog)"; }
   (
     cd "$dir"
     # nice: this machine is shared with Rust builds.
-    go_env nice -n 10 go build -trimpath -ldflags "-s -w" -o "$WEED.tmp" ./weed
-  ) || tp_die "go build of weed failed"
+    go_env nice -n 10 go build -trimpath -ldflags "-s -w" -o "$WEED.tmp" ./weed >>"$blog" 2>&1
+  ) || { tail -n 30 "$blog" >&2; tp_die "go build of weed failed (log: $blog)"; }
   mv "$WEED.tmp" "$WEED"
   ln -sfn "$(basename "$WEED")" "$BIN_DIR/weed"
   tp_log "built $WEED in $(( ($(tp_now_ms) - t0) / 1000 ))s"
@@ -103,49 +105,80 @@ ensure_bucket() {
   tp_log "creating bucket $S3_BUCKET"
   # The filer may still be wiring itself up right after the S3 port opens.
   tp_wait_for 60 "bucket $S3_BUCKET" s3_curl -X PUT "http://$S3_HOST:$S3_PORT/$S3_BUCKET" || true
-  bucket_exists || tp_die "could not create bucket $S3_BUCKET (see $LOG_FILE)"
+  bucket_exists || tp_die "could not create bucket $S3_BUCKET (see $LOG_DIR/filer.log)"
 }
+
+# Two processes, so that stop can take them down in order: the filer (+S3
+# gateway) first, while the volume server can still take its last metadata
+# flush, then master+volume. (`weed server -filer -s3` in one process stops the
+# volume server first and then hangs ~15 s in the filer's flush.)
+start_server() {
+  # 256 MB volumes, as many as the disk allows (volume.max=0), sparse files;
+  # gRPC ports are the HTTP ports + 10000; no usage telemetry; the volume
+  # server stops after 1 s instead of 10 s.
+  setsid "$WEED" -logtostderr=true -v=0 server \
+    -ip="$S3_HOST" -ip.bind="$S3_HOST" -dir="$DATA_DIR" \
+    -master.port="$MASTER_PORT" -master.volumeSizeLimitMB=256 -master.telemetry=false \
+    -volume.port="$VOLUME_PORT" -volume.max=0 -volume.preStopSeconds=1 \
+    </dev/null >>"$LOG_DIR/server.log" 2>&1 &
+  echo $! >"$SERVER_PID"
+}
+
+start_filer() {
+  # Iceberg REST / Lance side servers are off.
+  setsid "$WEED" -logtostderr=true -v=0 filer \
+    -ip="$S3_HOST" -ip.bind="$S3_HOST" -master="$S3_HOST:$MASTER_PORT" \
+    -port="$FILER_PORT" -defaultStoreDir="$DATA_DIR" -localSocket="$BASE/filer.sock" \
+    -s3 -s3.port="$S3_PORT" -s3.config="$CONF_DIR/s3.json" \
+    -s3.port.iceberg=0 -s3.port.lance=0 -s3.localSocket="$BASE/s3.sock" \
+    </dev/null >>"$LOG_DIR/filer.log" 2>&1 &
+  echo $! >"$FILER_PID"
+}
+
+master_ready() { curl -fsS --max-time 2 -o /dev/null "http://$S3_HOST:$MASTER_PORT/cluster/status"; }
 
 start() {
   install_weed
-  if tp_pid_alive "$PID_FILE"; then
-    tp_log "already running (pid $(cat "$PID_FILE"))"
-  else
-    if tp_port_open "$S3_HOST" "$S3_PORT"; then
-      tp_die "port $S3_PORT is in use by another process"
-    fi
-    write_config
-    tp_log "starting weed server (logs: $LOG_FILE)"
-    # 256 MB volumes, as many as the disk allows (volume.max=0), sparse files.
-    # gRPC ports are the HTTP ports + 10000; Iceberg/Lance side servers are off;
-    # no usage telemetry; volume server stops after 1 s instead of 10 s.
-    setsid "$WEED" -logtostderr=true -v=0 server \
-      -ip="$S3_HOST" -ip.bind="$S3_HOST" \
-      -dir="$DATA_DIR" \
-      -master.port="$MASTER_PORT" -master.volumeSizeLimitMB=256 -master.telemetry=false \
-      -volume.port="$VOLUME_PORT" -volume.max=0 -volume.preStopSeconds=1 \
-      -filer -filer.port="$FILER_PORT" -filer.localSocket="$BASE/filer.sock" \
-      -s3 -s3.port="$S3_PORT" -s3.config="$CONF_DIR/s3.json" \
-      -s3.port.iceberg=0 -s3.port.lance=0 \
-      </dev/null >>"$LOG_FILE" 2>&1 &
-    echo $! >"$PID_FILE"
-  fi
+  write_config
   local t0; t0=$(tp_now_ms)
+  if tp_pid_alive "$SERVER_PID"; then
+    tp_log "master+volume already running (pid $(cat "$SERVER_PID"))"
+  else
+    for p in "$MASTER_PORT" "$VOLUME_PORT"; do
+      tp_port_open "$S3_HOST" "$p" && tp_die "port $p is in use by another process"
+    done
+    tp_log "starting weed master+volume (logs: $LOG_DIR/server.log)"
+    start_server
+  fi
+  tp_wait_for 60 "master on $S3_HOST:$MASTER_PORT" master_ready \
+    || { tail -n 30 "$LOG_DIR/server.log" >&2; tp_die "SeaweedFS master did not become ready"; }
+  if tp_pid_alive "$FILER_PID"; then
+    tp_log "filer+S3 already running (pid $(cat "$FILER_PID"))"
+  else
+    for p in "$FILER_PORT" "$S3_PORT"; do
+      tp_port_open "$S3_HOST" "$p" && tp_die "port $p is in use by another process"
+    done
+    tp_log "starting weed filer+S3 (logs: $LOG_DIR/filer.log)"
+    start_filer
+  fi
   if ! tp_wait_for 120 "S3 API on $S3_HOST:$S3_PORT" s3_ready; then
-    tail -n 30 "$LOG_FILE" >&2 || true
-    tp_die "SeaweedFS did not become ready"
+    tail -n 30 "$LOG_DIR/filer.log" >&2 || true
+    tp_die "SeaweedFS S3 gateway did not become ready"
   fi
   ensure_bucket
   tp_log "ready: http://$S3_HOST:$S3_PORT bucket=$S3_BUCKET ($(( $(tp_now_ms) - t0 )) ms)"
 }
 
-stop() { tp_stop_pidfile "$PID_FILE" "weed server" 30; }
+stop() {
+  tp_stop_pidfile "$FILER_PID" "weed filer+S3" 30
+  tp_stop_pidfile "$SERVER_PID" "weed master+volume" 30
+}
 
 status() {
-  if tp_pid_alive "$PID_FILE" && s3_ready; then
-    echo "seaweedfs: running (pid $(cat "$PID_FILE")), S3 http://$S3_HOST:$S3_PORT bucket=$S3_BUCKET"
-  elif tp_pid_alive "$PID_FILE"; then
-    echo "seaweedfs: process up (pid $(cat "$PID_FILE")) but S3 not answering"; return 1
+  if tp_pid_alive "$SERVER_PID" && tp_pid_alive "$FILER_PID" && s3_ready; then
+    echo "seaweedfs: running (pids $(cat "$SERVER_PID") $(cat "$FILER_PID")), S3 http://$S3_HOST:$S3_PORT bucket=$S3_BUCKET"
+  elif tp_pid_alive "$SERVER_PID" || tp_pid_alive "$FILER_PID"; then
+    echo "seaweedfs: partly up or S3 not answering (seaweedfs.sh stop; seaweedfs.sh start)"; return 1
   else
     echo "seaweedfs: stopped"; return 3
   fi
@@ -157,6 +190,6 @@ case "${1:-}" in
   stop) stop ;;
   restart) stop; start ;;
   status) status ;;
-  logs) tail -n "${2:-100}" "$LOG_FILE" ;;
+  logs) tail -n "${2:-100}" "$LOG_DIR/filer.log" "$LOG_DIR/server.log" ;;
   *) echo "usage: $0 install|start|stop|restart|status|logs [N]" >&2; exit 2 ;;
 esac
