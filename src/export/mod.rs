@@ -452,3 +452,6 @@ async fn read_actions(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
