@@ -509,6 +509,30 @@ fn users_see_only_their_own_data_and_revoked_keys_stop_working() {
         json!({ "min_confidence": 0.5 })
     );
 
+    // An Example whose normalised session has gone from the store fails, says
+    // what to do, and has no messages to download.
+    let avro = dir.path().join(format!("objects/sessions/{session_id}/session.avro"));
+    std::fs::remove_file(&avro).expect("remove the stored session");
+    let doomed = json_of(
+        server
+            .post(&admin, "/examples")
+            .json(&json!({ "session_id": session_id, "model_id": model_id }))
+            .send()
+            .expect("post"),
+        StatusCode::CREATED,
+    );
+    let doomed_id = doomed["id"].as_str().expect("id");
+    let failed = poll_example(&server, &admin, doomed_id);
+    assert_eq!(failed["status"], "FAILED");
+    assert_eq!(failed["error"]["code"], "storage");
+    let advice = failed["error"]["message"].as_str().unwrap_or_default();
+    assert!(advice.contains("again"), "actionable: {failed}");
+    let response = server.get(&admin, &format!("/examples/{doomed_id}/messages"));
+    let error = error_of(response.send().expect("messages"), StatusCode::CONFLICT);
+    assert_eq!(error["code"], "example_failed");
+    let failures = json_of(server.get(&admin, "/examples?status=FAILED").send().expect("list"), StatusCode::OK);
+    assert_eq!(failures["total"], 1);
+
     // Keys: a second key, listed masked; revoking the first locks it out.
     let second = json_of(
         server

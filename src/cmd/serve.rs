@@ -15,7 +15,7 @@ pub struct ServeArgs {
     /// Data directory: the database and the object store. Also TRACEPIPE_DATA_DIR.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Catalog folder copied into a new data directory. Also TRACEPIPE_CATALOG_DIR.
+    /// Catalog folder copied into a new data directory. Also TRACEPIPE_CATALOG.
     #[arg(long, value_name = "DIR")]
     catalog: Option<PathBuf>,
     /// A TOML file overriding config/serve.toml.
@@ -27,7 +27,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let overrides = Overrides {
         listen: args.listen,
         data_dir: args.data_dir,
-        catalog_dir: args.catalog,
+        catalog: args.catalog,
     };
     let config = ServeConfig::load(args.config.as_deref(), std::env::vars(), &overrides)?;
     let data_dir = config.resolved_data_dir(|k| std::env::var(k).ok())?;

@@ -298,6 +298,11 @@ impl CatalogStore {
     pub async fn open(db: &Db, seed_dir: &Path) -> Result<CatalogStore, ServeError> {
         let rows = db.call(|conn| db::catalog_files(conn)).await?;
         let files = if rows.is_empty() {
+            // A missing folder would load as an empty catalog: useless, and
+            // most likely a server started from the wrong directory.
+            if !seed_dir.join("suites").is_dir() {
+                return Err(ServeError::NoCatalog(seed_dir.to_owned()));
+            }
             let catalog = Catalog::load_dir(seed_dir)?;
             let mut files = Files::from_catalog(&catalog);
             files.rules = read_rules(seed_dir, &catalog)?;

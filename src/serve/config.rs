@@ -23,7 +23,7 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// Empty: the platform's data directory (see [`ServeConfig::resolved_data_dir`]).
     pub data_dir: PathBuf,
-    pub catalog_dir: PathBuf,
+    pub catalog: PathBuf,
     pub admin_display_name: String,
     pub processing: ProcessingConfig,
     pub limits: LimitsConfig,
@@ -90,7 +90,7 @@ pub enum ConfigError {
 pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
-    pub catalog_dir: Option<PathBuf>,
+    pub catalog: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -127,8 +127,8 @@ impl ServeConfig {
         if let Some(d) = &overrides.data_dir {
             config.data_dir = d.clone();
         }
-        if let Some(c) = &overrides.catalog_dir {
-            config.catalog_dir = c.clone();
+        if let Some(c) = &overrides.catalog {
+            config.catalog = c.clone();
         }
         config.validate()?;
         Ok(config)

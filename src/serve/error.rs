@@ -27,6 +27,8 @@ pub enum ServeError {
     Corrupt(String),
     #[error("catalog: {0}")]
     Catalog(#[from] tracepipe_processors::catalog::CatalogError),
+    #[error("no catalog at {path} (it has no suites/ folder): pass --catalog DIR or set TRACEPIPE_CATALOG", path = .0.display())]
+    NoCatalog(std::path::PathBuf),
     #[error("rules: {0}")]
     Rules(#[from] tracepipe_processors::classify::RulesError),
     #[error("pipeline: {0}")]

@@ -86,8 +86,7 @@ pub async fn run(
     }
     clear_stale_uploads(&uploads_dir)?;
     let db = Db::open(&data_dir.join("tracepipe.db"))?;
-    let admin_key = api::account::ensure_admin(&db, &config.admin_display_name).await?;
-    let catalog = CatalogStore::open(&db, &config.catalog_dir).await?;
+    let catalog = CatalogStore::open(&db, &config.catalog).await?;
     // Automatic clean-up removes the folders a rejected upload leaves empty.
     let objects: Arc<dyn ObjectStore> =
         Arc::new(LocalFileSystem::new_with_prefix(&objects_dir)?.with_automatic_cleanup(true));
@@ -104,6 +103,9 @@ pub async fn run(
     let local: SocketAddr = listener
         .local_addr()
         .map_err(|e| ServeError::io("reading the bound address", e))?;
+    // Last before the announcement: a key created by a start that then failed
+    // would never have been shown, and nobody could log in.
+    let admin_key = api::account::ensure_admin(&db, &config.admin_display_name).await?;
 
     let state = Arc::new(AppState {
         config,
