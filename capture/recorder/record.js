@@ -37,6 +37,7 @@ const APPS = {
     capture: path.join(__dirname, "..", "alt-capture.js"),
     options: {
       viewport: { width: 800, height: 560 },
+      settleMs: 1500,
       resetWith: (app) => () => app.store.reset(),
       ready: (page) => page.locator("li[data-message-id]").first().waitFor(),
     },

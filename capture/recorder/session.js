@@ -118,7 +118,10 @@ function screenshotsLast(traceBuffer, keepScreenshot = () => true) {
 // Records `name` against the running demo app and returns the gzipped trace.
 // Options, for other apps (capture/alt-app): `scenarioDir`, `captureScript`,
 // `viewport`, `reset()` (defaults to demo.mailbox.reset()), `ready(page)`
-// (defaults to waiting for the first row) and `keepScreenshot(index)`.
+// (defaults to waiting for the first row), `keepScreenshot(index)` and
+// `settleMs`, a wait between opening the page and starting the trace that
+// keeps the browser's own start-up work (such as preloading its omnibox
+// WebUI, thousands of events) out of the recording.
 async function recordScenario(name, demo, options = {}) {
   const scenario = loadScenario(name, options.scenarioDir);
   if (options.reset) options.reset();
@@ -126,6 +129,7 @@ async function recordScenario(name, demo, options = {}) {
   const browser = await launchBrowser();
   try {
     const { context, page } = await newCapturingPage(browser, { captureScript: options.captureScript, viewport: options.viewport });
+    if (options.settleMs) await page.waitForTimeout(options.settleMs);
     await browser.startTracing(page, { screenshots: true, categories: TRACE_CATEGORIES });
     await page.goto(`${demo.url}#inbox`);
     if (options.ready) await options.ready(page);

@@ -11,3 +11,6 @@ module.exports = async function sendSimple(page, helpers) {
   await dialog.getByRole("button", { name: /^Send/ }).click();
   await notice(page, "Your message has been sent.");
 };
+
+// Typing repaints on every key: no screenshot frames, to keep the fixtures small.
+module.exports.screenshotEvery = 0;
