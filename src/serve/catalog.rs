@@ -266,6 +266,9 @@ pub struct Snapshot {
 /// The live catalog. Readers take a snapshot; writers are serialised.
 pub struct CatalogStore {
     current: RwLock<Arc<Snapshot>>,
+    /// Held across the database write on purpose: a write reads, edits and
+    /// replaces the whole catalog, and two must not interleave. Readers never
+    /// take it.
     writer: tokio::sync::Mutex<()>,
 }
 

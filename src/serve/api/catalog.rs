@@ -415,7 +415,11 @@ fn check_tool(index: Option<usize>, tool: &Value) -> ApiResult<()> {
     let Some(object) = tool.as_object() else {
         return Err(wrong("", "a JSON object"));
     };
-    if object.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+    if object
+        .get("name")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
         return Err(wrong("name", "a non-empty string"));
     }
     for member in ["title", "description"] {

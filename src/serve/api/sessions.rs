@@ -19,6 +19,7 @@ use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc::OwnedPermit;
 use uuid::Uuid;
 
 use object_store::ObjectStoreExt;
@@ -216,6 +217,39 @@ pub async fn create(
     })?;
     let description = description.filter(|d| !d.trim().is_empty());
 
+    // From here on the work runs to its end even if the client goes away or
+    // the request times out: a half-stored session would be garbage nobody owns.
+    let received = Received {
+        session_id,
+        user_id: caller.0.id,
+        suite_id,
+        suite_name: suite.name.clone(),
+        description,
+        size,
+    };
+    let record = tokio::spawn(store(state.clone(), upload, file, received, permit)).await??;
+    Ok((StatusCode::CREATED, axum::Json(record)))
+}
+
+/// A complete upload, before it is read.
+struct Received {
+    session_id: Uuid,
+    user_id: Uuid,
+    suite_id: Uuid,
+    suite_name: String,
+    description: Option<String>,
+    size: u64,
+}
+
+/// Stores and reads the upload, records the session and queues its Example.
+async fn store(
+    state: Arc<AppState>,
+    upload: UploadDir,
+    file: PathBuf,
+    r: Received,
+    permit: OwnedPermit<Uuid>,
+) -> ApiResult<SessionRecord> {
+    let session_id = r.session_id;
     let ingested = state
         .pipeline
         .ingest(&file, session_id)
@@ -232,11 +266,11 @@ pub async fn create(
         .session
         .suite
         .as_deref()
-        .filter(|r| *r != suite.name)
+        .filter(|rec| *rec != r.suite_name)
     {
         let message = format!(
             "the recording was made in suite `{recorded}`, not `{}`",
-            suite.name
+            r.suite_name
         );
         discard(ingested.objects).await;
         return Err(ApiError::unprocessable("suite_mismatch", message).field("suite_id"));
@@ -244,16 +278,16 @@ pub async fn create(
 
     let record = SessionRecord {
         id: session_id,
-        user_id: caller.0.id,
-        suite_id,
-        description,
+        user_id: r.user_id,
+        suite_id: r.suite_id,
+        description: r.description,
         created_at: db::now(),
         storage_path: format!("sessions/{session_id}/{RAW_OBJECT}"),
         source_format: format_name(ingested.session.source).to_owned(),
-        size_bytes: i64::try_from(size).unwrap_or(i64::MAX),
+        size_bytes: i64::try_from(r.size).unwrap_or(i64::MAX),
         event_count: i64::try_from(ingested.session.events.len()).unwrap_or(i64::MAX),
     };
-    let example = default_example(&snapshot, &record);
+    let example = default_example(&state.catalog.snapshot(), &record);
     let stored = record.clone();
     let queued = example.clone();
     let inserted = state
@@ -275,7 +309,7 @@ pub async fn create(
     if let Some(e) = example {
         enqueue(permit, e.id);
     }
-    Ok((StatusCode::CREATED, axum::Json(record)))
+    Ok(record)
 }
 
 pub async fn get(
