@@ -83,7 +83,11 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .expect("export dir")
         .map(|e| {
             let path = e.expect("entry").path();
-            let name = path.file_name().expect("name").to_string_lossy().into_owned();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
             (name, std::fs::read(&path).expect("read"))
         })
         .collect()
@@ -111,7 +115,11 @@ struct Call {
 
 /// Checks one call against the line's tools; panics with `at` on failure.
 fn check_call(call: &Call, tools: &ToolValidator, at: &str) {
-    assert!(call.arguments.is_object(), "{at}: arguments {}", call.arguments);
+    assert!(
+        call.arguments.is_object(),
+        "{at}: arguments {}",
+        call.arguments
+    );
     if let Err(error) = tools.validate(&call.name, &call.arguments) {
         panic!("{at}: {error}");
     }
@@ -134,7 +142,10 @@ fn check_chat_line(line: &str, string_arguments: bool, at: &str) -> Vec<Call> {
         .iter()
         .map(|t| {
             assert_eq!(t["type"], "function", "{at}");
-            let name = t["function"]["name"].as_str().expect("tool name").to_owned();
+            let name = t["function"]["name"]
+                .as_str()
+                .expect("tool name")
+                .to_owned();
             (name, t["function"]["parameters"].clone())
         })
         .collect();
@@ -148,7 +159,9 @@ fn check_chat_line(line: &str, string_arguments: bool, at: &str) -> Vec<Call> {
     let mut assistants = 0;
     for (i, message) in messages.iter().enumerate() {
         let at = format!("{at} message {i}");
-        let role = message["role"].as_str().unwrap_or_else(|| panic!("{at}: no role"));
+        let role = message["role"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{at}: no role"));
         if role != "tool" {
             assert!(open.is_empty(), "{at}: calls {open:?} unanswered");
         }
@@ -204,13 +217,20 @@ fn check_chat_line(line: &str, string_arguments: bool, at: &str) -> Vec<Call> {
 fn check_sharegpt_line(line: &str, at: &str) -> Vec<Call> {
     let value: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{at}: {e}"));
     assert!(value["system"].is_string(), "{at}: system");
-    let tools_text = value["tools"].as_str().unwrap_or_else(|| panic!("{at}: tools is not a string"));
+    let tools_text = value["tools"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{at}: tools is not a string"));
     let tools: Value = serde_json::from_str(tools_text).expect("tools JSON");
     let tools: Vec<(String, Value)> = tools
         .as_array()
         .expect("tools list")
         .iter()
-        .map(|t| (t["name"].as_str().expect("name").to_owned(), t["parameters"].clone()))
+        .map(|t| {
+            (
+                t["name"].as_str().expect("name").to_owned(),
+                t["parameters"].clone(),
+            )
+        })
         .collect();
     let schemas = validator(&tools);
     let turns = value["conversations"].as_array().expect("conversations");
@@ -218,8 +238,13 @@ fn check_sharegpt_line(line: &str, at: &str) -> Vec<Call> {
     let mut pending = 0usize;
     for (i, turn) in turns.iter().enumerate() {
         let at = format!("{at} turn {i}");
-        let text = turn["value"].as_str().unwrap_or_else(|| panic!("{at}: value"));
-        match turn["from"].as_str().unwrap_or_else(|| panic!("{at}: from")) {
+        let text = turn["value"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{at}: value"));
+        match turn["from"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{at}: from"))
+        {
             "human" | "gpt" => assert_eq!(pending, 0, "{at}: call unanswered"),
             "function_call" => {
                 assert_eq!(pending, 0, "{at}: call unanswered");
@@ -274,7 +299,10 @@ fn check_export(dir: &Path, format: &str) -> BTreeMap<String, u64> {
         let bytes = &on_disk[file];
         let entry = &manifest["files"][file];
         assert_eq!(entry["bytes"], bytes.len() as u64, "{file}");
-        let sha: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+        let sha: String = Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(entry["sha256"], sha.as_str(), "{file}");
         let text = std::str::from_utf8(bytes).expect("utf-8");
         assert!(text.is_empty() || text.ends_with('\n'), "{file}");
@@ -330,12 +358,18 @@ fn every_format_checks_line_by_line_and_reruns_byte_identical() {
         splits_by_format.push(per_split);
     }
     // The split is by Example id: the same Examples in each format.
-    assert!(splits_by_format.windows(2).all(|w| w[0] == w[1]), "{splits_by_format:?}");
+    assert!(
+        splits_by_format.windows(2).all(|w| w[0] == w[1]),
+        "{splits_by_format:?}"
+    );
     let manifest = manifest(&dir.path().join("openai-1"));
     // 23 recordings, two of which classify to no tool call.
     assert_eq!(manifest["examples"]["exported"], 21);
     assert_eq!(manifest["examples"]["duplicates"], 0);
-    assert_eq!(manifest["source"]["objects"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        manifest["source"]["objects"].as_array().map(Vec::len),
+        Some(2)
+    );
 }
 
 #[test]
@@ -384,7 +418,13 @@ fn model_names() -> BTreeSet<String> {
                 for batch in reader {
                     let batch = batch.expect("batch");
                     let column = batch.column_by_name("model_name").expect("model_name");
-                    names.extend(column.as_string::<i32>().iter().flatten().map(str::to_owned));
+                    names.extend(
+                        column
+                            .as_string::<i32>()
+                            .iter()
+                            .flatten()
+                            .map(str::to_owned),
+                    );
                 }
             }
         }
@@ -425,9 +465,15 @@ fn filters_narrow_and_prune() {
     // Sorts after every real model name, so the statistics rule it out.
     let other_model = exported("other-model", &["--model", "zzz-none"]);
     assert_eq!(other_model["examples"]["exported"], 0);
-    assert!(other_model["source"]["row_groups_skipped"].as_u64() > Some(0), "{other_model}");
+    assert!(
+        other_model["source"]["row_groups_skipped"].as_u64() > Some(0),
+        "{other_model}"
+    );
 
-    let strict = exported("strict", &["--min-confidence", "1", "--drop-low-confidence"]);
+    let strict = exported(
+        "strict",
+        &["--min-confidence", "1", "--drop-low-confidence"],
+    );
     assert!(strict["examples"]["exported"].as_u64() <= Some(total));
     assert_eq!(strict["filters"]["drop_low_confidence"], true);
 }
@@ -440,12 +486,33 @@ fn bad_arguments_fail_before_writing() {
     let from = processed().to_str().expect("utf-8");
     let missing = dir.path().join("missing");
     for (args, expected) in [
-        (vec!["--from", missing.to_str().expect("utf-8"), "--out", out], "no such directory"),
-        (vec!["--from", from, "--out", out, "--split", "train=0"], "not a positive number"),
-        (vec!["--from", from, "--out", out, "--since", "soon"], "neither a date"),
-        (vec!["--from", from, "--out", out, "--min-confidence", "2"], "between 0 and 1"),
         (
-            vec!["--from", from, "--out", out, "--since", "2026-01-02", "--until", "2026-01-01"],
+            vec!["--from", missing.to_str().expect("utf-8"), "--out", out],
+            "no such directory",
+        ),
+        (
+            vec!["--from", from, "--out", out, "--split", "train=0"],
+            "not a positive number",
+        ),
+        (
+            vec!["--from", from, "--out", out, "--since", "soon"],
+            "neither a date",
+        ),
+        (
+            vec!["--from", from, "--out", out, "--min-confidence", "2"],
+            "between 0 and 1",
+        ),
+        (
+            vec![
+                "--from",
+                from,
+                "--out",
+                out,
+                "--since",
+                "2026-01-02",
+                "--until",
+                "2026-01-01",
+            ],
             "not before",
         ),
     ] {
@@ -453,7 +520,11 @@ fn bad_arguments_fail_before_writing() {
         full.extend(args);
         let output = tracepipe(&full);
         assert!(!output.status.success(), "{full:?}");
-        assert!(text(&output).contains(expected), "{full:?}: {}", text(&output));
+        assert!(
+            text(&output).contains(expected),
+            "{full:?}: {}",
+            text(&output)
+        );
     }
     assert!(!Path::new(out).exists(), "nothing written");
 }

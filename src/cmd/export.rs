@@ -86,8 +86,8 @@ async fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
             .display()
             .to_string()
     };
-    let (store, prefix) =
-        open_destination(&args.from).with_context(|| format!("opening the source {}", args.from))?;
+    let (store, prefix) = open_destination(&args.from)
+        .with_context(|| format!("opening the source {}", args.from))?;
     let source = Location { store, prefix };
     let (store, prefix) = open_destination(&args.out)
         .with_context(|| format!("opening the destination {}", args.out))?;

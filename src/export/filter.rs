@@ -125,10 +125,16 @@ impl Filters {
             return false;
         }
         if let Some((min, max)) = stats.created_at {
-            if self.since.is_some_and(|since| max < since.timestamp_micros()) {
+            if self
+                .since
+                .is_some_and(|since| max < since.timestamp_micros())
+            {
                 return false;
             }
-            if self.until.is_some_and(|until| min >= until.timestamp_micros()) {
+            if self
+                .until
+                .is_some_and(|until| min >= until.timestamp_micros())
+            {
                 return false;
             }
         }

@@ -221,12 +221,10 @@ impl Conversation {
                         role: "system",
                     })?);
                 }
-                "user" => turns.push(Turn::User(message.content.ok_or(
-                    LineError::Content {
-                        index,
-                        role: "user",
-                    },
-                )?)),
+                "user" => turns.push(Turn::User(message.content.ok_or(LineError::Content {
+                    index,
+                    role: "user",
+                })?)),
                 "assistant" => {
                     if message.content.is_none() && message.tool_calls.is_empty() {
                         return Err(LineError::EmptyAssistant { index });
@@ -376,12 +374,10 @@ impl Conversation {
                         })
                         .collect(),
                 }),
-                Turn::Results(results) => {
-                    out.extend(results.iter().map(|r| OpenAiMessage::Tool {
-                        tool_call_id: &r.call_id,
-                        content: &r.content,
-                    }))
-                }
+                Turn::Results(results) => out.extend(results.iter().map(|r| OpenAiMessage::Tool {
+                    tool_call_id: &r.call_id,
+                    content: &r.content,
+                })),
             }
         }
         out
@@ -436,9 +432,7 @@ impl Conversation {
                     }
                     let named: Vec<Value> = calls
                         .iter()
-                        .map(|c| {
-                            serde_json::json!({"name": c.name, "arguments": c.arguments})
-                        })
+                        .map(|c| serde_json::json!({"name": c.name, "arguments": c.arguments}))
                         .collect();
                     // One call is an object; parallel calls a list, which is how
                     // ShareGPT readers tell them apart.
@@ -458,7 +452,9 @@ impl Conversation {
                     let value = match results.as_slice() {
                         [one] => one.content.clone(),
                         many => canonical_json(&Value::Array(
-                            many.iter().map(|r| Value::String(r.content.clone())).collect(),
+                            many.iter()
+                                .map(|r| Value::String(r.content.clone()))
+                                .collect(),
                         )),
                     };
                     conversations.push(ShareGptTurn {
@@ -766,7 +762,9 @@ mod tests {
         c.check_arguments(&validator).expect("valid arguments");
         let bad = Conversation::parse(&good().replace("\\\"subject\\\": \\\"Hi\\\", ", ""))
             .expect("parses");
-        let err = bad.check_arguments(&validator).expect_err("subject missing");
+        let err = bad
+            .check_arguments(&validator)
+            .expect_err("subject missing");
         assert_eq!(err.reason(), "arguments_break_schema");
     }
 
@@ -781,19 +779,49 @@ mod tests {
         let answer = |id: &str| json!({"role": "tool", "tool_call_id": id, "content": "ok"});
         let cases: Vec<(Value, &str)> = vec![
             (json!([user, call("c1", ok_args)]), "unanswered_tool_call"),
-            (json!([user, call("c1", ok_args), user, answer("c1")]), "unanswered_tool_call"),
-            (json!([user, answer("c1")]), "unexpected_tool_message"),
-            (json!([user, call("c1", ok_args), answer("c2")]), "unexpected_tool_message"),
             (
-                json!([user, call("c1", ok_args), answer("c1"), call("c1", ok_args), answer("c1")]),
+                json!([user, call("c1", ok_args), user, answer("c1")]),
+                "unanswered_tool_call",
+            ),
+            (json!([user, answer("c1")]), "unexpected_tool_message"),
+            (
+                json!([user, call("c1", ok_args), answer("c2")]),
+                "unexpected_tool_message",
+            ),
+            (
+                json!([
+                    user,
+                    call("c1", ok_args),
+                    answer("c1"),
+                    call("c1", ok_args),
+                    answer("c1")
+                ]),
                 "duplicate_call_id",
             ),
-            (json!([user, call("c1", "{nope"), answer("c1")]), "arguments_not_an_object"),
-            (json!([user, call("c1", "[1]"), answer("c1")]), "arguments_not_an_object"),
-            (json!([user, {"role": "robot", "content": "x"}]), "unknown_role"),
-            (json!([user, {"role": "system", "content": "late"}]), "system_not_first"),
-            (json!([user, {"role": "assistant", "content": "hi"}]), "no_tool_calls"),
-            (json!([user, {"role": "assistant", "content": null}]), "empty_assistant_message"),
+            (
+                json!([user, call("c1", "{nope"), answer("c1")]),
+                "arguments_not_an_object",
+            ),
+            (
+                json!([user, call("c1", "[1]"), answer("c1")]),
+                "arguments_not_an_object",
+            ),
+            (
+                json!([user, {"role": "robot", "content": "x"}]),
+                "unknown_role",
+            ),
+            (
+                json!([user, {"role": "system", "content": "late"}]),
+                "system_not_first",
+            ),
+            (
+                json!([user, {"role": "assistant", "content": "hi"}]),
+                "no_tool_calls",
+            ),
+            (
+                json!([user, {"role": "assistant", "content": null}]),
+                "empty_assistant_message",
+            ),
             (json!([{"role": "user"}]), "missing_content"),
         ];
         for (messages, reason) in cases {
@@ -802,7 +830,10 @@ mod tests {
         }
         let unknown = json!([user, {"role": "assistant", "content": null, "tool_calls": [{"id": "c1",
             "type": "function", "function": {"name": "nope", "arguments": "{}"}}]}, answer("c1")]);
-        assert_eq!(parse(unknown).expect_err("unknown").reason(), "unknown_tool");
+        assert_eq!(
+            parse(unknown).expect_err("unknown").reason(),
+            "unknown_tool"
+        );
         assert_eq!(
             Conversation::parse("{").expect_err("json").reason(),
             "malformed_line"

@@ -255,7 +255,11 @@ pub async fn export(
         files: names
             .iter()
             .map(|name| {
-                SplitFile::create(&destination.store, &destination.prefix, format!("{name}.jsonl"))
+                SplitFile::create(
+                    &destination.store,
+                    &destination.prefix,
+                    format!("{name}.jsonl"),
+                )
             })
             .collect(),
         split_counts: vec![0; names.len()],
@@ -276,7 +280,16 @@ pub async fn export(
         row_groups_skipped: 0,
     };
 
-    if let Err(error) = read_tables(source, &examples, &actions, &mut run, &mut source_info, progress).await {
+    if let Err(error) = read_tables(
+        source,
+        &examples,
+        &actions,
+        &mut run,
+        &mut source_info,
+        progress,
+    )
+    .await
+    {
         for file in run.files {
             file.abort().await;
         }
@@ -387,14 +400,19 @@ async fn read_examples(
         column: reason,
         reason: "cannot be read",
     };
-    while let Some(batch) = stream.try_next().await.map_err(|source| ExportError::Parquet {
-        location: file.location.to_string(),
-        source,
-    })? {
+    while let Some(batch) = stream
+        .try_next()
+        .await
+        .map_err(|source| ExportError::Parquet {
+            location: file.location.to_string(),
+            source,
+        })?
+    {
         let ids = read::strings(&batch, "example_id").map_err(column_error)?;
         let lines = read::strings(&batch, "training_line").map_err(column_error)?;
         for row in 0..batch.num_rows() {
-            run.example(&suite, ids.value(row), lines.value(row)).await?;
+            run.example(&suite, ids.value(row), lines.value(row))
+                .await?;
         }
     }
     Ok(())
@@ -431,10 +449,14 @@ async fn read_actions(
         column: reason,
         reason: "cannot be read",
     };
-    while let Some(batch) = stream.try_next().await.map_err(|source| ExportError::Parquet {
-        location: file.location.to_string(),
-        source,
-    })? {
+    while let Some(batch) = stream
+        .try_next()
+        .await
+        .map_err(|source| ExportError::Parquet {
+            location: file.location.to_string(),
+            source,
+        })?
+    {
         let ids = read::strings(&batch, "example_id").map_err(column_error)?;
         let indices = read::int32s(&batch, "action_index").map_err(column_error)?;
         let names = read::strings(&batch, "action").map_err(column_error)?;
@@ -446,8 +468,14 @@ async fn read_actions(
             if !run.counted_actions.insert((key, indices.value(row))) {
                 continue;
             }
-            let counts = run.suites.entry(run.suite_names[suite].clone()).or_default();
-            *counts.actions.entry(names.value(row).to_owned()).or_default() += 1;
+            let counts = run
+                .suites
+                .entry(run.suite_names[suite].clone())
+                .or_default();
+            *counts
+                .actions
+                .entry(names.value(row).to_owned())
+                .or_default() += 1;
         }
     }
     Ok(())

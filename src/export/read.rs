@@ -262,13 +262,13 @@ pub async fn open_file(
     }
     let parquet_schema = builder.parquet_schema();
     let projection = ProjectionMask::columns(parquet_schema, columns.iter().copied());
-    let filter_mask = ProjectionMask::columns(parquet_schema, table.filter_columns().iter().copied());
+    let filter_mask =
+        ProjectionMask::columns(parquet_schema, table.filter_columns().iter().copied());
     let predicate_filters = filters.clone();
     let location = file.location.to_string();
     let predicate = ArrowPredicateFn::new(filter_mask, move |batch: RecordBatch| {
-        admitted(&batch, table, &predicate_filters).map_err(|reason| {
-            ArrowError::SchemaError(format!("{location}: {reason}"))
-        })
+        admitted(&batch, table, &predicate_filters)
+            .map_err(|reason| ArrowError::SchemaError(format!("{location}: {reason}")))
     });
     let stream = builder
         .with_row_groups(keep)
@@ -446,7 +446,10 @@ mod tests {
         assert_eq!(hive_segment("plain"), None);
         assert_eq!(hive_segment("=x"), None);
         assert_eq!(hive_segment("suite=%zz"), None);
-        assert_eq!(hive_segment("suite=%C3%A9"), Some(("suite".to_owned(), "é".to_owned())));
+        assert_eq!(
+            hive_segment("suite=%C3%A9"),
+            Some(("suite".to_owned(), "é".to_owned()))
+        );
         assert_eq!(hive_segment("suite=%FF"), None);
     }
 }

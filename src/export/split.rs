@@ -1,7 +1,7 @@
 //! Deterministic train/validation/… splits.
 //!
-//! An Example's split is a function of its id alone: the first 8 bytes of
-//! SHA-256(id), read as a fraction of 2^64, fall into one of the splits'
+//! An Example's split is a function of its id alone: the first 53 bits of
+//! SHA-256(id), read as a fraction of 2^53, fall into one of the splits'
 //! consecutive intervals. The same id lands in the same split on every run and
 //! machine, whatever else the source holds, so adding Examples never moves the
 //! ones already exported from validation into train.
@@ -144,12 +144,30 @@ mod tests {
     #[test]
     fn refuses_bad_specs() {
         assert_eq!(SplitSpec::parse(""), Err(SplitError::Empty));
-        assert!(matches!(SplitSpec::parse("train"), Err(SplitError::Syntax(_))));
-        assert!(matches!(SplitSpec::parse("tr ain=1"), Err(SplitError::Name(_))));
-        assert!(matches!(SplitSpec::parse("../x=1"), Err(SplitError::Name(_))));
-        assert!(matches!(SplitSpec::parse("train=0"), Err(SplitError::Weight { .. })));
-        assert!(matches!(SplitSpec::parse("train=-1"), Err(SplitError::Weight { .. })));
-        assert!(matches!(SplitSpec::parse("train=NaN"), Err(SplitError::Weight { .. })));
+        assert!(matches!(
+            SplitSpec::parse("train"),
+            Err(SplitError::Syntax(_))
+        ));
+        assert!(matches!(
+            SplitSpec::parse("tr ain=1"),
+            Err(SplitError::Name(_))
+        ));
+        assert!(matches!(
+            SplitSpec::parse("../x=1"),
+            Err(SplitError::Name(_))
+        ));
+        assert!(matches!(
+            SplitSpec::parse("train=0"),
+            Err(SplitError::Weight { .. })
+        ));
+        assert!(matches!(
+            SplitSpec::parse("train=-1"),
+            Err(SplitError::Weight { .. })
+        ));
+        assert!(matches!(
+            SplitSpec::parse("train=NaN"),
+            Err(SplitError::Weight { .. })
+        ));
         assert!(matches!(
             SplitSpec::parse("train=1,train=2"),
             Err(SplitError::Duplicate(_))
@@ -179,7 +197,10 @@ mod tests {
             counts[spec.assign(&format!("example-{i}"))] += 1;
         }
         let validation = counts[1] as f64 / 20_000.0;
-        assert!((validation - 0.1).abs() < 0.01, "validation share {validation}");
+        assert!(
+            (validation - 0.1).abs() < 0.01,
+            "validation share {validation}"
+        );
     }
 
     #[test]

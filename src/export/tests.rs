@@ -88,7 +88,10 @@ fn training_line(i: usize) -> String {
                 json!({"to": [format!("p{source}@example.com")], "subject": format!("S {source}.{a}")}),
             )
         } else {
-            ("search_emails", json!({"query": format!("from:p{source}"), "maxResults": a + 1}))
+            (
+                "search_emails",
+                json!({"query": format!("from:p{source}"), "maxResults": a + 1}),
+            )
         };
         if source == SCHEMA_BREAK && tool == "send_email" {
             arguments = json!({"to": ["x@example.com"]});
@@ -99,7 +102,9 @@ fn training_line(i: usize) -> String {
             {"id": id, "type": "function", "function": {"name": tool, "arguments": arguments.to_string()}}
         ]}));
         if source != UNANSWERED {
-            messages.push(json!({"role": "tool", "tool_call_id": id, "content": "{\"status\":\"ok\"}"}));
+            messages.push(
+                json!({"role": "tool", "tool_call_id": id, "content": "{\"status\":\"ok\"}"}),
+            );
         }
     }
     json!({"messages": messages, "tools": tools()}).to_string()
@@ -112,7 +117,11 @@ fn example_id(i: usize) -> String {
 fn rows(i: usize) -> (ExampleRow, Vec<ActionRow>) {
     let actions: Vec<ActionRow> = (0..action_count(i))
         .map(|a| {
-            let tool = if (i + a) % 2 == 0 { "send_email" } else { "search_emails" };
+            let tool = if (i + a) % 2 == 0 {
+                "send_email"
+            } else {
+                "search_emails"
+            };
             ActionRow {
                 example_id: example_id(i),
                 session_id: format!("s{i}"),
@@ -174,9 +183,14 @@ async fn write_tables(store: &Arc<dyn ObjectStore>, prefix: &Path) {
         config.clone(),
     )
     .expect("examples writer");
-    let mut actions =
-        PartitionedWriter::<ActionRow, _>::for_table(Arc::clone(store), prefix, "test", format, config)
-            .expect("actions writer");
+    let mut actions = PartitionedWriter::<ActionRow, _>::for_table(
+        Arc::clone(store),
+        prefix,
+        "test",
+        format,
+        config,
+    )
+    .expect("actions writer");
     for i in 0..EXAMPLES {
         let (example, action_rows) = rows(i);
         let seq = i as u64;
@@ -278,7 +292,11 @@ fn reference(filters: &Filters) -> BTreeSet<usize> {
         .collect()
 }
 
-async fn exported(destination: &Location, report: &ExportReport, format: Format) -> BTreeSet<usize> {
+async fn exported(
+    destination: &Location,
+    report: &ExportReport,
+    format: Format,
+) -> BTreeSet<usize> {
     let mut all = BTreeSet::new();
     for split in &report.manifest.splits {
         let bytes = destination
@@ -319,15 +337,26 @@ async fn local_and_in_memory_sources_give_the_same_bytes() {
         let a = run(&from_memory, &to_memory, &options).await;
         let b = run(&from_disk, &to_disk, &options).await;
         assert_eq!(a.manifest, b.manifest, "{format:?}");
-        let (a_files, b_files) = (snapshot(&to_memory.store).await, snapshot(&to_disk.store).await);
+        let (a_files, b_files) = (
+            snapshot(&to_memory.store).await,
+            snapshot(&to_disk.store).await,
+        );
         assert_eq!(a_files, b_files, "{format:?}");
         assert_eq!(
             a_files.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
-            ["exports/a/manifest.json", "exports/a/train.jsonl", "exports/a/validation.jsonl"]
+            [
+                "exports/a/manifest.json",
+                "exports/a/train.jsonl",
+                "exports/a/validation.jsonl"
+            ]
         );
         // The same export again, over the old one: the same bytes.
         run(&from_memory, &to_memory, &options).await;
-        assert_eq!(snapshot(&to_memory.store).await, a_files, "{format:?} rerun");
+        assert_eq!(
+            snapshot(&to_memory.store).await,
+            a_files,
+            "{format:?} rerun"
+        );
     }
 }
 
@@ -338,12 +367,19 @@ async fn the_manifest_counts_what_the_files_hold() {
         store: memory(),
         prefix: Path::default(),
     };
-    let options = options(Filters::default(), Format::OpenAi, "train=0.7,validation=0.2,test=0.1");
+    let options = options(
+        Filters::default(),
+        Format::OpenAi,
+        "train=0.7,validation=0.2,test=0.1",
+    );
     let report = run(&source, &destination, &options).await;
     let manifest = &report.manifest;
 
     let expected = reference(&Filters::default());
-    assert_eq!(exported(&destination, &report, Format::OpenAi).await, expected);
+    assert_eq!(
+        exported(&destination, &report, Format::OpenAi).await,
+        expected
+    );
     assert_eq!(manifest.examples.exported, expected.len() as u64);
     assert_eq!(manifest.examples.duplicates, 1);
     assert_eq!(
@@ -365,12 +401,18 @@ async fn the_manifest_counts_what_the_files_hold() {
             .1;
         let entry = &manifest.files[&split.file];
         assert_eq!(entry.bytes, bytes.len() as u64);
-        assert_eq!(entry.sha256, super::output::hex(&sha2::Sha256::digest(bytes)));
+        assert_eq!(
+            entry.sha256,
+            super::output::hex(&sha2::Sha256::digest(bytes))
+        );
         let numbers = exported_numbers(bytes, Format::OpenAi);
         assert_eq!(entry.lines, numbers.len() as u64);
         assert_eq!(split.examples, numbers.len() as u64);
         let spec = &options.splits;
-        for (n, line) in numbers.iter().zip(std::str::from_utf8(bytes).expect("utf-8").lines()) {
+        for (n, line) in numbers
+            .iter()
+            .zip(std::str::from_utf8(bytes).expect("utf-8").lines())
+        {
             assert_eq!(spec.names()[spec.assign(&example_id(*n))], split.name);
             *examples_per_suite.entry(suite(*n).to_owned()).or_default() += 1;
             let value: Value = serde_json::from_str(line).expect("line");
@@ -447,7 +489,12 @@ async fn filters_match_the_reference_and_prune() {
             store: memory(),
             prefix: Path::default(),
         };
-        let report = run(&source, &destination, &options(filters.clone(), Format::Trl, "train=1")).await;
+        let report = run(
+            &source,
+            &destination,
+            &options(filters.clone(), Format::Trl, "train=1"),
+        )
+        .await;
         let got = exported(&destination, &report, Format::Trl).await;
         assert_eq!(got, reference(&filters), "{filters:?}");
         let pruned = &report.manifest.source;
@@ -475,7 +522,12 @@ async fn a_missing_table_is_an_empty_export() {
         store: memory(),
         prefix: Path::default(),
     };
-    let report = run(&source, &destination, &options(Filters::default(), Format::OpenAi, "train=1")).await;
+    let report = run(
+        &source,
+        &destination,
+        &options(Filters::default(), Format::OpenAi, "train=1"),
+    )
+    .await;
     assert_eq!(report.manifest.examples.exported, 0);
     assert_eq!(report.manifest.files["train.jsonl"].bytes, 0);
 }
