@@ -100,6 +100,17 @@ bucket_exists() {
   s3_curl -o /dev/null -I "http://$S3_HOST:$S3_PORT/$S3_BUCKET" 2>/dev/null
 }
 
+# A write round trip: only succeeds once the master has a leader and a
+# writable volume for the bucket. NB: a master restarted on existing data
+# refuses volume assignments for a fixed 15 s "warm-up" (3 x its hard-coded
+# 5 s pulse) after it becomes leader, so a warm start takes ~17 s; a fresh
+# data dir has no warm-up. Set TRACEPIPE_SEAWEEDFS_WAIT_WRITABLE=0 to return
+# as soon as S3 answers (the first PUT then blocks until the warm-up is over).
+writable() {
+  local url="http://$S3_HOST:$S3_PORT/$S3_BUCKET/.tracepipe-ready"
+  printf 'ok' | s3_curl -o /dev/null -T - "$url" 2>/dev/null && s3_curl -o /dev/null -X DELETE "$url" 2>/dev/null
+}
+
 ensure_bucket() {
   if bucket_exists; then return 0; fi
   tp_log "creating bucket $S3_BUCKET"
@@ -115,10 +126,12 @@ ensure_bucket() {
 start_server() {
   # 256 MB volumes, as many as the disk allows (volume.max=0), sparse files;
   # gRPC ports are the HTTP ports + 10000; no usage telemetry; the volume
-  # server stops after 1 s instead of 10 s.
+  # server stops after 1 s instead of 10 s; a restarted single master elects
+  # itself after ~1 s instead of ~15 s (writes fail until it has).
   setsid "$WEED" -logtostderr=true -v=0 server \
     -ip="$S3_HOST" -ip.bind="$S3_HOST" -dir="$DATA_DIR" \
     -master.port="$MASTER_PORT" -master.volumeSizeLimitMB=256 -master.telemetry=false \
+    -master.electionTimeout=1s \
     -volume.port="$VOLUME_PORT" -volume.max=0 -volume.preStopSeconds=1 \
     </dev/null >>"$LOG_DIR/server.log" 2>&1 &
   echo $! >"$SERVER_PID"
@@ -166,6 +179,10 @@ start() {
     tp_die "SeaweedFS S3 gateway did not become ready"
   fi
   ensure_bucket
+  if [[ "${TRACEPIPE_SEAWEEDFS_WAIT_WRITABLE:-1}" != 0 ]]; then
+    tp_wait_for 90 "a writable volume for bucket $S3_BUCKET" writable \
+      || { tail -n 30 "$LOG_DIR/server.log" >&2; tp_die "SeaweedFS accepts no writes"; }
+  fi
   tp_log "ready: http://$S3_HOST:$S3_PORT bucket=$S3_BUCKET ($(( $(tp_now_ms) - t0 )) ms)"
 }
 
