@@ -539,3 +539,93 @@ fn setup_mistakes_stop_before_any_input_is_read() {
         assert!(!out.join("sessions").exists(), "{args:?} wrote sessions");
     }
 }
+
+/// `--out s3://…` against a real S3 API, when one is configured:
+///
+/// ```sh
+/// scripts/services/seaweedfs.sh start && eval "$(scripts/services/env.sh)"
+/// TRACEPIPE_TEST_S3_URL=s3://tracepipe/test cargo test --test process_cli object_store
+/// ```
+#[test]
+fn writes_to_an_object_store_url() {
+    let Ok(base) = std::env::var("TRACEPIPE_TEST_S3_URL") else {
+        eprintln!("SKIPPED: set TRACEPIPE_TEST_S3_URL (and the AWS_* settings) to run against S3");
+        return;
+    };
+    // A fresh prefix per run: nothing from an earlier run can make it pass.
+    let url = format!(
+        "{}/run-{}",
+        base.trim_end_matches('/'),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_nanos()
+    );
+    let fixture = fixtures()
+        .into_iter()
+        .find(|f| f.ends_with("send_simple.trace.json.gz"))
+        .expect("the fixture");
+    let output = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
+        .args(["process", "--suite", "gmail", "--catalog"])
+        .arg(repo().join("catalog"))
+        .args(["--out", &url])
+        .arg(&fixture)
+        .output()
+        .expect("run tracepipe process");
+    assert!(output.status.success(), "{}", text(&output));
+
+    let (store, prefix) = tracepipe_sinks::open_destination(&url).expect("the destination");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        use futures::TryStreamExt;
+        use object_store::ObjectStoreExt;
+        let objects: Vec<object_store::ObjectMeta> = store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .expect("listing the prefix");
+        let keys: Vec<String> = objects
+            .iter()
+            .map(|o| o.location.to_string()[prefix.as_ref().len() + 1..].to_owned())
+            .collect();
+        for wanted in [
+            "input_events.jsonl",
+            "session.avro",
+            "messages.jsonl",
+            "browser.jsonl",
+        ] {
+            assert!(
+                keys.iter().any(|k| k.ends_with(wanted)),
+                "no {wanted} in {keys:?}"
+            );
+        }
+        for table in [
+            "tables/examples/suite=gmail/",
+            "tables/actions/suite=gmail/",
+            "dataset/suite=gmail/mcp=gmail/",
+        ] {
+            assert!(
+                keys.iter().any(|k| k.starts_with(table)),
+                "nothing under {table} in {keys:?}"
+            );
+        }
+        let raw = objects
+            .iter()
+            .find(|o| o.location.as_ref().ends_with("input_events.jsonl"))
+            .expect("the raw upload");
+        let bytes = store
+            .get(&raw.location)
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("bytes");
+        assert_eq!(
+            bytes.as_ref(),
+            std::fs::read(&fixture).expect("the fixture")
+        );
+    });
+}
