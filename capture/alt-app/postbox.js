@@ -158,9 +158,9 @@
   async function trash(mids, fromMessage) {
     await api("POST", "threads:mutate", { mids, trash: true });
     state.selected.clear();
-    notify(mids.length === 1 ? "Message moved to Trash." : `${mids.length} messages moved to Trash.`);
     if (fromMessage) location.hash = "#inbox";
-    else render();
+    else await render();
+    notify(mids.length === 1 ? "Message moved to Trash." : `${mids.length} messages moved to Trash.`);
   }
 
   // ---- the "Label as" menu --------------------------------------------------
@@ -212,9 +212,9 @@
     closeMenu();
     if (!addLabels.length && !removeLabels.length) return;
     await api("POST", "threads:mutate", { mids, addLabels, removeLabels });
-    notify(mids.length === 1 ? "Labels updated." : `Labels updated for ${mids.length} messages.`);
     state.selected.clear();
-    render();
+    await render();
+    notify(mids.length === 1 ? "Labels updated." : `Labels updated for ${mids.length} messages.`);
   }
 
   document.addEventListener("mousedown", (e) => {
@@ -402,7 +402,7 @@
   function filterActions(criteria) {
     const box = (name) => {
       const input = el("input", { type: "checkbox" });
-      return [el("label", { class: "pb-ffcheck" }, input, " " + name), input];
+      return [el("div", { class: "pb-ffcheck" }, el("label", {}, input, " " + name)), input];
     };
     const [skipRow, skip] = box("Skip the Inbox (Archive it)");
     const [readRow, read] = box("Mark as read");

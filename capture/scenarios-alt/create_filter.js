@@ -2,7 +2,7 @@
 // words", "Create filter"; then "Skip the Inbox" (its box), "Mark as read"
 // (clicking the words beside the box, as people do), "Apply the label:" with
 // Receipts chosen in the native <select> label chooser; "Create filter".
-const { notice, waitRoute } = require("./lib/postbox.js");
+const { notice, waitRoute, clickWords } = require("./lib/postbox.js");
 
 module.exports = async function createFilter(page, { pause, type }) {
   await pause(400);
@@ -19,7 +19,7 @@ module.exports = async function createFilter(page, { pause, type }) {
   await pause(400);
   await actions.getByRole("checkbox", { name: "Skip the Inbox (Archive it)" }).click();
   await pause(250);
-  await actions.getByText("Mark as read").click();
+  await clickWords(page, actions.locator("label", { hasText: "Mark as read" }));
   await pause(250);
   await actions.getByRole("checkbox", { name: "Apply the label:" }).click();
   await actions.getByRole("combobox", { name: "Choose label" }).selectOption({ label: "Receipts" });

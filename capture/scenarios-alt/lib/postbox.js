@@ -68,4 +68,12 @@ async function select(page, { pause }, subjects) {
   }
 }
 
-module.exports = { notice, waitRoute, openMessage, compose, labelAs, select };
+// Clicks the words of a <label> (not its box) with the mouse, as a person
+// does: the browser then forwards a click to the labelled control. A
+// locator's click() on a label may go to the control directly.
+async function clickWords(page, label) {
+  const box = await label.boundingBox();
+  await page.mouse.click(box.x + box.width * 0.7, box.y + box.height / 2);
+}
+
+module.exports = { notice, waitRoute, openMessage, compose, labelAs, select, clickWords };
