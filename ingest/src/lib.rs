@@ -40,6 +40,13 @@ pub trait ScreenshotSink {
     /// Resolves a screenshot file uploaded beside `input_events.jsonl`, returning
     /// its object key and size.
     fn reference(&mut self, index: usize, filename: &str) -> Result<(String, i64), String>;
+
+    /// Whether [`store`](Self::store) needs the images. A sink that does not
+    /// (one that only counts) is never called for trace screenshots; their keys
+    /// are [`screenshot_key`]s and the reader skips decoding them.
+    fn needs_images(&self) -> bool {
+        true
+    }
 }
 
 /// The object key of the `index`th screenshot of a session.
@@ -53,6 +60,10 @@ pub struct DiscardScreenshots;
 impl ScreenshotSink for DiscardScreenshots {
     fn store(&mut self, index: usize, _jpeg: &[u8]) -> Result<String, String> {
         Ok(screenshot_key(index))
+    }
+
+    fn needs_images(&self) -> bool {
+        false
     }
 
     fn reference(&mut self, _index: usize, filename: &str) -> Result<(String, i64), String> {

@@ -12,7 +12,7 @@ use crate::builder::SessionBuilder;
 use crate::decode::PlainReader;
 use crate::error::Location;
 use crate::marks::{event_from_mark, kind_of_mark, MarkDetail};
-use crate::{IngestError, Limits, ScreenshotSink};
+use crate::{screenshot_key, IngestError, Limits, ScreenshotSink};
 use base64::Engine;
 use scan::{Splitter, TopLevel};
 use serde::Deserialize;
@@ -430,20 +430,41 @@ impl Reader<'_> {
                 if !ev.cat.contains("screenshot") {
                     return Ok(());
                 }
-                let shot: ScreenshotArgs = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
-                let (Some(b64), Some(ts)) = (shot.snapshot, ts) else { return Ok(()) };
-                let jpeg = base64::engine::general_purpose::STANDARD
-                    .decode(b64.as_bytes())
-                    .map_err(|e| IngestError::shape(Location::Byte(at), format!("screenshot is not valid base64: {e}")))?;
+                let Some(ts) = ts else { return Ok(()) };
+                let b64: Cow<str> = match snapshot_text(args) {
+                    Some(text) => Cow::Borrowed(text),
+                    None => {
+                        let shot: ScreenshotArgs = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                        match shot.snapshot {
+                            Some(text) => text,
+                            None => return Ok(()),
+                        }
+                    }
+                };
+                let bad_base64 =
+                    |e: base64::DecodeError| IngestError::shape(Location::Byte(at), format!("screenshot is not valid base64: {e}"));
                 let index = self.screenshot_count;
-                let blob = self
-                    .screenshots
-                    .store(index, &jpeg)
-                    .map_err(|message| IngestError::Screenshot { index, message })?;
+                let (blob, bytes, dims) = if self.screenshots.needs_images() {
+                    let jpeg = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).map_err(bad_base64)?;
+                    let blob = self
+                        .screenshots
+                        .store(index, &jpeg)
+                        .map_err(|message| IngestError::Screenshot { index, message })?;
+                    (blob, jpeg.len(), jpeg_dimensions(&jpeg))
+                } else {
+                    // Only the header is decoded: enough for the size and the
+                    // dimensions, which is all a counting sink records.
+                    let head_len = (b64.len().min(8192) / 4) * 4;
+                    let head = base64::engine::general_purpose::STANDARD
+                        .decode(&b64.as_bytes()[..head_len])
+                        .map_err(bad_base64)?;
+                    let padding = b64.bytes().rev().take_while(|&b| b == b'=').count();
+                    (screenshot_key(index), (b64.len() / 4 * 3).saturating_sub(padding), jpeg_dimensions(&head))
+                };
                 self.screenshot_count += 1;
-                let (width, height) = jpeg_dimensions(&jpeg).unzip();
+                let (width, height) = dims.unzip();
                 let mut e = Event::new(EventKind::Screenshot, ts);
-                e.screenshot = Some(ScreenshotRef { blob, bytes: jpeg.len() as i64, width, height });
+                e.screenshot = Some(ScreenshotRef { blob, bytes: bytes as i64, width, height });
                 // Screenshots come from the browser process and show the page.
                 self.builder.push(e);
             }
@@ -508,6 +529,16 @@ impl Reader<'_> {
         }
         self.builder
     }
+}
+
+/// The `snapshot` member of screenshot args, found without parsing the args
+/// when it is a plain string (base64 needs no escapes); None sends the caller
+/// to the full parser.
+fn snapshot_text(args: &str) -> Option<&str> {
+    static KEY: LazyLock<memchr::memmem::Finder<'static>> = LazyLock::new(|| memchr::memmem::Finder::new(b"\"snapshot\":\""));
+    let start = KEY.find(args.as_bytes())? + 12;
+    let len = memchr::memchr2(b'"', b'\\', &args.as_bytes()[start..])?;
+    (args.as_bytes()[start + len] == b'"').then(|| &args[start..start + len])
 }
 
 /// Width and height from a JPEG's start-of-frame marker, without decoding it.

@@ -30,6 +30,38 @@ const CLASS: [u8; 256] = {
     t
 };
 
+/// The offset of the first `"` or `\\` in `bytes`. Trace strings are mostly
+/// short keys, where a word-at-a-time test beats a vectorised search's setup.
+#[inline]
+fn string_stop(bytes: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&bytes[i..i + 8]);
+        let word = u64::from_le_bytes(w);
+        let hits = has_byte(word, b'"') | has_byte(word, b'\\');
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+        if i >= 64 {
+            // A long string (a screenshot, a URL): hand over to the SIMD search.
+            return memchr::memchr2(b'"', b'\\', &bytes[i..]).map(|k| i + k);
+        }
+    }
+    bytes[i..].iter().position(|&b| b == b'"' || b == b'\\').map(|k| i + k)
+}
+
+/// High bit set in every byte of `word` equal to `b`, and possibly in bytes
+/// above such a byte: the lowest flagged byte is always a true match.
+#[inline]
+fn has_byte(word: u64, b: u8) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (ONES * b as u64);
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
 /// What the top level of the trace held besides events.
 pub enum TopLevel<'a> {
     /// One trace event, as raw JSON, and the byte offset where it starts.
@@ -160,7 +192,7 @@ impl<R: Read> Splitter<R> {
                         i += 1;
                         continue;
                     }
-                    match memchr::memchr2(b'"', b'\\', &self.buf[i..self.end]) {
+                    match string_stop(&self.buf[i..self.end]) {
                         None => i = self.end,
                         Some(k) => {
                             i += k;
