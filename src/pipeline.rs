@@ -457,6 +457,8 @@ impl Pipeline {
     /// uploaded while the reader goes on. When the recording turns out to be
     /// unreadable, what this call stored is deleted again (best effort) and the
     /// reader's error returned: a rejected upload leaves nothing behind.
+    /// Storing the same content under the same id again rewrites the same
+    /// objects.
     pub async fn ingest(
         &self,
         path: &FsPath,
@@ -512,7 +514,13 @@ impl Pipeline {
         let (session, avro, missing_screenshots) = match outcome {
             Ok(read) => read,
             Err(error) => {
-                self.delete_quietly(&objects).await;
+                // Only a recording the reader refused is cleaned up. After a
+                // storage failure the objects may be those of an earlier,
+                // successful ingest of the same content (same id, same keys):
+                // deleting them would lose good data.
+                if error.is_input_error() {
+                    self.delete_quietly(&objects).await;
+                }
                 return Err(error);
             }
         };
