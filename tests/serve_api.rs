@@ -511,7 +511,9 @@ fn users_see_only_their_own_data_and_revoked_keys_stop_working() {
 
     // An Example whose normalised session has gone from the store fails, says
     // what to do, and has no messages to download.
-    let avro = dir.path().join(format!("objects/sessions/{session_id}/session.avro"));
+    let avro = dir
+        .path()
+        .join(format!("objects/sessions/{session_id}/session.avro"));
     std::fs::remove_file(&avro).expect("remove the stored session");
     let doomed = json_of(
         server
@@ -530,7 +532,13 @@ fn users_see_only_their_own_data_and_revoked_keys_stop_working() {
     let response = server.get(&admin, &format!("/examples/{doomed_id}/messages"));
     let error = error_of(response.send().expect("messages"), StatusCode::CONFLICT);
     assert_eq!(error["code"], "example_failed");
-    let failures = json_of(server.get(&admin, "/examples?status=FAILED").send().expect("list"), StatusCode::OK);
+    let failures = json_of(
+        server
+            .get(&admin, "/examples?status=FAILED")
+            .send()
+            .expect("list"),
+        StatusCode::OK,
+    );
     assert_eq!(failures["total"], 1);
 
     // Keys: a second key, listed masked; revoking the first locks it out.
