@@ -66,6 +66,9 @@ install_weed_locked() {
   ) || { tail -n 30 "$blog" >&2; tp_die "go build of weed failed (log: $blog)"; }
   mv "$WEED.tmp" "$WEED"
   ln -sfn "$(basename "$WEED")" "$BIN_DIR/weed"
+  # The compiled-package cache (~2 GB) only helps a rebuild; drop it. The
+  # module sources (~2 GB, $GO_DIR/pkg/mod) stay for a quicker rebuild.
+  rm -rf "$GO_DIR/build-cache"
   tp_log "built $WEED in $(( ($(tp_now_ms) - t0) / 1000 ))s"
 }
 
