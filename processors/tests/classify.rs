@@ -265,3 +265,25 @@ fn bad_rules_fail_at_load_time_naming_the_place() {
     let e = load(base.replacen("\"flows\"", "\"flowz\"", 1));
     assert!(matches!(e, RulesError::Parse { .. }), "{e}");
 }
+
+#[test]
+fn filter_forms_of_other_clients_are_read_the_same() {
+    // First step taken with Enter, a <label> click forwarded to its checkbox,
+    // a change value that is the control's `value` ("on") rather than its
+    // state, and the label chosen in a <select>.
+    let mut s = S::new("#settings/filters");
+    s.click("Create a new filter", &[]).change("From", "ci@builds.example", &[]).key("From", "Enter", &[]);
+    let mut label_click = Event::new(EventKind::Click, 0);
+    label_click.target = Some(Target { tag: Some("label".into()), label: Some("Mark as read".into()), ..Target::default() });
+    s.push(label_click).click("Mark as read", &[]).change("Mark as read", "on", &[]);
+    let mut chooser = Event::new(EventKind::Change, 0);
+    chooser.target = Some(Target { tag: Some("select".into()), label: Some("Choose label".into()), ..Target::default() });
+    chooser.value = Some("Label_4".into());
+    s.push(chooser.clone());
+    chooser.value = Some("Label_5".into());
+    s.push(chooser).click("Create filter", &[]);
+    let actions = classify(&s);
+    assert_eq!(names(&actions), vec!["create_filter"]);
+    assert_eq!(actions[0].parameters["criteria"], serde_json::json!({"from": "ci@builds.example"}));
+    assert_eq!(actions[0].parameters["filter_action"], serde_json::json!({"removeLabelIds": ["UNREAD"], "addLabelIds": ["Label_5"]}));
+}

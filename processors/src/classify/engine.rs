@@ -47,7 +47,12 @@ impl Checks {
     }
 
     /// A click flips the box; a change that states the new value settles it.
+    /// A click on a `<label>` is not counted: the browser forwards it to the
+    /// control, whose own click follows.
     fn observe(&mut self, id: &str, e: &Event) {
+        if e.kind == EventKind::Click && e.target.as_ref().and_then(|t| t.tag.as_deref()) == Some("label") {
+            return;
+        }
         let check = self.entry(id);
         match e.kind {
             EventKind::Change => {
@@ -58,6 +63,12 @@ impl Checks {
             }
             _ => check.ticked = !check.ticked,
         }
+    }
+
+    /// A single-choice control: only the latest choice stands.
+    fn choose(&mut self, id: &str) {
+        self.items.clear();
+        self.entry(id).ticked = true;
     }
 
     fn ticked(&self) -> impl Iterator<Item = &str> {
@@ -87,8 +98,8 @@ struct OpenFlow {
     toggles: Vec<(usize, Checks)>,
     flags: Vec<(usize, Checks)>,
     evidence: Vec<usize>,
-    /// Matches so far per (outcome, matcher), for `occurrence`.
-    counts: Vec<Vec<usize>>,
+    /// Matches so far per outcome, for `occurrence`.
+    counts: Vec<usize>,
     route: Option<String>,
 }
 
@@ -148,6 +159,14 @@ impl CompiledRules {
         if !m.roles.is_empty() {
             let role = e.target.as_ref().and_then(|t| t.role.as_deref()).map(str::to_lowercase);
             if !role.is_some_and(|r| m.roles.contains(&r)) {
+                return false;
+            }
+        }
+        if !m.tags.is_empty() && !e.target.as_ref().and_then(|t| t.tag.as_deref()).is_some_and(|t| m.tags.iter().any(|w| w == t)) {
+            return false;
+        }
+        if let Some(p) = &m.value_pattern {
+            if !e.value.as_deref().is_some_and(|v| p.is_match(v)) {
                 return false;
             }
         }
@@ -264,7 +283,7 @@ impl CompiledRules {
                     toggles: Vec::new(),
                     flags: Vec::new(),
                     evidence: vec![i],
-                    counts: flow.outcomes.iter().map(|o| vec![0; o.on.len()]).collect(),
+                    counts: vec![0; flow.outcomes.len()],
                     route: Some(seen.fragment.to_string()),
                 });
                 continue;
@@ -303,13 +322,13 @@ impl CompiledRules {
             }
             let mut took = false;
             for (k, outcome) in flow.outcomes.iter().enumerate() {
-                for (j, m) in outcome.on.iter().enumerate() {
+                for m in &outcome.on {
                     if !self.matches(m, seen) {
                         continue;
                     }
                     took = true;
-                    open[pos].counts[k][j] += 1;
-                    if m.occurrence.is_some_and(|n| open[pos].counts[k][j] != n) {
+                    open[pos].counts[k] += 1;
+                    if m.occurrence.is_some_and(|n| open[pos].counts[k] != n) {
                         continue;
                     }
                     if !self.condition_holds(&outcome.when, seen, selection) {
@@ -320,11 +339,15 @@ impl CompiledRules {
                     if let Some(action) = outcome.action {
                         let mut params = std::mem::take(&mut state.params);
                         for (field, checks) in &state.toggles {
-                            if let FieldOp::Toggle { add, remove, .. } = &self.flows[state.flow].fields[*field].op {
-                                extend_path(&mut params, add, checks.ticked());
-                                if let Some(remove) = remove {
-                                    extend_path(&mut params, remove, checks.unticked_explicitly());
+                            match &self.flows[state.flow].fields[*field].op {
+                                FieldOp::Toggle { add, remove, .. } => {
+                                    extend_path(&mut params, add, checks.ticked());
+                                    if let Some(remove) = remove {
+                                        extend_path(&mut params, remove, checks.unticked_explicitly());
+                                    }
                                 }
+                                FieldOp::Choose { add, .. } => extend_path(&mut params, add, checks.ticked()),
+                                _ => {}
                             }
                         }
                         for (field, checks) in &state.flags {
@@ -365,6 +388,11 @@ impl CompiledRules {
                         }
                     }
                     FieldOp::Flag { .. } => checks_for(&mut state.flags, k).observe("", seen.e),
+                    FieldOp::Choose { id, .. } => {
+                        if let Some(Value::String(id)) = self.source_value(id, seen, selection) {
+                            checks_for(&mut state.toggles, k).choose(&id);
+                        }
+                    }
                 }
                 state.evidence.push(i);
                 return true;

@@ -85,6 +85,12 @@ pub(crate) struct MatcherFile {
     pub label_prefix: Option<String>,
     #[serde(default)]
     pub role: Vec<String>,
+    /// Tag names of the target, any of them.
+    #[serde(default)]
+    pub tag: Vec<String>,
+    /// A regular expression the committed value must match.
+    #[serde(default)]
+    pub value_pattern: Option<String>,
     #[serde(default)]
     pub key: Vec<String>,
     #[serde(default)]
@@ -98,7 +104,9 @@ pub(crate) struct MatcherFile {
     /// HTTP methods, for network requests.
     #[serde(default)]
     pub method: Vec<String>,
-    /// Counts only the nth match inside a flow (1-based).
+    /// Completes an outcome only on the outcome's nth matching event inside
+    /// the flow (1-based), counting matches of all its matchers: a two-step
+    /// form ends on its second step, however the first was taken.
     #[serde(default)]
     pub occurrence: Option<usize>,
 }
@@ -185,6 +193,16 @@ pub(crate) struct FieldFile {
     /// A checkbox that, when ticked at the end, appends `value` to `param`.
     #[serde(default)]
     pub flag: Option<FlagFile>,
+    /// A single-choice control (a `<select>`): its latest choice is added.
+    #[serde(default)]
+    pub choose: Option<ChooseFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChooseFile {
+    pub id: SourceFile,
+    pub add: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,6 +302,8 @@ pub(crate) struct Matcher {
     pub labels: Vec<String>,
     pub label_prefix: Option<String>,
     pub roles: Vec<String>,
+    pub tags: Vec<String>,
+    pub value_pattern: Option<Regex>,
     pub keys: Vec<String>,
     pub modifiers_any: Vec<String>,
     pub has_data: Option<String>,
@@ -319,6 +339,7 @@ pub(crate) enum FieldOp {
     Set { path: ParamPath, from: Vec<Source> },
     Toggle { id: Source, add: ParamPath, remove: Option<ParamPath> },
     Flag { path: ParamPath, value: String },
+    Choose { id: Source, add: ParamPath },
 }
 
 #[derive(Debug)]
@@ -435,6 +456,11 @@ impl Compiler<'_> {
             labels: m.label.iter().map(|l| normalize_label(l)).collect(),
             label_prefix: m.label_prefix.map(|p| normalize_label(&p)),
             roles: m.role.iter().map(|r| r.to_lowercase()).collect(),
+            tags: m.tag.iter().map(|r| r.to_lowercase()).collect(),
+            value_pattern: m
+                .value_pattern
+                .map(|p| Regex::new(&p).map_err(|e| self.invalid(place, format!("bad `value_pattern`: {e}"))))
+                .transpose()?,
             keys: m.key,
             modifiers_any: m.modifiers_any.iter().map(|r| r.to_lowercase()).collect(),
             has_data: m.has_data,
@@ -606,8 +632,8 @@ pub(crate) fn compile(file: &str, contents: &str, suite: &Suite) -> Result<Compi
         for (k, field) in f.fields.into_iter().enumerate() {
             let fplace = format!("{place} field {}", k + 1);
             let on = c.matcher(field.on, &fplace)?;
-            let op = match (field.set, field.toggle, field.flag) {
-                (Some(set), None, None) => {
+            let op = match (field.set, field.toggle, field.flag, field.choose) {
+                (Some(set), None, None, None) => {
                     let from = if field.from.is_empty() {
                         vec![Source::Value]
                     } else {
@@ -616,13 +642,16 @@ pub(crate) fn compile(file: &str, contents: &str, suite: &Suite) -> Result<Compi
                     check_groups(&from, &fplace)?;
                     FieldOp::Set { path: check_path(&set, &fplace)?, from }
                 }
-                (None, Some(t), None) => FieldOp::Toggle {
+                (None, Some(t), None, None) => FieldOp::Toggle {
                     id: c.source(t.id, &fplace)?,
                     add: check_path(&t.add, &fplace)?,
                     remove: t.remove.map(|r| check_path(&r, &fplace)).transpose()?,
                 },
-                (None, None, Some(flag)) => FieldOp::Flag { path: check_path(&flag.param, &fplace)?, value: flag.value },
-                _ => return Err(c.invalid(&fplace, "a field has exactly one of `set`, `toggle`, `flag`")),
+                (None, None, Some(flag), None) => FieldOp::Flag { path: check_path(&flag.param, &fplace)?, value: flag.value },
+                (None, None, None, Some(choose)) => {
+                    FieldOp::Choose { id: c.source(choose.id, &fplace)?, add: check_path(&choose.add, &fplace)? }
+                }
+                _ => return Err(c.invalid(&fplace, "a field has exactly one of `set`, `toggle`, `flag`, `choose`")),
             };
             fields.push(Field { on, op });
         }
