@@ -38,7 +38,7 @@ case "$cmd" in
   start)
     t0=$(tp_now_ms)
     if run_parallel start; then
-      tp_log "all ready (${services[*]}) in $(( ($(tp_now_ms) - t0) )) ms"
+      tp_log "all ready (${services[*]}) in $(( $(tp_now_ms) - t0 )) ms"
     else
       tp_die "some services failed to start; see the logs above (all.sh stop to clean up)"
     fi

@@ -64,9 +64,11 @@ install_kafka_locked() {
   tp_log "resolving Kafka $KAFKA_VERSION jars from Maven Central into $LIBS_DIR"
   local tmp="$LIBS_DIR.tmp.$$"
   rm -rf "$tmp"; mkdir -p "$tmp" "$M2_REPO"
-  nice mvn -B -q -Dstyle.color=never -f "$POM" -Dmaven.repo.local="$M2_REPO" \
+  mkdir -p "$LOG_DIR"
+  nice mvn -B -q -f "$POM" -Dmaven.repo.local="$M2_REPO" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
-    || { rm -rf "$tmp"; tp_die "mvn dependency:copy-dependencies failed"; }
+    >"$LOG_DIR/mvn.log" 2>&1 \
+    || { rm -rf "$tmp"; tail -n 30 "$LOG_DIR/mvn.log" >&2; tp_die "mvn dependency:copy-dependencies failed (log: $LOG_DIR/mvn.log)"; }
   ls "$tmp"/kafka_2.13-"$KAFKA_VERSION".jar "$tmp"/kafka-tools-"$KAFKA_VERSION".jar >/dev/null \
     || tp_die "Kafka jars missing after resolution"
   rm -rf "$LIBS_DIR" "$CDS_DIR"; mv "$tmp" "$LIBS_DIR"

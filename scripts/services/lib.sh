@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # variables here are used by the scripts that source this
 # Common helpers for scripts/services/*.sh. Source it; do not run it.
 set -euo pipefail
 
