@@ -21,7 +21,8 @@
 //!                                            image files an input_events.jsonl names
 //! sessions/<session-id>/session.avro         the normalised Session, Avro single-object encoded
 //! examples/<example-id>/messages.jsonl       the conversation with the Suite's MCP server's tools
-//! examples/<example-id>/browser.jsonl        the same session as Playwright MCP calls
+//! examples/<example-id>/browser.jsonl        the same session as Playwright MCP calls, when the
+//!                                            Recipe names a browser MCP server
 //! ```
 //!
 //! `browser.jsonl` sits beside `messages.jsonl` in the same Example rather than
