@@ -7,6 +7,7 @@
 # `weed` is built from the Go module proxy with the local Go toolchain into
 # $HOME/.cache/tracepipe/services/seaweedfs/bin (GOPATH/GOMODCACHE/GOCACHE live
 # under the same cache dir, so the first build is the only slow one).
+# TP_WEED_V=1 (or higher) makes the filer/S3 log verbose, for debugging.
 TP_SERVICE=seaweedfs
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -106,12 +107,17 @@ bucket_exists() {
 # A write round trip: only succeeds once the master has a leader and a
 # writable volume for the bucket. NB: a master restarted on existing data
 # refuses volume assignments for a fixed 15 s "warm-up" (3 x its hard-coded
-# 5 s pulse) after it becomes leader, so a warm start takes ~17 s; a fresh
-# data dir has no warm-up. Set TRACEPIPE_SEAWEEDFS_WAIT_WRITABLE=0 to return
+# 5 s pulse) after it becomes leader, so a warm start takes ~17 s; on a fresh
+# data dir there is no warm-up, but a fresh filer store holds its
+# registration (and with it the lock ring S3 writes need) for 10 s, so the
+# very first start takes ~14-18 s as well. Set TRACEPIPE_SEAWEEDFS_WAIT_WRITABLE=0 to return
 # as soon as S3 answers (the first PUT then blocks until the warm-up is over).
 writable() {
   local url="http://$S3_HOST:$S3_PORT/$S3_BUCKET/.tracepipe-ready"
-  printf 'ok' | s3_curl -o /dev/null -T - "$url" 2>/dev/null && s3_curl -o /dev/null -X DELETE "$url" 2>/dev/null
+  # --max-time 30: the gateway retries a refused assignment internally with
+  # back-off; aborting at 10 s and starting over only makes the wait longer.
+  printf 'ok' | s3_curl --max-time 30 -o /dev/null -T - "$url" 2>/dev/null \
+    && s3_curl -o /dev/null -X DELETE "$url" 2>/dev/null
 }
 
 ensure_bucket() {
@@ -142,7 +148,7 @@ start_server() {
 
 start_filer() {
   # Iceberg REST / Lance side servers are off.
-  setsid "$WEED" -logtostderr=true -v=0 filer \
+  setsid "$WEED" -logtostderr=true -v="${TP_WEED_V:-0}" filer \
     -ip="$S3_HOST" -ip.bind="$S3_HOST" -master="$S3_HOST:$MASTER_PORT" \
     -port="$FILER_PORT" -defaultStoreDir="$DATA_DIR" -localSocket="$BASE/filer.sock" \
     -s3 -s3.port="$S3_PORT" -s3.config="$CONF_DIR/s3.json" \
@@ -151,7 +157,13 @@ start_filer() {
   echo $! >"$FILER_PID"
 }
 
-master_ready() { curl -fsS --max-time 2 -o /dev/null "http://$S3_HOST:$MASTER_PORT/cluster/status"; }
+# The master is leader and the volume server has registered. Starting the
+# filer before that makes its master client back off, and the filers' lock
+# ring (which S3 writes need) then forms ~10 s later.
+master_ready() {
+  curl -fsS --max-time 2 "http://$S3_HOST:$MASTER_PORT/cluster/status" | grep -q '"IsLeader":true' \
+    && curl -fsS --max-time 2 "http://$S3_HOST:$MASTER_PORT/dir/status" | grep -q '"DataNodes":\[{'
+}
 
 start() {
   install_weed
@@ -166,7 +178,7 @@ start() {
     tp_log "starting weed master+volume (logs: $LOG_DIR/server.log)"
     start_server
   fi
-  tp_wait_for 60 "master on $S3_HOST:$MASTER_PORT" master_ready \
+  tp_wait_for 60 "master leader + volume server on $S3_HOST:$MASTER_PORT" master_ready \
     || { tail -n 30 "$LOG_DIR/server.log" >&2; tp_die "SeaweedFS master did not become ready"; }
   if tp_pid_alive "$FILER_PID"; then
     tp_log "filer+S3 already running (pid $(cat "$FILER_PID"))"
