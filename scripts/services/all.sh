@@ -6,6 +6,7 @@
 # Services start in parallel; the command fails if any of them fails.
 # Afterwards: eval "$(scripts/services/env.sh)"
 TP_SERVICE=all
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ALL_SERVICES=(postgres kafka seaweedfs)

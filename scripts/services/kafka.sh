@@ -11,6 +11,7 @@
 # Jars come from Maven Central (kafka/pom.xml) into
 # $HOME/.cache/tracepipe/services/kafka; data and logs live there too.
 TP_SERVICE=kafka
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KAFKA_HOST=127.0.0.1

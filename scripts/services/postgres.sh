@@ -7,6 +7,7 @@
 # `tracepipe`/`tracepipe`. The cluster lives in
 # $HOME/.cache/tracepipe/services/postgres/data and runs as the `postgres` user.
 TP_SERVICE=postgres
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PG_HOST=127.0.0.1

@@ -9,6 +9,7 @@
 # under the same cache dir, so the first build is the only slow one).
 # TP_WEED_V=1 (or higher) makes the filer/S3 log verbose, for debugging.
 TP_SERVICE=seaweedfs
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SEAWEEDFS_MODULE=github.com/seaweedfs/seaweedfs

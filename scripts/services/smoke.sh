@@ -5,6 +5,7 @@
 #
 #   scripts/services/smoke.sh [--stop]     # --stop: stop every service at the end
 TP_SERVICE=smoke
+# shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STOP_AT_END=0
