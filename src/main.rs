@@ -1,6 +1,7 @@
 //! `tracepipe`: one binary, a subcommand per job.
 
 mod cmd;
+mod distributed;
 mod export;
 mod mcp;
 mod pipeline;
@@ -30,6 +31,12 @@ enum Command {
     Serve(cmd::serve::ServeArgs),
     /// Export the Examples of a Tracepipe output as one training dataset (OpenAI, TRL, ShareGPT) with a manifest.
     Export(cmd::export::ExportArgs),
+    /// Distributed mode: the HTTP API over PostgreSQL, Kafka and S3.
+    Gateway(cmd::gateway::GatewayArgs),
+    /// Distributed mode: sessions from Kafka into Examples (a consumer group).
+    Processor(cmd::processor::ProcessorArgs),
+    /// Distributed mode: Examples from Kafka into Parquet tables in S3, exactly once.
+    Sink(cmd::sink::SinkArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +48,9 @@ fn main() -> ExitCode {
         Command::Catalog(args) => cmd::catalog::run(args).map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => cmd::serve::run(args).map(|()| ExitCode::SUCCESS),
         Command::Export(args) => cmd::export::run(args),
+        Command::Gateway(args) => cmd::gateway::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Processor(args) => cmd::processor::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Sink(args) => cmd::sink::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,9 @@
 pub mod catalog;
 pub mod eval;
 pub mod export;
+pub mod gateway;
 pub mod inspect;
 pub mod process;
+pub mod processor;
 pub mod serve;
+pub mod sink;

@@ -1,0 +1,23 @@
+//! `tracepipe processor`: session references in, Examples out (a consumer group).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::distributed::config::{self, ProcessorConfig};
+
+#[derive(Debug, clap::Args)]
+pub struct ProcessorArgs {
+    /// A TOML file overriding config/processor.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+pub fn run(args: ProcessorArgs) -> anyhow::Result<()> {
+    let config: ProcessorConfig =
+        config::load(config::PROCESSOR_DEFAULTS, args.config.as_deref(), std::env::vars())?;
+    tokio::runtime::Runtime::new()
+        .context("starting the async runtime")?
+        .block_on(crate::distributed::processor::run(config))?;
+    Ok(())
+}

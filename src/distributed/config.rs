@@ -1,0 +1,235 @@
+//! Configuration of the distributed services: one typed struct per service,
+//! defaults in `config/<service>.toml` (compiled in), then an optional file,
+//! then `TRACEPIPE_<SECTION>_<KEY>` environment variables. Unknown keys in a
+//! file are an error; the environment can only set keys the defaults have.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use toml::{Table, Value};
+
+use super::DistributedError;
+
+pub const GATEWAY_DEFAULTS: &str = include_str!("../../config/gateway.toml");
+pub const PROCESSOR_DEFAULTS: &str = include_str!("../../config/processor.toml");
+pub const SINK_DEFAULTS: &str = include_str!("../../config/sink.toml");
+
+/// A value that must never reach a log: its `Debug` and `Display` mask it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    pub bootstrap: String,
+    pub group: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topics {
+    pub sessions: String,
+    pub examples: String,
+    pub dead_letter: String,
+    pub status: String,
+    pub partitions: i32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl S3Config {
+    /// The object-store URL; credentials and endpoint come from `AWS_*`.
+    pub fn url(&self) -> String {
+        let prefix = self.prefix.trim_matches('/');
+        if prefix.is_empty() {
+            format!("s3://{}", self.bucket)
+        } else {
+            format!("s3://{}/{prefix}", self.bucket)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Holds the password.
+    pub url: Secret,
+    pub schema: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub listen: SocketAddr,
+    pub catalog: PathBuf,
+    pub admin_display_name: String,
+    pub max_upload_bytes: u64,
+    pub max_decompressed_bytes: u64,
+    pub kafka: KafkaConfig,
+    pub topics: Topics,
+    pub s3: S3Config,
+    pub database: DatabaseConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessorConfig {
+    pub catalog: PathBuf,
+    pub browser_mcp_server: String,
+    pub max_decompressed_bytes: u64,
+    pub partition_queue: usize,
+    pub retry_backoff_secs: u64,
+    pub kafka: KafkaConfig,
+    pub topics: Topics,
+    pub s3: S3Config,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rotation {
+    pub max_records: u64,
+    pub max_bytes: u64,
+    pub max_record_span_secs: i64,
+    pub at_partition_end: bool,
+    pub part_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkConfig {
+    pub kafka: KafkaConfig,
+    pub topics: Topics,
+    pub s3: S3Config,
+    pub rotation: Rotation,
+}
+
+/// Loads `T` from `defaults`, then `file`, then `env` (name, value) pairs.
+pub fn load<T: DeserializeOwned>(
+    defaults: &str,
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<T, DistributedError> {
+    let invalid = |reason: String| DistributedError::Config(reason);
+    let mut table: Table = defaults
+        .parse()
+        .map_err(|e| invalid(format!("built-in defaults: {e}")))?;
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+        let overlay: Table = text
+            .parse()
+            .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+        merge(&mut table, overlay, "").map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+    }
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    apply_env(&mut table, "TRACEPIPE", &env)?;
+    T::deserialize(Value::Table(table)).map_err(|e| invalid(e.to_string()))
+}
+
+/// Overlays `overlay` onto `base`; a key the defaults lack is refused here,
+/// with its full name, before serde would say it less precisely.
+fn merge(base: &mut Table, overlay: Table, at: &str) -> Result<(), String> {
+    for (key, value) in overlay {
+        let name = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+        match (base.get_mut(&key), value) {
+            (Some(Value::Table(inner)), Value::Table(value)) => merge(inner, value, &name)?,
+            (Some(slot), value) if !slot.is_table() => *slot = value,
+            (Some(_), _) => return Err(format!("`{name}` must be a table")),
+            (None, _) => return Err(format!("unknown key `{name}`")),
+        }
+    }
+    Ok(())
+}
+
+/// Sets every key whose `PREFIX_<PATH>` variable is present, parsed as the
+/// default's type.
+fn apply_env(table: &mut Table, prefix: &str, env: &[(String, String)]) -> Result<(), DistributedError> {
+    for (key, value) in table.iter_mut() {
+        let name = format!("{prefix}_{}", key.to_ascii_uppercase());
+        if let Value::Table(inner) = value {
+            apply_env(inner, &name, env)?;
+            continue;
+        }
+        let Some((_, text)) = env.iter().find(|(k, _)| *k == name) else {
+            continue;
+        };
+        let bad = |what: &str| DistributedError::Config(format!("{name}: expected {what}"));
+        *value = match value {
+            Value::String(_) => Value::String(text.clone()),
+            Value::Integer(_) => Value::Integer(text.trim().parse().map_err(|_| bad("an integer"))?),
+            Value::Float(_) => Value::Float(text.trim().parse().map_err(|_| bad("a number"))?),
+            Value::Boolean(_) => Value::Boolean(text.trim().parse().map_err(|_| bad("true or false"))?),
+            _ => return Err(bad("a value this key cannot take from the environment")),
+        };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_of_every_service_load() {
+        load::<GatewayConfig>(GATEWAY_DEFAULTS, None, env(&[])).expect("gateway");
+        load::<ProcessorConfig>(PROCESSOR_DEFAULTS, None, env(&[])).expect("processor");
+        load::<SinkConfig>(SINK_DEFAULTS, None, env(&[])).expect("sink");
+    }
+
+    #[test]
+    fn environment_overrides_with_the_services_script_names() {
+        let config: GatewayConfig = load(
+            GATEWAY_DEFAULTS,
+            None,
+            env(&[
+                ("TRACEPIPE_KAFKA_BOOTSTRAP", "k:1"),
+                ("TRACEPIPE_S3_BUCKET", "b"),
+                ("TRACEPIPE_TOPICS_PARTITIONS", "7"),
+                ("TRACEPIPE_DATABASE_URL", "postgres://u:pw@h/db"),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(config.kafka.bootstrap, "k:1");
+        assert_eq!(config.s3.bucket, "b");
+        assert_eq!(config.topics.partitions, 7);
+        assert_eq!(config.database.url.expose(), "postgres://u:pw@h/db");
+        assert!(!format!("{config:?}").contains("pw"), "the password is masked");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("sink.toml");
+        std::fs::write(&file, "[rotation]\nmax_recrods = 5\n").expect("write");
+        let err = load::<SinkConfig>(SINK_DEFAULTS, Some(&file), env(&[])).expect_err("refused");
+        assert!(err.to_string().contains("rotation.max_recrods"), "{err}");
+        let err = load::<SinkConfig>(SINK_DEFAULTS, None, env(&[("TRACEPIPE_ROTATION_MAX_RECORDS", "x")]))
+            .expect_err("refused");
+        assert!(err.to_string().contains("TRACEPIPE_ROTATION_MAX_RECORDS"), "{err}");
+    }
+}

@@ -1,0 +1,304 @@
+//! The gateway's control plane in PostgreSQL: users, API keys, sessions and
+//! Examples with their status. Tables live in the configured schema.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio_postgres::{Client, NoTls, Row};
+use uuid::Uuid;
+
+use super::config::DatabaseConfig;
+use super::DistributedError;
+
+const MIGRATION: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id uuid PRIMARY KEY,
+    display_name text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id uuid PRIMARY KEY,
+    user_id uuid NOT NULL REFERENCES users(id),
+    prefix text NOT NULL,
+    key_sha256 text NOT NULL UNIQUE,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    revoked_at timestamptz
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id uuid PRIMARY KEY,
+    user_id uuid NOT NULL REFERENCES users(id),
+    suite_id uuid NOT NULL,
+    description text,
+    storage_path text NOT NULL,
+    created_at timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS examples (
+    id uuid PRIMARY KEY,
+    session_id uuid NOT NULL REFERENCES sessions(id),
+    user_id uuid NOT NULL REFERENCES users(id),
+    model_id uuid NOT NULL,
+    status text NOT NULL,
+    error_code text,
+    error_message text,
+    storage_path text,
+    tool_calls bigint NOT NULL DEFAULT 0,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS examples_session ON examples (session_id);
+";
+
+/// A connection to the control plane; cheap to share.
+#[derive(Clone)]
+pub struct Control {
+    client: Arc<Client>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub suite_id: Uuid,
+    pub description: Option<String>,
+    pub storage_path: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExampleRecord {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub model_id: Uuid,
+    pub status: String,
+    pub error: Option<ExampleErrorView>,
+    pub storage_path: Option<String>,
+    pub tool_calls: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExampleErrorView {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: Uuid,
+    pub display_name: String,
+}
+
+fn session(row: &Row) -> SessionRecord {
+    SessionRecord {
+        id: row.get("id"),
+        user_id: row.get("user_id"),
+        suite_id: row.get("suite_id"),
+        description: row.get("description"),
+        storage_path: row.get("storage_path"),
+        created_at: row.get("created_at"),
+    }
+}
+
+fn example(row: &Row) -> ExampleRecord {
+    let code: Option<String> = row.get("error_code");
+    let message: Option<String> = row.get("error_message");
+    ExampleRecord {
+        id: row.get("id"),
+        session_id: row.get("session_id"),
+        model_id: row.get("model_id"),
+        status: row.get("status"),
+        error: code.map(|code| ExampleErrorView {
+            code,
+            message: message.unwrap_or_default(),
+        }),
+        storage_path: row.get("storage_path"),
+        tool_calls: row.get("tool_calls"),
+        created_at: row.get("created_at"),
+    }
+}
+
+fn key_hash(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A new API key: `tp_live_` and 32 random hex digits.
+fn new_key() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("tp_live_{hex}")
+}
+
+impl Control {
+    /// Connects, creates the schema and tables if missing.
+    pub async fn connect(config: &DatabaseConfig) -> Result<Control, DistributedError> {
+        let schema = &config.schema;
+        if schema.is_empty()
+            || !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(DistributedError::Config(format!(
+                "database.schema `{schema}` may only hold a-z 0-9 _"
+            )));
+        }
+        let (client, connection) = tokio_postgres::connect(config.url.expose(), NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                eprintln!("gateway: the PostgreSQL connection ended: {e}");
+            }
+        });
+        // The schema name was checked above; identifiers cannot be bound.
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};"
+            ))
+            .await?;
+        client.batch_execute(MIGRATION).await?;
+        Ok(Control {
+            client: Arc::new(client),
+        })
+    }
+
+    /// Creates the administrator and returns its key, on the first start only.
+    pub async fn ensure_admin(&self, display_name: &str) -> Result<Option<String>, DistributedError> {
+        let users: i64 = self.client.query_one("SELECT count(*) FROM users", &[]).await?.get(0);
+        if users > 0 {
+            return Ok(None);
+        }
+        let user = Uuid::new_v4();
+        self.client
+            .execute("INSERT INTO users (id, display_name) VALUES ($1, $2)", &[&user, &display_name])
+            .await?;
+        Ok(Some(self.create_key(user).await?))
+    }
+
+    pub async fn create_key(&self, user: Uuid) -> Result<String, DistributedError> {
+        let key = new_key();
+        let prefix: String = key.chars().take(12).collect();
+        self.client
+            .execute(
+                "INSERT INTO api_keys (id, user_id, prefix, key_sha256) VALUES ($1, $2, $3, $4)",
+                &[&Uuid::new_v4(), &user, &prefix, &key_hash(&key)],
+            )
+            .await?;
+        Ok(key)
+    }
+
+    /// The user a key belongs to, unless it is unknown or revoked.
+    pub async fn authenticate(&self, key: &str) -> Result<Option<User>, DistributedError> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT u.id, u.display_name FROM api_keys k JOIN users u ON u.id = k.user_id
+                 WHERE k.key_sha256 = $1 AND k.revoked_at IS NULL",
+                &[&key_hash(key)],
+            )
+            .await?;
+        Ok(row.map(|r| User {
+            id: r.get(0),
+            display_name: r.get(1),
+        }))
+    }
+
+    /// Records a session and its PENDING Example together.
+    pub async fn insert_session(
+        &self,
+        record: &SessionRecord,
+        example_id: Uuid,
+        model_id: Uuid,
+    ) -> Result<(), DistributedError> {
+        self.client
+            .execute(
+                "WITH s AS (
+                    INSERT INTO sessions (id, user_id, suite_id, description, storage_path, created_at)
+                    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+                 )
+                 INSERT INTO examples (id, session_id, user_id, model_id, status, created_at)
+                 SELECT $7, id, $2, $8, 'PENDING', $6 FROM s",
+                &[
+                    &record.id,
+                    &record.user_id,
+                    &record.suite_id,
+                    &record.description,
+                    &record.storage_path,
+                    &record.created_at,
+                    &example_id,
+                    &model_id,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, user: Uuid, id: Uuid) -> Result<Option<SessionRecord>, DistributedError> {
+        let row = self
+            .client
+            .query_opt("SELECT * FROM sessions WHERE id = $1 AND user_id = $2", &[&id, &user])
+            .await?;
+        Ok(row.as_ref().map(session))
+    }
+
+    pub async fn example(&self, user: Uuid, id: Uuid) -> Result<Option<ExampleRecord>, DistributedError> {
+        let row = self
+            .client
+            .query_opt("SELECT * FROM examples WHERE id = $1 AND user_id = $2", &[&id, &user])
+            .await?;
+        Ok(row.as_ref().map(example))
+    }
+
+    /// A page of the user's Examples, optionally of one session and status.
+    pub async fn examples(
+        &self,
+        user: Uuid,
+        session_id: Option<Uuid>,
+        status: Option<&str>,
+        page: i64,
+        per_page: i64,
+    ) -> Result<(Vec<ExampleRecord>, i64), DistributedError> {
+        let filter = "user_id = $1 AND ($2::uuid IS NULL OR session_id = $2)
+                      AND ($3::text IS NULL OR status = $3)";
+        let total: i64 = self
+            .client
+            .query_one(&format!("SELECT count(*) FROM examples WHERE {filter}"), &[&user, &session_id, &status])
+            .await?
+            .get(0);
+        let rows = self
+            .client
+            .query(
+                &format!("SELECT * FROM examples WHERE {filter} ORDER BY created_at, id LIMIT $4 OFFSET $5"),
+                &[&user, &session_id, &status, &per_page, &((page - 1) * per_page)],
+            )
+            .await?;
+        Ok((rows.iter().map(example).collect(), total))
+    }
+
+    /// Moves an Example forward: PENDING → PROCESSING → COMPLETED or FAILED.
+    /// A status never goes back, so replayed or reordered events are harmless.
+    pub async fn update_status(
+        &self,
+        id: Uuid,
+        status: &str,
+        error: Option<(&str, &str)>,
+        storage_path: Option<&str>,
+        tool_calls: i64,
+    ) -> Result<(), DistributedError> {
+        let rank = "CASE {} WHEN 'PENDING' THEN 0 WHEN 'PROCESSING' THEN 1 ELSE 2 END";
+        let sql = format!(
+            "UPDATE examples SET status = $2, error_code = $3, error_message = $4,
+                 storage_path = COALESCE($5, storage_path), tool_calls = $6, updated_at = now()
+             WHERE id = $1 AND {} < {}",
+            rank.replace("{}", "status"),
+            rank.replace("{}", "$2::text"),
+        );
+        self.client
+            .execute(
+                &sql,
+                &[&id, &status, &error.map(|e| e.0), &error.map(|e| e.1), &storage_path, &tool_calls],
+            )
+            .await?;
+        Ok(())
+    }
+}

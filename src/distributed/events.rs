@@ -1,0 +1,239 @@
+//! The Kafka values: Avro single-object encoding (`C3 01`, the writer
+//! schema's Rabin fingerprint, the datum), as the Session uses, so every value
+//! says which schema wrote it. Schemas are in `schemas/avro/`.
+
+use std::sync::OnceLock;
+
+use apache_avro::rabin::Rabin;
+use apache_avro::Schema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tracepipe_sinks::{ActionRow, ExampleRow};
+
+const MARKER: [u8; 2] = [0xC3, 0x01];
+
+/// A value that cannot be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventError {
+    #[error("the value is not Avro single-object encoded")]
+    NotSingleObject,
+    #[error("the value was written with schema {found:016x}, not {record}'s {expected:016x}")]
+    UnknownSchema {
+        record: &'static str,
+        found: u64,
+        expected: u64,
+    },
+    #[error("{record}: {source}")]
+    Avro {
+        record: &'static str,
+        #[source]
+        source: Box<apache_avro::Error>,
+    },
+}
+
+/// A record type with its schema.
+pub trait Event: Serialize + DeserializeOwned {
+    const NAME: &'static str;
+    fn codec() -> &'static Codec;
+}
+
+pub struct Codec {
+    schema: Schema,
+    fingerprint: u64,
+}
+
+impl Codec {
+    fn new(json: &str) -> Codec {
+        // The schemas are files of this repository; the tests parse each one.
+        let schema = Schema::parse_str(json).expect("bundled Avro schema parses");
+        let bytes = schema.fingerprint::<Rabin>().bytes;
+        let mut le = [0u8; 8];
+        le.copy_from_slice(&bytes[..8]);
+        Codec {
+            schema,
+            fingerprint: u64::from_le_bytes(le),
+        }
+    }
+}
+
+pub fn encode<T: Event>(value: &T) -> Result<Vec<u8>, EventError> {
+    let codec = T::codec();
+    let avro = |source| EventError::Avro {
+        record: T::NAME,
+        source: Box::new(source),
+    };
+    let value = apache_avro::to_value(value)
+        .and_then(|v| v.resolve(&codec.schema))
+        .map_err(avro)?;
+    let datum = apache_avro::to_avro_datum(&codec.schema, value).map_err(avro)?;
+    let mut out = Vec::with_capacity(datum.len() + 10);
+    out.extend_from_slice(&MARKER);
+    out.extend_from_slice(&codec.fingerprint.to_le_bytes());
+    out.extend_from_slice(&datum);
+    Ok(out)
+}
+
+pub fn decode<T: Event>(bytes: &[u8]) -> Result<T, EventError> {
+    let codec = T::codec();
+    let (marker, rest) = bytes.split_at_checked(2).ok_or(EventError::NotSingleObject)?;
+    if marker != MARKER {
+        return Err(EventError::NotSingleObject);
+    }
+    let (fingerprint, mut datum) = rest.split_at_checked(8).ok_or(EventError::NotSingleObject)?;
+    let mut le = [0u8; 8];
+    le.copy_from_slice(fingerprint);
+    let found = u64::from_le_bytes(le);
+    if found != codec.fingerprint {
+        return Err(EventError::UnknownSchema {
+            record: T::NAME,
+            found,
+            expected: codec.fingerprint,
+        });
+    }
+    let avro = |source| EventError::Avro {
+        record: T::NAME,
+        source: Box::new(source),
+    };
+    let value = apache_avro::from_avro_datum(&codec.schema, &mut datum, None).map_err(avro)?;
+    apache_avro::from_value(&value).map_err(avro)
+}
+
+/// The sessions topic's value, keyed by session id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRef {
+    pub session_id: String,
+    pub example_id: String,
+    pub user_id: String,
+    pub suite: String,
+    pub session_path: String,
+    pub created_at: String,
+}
+
+impl Event for SessionRef {
+    const NAME: &'static str = "SessionRef";
+    fn codec() -> &'static Codec {
+        static CODEC: OnceLock<Codec> = OnceLock::new();
+        CODEC.get_or_init(|| Codec::new(include_str!("../../schemas/avro/session_ref.avsc")))
+    }
+}
+
+/// The examples topic's value, keyed by session id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExampleEvent {
+    pub example: ExampleRow,
+    pub actions: Vec<ActionRow>,
+}
+
+impl Event for ExampleEvent {
+    const NAME: &'static str = "ExampleEvent";
+    fn codec() -> &'static Codec {
+        static CODEC: OnceLock<Codec> = OnceLock::new();
+        CODEC.get_or_init(|| Codec::new(include_str!("../../schemas/avro/example_event.avsc")))
+    }
+}
+
+pub const PROCESSING: &str = "PROCESSING";
+pub const COMPLETED: &str = "COMPLETED";
+pub const FAILED: &str = "FAILED";
+
+/// The status topic's value, keyed by session id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusEvent {
+    pub example_id: String,
+    pub session_id: String,
+    pub status: String,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub storage_path: Option<String>,
+    pub tool_calls: i64,
+}
+
+impl Event for StatusEvent {
+    const NAME: &'static str = "StatusEvent";
+    fn codec() -> &'static Codec {
+        static CODEC: OnceLock<Codec> = OnceLock::new();
+        CODEC.get_or_init(|| Codec::new(include_str!("../../schemas/avro/status_event.avsc")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn every_event_round_trips() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 6, 20, 30, 1).single().expect("time");
+        let example = ExampleEvent {
+            example: ExampleRow {
+                example_id: "e".into(),
+                session_id: "s".into(),
+                suite: "gmail".into(),
+                model_provider: "RULES".into(),
+                model_name: "rules".into(),
+                model_version: "1".into(),
+                action_tool_map_id: None,
+                status: "COMPLETED".into(),
+                created_at: at,
+                session_started_at: Some(at),
+                action_count: 1,
+                low_confidence_count: 0,
+                min_confidence: Some(0.9),
+                tools: vec!["send_email".into()],
+                messages_path: "examples/e/messages.jsonl".into(),
+                training_line: "{}".into(),
+                rejected_calls: 0,
+            },
+            actions: vec![ActionRow {
+                example_id: "e".into(),
+                session_id: "s".into(),
+                suite: "gmail".into(),
+                model_name: "rules".into(),
+                model_version: "1".into(),
+                action_index: 0,
+                action: "send_email".into(),
+                tool: "send_email".into(),
+                arguments: "{}".into(),
+                confidence: 0.9,
+                low_confidence: false,
+                evidence: vec![1, 2],
+                evidence_start: 1,
+                evidence_end: 2,
+                start_us: 5,
+                end_us: 6,
+                created_at: at,
+            }],
+        };
+        let bytes = encode(&example).expect("encodes");
+        assert_eq!(&bytes[..2], &MARKER);
+        assert_eq!(decode::<ExampleEvent>(&bytes).expect("decodes"), example);
+
+        let status = StatusEvent {
+            example_id: "e".into(),
+            session_id: "s".into(),
+            status: FAILED.into(),
+            error_code: Some("input".into()),
+            error_message: Some("bad".into()),
+            storage_path: None,
+            tool_calls: 0,
+        };
+        assert_eq!(decode::<StatusEvent>(&encode(&status).expect("enc")).expect("dec"), status);
+        let reference = SessionRef {
+            session_id: "s".into(),
+            example_id: "e".into(),
+            user_id: "u".into(),
+            suite: "gmail".into(),
+            session_path: "sessions/s/session.avro".into(),
+            created_at: at.to_rfc3339(),
+        };
+        let bytes = encode(&reference).expect("enc");
+        assert_eq!(decode::<SessionRef>(&bytes).expect("dec"), reference);
+        // A value of another schema is refused by its fingerprint, not misread.
+        assert!(matches!(
+            decode::<StatusEvent>(&bytes),
+            Err(EventError::UnknownSchema { .. })
+        ));
+        assert!(matches!(decode::<StatusEvent>(b"{}"), Err(EventError::NotSingleObject)));
+    }
+}

@@ -1,0 +1,178 @@
+//! Kafka clients as the services use them: an idempotent producer, consumers
+//! that store offsets only when told to, topic creation, and the dead-letter
+//! headers.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientContext;
+
+use super::config::{KafkaConfig, Topics};
+use super::DistributedError;
+
+/// How long a produce may wait in the client before it counts as failed.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub const HEADER_ERROR: &str = "tracepipe-error";
+pub const HEADER_ORIGIN_TOPIC: &str = "tracepipe-origin-topic";
+pub const HEADER_ORIGIN_PARTITION: &str = "tracepipe-origin-partition";
+pub const HEADER_ORIGIN_OFFSET: &str = "tracepipe-origin-offset";
+
+fn kafka(what: &str) -> impl FnOnce(KafkaError) -> DistributedError + '_ {
+    move |source| DistributedError::Kafka {
+        what: what.to_owned(),
+        source,
+    }
+}
+
+/// An idempotent producer: retries never duplicate or reorder a partition's
+/// messages, and a send completes only once every in-sync replica has it.
+pub fn producer(config: &KafkaConfig) -> Result<FutureProducer, DistributedError> {
+    ClientConfig::new()
+        .set("bootstrap.servers", &config.bootstrap)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("compression.type", "lz4")
+        .set(
+            "delivery.timeout.ms",
+            DELIVERY_TIMEOUT.as_millis().to_string(),
+        )
+        .create()
+        .map_err(kafka("creating the producer"))
+}
+
+/// Sends one message and waits for the broker's acknowledgement.
+pub async fn send(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &str,
+    value: &[u8],
+    headers: Option<OwnedHeaders>,
+) -> Result<(), DistributedError> {
+    let mut record = FutureRecord::to(topic).key(key).payload(value);
+    if let Some(headers) = headers {
+        record = record.headers(headers);
+    }
+    producer
+        .send(record, DELIVERY_TIMEOUT)
+        .await
+        .map(|_| ())
+        .map_err(|(source, _)| DistributedError::Kafka {
+            what: format!("producing to {topic}"),
+            source,
+        })
+}
+
+/// The headers of a dead-lettered message: why, and where it came from.
+pub fn dead_letter_headers(error: &str, topic: &str, partition: i32, offset: i64) -> OwnedHeaders {
+    let partition = partition.to_string();
+    let offset = offset.to_string();
+    OwnedHeaders::new()
+        .insert(Header { key: HEADER_ERROR, value: Some(error) })
+        .insert(Header { key: HEADER_ORIGIN_TOPIC, value: Some(topic) })
+        .insert(Header { key: HEADER_ORIGIN_PARTITION, value: Some(&partition) })
+        .insert(Header { key: HEADER_ORIGIN_OFFSET, value: Some(&offset) })
+}
+
+/// Creates the four topics with `topics.partitions` partitions; existing
+/// topics are left as they are.
+pub async fn ensure_topics(config: &KafkaConfig, topics: &Topics) -> Result<(), DistributedError> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &config.bootstrap)
+        .create()
+        .map_err(kafka("creating the admin client"))?;
+    let names = [&topics.sessions, &topics.examples, &topics.dead_letter, &topics.status];
+    let new: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|name| NewTopic::new(name, topics.partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .create_topics(&new, &options)
+        .await
+        .map_err(kafka("creating topics"))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => {
+                return Err(DistributedError::Kafka {
+                    what: format!("creating topic {topic}"),
+                    source: KafkaError::AdminOp(code),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Remembers the partitions taken away by rebalances, for the consumer's loop
+/// to drop what it holds of them before it handles the next message.
+#[derive(Default, Clone)]
+pub struct Revocations {
+    revoked: Arc<Mutex<HashSet<(String, i32)>>>,
+}
+
+impl Revocations {
+    /// The partitions revoked since the last call.
+    pub fn take(&self) -> HashSet<(String, i32)> {
+        match self.revoked.lock() {
+            Ok(mut set) => std::mem::take(&mut *set),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+}
+
+impl ClientContext for Revocations {}
+
+impl ConsumerContext for Revocations {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            let mut set = match self.revoked.lock() {
+                Ok(set) => set,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            for element in list.elements() {
+                set.insert((element.topic().to_owned(), element.partition()));
+            }
+        }
+    }
+}
+
+pub type Consumer = StreamConsumer<Revocations>;
+
+/// A consumer of `topic` in `config.group` that never stores offsets by
+/// itself. `auto_commit`: commit stored offsets in the background (the
+/// processor's at-least-once); otherwise the caller commits explicitly.
+pub fn consumer(
+    config: &KafkaConfig,
+    topic: &str,
+    auto_commit: bool,
+    partition_eof: bool,
+) -> Result<(Consumer, Revocations), DistributedError> {
+    let revocations = Revocations::default();
+    let consumer: Consumer = ClientConfig::new()
+        .set("bootstrap.servers", &config.bootstrap)
+        .set("group.id", &config.group)
+        .set("enable.auto.offset.store", "false")
+        .set("enable.auto.commit", if auto_commit { "true" } else { "false" })
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", if partition_eof { "true" } else { "false" })
+        // A killed member's partitions move to the others this soon.
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "1000")
+        .set("isolation.level", "read_committed")
+        .create_with_context(revocations.clone())
+        .map_err(kafka("creating the consumer"))?;
+    rdkafka::consumer::Consumer::subscribe(&consumer, &[topic])
+        .map_err(kafka("subscribing"))?;
+    Ok((consumer, revocations))
+}

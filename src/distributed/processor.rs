@@ -1,0 +1,311 @@
+//! `tracepipe processor`: session references in, Examples out.
+//!
+//! One consumer in the group; each assigned partition gets its own worker, so
+//! a partition is processed in order and partitions in parallel. For each
+//! message the worker reads the Session from object storage (sessions travel
+//! by reference), synthesises the Example (`examples/<id>/messages.jsonl`),
+//! produces the ExampleEvent and a COMPLETED status, and only then stores the
+//! offset (auto-commit sends stored offsets only): at-least-once. A replay
+//! rewrites the same object and produces an ExampleEvent the sink recognises.
+//! A message that can never succeed goes to the dead-letter topic (with a
+//! FAILED status when its Example is known) and the partition moves on; a
+//! storage or Kafka failure is retried, never skipped.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use rdkafka::consumer::Consumer as _;
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::producer::FutureProducer;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use tracepipe_ingest::Limits;
+use tracepipe_schemas::decode_session;
+
+use super::config::ProcessorConfig;
+use super::events::{self, ExampleEvent, SessionRef, StatusEvent};
+use super::kafka::{self, Consumer};
+use super::{open_store, recipes, DistributedError};
+use crate::pipeline::{Pipeline, PipelineError, Recipe};
+
+struct Shared {
+    config: ProcessorConfig,
+    store: Arc<dyn ObjectStore>,
+    prefix: Path,
+    pipeline: Pipeline,
+    recipes: BTreeMap<String, Recipe>,
+    producer: FutureProducer,
+    consumer: Arc<Consumer>,
+}
+
+/// How one message ended when it cannot complete.
+enum Failure {
+    /// Will never succeed: dead-letter it (and fail its Example, if known).
+    Poison {
+        code: &'static str,
+        message: String,
+        reference: Option<SessionRef>,
+    },
+    /// The infrastructure failed: try the same message again.
+    Retry(String),
+}
+
+pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
+    let (store, prefix) = open_store(&config.s3)?;
+    kafka::ensure_topics(&config.kafka, &config.topics).await?;
+    let browser = Some(config.browser_mcp_server.as_str()).filter(|s| !s.is_empty());
+    let recipes = recipes(&config.catalog, browser)?;
+    let limits = Limits {
+        max_decompressed_bytes: config.max_decompressed_bytes,
+        ..Limits::default()
+    };
+    let pipeline = Pipeline::new(store.clone(), prefix.clone(), limits);
+    let producer = kafka::producer(&config.kafka)?;
+    let (consumer, revocations) =
+        kafka::consumer(&config.kafka, &config.topics.sessions, true, false)?;
+    let shared = Arc::new(Shared {
+        pipeline,
+        recipes,
+        producer,
+        consumer: Arc::new(consumer),
+        store,
+        prefix,
+        config,
+    });
+    eprintln!(
+        "processor: consuming {} in group {}",
+        shared.config.topics.sessions, shared.config.kafka.group
+    );
+    println!("tracepipe processor: ready");
+
+    let mut workers: HashMap<i32, (mpsc::Sender<OwnedMessage>, JoinHandle<()>)> = HashMap::new();
+    let shutdown = super::shutdown_signal("processor");
+    tokio::pin!(shutdown);
+    loop {
+        let received = tokio::select! {
+            () = &mut shutdown => break,
+            received = shared.consumer.recv() => received,
+        };
+        // A revoked partition's worker stops now: its partition may already be
+        // another member's, and what it had not stored is processed there.
+        for (_, partition) in revocations.take() {
+            if let Some((_, worker)) = workers.remove(&partition) {
+                worker.abort();
+            }
+        }
+        let message = match received {
+            Ok(message) => message.detach(),
+            Err(e) => {
+                eprintln!("processor: consuming: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let partition = message.partition();
+        let sender = match workers.get(&partition) {
+            Some((sender, worker)) if !worker.is_finished() => sender.clone(),
+            _ => {
+                let (sender, receiver) = mpsc::channel(shared.config.partition_queue.max(1));
+                let worker = tokio::spawn(work(shared.clone(), receiver));
+                workers.insert(partition, (sender.clone(), worker));
+                sender
+            }
+        };
+        if sender.send(message).await.is_err() {
+            // The worker ended (it only does when aborted): the message is
+            // not stored, so it comes back after the rebalance.
+            workers.remove(&partition);
+        }
+    }
+    for (_, (_, worker)) in workers {
+        worker.abort();
+    }
+    // Commits what was stored; whatever was in flight is processed again.
+    rdkafka::consumer::Consumer::unsubscribe(shared.consumer.as_ref());
+    Ok(())
+}
+
+async fn work(shared: Arc<Shared>, mut messages: mpsc::Receiver<OwnedMessage>) {
+    let backoff = Duration::from_secs(shared.config.retry_backoff_secs.max(1));
+    while let Some(message) = messages.recv().await {
+        loop {
+            match process(&shared, &message).await {
+                Ok(()) => break,
+                Err(Failure::Poison { code, message: error, reference }) => {
+                    match dead_letter(&shared, &message, code, &error, reference.as_ref()).await {
+                        Ok(()) => break,
+                        Err(e) => eprintln!("processor: dead-lettering: {e}; retrying"),
+                    }
+                }
+                Err(Failure::Retry(error)) => {
+                    eprintln!(
+                        "processor: {}[{}]@{}: {error}; retrying in {}s",
+                        message.topic(),
+                        message.partition(),
+                        message.offset(),
+                        backoff.as_secs()
+                    );
+                }
+            }
+            tokio::time::sleep(backoff).await;
+        }
+        // Stored only now that every output of the message is acknowledged.
+        // Failing means the partition was revoked: its next owner repeats it.
+        if let Err(e) = shared.consumer.store_offset(
+            message.topic(),
+            message.partition(),
+            message.offset(),
+        ) {
+            eprintln!("processor: storing offset {}: {e}", message.offset());
+        }
+    }
+}
+
+fn retry(e: impl std::fmt::Display) -> Failure {
+    Failure::Retry(e.to_string())
+}
+
+async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure> {
+    let poison = |code, message: String, reference: Option<SessionRef>| Failure::Poison {
+        code,
+        message,
+        reference,
+    };
+    let Some(payload) = message.payload() else {
+        return Err(poison("invalid_message", "the message has no value".into(), None));
+    };
+    let reference: SessionRef = events::decode(payload)
+        .map_err(|e| poison("invalid_message", format!("not a SessionRef: {e}"), None))?;
+    let fail = |code, message: String| Failure::Poison {
+        code,
+        message,
+        reference: Some(reference.clone()),
+    };
+    let session_id = Uuid::parse_str(&reference.session_id)
+        .map_err(|e| fail("invalid_message", format!("session id: {e}")))?;
+    let example_id = Uuid::parse_str(&reference.example_id)
+        .map_err(|e| fail("invalid_message", format!("example id: {e}")))?;
+    let created_at = DateTime::parse_from_rfc3339(&reference.created_at)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| fail("invalid_message", format!("created_at: {e}")))?;
+    let recipe = shared.recipes.get(&reference.suite).ok_or_else(|| {
+        fail(
+            "catalog",
+            format!(
+                "suite `{}` has no rules in this processor's catalog; add them and replay the dead-letter topic",
+                reference.suite
+            ),
+        )
+    })?;
+
+    status(shared, &reference, events::PROCESSING, None, None, 0)
+        .await
+        .map_err(retry)?;
+
+    let location = join_key(&shared.prefix, &reference.session_path);
+    let avro = match shared.store.get(&location).await {
+        Ok(object) => object.bytes().await.map_err(retry)?,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(fail(
+                "session_missing",
+                format!("{} is not in object storage; upload the recording again", reference.session_path),
+            ))
+        }
+        Err(e) => return Err(retry(e)),
+    };
+    let session = tokio::task::spawn_blocking(move || decode_session(&avro))
+        .await
+        .map_err(retry)?
+        .map_err(|e| fail("session_invalid", format!("the stored session does not decode: {e}; upload the recording again")))?;
+
+    let output = shared
+        .pipeline
+        .synthesize(recipe, session_id, Arc::new(session), example_id, created_at)
+        .await
+        .map_err(|e| match e {
+            PipelineError::SuiteMismatch { .. } => fail("suite_mismatch", e.to_string()),
+            PipelineError::Setup(_) => fail("catalog", format!("{e}; fix the catalog and replay the dead-letter topic")),
+            other => retry(other),
+        })?;
+    let tool_calls = i64::try_from(output.actions.len()).unwrap_or(i64::MAX);
+    let storage_path = output.example.messages_path.clone();
+    let event = ExampleEvent {
+        example: output.example,
+        actions: output.actions,
+    };
+    let bytes = events::encode(&event).map_err(|e| fail("internal", e.to_string()))?;
+    kafka::send(&shared.producer, &shared.config.topics.examples, &reference.session_id, &bytes, None)
+        .await
+        .map_err(retry)?;
+    status(shared, &reference, events::COMPLETED, None, Some(storage_path), tool_calls)
+        .await
+        .map_err(retry)
+}
+
+/// `prefix/key` for a key of several segments.
+fn join_key(prefix: &Path, key: &str) -> Path {
+    key.split('/')
+        .filter(|part| !part.is_empty())
+        .fold(prefix.clone(), |path, part| path.join(part))
+}
+
+async fn status(
+    shared: &Shared,
+    reference: &SessionRef,
+    status: &str,
+    error: Option<(&str, &str)>,
+    storage_path: Option<String>,
+    tool_calls: i64,
+) -> Result<(), DistributedError> {
+    let event = StatusEvent {
+        example_id: reference.example_id.clone(),
+        session_id: reference.session_id.clone(),
+        status: status.to_owned(),
+        error_code: error.map(|(code, _)| code.to_owned()),
+        error_message: error.map(|(_, message)| message.to_owned()),
+        storage_path,
+        tool_calls,
+    };
+    let bytes = events::encode(&event)?;
+    kafka::send(&shared.producer, &shared.config.topics.status, &reference.session_id, &bytes, None).await
+}
+
+async fn dead_letter(
+    shared: &Shared,
+    message: &OwnedMessage,
+    code: &str,
+    error: &str,
+    reference: Option<&SessionRef>,
+) -> Result<(), DistributedError> {
+    eprintln!(
+        "processor: {}[{}]@{} dead-lettered ({code}): {error}",
+        message.topic(),
+        message.partition(),
+        message.offset()
+    );
+    let headers = kafka::dead_letter_headers(
+        &format!("{code}: {error}"),
+        message.topic(),
+        message.partition(),
+        message.offset(),
+    );
+    let key = message.key().map(String::from_utf8_lossy).unwrap_or_default();
+    kafka::send(
+        &shared.producer,
+        &shared.config.topics.dead_letter,
+        &key,
+        message.payload().unwrap_or_default(),
+        Some(headers),
+    )
+    .await?;
+    if let Some(reference) = reference {
+        status(shared, reference, events::FAILED, Some((code, error)), None, 0).await?;
+    }
+    Ok(())
+}
