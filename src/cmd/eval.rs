@@ -158,6 +158,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let mut models: BTreeMap<String, RulesModel> = BTreeMap::new();
     let mut per_tool: BTreeMap<String, Counts> = BTreeMap::new();
     let mut sessions = 0usize;
+    let mut rejected = 0usize;
     let mut events = 0usize;
     let mut classify_time = std::time::Duration::ZERO;
     for (trace, sidecar) in scenarios(&args.inputs)? {
@@ -187,6 +188,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         let synthesis = synthesizer.synthesize(model.model_ref(), &Value::Object(Default::default()), &actions);
         let got: Vec<(String, Value)> = synthesis.records.iter().map(|r| (r.tool.clone(), r.arguments.clone())).collect();
         let (scores, mut notes) = score(&expected.tool_calls, &got);
+        rejected += synthesis.rejections.len();
         for r in &synthesis.rejections {
             notes.push(format!("  rejected {} ({:?})", r.action, r.reason));
         }
@@ -223,6 +225,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         "{:<24} {:>4} {:>4} {:>4} {:>9.3} {:>7.3} {:>6.3} {:>7.3}",
         "OVERALL", overall.tp, overall.fp, overall.fn_, overall.precision(), overall.recall(), overall.f1(), overall.exact_rate()
     );
+    println!("{rejected} tool calls rejected by their tool's JSON Schema or the action-tool map");
     println!(
         "{sessions} sessions, {events} events, classified at {:.2} M events/s (debug builds are slower; see benches/classify.rs)",
         events as f64 / classify_time.as_secs_f64().max(1e-9) / 1e6
