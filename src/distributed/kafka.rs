@@ -145,6 +145,19 @@ impl ConsumerContext for Revocations {
             }
         }
     }
+
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        // Which member holds which partitions is what one needs to know when
+        // reading several members' logs (and what the tests check).
+        if let Rebalance::Assign(list) = rebalance {
+            let partitions: Vec<String> = list
+                .elements()
+                .iter()
+                .map(|e| format!("{}:{}", e.topic(), e.partition()))
+                .collect();
+            eprintln!("kafka: assigned [{}]", partitions.join(", "));
+        }
+    }
 }
 
 pub type Consumer = StreamConsumer<Revocations>;

@@ -1,0 +1,296 @@
+//! Distributed mode against the real services: Kafka, S3 (SeaweedFS) and
+//! PostgreSQL, as `scripts/services/all.sh start` runs them.
+//!
+//! Skipped, with a printed reason, when `TRACEPIPE_KAFKA_BOOTSTRAP` is not set
+//! and `CI` is not set; under CI a missing service is a failure. Run with
+//! `scripts/run-distributed-tests.sh`. Every test uses its own topics, consumer
+//! groups, PostgreSQL schema and bucket prefix.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::{Array, StringArray};
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::ObjectStore;
+use object_store::ObjectStoreExt;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::Value;
+
+fn services_available() -> bool {
+    if std::env::var_os("TRACEPIPE_KAFKA_BOOTSTRAP").is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but TRACEPIPE_KAFKA_BOOTSTRAP is not: run scripts/run-distributed-tests.sh"
+    );
+    eprintln!(
+        "skipped: TRACEPIPE_KAFKA_BOOTSTRAP is not set (scripts/run-distributed-tests.sh starts the services)"
+    );
+    false
+}
+
+/// One test's deployment: its names and its child processes.
+struct Deployment {
+    name: String,
+    logs: PathBuf,
+    children: BTreeMap<String, Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    fn new(test: &str) -> Deployment {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let name = format!("t{}_{}", std::process::id(), test);
+        Deployment {
+            logs: dir.path().to_owned(),
+            name,
+            children: BTreeMap::new(),
+            _dir: dir,
+        }
+    }
+
+    fn start(&mut self, label: &str, service: &str, extra: &[(&str, &str)]) {
+        let stdout = std::fs::File::create(self.logs.join(format!("{label}.out"))).expect("log");
+        let stderr = std::fs::File::create(self.logs.join(format!("{label}.err"))).expect("log");
+        let n = &self.name;
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tracepipe"));
+        command
+            .arg(service)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("TRACEPIPE_TOPICS_SESSIONS", format!("{n}.sessions"))
+            .env("TRACEPIPE_TOPICS_EXAMPLES", format!("{n}.examples"))
+            .env("TRACEPIPE_TOPICS_DEAD_LETTER", format!("{n}.dead-letter"))
+            .env("TRACEPIPE_TOPICS_STATUS", format!("{n}.status"))
+            .env("TRACEPIPE_S3_PREFIX", n)
+            .env("TRACEPIPE_DATABASE_SCHEMA", n)
+            .env("TRACEPIPE_LISTEN", "127.0.0.1:0")
+            .env("TRACEPIPE_KAFKA_GROUP", format!("{n}-{service}"))
+            .env("TRACEPIPE_ROTATION_MAX_RECORDS", "3")
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr));
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        let child = command.spawn().expect("starts tracepipe");
+        self.children.insert(label.to_owned(), child);
+    }
+
+    /// SIGKILL: no clean-up, no last commit.
+    fn kill9(&mut self, label: &str) {
+        if let Some(mut child) = self.children.remove(label) {
+            child.kill().expect("kill -9");
+            let _ = child.wait();
+        }
+    }
+
+    fn log(&self, label: &str, stream: &str) -> String {
+        std::fs::read_to_string(self.logs.join(format!("{label}.{stream}"))).unwrap_or_default()
+    }
+
+    /// The gateway's URL and administrator key, once it printed them.
+    fn gateway(&self) -> (String, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = self.log("gateway", "out");
+            let url = out
+                .lines()
+                .find_map(|l| l.strip_prefix("tracepipe gateway: listening on "));
+            let key = out.split_whitespace().find(|w| w.starts_with("tp_live_"));
+            if let (Some(url), Some(key)) = (url, key) {
+                return (url.to_owned(), key.to_owned());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the gateway did not start: {}",
+                self.log("gateway", "err")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn dump_logs(&self) {
+        for label in ["gateway", "processor", "processor-2", "sink"] {
+            eprintln!("--- {label}\n{}", self.log(label, "err"));
+        }
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        for child in self.children.values_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn fixtures() -> Vec<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("fixtures")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".trace.json.gz"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn upload(url: &str, key: &str, file: &PathBuf) -> Value {
+    let form = reqwest::blocking::multipart::Form::new()
+        .text("suite_id", "gmail")
+        .file("input_events", file)
+        .expect("form");
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{url}/sessions"))
+        .header("X-API-Key", key)
+        .multipart(form)
+        .send()
+        .expect("upload");
+    assert_eq!(response.status().as_u16(), 201, "{}", response.text().unwrap_or_default());
+    response.json().expect("json")
+}
+
+fn statuses(url: &str, key: &str) -> BTreeMap<String, String> {
+    let body: Value = reqwest::blocking::Client::new()
+        .get(format!("{url}/examples?per_page=100"))
+        .header("X-API-Key", key)
+        .send()
+        .and_then(|r| r.json())
+        .expect("list examples");
+    body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| (e["session_id"].as_str().unwrap_or_default().to_owned(), e["status"].as_str().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+fn store() -> Arc<dyn ObjectStore> {
+    let bucket = std::env::var("TRACEPIPE_S3_BUCKET").unwrap_or_else(|_| "tracepipe".into());
+    let (store, _) = tracepipe_sinks::open_destination(&format!("s3://{bucket}")).expect("s3");
+    store
+}
+
+/// (object keys, example ids of every row) of the examples table.
+fn table_rows(store: &Arc<dyn ObjectStore>, prefix: &str) -> (Vec<String>, Vec<String>) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    runtime.block_on(async {
+        let root = Path::from(format!("{prefix}/tables/examples"));
+        let objects: Vec<_> = store.list(Some(&root)).try_collect().await.expect("list");
+        let mut keys = Vec::new();
+        let mut ids = Vec::new();
+        for meta in objects {
+            let bytes: Bytes = store.get(&meta.location).await.expect("get").bytes().await.expect("bytes");
+            keys.push(meta.location.to_string());
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).expect("parquet").build().expect("reader");
+            for batch in reader {
+                let batch = batch.expect("batch");
+                let column = batch.column_by_name("example_id").expect("example_id column");
+                let strings = column.as_any().downcast_ref::<StringArray>().expect("strings");
+                ids.extend((0..strings.len()).map(|i| strings.value(i).to_owned()));
+            }
+        }
+        (keys, ids)
+    })
+}
+
+/// Waits until every session is COMPLETED and the table holds every Example,
+/// then checks each is there exactly once.
+fn assert_exactly_once(deployment: &Deployment, url: &str, key: &str, sessions: &BTreeSet<String>) {
+    let store = store();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let status = statuses(url, key);
+        let completed = sessions.iter().filter(|s| status.get(*s).map(String::as_str) == Some("COMPLETED")).count();
+        let (keys, ids) = table_rows(&store, &deployment.name);
+        let distinct: BTreeSet<&String> = ids.iter().collect();
+        if completed == sessions.len() && distinct.len() == sessions.len() {
+            // Let a straggling duplicate show up if there is one.
+            std::thread::sleep(Duration::from_secs(3));
+            let (keys, ids) = table_rows(&store, &deployment.name);
+            let distinct: BTreeSet<&String> = ids.iter().collect();
+            assert_eq!(ids.len(), sessions.len(), "one row per Example, no duplicates: {keys:?}");
+            assert_eq!(distinct.len(), sessions.len());
+            for k in &keys {
+                assert!(k.contains(&format!("part-{}.examples-", deployment.name)), "named by topic/partition/offset: {k}");
+            }
+            return;
+        }
+        if Instant::now() > deadline {
+            deployment.dump_logs();
+            panic!("timed out: {completed}/{} COMPLETED, {} rows ({} distinct) in {keys:?}", sessions.len(), ids.len(), distinct.len());
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// The partitions a member held last, from its `kafka: assigned [...]` lines.
+fn last_assignment(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| l.strip_prefix("kafka: assigned ["))
+        .last()
+        .map(|l| l.trim_end_matches(']').split(", ").filter(|p| !p.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn uploads_become_examples_exactly_once_with_two_processors_sharing_partitions() {
+    if !services_available() {
+        return;
+    }
+    let mut deployment = Deployment::new("share");
+    deployment.start("gateway", "gateway", &[]);
+    let (url, key) = deployment.gateway();
+    deployment.start("processor", "processor", &[]);
+    deployment.start("processor-2", "processor", &[]);
+    deployment.start("sink", "sink", &[]);
+    let mut sessions = BTreeSet::new();
+    for file in fixtures() {
+        let session = upload(&url, &key, &file);
+        sessions.insert(session["id"].as_str().expect("id").to_owned());
+    }
+    assert_exactly_once(&deployment, &url, &key, &sessions);
+
+    let first = last_assignment(&deployment.log("processor", "err"));
+    let second = last_assignment(&deployment.log("processor-2", "err"));
+    assert!(!first.is_empty() && !second.is_empty(), "both processors hold partitions: {first:?} {second:?}");
+    assert!(first.iter().all(|p| !second.contains(p)), "no partition is held twice: {first:?} {second:?}");
+}
+
+#[test]
+fn kill_9_of_processor_and_sink_mid_run_still_gives_one_example_per_session() {
+    if !services_available() {
+        return;
+    }
+    let mut deployment = Deployment::new("kill");
+    deployment.start("gateway", "gateway", &[]);
+    let (url, key) = deployment.gateway();
+    deployment.start("processor", "processor", &[]);
+    deployment.start("sink", "sink", &[]);
+    let files = fixtures();
+    let mut sessions = BTreeSet::new();
+    let half = files.len() / 2;
+    for file in &files[..half] {
+        sessions.insert(upload(&url, &key, file)["id"].as_str().expect("id").to_owned());
+    }
+    // Mid-run: some of the first half done, some not.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while statuses(&url, &key).values().filter(|s| *s == "COMPLETED").count() < 2 {
+        assert!(Instant::now() < deadline, "nothing completed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    deployment.kill9("processor");
+    deployment.kill9("sink");
+    for file in &files[half..] {
+        sessions.insert(upload(&url, &key, file)["id"].as_str().expect("id").to_owned());
+    }
+    deployment.start("processor", "processor", &[]);
+    deployment.start("sink", "sink", &[]);
+    assert_exactly_once(&deployment, &url, &key, &sessions);
+}
