@@ -152,7 +152,12 @@ fn upload(url: &str, key: &str, file: &PathBuf) -> Value {
         .multipart(form)
         .send()
         .expect("upload");
-    assert_eq!(response.status().as_u16(), 201, "{}", response.text().unwrap_or_default());
+    assert_eq!(
+        response.status().as_u16(),
+        201,
+        "{}",
+        response.text().unwrap_or_default()
+    );
     response.json().expect("json")
 }
 
@@ -167,7 +172,12 @@ fn statuses(url: &str, key: &str) -> BTreeMap<String, String> {
         .as_array()
         .expect("items")
         .iter()
-        .map(|e| (e["session_id"].as_str().unwrap_or_default().to_owned(), e["status"].as_str().unwrap_or_default().to_owned()))
+        .map(|e| {
+            (
+                e["session_id"].as_str().unwrap_or_default().to_owned(),
+                e["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect()
 }
 
@@ -179,20 +189,37 @@ fn store() -> Arc<dyn ObjectStore> {
 
 /// (object keys, example ids of every row) of the examples table.
 fn table_rows(store: &Arc<dyn ObjectStore>, prefix: &str) -> (Vec<String>, Vec<String>) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     runtime.block_on(async {
         let root = Path::from(format!("{prefix}/tables/examples"));
         let objects: Vec<_> = store.list(Some(&root)).try_collect().await.expect("list");
         let mut keys = Vec::new();
         let mut ids = Vec::new();
         for meta in objects {
-            let bytes: Bytes = store.get(&meta.location).await.expect("get").bytes().await.expect("bytes");
+            let bytes: Bytes = store
+                .get(&meta.location)
+                .await
+                .expect("get")
+                .bytes()
+                .await
+                .expect("bytes");
             keys.push(meta.location.to_string());
-            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).expect("parquet").build().expect("reader");
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .expect("parquet")
+                .build()
+                .expect("reader");
             for batch in reader {
                 let batch = batch.expect("batch");
-                let column = batch.column_by_name("example_id").expect("example_id column");
-                let strings = column.as_any().downcast_ref::<StringArray>().expect("strings");
+                let column = batch
+                    .column_by_name("example_id")
+                    .expect("example_id column");
+                let strings = column
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("strings");
                 ids.extend((0..strings.len()).map(|i| strings.value(i).to_owned()));
             }
         }
@@ -207,7 +234,10 @@ fn assert_exactly_once(deployment: &Deployment, url: &str, key: &str, sessions: 
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         let status = statuses(url, key);
-        let completed = sessions.iter().filter(|s| status.get(*s).map(String::as_str) == Some("COMPLETED")).count();
+        let completed = sessions
+            .iter()
+            .filter(|s| status.get(*s).map(String::as_str) == Some("COMPLETED"))
+            .count();
         let (keys, ids) = table_rows(&store, &deployment.name);
         let distinct: BTreeSet<&String> = ids.iter().collect();
         if completed == sessions.len() && distinct.len() == sessions.len() {
@@ -215,16 +245,28 @@ fn assert_exactly_once(deployment: &Deployment, url: &str, key: &str, sessions: 
             std::thread::sleep(Duration::from_secs(3));
             let (keys, ids) = table_rows(&store, &deployment.name);
             let distinct: BTreeSet<&String> = ids.iter().collect();
-            assert_eq!(ids.len(), sessions.len(), "one row per Example, no duplicates: {keys:?}");
+            assert_eq!(
+                ids.len(),
+                sessions.len(),
+                "one row per Example, no duplicates: {keys:?}"
+            );
             assert_eq!(distinct.len(), sessions.len());
             for k in &keys {
-                assert!(k.contains(&format!("part-{}.examples-", deployment.name)), "named by topic/partition/offset: {k}");
+                assert!(
+                    k.contains(&format!("part-{}.examples-", deployment.name)),
+                    "named by topic/partition/offset: {k}"
+                );
             }
             return;
         }
         if Instant::now() > deadline {
             deployment.dump_logs();
-            panic!("timed out: {completed}/{} COMPLETED, {} rows ({} distinct) in {keys:?}", sessions.len(), ids.len(), distinct.len());
+            panic!(
+                "timed out: {completed}/{} COMPLETED, {} rows ({} distinct) in {keys:?}",
+                sessions.len(),
+                ids.len(),
+                distinct.len()
+            );
         }
         std::thread::sleep(Duration::from_secs(1));
     }
@@ -235,7 +277,13 @@ fn last_assignment(log: &str) -> Vec<String> {
     log.lines()
         .filter_map(|l| l.strip_prefix("kafka: assigned ["))
         .last()
-        .map(|l| l.trim_end_matches(']').split(", ").filter(|p| !p.is_empty()).map(str::to_owned).collect())
+        .map(|l| {
+            l.trim_end_matches(']')
+                .split(", ")
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -259,8 +307,14 @@ fn uploads_become_examples_exactly_once_with_two_processors_sharing_partitions()
 
     let first = last_assignment(&deployment.log("processor", "err"));
     let second = last_assignment(&deployment.log("processor-2", "err"));
-    assert!(!first.is_empty() && !second.is_empty(), "both processors hold partitions: {first:?} {second:?}");
-    assert!(first.iter().all(|p| !second.contains(p)), "no partition is held twice: {first:?} {second:?}");
+    assert!(
+        !first.is_empty() && !second.is_empty(),
+        "both processors hold partitions: {first:?} {second:?}"
+    );
+    assert!(
+        first.iter().all(|p| !second.contains(p)),
+        "no partition is held twice: {first:?} {second:?}"
+    );
 }
 
 #[test]
@@ -277,18 +331,33 @@ fn kill_9_of_processor_and_sink_mid_run_still_gives_one_example_per_session() {
     let mut sessions = BTreeSet::new();
     let half = files.len() / 2;
     for file in &files[..half] {
-        sessions.insert(upload(&url, &key, file)["id"].as_str().expect("id").to_owned());
+        sessions.insert(
+            upload(&url, &key, file)["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
     }
     // Mid-run: some of the first half done, some not.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while statuses(&url, &key).values().filter(|s| *s == "COMPLETED").count() < 2 {
+    while statuses(&url, &key)
+        .values()
+        .filter(|s| *s == "COMPLETED")
+        .count()
+        < 2
+    {
         assert!(Instant::now() < deadline, "nothing completed");
         std::thread::sleep(Duration::from_millis(100));
     }
     deployment.kill9("processor");
     deployment.kill9("sink");
     for file in &files[half..] {
-        sessions.insert(upload(&url, &key, file)["id"].as_str().expect("id").to_owned());
+        sessions.insert(
+            upload(&url, &key, file)["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
     }
     deployment.start("processor", "processor", &[]);
     deployment.start("sink", "sink", &[]);

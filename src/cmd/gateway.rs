@@ -14,8 +14,11 @@ pub struct GatewayArgs {
 }
 
 pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
-    let config: GatewayConfig =
-        config::load(config::GATEWAY_DEFAULTS, args.config.as_deref(), std::env::vars())?;
+    let config: GatewayConfig = config::load(
+        config::GATEWAY_DEFAULTS,
+        args.config.as_deref(),
+        std::env::vars(),
+    )?;
     tokio::runtime::Runtime::new()
         .context("starting the async runtime")?
         .block_on(crate::distributed::gateway::run(config))?;

@@ -14,8 +14,11 @@ pub struct ProcessorArgs {
 }
 
 pub fn run(args: ProcessorArgs) -> anyhow::Result<()> {
-    let config: ProcessorConfig =
-        config::load(config::PROCESSOR_DEFAULTS, args.config.as_deref(), std::env::vars())?;
+    let config: ProcessorConfig = config::load(
+        config::PROCESSOR_DEFAULTS,
+        args.config.as_deref(),
+        std::env::vars(),
+    )?;
     tokio::runtime::Runtime::new()
         .context("starting the async runtime")?
         .block_on(crate::distributed::processor::run(config))?;

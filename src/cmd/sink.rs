@@ -14,8 +14,11 @@ pub struct SinkArgs {
 }
 
 pub fn run(args: SinkArgs) -> anyhow::Result<()> {
-    let config: SinkConfig =
-        config::load(config::SINK_DEFAULTS, args.config.as_deref(), std::env::vars())?;
+    let config: SinkConfig = config::load(
+        config::SINK_DEFAULTS,
+        args.config.as_deref(),
+        std::env::vars(),
+    )?;
     tokio::runtime::Runtime::new()
         .context("starting the async runtime")?
         .block_on(crate::distributed::sink::run(config))?;

@@ -151,7 +151,11 @@ pub fn load<T: DeserializeOwned>(
 /// with its full name, before serde would say it less precisely.
 fn merge(base: &mut Table, overlay: Table, at: &str) -> Result<(), String> {
     for (key, value) in overlay {
-        let name = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+        let name = if at.is_empty() {
+            key.clone()
+        } else {
+            format!("{at}.{key}")
+        };
         match (base.get_mut(&key), value) {
             (Some(Value::Table(inner)), Value::Table(value)) => merge(inner, value, &name)?,
             (Some(slot), value) if !slot.is_table() => *slot = value,
@@ -164,7 +168,11 @@ fn merge(base: &mut Table, overlay: Table, at: &str) -> Result<(), String> {
 
 /// Sets every key whose `PREFIX_<PATH>` variable is present, parsed as the
 /// default's type.
-fn apply_env(table: &mut Table, prefix: &str, env: &[(String, String)]) -> Result<(), DistributedError> {
+fn apply_env(
+    table: &mut Table,
+    prefix: &str,
+    env: &[(String, String)],
+) -> Result<(), DistributedError> {
     for (key, value) in table.iter_mut() {
         let name = format!("{prefix}_{}", key.to_ascii_uppercase());
         if let Value::Table(inner) = value {
@@ -177,9 +185,13 @@ fn apply_env(table: &mut Table, prefix: &str, env: &[(String, String)]) -> Resul
         let bad = |what: &str| DistributedError::Config(format!("{name}: expected {what}"));
         *value = match value {
             Value::String(_) => Value::String(text.clone()),
-            Value::Integer(_) => Value::Integer(text.trim().parse().map_err(|_| bad("an integer"))?),
+            Value::Integer(_) => {
+                Value::Integer(text.trim().parse().map_err(|_| bad("an integer"))?)
+            }
             Value::Float(_) => Value::Float(text.trim().parse().map_err(|_| bad("a number"))?),
-            Value::Boolean(_) => Value::Boolean(text.trim().parse().map_err(|_| bad("true or false"))?),
+            Value::Boolean(_) => {
+                Value::Boolean(text.trim().parse().map_err(|_| bad("true or false"))?)
+            }
             _ => return Err(bad("a value this key cannot take from the environment")),
         };
     }
@@ -191,7 +203,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
@@ -218,7 +233,10 @@ mod tests {
         assert_eq!(config.s3.bucket, "b");
         assert_eq!(config.topics.partitions, 7);
         assert_eq!(config.database.url.expose(), "postgres://u:pw@h/db");
-        assert!(!format!("{config:?}").contains("pw"), "the password is masked");
+        assert!(
+            !format!("{config:?}").contains("pw"),
+            "the password is masked"
+        );
     }
 
     #[test]
@@ -228,8 +246,15 @@ mod tests {
         std::fs::write(&file, "[rotation]\nmax_recrods = 5\n").expect("write");
         let err = load::<SinkConfig>(SINK_DEFAULTS, Some(&file), env(&[])).expect_err("refused");
         assert!(err.to_string().contains("rotation.max_recrods"), "{err}");
-        let err = load::<SinkConfig>(SINK_DEFAULTS, None, env(&[("TRACEPIPE_ROTATION_MAX_RECORDS", "x")]))
-            .expect_err("refused");
-        assert!(err.to_string().contains("TRACEPIPE_ROTATION_MAX_RECORDS"), "{err}");
+        let err = load::<SinkConfig>(
+            SINK_DEFAULTS,
+            None,
+            env(&[("TRACEPIPE_ROTATION_MAX_RECORDS", "x")]),
+        )
+        .expect_err("refused");
+        assert!(
+            err.to_string().contains("TRACEPIPE_ROTATION_MAX_RECORDS"),
+            "{err}"
+        );
     }
 }

@@ -138,7 +138,9 @@ impl Control {
     pub async fn connect(config: &DatabaseConfig) -> Result<Control, DistributedError> {
         let schema = &config.schema;
         if schema.is_empty()
-            || !schema.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            || !schema
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         {
             return Err(DistributedError::Config(format!(
                 "database.schema `{schema}` may only hold a-z 0-9 _"
@@ -163,14 +165,24 @@ impl Control {
     }
 
     /// Creates the administrator and returns its key, on the first start only.
-    pub async fn ensure_admin(&self, display_name: &str) -> Result<Option<String>, DistributedError> {
-        let users: i64 = self.client.query_one("SELECT count(*) FROM users", &[]).await?.get(0);
+    pub async fn ensure_admin(
+        &self,
+        display_name: &str,
+    ) -> Result<Option<String>, DistributedError> {
+        let users: i64 = self
+            .client
+            .query_one("SELECT count(*) FROM users", &[])
+            .await?
+            .get(0);
         if users > 0 {
             return Ok(None);
         }
         let user = Uuid::new_v4();
         self.client
-            .execute("INSERT INTO users (id, display_name) VALUES ($1, $2)", &[&user, &display_name])
+            .execute(
+                "INSERT INTO users (id, display_name) VALUES ($1, $2)",
+                &[&user, &display_name],
+            )
             .await?;
         Ok(Some(self.create_key(user).await?))
     }
@@ -233,18 +245,32 @@ impl Control {
         Ok(())
     }
 
-    pub async fn session(&self, user: Uuid, id: Uuid) -> Result<Option<SessionRecord>, DistributedError> {
+    pub async fn session(
+        &self,
+        user: Uuid,
+        id: Uuid,
+    ) -> Result<Option<SessionRecord>, DistributedError> {
         let row = self
             .client
-            .query_opt("SELECT * FROM sessions WHERE id = $1 AND user_id = $2", &[&id, &user])
+            .query_opt(
+                "SELECT * FROM sessions WHERE id = $1 AND user_id = $2",
+                &[&id, &user],
+            )
             .await?;
         Ok(row.as_ref().map(session))
     }
 
-    pub async fn example(&self, user: Uuid, id: Uuid) -> Result<Option<ExampleRecord>, DistributedError> {
+    pub async fn example(
+        &self,
+        user: Uuid,
+        id: Uuid,
+    ) -> Result<Option<ExampleRecord>, DistributedError> {
         let row = self
             .client
-            .query_opt("SELECT * FROM examples WHERE id = $1 AND user_id = $2", &[&id, &user])
+            .query_opt(
+                "SELECT * FROM examples WHERE id = $1 AND user_id = $2",
+                &[&id, &user],
+            )
             .await?;
         Ok(row.as_ref().map(example))
     }
@@ -262,7 +288,10 @@ impl Control {
                       AND ($3::text IS NULL OR status = $3)";
         let total: i64 = self
             .client
-            .query_one(&format!("SELECT count(*) FROM examples WHERE {filter}"), &[&user, &session_id, &status])
+            .query_one(
+                &format!("SELECT count(*) FROM examples WHERE {filter}"),
+                &[&user, &session_id, &status],
+            )
             .await?
             .get(0);
         let rows = self
@@ -296,7 +325,14 @@ impl Control {
         self.client
             .execute(
                 &sql,
-                &[&id, &status, &error.map(|e| e.0), &error.map(|e| e.1), &storage_path, &tool_calls],
+                &[
+                    &id,
+                    &status,
+                    &error.map(|e| e.0),
+                    &error.map(|e| e.1),
+                    &storage_path,
+                    &tool_calls,
+                ],
             )
             .await?;
         Ok(())

@@ -76,11 +76,15 @@ pub fn encode<T: Event>(value: &T) -> Result<Vec<u8>, EventError> {
 
 pub fn decode<T: Event>(bytes: &[u8]) -> Result<T, EventError> {
     let codec = T::codec();
-    let (marker, rest) = bytes.split_at_checked(2).ok_or(EventError::NotSingleObject)?;
+    let (marker, rest) = bytes
+        .split_at_checked(2)
+        .ok_or(EventError::NotSingleObject)?;
     if marker != MARKER {
         return Err(EventError::NotSingleObject);
     }
-    let (fingerprint, mut datum) = rest.split_at_checked(8).ok_or(EventError::NotSingleObject)?;
+    let (fingerprint, mut datum) = rest
+        .split_at_checked(8)
+        .ok_or(EventError::NotSingleObject)?;
     let mut le = [0u8; 8];
     le.copy_from_slice(fingerprint);
     let found = u64::from_le_bytes(le);
@@ -164,7 +168,10 @@ mod tests {
 
     #[test]
     fn every_event_round_trips() {
-        let at = Utc.with_ymd_and_hms(2026, 1, 6, 20, 30, 1).single().expect("time");
+        let at = Utc
+            .with_ymd_and_hms(2026, 1, 6, 20, 30, 1)
+            .single()
+            .expect("time");
         let example = ExampleEvent {
             example: ExampleRow {
                 example_id: "e".into(),
@@ -218,7 +225,10 @@ mod tests {
             storage_path: None,
             tool_calls: 0,
         };
-        assert_eq!(decode::<StatusEvent>(&encode(&status).expect("enc")).expect("dec"), status);
+        assert_eq!(
+            decode::<StatusEvent>(&encode(&status).expect("enc")).expect("dec"),
+            status
+        );
         let reference = SessionRef {
             session_id: "s".into(),
             example_id: "e".into(),
@@ -234,6 +244,9 @@ mod tests {
             decode::<StatusEvent>(&bytes),
             Err(EventError::UnknownSchema { .. })
         ));
-        assert!(matches!(decode::<StatusEvent>(b"{}"), Err(EventError::NotSingleObject)));
+        assert!(matches!(
+            decode::<StatusEvent>(b"{}"),
+            Err(EventError::NotSingleObject)
+        ));
     }
 }

@@ -109,10 +109,12 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
             what: format!("binding {}", config.listen),
             source,
         })?;
-    let local: SocketAddr = listener.local_addr().map_err(|source| DistributedError::Io {
-        what: "reading the bound address".into(),
-        source,
-    })?;
+    let local: SocketAddr = listener
+        .local_addr()
+        .map_err(|source| DistributedError::Io {
+            what: "reading the bound address".into(),
+            source,
+        })?;
     let admin_key = control.ensure_admin(&config.admin_display_name).await?;
     let gateway = Arc::new(Gateway {
         config,
@@ -129,7 +131,10 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
     let upload_limit = usize::try_from(gateway.config.max_upload_bytes.saturating_add(1 << 20))
         .unwrap_or(usize::MAX);
     let app = Router::new()
-        .route("/v1/sessions", post(create_session).layer(DefaultBodyLimit::max(upload_limit)))
+        .route(
+            "/v1/sessions",
+            post(create_session).layer(DefaultBodyLimit::max(upload_limit)),
+        )
         .route("/v1/sessions/{id}", get(get_session))
         .route("/v1/examples", get(list_examples))
         .route("/v1/examples/{id}", get(get_example))
@@ -142,7 +147,10 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         let mut out = std::io::stdout().lock();
         // Scripts read the first key and the URL from these lines.
         if let Some(key) = &admin_key {
-            let _ = writeln!(out, "tracepipe gateway: created the administrator; API key (shown only now): {key}");
+            let _ = writeln!(
+                out,
+                "tracepipe gateway: created the administrator; API key (shown only now): {key}"
+            );
         }
         let _ = writeln!(out, "tracepipe gateway: listening on http://{local}/v1");
         let _ = out.flush();
@@ -189,13 +197,20 @@ async fn consume_status(gateway: Arc<Gateway>) {
                     let _ = consumer.store_offset_from_message(&message);
                     continue;
                 };
-                let error = event.error_code.as_deref().map(|code| {
-                    (code, event.error_message.as_deref().unwrap_or_default())
-                });
+                let error = event
+                    .error_code
+                    .as_deref()
+                    .map(|code| (code, event.error_message.as_deref().unwrap_or_default()));
                 loop {
                     match gateway
                         .control
-                        .update_status(id, &event.status, error, event.storage_path.as_deref(), event.tool_calls)
+                        .update_status(
+                            id,
+                            &event.status,
+                            error,
+                            event.storage_path.as_deref(),
+                            event.tool_calls,
+                        )
                         .await
                     {
                         Ok(()) => break,
@@ -215,12 +230,22 @@ async fn consume_status(gateway: Arc<Gateway>) {
 }
 
 async fn caller(gateway: &Gateway, headers: &HeaderMap) -> ApiResult<User> {
-    let unauthorized = || ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "send a valid X-API-Key");
+    let unauthorized = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send a valid X-API-Key",
+        )
+    };
     let key = headers
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(unauthorized)?;
-    gateway.control.authenticate(key).await?.ok_or_else(unauthorized)
+    gateway
+        .control
+        .authenticate(key)
+        .await?
+        .ok_or_else(unauthorized)
 }
 
 /// An upload's private folder, removed when the request ends.
@@ -253,12 +278,15 @@ async fn create_session(
     let user = caller(&gateway, &headers).await?;
     let session_id = Uuid::new_v4();
     let dir = UploadDir(gateway.uploads.join(session_id.to_string()));
-    tokio::fs::create_dir(&dir.0).await.map_err(|source| DistributedError::Io {
-        what: "creating the upload folder".into(),
-        source,
-    })?;
+    tokio::fs::create_dir(&dir.0)
+        .await
+        .map_err(|source| DistributedError::Io {
+            what: "creating the upload folder".into(),
+            source,
+        })?;
     let file = dir.0.join(RAW_OBJECT);
-    let bad = |code, message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
+    let bad =
+        |code, message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
     let multipart_error = |e: axum::extract::multipart::MultipartError| {
         ApiError::new(e.status(), "invalid_multipart", e.body_text())
     };
@@ -268,9 +296,11 @@ async fn create_session(
             "suite_id" => suite = Some(field.text().await.map_err(multipart_error)?),
             "description" => description = Some(field.text().await.map_err(multipart_error)?),
             "input_events" => {
-                let mut out = tokio::fs::File::create(&file).await.map_err(|source| DistributedError::Io {
-                    what: "creating the upload file".into(),
-                    source,
+                let mut out = tokio::fs::File::create(&file).await.map_err(|source| {
+                    DistributedError::Io {
+                        what: "creating the upload file".into(),
+                        source,
+                    }
                 })?;
                 let mut size: u64 = 0;
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
@@ -279,13 +309,18 @@ async fn create_session(
                         return Err(ApiError::new(
                             StatusCode::PAYLOAD_TOO_LARGE,
                             "too_large",
-                            format!("the recording is larger than {} bytes", gateway.config.max_upload_bytes),
+                            format!(
+                                "the recording is larger than {} bytes",
+                                gateway.config.max_upload_bytes
+                            ),
                         ));
                     }
-                    out.write_all(&chunk).await.map_err(|source| DistributedError::Io {
-                        what: "writing the upload".into(),
-                        source,
-                    })?;
+                    out.write_all(&chunk)
+                        .await
+                        .map_err(|source| DistributedError::Io {
+                            what: "writing the upload".into(),
+                            source,
+                        })?;
                 }
                 out.flush().await.map_err(|source| DistributedError::Io {
                     what: "writing the upload".into(),
@@ -293,35 +328,50 @@ async fn create_session(
                 })?;
                 received = true;
             }
-            other => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "unknown_field",
-                    format!("unknown form field `{other}`; expected suite_id, description, input_events"),
-                ))
-            }
+            other => return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unknown_field",
+                format!(
+                    "unknown form field `{other}`; expected suite_id, description, input_events"
+                ),
+            )),
         }
     }
     let suite = suite.ok_or_else(|| bad("missing_field", "`suite_id` is required".into()))?;
     if !received {
-        return Err(bad("missing_field", "`input_events` (the recording) is required".into()));
+        return Err(bad(
+            "missing_field",
+            "`input_events` (the recording) is required".into(),
+        ));
     }
     // A suite is named by its id or its name.
     let recipe = gateway
         .recipes
         .values()
         .find(|r| r.suite() == suite || ids::suite(r.suite()).to_string() == suite)
-        .ok_or_else(|| bad("unknown_suite", format!("suite `{suite}` is not served here")))?;
+        .ok_or_else(|| {
+            bad(
+                "unknown_suite",
+                format!("suite `{suite}` is not served here"),
+            )
+        })?;
 
-    let ingested = gateway.pipeline.ingest(&file, session_id).await.map_err(|e| match e {
-        PipelineError::Ingest(e) => bad("invalid_recording", e.to_string()),
-        other => ApiError::from(DistributedError::Pipeline(other)),
-    })?;
+    let ingested = gateway
+        .pipeline
+        .ingest(&file, session_id)
+        .await
+        .map_err(|e| match e {
+            PipelineError::Ingest(e) => bad("invalid_recording", e.to_string()),
+            other => ApiError::from(DistributedError::Pipeline(other)),
+        })?;
     if let Some(recorded) = ingested.session.suite.as_deref() {
         if recorded != recipe.suite() {
             return Err(bad(
                 "suite_mismatch",
-                format!("the recording is of suite `{recorded}`, not `{}`", recipe.suite()),
+                format!(
+                    "the recording is of suite `{recorded}`, not `{}`",
+                    recipe.suite()
+                ),
             ));
         }
     }
@@ -334,7 +384,10 @@ async fn create_session(
         created_at: Utc::now(),
     };
     let example_id = recipe.example_id(session_id);
-    gateway.control.insert_session(&record, example_id, model_id(recipe)).await?;
+    gateway
+        .control
+        .insert_session(&record, example_id, model_id(recipe))
+        .await?;
     let reference = SessionRef {
         session_id: session_id.to_string(),
         example_id: example_id.to_string(),
@@ -344,15 +397,27 @@ async fn create_session(
         created_at: record.created_at.to_rfc3339(),
     };
     let bytes = events::encode(&reference).map_err(DistributedError::from)?;
-    kafka::send(&gateway.producer, &gateway.config.topics.sessions, &reference.session_id, &bytes, None).await?;
+    kafka::send(
+        &gateway.producer,
+        &gateway.config.topics.sessions,
+        &reference.session_id,
+        &bytes,
+        None,
+    )
+    .await?;
     let mut body = serde_json::to_value(&record).unwrap_or_default();
     body["example_id"] = json!(example_id);
     Ok((StatusCode::CREATED, Json(body)))
 }
 
 fn parse_id(text: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(text)
-        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no such id `{text}`")))
+    Uuid::parse_str(text).map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no such id `{text}`"),
+        )
+    })
 }
 
 async fn get_session(
@@ -388,9 +453,17 @@ async fn list_examples(
     let per_page = query.per_page.unwrap_or(20).clamp(1, 100);
     let (items, total) = gateway
         .control
-        .examples(user.id, query.session_id, query.status.as_deref(), page, per_page)
+        .examples(
+            user.id,
+            query.session_id,
+            query.status.as_deref(),
+            page,
+            per_page,
+        )
         .await?;
-    Ok(Json(json!({"items": items, "total": total, "page": page, "per_page": per_page})))
+    Ok(Json(
+        json!({"items": items, "total": total, "page": page, "per_page": per_page}),
+    ))
 }
 
 async fn get_example(
@@ -441,7 +514,11 @@ async fn get_messages(
         .bytes()
         .await
         .map_err(DistributedError::from)?;
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/jsonl")], Body::from(bytes)).into_response())
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/jsonl")],
+        Body::from(bytes),
+    )
+        .into_response())
 }
 
 async fn me(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> ApiResult<Json<User>> {
@@ -454,5 +531,8 @@ async fn create_key(
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let user = caller(&gateway, &headers).await?;
     let key = gateway.control.create_key(user.id).await?;
-    Ok((StatusCode::CREATED, Json(json!({"key": key, "user_id": user.id}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"key": key, "user_id": user.id})),
+    ))
 }

@@ -77,10 +77,22 @@ pub fn dead_letter_headers(error: &str, topic: &str, partition: i32, offset: i64
     let partition = partition.to_string();
     let offset = offset.to_string();
     OwnedHeaders::new()
-        .insert(Header { key: HEADER_ERROR, value: Some(error) })
-        .insert(Header { key: HEADER_ORIGIN_TOPIC, value: Some(topic) })
-        .insert(Header { key: HEADER_ORIGIN_PARTITION, value: Some(&partition) })
-        .insert(Header { key: HEADER_ORIGIN_OFFSET, value: Some(&offset) })
+        .insert(Header {
+            key: HEADER_ERROR,
+            value: Some(error),
+        })
+        .insert(Header {
+            key: HEADER_ORIGIN_TOPIC,
+            value: Some(topic),
+        })
+        .insert(Header {
+            key: HEADER_ORIGIN_PARTITION,
+            value: Some(&partition),
+        })
+        .insert(Header {
+            key: HEADER_ORIGIN_OFFSET,
+            value: Some(&offset),
+        })
 }
 
 /// Creates the four topics with `topics.partitions` partitions; existing
@@ -90,7 +102,12 @@ pub async fn ensure_topics(config: &KafkaConfig, topics: &Topics) -> Result<(), 
         .set("bootstrap.servers", &config.bootstrap)
         .create()
         .map_err(kafka("creating the admin client"))?;
-    let names = [&topics.sessions, &topics.examples, &topics.dead_letter, &topics.status];
+    let names = [
+        &topics.sessions,
+        &topics.examples,
+        &topics.dead_letter,
+        &topics.status,
+    ];
     let new: Vec<NewTopic<'_>> = names
         .iter()
         .map(|name| NewTopic::new(name, topics.partitions, TopicReplication::Fixed(1)))
@@ -176,16 +193,21 @@ pub fn consumer(
         .set("bootstrap.servers", &config.bootstrap)
         .set("group.id", &config.group)
         .set("enable.auto.offset.store", "false")
-        .set("enable.auto.commit", if auto_commit { "true" } else { "false" })
+        .set(
+            "enable.auto.commit",
+            if auto_commit { "true" } else { "false" },
+        )
         .set("auto.offset.reset", "earliest")
-        .set("enable.partition.eof", if partition_eof { "true" } else { "false" })
+        .set(
+            "enable.partition.eof",
+            if partition_eof { "true" } else { "false" },
+        )
         // A killed member's partitions move to the others this soon.
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
         .set("isolation.level", "read_committed")
         .create_with_context(revocations.clone())
         .map_err(kafka("creating the consumer"))?;
-    rdkafka::consumer::Consumer::subscribe(&consumer, &[topic])
-        .map_err(kafka("subscribing"))?;
+    rdkafka::consumer::Consumer::subscribe(&consumer, &[topic]).map_err(kafka("subscribing"))?;
     Ok((consumer, revocations))
 }

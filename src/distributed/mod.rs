@@ -89,7 +89,12 @@ pub fn recipes(
     let catalog = Arc::new(Catalog::load_dir(catalog_dir)?);
     let mut recipes = BTreeMap::new();
     for suite in catalog.suites() {
-        if !catalog_dir.join("suites").join(&suite.name).join("rules.json").is_file() {
+        if !catalog_dir
+            .join("suites")
+            .join(&suite.name)
+            .join("rules.json")
+            .is_file()
+        {
             continue;
         }
         let model = load_rules_model(catalog_dir, suite, RulesOptions::default())?;

@@ -137,7 +137,11 @@ async fn work(shared: Arc<Shared>, mut messages: mpsc::Receiver<OwnedMessage>) {
         loop {
             match process(&shared, &message).await {
                 Ok(()) => break,
-                Err(Failure::Poison { code, message: error, reference }) => {
+                Err(Failure::Poison {
+                    code,
+                    message: error,
+                    reference,
+                }) => {
                     match dead_letter(&shared, &message, code, &error, reference.as_ref()).await {
                         Ok(()) => break,
                         Err(e) => eprintln!("processor: dead-lettering: {e}; retrying"),
@@ -157,11 +161,11 @@ async fn work(shared: Arc<Shared>, mut messages: mpsc::Receiver<OwnedMessage>) {
         }
         // Stored only now that every output of the message is acknowledged.
         // Failing means the partition was revoked: its next owner repeats it.
-        if let Err(e) = shared.consumer.store_offset(
-            message.topic(),
-            message.partition(),
-            message.offset(),
-        ) {
+        if let Err(e) =
+            shared
+                .consumer
+                .store_offset(message.topic(), message.partition(), message.offset())
+        {
             eprintln!("processor: storing offset {}: {e}", message.offset());
         }
     }
@@ -178,7 +182,11 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
         reference,
     };
     let Some(payload) = message.payload() else {
-        return Err(poison("invalid_message", "the message has no value".into(), None));
+        return Err(poison(
+            "invalid_message",
+            "the message has no value".into(),
+            None,
+        ));
     };
     let reference: SessionRef = events::decode(payload)
         .map_err(|e| poison("invalid_message", format!("not a SessionRef: {e}"), None))?;
@@ -214,7 +222,10 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
         Err(object_store::Error::NotFound { .. }) => {
             return Err(fail(
                 "session_missing",
-                format!("{} is not in object storage; upload the recording again", reference.session_path),
+                format!(
+                    "{} is not in object storage; upload the recording again",
+                    reference.session_path
+                ),
             ))
         }
         Err(e) => return Err(retry(e)),
@@ -222,15 +233,29 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
     let session = tokio::task::spawn_blocking(move || decode_session(&avro))
         .await
         .map_err(retry)?
-        .map_err(|e| fail("session_invalid", format!("the stored session does not decode: {e}; upload the recording again")))?;
+        .map_err(|e| {
+            fail(
+                "session_invalid",
+                format!("the stored session does not decode: {e}; upload the recording again"),
+            )
+        })?;
 
     let output = shared
         .pipeline
-        .synthesize(recipe, session_id, Arc::new(session), example_id, created_at)
+        .synthesize(
+            recipe,
+            session_id,
+            Arc::new(session),
+            example_id,
+            created_at,
+        )
         .await
         .map_err(|e| match e {
             PipelineError::SuiteMismatch { .. } => fail("suite_mismatch", e.to_string()),
-            PipelineError::Setup(_) => fail("catalog", format!("{e}; fix the catalog and replay the dead-letter topic")),
+            PipelineError::Setup(_) => fail(
+                "catalog",
+                format!("{e}; fix the catalog and replay the dead-letter topic"),
+            ),
             other => retry(other),
         })?;
     let tool_calls = i64::try_from(output.actions.len()).unwrap_or(i64::MAX);
@@ -240,12 +265,25 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
         actions: output.actions,
     };
     let bytes = events::encode(&event).map_err(|e| fail("internal", e.to_string()))?;
-    kafka::send(&shared.producer, &shared.config.topics.examples, &reference.session_id, &bytes, None)
-        .await
-        .map_err(retry)?;
-    status(shared, &reference, events::COMPLETED, None, Some(storage_path), tool_calls)
-        .await
-        .map_err(retry)
+    kafka::send(
+        &shared.producer,
+        &shared.config.topics.examples,
+        &reference.session_id,
+        &bytes,
+        None,
+    )
+    .await
+    .map_err(retry)?;
+    status(
+        shared,
+        &reference,
+        events::COMPLETED,
+        None,
+        Some(storage_path),
+        tool_calls,
+    )
+    .await
+    .map_err(retry)
 }
 
 /// `prefix/key` for a key of several segments.
@@ -273,7 +311,14 @@ async fn status(
         tool_calls,
     };
     let bytes = events::encode(&event)?;
-    kafka::send(&shared.producer, &shared.config.topics.status, &reference.session_id, &bytes, None).await
+    kafka::send(
+        &shared.producer,
+        &shared.config.topics.status,
+        &reference.session_id,
+        &bytes,
+        None,
+    )
+    .await
 }
 
 async fn dead_letter(
@@ -295,7 +340,10 @@ async fn dead_letter(
         message.partition(),
         message.offset(),
     );
-    let key = message.key().map(String::from_utf8_lossy).unwrap_or_default();
+    let key = message
+        .key()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
     kafka::send(
         &shared.producer,
         &shared.config.topics.dead_letter,
@@ -305,7 +353,15 @@ async fn dead_letter(
     )
     .await?;
     if let Some(reference) = reference {
-        status(shared, reference, events::FAILED, Some((code, error)), None, 0).await?;
+        status(
+            shared,
+            reference,
+            events::FAILED,
+            Some((code, error)),
+            None,
+            0,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -178,7 +178,8 @@ impl Sink {
         let event = match decoded {
             Ok(event) => event,
             Err(error) => {
-                self.dead_letter(partition, offset, key, payload, &error).await?;
+                self.dead_letter(partition, offset, key, payload, &error)
+                    .await?;
                 self.state(partition)?.last_offset = Some(offset);
                 return Ok(());
             }
@@ -192,13 +193,21 @@ impl Sink {
         {
             self.complete(partition).await?;
         }
-        let claimed = self.claim(&event.example.example_id, partition, offset).await?;
-        let (max_records, max_bytes) = (self.config.rotation.max_records, self.config.rotation.max_bytes);
+        let claimed = self
+            .claim(&event.example.example_id, partition, offset)
+            .await?;
+        let (max_records, max_bytes) = (
+            self.config.rotation.max_records,
+            self.config.rotation.max_bytes,
+        );
         let state = self.state(partition)?;
         if claimed {
             state.bytes += (event.example.approx_size()
-                + event.actions.iter().map(TableRow::approx_size).sum::<usize>())
-                as u64;
+                + event
+                    .actions
+                    .iter()
+                    .map(TableRow::approx_size)
+                    .sum::<usize>()) as u64;
             state.examples.write(seq, event.example).await?;
             for action in event.actions {
                 state.actions.write(seq, action).await?;
@@ -214,8 +223,18 @@ impl Sink {
     }
 
     /// Whether `offset` owns `example_id`: it does when it claimed it first.
-    async fn claim(&self, example_id: &str, partition: i32, offset: i64) -> Result<bool, DistributedError> {
-        let location = self.prefix.clone().join("tables").join("_claims").join(example_id);
+    async fn claim(
+        &self,
+        example_id: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<bool, DistributedError> {
+        let location = self
+            .prefix
+            .clone()
+            .join("tables")
+            .join("_claims")
+            .join(example_id);
         let mine = format!("{}/{partition}/{offset}", self.config.topics.examples);
         match self.store.get(&location).await {
             Ok(found) => Ok(found.bytes().await? == mine.as_bytes()),
@@ -239,8 +258,15 @@ impl Sink {
         written.extend(state.actions.flush().await?);
         let mut offsets = TopicPartitionList::new();
         offsets
-            .add_partition_offset(&self.config.topics.examples, partition, Offset::Offset(last + 1))
-            .map_err(|source| DistributedError::Kafka { what: "building the commit".into(), source })?;
+            .add_partition_offset(
+                &self.config.topics.examples,
+                partition,
+                Offset::Offset(last + 1),
+            )
+            .map_err(|source| DistributedError::Kafka {
+                what: "building the commit".into(),
+                source,
+            })?;
         self.consumer
             .commit(&offsets, CommitMode::Sync)
             .map_err(|source| DistributedError::Kafka {
@@ -261,7 +287,10 @@ impl Sink {
             let what = what.to_owned();
             move |source| DistributedError::Kafka { what, source }
         };
-        let assignment = self.consumer.assignment().map_err(kafka("reading the assignment"))?;
+        let assignment = self
+            .consumer
+            .assignment()
+            .map_err(kafka("reading the assignment"))?;
         let committed = self
             .consumer
             .committed_offsets(assignment, std::time::Duration::from_secs(10))
@@ -272,7 +301,12 @@ impl Sink {
                 _ => Offset::Beginning,
             };
             self.consumer
-                .seek(element.topic(), element.partition(), offset, std::time::Duration::from_secs(10))
+                .seek(
+                    element.topic(),
+                    element.partition(),
+                    offset,
+                    std::time::Duration::from_secs(10),
+                )
                 .map_err(kafka("seeking to the committed offset"))?;
         }
         Ok(())
@@ -289,7 +323,9 @@ impl Sink {
         eprintln!("sink: partition {partition} offset {offset} dead-lettered: {error}");
         let topic = &self.config.topics.examples;
         let headers = kafka::dead_letter_headers(error, topic, partition, offset);
-        let key = key.map(|k| String::from_utf8_lossy(&k).into_owned()).unwrap_or_default();
+        let key = key
+            .map(|k| String::from_utf8_lossy(&k).into_owned())
+            .unwrap_or_default();
         kafka::send(
             &self.producer,
             &self.config.topics.dead_letter,
