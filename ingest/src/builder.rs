@@ -46,7 +46,8 @@ impl SessionBuilder {
 
     /// Orders the events, re-bases them on the session clock, adds the
     /// navigations implied by URL changes, and scrubs secrets.
-    pub fn finish(mut self, session_id: String) -> Session {
+    pub fn finish(mut self, session_id: String) -> (Session, Scrubbed) {
+        let mut scrubbed = Scrubbed::default();
         // Stable: events at the same instant keep the order they were recorded in.
         self.events.sort_by_key(|e| e.t_us);
         let t0 = self.events.first().map(|e| e.t_us).into_iter().chain(self.origin_us).min().unwrap_or(0);
@@ -59,7 +60,7 @@ impl SessionBuilder {
                     *end -= t0;
                 }
             }
-            scrub(&mut e);
+            scrub(&mut e, &mut scrubbed);
             match e.kind {
                 EventKind::Navigation => {
                     if let Some(url) = &e.url {
@@ -107,7 +108,7 @@ impl SessionBuilder {
             }
         }
         let duration_us = events.last().map_or(0, |e| e.t_us);
-        Session {
+        let session = Session {
             session_id,
             source: self.source,
             suite: self.suite,
@@ -116,7 +117,26 @@ impl SessionBuilder {
             user_agent: self.user_agent,
             pages,
             events,
-        }
+        };
+        (session, scrubbed)
+    }
+}
+
+/// What normalisation had to take out because the recording carried it: a
+/// recording with any of these must not be kept verbatim anywhere.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Scrubbed {
+    /// Values of password, credential and card fields that were present.
+    pub secret_values: usize,
+    /// Texts and URLs in which a card number was masked.
+    pub card_numbers: usize,
+    /// URLs that lost embedded credentials or secret query parameters.
+    pub urls: usize,
+}
+
+impl Scrubbed {
+    pub fn any(&self) -> bool {
+        self.secret_values + self.card_numbers + self.urls > 0
     }
 }
 
@@ -126,28 +146,28 @@ fn same_document(from: Option<&str>, to: &str) -> bool {
     from.is_some_and(|f| strip(f) == strip(to))
 }
 
-fn scrub(e: &mut Event) {
+fn scrub(e: &mut Event, report: &mut Scrubbed) {
     if let Some(t) = &mut e.target {
         // Only a value can leak; a click on a button named "PIN" is not a secret.
         if (e.value.is_some() || e.kind == EventKind::Change) && privacy::is_secret_field(t) {
             e.masked = true;
         }
         for text in [&mut t.label, &mut t.text, &mut t.href].into_iter().flatten() {
-            privacy::scrub_text(text);
+            report.card_numbers += usize::from(privacy::scrub_text(text));
         }
     }
-    if e.masked {
-        e.value = None;
+    if e.masked && e.value.take().is_some() {
+        report.secret_values += 1;
     }
     if let Some(v) = &mut e.value {
-        privacy::scrub_text(v);
+        report.card_numbers += usize::from(privacy::scrub_text(v));
     }
     if let Some(u) = &mut e.url {
-        privacy::scrub_url(u);
+        report.urls += usize::from(privacy::scrub_url(u));
     }
     if let Some(nav) = &mut e.navigation {
         if let Some(u) = &mut nav.from_url {
-            privacy::scrub_url(u);
+            report.urls += usize::from(privacy::scrub_url(u));
         }
     }
 }

@@ -24,6 +24,7 @@ mod limits;
 mod marks;
 pub mod privacy;
 
+pub use builder::Scrubbed;
 pub use error::{IngestError, Location};
 pub use limits::Limits;
 
@@ -108,6 +109,18 @@ pub fn read_session<R: Read>(
     limits: &Limits,
     screenshots: &mut dyn ScreenshotSink,
 ) -> Result<Session, IngestError> {
+    read_session_scrubbed(reader, session_id, limits, screenshots).map(|(session, _)| session)
+}
+
+/// Like [`read_session`], also saying which secrets the recording carried and
+/// normalisation removed, so that a caller never keeps such a recording
+/// verbatim.
+pub fn read_session_scrubbed<R: Read>(
+    reader: R,
+    session_id: String,
+    limits: &Limits,
+    screenshots: &mut dyn ScreenshotSink,
+) -> Result<(Session, Scrubbed), IngestError> {
     let mut input = PlainReader::new(reader, limits)?;
     // Leading whitespace has no bound of its own; the size limits bound it.
     let mut want = 4096;

@@ -130,16 +130,22 @@ fn luhn_valid(digits: &[u8]) -> bool {
     sum % 10 == 0
 }
 
-/// Applies card masking in place.
-pub fn scrub_text(text: &mut String) {
-    if let Some(masked) = mask_card_numbers(text) {
-        *text = masked;
+/// Applies card masking in place; true when something was masked.
+pub fn scrub_text(text: &mut String) -> bool {
+    match mask_card_numbers(text) {
+        Some(masked) => {
+            *text = masked;
+            true
+        }
+        None => false,
     }
 }
 
 /// Removes `user:password@` and masks secret query parameters and card numbers
-/// in a URL, leaving the rest (including the fragment route) untouched.
-pub fn scrub_url(url: &mut String) {
+/// in a URL, leaving the rest (including the fragment route) untouched; true
+/// when something was removed.
+pub fn scrub_url(url: &mut String) -> bool {
+    let original = url.clone();
     if let Some(scheme_end) = url.find("://") {
         let auth_start = scheme_end + 3;
         let auth_end = url[auth_start..].find(['/', '?', '#']).map_or(url.len(), |k| auth_start + k);
@@ -168,6 +174,7 @@ pub fn scrub_url(url: &mut String) {
         }
     }
     scrub_text(url);
+    *url != original
 }
 
 #[cfg(test)]

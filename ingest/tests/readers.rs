@@ -95,7 +95,10 @@ fn object_form_keeps_exactly_what_matters() {
 
 #[test]
 fn secrets_never_survive() {
-    let s = read(&object_form()).unwrap();
+    let (s, scrubbed) =
+        tracepipe_ingest::read_session_scrubbed(&object_form()[..], "s".into(), &Limits::default(), &mut DiscardScreenshots).unwrap();
+    assert_eq!((scrubbed.secret_values, scrubbed.card_numbers, scrubbed.urls), (1, 1, 1));
+    assert!(scrubbed.any());
     let password = &s.events[3];
     assert!(password.masked);
     assert_eq!(password.value, None);
