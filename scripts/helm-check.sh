@@ -383,8 +383,31 @@ refuses() {
     fi
 }
 
+# The schemas must refuse what they should: an unknown field is invalid.
+echo "::: kubeconform schemas are strict"
+canary='{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"x"},"spec":{"replicas":1,"bogus":1,"selector":{},"template":{}}}'
+if kubeconform -strict -schema-location "$location" <<<"$canary" >/dev/null 2>&1; then
+    echo "FAIL: kubeconform accepted a Deployment with an unknown field: the schemas in $schemas are not strict" >&2
+    failures=$((failures + 1))
+fi
+
 validate "default values"
 validate "ci/production-values.yaml" -f "$chart/ci/production-values.yaml"
+
+# The repository's catalog/ as catalog.files (a ConfigMap made by the chart).
+catalog_values="$(mktemp)"
+trap 'rm -f "$catalog_values"' EXIT
+{
+    echo "catalog:"
+    echo "  source: configMap"
+    echo "  files:"
+    (cd "$root/catalog" && find . -name '*.json' | LC_ALL=C sort) | while read -r file; do
+        echo "    \"${file#./}\": |"
+        sed 's/^/      /' "$root/catalog/$file"
+        echo
+    done
+} >"$catalog_values"
+validate "catalog/ as catalog.files" -f "$catalog_values"
 
 echo "::: renders that must be refused"
 refuses "processor KEDA max above partitions" "processor.keda.maxReplicaCount (5) is above kafka.partitions (4)" \

@@ -133,7 +133,7 @@ Environment shared by every service: Kafka, topics, S3. The argument is
 
 {{/* The catalog volume, when it comes from a ConfigMap. */}}
 {{- define "tracepipe.catalogVolume" -}}
-{{- if include "tracepipe.catalogFromConfigMap" . }}
+{{- if include "tracepipe.catalogFromConfigMap" . -}}
 - name: catalog
   configMap:
     name: {{ include "tracepipe.catalogConfigMapName" . }}
@@ -153,7 +153,7 @@ Environment shared by every service: Kafka, topics, S3. The argument is
 {{- end }}
 
 {{- define "tracepipe.catalogVolumeMount" -}}
-{{- if include "tracepipe.catalogFromConfigMap" . }}
+{{- if include "tracepipe.catalogFromConfigMap" . -}}
 - name: catalog
   mountPath: /etc/tracepipe/catalog
   readOnly: true
