@@ -49,7 +49,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use tracepipe_ingest::{read_session, screenshot_key, IngestError, Limits, ScreenshotSink};
+use tracepipe_ingest::{read_session_scrubbed, screenshot_key, IngestError, Limits, ScreenshotSink};
 use tracepipe_processors::browser::{BrowserExample, BrowserOptions, BrowserSynthesizer};
 use tracepipe_processors::catalog::{ActionToolMap, Catalog, McpServer, Suite};
 use tracepipe_processors::classify::{Model, RulesError, RulesModel, RulesOptions};
@@ -484,9 +484,9 @@ impl Pipeline {
                 path: recording.clone(),
                 source,
             })?;
-            let session = read_session(BufReader::new(file), id, &limits, &mut sink)?;
+            let (session, scrubbed) = read_session_scrubbed(BufReader::new(file), id, &limits, &mut sink)?;
             let avro = encode_session(&session)?;
-            Ok::<_, PipelineError>((session, avro, sink.missing))
+            Ok::<_, PipelineError>((session, avro, sink.missing, scrubbed.any()))
         });
         let (read, raw, uploaded) = tokio::join!(
             read,
@@ -509,10 +509,16 @@ impl Pipeline {
             (Ok(_), _, Some(e)) => Err(e),
             (Ok(_), Err(e), None) => Err(e),
         };
-        if raw_stored {
+        let carried_secrets = matches!(&outcome, Ok((_, _, _, true)));
+        if raw_stored && carried_secrets {
+            // The recording held values normalisation had to remove (a capture
+            // without masking at the source): it must not be kept verbatim.
+            // The scrubbed Session below is the record of it.
+            self.delete_quietly(std::slice::from_ref(&raw_key)).await;
+        } else if raw_stored {
             objects.push(raw_key);
         }
-        let (session, avro, missing_screenshots) = match outcome {
+        let (session, avro, missing_screenshots, _) = match outcome {
             Ok(read) => read,
             Err(error) => {
                 // Only a recording the reader refused is cleaned up. After a
