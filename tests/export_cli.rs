@@ -528,3 +528,64 @@ fn bad_arguments_fail_before_writing() {
     }
     assert!(!Path::new(out).exists(), "nothing written");
 }
+
+/// The same tables in an S3-compatible bucket export to the same files as
+/// from the local directory. Runs when `TRACEPIPE_TEST_S3_URL`
+/// (`s3://bucket/prefix`) and the `AWS_*` settings name one — `.ci/run` starts
+/// SeaweedFS and sets them.
+#[test]
+fn an_s3_source_exports_the_same_files_as_a_local_one() {
+    let Ok(base) = std::env::var("TRACEPIPE_TEST_S3_URL") else {
+        eprintln!("SKIPPED: set TRACEPIPE_TEST_S3_URL (and the AWS_* settings) to run against S3");
+        return;
+    };
+    let (bucket, prefix) = base
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/').or(Some((rest, ""))))
+        .expect("TRACEPIPE_TEST_S3_URL is s3://bucket/prefix");
+    let run = format!(
+        "{}/export-{}",
+        prefix.trim_matches('/'),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_nanos()
+    );
+    let store = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket).build().expect("S3 settings");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // Copy the tables the local export reads, byte for byte.
+    let tables = processed().join("tables");
+    let mut stack = vec![tables.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("tables dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(processed()).expect("under the output").to_string_lossy().into_owned();
+            let key = object_store::path::Path::from(format!("{run}/{rel}"));
+            let bytes = std::fs::read(&path).expect("table file");
+            runtime
+                .block_on(object_store::ObjectStoreExt::put(&store, &key, bytes.into()))
+                .expect("upload to S3");
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    for format in FORMATS {
+        let local = dir.path().join(format!("local-{format}"));
+        export(&local, &["--format", format, "--split", SPLIT]);
+        let remote = dir.path().join(format!("s3-{format}"));
+        let url = format!("s3://{bucket}/{run}");
+        let output = tracepipe(&[
+            "export", "--from", &url, "--out", remote.to_str().expect("utf-8"), "--format", format, "--split", SPLIT,
+        ]);
+        assert!(output.status.success(), "{}", text(&output));
+        let (mut a, mut b) = (files(&local), files(&remote));
+        let (ma, mb) = (a.remove("manifest.json"), b.remove("manifest.json"));
+        assert_eq!(a, b, "{format}: the data files differ");
+        let strip = |m: Option<Vec<u8>>| {
+            let mut v: Value = serde_json::from_slice(&m.expect("manifest")).expect("JSON");
+            v["source"]["location"] = Value::Null;
+            v
+        };
+        assert_eq!(strip(ma), strip(mb), "{format}: the manifests differ beyond the source location");
+    }
+}
