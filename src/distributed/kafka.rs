@@ -36,8 +36,18 @@ fn kafka(what: &str) -> impl FnOnce(KafkaError) -> DistributedError + '_ {
 
 /// An idempotent producer: retries never duplicate or reorder a partition's
 /// messages, and a send completes only once every in-sync replica has it.
+/// The gateway, the processor and the sink all produce through it.
 pub fn producer(config: &KafkaConfig) -> Result<FutureProducer, DistributedError> {
-    ClientConfig::new()
+    producer_config(config)
+        .create()
+        .map_err(kafka("creating the producer"))
+}
+
+/// Separate from `producer` so the unit tests can check the settings the
+/// guarantees rest on without a broker.
+fn producer_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client
         .set("bootstrap.servers", &config.bootstrap)
         .set("enable.idempotence", "true")
         .set("acks", "all")
@@ -45,9 +55,8 @@ pub fn producer(config: &KafkaConfig) -> Result<FutureProducer, DistributedError
         .set(
             "delivery.timeout.ms",
             DELIVERY_TIMEOUT.as_millis().to_string(),
-        )
-        .create()
-        .map_err(kafka("creating the producer"))
+        );
+    client
 }
 
 /// Sends one message and waits for the broker's acknowledgement.
@@ -210,4 +219,19 @@ pub fn consumer(
         .map_err(kafka("creating the consumer"))?;
     rdkafka::consumer::Consumer::subscribe(&consumer, &[topic]).map_err(kafka("subscribing"))?;
     Ok((consumer, revocations))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_service_produces_idempotently_to_all_replicas() {
+        let config = producer_config(&KafkaConfig {
+            bootstrap: "127.0.0.1:9092".into(),
+            group: "g".into(),
+        });
+        assert_eq!(config.get("enable.idempotence"), Some("true"));
+        assert_eq!(config.get("acks"), Some("all"));
+    }
 }
