@@ -6,6 +6,7 @@ mod export;
 mod mcp;
 mod pipeline;
 mod serve;
+mod telemetry;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -421,6 +421,9 @@ pub struct ExampleOutput {
     pub classified: usize,
     /// Classified actions left out of the conversation, with the reason.
     pub rejections: Vec<Rejection>,
+    /// Time spent classifying the session and synthesising the conversation
+    /// (storage excluded): the model's cost, reported as a metric.
+    pub classification: std::time::Duration,
     pub browser: Option<BrowserOutput>,
     pub objects: Vec<Path>,
 }
@@ -562,9 +565,11 @@ impl Pipeline {
         }
         let blocking_recipe = recipe.clone();
         let blocking_session = Arc::clone(&session);
+        let classifying = std::time::Instant::now();
         let made =
             tokio::task::spawn_blocking(move || make_example(&blocking_recipe, &blocking_session))
                 .await??;
+        let classification = classifying.elapsed();
 
         let id = example_id.to_string();
         let session_id = session_id.to_string();
@@ -652,6 +657,7 @@ impl Pipeline {
             actions,
             classified: made.classified,
             rejections: made.synthesis.rejections,
+            classification,
             browser,
             objects,
         })

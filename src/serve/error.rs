@@ -35,6 +35,8 @@ pub enum ServeError {
     Pipeline(#[from] crate::pipeline::PipelineError),
     #[error("random number generator: {0}")]
     Random(String),
+    #[error(transparent)]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
 }
 
 impl ServeError {
@@ -195,6 +197,10 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
+        // For the request metrics: rejections are counted by code.
+        response
+            .extensions_mut()
+            .insert(crate::telemetry::http::ErrorCode(self.code));
         if let Some(secs) = self.retry_after_secs {
             response
                 .headers_mut()

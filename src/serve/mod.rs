@@ -78,6 +78,7 @@ pub async fn run(
     data_dir: PathBuf,
     announce: impl FnOnce(&Started),
 ) -> Result<(), ServeError> {
+    let metrics = crate::telemetry::install("serve")?;
     let objects_dir = data_dir.join("objects");
     let uploads_dir = data_dir.join("uploads");
     for dir in [&data_dir, &objects_dir, &uploads_dir] {
@@ -127,7 +128,9 @@ pub async fn run(
         admin_key,
     });
 
-    let app = api::router(state.clone());
+    let app = api::router(state.clone())
+        .layer(axum::middleware::from_fn(crate::telemetry::http::track))
+        .merge(crate::telemetry::routes(metrics));
     let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
     let served = serve.await.map_err(|e| ServeError::io("serving HTTP", e));
 
@@ -187,5 +190,6 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = terminate => {}
     }
+    crate::telemetry::health::stopping();
     eprintln!("serve: shutting down");
 }

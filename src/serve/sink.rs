@@ -99,8 +99,12 @@ async fn drain(state: &AppState, writers: &mut Writers) -> Result<(), ServeError
                 Err(e) => eprintln!("serve: dropping unreadable table rows #{seq}: {e}"),
             }
         }
-        writers.examples.flush().await?;
-        writers.actions.flush().await?;
+        let flushing = std::time::Instant::now();
+        let examples = writers.examples.flush().await?;
+        crate::telemetry::sink::written("examples", &examples, flushing.elapsed());
+        let flushing = std::time::Instant::now();
+        let actions = writers.actions.flush().await?;
+        crate::telemetry::sink::written("actions", &actions, flushing.elapsed());
         state
             .db
             .call(move |conn| db::outbox_delete_through(conn, last))

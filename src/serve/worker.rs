@@ -88,7 +88,17 @@ async fn process(state: &AppState, id: Uuid) {
             return;
         }
     };
-    let written = match run(state, &job).await {
+    let started = std::time::Instant::now();
+    let result = run(state, &job).await;
+    let suite = state
+        .catalog
+        .snapshot()
+        .catalog
+        .suite_by_id(job.example.suite_id)
+        .map_or_else(|| "unknown".to_owned(), |s| s.name.clone());
+    let outcome = if result.is_ok() { "completed" } else { "failed" };
+    crate::telemetry::pipeline::session_processed(&suite, outcome, Some(started.elapsed()));
+    let written = match result {
         Ok(completion) => {
             state
                 .db
@@ -227,6 +237,7 @@ async fn run(state: &AppState, job: &Job) -> Result<Completion, ExampleError> {
         )
         .await
         .map_err(pipeline_failure)?;
+    crate::telemetry::pipeline::synthesized(&suite.name, &out);
     let messages = object_store::path::Path::from(out.example.messages_path.as_str());
     let size = state
         .objects
