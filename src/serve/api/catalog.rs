@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -17,6 +17,7 @@ use tracepipe_processors::catalog::{
     ServerInfo, Suite, SuiteFile, Tool, ToolMappingFile,
 };
 
+use crate::api_shared::{ServerSummary, SuiteSummary};
 use crate::serve::auth::Caller;
 use crate::serve::catalog::{Files, WriteError};
 use crate::serve::db;
@@ -77,26 +78,6 @@ fn gone(what: &str) -> ApiError {
 
 // ---------------------------------------------------------------------- suites
 
-#[derive(Serialize)]
-pub struct SuiteSummary {
-    id: Uuid,
-    name: String,
-    display_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    description: Option<String>,
-    action_count: usize,
-}
-
-fn summary(s: &Suite) -> SuiteSummary {
-    SuiteSummary {
-        id: s.id,
-        name: s.name.clone(),
-        display_name: s.display_name.clone(),
-        description: s.description.clone(),
-        action_count: s.actions.len(),
-    }
-}
-
 pub async fn list_suites(
     State(state): State<Arc<AppState>>,
     _caller: Caller,
@@ -105,7 +86,7 @@ pub async fn list_suites(
     let page = q.page()?;
     let snapshot = state.catalog.snapshot();
     Ok(axum::Json(List::slice(
-        snapshot.catalog.suites().map(summary).collect(),
+        snapshot.catalog.suites().map(SuiteSummary::of).collect(),
         page,
     )))
 }
@@ -357,17 +338,6 @@ pub async fn delete_action(
 
 // ----------------------------------------------------------------- MCP servers
 
-#[derive(Serialize)]
-pub struct ServerSummary {
-    id: Uuid,
-    name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    server_info: Option<ServerInfo>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    protocol_version: Option<String>,
-    tool_count: usize,
-}
-
 /// An MCP server as `initialize` and `tools/list` describe it.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -494,13 +464,7 @@ pub async fn list_servers(
         .snapshot()
         .catalog
         .mcp_servers()
-        .map(|s| ServerSummary {
-            id: s.id,
-            name: s.name.clone(),
-            server_info: s.server_info.clone(),
-            protocol_version: s.protocol_version.clone(),
-            tool_count: s.tools.len(),
-        })
+        .map(ServerSummary::of)
         .collect();
     Ok(axum::Json(List::slice(items, page)))
 }

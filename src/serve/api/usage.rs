@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
-use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::api_shared::month;
 use crate::serve::auth::Caller;
 use crate::serve::config::PricingConfig;
 use crate::serve::db::{self, StoredObject, UsageRows};
@@ -62,24 +63,6 @@ struct Storage {
 struct Cost {
     currency: &'static str,
     amount: f64,
-}
-
-/// The calendar month holding `now`: [start, end).
-fn month(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = Utc
-        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
-        .single()
-        .unwrap_or(now);
-    let (y, m) = if now.month() == 12 {
-        (now.year() + 1, 1)
-    } else {
-        (now.year(), now.month() + 1)
-    };
-    let end = Utc
-        .with_ymd_and_hms(y, m, 1, 0, 0, 0)
-        .single()
-        .unwrap_or(now);
-    (start, end)
 }
 
 fn parse_time(t: &str) -> Result<DateTime<Utc>, ServeError> {
@@ -169,6 +152,7 @@ pub async fn get(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     #[test]
     fn the_period_is_the_calendar_month() {
