@@ -49,6 +49,10 @@ CREATE TABLE IF NOT EXISTS examples (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS examples_session ON examples (session_id);
+-- Added after the first release; IF NOT EXISTS upgrades older schemas in place.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS is_admin boolean NOT NULL DEFAULT false;
+ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS name text;
+ALTER TABLE sessions ADD COLUMN IF NOT EXISTS raw_bytes bigint NOT NULL DEFAULT 0;
 ";
 
 /// A connection to the control plane; cheap to share.
@@ -89,6 +93,48 @@ pub struct ExampleErrorView {
 pub struct User {
     pub id: Uuid,
     pub display_name: String,
+    /// Not shown by `/users/me`, as in `tracepipe serve`.
+    #[serde(skip_serializing)]
+    pub is_admin: bool,
+}
+
+/// A user as `POST /users` answers it (the same fields as `tracepipe serve`).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API key as listed: never the secret, only its first characters.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyRecord {
+    pub id: Uuid,
+    pub name: Option<String>,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A key as created: the only answer that carries the secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedKey {
+    pub id: Uuid,
+    pub name: Option<String>,
+    pub key: String,
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The counts and sizes `GET /usage` is computed from.
+#[derive(Debug, Clone, Copy)]
+pub struct UsageRows {
+    pub sessions_uploaded: i64,
+    pub examples_generated: i64,
+    pub current_bytes: i64,
+    /// Bytes × hours each upload existed within the period, up to now.
+    pub byte_hours: f64,
 }
 
 fn session(row: &Row) -> SessionRecord {
@@ -117,6 +163,16 @@ fn example(row: &Row) -> ExampleRecord {
         storage_path: row.get("storage_path"),
         tool_calls: row.get("tool_calls"),
         created_at: row.get("created_at"),
+    }
+}
+
+fn key(row: &Row) -> KeyRecord {
+    KeyRecord {
+        id: row.get("id"),
+        name: row.get("name"),
+        prefix: row.get("prefix"),
+        created_at: row.get("created_at"),
+        revoked_at: row.get("revoked_at"),
     }
 }
 
@@ -175,28 +231,132 @@ impl Control {
             .await?
             .get(0);
         if users > 0 {
+            // A schema from before `is_admin` existed: its first user is the
+            // administrator the gateway created.
+            self.client
+                .execute(
+                    "UPDATE users SET is_admin = true
+                     WHERE id = (SELECT id FROM users ORDER BY created_at, id LIMIT 1)
+                       AND NOT EXISTS (SELECT 1 FROM users WHERE is_admin)",
+                    &[],
+                )
+                .await?;
             return Ok(None);
         }
-        let user = Uuid::new_v4();
-        self.client
-            .execute(
-                "INSERT INTO users (id, display_name) VALUES ($1, $2)",
-                &[&user, &display_name],
-            )
-            .await?;
-        Ok(Some(self.create_key(user).await?))
+        let (_, key) = self.create_user(display_name, true).await?;
+        Ok(Some(key.key))
     }
 
-    pub async fn create_key(&self, user: Uuid) -> Result<String, DistributedError> {
-        let key = new_key();
-        let prefix: String = key.chars().take(12).collect();
-        self.client
-            .execute(
-                "INSERT INTO api_keys (id, user_id, prefix, key_sha256) VALUES ($1, $2, $3, $4)",
-                &[&Uuid::new_v4(), &user, &prefix, &key_hash(&key)],
+    /// A user and its first key, in one statement so neither exists alone.
+    pub async fn create_user(
+        &self,
+        display_name: &str,
+        is_admin: bool,
+    ) -> Result<(UserRecord, CreatedKey), DistributedError> {
+        let secret = new_key();
+        let prefix: String = secret.chars().take(12).collect();
+        let key_id = Uuid::new_v4();
+        let row = self
+            .client
+            .query_one(
+                "WITH u AS (
+                    INSERT INTO users (id, display_name, is_admin) VALUES ($1, $2, $3)
+                    RETURNING id, display_name, is_admin, created_at
+                 ), k AS (
+                    INSERT INTO api_keys (id, user_id, prefix, key_sha256)
+                    SELECT $4, id, $5, $6 FROM u RETURNING created_at
+                 )
+                 SELECT u.id, u.display_name, u.is_admin, u.created_at, k.created_at AS key_created_at
+                 FROM u, k",
+                &[
+                    &Uuid::new_v4(),
+                    &display_name,
+                    &is_admin,
+                    &key_id,
+                    &prefix,
+                    &key_hash(&secret),
+                ],
             )
             .await?;
-        Ok(key)
+        let user = UserRecord {
+            id: row.get("id"),
+            display_name: row.get("display_name"),
+            is_admin: row.get("is_admin"),
+            created_at: row.get("created_at"),
+        };
+        let key = CreatedKey {
+            id: key_id,
+            name: None,
+            key: secret,
+            prefix,
+            created_at: row.get("key_created_at"),
+        };
+        Ok((user, key))
+    }
+
+    pub async fn create_key(
+        &self,
+        user: Uuid,
+        name: Option<&str>,
+    ) -> Result<CreatedKey, DistributedError> {
+        let secret = new_key();
+        let prefix: String = secret.chars().take(12).collect();
+        let id = Uuid::new_v4();
+        let row = self
+            .client
+            .query_one(
+                "INSERT INTO api_keys (id, user_id, name, prefix, key_sha256)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING created_at",
+                &[&id, &user, &name, &prefix, &key_hash(&secret)],
+            )
+            .await?;
+        Ok(CreatedKey {
+            id,
+            name: name.map(str::to_owned),
+            key: secret,
+            prefix,
+            created_at: row.get("created_at"),
+        })
+    }
+
+    /// A page of the user's keys, revoked ones included, oldest first.
+    pub async fn keys(
+        &self,
+        user: Uuid,
+        page: i64,
+        per_page: i64,
+    ) -> Result<(Vec<KeyRecord>, i64), DistributedError> {
+        let total: i64 = self
+            .client
+            .query_one("SELECT count(*) FROM api_keys WHERE user_id = $1", &[&user])
+            .await?
+            .get(0);
+        let rows = self
+            .client
+            .query(
+                "SELECT * FROM api_keys WHERE user_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3",
+                &[&user, &per_page, &((page - 1) * per_page)],
+            )
+            .await?;
+        Ok((rows.iter().map(key).collect(), total))
+    }
+
+    /// Revokes one of the user's keys; revoking twice keeps the first time.
+    /// None when the user has no such key.
+    pub async fn revoke_key(
+        &self,
+        user: Uuid,
+        id: Uuid,
+    ) -> Result<Option<KeyRecord>, DistributedError> {
+        let row = self
+            .client
+            .query_opt(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now())
+                 WHERE id = $1 AND user_id = $2 RETURNING *",
+                &[&id, &user],
+            )
+            .await?;
+        Ok(row.as_ref().map(key))
     }
 
     /// The user a key belongs to, unless it is unknown or revoked.
@@ -204,7 +364,7 @@ impl Control {
         let row = self
             .client
             .query_opt(
-                "SELECT u.id, u.display_name FROM api_keys k JOIN users u ON u.id = k.user_id
+                "SELECT u.id, u.display_name, u.is_admin FROM api_keys k JOIN users u ON u.id = k.user_id
                  WHERE k.key_sha256 = $1 AND k.revoked_at IS NULL",
                 &[&key_hash(key)],
             )
@@ -212,6 +372,7 @@ impl Control {
         Ok(row.map(|r| User {
             id: r.get(0),
             display_name: r.get(1),
+            is_admin: r.get(2),
         }))
     }
 
@@ -219,14 +380,15 @@ impl Control {
     pub async fn insert_session(
         &self,
         record: &SessionRecord,
+        raw_bytes: i64,
         example_id: Uuid,
         model_id: Uuid,
     ) -> Result<(), DistributedError> {
         self.client
             .execute(
                 "WITH s AS (
-                    INSERT INTO sessions (id, user_id, suite_id, description, storage_path, created_at)
-                    VALUES ($1, $2, $3, $4, $5, $6) RETURNING id
+                    INSERT INTO sessions (id, user_id, suite_id, description, storage_path, created_at, raw_bytes)
+                    VALUES ($1, $2, $3, $4, $5, $6, $9) RETURNING id
                  )
                  INSERT INTO examples (id, session_id, user_id, model_id, status, created_at)
                  SELECT $7, id, $2, $8, 'PENDING', $6 FROM s",
@@ -239,10 +401,68 @@ impl Control {
                     &record.created_at,
                     &example_id,
                     &model_id,
+                    &raw_bytes,
                 ],
             )
             .await?;
         Ok(())
+    }
+
+    /// A further PENDING Example of a session the user owns.
+    pub async fn insert_example(
+        &self,
+        user: Uuid,
+        session_id: Uuid,
+        example_id: Uuid,
+        model_id: Uuid,
+        created_at: DateTime<Utc>,
+    ) -> Result<ExampleRecord, DistributedError> {
+        let row = self
+            .client
+            .query_one(
+                "INSERT INTO examples (id, session_id, user_id, model_id, status, created_at)
+                 VALUES ($1, $2, $3, $4, 'PENDING', $5) RETURNING *",
+                &[&example_id, &session_id, &user, &model_id, &created_at],
+            )
+            .await?;
+        Ok(example(&row))
+    }
+
+    /// The user's use in [start, end): uploads, Examples completed, and the
+    /// raw uploads' bytes (the only sizes the control plane records).
+    pub async fn usage(
+        &self,
+        user: Uuid,
+        suite_id: Option<Uuid>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<UsageRows, DistributedError> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT
+                    (SELECT count(*) FROM sessions WHERE user_id = $1
+                        AND ($2::uuid IS NULL OR suite_id = $2)
+                        AND created_at >= $3 AND created_at < $4) AS sessions_uploaded,
+                    (SELECT count(*) FROM examples e JOIN sessions s ON s.id = e.session_id
+                        WHERE e.user_id = $1 AND ($2::uuid IS NULL OR s.suite_id = $2)
+                        AND e.status = 'COMPLETED' AND e.updated_at >= $3 AND e.updated_at < $4)
+                        AS examples_generated,
+                    (SELECT COALESCE(sum(raw_bytes), 0)::bigint FROM sessions WHERE user_id = $1
+                        AND ($2::uuid IS NULL OR suite_id = $2) AND created_at < $4) AS current_bytes,
+                    (SELECT COALESCE(sum(raw_bytes::float8 * GREATEST(0,
+                        extract(epoch FROM (LEAST(now(), $4) - GREATEST(created_at, $3)))::float8) / 3600), 0)
+                        FROM sessions WHERE user_id = $1
+                        AND ($2::uuid IS NULL OR suite_id = $2) AND created_at < $4) AS byte_hours",
+                &[&user, &suite_id, &start, &end],
+            )
+            .await?;
+        Ok(UsageRows {
+            sessions_uploaded: row.get("sessions_uploaded"),
+            examples_generated: row.get("examples_generated"),
+            current_bytes: row.get("current_bytes"),
+            byte_hours: row.get("byte_hours"),
+        })
     }
 
     pub async fn session(

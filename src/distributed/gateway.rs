@@ -15,28 +15,29 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use chrono::Utc;
+use chrono::{SecondsFormat, Utc};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use rdkafka::consumer::Consumer as _;
 use rdkafka::message::Message;
 use rdkafka::producer::FutureProducer;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use tracepipe_ingest::Limits;
-use tracepipe_processors::catalog::ids;
+use tracepipe_processors::catalog::{ids, Catalog};
 
 use super::config::GatewayConfig;
-use super::control::{Control, SessionRecord, User};
+use super::control::{Control, ExampleRecord, SessionRecord, User};
 use super::events::{self, SessionRef, StatusEvent};
 use super::kafka;
 use super::{open_store, recipes, DistributedError};
-use crate::pipeline::{Pipeline, PipelineError, Recipe, RAW_OBJECT};
+use crate::api_shared::{month, ServerSummary, SuiteSummary};
+use crate::pipeline::{Pipeline, PipelineError, Recipe, RAW_OBJECT, SESSION_OBJECT};
 
 struct Gateway {
     config: GatewayConfig,
@@ -45,6 +46,8 @@ struct Gateway {
     prefix: Path,
     pipeline: Pipeline,
     recipes: std::collections::BTreeMap<String, Recipe>,
+    /// What the catalog routes show; read-only here (see docs/distributed.md).
+    catalog: Catalog,
     producer: FutureProducer,
     uploads: PathBuf,
 }
@@ -92,6 +95,7 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
     let control = Control::connect(&config.database).await?;
     kafka::ensure_topics(&config.kafka, &config.topics).await?;
     let recipes = recipes(&config.catalog, None)?;
+    let catalog = Catalog::load_dir(&config.catalog)?;
     let limits = Limits {
         max_decompressed_bytes: config.max_decompressed_bytes,
         ..Limits::default()
@@ -123,6 +127,7 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         prefix,
         pipeline,
         recipes,
+        catalog,
         producer,
         uploads,
     });
@@ -136,11 +141,46 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
             post(create_session).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/v1/sessions/{id}", get(get_session))
-        .route("/v1/examples", get(list_examples))
+        .route("/v1/examples", get(list_examples).post(create_example))
         .route("/v1/examples/{id}", get(get_example))
         .route("/v1/examples/{id}/messages", get(get_messages))
+        .route("/v1/users", post(create_user))
         .route("/v1/users/me", get(me))
-        .route("/v1/api-keys", post(create_key))
+        .route("/v1/api-keys", get(list_keys).post(create_key))
+        .route("/v1/api-keys/{id}", delete(revoke_key))
+        .route("/v1/usage", get(usage))
+        .route("/v1/models", get(list_models))
+        .route("/v1/suites", get(list_suites).post(read_only))
+        .route(
+            "/v1/suites/{id}",
+            get(get_suite).put(read_only).delete(read_only),
+        )
+        .route("/v1/suites/{id}/actions", get(list_actions).post(read_only))
+        .route(
+            "/v1/suites/{id}/actions/{action}",
+            get(get_action).put(read_only).delete(read_only),
+        )
+        .route("/v1/mcp-servers", get(list_servers).post(read_only))
+        .route(
+            "/v1/mcp-servers/{id}",
+            get(get_server).put(read_only).delete(read_only),
+        )
+        .route(
+            "/v1/mcp-servers/{id}/tools",
+            get(list_tools).post(read_only),
+        )
+        .route(
+            "/v1/mcp-servers/{id}/tools/{tool}",
+            get(get_tool).put(read_only).delete(read_only),
+        )
+        .route("/v1/action-tool-maps", get(list_maps).post(read_only))
+        .route(
+            "/v1/action-tool-maps/{id}",
+            get(get_map).put(read_only).delete(read_only),
+        )
+        .route("/v1/openapi.json", get(openapi))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(no_route)
         .with_state(gateway.clone());
     {
         use std::io::Write;
@@ -328,13 +368,15 @@ async fn create_session(
                 })?;
                 received = true;
             }
-            other => return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "unknown_field",
-                format!(
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "unknown_field",
+                    format!(
                     "unknown form field `{other}`; expected suite_id, description, input_events"
                 ),
-            )),
+                ))
+            }
         }
     }
     let suite = suite.ok_or_else(|| bad("missing_field", "`suite_id` is required".into()))?;
@@ -384,16 +426,23 @@ async fn create_session(
         created_at: Utc::now(),
     };
     let example_id = recipe.example_id(session_id);
+    let raw_bytes = tokio::fs::metadata(&file)
+        .await
+        .map(|m| i64::try_from(m.len()).unwrap_or(i64::MAX))
+        .map_err(|source| DistributedError::Io {
+            what: "reading the upload's size".into(),
+            source,
+        })?;
     gateway
         .control
-        .insert_session(&record, example_id, model_id(recipe))
+        .insert_session(&record, raw_bytes, example_id, model_id(recipe))
         .await?;
     let reference = SessionRef {
         session_id: session_id.to_string(),
         example_id: example_id.to_string(),
         user_id: user.id.to_string(),
         suite: recipe.suite().to_owned(),
-        session_path: format!("sessions/{session_id}/{}", crate::pipeline::SESSION_OBJECT),
+        session_path: format!("sessions/{session_id}/{SESSION_OBJECT}"),
         created_at: record.created_at.to_rfc3339(),
     };
     let bytes = events::encode(&reference).map_err(DistributedError::from)?;
@@ -525,14 +574,636 @@ async fn me(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> ApiResul
     Ok(Json(caller(&gateway, &headers).await?))
 }
 
+/// `page` and `per_page`, clamped as `GET /examples` does.
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+impl PageQuery {
+    fn bounds(&self) -> (i64, i64) {
+        (
+            self.page.unwrap_or(1).max(1),
+            self.per_page.unwrap_or(20).clamp(1, 100),
+        )
+    }
+
+    /// One page of a list already in memory (the catalog), in the list shape
+    /// every route uses.
+    fn slice<T: Serialize>(&self, all: Vec<T>) -> Json<Value> {
+        let (page, per_page) = self.bounds();
+        let total = all.len();
+        let skip = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
+        let items: Vec<T> = all
+            .into_iter()
+            .skip(skip)
+            .take(usize::try_from(per_page).unwrap_or(usize::MAX))
+            .collect();
+        Json(json!({"items": items, "total": total, "page": page, "per_page": per_page}))
+    }
+}
+
+/// A JSON body; `{}`-less requests (an empty body) read as `default`.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], default: Option<T>) -> ApiResult<T> {
+    match default {
+        Some(d) if body.iter().all(u8::is_ascii_whitespace) => Ok(d),
+        _ => serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                format!("the body is not a valid request: {e}"),
+            )
+        }),
+    }
+}
+
+const MAX_NAME_CHARS: usize = 200;
+
+fn check_name(field: &str, name: &str) -> ApiResult<()> {
+    if name.trim().is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("`{field}` must be 1 to {MAX_NAME_CHARS} printable characters"),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// `POST /api-keys`: a new key for the caller; the body (`{"name"}`) is optional.
 async fn create_key(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<super::control::CreatedKey>)> {
     let user = caller(&gateway, &headers).await?;
-    let key = gateway.control.create_key(user.id).await?;
+    let request: NewKey = json_body(&body, Some(NewKey::default()))?;
+    if let Some(name) = &request.name {
+        check_name("name", name)?;
+    }
+    let key = gateway
+        .control
+        .create_key(user.id, request.name.as_deref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(key)))
+}
+
+/// `GET /api-keys`: the caller's keys, masked to their prefix.
+async fn list_keys(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    let user = caller(&gateway, &headers).await?;
+    let (page, per_page) = query.bounds();
+    let (items, total) = gateway.control.keys(user.id, page, per_page).await?;
+    Ok(Json(
+        json!({"items": items, "total": total, "page": page, "per_page": per_page}),
+    ))
+}
+
+/// `DELETE /api-keys/{id}`: revokes one of the caller's keys, the one in use
+/// too; another user's key is not found.
+async fn revoke_key(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<Json<super::control::KeyRecord>> {
+    let user = caller(&gateway, &headers).await?;
+    let id = parse_id(&id)?;
+    gateway
+        .control
+        .revoke_key(user.id, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such API key"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    display_name: String,
+    #[serde(default)]
+    is_admin: bool,
+}
+
+/// `POST /users` (administrators): a user and its first key.
+async fn create_user(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let user = caller(&gateway, &headers).await?;
+    if !user.is_admin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only administrators may create users",
+        ));
+    }
+    let request: NewUser = json_body(&body, None)?;
+    check_name("display_name", &request.display_name)?;
+    let (created, key) = gateway
+        .control
+        .create_user(&request.display_name, request.is_admin)
+        .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"key": key, "user_id": user.id})),
+        Json(json!({"user": created, "api_key": key})),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewExample {
+    session_id: Uuid,
+    model_id: Uuid,
+    #[serde(default)]
+    model_configuration: Option<Value>,
+}
+
+/// `POST /examples`: another Example of one of the caller's sessions, made by
+/// the processors like an upload's first one.
+async fn create_example(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<ExampleRecord>)> {
+    let user = caller(&gateway, &headers).await?;
+    let request: NewExample = json_body(&body, None)?;
+    let unprocessable =
+        |code, message: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
+    // The processors synthesise with each suite's recipe as loaded; a
+    // SessionRef cannot carry another configuration, so one is refused
+    // rather than silently ignored.
+    match &request.model_configuration {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(o)) if o.is_empty() => {}
+        Some(_) => {
+            return Err(unprocessable(
+                "unsupported_configuration",
+                "the distributed deployment synthesises with each suite's configured recipe; send no `model_configuration` (tracepipe serve accepts one)".into(),
+            ))
+        }
+    }
+    let session = gateway
+        .control
+        .session(user.id, request.session_id)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such session"))?;
+    let recipe = gateway
+        .recipes
+        .values()
+        .find(|r| ids::suite(r.suite()) == session.suite_id)
+        .ok_or_else(|| {
+            unprocessable(
+                "no_model",
+                "the session's suite has no rules in this deployment's catalog".into(),
+            )
+        })?;
+    if model_id(recipe) != request.model_id {
+        let known = gateway
+            .recipes
+            .values()
+            .any(|r| model_id(r) == request.model_id);
+        return Err(if known {
+            unprocessable(
+                "model_not_for_suite",
+                format!(
+                    "model {} does not classify the session's suite {}",
+                    request.model_id, session.suite_id
+                ),
+            )
+        } else {
+            unprocessable(
+                "unknown_model",
+                format!("there is no model {}; see GET /v1/models", request.model_id),
+            )
+        });
+    }
+    // A fresh id, unlike the upload's (fixed by session and recipe), so that
+    // asking again makes another Example as `tracepipe serve` does; replays of
+    // its SessionRef still rewrite the same objects.
+    let example_id = Uuid::new_v4();
+    let created_at = Utc::now();
+    let example = gateway
+        .control
+        .insert_example(
+            user.id,
+            session.id,
+            example_id,
+            request.model_id,
+            created_at,
+        )
+        .await?;
+    let reference = SessionRef {
+        session_id: session.id.to_string(),
+        example_id: example_id.to_string(),
+        user_id: user.id.to_string(),
+        suite: recipe.suite().to_owned(),
+        session_path: format!("sessions/{}/{SESSION_OBJECT}", session.id),
+        created_at: created_at.to_rfc3339(),
+    };
+    let bytes = events::encode(&reference).map_err(DistributedError::from)?;
+    kafka::send(
+        &gateway.producer,
+        &gateway.config.topics.sessions,
+        &reference.session_id,
+        &bytes,
+        None,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(example)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsageQuery {
+    suite_id: Option<Uuid>,
+}
+
+const BYTES_PER_GB: f64 = 1e9;
+
+/// `GET /usage`: the caller's use this calendar month (UTC), in the shape of
+/// `tracepipe serve`'s. Storage counts the raw uploads (the sizes the control
+/// plane records); the RULES models use no tokens; there is no price list
+/// here, so no cost estimate.
+async fn usage(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Query(query): Query<UsageQuery>,
+) -> ApiResult<Json<Value>> {
+    let user = caller(&gateway, &headers).await?;
+    let (start, end) = month(Utc::now());
+    let rows = gateway
+        .control
+        .usage(user.id, query.suite_id, start, end)
+        .await?;
+    Ok(Json(json!({
+        "period": {
+            "start": start.to_rfc3339_opts(SecondsFormat::Millis, true),
+            "end": end.to_rfc3339_opts(SecondsFormat::Millis, true),
+        },
+        "suite_id": query.suite_id,
+        "sessions_uploaded": rows.sessions_uploaded,
+        "examples_generated": rows.examples_generated,
+        "tokens": {"total": 0, "by_model": {}},
+        "storage": {
+            "current_gb": rows.current_bytes as f64 / BYTES_PER_GB,
+            "gb_hours": rows.byte_hours / BYTES_PER_GB,
+        },
+        "estimated_cost": null,
+    })))
+}
+
+/// `GET /models`: one RULES model per suite with rules, as `tracepipe serve`
+/// lists them.
+async fn list_models(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    caller(&gateway, &headers).await?;
+    let mut by_id: std::collections::BTreeMap<Uuid, Value> = std::collections::BTreeMap::new();
+    for recipe in gateway.recipes.values() {
+        let model = recipe.model_ref();
+        let view = by_id.entry(model_id(recipe)).or_insert_with(|| {
+            json!({
+                "id": model_id(recipe),
+                "provider": model.provider,
+                "name": model.name,
+                "version": model.version,
+                "suite_ids": [],
+            })
+        });
+        if let Some(suites) = view["suite_ids"].as_array_mut() {
+            suites.push(json!(ids::suite(recipe.suite())));
+        }
+    }
+    let mut views: Vec<Value> = by_id.into_values().collect();
+    views.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    Ok(query.slice(views))
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no such {what}"),
+    )
+}
+
+async fn list_suites(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    caller(&gateway, &headers).await?;
+    Ok(query.slice(gateway.catalog.suites().map(SuiteSummary::of).collect()))
+}
+
+async fn get_suite(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<Response> {
+    caller(&gateway, &headers).await?;
+    let suite = gateway
+        .catalog
+        .suite_by_id(parse_id(&id)?)
+        .ok_or_else(|| not_found("suite"))?;
+    Ok(Json(suite).into_response())
+}
+
+async fn list_actions(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    caller(&gateway, &headers).await?;
+    let suite = gateway
+        .catalog
+        .suite_by_id(parse_id(&id)?)
+        .ok_or_else(|| not_found("suite"))?;
+    Ok(query.slice(suite.actions.iter().collect()))
+}
+
+async fn get_action(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    UrlPath((id, action)): UrlPath<(String, String)>,
+) -> ApiResult<Response> {
+    caller(&gateway, &headers).await?;
+    let suite = gateway
+        .catalog
+        .suite_by_id(parse_id(&id)?)
+        .ok_or_else(|| not_found("suite"))?;
+    let action = suite
+        .action_by_id(parse_id(&action)?)
+        .ok_or_else(|| not_found("action"))?;
+    Ok(Json(action).into_response())
+}
+
+async fn list_servers(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    caller(&gateway, &headers).await?;
+    Ok(query.slice(
+        gateway
+            .catalog
+            .mcp_servers()
+            .map(ServerSummary::of)
+            .collect(),
+    ))
+}
+
+async fn get_server(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<Response> {
+    caller(&gateway, &headers).await?;
+    let server = gateway
+        .catalog
+        .mcp_server_by_id(parse_id(&id)?)
+        .ok_or_else(|| not_found("MCP server"))?;
+    Ok(Json(server).into_response())
+}
+
+async fn list_tools(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    Query(query): Query<PageQuery>,
+) -> ApiResult<Json<Value>> {
+    caller(&gateway, &headers).await?;
+    let server = gateway
+        .catalog
+        .mcp_server_by_id(parse_id(&id)?)
+        .ok_or_else(|| not_found("MCP server"))?;
+    Ok(query.slice(server.tools.iter().collect()))
+}
+
+async fn get_tool(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    UrlPath((id, tool)): UrlPath<(String, String)>,
+) -> ApiResult<Response> {
+    caller(&gateway, &headers).await?;
+    let server = gateway
+        .catalog
+        .mcp_server_by_id(parse_id(&id)?)
+        .ok_or_else(|| not_found("MCP server"))?;
+    let tool = server
+        .tool_by_id(parse_id(&tool)?)
+        .ok_or_else(|| not_found("tool"))?;
+    Ok(Json(tool).into_response())
+}
+
+#[derive(Deserialize)]
+struct MapQuery {
+    suite_id: Option<Uuid>,
+    mcp_server_id: Option<Uuid>,
+    #[serde(flatten)]
+    page: PageQuery,
+}
+
+async fn list_maps(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Query(query): Query<MapQuery>,
+) -> ApiResult<Json<Value>> {
+    caller(&gateway, &headers).await?;
+    let maps = gateway
+        .catalog
+        .action_tool_maps()
+        .filter(|m| query.suite_id.is_none_or(|s| m.suite_id == s))
+        .filter(|m| query.mcp_server_id.is_none_or(|s| m.mcp_server_id == s))
+        .collect();
+    Ok(query.page.slice(maps))
+}
+
+async fn get_map(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<Response> {
+    caller(&gateway, &headers).await?;
+    let map = gateway
+        .catalog
+        .action_tool_map_by_id(parse_id(&id)?)
+        .ok_or_else(|| not_found("action tool map"))?;
+    Ok(Json(map).into_response())
+}
+
+/// Catalog writes: the gateway serves the catalog files it started with, the
+/// same files every processor loads, so a change must reach them all at once.
+async fn read_only() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "read_only",
+        "the distributed deployment serves the catalog read-only: change the catalog files and restart the gateway and processors",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}
+
+async fn no_route() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no_route",
+        "no such route; the API is under /v1 (GET /v1/openapi.json lists it)",
+    )
+}
+
+/// Every route the gateway serves: (path, method, summary, needs a key).
+const ROUTES: &[(&str, &str, &str, bool)] = &[
+    (
+        "/sessions",
+        "post",
+        "Upload a recording (multipart: suite_id, description?, input_events)",
+        true,
+    ),
+    ("/sessions/{id}", "get", "A session of the caller", true),
+    (
+        "/examples",
+        "get",
+        "The caller's Examples (session_id, status, page, per_page)",
+        true,
+    ),
+    (
+        "/examples",
+        "post",
+        "Ask for another Example of a session (session_id, model_id)",
+        true,
+    ),
+    ("/examples/{id}", "get", "An Example and its status", true),
+    (
+        "/examples/{id}/messages",
+        "get",
+        "The Example's conversation (JSONL), once COMPLETED",
+        true,
+    ),
+    (
+        "/users",
+        "post",
+        "Create a user and its first key (administrators)",
+        true,
+    ),
+    ("/users/me", "get", "The caller", true),
+    (
+        "/api-keys",
+        "get",
+        "The caller's keys, masked to their prefix",
+        true,
+    ),
+    (
+        "/api-keys",
+        "post",
+        "A new key for the caller (name?)",
+        true,
+    ),
+    (
+        "/api-keys/{id}",
+        "delete",
+        "Revoke one of the caller's keys",
+        true,
+    ),
+    (
+        "/usage",
+        "get",
+        "The caller's use this calendar month (UTC)",
+        true,
+    ),
+    ("/models", "get", "The classifier models", true),
+    ("/suites", "get", "Suites (read-only here)", true),
+    ("/suites/{id}", "get", "A suite with its actions", true),
+    ("/suites/{id}/actions", "get", "A suite's actions", true),
+    ("/suites/{id}/actions/{action_id}", "get", "An action", true),
+    ("/mcp-servers", "get", "MCP servers (read-only here)", true),
+    (
+        "/mcp-servers/{id}",
+        "get",
+        "An MCP server with its tools",
+        true,
+    ),
+    (
+        "/mcp-servers/{id}/tools",
+        "get",
+        "An MCP server's tools",
+        true,
+    ),
+    ("/mcp-servers/{id}/tools/{tool_id}", "get", "A tool", true),
+    (
+        "/action-tool-maps",
+        "get",
+        "Action tool maps (suite_id, mcp_server_id)",
+        true,
+    ),
+    ("/action-tool-maps/{id}", "get", "An action tool map", true),
+    ("/openapi.json", "get", "This document", false),
+];
+
+/// The gateway's own OpenAPI document: the subset of `tracepipe serve`'s API
+/// it routes, with the answers' shapes described in prose (docs/api.md) rather
+/// than copied from serve's schemas, which cover fields the gateway lacks.
+fn openapi_document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for (path, method, summary, secured) in ROUTES {
+        let mut operation = json!({
+            "summary": summary,
+            "responses": {
+                "default": {
+                    "description": "JSON; errors are {\"error\": {\"code\", \"message\"}}",
+                }
+            }
+        });
+        if !secured {
+            operation["security"] = json!([]);
+        }
+        if let Some(item) = paths
+            .entry(format!("/v1{path}"))
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+        {
+            item.insert((*method).to_owned(), operation);
+        }
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Tracepipe gateway (distributed deployment)",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The routes `tracepipe gateway` serves. Catalog writes answer 405 read_only; see docs/distributed.md.",
+        },
+        "components": {
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}
+        },
+        "security": [{"apiKey": []}],
+        "paths": paths,
+    })
+}
+
+async fn openapi() -> Json<Value> {
+    Json(openapi_document())
 }

@@ -1,0 +1,349 @@
+//! The distributed gateway's `/v1` API against the real services (Kafka, S3,
+//! PostgreSQL as `scripts/services/all.sh start` runs them): keys, users,
+//! `POST /examples` through a processor, catalog reads, usage, OpenAPI.
+//!
+//! Skipped, with a printed reason, when `TRACEPIPE_KAFKA_BOOTSTRAP` is not set
+//! and `CI` is not set. Uses its own topics, consumer groups, PostgreSQL
+//! schema and bucket prefix.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::{json, Value};
+
+fn services_available() -> bool {
+    if std::env::var_os("TRACEPIPE_KAFKA_BOOTSTRAP").is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but TRACEPIPE_KAFKA_BOOTSTRAP is not: run scripts/run-distributed-tests.sh"
+    );
+    eprintln!(
+        "skipped: TRACEPIPE_KAFKA_BOOTSTRAP is not set (scripts/run-distributed-tests.sh starts the services)"
+    );
+    false
+}
+
+/// A gateway and a processor with names of their own; killed on drop.
+struct Deployment {
+    name: String,
+    logs: PathBuf,
+    children: BTreeMap<String, Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    fn new(test: &str) -> Deployment {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Deployment {
+            name: format!("t{}_{}", std::process::id(), test),
+            logs: dir.path().to_owned(),
+            children: BTreeMap::new(),
+            _dir: dir,
+        }
+    }
+
+    fn start(&mut self, service: &str) {
+        let out = std::fs::File::create(self.logs.join(format!("{service}.out"))).expect("log");
+        let err = std::fs::File::create(self.logs.join(format!("{service}.err"))).expect("log");
+        let n = &self.name;
+        let child = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
+            .arg(service)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("TRACEPIPE_TOPICS_SESSIONS", format!("{n}.sessions"))
+            .env("TRACEPIPE_TOPICS_EXAMPLES", format!("{n}.examples"))
+            .env("TRACEPIPE_TOPICS_DEAD_LETTER", format!("{n}.dead-letter"))
+            .env("TRACEPIPE_TOPICS_STATUS", format!("{n}.status"))
+            .env("TRACEPIPE_S3_PREFIX", n)
+            .env("TRACEPIPE_DATABASE_SCHEMA", n)
+            .env("TRACEPIPE_LISTEN", "127.0.0.1:0")
+            .env("TRACEPIPE_KAFKA_GROUP", format!("{n}-{service}"))
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .expect("starts tracepipe");
+        self.children.insert(service.to_owned(), child);
+    }
+
+    fn log(&self, service: &str, stream: &str) -> String {
+        std::fs::read_to_string(self.logs.join(format!("{service}.{stream}"))).unwrap_or_default()
+    }
+
+    /// The gateway's URL and administrator key, once it printed them.
+    fn gateway(&self) -> (String, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let out = self.log("gateway", "out");
+            let url = out
+                .lines()
+                .find_map(|l| l.strip_prefix("tracepipe gateway: listening on "));
+            let key = out.split_whitespace().find(|w| w.starts_with("tp_live_"));
+            if let (Some(url), Some(key)) = (url, key) {
+                return (url.to_owned(), key.to_owned());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the gateway did not start: {}",
+                self.log("gateway", "err")
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        for child in self.children.values_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+struct Api {
+    url: String,
+    http: Client,
+}
+
+impl Api {
+    fn req(&self, method: reqwest::Method, key: &str, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.url))
+            .header("X-API-Key", key)
+    }
+
+    fn get(&self, key: &str, path: &str) -> Response {
+        self.req(reqwest::Method::GET, key, path)
+            .send()
+            .expect("GET")
+    }
+
+    fn post(&self, key: &str, path: &str, body: &Value) -> Response {
+        self.req(reqwest::Method::POST, key, path)
+            .json(body)
+            .send()
+            .expect("POST")
+    }
+
+    fn delete(&self, key: &str, path: &str) -> Response {
+        self.req(reqwest::Method::DELETE, key, path)
+            .send()
+            .expect("DELETE")
+    }
+}
+
+/// The status and JSON body, with the status checked.
+fn expect(response: Response, status: u16) -> Value {
+    let got = response.status().as_u16();
+    let text = response.text().unwrap_or_default();
+    assert_eq!(got, status, "{text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+fn first_id(list: &Value) -> String {
+    assert!(
+        list["total"].as_i64().unwrap_or(0) > 0,
+        "empty list: {list}"
+    );
+    list["items"][0]["id"].as_str().expect("an id").to_owned()
+}
+
+#[test]
+fn the_gateway_serves_keys_users_examples_catalog_usage_and_openapi() {
+    if !services_available() {
+        return;
+    }
+    let mut deployment = Deployment::new("api");
+    deployment.start("gateway");
+    deployment.start("processor");
+    let (url, admin) = deployment.gateway();
+    let api = Api {
+        url,
+        http: Client::new(),
+    };
+
+    // OpenAPI: public, and lists what is routed.
+    let doc = expect(
+        api.http
+            .get(format!("{}/openapi.json", api.url))
+            .send()
+            .expect("openapi"),
+        200,
+    );
+    for path in [
+        "/v1/usage",
+        "/v1/api-keys/{id}",
+        "/v1/suites/{id}/actions/{action_id}",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing from {doc}");
+    }
+
+    // Users: administrators only.
+    let created = expect(
+        api.post(&admin, "/users", &json!({"display_name": "other"})),
+        201,
+    );
+    let other = created["api_key"]["key"].as_str().expect("key").to_owned();
+    assert_eq!(created["user"]["is_admin"], false);
+    expect(
+        api.post(&other, "/users", &json!({"display_name": "x"})),
+        403,
+    );
+
+    // An upload by the administrator.
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/recordings/account_secrets.trace.json.gz");
+    let form = reqwest::blocking::multipart::Form::new()
+        .text("suite_id", "gmail")
+        .file("input_events", &fixture)
+        .expect("form");
+    let session = expect(
+        api.req(reqwest::Method::POST, &admin, "/sessions")
+            .multipart(form)
+            .send()
+            .expect("upload"),
+        201,
+    );
+    let session_id = session["id"].as_str().expect("session id").to_owned();
+
+    // Catalog reads, every level; writes refused.
+    let suites = expect(api.get(&admin, "/suites"), 200);
+    let suite = first_id(&suites);
+    expect(api.get(&admin, &format!("/suites/{suite}")), 200);
+    let action = first_id(&expect(
+        api.get(&admin, &format!("/suites/{suite}/actions")),
+        200,
+    ));
+    expect(
+        api.get(&admin, &format!("/suites/{suite}/actions/{action}")),
+        200,
+    );
+    let server = first_id(&expect(api.get(&admin, "/mcp-servers"), 200));
+    assert!(expect(api.get(&admin, &format!("/mcp-servers/{server}")), 200)["tools"].is_array());
+    let tool = first_id(&expect(
+        api.get(&admin, &format!("/mcp-servers/{server}/tools")),
+        200,
+    ));
+    expect(
+        api.get(&admin, &format!("/mcp-servers/{server}/tools/{tool}")),
+        200,
+    );
+    let map = first_id(&expect(api.get(&admin, "/action-tool-maps"), 200));
+    expect(api.get(&admin, &format!("/action-tool-maps/{map}")), 200);
+    expect(api.get(&admin, &format!("/suites/{}", uuid_nil())), 404);
+    let refused = expect(api.post(&admin, "/suites", &json!({"name": "x"})), 405);
+    assert_eq!(refused["error"]["code"], "read_only");
+
+    // POST /examples with the session's suite's model, followed to COMPLETED.
+    let models = expect(api.get(&admin, "/models"), 200);
+    let model = models["items"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .find(|m| {
+            m["suite_ids"]
+                .as_array()
+                .is_some_and(|s| s.contains(&session["suite_id"]))
+        })
+        .expect("a model for the session's suite");
+    let model_id = model["id"].as_str().expect("model id").to_owned();
+    let body = json!({"session_id": session_id, "model_id": model_id});
+    let example = expect(api.post(&admin, "/examples", &body), 201);
+    assert_eq!(example["status"], "PENDING");
+    assert_ne!(example["id"], session["example_id"]);
+    let example_id = example["id"].as_str().expect("example id").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let now = expect(api.get(&admin, &format!("/examples/{example_id}")), 200);
+        if now["status"] == "COMPLETED" {
+            break;
+        }
+        assert_ne!(now["status"], "FAILED", "{now}");
+        assert!(
+            Instant::now() < deadline,
+            "not COMPLETED: {now}\n{}\n{}",
+            deployment.log("gateway", "err"),
+            deployment.log("processor", "err")
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let messages = api.get(&admin, &format!("/examples/{example_id}/messages"));
+    assert_eq!(messages.status().as_u16(), 200);
+    assert!(!messages.text().unwrap_or_default().is_empty());
+    let configured = json!({"session_id": session_id, "model_id": model_id,
+                            "model_configuration": {"min_confidence": 0.5}});
+    expect(api.post(&admin, "/examples", &configured), 422);
+    let unknown = json!({"session_id": session_id, "model_id": uuid_nil()});
+    expect(api.post(&admin, "/examples", &unknown), 422);
+
+    // Another user's data is not found.
+    expect(api.get(&other, &format!("/examples/{example_id}")), 404);
+    expect(api.get(&other, &format!("/sessions/{session_id}")), 404);
+    expect(api.post(&other, "/examples", &body), 404);
+
+    // Usage: the upload, the Examples, the raw upload's storage, no tokens.
+    let usage = expect(api.get(&admin, "/usage"), 200);
+    assert_eq!(usage["sessions_uploaded"], 1, "{usage}");
+    assert!(
+        usage["examples_generated"].as_i64().unwrap_or(0) >= 1,
+        "{usage}"
+    );
+    assert!(
+        usage["storage"]["current_gb"].as_f64().unwrap_or(0.0) > 0.0,
+        "{usage}"
+    );
+    assert_eq!(usage["tokens"]["total"], 0);
+    assert_eq!(
+        expect(api.get(&other, "/usage"), 200)["sessions_uploaded"],
+        0
+    );
+
+    // Keys: listed masked, revoked → 401, another user's → 404.
+    let second = expect(
+        api.post(&other, "/api-keys", &json!({"name": "second"})),
+        201,
+    );
+    let second_key = second["key"].as_str().expect("key").to_owned();
+    let keys = expect(api.get(&second_key, "/api-keys"), 200);
+    assert_eq!(keys["total"], 2, "{keys}");
+    for item in keys["items"].as_array().expect("items") {
+        assert!(
+            item.get("key").is_none(),
+            "a listed key shows its secret: {item}"
+        );
+        assert!(
+            item["prefix"].as_str().is_some_and(|p| p.starts_with("tp_live_")),
+            "{item}"
+        );
+    }
+    let first_key_id = keys["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|k| k["name"].is_null())
+        .and_then(|k| k["id"].as_str())
+        .expect("the first key")
+        .to_owned();
+    let admin_keys = expect(api.get(&admin, "/api-keys"), 200);
+    let admin_key_id = first_id(&admin_keys);
+    expect(
+        api.delete(&other, &format!("/api-keys/{admin_key_id}")),
+        404,
+    );
+    let revoked = expect(
+        api.delete(&second_key, &format!("/api-keys/{first_key_id}")),
+        200,
+    );
+    assert!(revoked["revoked_at"].is_string(), "{revoked}");
+    expect(api.get(&other, "/users/me"), 401);
+    expect(api.get(&second_key, "/users/me"), 200);
+    expect(api.get(&admin, "/users/me"), 200);
+}
+
+fn uuid_nil() -> &'static str {
+    "00000000-0000-0000-0000-000000000000"
+}
