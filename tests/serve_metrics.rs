@@ -115,13 +115,19 @@ impl Drop for Server {
     }
 }
 
-/// The samples of a Prometheus text exposition: (name, labels, value).
-struct Metrics(Vec<(String, Vec<(String, String)>, f64)>);
+/// One sample: metric name, labels, value.
+type Sample = (String, Vec<(String, String)>, f64);
+
+/// The samples of a Prometheus text exposition.
+struct Metrics(Vec<Sample>);
 
 impl Metrics {
     fn parse(text: &str) -> Metrics {
         let mut samples = Vec::new();
-        for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
             let (series, value) = line.rsplit_once(' ').expect("`series value`");
             let value: f64 = value.parse().expect("a number");
             let (name, labels) = match series.split_once('{') {
@@ -164,7 +170,10 @@ impl Metrics {
             .iter()
             .filter(|(n, _, _)| n == name)
             .filter_map(|(_, labels, _)| {
-                labels.iter().find(|(k, _)| k == label).map(|(_, v)| v.clone())
+                labels
+                    .iter()
+                    .find(|(k, _)| k == label)
+                    .map(|(_, v)| v.clone())
             })
             .collect()
     }
@@ -199,12 +208,13 @@ fn metrics_move_with_uploads_and_readiness_ends_at_shutdown() {
     let mut examples = Vec::new();
     for scenario in FIXTURES {
         let name = format!("{scenario}.trace.json.gz");
-        let bytes = std::fs::read(repo().join("tests/fixtures/recordings").join(&name))
-            .expect("fixture");
+        let bytes =
+            std::fs::read(repo().join("tests/fixtures/recordings").join(&name)).expect("fixture");
         sent += bytes.len() as f64;
-        let form = multipart::Form::new()
-            .text("suite_id", suite.clone())
-            .part("input_events", multipart::Part::bytes(bytes).file_name(name));
+        let form = multipart::Form::new().text("suite_id", suite.clone()).part(
+            "input_events",
+            multipart::Part::bytes(bytes).file_name(name),
+        );
         let response = server
             .client
             .post(format!("{}/v1/sessions", server.root))
@@ -351,10 +361,11 @@ fn metrics_move_with_uploads_and_readiness_ends_at_shutdown() {
         assert!(Instant::now() < deadline, "no clean exit within 30s");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let (status, body) = server.probe("/readyz").map_or(
-        (StatusCode::SERVICE_UNAVAILABLE, Value::Null),
-        |answer| answer,
-    );
+    let (status, body) = server
+        .probe("/readyz")
+        .map_or((StatusCode::SERVICE_UNAVAILABLE, Value::Null), |answer| {
+            answer
+        });
     assert_ne!(status, StatusCode::OK, "{body}");
 }
 

@@ -96,6 +96,7 @@ pub struct GatewayConfig {
 #[serde(deny_unknown_fields)]
 pub struct ProcessorConfig {
     pub catalog: PathBuf,
+    pub metrics_listen: SocketAddr,
     pub browser_mcp_server: String,
     pub max_decompressed_bytes: u64,
     pub partition_queue: usize,
@@ -118,6 +119,7 @@ pub struct Rotation {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SinkConfig {
+    pub metrics_listen: SocketAddr,
     pub kafka: KafkaConfig,
     pub topics: Topics,
     pub s3: S3Config,

@@ -72,7 +72,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        // For the request metrics: rejections are counted by code.
+        response
+            .extensions_mut()
+            .insert(crate::telemetry::http::ErrorCode(self.code));
+        response
     }
 }
 
@@ -91,6 +96,7 @@ impl From<DistributedError> for ApiError {
 type ApiResult<T> = Result<T, ApiError>;
 
 pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
+    let metrics = crate::telemetry::install("gateway")?;
     let (store, prefix) = open_store(&config.s3)?;
     let control = Control::connect(&config.database).await?;
     kafka::ensure_topics(&config.kafka, &config.topics).await?;
@@ -132,6 +138,19 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         uploads,
     });
     let status = tokio::spawn(consume_status(gateway.clone()));
+    let probe = gateway.clone();
+    let database = tokio::spawn(crate::telemetry::health::watch("database", move || {
+        let probe = probe.clone();
+        // A session that cannot exist: one indexed round trip to PostgreSQL.
+        async move {
+            probe
+                .control
+                .session(Uuid::nil(), Uuid::nil())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    }));
 
     let upload_limit = usize::try_from(gateway.config.max_upload_bytes.saturating_add(1 << 20))
         .unwrap_or(usize::MAX);
@@ -181,7 +200,9 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         .route("/v1/openapi.json", get(openapi))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(no_route)
-        .with_state(gateway.clone());
+        .with_state(gateway.clone())
+        .layer(axum::middleware::from_fn(crate::telemetry::http::track))
+        .merge(crate::telemetry::routes(metrics));
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
@@ -199,6 +220,7 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         .with_graceful_shutdown(super::shutdown_signal("gateway"))
         .await;
     status.abort();
+    database.abort();
     let _ = std::fs::remove_dir_all(&gateway.uploads);
     served.map_err(|source| DistributedError::Io {
         what: "serving HTTP".into(),
@@ -232,6 +254,7 @@ async fn consume_status(gateway: Arc<Gateway>) {
             .and_then(|p| events::decode::<StatusEvent>(p).map_err(|e| e.to_string()));
         match event {
             Ok(event) => {
+                crate::telemetry::gateway::status_event(Some(&event.status));
                 let Ok(id) = Uuid::parse_str(&event.example_id) else {
                     eprintln!("gateway: status event with a bad example id; skipped");
                     let _ = consumer.store_offset_from_message(&message);
@@ -261,7 +284,10 @@ async fn consume_status(gateway: Arc<Gateway>) {
                     }
                 }
             }
-            Err(e) => eprintln!("gateway: unreadable status event skipped: {e}"),
+            Err(e) => {
+                crate::telemetry::gateway::status_event(None);
+                eprintln!("gateway: unreadable status event skipped: {e}");
+            }
         }
         if let Err(e) = consumer.store_offset_from_message(&message) {
             eprintln!("gateway: storing the status offset: {e}");
@@ -454,6 +480,7 @@ async fn create_session(
         None,
     )
     .await?;
+    crate::telemetry::gateway::session_accepted(recipe.suite());
     let mut body = serde_json::to_value(&record).unwrap_or_default();
     body["example_id"] = json!(example_id);
     Ok((StatusCode::CREATED, Json(body)))

@@ -157,7 +157,11 @@ impl Revocations {
     }
 }
 
-impl ClientContext for Revocations {}
+impl ClientContext for Revocations {
+    fn stats(&self, statistics: rdkafka::statistics::Statistics) {
+        crate::telemetry::kafka::statistics(&statistics);
+    }
+}
 
 impl ConsumerContext for Revocations {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -176,6 +180,7 @@ impl ConsumerContext for Revocations {
         // Which member holds which partitions is what one needs to know when
         // reading several members' logs (and what the tests check).
         if let Rebalance::Assign(list) = rebalance {
+            crate::telemetry::kafka::assigned(list.count());
             let partitions: Vec<String> = list
                 .elements()
                 .iter()
@@ -215,6 +220,8 @@ pub fn consumer(
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
         .set("isolation.level", "read_committed")
+        // Consumer lag for the metrics, from librdkafka's own bookkeeping.
+        .set("statistics.interval.ms", "5000")
         .create_with_context(revocations.clone())
         .map_err(kafka("creating the consumer"))?;
     rdkafka::consumer::Consumer::subscribe(&consumer, &[topic]).map_err(kafka("subscribing"))?;

@@ -73,6 +73,8 @@ pub enum DistributedError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
 }
 
 /// The bucket and prefix every object key is under.
@@ -131,5 +133,6 @@ pub async fn shutdown_signal(service: &str) {
         () = ctrl_c => {}
         () = terminate => {}
     }
+    crate::telemetry::health::stopping();
     eprintln!("{service}: shutting down");
 }

@@ -57,6 +57,9 @@ enum Failure {
 }
 
 pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
+    let metrics = crate::telemetry::install("processor")?;
+    crate::telemetry::kafka::joining();
+    crate::telemetry::serve_metrics(config.metrics_listen, metrics).await?;
     let (store, prefix) = open_store(&config.s3)?;
     kafka::ensure_topics(&config.kafka, &config.topics).await?;
     let browser = Some(config.browser_mcp_server.as_str()).filter(|s| !s.is_empty());
@@ -100,7 +103,10 @@ pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
             }
         }
         let message = match received {
-            Ok(message) => message.detach(),
+            Ok(message) => {
+                crate::telemetry::pipeline::consumed(message.topic());
+                message.detach()
+            }
             Err(e) => {
                 eprintln!("processor: consuming: {e}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -176,6 +182,7 @@ fn retry(e: impl std::fmt::Display) -> Failure {
 }
 
 async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure> {
+    let started = std::time::Instant::now();
     let poison = |code, message: String, reference: Option<SessionRef>| Failure::Poison {
         code,
         message,
@@ -258,6 +265,7 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
             ),
             other => retry(other),
         })?;
+    crate::telemetry::pipeline::synthesized(&reference.suite, &output);
     let tool_calls = i64::try_from(output.actions.len()).unwrap_or(i64::MAX);
     let storage_path = output.example.messages_path.clone();
     let event = ExampleEvent {
@@ -283,7 +291,13 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
         tool_calls,
     )
     .await
-    .map_err(retry)
+    .map_err(retry)?;
+    crate::telemetry::pipeline::session_processed(
+        &reference.suite,
+        "completed",
+        Some(started.elapsed()),
+    );
+    Ok(())
 }
 
 /// `prefix/key` for a key of several segments.
@@ -352,6 +366,7 @@ async fn dead_letter(
         Some(headers),
     )
     .await?;
+    crate::telemetry::pipeline::dead_lettered(code);
     if let Some(reference) = reference {
         status(
             shared,
@@ -362,6 +377,11 @@ async fn dead_letter(
             0,
         )
         .await?;
+        // A suite name from a poison message is not a label value.
+        let suite = Some(reference.suite.as_str())
+            .filter(|s| shared.recipes.contains_key(*s))
+            .unwrap_or("unknown");
+        crate::telemetry::pipeline::session_processed(suite, "failed", None);
     }
     Ok(())
 }

@@ -62,6 +62,9 @@ struct Sink {
 }
 
 pub async fn run(config: SinkConfig) -> Result<(), DistributedError> {
+    let metrics = crate::telemetry::install("sink")?;
+    crate::telemetry::kafka::joining();
+    crate::telemetry::serve_metrics(config.metrics_listen, metrics).await?;
     let (store, prefix) = open_store(&config.s3)?;
     kafka::ensure_topics(&config.kafka, &config.topics).await?;
     let upload = UploadOptions::default().with_part_size(config.rotation.part_size)?;
@@ -104,13 +107,16 @@ pub async fn run(config: SinkConfig) -> Result<(), DistributedError> {
         }
         let result = match received {
             Ok(message) => {
+                crate::telemetry::pipeline::consumed(message.topic());
                 let offset = message.offset();
                 let partition = message.partition();
                 let payload = message.payload().map(<[u8]>::to_vec);
                 let key = message.key().map(<[u8]>::to_vec);
                 sink.handle(partition, offset, key, payload).await
             }
-            Err(KafkaError::PartitionEOF(partition)) => sink.complete(partition).await,
+            Err(KafkaError::PartitionEOF(partition)) => {
+                sink.complete(partition, "partition_end").await
+            }
             Err(e) => {
                 eprintln!("sink: consuming: {e}");
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -127,7 +133,7 @@ pub async fn run(config: SinkConfig) -> Result<(), DistributedError> {
     // A clean stop completes and commits what it holds.
     let held: Vec<i32> = sink.partitions.keys().copied().collect();
     for partition in held {
-        sink.complete(partition).await?;
+        sink.complete(partition, "shutdown").await?;
     }
     Ok(())
 }
@@ -180,6 +186,7 @@ impl Sink {
             Err(error) => {
                 self.dead_letter(partition, offset, key, payload, &error)
                     .await?;
+                crate::telemetry::pipeline::dead_lettered("invalid_message");
                 self.state(partition)?.last_offset = Some(offset);
                 return Ok(());
             }
@@ -191,7 +198,7 @@ impl Sink {
             .first_time
             .is_some_and(|first| time.signed_duration_since(first) >= span)
         {
-            self.complete(partition).await?;
+            self.complete(partition, "max_record_span").await?;
         }
         let claimed = self
             .claim(&event.example.example_id, partition, offset)
@@ -212,12 +219,17 @@ impl Sink {
             for action in event.actions {
                 state.actions.write(seq, action).await?;
             }
+        } else {
+            crate::telemetry::sink::duplicate_skipped();
         }
         state.records += 1;
+        crate::telemetry::sink::commit_lag(partition, state.records);
         state.first_time.get_or_insert(time);
         state.last_offset = Some(offset);
-        if state.records >= max_records || state.bytes >= max_bytes {
-            self.complete(partition).await?;
+        if state.records >= max_records {
+            self.complete(partition, "max_records").await?;
+        } else if state.bytes >= max_bytes {
+            self.complete(partition, "max_bytes").await?;
         }
         Ok(())
     }
@@ -246,16 +258,26 @@ impl Sink {
         }
     }
 
-    /// Completes the partition's files and commits the offset after them.
-    async fn complete(&mut self, partition: i32) -> Result<(), DistributedError> {
+    /// Completes the partition's files and commits the offset after them;
+    /// `reason` is the rotation rule that fired, for the metrics.
+    async fn complete(
+        &mut self,
+        partition: i32,
+        reason: &'static str,
+    ) -> Result<(), DistributedError> {
         let Some(mut state) = self.partitions.remove(&partition) else {
             return Ok(());
         };
         let Some(last) = state.last_offset else {
             return Ok(());
         };
+        let flushing = std::time::Instant::now();
         let mut written = state.examples.flush().await?;
-        written.extend(state.actions.flush().await?);
+        crate::telemetry::sink::written("examples", &written, flushing.elapsed());
+        let flushing = std::time::Instant::now();
+        let actions = state.actions.flush().await?;
+        crate::telemetry::sink::written("actions", &actions, flushing.elapsed());
+        written.extend(actions);
         let mut offsets = TopicPartitionList::new();
         offsets
             .add_partition_offset(
@@ -267,12 +289,18 @@ impl Sink {
                 what: "building the commit".into(),
                 source,
             })?;
-        self.consumer
-            .commit(&offsets, CommitMode::Sync)
-            .map_err(|source| DistributedError::Kafka {
-                what: format!("committing partition {partition} at {}", last + 1),
-                source,
-            })?;
+        let committed = self.consumer.commit(&offsets, CommitMode::Sync);
+        crate::telemetry::sink::offset_commit(if committed.is_ok() {
+            "committed"
+        } else {
+            "failed"
+        });
+        committed.map_err(|source| DistributedError::Kafka {
+            what: format!("committing partition {partition} at {}", last + 1),
+            source,
+        })?;
+        crate::telemetry::sink::rotation(reason);
+        crate::telemetry::sink::commit_lag(partition, 0);
         eprintln!(
             "sink: partition {partition}: {} files written, committed offset {}",
             written.len(),

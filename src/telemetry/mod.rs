@@ -7,6 +7,7 @@
 //! installed (unit tests and the one-shot commands never install one).
 //! [`routes`] serves `/metrics`, `/healthz` and `/readyz`.
 
+pub mod gateway;
 pub mod health;
 pub mod http;
 pub mod kafka;
@@ -133,7 +134,11 @@ pub async fn serve_metrics(
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "tracepipe {}: metrics on http://{local}/metrics", component());
+        let _ = writeln!(
+            out,
+            "tracepipe {}: metrics on http://{local}/metrics",
+            component()
+        );
         let _ = out.flush();
     }
     Ok(local)

@@ -40,8 +40,9 @@ pub fn session_processed(suite: &str, outcome: &'static str, took: Option<Durati
 }
 
 /// A message left for the dead-letter topic, by its short code.
-pub fn dead_lettered(error_code: &'static str) {
-    metrics::counter!(name("dead_letters_total"), "error_code" => error_code).increment(1);
+pub fn dead_lettered(error_code: &str) {
+    metrics::counter!(name("dead_letters_total"), "error_code" => error_code.to_owned())
+        .increment(1);
 }
 
 /// A message taken off `topic`.

@@ -1,0 +1,22 @@
+//! Gateway-only metrics.
+
+use super::name;
+
+/// A session stored and announced on the sessions topic (201).
+pub fn session_accepted(suite: &str) {
+    metrics::counter!(name("sessions_accepted_total"), "suite" => suite.to_owned()).increment(1);
+}
+
+/// A status event consumed: its status lower-cased (`processing`,
+/// `completed`, `failed`), `other` for a status this build does not know,
+/// `skipped` (`None`) when it did not decode.
+pub fn status_event(status: Option<&str>) {
+    let outcome = match status {
+        Some("PROCESSING") => "processing",
+        Some("COMPLETED") => "completed",
+        Some("FAILED") => "failed",
+        Some(_) => "other",
+        None => "skipped",
+    };
+    metrics::counter!(name("status_events_total"), "outcome" => outcome).increment(1);
+}
