@@ -222,6 +222,14 @@ fn deleting_and_downloading_from_an_open_message() {
 }
 
 #[test]
+fn reopening_a_message_is_reading_it_again() {
+    let mut s = S::new("#inbox");
+    s.go("#inbox/m1").go("#inbox").go("#inbox/m1");
+    let actions = classify(&s);
+    assert_eq!(names(&actions), vec!["read_email", "read_email"]);
+}
+
+#[test]
 fn noise_alone_yields_nothing() {
     let mut s = S::new("#inbox");
     let mut scroll = Event::new(EventKind::Scroll, 0);

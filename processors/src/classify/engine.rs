@@ -19,6 +19,8 @@ pub(crate) struct Candidate {
     pub evidence: Vec<usize>,
     /// Index of the event that completed the action.
     pub commit: usize,
+    /// Completed by a flow rather than a single-event trigger.
+    pub from_flow: bool,
 }
 
 /// An ordered set of checkable ids with their ticked state.
@@ -293,7 +295,14 @@ impl CompiledRules {
                     let mut params = Map::new();
                     self.capture_into(&mut params, &t.capture, &seen, &selection);
                     let batch = t.capture.iter().any(|c| c.from.iter().any(|s| matches!(s, Source::Selection)));
-                    out.push(Candidate { action: t.action, params, confidence: t.confidence, evidence: vec![i], commit: i });
+                    out.push(Candidate {
+                        action: t.action,
+                        params,
+                        confidence: t.confidence,
+                        evidence: vec![i],
+                        commit: i,
+                        from_flow: false,
+                    });
                     if batch {
                         selection = Checks::default();
                     }
@@ -359,7 +368,14 @@ impl CompiledRules {
                         }
                         self.capture_into(&mut params, &outcome.capture, seen, selection);
                         let batch = outcome.capture.iter().any(|c| c.from.iter().any(|s| matches!(s, Source::Selection)));
-                        out.push(Candidate { action, params, confidence: flow.confidence, evidence: state.evidence, commit: i });
+                        out.push(Candidate {
+                            action,
+                            params,
+                            confidence: flow.confidence,
+                            evidence: state.evidence,
+                            commit: i,
+                            from_flow: true,
+                        });
                         if batch {
                             *selection = Checks::default();
                         }
@@ -418,14 +434,18 @@ impl CompiledRules {
         }
     }
 
-    /// The same action with the same parameters seen twice in a row within the
-    /// merge window is one action.
+    /// The same action with the same parameters, seen by a flow and by a
+    /// trigger in a row within the merge window, is one action seen twice (a
+    /// search typed and Entered, then its route). Two flows or two triggers
+    /// alike are two actions: a message opened, left and opened again is read
+    /// twice.
     fn merge(&self, session: &Session, found: Vec<Candidate>) -> Vec<Candidate> {
         let mut out: Vec<Candidate> = Vec::with_capacity(found.len());
         for c in found {
             if let Some(last) = out.last_mut() {
                 let gap = session.events[c.commit].t_us - session.events[last.commit].t_us;
-                if last.action == c.action && last.params == c.params && gap <= self.merge_window_us {
+                let same = last.action == c.action && last.params == c.params && last.from_flow != c.from_flow;
+                if same && gap <= self.merge_window_us {
                     last.evidence.extend(c.evidence);
                     last.confidence = last.confidence.max(c.confidence);
                     continue;
