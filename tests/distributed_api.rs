@@ -61,6 +61,9 @@ impl Deployment {
             .env("TRACEPIPE_S3_PREFIX", n)
             .env("TRACEPIPE_DATABASE_SCHEMA", n)
             .env("TRACEPIPE_LISTEN", "127.0.0.1:0")
+            // Several processors and sinks share this machine: each takes a free
+            // port for its metrics listener.
+            .env("TRACEPIPE_METRICS_LISTEN", "127.0.0.1:0")
             .env("TRACEPIPE_KAFKA_GROUP", format!("{n}-{service}"))
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
