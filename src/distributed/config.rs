@@ -82,6 +82,7 @@ pub struct DatabaseConfig {
 #[serde(deny_unknown_fields)]
 pub struct GatewayConfig {
     pub listen: SocketAddr,
+    pub otlp_endpoint: String,
     pub catalog: PathBuf,
     pub admin_display_name: String,
     pub max_upload_bytes: u64,
@@ -97,6 +98,7 @@ pub struct GatewayConfig {
 pub struct ProcessorConfig {
     pub catalog: PathBuf,
     pub metrics_listen: SocketAddr,
+    pub otlp_endpoint: String,
     pub browser_mcp_server: String,
     pub max_decompressed_bytes: u64,
     pub partition_queue: usize,
@@ -120,6 +122,7 @@ pub struct Rotation {
 #[serde(deny_unknown_fields)]
 pub struct SinkConfig {
     pub metrics_listen: SocketAddr,
+    pub otlp_endpoint: String,
     pub kafka: KafkaConfig,
     pub topics: Topics,
     pub s3: S3Config,

@@ -34,7 +34,7 @@ use tracepipe_processors::catalog::{ids, Catalog};
 use super::config::GatewayConfig;
 use super::control::{Control, ExampleRecord, SessionRecord, User};
 use super::events::{self, SessionRef, StatusEvent};
-use super::kafka;
+use super::{kafka, tracing};
 use super::{open_store, recipes, DistributedError};
 use crate::api_shared::{month, ServerSummary, SuiteSummary};
 use crate::pipeline::{Pipeline, PipelineError, Recipe, RAW_OBJECT, SESSION_OBJECT};
@@ -343,6 +343,12 @@ async fn create_session(
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let user = caller(&gateway, &headers).await?;
     let session_id = Uuid::new_v4();
+    // The root of the session's trace; ends when the upload is answered.
+    let trace = tracing::session_span(
+        "gateway.upload",
+        &opentelemetry::Context::new(),
+        &session_id.to_string(),
+    );
     let dir = UploadDir(gateway.uploads.join(session_id.to_string()));
     tokio::fs::create_dir(&dir.0)
         .await
@@ -477,7 +483,7 @@ async fn create_session(
         &gateway.config.topics.sessions,
         &reference.session_id,
         &bytes,
-        None,
+        tracing::inject(&trace),
     )
     .await?;
     crate::telemetry::gateway::session_accepted(recipe.suite());

@@ -27,6 +27,10 @@ pub mod gateway;
 pub mod kafka;
 pub mod processor;
 pub mod sink;
+// Lives with the rest of the telemetry; declared here because only the
+// distributed services trace.
+#[path = "../telemetry/tracing.rs"]
+pub mod tracing;
 
 use std::collections::BTreeMap;
 use std::path::Path as FsPath;

@@ -31,7 +31,7 @@ use tracepipe_schemas::decode_session;
 use super::config::ProcessorConfig;
 use super::events::{self, ExampleEvent, SessionRef, StatusEvent};
 use super::kafka::{self, Consumer};
-use super::{open_store, recipes, DistributedError};
+use super::{open_store, recipes, tracing, DistributedError};
 use crate::pipeline::{Pipeline, PipelineError, Recipe};
 
 struct Shared {
@@ -197,6 +197,12 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
     };
     let reference: SessionRef = events::decode(payload)
         .map_err(|e| poison("invalid_message", format!("not a SessionRef: {e}"), None))?;
+    // Ends when this attempt returns; a retried message gets one per attempt.
+    let trace = tracing::session_span(
+        "processor.process_session",
+        &tracing::extract(message.headers()),
+        &reference.session_id,
+    );
     let fail = |code, message: String| Failure::Poison {
         code,
         message,
@@ -278,7 +284,7 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
         &shared.config.topics.examples,
         &reference.session_id,
         &bytes,
-        None,
+        tracing::inject(&trace),
     )
     .await
     .map_err(retry)?;

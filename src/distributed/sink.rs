@@ -38,7 +38,7 @@ use tracepipe_sinks::{
 use super::config::SinkConfig;
 use super::events::{self, ExampleEvent};
 use super::kafka::{self, Consumer};
-use super::{open_store, DistributedError};
+use super::{open_store, tracing, DistributedError};
 
 /// What the sink holds of one partition since its last commit.
 struct PartitionState {
@@ -112,6 +112,12 @@ pub async fn run(config: SinkConfig) -> Result<(), DistributedError> {
                 let partition = message.partition();
                 let payload = message.payload().map(<[u8]>::to_vec);
                 let key = message.key().map(<[u8]>::to_vec);
+                // The key is the session id; the span ends once the row is written.
+                let _trace = tracing::session_span(
+                    "sink.write_example",
+                    &tracing::extract(message.headers()),
+                    &String::from_utf8_lossy(key.as_deref().unwrap_or_default()),
+                );
                 sink.handle(partition, offset, key, payload).await
             }
             Err(KafkaError::PartitionEOF(partition)) => {
