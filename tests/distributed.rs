@@ -6,236 +6,25 @@
 //! `scripts/run-distributed-tests.sh`. Every test uses its own topics, consumer
 //! groups, PostgreSQL schema and bucket prefix.
 
+mod common;
+
+use common::{fixtures, runtime, services_available, statuses, store, table_rows, upload, Deployment};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path as FsPath, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow_array::{Array, StringArray};
-use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::ObjectStore;
 use object_store::ObjectStoreExt;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::Value;
-
-fn services_available() -> bool {
-    if std::env::var_os("TRACEPIPE_KAFKA_BOOTSTRAP").is_some() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but TRACEPIPE_KAFKA_BOOTSTRAP is not: run scripts/run-distributed-tests.sh"
-    );
-    eprintln!(
-        "skipped: TRACEPIPE_KAFKA_BOOTSTRAP is not set (scripts/run-distributed-tests.sh starts the services)"
-    );
-    false
-}
-
-/// One test's deployment: its names and its child processes.
-struct Deployment {
-    name: String,
-    logs: PathBuf,
-    children: BTreeMap<String, Child>,
-    _dir: tempfile::TempDir,
-}
-
-impl Deployment {
-    fn new(test: &str) -> Deployment {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let name = format!("t{}_{}", std::process::id(), test);
-        Deployment {
-            logs: dir.path().to_owned(),
-            name,
-            children: BTreeMap::new(),
-            _dir: dir,
-        }
-    }
-
-    fn start(&mut self, label: &str, service: &str, extra: &[(&str, &str)]) {
-        let stdout = std::fs::File::create(self.logs.join(format!("{label}.out"))).expect("log");
-        let stderr = std::fs::File::create(self.logs.join(format!("{label}.err"))).expect("log");
-        let n = &self.name;
-        let mut command = Command::new(env!("CARGO_BIN_EXE_tracepipe"));
-        command
-            .arg(service)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("TRACEPIPE_TOPICS_SESSIONS", format!("{n}.sessions"))
-            .env("TRACEPIPE_TOPICS_EXAMPLES", format!("{n}.examples"))
-            .env("TRACEPIPE_TOPICS_DEAD_LETTER", format!("{n}.dead-letter"))
-            .env("TRACEPIPE_TOPICS_STATUS", format!("{n}.status"))
-            .env("TRACEPIPE_S3_PREFIX", n)
-            .env("TRACEPIPE_DATABASE_SCHEMA", n)
-            .env("TRACEPIPE_LISTEN", "127.0.0.1:0")
-            // Several processors and sinks share this machine: each takes a free
-            // port for its metrics listener.
-            .env("TRACEPIPE_METRICS_LISTEN", "127.0.0.1:0")
-            .env("TRACEPIPE_KAFKA_GROUP", format!("{n}-{service}"))
-            .env("TRACEPIPE_ROTATION_MAX_RECORDS", "3")
-            .stdout(Stdio::from(stdout))
-            .stderr(Stdio::from(stderr));
-        for (k, v) in extra {
-            command.env(k, v);
-        }
-        let child = command.spawn().expect("starts tracepipe");
-        self.children.insert(label.to_owned(), child);
-    }
-
-    /// SIGKILL: no clean-up, no last commit.
-    fn kill9(&mut self, label: &str) {
-        if let Some(mut child) = self.children.remove(label) {
-            child.kill().expect("kill -9");
-            let _ = child.wait();
-        }
-    }
-
-    fn log(&self, label: &str, stream: &str) -> String {
-        std::fs::read_to_string(self.logs.join(format!("{label}.{stream}"))).unwrap_or_default()
-    }
-
-    /// The gateway's URL and administrator key, once it printed them.
-    fn gateway(&self) -> (String, String) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let out = self.log("gateway", "out");
-            let url = out
-                .lines()
-                .find_map(|l| l.strip_prefix("tracepipe gateway: listening on "));
-            let key = out.split_whitespace().find(|w| w.starts_with("tp_live_"));
-            if let (Some(url), Some(key)) = (url, key) {
-                return (url.to_owned(), key.to_owned());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the gateway did not start: {}",
-                self.log("gateway", "err")
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn dump_logs(&self) {
-        for label in ["gateway", "processor", "processor-2", "sink"] {
-            eprintln!("--- {label}\n{}", self.log(label, "err"));
-        }
-    }
-}
-
-impl Drop for Deployment {
-    fn drop(&mut self) {
-        for child in self.children.values_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn fixtures() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("fixtures")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".trace.json.gz"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn upload(url: &str, key: &str, file: &PathBuf) -> Value {
-    let form = reqwest::blocking::multipart::Form::new()
-        .text("suite_id", "gmail")
-        .file("input_events", file)
-        .expect("form");
-    let response = reqwest::blocking::Client::new()
-        .post(format!("{url}/sessions"))
-        .header("X-API-Key", key)
-        .multipart(form)
-        .send()
-        .expect("upload");
-    assert_eq!(
-        response.status().as_u16(),
-        201,
-        "{}",
-        response.text().unwrap_or_default()
-    );
-    response.json().expect("json")
-}
-
-fn statuses(url: &str, key: &str) -> BTreeMap<String, String> {
-    let body: Value = reqwest::blocking::Client::new()
-        .get(format!("{url}/examples?per_page=100"))
-        .header("X-API-Key", key)
-        .send()
-        .and_then(|r| r.json())
-        .expect("list examples");
-    body["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|e| {
-            (
-                e["session_id"].as_str().unwrap_or_default().to_owned(),
-                e["status"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn store() -> Arc<dyn ObjectStore> {
-    let bucket = std::env::var("TRACEPIPE_S3_BUCKET").unwrap_or_else(|_| "tracepipe".into());
-    let (store, _) = tracepipe_sinks::open_destination(&format!("s3://{bucket}")).expect("s3");
-    store
-}
-
-/// (object keys, example ids of every row) of the examples table.
-fn table_rows(store: &Arc<dyn ObjectStore>, prefix: &str) -> (Vec<String>, Vec<String>) {
-    runtime().block_on(async {
-        let root = Path::from(format!("{prefix}/tables/examples"));
-        let objects: Vec<_> = store.list(Some(&root)).try_collect().await.expect("list");
-        let mut keys = Vec::new();
-        let mut ids = Vec::new();
-        for meta in objects {
-            let bytes: Bytes = store
-                .get(&meta.location)
-                .await
-                .expect("get")
-                .bytes()
-                .await
-                .expect("bytes");
-            keys.push(meta.location.to_string());
-            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-                .expect("parquet")
-                .build()
-                .expect("reader");
-            for batch in reader {
-                let batch = batch.expect("batch");
-                let column = batch
-                    .column_by_name("example_id")
-                    .expect("example_id column");
-                let strings = column
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .expect("strings");
-                ids.extend((0..strings.len()).map(|i| strings.value(i).to_owned()));
-            }
-        }
-        (keys, ids)
-    })
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("rt")
-}
 
 /// Copies the examples table's objects to `dir`, keeping their paths below
 /// the table root (the `suite=…/date=…` directories DuckDB reads as columns).
@@ -420,12 +209,12 @@ fn uploads_become_examples_exactly_once_with_two_processors_sharing_partitions()
     if !services_available() {
         return;
     }
-    let mut deployment = Deployment::new("share");
-    deployment.start("gateway", "gateway", &[]);
+    let mut deployment = Deployment::new("share").with_env("TRACEPIPE_ROTATION_MAX_RECORDS", "3");
+    deployment.start("gateway", "gateway");
     let (url, key) = deployment.gateway();
-    deployment.start("processor", "processor", &[]);
-    deployment.start("processor-2", "processor", &[]);
-    deployment.start("sink", "sink", &[]);
+    deployment.start("processor", "processor");
+    deployment.start("processor-2", "processor");
+    deployment.start("sink", "sink");
     let mut sessions = BTreeSet::new();
     for file in fixtures() {
         let session = upload(&url, &key, &file);
@@ -450,11 +239,11 @@ fn kill_9_of_processor_and_sink_mid_run_still_gives_one_example_per_session() {
     if !services_available() {
         return;
     }
-    let mut deployment = Deployment::new("kill");
-    deployment.start("gateway", "gateway", &[]);
+    let mut deployment = Deployment::new("kill").with_env("TRACEPIPE_ROTATION_MAX_RECORDS", "3");
+    deployment.start("gateway", "gateway");
     let (url, key) = deployment.gateway();
-    deployment.start("processor", "processor", &[]);
-    deployment.start("sink", "sink", &[]);
+    deployment.start("processor", "processor");
+    deployment.start("sink", "sink");
     let files = fixtures();
     let mut sessions = BTreeSet::new();
     let half = files.len() / 2;
@@ -487,8 +276,8 @@ fn kill_9_of_processor_and_sink_mid_run_still_gives_one_example_per_session() {
                 .to_owned(),
         );
     }
-    deployment.start("processor", "processor", &[]);
-    deployment.start("sink", "sink", &[]);
+    deployment.start("processor", "processor");
+    deployment.start("sink", "sink");
     assert_exactly_once(&deployment, &url, &key, &sessions);
 }
 
@@ -656,8 +445,8 @@ fn poison_messages_are_dead_lettered_and_their_partitions_move_on() {
     if !services_available() {
         return;
     }
-    let mut deployment = Deployment::new("poison");
-    deployment.start("gateway", "gateway", &[]);
+    let mut deployment = Deployment::new("poison").with_env("TRACEPIPE_ROTATION_MAX_RECORDS", "3");
+    deployment.start("gateway", "gateway");
     let (url, key) = deployment.gateway();
     let name = deployment.name.clone();
     let sessions_topic = format!("{name}.sessions");
@@ -697,8 +486,8 @@ fn poison_messages_are_dead_lettered_and_their_partitions_move_on() {
     }
     let good = upload(&url, &key, &files[1]);
     let good_session = good["id"].as_str().expect("id").to_owned();
-    deployment.start("processor", "processor", &[]);
-    deployment.start("sink", "sink", &[]);
+    deployment.start("processor", "processor");
+    deployment.start("sink", "sink");
 
     // Every poison message dead-lettered, and the good session through.
     let expected = poisoned.len() + 1;

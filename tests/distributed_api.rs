@@ -6,106 +6,15 @@
 //! and `CI` is not set. Uses its own topics, consumer groups, PostgreSQL
 //! schema and bucket prefix.
 
-use std::collections::BTreeMap;
+mod common;
+
+use common::{services_available, Deployment};
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{json, Value};
-
-fn services_available() -> bool {
-    if std::env::var_os("TRACEPIPE_KAFKA_BOOTSTRAP").is_some() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but TRACEPIPE_KAFKA_BOOTSTRAP is not: run scripts/run-distributed-tests.sh"
-    );
-    eprintln!(
-        "skipped: TRACEPIPE_KAFKA_BOOTSTRAP is not set (scripts/run-distributed-tests.sh starts the services)"
-    );
-    false
-}
-
-/// A gateway and a processor with names of their own; killed on drop.
-struct Deployment {
-    name: String,
-    logs: PathBuf,
-    children: BTreeMap<String, Child>,
-    _dir: tempfile::TempDir,
-}
-
-impl Deployment {
-    fn new(test: &str) -> Deployment {
-        let dir = tempfile::tempdir().expect("tempdir");
-        Deployment {
-            name: format!("t{}_{}", std::process::id(), test),
-            logs: dir.path().to_owned(),
-            children: BTreeMap::new(),
-            _dir: dir,
-        }
-    }
-
-    fn start(&mut self, service: &str) {
-        let out = std::fs::File::create(self.logs.join(format!("{service}.out"))).expect("log");
-        let err = std::fs::File::create(self.logs.join(format!("{service}.err"))).expect("log");
-        let n = &self.name;
-        let child = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
-            .arg(service)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("TRACEPIPE_TOPICS_SESSIONS", format!("{n}.sessions"))
-            .env("TRACEPIPE_TOPICS_EXAMPLES", format!("{n}.examples"))
-            .env("TRACEPIPE_TOPICS_DEAD_LETTER", format!("{n}.dead-letter"))
-            .env("TRACEPIPE_TOPICS_STATUS", format!("{n}.status"))
-            .env("TRACEPIPE_S3_PREFIX", n)
-            .env("TRACEPIPE_DATABASE_SCHEMA", n)
-            .env("TRACEPIPE_LISTEN", "127.0.0.1:0")
-            // Several processors and sinks share this machine: each takes a free
-            // port for its metrics listener.
-            .env("TRACEPIPE_METRICS_LISTEN", "127.0.0.1:0")
-            .env("TRACEPIPE_KAFKA_GROUP", format!("{n}-{service}"))
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .expect("starts tracepipe");
-        self.children.insert(service.to_owned(), child);
-    }
-
-    fn log(&self, service: &str, stream: &str) -> String {
-        std::fs::read_to_string(self.logs.join(format!("{service}.{stream}"))).unwrap_or_default()
-    }
-
-    /// The gateway's URL and administrator key, once it printed them.
-    fn gateway(&self) -> (String, String) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let out = self.log("gateway", "out");
-            let url = out
-                .lines()
-                .find_map(|l| l.strip_prefix("tracepipe gateway: listening on "));
-            let key = out.split_whitespace().find(|w| w.starts_with("tp_live_"));
-            if let (Some(url), Some(key)) = (url, key) {
-                return (url.to_owned(), key.to_owned());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the gateway did not start: {}",
-                self.log("gateway", "err")
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Deployment {
-    fn drop(&mut self) {
-        for child in self.children.values_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 struct Api {
     url: String,
@@ -161,8 +70,8 @@ fn the_gateway_serves_keys_users_examples_catalog_usage_and_openapi() {
         return;
     }
     let mut deployment = Deployment::new("api");
-    deployment.start("gateway");
-    deployment.start("processor");
+    deployment.start("gateway", "gateway");
+    deployment.start("processor", "processor");
     let (url, admin) = deployment.gateway();
     let api = Api {
         url,

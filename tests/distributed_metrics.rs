@@ -5,95 +5,16 @@
 //! and `CI` is not set; under CI a missing service is a failure. Uses its own
 //! topics, consumer groups, PostgreSQL schema and bucket prefix.
 
+mod common;
+
+use common::{services_available, Deployment};
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 const FIXTURES: [&str; 3] = ["send_simple", "create_label", "delete_label"];
-
-fn services_available() -> bool {
-    if std::env::var_os("TRACEPIPE_KAFKA_BOOTSTRAP").is_some() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but TRACEPIPE_KAFKA_BOOTSTRAP is not: run scripts/run-distributed-tests.sh"
-    );
-    eprintln!(
-        "skipped: TRACEPIPE_KAFKA_BOOTSTRAP is not set (scripts/run-distributed-tests.sh starts the services)"
-    );
-    false
-}
-
-/// The three services as children, with their logs in a temporary folder.
-struct Deployment {
-    name: String,
-    logs: tempfile::TempDir,
-    children: Vec<Child>,
-}
-
-impl Deployment {
-    fn start(&mut self, service: &str) {
-        let log = |stream: &str| {
-            std::fs::File::create(self.logs.path().join(format!("{service}.{stream}")))
-                .expect("log file")
-        };
-        let n = &self.name;
-        let child = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
-            .arg(service)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("TRACEPIPE_TOPICS_SESSIONS", format!("{n}.sessions"))
-            .env("TRACEPIPE_TOPICS_EXAMPLES", format!("{n}.examples"))
-            .env("TRACEPIPE_TOPICS_DEAD_LETTER", format!("{n}.dead-letter"))
-            .env("TRACEPIPE_TOPICS_STATUS", format!("{n}.status"))
-            .env("TRACEPIPE_S3_PREFIX", n)
-            .env("TRACEPIPE_DATABASE_SCHEMA", n)
-            .env("TRACEPIPE_LISTEN", "127.0.0.1:0")
-            .env("TRACEPIPE_METRICS_LISTEN", "127.0.0.1:0")
-            .env("TRACEPIPE_KAFKA_GROUP", format!("{n}-{service}"))
-            .stdout(Stdio::from(log("out")))
-            .stderr(Stdio::from(log("err")))
-            .spawn()
-            .expect("starts tracepipe");
-        self.children.push(child);
-    }
-
-    fn log(&self, service: &str, stream: &str) -> String {
-        std::fs::read_to_string(self.logs.path().join(format!("{service}.{stream}")))
-            .unwrap_or_default()
-    }
-
-    /// The first line of `service`'s stdout after `prefix`, once printed.
-    fn printed(&self, service: &str, prefix: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(rest) = self
-                .log(service, "out")
-                .lines()
-                .find_map(|l| l.strip_prefix(prefix).map(str::to_owned))
-            {
-                return rest.trim().to_owned();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{service} did not print `{prefix}`: {}",
-                self.log(service, "err")
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Deployment {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 /// The sum of `name`'s samples in a Prometheus text exposition whose labels
 /// include every `label="value"` of `with`.
@@ -156,14 +77,10 @@ fn every_service_exports_its_metrics_and_becomes_ready() {
     if !services_available() {
         return;
     }
-    let mut deployment = Deployment {
-        name: format!("t{}_metrics", std::process::id()),
-        logs: tempfile::tempdir().expect("tempdir"),
-        children: Vec::new(),
-    };
-    deployment.start("gateway");
-    deployment.start("processor");
-    deployment.start("sink");
+    let mut deployment = Deployment::new("metrics");
+    deployment.start("gateway", "gateway");
+    deployment.start("processor", "processor");
+    deployment.start("sink", "sink");
     let api = deployment.printed("gateway", "tracepipe gateway: listening on ");
     let key = deployment
         .log("gateway", "out")

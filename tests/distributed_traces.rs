@@ -3,11 +3,13 @@
 //! the test. Runs against the real services as tests/distributed.rs does
 //! (same skip rule, its own topics, groups, schema and bucket prefix).
 
-use std::collections::{BTreeMap, BTreeSet};
+mod common;
+
+use common::{fixtures, services_available, upload_id, Deployment};
+
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,146 +17,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use prost::Message;
-use serde_json::Value;
-
-fn services_available() -> bool {
-    if std::env::var_os("TRACEPIPE_KAFKA_BOOTSTRAP").is_some() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but TRACEPIPE_KAFKA_BOOTSTRAP is not: run scripts/run-distributed-tests.sh"
-    );
-    eprintln!(
-        "skipped: TRACEPIPE_KAFKA_BOOTSTRAP is not set (scripts/run-distributed-tests.sh starts the services)"
-    );
-    false
-}
-
-/// One test's deployment: its names and its child processes.
-struct Deployment {
-    name: String,
-    logs: PathBuf,
-    children: BTreeMap<String, Child>,
-    _dir: tempfile::TempDir,
-}
-
-impl Deployment {
-    fn new(test: &str) -> Deployment {
-        let dir = tempfile::tempdir().expect("tempdir");
-        Deployment {
-            name: format!("t{}_{}", std::process::id(), test),
-            logs: dir.path().to_owned(),
-            children: BTreeMap::new(),
-            _dir: dir,
-        }
-    }
-
-    /// Starts `service` as `label`, exporting its spans to `otlp`.
-    fn start(&mut self, label: &str, service: &str, otlp: &str) {
-        let open = |stream: &str| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.logs.join(format!("{label}.{stream}")))
-                .expect("log")
-        };
-        let n = &self.name;
-        let child = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
-            .arg(service)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("TRACEPIPE_TOPICS_SESSIONS", format!("{n}.sessions"))
-            .env("TRACEPIPE_TOPICS_EXAMPLES", format!("{n}.examples"))
-            .env("TRACEPIPE_TOPICS_DEAD_LETTER", format!("{n}.dead-letter"))
-            .env("TRACEPIPE_TOPICS_STATUS", format!("{n}.status"))
-            .env("TRACEPIPE_S3_PREFIX", n)
-            .env("TRACEPIPE_DATABASE_SCHEMA", n)
-            .env("TRACEPIPE_LISTEN", "127.0.0.1:0")
-            // Any free port: processor and sink would both default to 9090.
-            .env("TRACEPIPE_METRICS_LISTEN", "127.0.0.1:0")
-            .env("TRACEPIPE_KAFKA_GROUP", format!("{n}-{service}"))
-            .env("TRACEPIPE_OTLP_ENDPOINT", otlp)
-            // Export within half a second rather than the default five.
-            .env("OTEL_BSP_SCHEDULE_DELAY", "500")
-            .stdout(Stdio::from(open("out")))
-            .stderr(Stdio::from(open("err")))
-            .spawn()
-            .expect("starts tracepipe");
-        self.children.insert(label.to_owned(), child);
-    }
-
-    fn log(&self, label: &str, stream: &str) -> String {
-        std::fs::read_to_string(self.logs.join(format!("{label}.{stream}"))).unwrap_or_default()
-    }
-
-    /// The gateway's URL and administrator key, once it printed them.
-    fn gateway(&self) -> (String, String) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let out = self.log("gateway", "out");
-            let url = out
-                .lines()
-                .find_map(|l| l.strip_prefix("tracepipe gateway: listening on "));
-            let key = out.split_whitespace().find(|w| w.starts_with("tp_live_"));
-            if let (Some(url), Some(key)) = (url, key) {
-                return (url.to_owned(), key.to_owned());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the gateway did not start: {}",
-                self.log("gateway", "err")
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn dump_logs(&self) {
-        for label in ["gateway", "processor", "sink"] {
-            eprintln!("--- {label}\n{}", self.log(label, "err"));
-        }
-    }
-}
-
-impl Drop for Deployment {
-    fn drop(&mut self) {
-        for child in self.children.values_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn fixtures() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recordings");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("fixtures")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".trace.json.gz"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn upload(url: &str, key: &str, file: &PathBuf) -> String {
-    let form = reqwest::blocking::multipart::Form::new()
-        .text("suite_id", "gmail")
-        .file("input_events", file)
-        .expect("form");
-    let response = reqwest::blocking::Client::new()
-        .post(format!("{url}/sessions"))
-        .header("X-API-Key", key)
-        .multipart(form)
-        .send()
-        .expect("upload");
-    assert_eq!(
-        response.status().as_u16(),
-        201,
-        "{}",
-        response.text().unwrap_or_default()
-    );
-    let body: Value = response.json().expect("json");
-    body["id"].as_str().expect("id").to_owned()
-}
 
 /// A received span: (service.name, trace id, span name, session id).
 type Received = (String, Vec<u8>, String, String);
@@ -251,13 +113,16 @@ fn one_session_is_one_trace_across_gateway_processor_and_sink() {
         return;
     }
     let (otlp, spans) = receiver();
-    let mut deployment = Deployment::new("traces");
-    deployment.start("gateway", "gateway", &otlp);
+    let mut deployment = Deployment::new("traces")
+        .with_env("TRACEPIPE_OTLP_ENDPOINT", &otlp)
+        // Export within half a second rather than the default five.
+        .with_env("OTEL_BSP_SCHEDULE_DELAY", "500");
+    deployment.start("gateway", "gateway");
     let (url, key) = deployment.gateway();
-    deployment.start("processor", "processor", &otlp);
-    deployment.start("sink", "sink", &otlp);
+    deployment.start("processor", "processor");
+    deployment.start("sink", "sink");
     let file = fixtures().into_iter().next().expect("a fixture");
-    let session = upload(&url, &key, &file);
+    let session = upload_id(&url, &key, &file);
 
     let wanted = ["tracepipe-gateway", "tracepipe-processor", "tracepipe-sink"];
     let deadline = Instant::now() + Duration::from_secs(120);
