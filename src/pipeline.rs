@@ -148,10 +148,7 @@ pub fn load_rules_model(
     suite: &Suite,
     options: RulesOptions,
 ) -> Result<RulesModel, SetupError> {
-    let path = catalog_dir
-        .join("suites")
-        .join(&suite.name)
-        .join("rules.json");
+    let path = rules_path(catalog_dir, &suite.name);
     let contents = std::fs::read_to_string(&path).map_err(|source| SetupError::ReadRules {
         path: path.clone(),
         source,
@@ -162,6 +159,11 @@ pub fn load_rules_model(
         suite,
         options,
     )?)
+}
+
+/// Where a suite's RULES model lives in a catalog directory.
+pub fn rules_path(catalog_dir: &FsPath, suite: &str) -> PathBuf {
+    catalog_dir.join("suites").join(suite).join("rules.json")
 }
 
 /// The session id of a recording's content: UUID v5 of its SHA-256, so the same

@@ -18,6 +18,8 @@ use tracepipe_processors::catalog::Catalog;
 use tracepipe_processors::classify::{Model, RulesModel, RulesOptions};
 use tracepipe_processors::synth::Synthesizer;
 
+use crate::pipeline::load_rules_model;
+
 #[derive(clap::Args)]
 pub struct EvalArgs {
     /// Directories or files of recorded scenarios (`*.trace.json.gz` beside `*.expected.json`).
@@ -166,10 +168,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("reading {}", sidecar.display()))?;
         let suite = catalog.suite(&expected.suite).with_context(|| format!("{}: unknown suite {}", sidecar.display(), expected.suite))?;
         if !models.contains_key(&suite.name) {
-            let rules_path = args.catalog.join("suites").join(&suite.name).join("rules.json");
-            let contents = std::fs::read_to_string(&rules_path).with_context(|| format!("reading {}", rules_path.display()))?;
-            let model = RulesModel::from_json(&rules_path.to_string_lossy(), &contents, suite, RulesOptions::default())?;
-            models.insert(suite.name.clone(), model);
+            models.insert(suite.name.clone(), load_rules_model(&args.catalog, suite, RulesOptions::default())?);
         }
         let model = &models[&suite.name];
         let server = catalog.mcp_server(&args.mcp_server).with_context(|| format!("unknown MCP server {}", args.mcp_server))?;

@@ -43,7 +43,7 @@ use tracepipe_processors::catalog::{Catalog, CatalogError};
 use tracepipe_processors::classify::RulesOptions;
 use tracepipe_sinks::{open_destination, SinkError};
 
-use crate::pipeline::{load_rules_model, PipelineError, Recipe, SetupError};
+use crate::pipeline::{load_rules_model, rules_path, PipelineError, Recipe, SetupError};
 
 /// Why a distributed service stopped or could not start.
 #[derive(Debug, thiserror::Error)]
@@ -95,12 +95,7 @@ pub fn recipes(
     let catalog = Arc::new(Catalog::load_dir(catalog_dir)?);
     let mut recipes = BTreeMap::new();
     for suite in catalog.suites() {
-        if !catalog_dir
-            .join("suites")
-            .join(&suite.name)
-            .join("rules.json")
-            .is_file()
-        {
+        if !rules_path(catalog_dir, &suite.name).is_file() {
             continue;
         }
         let model = load_rules_model(catalog_dir, suite, RulesOptions::default())?;

@@ -237,7 +237,7 @@ impl Files {
 fn read_rules(dir: &Path, catalog: &Catalog) -> Result<BTreeMap<String, String>, ServeError> {
     let mut rules = BTreeMap::new();
     for suite in catalog.suites() {
-        let path = dir.join("suites").join(&suite.name).join("rules.json");
+        let path = crate::pipeline::rules_path(dir, &suite.name);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 rules.insert(suite.name.clone(), text);
