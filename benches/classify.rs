@@ -24,7 +24,13 @@ fn sessions() -> Vec<Session> {
         .iter()
         .map(|p| {
             let file = std::fs::File::open(p).expect("fixture opens");
-            read_session(file, p.display().to_string(), &Limits::default(), &mut DiscardScreenshots).expect("fixture normalises")
+            read_session(
+                file,
+                p.display().to_string(),
+                &Limits::default(),
+                &mut DiscardScreenshots,
+            )
+            .expect("fixture normalises")
         })
         .collect()
 }
@@ -43,7 +49,11 @@ fn classify_all(model: &RulesModel, sessions: &[Session]) -> usize {
 
 /// Touches every event's kind and label, as any classifier must.
 fn floor(sessions: &[Session]) -> usize {
-    sessions.iter().flat_map(|s| &s.events).filter(|e| e.label().is_some_and(|l| !l.is_empty())).count()
+    sessions
+        .iter()
+        .flat_map(|s| &s.events)
+        .filter(|e| e.label().is_some_and(|l| !l.is_empty()))
+        .count()
 }
 
 fn bench(c: &mut Criterion) {
@@ -52,8 +62,12 @@ fn bench(c: &mut Criterion) {
     let events: usize = sessions.iter().map(|s| s.events.len()).sum();
     let mut group = c.benchmark_group("classify");
     group.throughput(Throughput::Elements(events as u64));
-    group.bench_function("floor_scan_labels", |b| b.iter(|| floor(black_box(&sessions))));
-    group.bench_function("rules_gmail", |b| b.iter(|| classify_all(&model, black_box(&sessions))));
+    group.bench_function("floor_scan_labels", |b| {
+        b.iter(|| floor(black_box(&sessions)))
+    });
+    group.bench_function("rules_gmail", |b| {
+        b.iter(|| classify_all(&model, black_box(&sessions)))
+    });
     group.finish();
 }
 

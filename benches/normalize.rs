@@ -23,17 +23,28 @@ fn real_trace() -> (String, Vec<u8>) {
             .read_to_end(&mut bytes)
             .expect("fixture decompresses");
         if best.as_ref().is_none_or(|(_, b)| bytes.len() > b.len()) {
-            best = Some((path.file_name().unwrap_or_default().to_string_lossy().into_owned(), bytes));
+            best = Some((
+                path.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                bytes,
+            ));
         }
     }
     best.expect("at least one recorded trace fixture")
 }
 
 fn normalize(bytes: &[u8]) -> usize {
-    read_session(bytes, "bench".into(), &Limits::default(), &mut DiscardScreenshots)
-        .expect("fixture normalises")
-        .events
-        .len()
+    read_session(
+        bytes,
+        "bench".into(),
+        &Limits::default(),
+        &mut DiscardScreenshots,
+    )
+    .expect("fixture normalises")
+    .events
+    .len()
 }
 
 fn floor(bytes: &[u8]) {
@@ -44,8 +55,12 @@ fn bench(c: &mut Criterion) {
     let (name, bytes) = real_trace();
     let mut group = c.benchmark_group(format!("normalize/{name}"));
     group.throughput(Throughput::Bytes(bytes.len() as u64));
-    group.bench_function("floor_serde_ignored_any", |b| b.iter(|| floor(black_box(&bytes))));
-    group.bench_function("tracepipe_normalize", |b| b.iter(|| normalize(black_box(&bytes))));
+    group.bench_function("floor_serde_ignored_any", |b| {
+        b.iter(|| floor(black_box(&bytes)))
+    });
+    group.bench_function("tracepipe_normalize", |b| {
+        b.iter(|| normalize(black_box(&bytes)))
+    });
     group.finish();
 }
 

@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "tracepipe", version, about = "Turns browser recordings into MCP tool-call training data")]
+#[command(
+    name = "tracepipe",
+    version,
+    about = "Turns browser recordings into MCP tool-call training data"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

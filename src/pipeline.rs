@@ -49,7 +49,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use tracepipe_ingest::{read_session_scrubbed, screenshot_key, IngestError, Limits, ScreenshotSink};
+use tracepipe_ingest::{
+    read_session_scrubbed, screenshot_key, IngestError, Limits, ScreenshotSink,
+};
 use tracepipe_processors::browser::{BrowserExample, BrowserOptions, BrowserSynthesizer};
 use tracepipe_processors::catalog::{ActionToolMap, Catalog, McpServer, Suite};
 use tracepipe_processors::classify::{Model, RulesError, RulesModel, RulesOptions};
@@ -489,7 +491,8 @@ impl Pipeline {
                 path: recording.clone(),
                 source,
             })?;
-            let (session, scrubbed) = read_session_scrubbed(BufReader::new(file), id, &limits, &mut sink)?;
+            let (session, scrubbed) =
+                read_session_scrubbed(BufReader::new(file), id, &limits, &mut sink)?;
             let avro = encode_session(&session)?;
             Ok::<_, PipelineError>((session, avro, sink.missing, scrubbed.any()))
         });

@@ -8,7 +8,9 @@
 
 mod common;
 
-use common::{fixtures, runtime, services_available, statuses, store, table_rows, upload, Deployment};
+use common::{
+    fixtures, runtime, services_available, statuses, store, table_rows, upload, Deployment,
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path as FsPath, PathBuf};

@@ -228,7 +228,9 @@ fn the_gateway_serves_keys_users_examples_catalog_usage_and_openapi() {
             "a listed key shows its secret: {item}"
         );
         assert!(
-            item["prefix"].as_str().is_some_and(|p| p.starts_with("tp_live_")),
+            item["prefix"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("tp_live_")),
             "{item}"
         );
     }

@@ -10,7 +10,6 @@ use common::{fixtures, services_available, statuses, store, table_rows, upload_i
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-
 fn completed(url: &str, key: &str, sessions: &BTreeSet<String>) -> usize {
     let status = statuses(url, key);
     sessions

@@ -9,22 +9,51 @@ fn recorded_scenarios_meet_the_accuracy_bar() {
     let root = env!("CARGO_MANIFEST_DIR");
     let out = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
         .current_dir(root)
-        .args(["eval", "--min-f1", "0.98", "--min-exact", "0.95", "tests/fixtures/recordings"])
+        .args([
+            "eval",
+            "--min-f1",
+            "0.98",
+            "--min-exact",
+            "0.95",
+            "tests/fixtures/recordings",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}\n{stderr}");
     assert!(out.status.success(), "eval failed:\n{stdout}\n{stderr}");
-    let overall = stdout.lines().find(|l| l.starts_with("OVERALL")).expect("an OVERALL line");
+    let overall = stdout
+        .lines()
+        .find(|l| l.starts_with("OVERALL"))
+        .expect("an OVERALL line");
     let cols: Vec<&str> = overall.split_whitespace().collect();
     let f1: f64 = cols[6].parse().unwrap();
     assert!(f1 >= 0.98, "{overall}");
-    assert!(stdout.contains("\n0 tool calls rejected"), "every emitted call must validate:\n{stdout}");
-    for tool in ["send_email", "draft_email", "read_email", "search_emails", "delete_email", "modify_email", "batch_modify_emails",
-        "batch_delete_emails", "download_attachment", "list_email_labels", "create_label", "update_label", "delete_label", "create_filter"]
-    {
-        assert!(stdout.lines().any(|l| l.starts_with(tool)), "no scenario exercised {tool}");
+    assert!(
+        stdout.contains("\n0 tool calls rejected"),
+        "every emitted call must validate:\n{stdout}"
+    );
+    for tool in [
+        "send_email",
+        "draft_email",
+        "read_email",
+        "search_emails",
+        "delete_email",
+        "modify_email",
+        "batch_modify_emails",
+        "batch_delete_emails",
+        "download_attachment",
+        "list_email_labels",
+        "create_label",
+        "update_label",
+        "delete_label",
+        "create_filter",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(tool)),
+            "no scenario exercised {tool}"
+        );
     }
 }
 
@@ -34,12 +63,23 @@ fn recorded_scenarios_meet_the_accuracy_bar() {
 fn a_second_client_meets_the_bar_too() {
     let out = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["eval", "--min-f1", "0.98", "--min-exact", "0.95", "tests/fixtures/recordings-alt"])
+        .args([
+            "eval",
+            "--min-f1",
+            "0.98",
+            "--min-exact",
+            "0.95",
+            "tests/fixtures/recordings-alt",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
-    assert!(out.status.success(), "eval failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "eval failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

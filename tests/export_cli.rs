@@ -546,9 +546,15 @@ fn an_s3_source_exports_the_same_files_as_a_local_one() {
     let run = format!(
         "{}/export-{}",
         prefix.trim_matches('/'),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_nanos()
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_nanos()
     );
-    let store = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket).build().expect("S3 settings");
+    let store = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .build()
+        .expect("S3 settings");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     // Copy the tables the local export reads, byte for byte.
     let tables = processed().join("tables");
@@ -560,11 +566,19 @@ fn an_s3_source_exports_the_same_files_as_a_local_one() {
                 stack.push(path);
                 continue;
             }
-            let rel = path.strip_prefix(processed()).expect("under the output").to_string_lossy().into_owned();
+            let rel = path
+                .strip_prefix(processed())
+                .expect("under the output")
+                .to_string_lossy()
+                .into_owned();
             let key = object_store::path::Path::from(format!("{run}/{rel}"));
             let bytes = std::fs::read(&path).expect("table file");
             runtime
-                .block_on(object_store::ObjectStoreExt::put(&store, &key, bytes.into()))
+                .block_on(object_store::ObjectStoreExt::put(
+                    &store,
+                    &key,
+                    bytes.into(),
+                ))
                 .expect("upload to S3");
         }
     }
@@ -575,7 +589,15 @@ fn an_s3_source_exports_the_same_files_as_a_local_one() {
         let remote = dir.path().join(format!("s3-{format}"));
         let url = format!("s3://{bucket}/{run}");
         let output = tracepipe(&[
-            "export", "--from", &url, "--out", remote.to_str().expect("utf-8"), "--format", format, "--split", SPLIT,
+            "export",
+            "--from",
+            &url,
+            "--out",
+            remote.to_str().expect("utf-8"),
+            "--format",
+            format,
+            "--split",
+            SPLIT,
         ]);
         assert!(output.status.success(), "{}", text(&output));
         let (mut a, mut b) = (files(&local), files(&remote));
@@ -586,6 +608,10 @@ fn an_s3_source_exports_the_same_files_as_a_local_one() {
             v["source"]["location"] = Value::Null;
             v
         };
-        assert_eq!(strip(ma), strip(mb), "{format}: the manifests differ beyond the source location");
+        assert_eq!(
+            strip(ma),
+            strip(mb),
+            "{format}: the manifests differ beyond the source location"
+        );
     }
 }

@@ -15,11 +15,24 @@ fn unmasked_recording(path: &Path) {
             "name": "tracepipe:change", "ph": "I", "pid": 2, "tid": 2, "ts": ts})
     };
     let events = vec![
-        mark(1000, serde_json::json!({"target": {"tag": "input", "type": "password", "label": "App password"}, "value": SECRETS[0], "url": url})),
-        mark(2000, serde_json::json!({"target": {"tag": "input", "label": "Card", "autocomplete": "cc-number"}, "value": SECRETS[1], "url": url})),
-        mark(3000, serde_json::json!({"target": {"tag": "input", "label": "Notes"}, "value": format!("pay with {}", SECRETS[2]), "url": url})),
+        mark(
+            1000,
+            serde_json::json!({"target": {"tag": "input", "type": "password", "label": "App password"}, "value": SECRETS[0], "url": url}),
+        ),
+        mark(
+            2000,
+            serde_json::json!({"target": {"tag": "input", "label": "Card", "autocomplete": "cc-number"}, "value": SECRETS[1], "url": url}),
+        ),
+        mark(
+            3000,
+            serde_json::json!({"target": {"tag": "input", "label": "Notes"}, "value": format!("pay with {}", SECRETS[2]), "url": url}),
+        ),
     ];
-    std::fs::write(path, serde_json::to_vec(&serde_json::json!({"traceEvents": events})).unwrap()).unwrap();
+    std::fs::write(
+        path,
+        serde_json::to_vec(&serde_json::json!({"traceEvents": events})).unwrap(),
+    )
+    .unwrap();
 }
 
 fn files(dir: &Path) -> Vec<std::path::PathBuf> {
@@ -55,17 +68,34 @@ fn unmasked_secrets_reach_no_output() {
         .arg(&recording)
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert_clean("process's report", &[run.stdout, run.stderr].concat());
     let written = files(&out);
-    assert!(written.iter().any(|p| p.ends_with("session.avro")), "the scrubbed session is kept");
-    assert!(!written.iter().any(|p| p.ends_with("input_events.jsonl")), "the unmasked recording must not be kept verbatim");
+    assert!(
+        written.iter().any(|p| p.ends_with("session.avro")),
+        "the scrubbed session is kept"
+    );
+    assert!(
+        !written.iter().any(|p| p.ends_with("input_events.jsonl")),
+        "the unmasked recording must not be kept verbatim"
+    );
     for path in written {
         assert_clean(&path.display().to_string(), &std::fs::read(&path).unwrap());
     }
-    let inspect = Command::new(env!("CARGO_BIN_EXE_tracepipe")).arg("inspect").arg(&recording).output().unwrap();
+    let inspect = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
+        .arg("inspect")
+        .arg(&recording)
+        .output()
+        .unwrap();
     assert!(inspect.status.success());
-    assert_clean("inspect", &[inspect.stdout.clone(), inspect.stderr].concat());
+    assert_clean(
+        "inspect",
+        &[inspect.stdout.clone(), inspect.stderr].concat(),
+    );
     let timeline = String::from_utf8_lossy(&inspect.stdout);
     assert_eq!(timeline.matches("\"masked\":true").count(), 2, "{timeline}");
     assert!(timeline.contains("pay with [card]"), "{timeline}");

@@ -17,7 +17,14 @@ pub struct SessionBuilder {
 
 impl SessionBuilder {
     pub fn new(source: SourceFormat) -> Self {
-        SessionBuilder { source, events: Vec::new(), started_at: None, user_agent: None, suite: None, origin_us: None }
+        SessionBuilder {
+            source,
+            events: Vec::new(),
+            started_at: None,
+            user_agent: None,
+            suite: None,
+            origin_us: None,
+        }
     }
 
     pub fn push(&mut self, event: Event) {
@@ -50,7 +57,14 @@ impl SessionBuilder {
         let mut scrubbed = Scrubbed::default();
         // Stable: events at the same instant keep the order they were recorded in.
         self.events.sort_by_key(|e| e.t_us);
-        let t0 = self.events.first().map(|e| e.t_us).into_iter().chain(self.origin_us).min().unwrap_or(0);
+        let t0 = self
+            .events
+            .first()
+            .map(|e| e.t_us)
+            .into_iter()
+            .chain(self.origin_us)
+            .min()
+            .unwrap_or(0);
         let mut events = Vec::with_capacity(self.events.len() + 8);
         let mut current_url: Option<String> = None;
         for mut e in self.events {
@@ -72,7 +86,8 @@ impl SessionBuilder {
                             if nav.from_url.is_none() {
                                 nav.from_url = current_url.clone();
                             }
-                            nav.same_document = nav.same_document || same_document(current_url.as_deref(), url);
+                            nav.same_document =
+                                nav.same_document || same_document(current_url.as_deref(), url);
                         }
                         current_url = Some(url.clone());
                     }
@@ -99,7 +114,15 @@ impl SessionBuilder {
         }
         let mut pages: Vec<String> = Vec::new();
         for e in &events {
-            if matches!(e.kind, EventKind::Navigation | EventKind::Click | EventKind::Change | EventKind::Submit | EventKind::Key | EventKind::Scroll) {
+            if matches!(
+                e.kind,
+                EventKind::Navigation
+                    | EventKind::Click
+                    | EventKind::Change
+                    | EventKind::Submit
+                    | EventKind::Key
+                    | EventKind::Scroll
+            ) {
                 if let Some(url) = &e.url {
                     if !pages.iter().any(|p| p == url) {
                         pages.push(url.clone());
@@ -152,7 +175,10 @@ fn scrub(e: &mut Event, report: &mut Scrubbed) {
         if (e.value.is_some() || e.kind == EventKind::Change) && privacy::is_secret_field(t) {
             e.masked = true;
         }
-        for text in [&mut t.label, &mut t.text, &mut t.href].into_iter().flatten() {
+        for text in [&mut t.label, &mut t.text, &mut t.href]
+            .into_iter()
+            .flatten()
+        {
             report.card_numbers += usize::from(privacy::scrub_text(text));
         }
     }

@@ -53,16 +53,28 @@ impl<R: Read> PlainReader<R> {
     /// Sniffs the gzip magic bytes and wraps `reader` accordingly.
     pub fn new(reader: R, limits: &Limits) -> Result<Self, IngestError> {
         let mut buffered = BufReader::with_capacity(256 << 10, reader);
-        let head = buffered.fill_buf().map_err(|source| IngestError::Io { source })?;
+        let head = buffered
+            .fill_buf()
+            .map_err(|source| IngestError::Io { source })?;
         if head.is_empty() {
             return Err(IngestError::Empty);
         }
         let inner = if head.starts_with(&GZIP_MAGIC) {
-            Source::Gzip(MultiGzDecoder::new(CountingReader { inner: buffered, consumed: 0 }))
+            Source::Gzip(MultiGzDecoder::new(CountingReader {
+                inner: buffered,
+                consumed: 0,
+            }))
         } else {
             Source::Plain(buffered)
         };
-        Ok(PlainReader { inner, replay: Vec::new(), replay_pos: 0, produced: 0, limit: limits.max_decompressed_bytes, max_ratio: limits.max_compression_ratio })
+        Ok(PlainReader {
+            inner,
+            replay: Vec::new(),
+            replay_pos: 0,
+            produced: 0,
+            limit: limits.max_decompressed_bytes,
+            max_ratio: limits.max_compression_ratio,
+        })
     }
 
     /// Up to `n` leading plain bytes, without consuming them.
@@ -99,9 +111,12 @@ impl<R: Read> PlainReader<R> {
             Source::Gzip(r) => r.read(buf).map_err(|source| {
                 let compressed_offset = r.get_ref().consumed;
                 match source.kind() {
-                    io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
-                        IngestError::Gzip { compressed_offset, source }
-                    }
+                    io::ErrorKind::InvalidInput
+                    | io::ErrorKind::InvalidData
+                    | io::ErrorKind::UnexpectedEof => IngestError::Gzip {
+                        compressed_offset,
+                        source,
+                    },
                     _ => IngestError::Io { source },
                 }
             })?,
@@ -113,7 +128,10 @@ impl<R: Read> PlainReader<R> {
         if let Source::Gzip(r) = &self.inner {
             let compressed = r.get_ref().consumed.max(1);
             if self.produced > BOMB_FLOOR && self.produced / compressed > self.max_ratio {
-                return Err(IngestError::CompressionBomb { ratio: self.produced / compressed, max_ratio: self.max_ratio });
+                return Err(IngestError::CompressionBomb {
+                    ratio: self.produced / compressed,
+                    max_ratio: self.max_ratio,
+                });
             }
         }
         Ok(n)

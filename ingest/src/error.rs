@@ -60,11 +60,17 @@ pub enum IngestError {
 
 impl IngestError {
     pub(crate) fn syntax(at: Location, message: impl Into<String>) -> Self {
-        IngestError::Syntax { at, message: message.into() }
+        IngestError::Syntax {
+            at,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn shape(at: Location, message: impl Into<String>) -> Self {
-        IngestError::Shape { at, message: message.into() }
+        IngestError::Shape {
+            at,
+            message: message.into(),
+        }
     }
 
     /// A short, stable code for metrics and API error bodies.

@@ -12,7 +12,9 @@ use crate::{IngestError, Limits, ScreenshotSink};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::io::Read;
-use tracepipe_schemas::{Event, EventKind, InputDispatch, Navigation, ScreenshotRef, SourceFormat, Target};
+use tracepipe_schemas::{
+    Event, EventKind, InputDispatch, Navigation, ScreenshotRef, SourceFormat, Target,
+};
 
 #[derive(Deserialize)]
 struct Line {
@@ -74,7 +76,10 @@ fn target_of(sel: Selector, info: &serde_json::Map<String, serde_json::Value>) -
         Some(match (&sel.id, &sel.class) {
             (Some(id), _) if !id.is_empty() => format!("{tag}#{id}"),
             (_, Some(class)) if !class.trim().is_empty() => {
-                format!("{tag}.{}", class.split_whitespace().collect::<Vec<_>>().join("."))
+                format!(
+                    "{tag}.{}",
+                    class.split_whitespace().collect::<Vec<_>>().join(".")
+                )
             }
             _ => tag,
         })
@@ -86,16 +91,23 @@ fn target_of(sel: Selector, info: &serde_json::Map<String, serde_json::Value>) -
         .collect();
     if let Some(serde_json::Value::Object(extra)) = info.get("data") {
         for (k, v) in extra {
-            data.entry(k.clone()).or_insert_with(|| v.as_str().map_or_else(|| v.to_string(), str::to_string));
+            data.entry(k.clone())
+                .or_insert_with(|| v.as_str().map_or_else(|| v.to_string(), str::to_string));
         }
     }
     Target {
         tag: sel.tag.map(|t| t.to_ascii_lowercase()),
         role: sel.role.or_else(|| info_str(info, "role")),
-        label: sel.label.or_else(|| info_str(info, "label")).or_else(|| info_str(info, "aria_label")),
+        label: sel
+            .label
+            .or_else(|| info_str(info, "label"))
+            .or_else(|| info_str(info, "aria_label")),
         id: sel.id.filter(|s| !s.is_empty()),
         name: sel.name.or_else(|| info_str(info, "name")),
-        input_type: sel.input_type.or_else(|| info_str(info, "input_type")).map(|t| t.to_ascii_lowercase()),
+        input_type: sel
+            .input_type
+            .or_else(|| info_str(info, "input_type"))
+            .map(|t| t.to_ascii_lowercase()),
         text: sel.text.or_else(|| info_str(info, "text")),
         href: sel.href.or_else(|| info_str(info, "href")),
         selector: css,
@@ -124,7 +136,10 @@ pub(crate) fn read<R: Read>(
                 None => (rest, at_end),
             };
             if line.len() + piece.len() > limits.max_line_bytes {
-                return Err(IngestError::EventTooLarge { at: Location::Line(line_no + 1), limit: limits.max_line_bytes });
+                return Err(IngestError::EventTooLarge {
+                    at: Location::Line(line_no + 1),
+                    limit: limits.max_line_bytes,
+                });
             }
             line.extend_from_slice(piece);
             if !complete {
@@ -168,8 +183,12 @@ fn handle_line(
             IngestError::shape(at, e.to_string())
         }
     })?;
-    let when = chrono::DateTime::parse_from_rfc3339(&line.timestamp)
-        .map_err(|e| IngestError::shape(at, format!("`timestamp` {:?} is not RFC 3339: {e}", line.timestamp)))?;
+    let when = chrono::DateTime::parse_from_rfc3339(&line.timestamp).map_err(|e| {
+        IngestError::shape(
+            at,
+            format!("`timestamp` {:?} is not RFC 3339: {e}", line.timestamp),
+        )
+    })?;
     let ts = when.timestamp_micros();
     builder.set_started_at(line.timestamp.clone());
     if let Some(s) = line.suite {
@@ -185,7 +204,9 @@ fn handle_line(
         "submit" => EventKind::Submit,
         "keydown" | "keypress" | "key" => EventKind::Key,
         "scroll" => EventKind::Scroll,
-        "navigate" | "navigation" | "page_load" | "load" | "hashchange" | "url_change" => EventKind::Navigation,
+        "navigate" | "navigation" | "page_load" | "load" | "hashchange" | "url_change" => {
+            EventKind::Navigation
+        }
         "screenshot" => EventKind::Screenshot,
         _ => EventKind::Input,
     };
@@ -202,11 +223,25 @@ fn handle_line(
                 .map_err(|message| IngestError::Screenshot { index, message })?;
             *shots += 1;
             let (width, height) = line.viewport.map_or((None, None), |v| (v.width, v.height));
-            e.screenshot = Some(ScreenshotRef { blob, bytes, width, height });
+            e.screenshot = Some(ScreenshotRef {
+                blob,
+                bytes,
+                width,
+                height,
+            });
         }
-        EventKind::Navigation => e.navigation = Some(Navigation { same_document: false, from_url: None }),
+        EventKind::Navigation => {
+            e.navigation = Some(Navigation {
+                same_document: false,
+                from_url: None,
+            })
+        }
         EventKind::Input => {
-            e.input = Some(InputDispatch { input_type: line.action.clone(), interaction_id: None, duration_us: None })
+            e.input = Some(InputDispatch {
+                input_type: line.action.clone(),
+                interaction_id: None,
+                duration_us: None,
+            })
         }
         _ => {}
     }
@@ -214,10 +249,16 @@ fn handle_line(
         e.target = Some(target_of(sel, &info));
     }
     e.value = info_str(&info, "value");
-    e.masked = info.get("masked").and_then(|m| m.as_bool()).unwrap_or(false);
+    e.masked = info
+        .get("masked")
+        .and_then(|m| m.as_bool())
+        .unwrap_or(false);
     e.key = info_str(&info, "key");
     if let Some(serde_json::Value::Array(mods)) = info.get("modifiers") {
-        e.modifiers = mods.iter().filter_map(|m| m.as_str().map(str::to_ascii_lowercase)).collect();
+        e.modifiers = mods
+            .iter()
+            .filter_map(|m| m.as_str().map(str::to_ascii_lowercase))
+            .collect();
     }
     builder.push(e);
     Ok(())

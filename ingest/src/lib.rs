@@ -76,7 +76,9 @@ impl ScreenshotSink for DiscardScreenshots {
 fn detect(prefix: &[u8]) -> Result<SourceFormat, IngestError> {
     let text = prefix.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(prefix);
     let start = text.iter().position(|b| !b.is_ascii_whitespace());
-    let Some(start) = start else { return Err(IngestError::Empty) };
+    let Some(start) = start else {
+        return Err(IngestError::Empty);
+    };
     match text[start] {
         b'[' => Ok(SourceFormat::ChromeTrace),
         b'{' => {

@@ -90,6 +90,10 @@ pub fn event_from_mark(kind: EventKind, ts: i64, detail: MarkDetail) -> Event {
     };
     e.masked = detail.masked;
     e.key = detail.key;
-    e.modifiers = detail.modifiers.into_iter().map(|m| m.to_ascii_lowercase()).collect();
+    e.modifiers = detail
+        .modifiers
+        .into_iter()
+        .map(|m| m.to_ascii_lowercase())
+        .collect();
     e
 }

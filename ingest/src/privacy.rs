@@ -28,15 +28,50 @@ const SECRET_AUTOCOMPLETE: &[&str] = &[
 /// Words in a field's name, id or label that mark it as secret when nothing
 /// more specific (type, autocomplete) says so.
 const SECRET_WORDS: &[&str] = &[
-    "password", "passwd", "passcode", "pwd", "secret", "token", "otp", "cvv", "cvc", "csc", "pin", "ssn",
-    "card number", "cardnumber", "card-number", "card_number", "cc-number", "ccnum", "api key", "api_key",
-    "apikey", "security code",
+    "password",
+    "passwd",
+    "passcode",
+    "pwd",
+    "secret",
+    "token",
+    "otp",
+    "cvv",
+    "cvc",
+    "csc",
+    "pin",
+    "ssn",
+    "card number",
+    "cardnumber",
+    "card-number",
+    "card_number",
+    "cc-number",
+    "ccnum",
+    "api key",
+    "api_key",
+    "apikey",
+    "security code",
 ];
 
 /// Query parameters whose values are credentials.
 const SECRET_PARAMS: &[&str] = &[
-    "password", "passwd", "pwd", "token", "access_token", "refresh_token", "id_token", "api_key", "apikey",
-    "key", "secret", "client_secret", "code", "auth", "sig", "signature", "session", "sessionid",
+    "password",
+    "passwd",
+    "pwd",
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "api_key",
+    "apikey",
+    "key",
+    "secret",
+    "client_secret",
+    "code",
+    "auth",
+    "sig",
+    "signature",
+    "session",
+    "sessionid",
 ];
 
 pub const MASK: &str = "[masked]";
@@ -44,15 +79,26 @@ pub const CARD_MASK: &str = "[card]";
 
 /// Whether a field's value must never be kept.
 pub fn is_secret_field(target: &Target) -> bool {
-    if target.input_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("password")) {
+    if target
+        .input_type
+        .as_deref()
+        .is_some_and(|t| t.eq_ignore_ascii_case("password"))
+    {
         return true;
     }
     if let Some(ac) = &target.autocomplete {
-        if ac.split_ascii_whitespace().any(|tok| SECRET_AUTOCOMPLETE.iter().any(|s| tok.eq_ignore_ascii_case(s))) {
+        if ac.split_ascii_whitespace().any(|tok| {
+            SECRET_AUTOCOMPLETE
+                .iter()
+                .any(|s| tok.eq_ignore_ascii_case(s))
+        }) {
             return true;
         }
     }
-    [&target.name, &target.id, &target.label].into_iter().flatten().any(|text| names_secret(text))
+    [&target.name, &target.id, &target.label]
+        .into_iter()
+        .flatten()
+        .any(|text| names_secret(text))
 }
 
 fn names_secret(text: &str) -> bool {
@@ -89,7 +135,11 @@ pub fn mask_card_numbers(text: &str) -> Option<String> {
                 digits.push(b - b'0');
                 j += 1;
                 last_digit_end = j;
-            } else if (b == b' ' || b == b'-') && j + 1 < bytes.len() && bytes[j + 1].is_ascii_digit() && j > i {
+            } else if (b == b' ' || b == b'-')
+                && j + 1 < bytes.len()
+                && bytes[j + 1].is_ascii_digit()
+                && j > i
+            {
                 j += 1;
             } else {
                 break;
@@ -121,7 +171,11 @@ fn luhn_valid(digits: &[u8]) -> bool {
             let d = d as u32;
             if k % 2 == 1 {
                 let x = d * 2;
-                if x > 9 { x - 9 } else { x }
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
             } else {
                 d
             }
@@ -148,7 +202,9 @@ pub fn scrub_url(url: &mut String) -> bool {
     let original = url.clone();
     if let Some(scheme_end) = url.find("://") {
         let auth_start = scheme_end + 3;
-        let auth_end = url[auth_start..].find(['/', '?', '#']).map_or(url.len(), |k| auth_start + k);
+        let auth_end = url[auth_start..]
+            .find(['/', '?', '#'])
+            .map_or(url.len(), |k| auth_start + k);
         if let Some(at) = url[auth_start..auth_end].rfind('@') {
             url.replace_range(auth_start..auth_start + at + 1, "");
         }
@@ -183,9 +239,18 @@ mod tests {
 
     #[test]
     fn luhn_numbers_are_masked_in_free_text() {
-        assert_eq!(mask_card_numbers("pay 4111 1111 1111 1111 now").as_deref(), Some("pay [card] now"));
-        assert_eq!(mask_card_numbers("4111-1111-1111-1111").as_deref(), Some("[card]"));
-        assert_eq!(mask_card_numbers("5500005555555559,x").as_deref(), Some("[card],x"));
+        assert_eq!(
+            mask_card_numbers("pay 4111 1111 1111 1111 now").as_deref(),
+            Some("pay [card] now")
+        );
+        assert_eq!(
+            mask_card_numbers("4111-1111-1111-1111").as_deref(),
+            Some("[card]")
+        );
+        assert_eq!(
+            mask_card_numbers("5500005555555559,x").as_deref(),
+            Some("[card],x")
+        );
         // Not Luhn-valid, or too short: untouched.
         assert_eq!(mask_card_numbers("4111 1111 1111 1112"), None);
         assert_eq!(mask_card_numbers("call 555 1234"), None);
@@ -211,9 +276,13 @@ mod tests {
 
     #[test]
     fn urls_lose_credentials_and_secret_parameters() {
-        let mut u = "https://bob:hunter2@mail.example.com/api?q=hello&access_token=abc123#inbox".to_string();
+        let mut u = "https://bob:hunter2@mail.example.com/api?q=hello&access_token=abc123#inbox"
+            .to_string();
         scrub_url(&mut u);
-        assert_eq!(u, "https://mail.example.com/api?q=hello&access_token=[masked]#inbox");
+        assert_eq!(
+            u,
+            "https://mail.example.com/api?q=hello&access_token=[masked]#inbox"
+        );
         let mut plain = "http://localhost:8765/#search/from%3Aalice".to_string();
         scrub_url(&mut plain);
         assert_eq!(plain, "http://localhost:8765/#search/from%3Aalice");

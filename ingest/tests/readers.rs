@@ -4,7 +4,9 @@
 
 use flate2::{write::GzEncoder, Compression};
 use std::io::Write;
-use tracepipe_ingest::{read_session, DiscardScreenshots, IngestError, Limits, Location, ScreenshotSink};
+use tracepipe_ingest::{
+    read_session, DiscardScreenshots, IngestError, Limits, Location, ScreenshotSink,
+};
 use tracepipe_schemas::{EventKind, Session, SourceFormat};
 
 fn mark(kind: &str, ts: i64, detail: serde_json::Value) -> serde_json::Value {
@@ -26,15 +28,35 @@ fn page_trace() -> Vec<serde_json::Value> {
         ]}}, "cat": "disabled-by-default-devtools.timeline", "name": "TracingStartedInBrowser", "ph": "I", "pid": 10, "ts": 1_000_000}),
         // Noise of every size: skipped without being parsed.
         serde_json::json!({"args": {"data": {"x": [1, 2, {"name": "EventDispatch"}]}}, "cat": "v8", "name": "V8.Execute", "ph": "X", "pid": 20, "ts": 1_000_010, "dur": 5}),
-        mark("click", 1_000_100, serde_json::json!({"target": {"tag": "button", "role": "button", "label": "Compose", "data": {"data-x": "1"}}, "url": url})),
+        mark(
+            "click",
+            1_000_100,
+            serde_json::json!({"target": {"tag": "button", "role": "button", "label": "Compose", "data": {"data-x": "1"}}, "url": url}),
+        ),
         serde_json::json!({"args": {"data": {"type": "click"}}, "cat": "devtools.timeline", "name": "EventDispatch", "ph": "X", "pid": 20, "ts": 1_000_101, "dur": 3}),
         // The browser's own page dispatches input too; it must not show up.
         serde_json::json!({"args": {"data": {"type": "click"}}, "cat": "devtools.timeline", "name": "EventDispatch", "ph": "X", "pid": 30, "ts": 1_000_102, "dur": 3}),
-        mark("change", 1_000_200, serde_json::json!({"target": {"tag": "input", "label": "To recipients"}, "value": "alice@example.com", "url": url})),
+        mark(
+            "change",
+            1_000_200,
+            serde_json::json!({"target": {"tag": "input", "label": "To recipients"}, "value": "alice@example.com", "url": url}),
+        ),
         // No capture script masking, yet a password field: must be masked here.
-        mark("change", 1_000_300, serde_json::json!({"target": {"tag": "input", "type": "password", "label": "App password"}, "value": "hunter2-secret", "url": url})),
-        mark("change", 1_000_310, serde_json::json!({"target": {"tag": "input", "label": "Notes"}, "value": "card 4111 1111 1111 1111 thanks", "url": url})),
-        mark("keydown", 1_000_400, serde_json::json!({"target": {"tag": "div", "label": "Message Body"}, "key": "Enter", "modifiers": ["ctrl"], "url": url})),
+        mark(
+            "change",
+            1_000_300,
+            serde_json::json!({"target": {"tag": "input", "type": "password", "label": "App password"}, "value": "hunter2-secret", "url": url}),
+        ),
+        mark(
+            "change",
+            1_000_310,
+            serde_json::json!({"target": {"tag": "input", "label": "Notes"}, "value": "card 4111 1111 1111 1111 thanks", "url": url}),
+        ),
+        mark(
+            "keydown",
+            1_000_400,
+            serde_json::json!({"target": {"tag": "div", "label": "Message Body"}, "key": "Enter", "modifiers": ["ctrl"], "url": url}),
+        ),
         serde_json::json!({"args": {"data": {"requestId": "20.5", "url": "http://localhost:8765/api/send?access_token=abc", "requestMethod": "POST", "frame": "F1"}}, "cat": "devtools.timeline", "name": "ResourceSendRequest", "ph": "I", "pid": 20, "ts": 1_000_410}),
         serde_json::json!({"args": {"data": {"requestId": "20.5", "statusCode": 200, "mimeType": "application/json", "frame": "F1",
             "headers": [{"name": "Set-Cookie", "value": "sid=topsecret"}, {"name": "Authorization", "value": "Bearer topsecret"}]}},
@@ -48,7 +70,12 @@ fn page_trace() -> Vec<serde_json::Value> {
 }
 
 fn read(bytes: &[u8]) -> Result<Session, IngestError> {
-    read_session(bytes, "s".into(), &Limits::default(), &mut DiscardScreenshots)
+    read_session(
+        bytes,
+        "s".into(),
+        &Limits::default(),
+        &mut DiscardScreenshots,
+    )
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -75,36 +102,86 @@ fn object_form_keeps_exactly_what_matters() {
     assert_eq!(s.user_agent.as_deref(), Some("HeadlessChrome/156"));
     let kinds: Vec<EventKind> = s.events.iter().map(|e| e.kind).collect();
     use EventKind::*;
-    assert_eq!(kinds, vec![Click, Input, Change, Change, Change, Key, NetworkRequest, Navigation, Screenshot, Screenshot]);
+    assert_eq!(
+        kinds,
+        vec![
+            Click,
+            Input,
+            Change,
+            Change,
+            Change,
+            Key,
+            NetworkRequest,
+            Navigation,
+            Screenshot,
+            Screenshot
+        ]
+    );
     // One clock starting at the tracing start.
     assert_eq!(s.events[0].t_us, 100);
     let click = &s.events[0];
     assert_eq!(click.label(), Some("Compose"));
-    assert_eq!(click.target.as_ref().unwrap().data.get("data-x").map(String::as_str), Some("1"));
+    assert_eq!(
+        click
+            .target
+            .as_ref()
+            .unwrap()
+            .data
+            .get("data-x")
+            .map(String::as_str),
+        Some("1")
+    );
     assert_eq!(s.events[2].value.as_deref(), Some("alice@example.com"));
     let key = &s.events[5];
-    assert_eq!((key.key.as_deref(), key.modifiers.clone()), (Some("Enter"), vec!["ctrl".to_string()]));
+    assert_eq!(
+        (key.key.as_deref(), key.modifiers.clone()),
+        (Some("Enter"), vec!["ctrl".to_string()])
+    );
     let req = s.events[6].network.as_ref().unwrap();
-    assert_eq!((req.method.as_str(), req.status, req.mime_type.as_deref()), ("POST", Some(200), Some("application/json")));
+    assert_eq!(
+        (req.method.as_str(), req.status, req.mime_type.as_deref()),
+        ("POST", Some(200), Some("application/json"))
+    );
     assert_eq!(req.end_us, Some(450));
     let nav = &s.events[7];
     assert_eq!(nav.url.as_deref(), Some("http://localhost:8765/#sent"));
     assert!(nav.navigation.as_ref().unwrap().same_document);
-    assert_eq!(s.pages, vec!["http://localhost:8765/#inbox", "http://localhost:8765/#sent"]);
+    assert_eq!(
+        s.pages,
+        vec![
+            "http://localhost:8765/#inbox",
+            "http://localhost:8765/#sent"
+        ]
+    );
 }
 
 #[test]
 fn secrets_never_survive() {
-    let (s, scrubbed) =
-        tracepipe_ingest::read_session_scrubbed(&object_form()[..], "s".into(), &Limits::default(), &mut DiscardScreenshots).unwrap();
-    assert_eq!((scrubbed.secret_values, scrubbed.card_numbers, scrubbed.urls), (1, 1, 1));
+    let (s, scrubbed) = tracepipe_ingest::read_session_scrubbed(
+        &object_form()[..],
+        "s".into(),
+        &Limits::default(),
+        &mut DiscardScreenshots,
+    )
+    .unwrap();
+    assert_eq!(
+        (scrubbed.secret_values, scrubbed.card_numbers, scrubbed.urls),
+        (1, 1, 1)
+    );
     assert!(scrubbed.any());
     let password = &s.events[3];
     assert!(password.masked);
     assert_eq!(password.value, None);
     assert_eq!(s.events[4].value.as_deref(), Some("card [card] thanks"));
     let all = serde_json::to_string(&s).unwrap();
-    for secret in ["hunter2", "4111 1111", "topsecret", "abc", "Cookie", "Authorization"] {
+    for secret in [
+        "hunter2",
+        "4111 1111",
+        "topsecret",
+        "abc",
+        "Cookie",
+        "Authorization",
+    ] {
         assert!(!all.contains(secret), "{secret} leaked: {all}");
     }
 }
@@ -147,20 +224,34 @@ impl ScreenshotSink for Collect {
 #[test]
 fn screenshots_of_both_formats_go_to_the_sink_as_jpeg() {
     let mut sink = Collect(Vec::new());
-    let s = read_session(&object_form()[..], "s".into(), &Limits::default(), &mut sink).unwrap();
+    let s = read_session(
+        &object_form()[..],
+        "s".into(),
+        &Limits::default(),
+        &mut sink,
+    )
+    .unwrap();
     assert_eq!(sink.0.len(), 2);
     assert!(sink.0.iter().all(|j| j.starts_with(&[0xFF, 0xD8])));
-    let refs: Vec<&str> = s.events.iter().filter_map(|e| e.screenshot.as_ref()).map(|r| r.blob.as_str()).collect();
+    let refs: Vec<&str> = s
+        .events
+        .iter()
+        .filter_map(|e| e.screenshot.as_ref())
+        .map(|r| r.blob.as_str())
+        .collect();
     assert_eq!(refs, vec!["shot-0", "shot-1"]);
 }
 
 #[test]
 fn input_events_jsonl_is_read_with_its_screenshots() {
     let jsonl = concat!(
-        r#"{"suite": "gmail", "tab": 1, "url": "https://mail.example.com/mail/u/0/#inbox", "timestamp": "2026-01-06T20:30:01.337745+00:00", "action": "scroll", "selector": {"tag": "div", "id": "main", "class": "a b"}, "additional_info": {"scroll_x": 0, "scroll_y": 100}}"#, "\n",
-        r#"{"suite": "gmail", "tab": 1, "url": "https://mail.example.com/mail/u/0/#inbox", "timestamp": "2026-01-06T20:30:02.000000+00:00", "action": "click", "selector": {"tag": "div", "role": "button", "label": "Compose"}, "additional_info": {}}"#, "\n",
+        r#"{"suite": "gmail", "tab": 1, "url": "https://mail.example.com/mail/u/0/#inbox", "timestamp": "2026-01-06T20:30:01.337745+00:00", "action": "scroll", "selector": {"tag": "div", "id": "main", "class": "a b"}, "additional_info": {"scroll_x": 0, "scroll_y": 100}}"#,
         "\n",
-        r#"{"suite": "gmail", "tab": 1, "url": "https://mail.example.com/mail/u/0/#inbox", "timestamp": "2026-01-06T20:30:03.5+00:00", "action": "input", "selector": {"tag": "input", "name": "cardnumber"}, "additional_info": {"value": "4111111111111111"}}"#, "\n",
+        r#"{"suite": "gmail", "tab": 1, "url": "https://mail.example.com/mail/u/0/#inbox", "timestamp": "2026-01-06T20:30:02.000000+00:00", "action": "click", "selector": {"tag": "div", "role": "button", "label": "Compose"}, "additional_info": {}}"#,
+        "\n",
+        "\n",
+        r#"{"suite": "gmail", "tab": 1, "url": "https://mail.example.com/mail/u/0/#inbox", "timestamp": "2026-01-06T20:30:03.5+00:00", "action": "input", "selector": {"tag": "input", "name": "cardnumber"}, "additional_info": {"value": "4111111111111111"}}"#,
+        "\n",
         r#"{"suite": "gmail", "tab": 1, "url": "https://mail.example.com/mail/u/0/#inbox", "timestamp": "2026-01-06T20:30:04+00:00", "action": "screenshot", "image_format": "jpeg", "viewport": {"width": 1280, "height": 800}, "filename": "shot_0001.jpg"}"#
     );
     let mut sink = Collect(Vec::new());
@@ -168,12 +259,26 @@ fn input_events_jsonl_is_read_with_its_screenshots() {
     assert_eq!(s.source, SourceFormat::InputEventsJsonl);
     assert_eq!(s.suite.as_deref(), Some("gmail"));
     let kinds: Vec<EventKind> = s.events.iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, vec![EventKind::Scroll, EventKind::Click, EventKind::Change, EventKind::Screenshot]);
+    assert_eq!(
+        kinds,
+        vec![
+            EventKind::Scroll,
+            EventKind::Click,
+            EventKind::Change,
+            EventKind::Screenshot
+        ]
+    );
     assert_eq!(s.events[1].t_us, 662_255);
-    assert_eq!(s.events[0].target.as_ref().unwrap().selector.as_deref(), Some("div#main"));
+    assert_eq!(
+        s.events[0].target.as_ref().unwrap().selector.as_deref(),
+        Some("div#main")
+    );
     assert!(s.events[2].masked && s.events[2].value.is_none());
     let shot = s.events[3].screenshot.as_ref().unwrap();
-    assert_eq!((shot.blob.as_str(), shot.width, shot.height), ("shot_0001.jpg", Some(1280), Some(800)));
+    assert_eq!(
+        (shot.blob.as_str(), shot.width, shot.height),
+        ("shot_0001.jpg", Some(1280), Some(800))
+    );
 }
 
 fn err(bytes: &[u8], limits: Limits) -> IngestError {
@@ -191,14 +296,38 @@ fn broken_inputs_fail_with_located_errors() {
     let e = err(&good[..good.len() / 2], d);
     assert!(matches!(e, IngestError::Truncated { .. }), "{e}");
     // Not JSON at all.
-    assert!(matches!(err(b"hello world", d), IngestError::UnknownFormat { .. }));
+    assert!(matches!(
+        err(b"hello world", d),
+        IngestError::UnknownFormat { .. }
+    ));
     assert!(matches!(err(b"", d), IngestError::Empty));
     assert!(matches!(err(b"  \n ", d), IngestError::Empty));
     // Wrong types.
     let e = err(br#"{"traceEvents": 5}"#, d);
-    assert!(matches!(e, IngestError::Shape { at: Location::Byte(16), .. }), "{e}");
-    let e = err(br#"[{"name": "tracepipe:click", "cat": "blink.user_timing", "ph": "I", "ts": "soon"}]"#, d);
-    assert!(matches!(e, IngestError::Shape { at: Location::Byte(1), .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            IngestError::Shape {
+                at: Location::Byte(16),
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = err(
+        br#"[{"name": "tracepipe:click", "cat": "blink.user_timing", "ph": "I", "ts": "soon"}]"#,
+        d,
+    );
+    assert!(
+        matches!(
+            e,
+            IngestError::Shape {
+                at: Location::Byte(1),
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(e.to_string().contains("byte 1"), "{e}");
     let e = err(br#"[1, 2]"#, d);
     assert!(matches!(e, IngestError::Shape { .. }), "{e}");
@@ -206,7 +335,16 @@ fn broken_inputs_fail_with_located_errors() {
     assert!(matches!(e, IngestError::Shape { .. }), "{e}");
     // Syntax errors between events.
     let e = err(br#"[{"name": "a"} {"name": "b"}]"#, d);
-    assert!(matches!(e, IngestError::Syntax { at: Location::Byte(15), .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            IngestError::Syntax {
+                at: Location::Byte(15),
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = err(br#"{"traceEvents": []} trailing"#, d);
     assert!(matches!(e, IngestError::Syntax { .. }), "{e}");
     // Bad gzip: right magic, garbage after it.
@@ -216,22 +354,64 @@ fn broken_inputs_fail_with_located_errors() {
         *b ^= 0x5A;
     }
     let e = err(&bad_gzip, d);
-    assert!(matches!(e, IngestError::Gzip { .. } | IngestError::Syntax { .. } | IngestError::Shape { .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            IngestError::Gzip { .. } | IngestError::Syntax { .. } | IngestError::Shape { .. }
+        ),
+        "{e}"
+    );
     let e = err(&[0x1f, 0x8b, 0x08, 0x00, 0x01], d);
     assert!(matches!(e, IngestError::Gzip { .. }), "{e}");
     // Deep nesting.
-    let deep = format!("[{{\"name\":\"x\",\"args\":{}{}}}]", "[".repeat(100_000), "]".repeat(100_000));
-    assert!(matches!(err(deep.as_bytes(), d), IngestError::TooDeep { .. }));
+    let deep = format!(
+        "[{{\"name\":\"x\",\"args\":{}{}}}]",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert!(matches!(
+        err(deep.as_bytes(), d),
+        IngestError::TooDeep { .. }
+    ));
     // Invalid UTF-8 inside an event.
     let mut utf8 = br#"[{"name": "tracepipe:click", "cat": "blink.user_timing", "ph": "I", "ts": 1, "args": {"data": {"detail": "{\"value\": \"a"#.to_vec();
     utf8.extend_from_slice(&[0xC3, 0x28]);
     utf8.extend_from_slice(br#"\"}"}}}]"#);
-    assert!(matches!(err(&utf8, d), IngestError::Utf8 { at: Location::Byte(_) }));
+    assert!(matches!(
+        err(&utf8, d),
+        IngestError::Utf8 {
+            at: Location::Byte(_)
+        }
+    ));
     // JSON Lines: the bad line is named.
-    let e = err(b"{\"action\": \"click\", \"timestamp\": \"2026-01-06T20:30:01Z\"}\n{\"action\": oops}\n", d);
-    assert!(matches!(e, IngestError::Syntax { at: Location::Line(2), .. }), "{e}");
-    let e = err(b"{\"action\": \"click\", \"timestamp\": \"yesterday\"}\n", d);
-    assert!(matches!(e, IngestError::Shape { at: Location::Line(1), .. }), "{e}");
+    let e = err(
+        b"{\"action\": \"click\", \"timestamp\": \"2026-01-06T20:30:01Z\"}\n{\"action\": oops}\n",
+        d,
+    );
+    assert!(
+        matches!(
+            e,
+            IngestError::Syntax {
+                at: Location::Line(2),
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = err(
+        b"{\"action\": \"click\", \"timestamp\": \"yesterday\"}\n",
+        d,
+    );
+    assert!(
+        matches!(
+            e,
+            IngestError::Shape {
+                at: Location::Line(1),
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -241,10 +421,19 @@ fn size_limits_stop_bombs_and_oversized_events() {
     assert!(bomb.len() < 1 << 20);
     let e = err(&bomb, Limits::default());
     assert!(matches!(e, IngestError::CompressionBomb { .. }), "{e}");
-    let small = Limits { max_decompressed_bytes: 1 << 20, ..Limits::default() };
+    let small = Limits {
+        max_decompressed_bytes: 1 << 20,
+        ..Limits::default()
+    };
     let e = err(&gzip(&vec![b' '; 2 << 20]), small);
     assert!(matches!(e, IngestError::DecompressedTooLarge { .. }), "{e}");
-    let tight = Limits { max_event_bytes: 2 << 20, ..Limits::default() };
+    let tight = Limits {
+        max_event_bytes: 2 << 20,
+        ..Limits::default()
+    };
     let huge_event = format!("[{{\"name\":\"x\",\"args\":\"{}\"}}]", "A".repeat(5 << 20));
-    assert!(matches!(err(huge_event.as_bytes(), tight), IngestError::EventTooLarge { .. }));
+    assert!(matches!(
+        err(huge_event.as_bytes(), tight),
+        IngestError::EventTooLarge { .. }
+    ));
 }

@@ -5,9 +5,9 @@
 //! Everything here is pure: no files, sockets or clocks. Services and the CLI load
 //! the inputs and store the outputs.
 
-pub mod model;
-pub mod classify;
-pub mod catalog;
-pub mod validate;
-pub mod synth;
 pub mod browser;
+pub mod catalog;
+pub mod classify;
+pub mod model;
+pub mod synth;
+pub mod validate;

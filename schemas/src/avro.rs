@@ -62,7 +62,11 @@ fn known() -> &'static KnownSchemas {
             let schema = parse(json);
             writers.push((fingerprint(&schema), schema));
         }
-        KnownSchemas { current, current_fingerprint, writers }
+        KnownSchemas {
+            current,
+            current_fingerprint,
+            writers,
+        }
     })
 }
 
@@ -74,7 +78,9 @@ pub fn session_schema() -> &'static Schema {
 /// Encodes a session with the current schema, single-object framed.
 pub fn encode_session(session: &Session) -> Result<Vec<u8>, AvroError> {
     let known = known();
-    let encode = |e| AvroError::Encode { source: Box::new(e) };
+    let encode = |e| AvroError::Encode {
+        source: Box::new(e),
+    };
     let value = apache_avro::to_value(session).map_err(encode)?;
     let value = value.resolve(&known.current).map_err(encode)?;
     let datum = apache_avro::to_avro_datum(&known.current, value).map_err(encode)?;
@@ -100,8 +106,11 @@ pub fn decode_session(bytes: &[u8]) -> Result<Session, AvroError> {
         .iter()
         .find(|(f, _)| *f == fingerprint)
         .ok_or(AvroError::UnknownSchema { fingerprint })?;
-    let decode = |e| AvroError::Decode { source: Box::new(e) };
+    let decode = |e| AvroError::Decode {
+        source: Box::new(e),
+    };
     let mut datum = &bytes[10..];
-    let value = apache_avro::from_avro_datum(writer, &mut datum, Some(&known.current)).map_err(decode)?;
+    let value =
+        apache_avro::from_avro_datum(writer, &mut datum, Some(&known.current)).map_err(decode)?;
     apache_avro::from_value(&value).map_err(decode)
 }

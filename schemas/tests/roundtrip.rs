@@ -21,7 +21,10 @@ fn sample() -> Session {
     key.modifiers = vec!["ctrl".into()];
     let mut nav = Event::new(EventKind::Navigation, 3_500);
     nav.url = Some("http://localhost/#sent".into());
-    nav.navigation = Some(Navigation { same_document: true, from_url: Some("http://localhost/#inbox".into()) });
+    nav.navigation = Some(Navigation {
+        same_document: true,
+        from_url: Some("http://localhost/#inbox".into()),
+    });
     let mut req = Event::new(EventKind::NetworkRequest, 3_100);
     req.network = Some(NetworkRequest {
         request_id: "12.3".into(),
@@ -33,9 +36,18 @@ fn sample() -> Session {
         encoded_bytes: Some(512),
     });
     let mut shot = Event::new(EventKind::Screenshot, 4_000);
-    shot.screenshot = Some(ScreenshotRef { blob: "screenshots/000000.jpg".into(), bytes: 2048, width: Some(800), height: None });
+    shot.screenshot = Some(ScreenshotRef {
+        blob: "screenshots/000000.jpg".into(),
+        bytes: 2048,
+        width: Some(800),
+        height: None,
+    });
     let mut input = Event::new(EventKind::Input, 1_200);
-    input.input = Some(InputDispatch { input_type: "mousedown".into(), interaction_id: Some(7), duration_us: Some(16_000) });
+    input.input = Some(InputDispatch {
+        input_type: "mousedown".into(),
+        interaction_id: Some(7),
+        duration_us: Some(16_000),
+    });
     Session {
         session_id: "0b6f5d3e-8a3c-4b7e-9d1a-2f3c4d5e6f70".into(),
         source: SourceFormat::ChromeTrace,
@@ -66,10 +78,16 @@ fn json_round_trip_preserves_every_field() {
 
 #[test]
 fn rejects_unframed_and_unknown_fingerprints() {
-    assert!(matches!(decode_session(b"{}"), Err(AvroError::NotSingleObject)));
+    assert!(matches!(
+        decode_session(b"{}"),
+        Err(AvroError::NotSingleObject)
+    ));
     let mut bytes = encode_session(&sample()).unwrap();
     bytes[2] ^= 0xFF;
-    assert!(matches!(decode_session(&bytes), Err(AvroError::UnknownSchema { .. })));
+    assert!(matches!(
+        decode_session(&bytes),
+        Err(AvroError::UnknownSchema { .. })
+    ));
 }
 
 #[test]
@@ -84,21 +102,37 @@ fn truncated_datum_is_an_error_not_a_panic() {
 /// Session gained the optional `user_agent`. It must keep decoding.
 #[test]
 fn sample_written_with_the_first_schema_still_decodes() {
-    let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/session-v1.avro")).unwrap();
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/session-v1.avro"
+    ))
+    .unwrap();
     let session = decode_session(&bytes).unwrap();
     assert_eq!(session.user_agent, None);
     assert_eq!(session.suite.as_deref(), Some("gmail"));
     assert_eq!(session.events.len(), 3);
-    assert_eq!(session.events[1].value.as_deref(), Some("alice@example.com"));
-    assert_eq!(session.events[1].target.as_ref().unwrap().label.as_deref(), Some("To recipients"));
+    assert_eq!(
+        session.events[1].value.as_deref(),
+        Some("alice@example.com")
+    );
+    assert_eq!(
+        session.events[1].target.as_ref().unwrap().label.as_deref(),
+        Some("To recipients")
+    );
 }
 
 #[test]
 fn current_schema_differs_from_v1_only_by_added_optional_fields() {
-    let v1: serde_json::Value = serde_json::from_str(include_str!("../avro/session.v1.avsc")).unwrap();
+    let v1: serde_json::Value =
+        serde_json::from_str(include_str!("../avro/session.v1.avsc")).unwrap();
     let now: serde_json::Value = serde_json::from_str(SESSION_SCHEMA_JSON).unwrap();
     let names = |v: &serde_json::Value| -> Vec<String> {
-        v["fields"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap().to_string()).collect()
+        v["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_string())
+            .collect()
     };
     for name in names(&v1) {
         assert!(names(&now).contains(&name), "field {name} was removed");
@@ -106,7 +140,10 @@ fn current_schema_differs_from_v1_only_by_added_optional_fields() {
     for f in now["fields"].as_array().unwrap() {
         let name = f["name"].as_str().unwrap().to_string();
         if !names(&v1).contains(&name) {
-            assert!(f.get("default").is_some(), "added field {name} has no default");
+            assert!(
+                f.get("default").is_some(),
+                "added field {name} has no default"
+            );
         }
     }
 }

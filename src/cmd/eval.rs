@@ -78,7 +78,11 @@ impl Counts {
     }
     fn f1(&self) -> f64 {
         let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
     }
     fn exact_rate(&self) -> f64 {
         ratio(self.exact, self.tp)
@@ -86,7 +90,11 @@ impl Counts {
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
-    if b == 0 { 1.0 } else { a as f64 / b as f64 }
+    if b == 0 {
+        1.0
+    } else {
+        a as f64 / b as f64
+    }
 }
 
 fn scenarios(inputs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
@@ -107,7 +115,11 @@ fn scenarios(inputs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
             if let Some(stem) = name.strip_suffix(".expected.json") {
                 let trace = PathBuf::from(format!("{stem}.trace.json.gz"));
                 if !trace.exists() {
-                    bail!("{} has no recording beside it ({})", f.display(), trace.display());
+                    bail!(
+                        "{} has no recording beside it ({})",
+                        f.display(),
+                        trace.display()
+                    );
                 }
                 found.push((trace, f));
             }
@@ -121,13 +133,18 @@ fn scenarios(inputs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
 
 /// Matches emitted calls with expected ones: same tool first with equal
 /// arguments, then same tool with any arguments.
-fn score(expected: &[ExpectedCall], got: &[(String, Value)]) -> (BTreeMap<String, Counts>, Vec<String>) {
+fn score(
+    expected: &[ExpectedCall],
+    got: &[(String, Value)],
+) -> (BTreeMap<String, Counts>, Vec<String>) {
     let mut per_tool: BTreeMap<String, Counts> = BTreeMap::new();
     let mut notes = Vec::new();
     let mut used = vec![false; expected.len()];
     let mut unmatched_got = Vec::new();
     for (name, args) in got {
-        if let Some(k) = (0..expected.len()).find(|&k| !used[k] && expected[k].name == *name && expected[k].arguments == *args) {
+        if let Some(k) = (0..expected.len())
+            .find(|&k| !used[k] && expected[k].name == *name && expected[k].arguments == *args)
+        {
             used[k] = true;
             let c = per_tool.entry(name.clone()).or_default();
             c.tp += 1;
@@ -140,7 +157,10 @@ fn score(expected: &[ExpectedCall], got: &[(String, Value)]) -> (BTreeMap<String
         if let Some(k) = (0..expected.len()).find(|&k| !used[k] && expected[k].name == *name) {
             used[k] = true;
             per_tool.entry(name.clone()).or_default().tp += 1;
-            notes.push(format!("  {name}: arguments {args} != expected {}", expected[k].arguments));
+            notes.push(format!(
+                "  {name}: arguments {args} != expected {}",
+                expected[k].arguments
+            ));
         } else {
             per_tool.entry(name.clone()).or_default().fp += 1;
             notes.push(format!("  unexpected {name} {args}"));
@@ -156,7 +176,8 @@ fn score(expected: &[ExpectedCall], got: &[(String, Value)]) -> (BTreeMap<String
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
-    let catalog = Catalog::load_dir(&args.catalog).with_context(|| format!("loading the catalog {}", args.catalog.display()))?;
+    let catalog = Catalog::load_dir(&args.catalog)
+        .with_context(|| format!("loading the catalog {}", args.catalog.display()))?;
     let mut models: BTreeMap<String, RulesModel> = BTreeMap::new();
     let mut per_tool: BTreeMap<String, Counts> = BTreeMap::new();
     let mut sessions = 0usize;
@@ -166,26 +187,52 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     for (trace, sidecar) in scenarios(&args.inputs)? {
         let expected: Expected = serde_json::from_slice(&std::fs::read(&sidecar)?)
             .with_context(|| format!("reading {}", sidecar.display()))?;
-        let suite = catalog.suite(&expected.suite).with_context(|| format!("{}: unknown suite {}", sidecar.display(), expected.suite))?;
+        let suite = catalog
+            .suite(&expected.suite)
+            .with_context(|| format!("{}: unknown suite {}", sidecar.display(), expected.suite))?;
         if !models.contains_key(&suite.name) {
-            models.insert(suite.name.clone(), load_rules_model(&args.catalog, suite, RulesOptions::default())?);
+            models.insert(
+                suite.name.clone(),
+                load_rules_model(&args.catalog, suite, RulesOptions::default())?,
+            );
         }
         let model = &models[&suite.name];
-        let server = catalog.mcp_server(&args.mcp_server).with_context(|| format!("unknown MCP server {}", args.mcp_server))?;
+        let server = catalog
+            .mcp_server(&args.mcp_server)
+            .with_context(|| format!("unknown MCP server {}", args.mcp_server))?;
         let map = catalog
             .action_tool_map(&suite.name, &args.mcp_server)
-            .with_context(|| format!("no action-tool map from {} to {}", suite.name, args.mcp_server))?;
+            .with_context(|| {
+                format!(
+                    "no action-tool map from {} to {}",
+                    suite.name, args.mcp_server
+                )
+            })?;
         let synthesizer = Synthesizer::new(suite, map, server)?;
-        let file = std::fs::File::open(&trace).with_context(|| format!("opening {}", trace.display()))?;
-        let session = read_session(file, expected.scenario.clone(), &Limits::default(), &mut DiscardScreenshots)
-            .with_context(|| format!("reading {}", trace.display()))?;
+        let file =
+            std::fs::File::open(&trace).with_context(|| format!("opening {}", trace.display()))?;
+        let session = read_session(
+            file,
+            expected.scenario.clone(),
+            &Limits::default(),
+            &mut DiscardScreenshots,
+        )
+        .with_context(|| format!("reading {}", trace.display()))?;
         let started = std::time::Instant::now();
         let actions = model.classify(&session);
         classify_time += started.elapsed();
         events += session.events.len();
         sessions += 1;
-        let synthesis = synthesizer.synthesize(model.model_ref(), &Value::Object(Default::default()), &actions);
-        let got: Vec<(String, Value)> = synthesis.records.iter().map(|r| (r.tool.clone(), r.arguments.clone())).collect();
+        let synthesis = synthesizer.synthesize(
+            model.model_ref(),
+            &Value::Object(Default::default()),
+            &actions,
+        );
+        let got: Vec<(String, Value)> = synthesis
+            .records
+            .iter()
+            .map(|r| (r.tool.clone(), r.arguments.clone()))
+            .collect();
         let (scores, mut notes) = score(&expected.tool_calls, &got);
         rejected += synthesis.rejections.len();
         for r in &synthesis.rejections {
@@ -212,17 +259,33 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let mut overall = Counts::default();
-    println!("\n{:<24} {:>4} {:>4} {:>4} {:>9} {:>7} {:>6} {:>7}", "tool", "tp", "fp", "fn", "precision", "recall", "f1", "exact");
+    println!(
+        "\n{:<24} {:>4} {:>4} {:>4} {:>9} {:>7} {:>6} {:>7}",
+        "tool", "tp", "fp", "fn", "precision", "recall", "f1", "exact"
+    );
     for (tool, c) in &per_tool {
         overall.add(c);
         println!(
             "{tool:<24} {:>4} {:>4} {:>4} {:>9.3} {:>7.3} {:>6.3} {:>7.3}",
-            c.tp, c.fp, c.fn_, c.precision(), c.recall(), c.f1(), c.exact_rate()
+            c.tp,
+            c.fp,
+            c.fn_,
+            c.precision(),
+            c.recall(),
+            c.f1(),
+            c.exact_rate()
         );
     }
     println!(
         "{:<24} {:>4} {:>4} {:>4} {:>9.3} {:>7.3} {:>6.3} {:>7.3}",
-        "OVERALL", overall.tp, overall.fp, overall.fn_, overall.precision(), overall.recall(), overall.f1(), overall.exact_rate()
+        "OVERALL",
+        overall.tp,
+        overall.fp,
+        overall.fn_,
+        overall.precision(),
+        overall.recall(),
+        overall.f1(),
+        overall.exact_rate()
     );
     println!("{rejected} tool calls rejected by their tool's JSON Schema or the action-tool map");
     println!(
@@ -232,16 +295,25 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let mut ok = true;
     if let Some(min) = args.min_f1 {
         if overall.f1() < min {
-            eprintln!("tool-call F1 {:.3} is below the required {min}", overall.f1());
+            eprintln!(
+                "tool-call F1 {:.3} is below the required {min}",
+                overall.f1()
+            );
             ok = false;
         }
     }
     if let Some(min) = args.min_exact {
         if overall.exact_rate() < min {
-            eprintln!("argument exact-match {:.3} is below the required {min}", overall.exact_rate());
+            eprintln!(
+                "argument exact-match {:.3} is below the required {min}",
+                overall.exact_rate()
+            );
             ok = false;
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
-

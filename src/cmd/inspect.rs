@@ -58,10 +58,14 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let session_id = path.file_name().map_or_else(|| "session".into(), |n| n.to_string_lossy().into_owned());
+        let session_id = path
+            .file_name()
+            .map_or_else(|| "session".into(), |n| n.to_string_lossy().into_owned());
         let result = match &args.screenshots {
             Some(dir) => {
-                let mut sink = DirScreenshots { dir: dir.join(&session_id) };
+                let mut sink = DirScreenshots {
+                    dir: dir.join(&session_id),
+                };
                 read_session(file, session_id, &limits, &mut sink)
             }
             None => read_session(file, session_id, &limits, &mut DiscardScreenshots),
@@ -72,7 +76,8 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
                     if args.no_input && e.kind == EventKind::Input {
                         continue;
                     }
-                    serde_json::to_writer(&mut out, &timeline_line(&session, i, e)).context("writing the timeline")?;
+                    serde_json::to_writer(&mut out, &timeline_line(&session, i, e))
+                        .context("writing the timeline")?;
                     out.write_all(b"\n").context("writing the timeline")?;
                 }
                 out.flush().context("writing the timeline")?;
@@ -85,7 +90,11 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// One flat, readable JSON object per event: only the fields it has.

@@ -96,7 +96,11 @@ async fn process(state: &AppState, id: Uuid) {
         .catalog
         .suite_by_id(job.example.suite_id)
         .map_or_else(|| "unknown".to_owned(), |s| s.name.clone());
-    let outcome = if result.is_ok() { "completed" } else { "failed" };
+    let outcome = if result.is_ok() {
+        "completed"
+    } else {
+        "failed"
+    };
     crate::telemetry::pipeline::session_processed(&suite, outcome, Some(started.elapsed()));
     let written = match result {
         Ok(completion) => {

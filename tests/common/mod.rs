@@ -160,12 +160,18 @@ impl Deployment {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let out = self.log("gateway", "out");
-            let url = out.lines().find_map(|l| l.strip_prefix("tracepipe gateway: listening on "));
+            let url = out
+                .lines()
+                .find_map(|l| l.strip_prefix("tracepipe gateway: listening on "));
             let key = out.split_whitespace().find(|w| w.starts_with("tp_live_"));
             if let (Some(url), Some(key)) = (url, key) {
                 return (url.to_owned(), key.to_owned());
             }
-            assert!(Instant::now() < deadline, "the gateway did not start: {}", self.log("gateway", "err"));
+            assert!(
+                Instant::now() < deadline,
+                "the gateway did not start: {}",
+                self.log("gateway", "err")
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -179,7 +185,10 @@ impl Deployment {
         errs.sort();
         for path in errs {
             let label = path.file_stem().unwrap_or_default().to_string_lossy();
-            eprintln!("--- {label}\n{}", std::fs::read_to_string(&path).unwrap_or_default());
+            eprintln!(
+                "--- {label}\n{}",
+                std::fs::read_to_string(&path).unwrap_or_default()
+            );
         }
     }
 }
@@ -217,13 +226,21 @@ pub fn upload(url: &str, key: &str, file: &PathBuf) -> Value {
         .multipart(form)
         .send()
         .expect("upload");
-    assert_eq!(response.status().as_u16(), 201, "{}", response.text().unwrap_or_default());
+    assert_eq!(
+        response.status().as_u16(),
+        201,
+        "{}",
+        response.text().unwrap_or_default()
+    );
     response.json().expect("json")
 }
 
 /// The uploaded session's id.
 pub fn upload_id(url: &str, key: &str, file: &PathBuf) -> String {
-    upload(url, key, file)["id"].as_str().expect("id").to_owned()
+    upload(url, key, file)["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
 }
 
 /// Example status by session id.
@@ -255,7 +272,10 @@ pub fn store() -> Arc<dyn ObjectStore> {
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt")
 }
 
 /// (object keys, example ids of every row) of the examples table.
@@ -266,13 +286,27 @@ pub fn table_rows(store: &Arc<dyn ObjectStore>, prefix: &str) -> (Vec<String>, V
         let mut keys = Vec::new();
         let mut ids = Vec::new();
         for meta in objects {
-            let bytes: Bytes = store.get(&meta.location).await.expect("get").bytes().await.expect("bytes");
+            let bytes: Bytes = store
+                .get(&meta.location)
+                .await
+                .expect("get")
+                .bytes()
+                .await
+                .expect("bytes");
             keys.push(meta.location.to_string());
-            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).expect("parquet").build().expect("reader");
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .expect("parquet")
+                .build()
+                .expect("reader");
             for batch in reader {
                 let batch = batch.expect("batch");
-                let column = batch.column_by_name("example_id").expect("example_id column");
-                let strings = column.as_any().downcast_ref::<StringArray>().expect("strings");
+                let column = batch
+                    .column_by_name("example_id")
+                    .expect("example_id column");
+                let strings = column
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .expect("strings");
                 ids.extend((0..strings.len()).map(|i| strings.value(i).to_owned()));
             }
         }

@@ -21,7 +21,9 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::LazyLock;
-use tracepipe_schemas::{Event, EventKind, InputDispatch, Navigation, NetworkRequest, ScreenshotRef, SourceFormat};
+use tracepipe_schemas::{
+    Event, EventKind, InputDispatch, Navigation, NetworkRequest, ScreenshotRef, SourceFormat,
+};
 
 /// Event names worth parsing. Everything else is noise to Tracepipe.
 const WANTED: &[&str] = &[
@@ -42,15 +44,27 @@ const MARK_PREFIX: &str = "tracepipe:";
 /// DOM event types kept from `EventDispatch`/`EventTiming`: what a person does,
 /// not pointer motion or focus churn.
 const INPUT_TYPES: &[&str] = &[
-    "click", "dblclick", "contextmenu", "keydown", "input", "change", "submit", "paste", "cut", "copy", "drop",
-    "wheel", "touchstart",
+    "click",
+    "dblclick",
+    "contextmenu",
+    "keydown",
+    "input",
+    "change",
+    "submit",
+    "paste",
+    "cut",
+    "copy",
+    "drop",
+    "wheel",
+    "touchstart",
 ];
 
 /// Whether the raw event may be one Tracepipe keeps, judged from its `"name"`
 /// members without parsing it. Generous on purpose: a false positive costs one
 /// parse, a false negative would lose data.
 fn may_be_wanted(raw: &[u8]) -> bool {
-    static NAME_KEY: LazyLock<memchr::memmem::Finder<'static>> = LazyLock::new(|| memchr::memmem::Finder::new(b"\"name\""));
+    static NAME_KEY: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\"name\""));
     for at in NAME_KEY.find_iter(raw) {
         let mut i = at + 6;
         while i < raw.len() && matches!(raw[i], b' ' | b'\t' | b'\n' | b'\r' | b':') {
@@ -60,7 +74,9 @@ fn may_be_wanted(raw: &[u8]) -> bool {
             continue;
         }
         let rest = &raw[i + 1..];
-        let Some(end) = memchr::memchr(b'"', rest) else { continue };
+        let Some(end) = memchr::memchr(b'"', rest) else {
+            continue;
+        };
         let name = &rest[..end];
         if memchr::memchr(b'\\', name).is_some()
             || name.starts_with(MARK_PREFIX.as_bytes())
@@ -222,8 +238,15 @@ struct TraceMetadata {
 
 /// URLs of the browser's own pages, never of the recorded app.
 fn is_browser_url(url: &str) -> bool {
-    const INTERNAL: &[&str] =
-        &["chrome:", "chrome-extension:", "chrome-untrusted:", "devtools:", "chrome-search:", "edge:", "about:"];
+    const INTERNAL: &[&str] = &[
+        "chrome:",
+        "chrome-extension:",
+        "chrome-untrusted:",
+        "devtools:",
+        "chrome-search:",
+        "edge:",
+        "about:",
+    ];
     INTERNAL.iter().any(|p| url.starts_with(p))
 }
 
@@ -284,7 +307,8 @@ fn shape_error(at: u64, what: &str, err: serde_json::Error) -> IngestError {
 
 impl Reader<'_> {
     fn metadata(&mut self, raw: &[u8], at: u64) -> Result<(), IngestError> {
-        let meta: TraceMetadata = serde_json::from_slice(raw).map_err(|e| shape_error(at, "trace `metadata`", e))?;
+        let meta: TraceMetadata =
+            serde_json::from_slice(raw).map_err(|e| shape_error(at, "trace `metadata`", e))?;
         if let Some(ua) = meta.user_agent {
             self.builder.set_user_agent(ua);
         }
@@ -295,38 +319,49 @@ impl Reader<'_> {
     }
 
     fn event(&mut self, raw: &[u8], at: u64) -> Result<(), IngestError> {
-        let ev: RawEvent = serde_json::from_slice(raw).map_err(|e| shape_error(at, "trace event", e))?;
+        let ev: RawEvent =
+            serde_json::from_slice(raw).map_err(|e| shape_error(at, "trace event", e))?;
         let ts = ev.ts.map(|t| t as i64);
         let args = ev.args.map(RawValue::get).unwrap_or("{}");
-        let parse_err = |what: &str, e: serde_json::Error| shape_error(at, &format!("`{}` {what}", ev.name), e);
+        let parse_err =
+            |what: &str, e: serde_json::Error| shape_error(at, &format!("`{}` {what}", ev.name), e);
         if let Some(mark_type) = ev.name.strip_prefix(MARK_PREFIX) {
             // User Timing marks come as instants, or as a begin/end pair of which
             // only the begin carries the detail.
             if ev.cat != "blink.user_timing" || matches!(ev.ph.as_ref(), "e" | "E") {
                 return Ok(());
             }
-            let Some(kind) = kind_of_mark(mark_type) else { return Ok(()) };
-            let data: DataArgs<MarkData> = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+            let Some(kind) = kind_of_mark(mark_type) else {
+                return Ok(());
+            };
+            let data: DataArgs<MarkData> =
+                serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
             let detail = match data.data.and_then(|d| d.detail) {
-                Some(text) => serde_json::from_str::<MarkDetail>(&text).map_err(|e| parse_err("detail", e))?,
+                Some(text) => {
+                    serde_json::from_str::<MarkDetail>(&text).map_err(|e| parse_err("detail", e))?
+                }
                 None => MarkDetail::default(),
             };
             if let Some(pid) = ev.pid {
                 self.page_pids.insert(pid);
             }
-            let ts = ts.ok_or_else(|| IngestError::shape(Location::Byte(at), "a capture mark has no `ts`"))?;
+            let ts = ts.ok_or_else(|| {
+                IngestError::shape(Location::Byte(at), "a capture mark has no `ts`")
+            })?;
             self.keep(event_from_mark(kind, ts, detail), ev.pid, None);
             return Ok(());
         }
         match ev.name.as_ref() {
             "process_name" => {
-                let args: ProcessNameArgs = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let args: ProcessNameArgs =
+                    serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
                 if let (Some(pid), Some("Browser")) = (ev.pid, args.name.as_deref()) {
                     self.browser_pids.insert(pid);
                 }
             }
             "TracingStartedInBrowser" => {
-                let data: DataArgs<TracingStartedData> = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let data: DataArgs<TracingStartedData> =
+                    serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
                 if let Some(t) = ts {
                     self.builder.set_origin(t);
                 }
@@ -335,7 +370,8 @@ impl Reader<'_> {
                 }
             }
             "FrameCommittedInBrowser" => {
-                let data: DataArgs<FrameInfo> = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let data: DataArgs<FrameInfo> =
+                    serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
                 if let Some(f) = data.data {
                     self.frame_seen(f);
                 }
@@ -344,8 +380,11 @@ impl Reader<'_> {
                 if ev.ph != "I" {
                     return Ok(());
                 }
-                let args: StateSnapshotArgs = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
-                let (Some(snap), Some(ts)) = (args.snapshot, ts) else { return Ok(()) };
+                let args: StateSnapshotArgs =
+                    serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let (Some(snap), Some(ts)) = (args.snapshot, ts) else {
+                    return Ok(());
+                };
                 if snap.is_loading_main_frame == Some(false) {
                     return Ok(());
                 }
@@ -354,8 +393,11 @@ impl Reader<'_> {
                 }
             }
             "SoftNavigationHeuristics::SameDocumentNavigationCommitted" => {
-                let args: SoftNavigationArgs = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
-                let (Some(ctx), Some(ts)) = (args.context, ts) else { return Ok(()) };
+                let args: SoftNavigationArgs =
+                    serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let (Some(ctx), Some(ts)) = (args.context, ts) else {
+                    return Ok(());
+                };
                 if let Some(url) = ctx.url.filter(|u| !u.is_empty()) {
                     self.navigation(ts, url, ev.pid, None);
                 }
@@ -364,9 +406,13 @@ impl Reader<'_> {
                 if ev.name == "EventTiming" && !matches!(ev.ph.as_ref(), "b" | "X" | "B") {
                     return Ok(());
                 }
-                let data: DataArgs<DispatchData> = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
-                let (Some(d), Some(ts)) = (data.data, ts) else { return Ok(()) };
-                let Some(input_type) = d.event_type.filter(|t| INPUT_TYPES.contains(&t.as_ref())) else {
+                let data: DataArgs<DispatchData> =
+                    serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let (Some(d), Some(ts)) = (data.data, ts) else {
+                    return Ok(());
+                };
+                let Some(input_type) = d.event_type.filter(|t| INPUT_TYPES.contains(&t.as_ref()))
+                else {
                     return Ok(());
                 };
                 let interaction_id = d.interaction_id.filter(|&i| i > 0);
@@ -382,8 +428,11 @@ impl Reader<'_> {
                 self.keep(e, ev.pid, None);
             }
             "ResourceSendRequest" => {
-                let data: DataArgs<SendRequestData> = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
-                let (Some(d), Some(ts)) = (data.data, ts) else { return Ok(()) };
+                let data: DataArgs<SendRequestData> =
+                    serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let (Some(d), Some(ts)) = (data.data, ts) else {
+                    return Ok(());
+                };
                 if is_browser_url(&d.url) || d.url.starts_with("data:") {
                     return Ok(());
                 }
@@ -405,7 +454,8 @@ impl Reader<'_> {
                 }
             }
             "ResourceReceiveResponse" => {
-                let data: DataArgs<ResponseData> = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let data: DataArgs<ResponseData> =
+                    serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
                 let Some(d) = data.data else { return Ok(()) };
                 if let Some((_, n)) = self.request(&d.request_id) {
                     n.status = d.status_code.or(n.status);
@@ -413,7 +463,8 @@ impl Reader<'_> {
                 }
             }
             "ResourceFinish" => {
-                let data: DataArgs<FinishData> = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let data: DataArgs<FinishData> =
+                    serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
                 let Some(d) = data.data else { return Ok(()) };
                 if let Some((start, n)) = self.request(&d.request_id) {
                     n.failed = d.did_fail;
@@ -434,18 +485,25 @@ impl Reader<'_> {
                 let b64: Cow<str> = match snapshot_text(args) {
                     Some(text) => Cow::Borrowed(text),
                     None => {
-                        let shot: ScreenshotArgs = serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                        let shot: ScreenshotArgs =
+                            serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
                         match shot.snapshot {
                             Some(text) => text,
                             None => return Ok(()),
                         }
                     }
                 };
-                let bad_base64 =
-                    |e: base64::DecodeError| IngestError::shape(Location::Byte(at), format!("screenshot is not valid base64: {e}"));
+                let bad_base64 = |e: base64::DecodeError| {
+                    IngestError::shape(
+                        Location::Byte(at),
+                        format!("screenshot is not valid base64: {e}"),
+                    )
+                };
                 let index = self.screenshot_count;
                 let (blob, bytes, dims) = if self.screenshots.needs_images() {
-                    let jpeg = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).map_err(bad_base64)?;
+                    let jpeg = base64::engine::general_purpose::STANDARD
+                        .decode(b64.as_bytes())
+                        .map_err(bad_base64)?;
                     let blob = self
                         .screenshots
                         .store(index, &jpeg)
@@ -459,12 +517,21 @@ impl Reader<'_> {
                         .decode(&b64.as_bytes()[..head_len])
                         .map_err(bad_base64)?;
                     let padding = b64.bytes().rev().take_while(|&b| b == b'=').count();
-                    (screenshot_key(index), (b64.len() / 4 * 3).saturating_sub(padding), jpeg_dimensions(&head))
+                    (
+                        screenshot_key(index),
+                        (b64.len() / 4 * 3).saturating_sub(padding),
+                        jpeg_dimensions(&head),
+                    )
                 };
                 self.screenshot_count += 1;
                 let (width, height) = dims.unzip();
                 let mut e = Event::new(EventKind::Screenshot, ts);
-                e.screenshot = Some(ScreenshotRef { blob, bytes: bytes as i64, width, height });
+                e.screenshot = Some(ScreenshotRef {
+                    blob,
+                    bytes: bytes as i64,
+                    width,
+                    height,
+                });
                 // Screenshots come from the browser process and show the page.
                 self.builder.push(e);
             }
@@ -477,7 +544,10 @@ impl Reader<'_> {
     /// decided once the events are in order.
     fn navigation(&mut self, ts: i64, url: String, pid: Option<i64>, frame: Option<String>) {
         let mut e = Event::new(EventKind::Navigation, ts);
-        e.navigation = Some(Navigation { same_document: false, from_url: None });
+        e.navigation = Some(Navigation {
+            same_document: false,
+            from_url: None,
+        });
         e.url = Some(url);
         self.keep(e, pid, frame);
     }
@@ -510,7 +580,10 @@ impl Reader<'_> {
     /// Drops what belongs to the browser's own pages and processes.
     fn finish(mut self) -> SessionBuilder {
         for p in self.pending {
-            if p.frame.as_ref().is_some_and(|f| self.browser_frames.contains(f)) {
+            if p.frame
+                .as_ref()
+                .is_some_and(|f| self.browser_frames.contains(f))
+            {
                 continue;
             }
             if p.event.url.as_deref().is_some_and(is_browser_url) {
@@ -519,7 +592,9 @@ impl Reader<'_> {
             let from_page = match p.pid {
                 // Requests a page makes may be logged by the browser process on
                 // the page's behalf, with the page's frame.
-                Some(pid) if self.browser_pids.contains(&pid) => p.frame.is_some() || p.event.kind == EventKind::Navigation,
+                Some(pid) if self.browser_pids.contains(&pid) => {
+                    p.frame.is_some() || p.event.kind == EventKind::Navigation
+                }
                 Some(pid) => self.page_pids.is_empty() || self.page_pids.contains(&pid),
                 None => true,
             };
@@ -535,7 +610,8 @@ impl Reader<'_> {
 /// when it is a plain string (base64 needs no escapes); None sends the caller
 /// to the full parser.
 fn snapshot_text(args: &str) -> Option<&str> {
-    static KEY: LazyLock<memchr::memmem::Finder<'static>> = LazyLock::new(|| memchr::memmem::Finder::new(b"\"snapshot\":\""));
+    static KEY: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\"snapshot\":\""));
     let start = KEY.find(args.as_bytes())? + 12;
     let len = memchr::memchr2(b'"', b'\\', &args.as_bytes()[start..])?;
     (args.as_bytes()[start + len] == b'"').then(|| &args[start..start + len])

@@ -49,7 +49,10 @@ fn string_stop(bytes: &[u8]) -> Option<usize> {
             return memchr::memchr2(b'"', b'\\', &bytes[i..]).map(|k| i + k);
         }
     }
-    bytes[i..].iter().position(|&b| b == b'"' || b == b'\\').map(|k| i + k)
+    bytes[i..]
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\')
+        .map(|k| i + k)
 }
 
 /// High bit set in every byte of `word` equal to `b`, and possibly in bytes
@@ -90,9 +93,14 @@ pub struct Splitter<R: Read> {
 enum State {
     Start,
     /// Inside the top-level object, before a key or `}`.
-    ObjectMember { first: bool },
+    ObjectMember {
+        first: bool,
+    },
     /// Inside the event array.
-    Events { top_level: bool, first: bool },
+    Events {
+        top_level: bool,
+        first: bool,
+    },
     Done,
 }
 
@@ -131,7 +139,10 @@ impl<R: Read> Splitter<R> {
         if self.end == self.buf.len() {
             // Only a single value larger than the buffer gets here.
             if self.buf.len() >= self.limits.max_event_bytes {
-                return Err(IngestError::EventTooLarge { at: self.at(0), limit: self.limits.max_event_bytes });
+                return Err(IngestError::EventTooLarge {
+                    at: self.at(0),
+                    limit: self.limits.max_event_bytes,
+                });
             }
             let grown = (self.buf.len() * 2).min(self.limits.max_event_bytes.max(CHUNK));
             self.buf.resize(grown, 0);
@@ -165,7 +176,10 @@ impl<R: Read> Splitter<R> {
     fn expect_more(&mut self, what: &str) -> Result<u8, IngestError> {
         match self.peek()? {
             Some(b) => Ok(b),
-            None => Err(IngestError::Truncated { at: self.at(self.pos), message: format!("expected {what}") }),
+            None => Err(IngestError::Truncated {
+                at: self.at(self.pos),
+                message: format!("expected {what}"),
+            }),
         }
     }
 
@@ -215,12 +229,18 @@ impl<R: Read> Splitter<R> {
                     OPEN => {
                         depth += 1;
                         if depth > self.limits.max_depth {
-                            return Err(IngestError::TooDeep { at: self.at(i), limit: self.limits.max_depth });
+                            return Err(IngestError::TooDeep {
+                                at: self.at(i),
+                                limit: self.limits.max_depth,
+                            });
                         }
                     }
                     _ => {
                         if depth == 0 {
-                            return Err(IngestError::syntax(self.at(i), "unbalanced closing bracket"));
+                            return Err(IngestError::syntax(
+                                self.at(i),
+                                "unbalanced closing bracket",
+                            ));
                         }
                         depth -= 1;
                         if depth == 0 {
@@ -252,16 +272,26 @@ impl<R: Read> Splitter<R> {
         match std::str::from_utf8(&self.buf[self.start..upto]) {
             Ok(_) => self.start = upto,
             Err(e) if e.error_len().is_none() => self.start += e.valid_up_to(),
-            Err(e) => return Err(IngestError::Utf8 { at: self.at(self.start + e.valid_up_to()) }),
+            Err(e) => {
+                return Err(IngestError::Utf8 {
+                    at: self.at(self.start + e.valid_up_to()),
+                })
+            }
         }
         Ok(())
     }
 
-    fn finish_value(&mut self, value_end: usize, keep: bool) -> Result<(usize, usize), IngestError> {
+    fn finish_value(
+        &mut self,
+        value_end: usize,
+        keep: bool,
+    ) -> Result<(usize, usize), IngestError> {
         self.pos = value_end;
         let from = self.start;
         if let Err(e) = std::str::from_utf8(&self.buf[from..value_end]) {
-            return Err(IngestError::Utf8 { at: self.at(from + e.valid_up_to()) });
+            return Err(IngestError::Utf8 {
+                at: self.at(from + e.valid_up_to()),
+            });
         }
         if !keep {
             self.start = value_end;
@@ -275,7 +305,9 @@ impl<R: Read> Splitter<R> {
         loop {
             while i < self.end {
                 match self.buf[i] {
-                    b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t' => return self.finish_scalar(i),
+                    b',' | b']' | b'}' | b' ' | b'\n' | b'\r' | b'\t' => {
+                        return self.finish_scalar(i)
+                    }
                     _ => i += 1,
                 }
             }
@@ -295,7 +327,10 @@ impl<R: Read> Splitter<R> {
         if serde_json::from_slice::<serde::de::IgnoredAny>(text).is_err() {
             return Err(IngestError::syntax(
                 self.at(self.start),
-                format!("invalid JSON value `{}`", String::from_utf8_lossy(&text[..text.len().min(40)])),
+                format!(
+                    "invalid JSON value `{}`",
+                    String::from_utf8_lossy(&text[..text.len().min(40)])
+                ),
             ));
         }
         self.pos = end;
@@ -313,7 +348,10 @@ impl<R: Read> Splitter<R> {
     fn expect_byte(&mut self, want: u8, what: &str) -> Result<(), IngestError> {
         let b = self.expect_more(what)?;
         if b != want {
-            return Err(IngestError::syntax(self.at(self.pos), format!("expected {what}, found `{}`", b as char)));
+            return Err(IngestError::syntax(
+                self.at(self.pos),
+                format!("expected {what}, found `{}`", b as char),
+            ));
         }
         self.pos += 1;
         Ok(())

@@ -6,7 +6,8 @@
 //! are tracked on the side, and leaving a route clears them.
 
 use super::rules::{
-    normalize_label, Capture, CompiledRules, Condition, Decode, FieldOp, Matcher, ParamPath, SelectionState, Source,
+    normalize_label, Capture, CompiledRules, Condition, Decode, FieldOp, Matcher, ParamPath,
+    SelectionState, Source,
 };
 use serde_json::{Map, Value};
 use tracepipe_schemas::{Event, EventKind, Session};
@@ -52,7 +53,9 @@ impl Checks {
     /// A click on a `<label>` is not counted: the browser forwards it to the
     /// control, whose own click follows.
     fn observe(&mut self, id: &str, e: &Event) {
-        if e.kind == EventKind::Click && e.target.as_ref().and_then(|t| t.tag.as_deref()) == Some("label") {
+        if e.kind == EventKind::Click
+            && e.target.as_ref().and_then(|t| t.tag.as_deref()) == Some("label")
+        {
             return;
         }
         let check = self.entry(id);
@@ -74,11 +77,17 @@ impl Checks {
     }
 
     fn ticked(&self) -> impl Iterator<Item = &str> {
-        self.items.iter().filter(|(_, c)| c.ticked).map(|(k, _)| k.as_str())
+        self.items
+            .iter()
+            .filter(|(_, c)| c.ticked)
+            .map(|(k, _)| k.as_str())
     }
 
     fn unticked_explicitly(&self) -> impl Iterator<Item = &str> {
-        self.items.iter().filter(|(_, c)| !c.ticked && c.explicit == Some(false)).map(|(k, _)| k.as_str())
+        self.items
+            .iter()
+            .filter(|(_, c)| !c.ticked && c.explicit == Some(false))
+            .map(|(k, _)| k.as_str())
     }
 
     fn is_empty(&self) -> bool {
@@ -124,7 +133,9 @@ fn percent_decode(s: &str, plus_is_space: bool) -> String {
         match bytes[i] {
             b'+' if plus_is_space => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -148,7 +159,9 @@ impl CompiledRules {
             return false;
         }
         if !m.labels.is_empty() || m.label_prefix.is_some() {
-            let Some(label) = s.label.as_deref() else { return false };
+            let Some(label) = s.label.as_deref() else {
+                return false;
+            };
             if !m.labels.is_empty() && !m.labels.iter().any(|l| l == label) {
                 return false;
             }
@@ -159,12 +172,22 @@ impl CompiledRules {
             }
         }
         if !m.roles.is_empty() {
-            let role = e.target.as_ref().and_then(|t| t.role.as_deref()).map(str::to_lowercase);
+            let role = e
+                .target
+                .as_ref()
+                .and_then(|t| t.role.as_deref())
+                .map(str::to_lowercase);
             if !role.is_some_and(|r| m.roles.contains(&r)) {
                 return false;
             }
         }
-        if !m.tags.is_empty() && !e.target.as_ref().and_then(|t| t.tag.as_deref()).is_some_and(|t| m.tags.iter().any(|w| w == t)) {
+        if !m.tags.is_empty()
+            && !e
+                .target
+                .as_ref()
+                .and_then(|t| t.tag.as_deref())
+                .is_some_and(|t| m.tags.iter().any(|w| w == t))
+        {
             return false;
         }
         if let Some(p) = &m.value_pattern {
@@ -172,18 +195,32 @@ impl CompiledRules {
                 return false;
             }
         }
-        if !m.keys.is_empty() && !e.key.as_deref().is_some_and(|k| m.keys.iter().any(|w| w.eq_ignore_ascii_case(k))) {
+        if !m.keys.is_empty()
+            && !e
+                .key
+                .as_deref()
+                .is_some_and(|k| m.keys.iter().any(|w| w.eq_ignore_ascii_case(k)))
+        {
             return false;
         }
         if !m.modifiers_any.is_empty() && !e.modifiers.iter().any(|x| m.modifiers_any.contains(x)) {
             return false;
         }
         if let Some(attr) = &m.has_data {
-            if !e.target.as_ref().is_some_and(|t| t.data.get(attr).is_some_and(|v| !v.is_empty())) {
+            if !e
+                .target
+                .as_ref()
+                .is_some_and(|t| t.data.get(attr).is_some_and(|v| !v.is_empty()))
+            {
                 return false;
             }
         }
-        if !m.methods.is_empty() && !e.network.as_ref().is_some_and(|n| m.methods.contains(&n.method.to_uppercase())) {
+        if !m.methods.is_empty()
+            && !e
+                .network
+                .as_ref()
+                .is_some_and(|n| m.methods.contains(&n.method.to_uppercase()))
+        {
             return false;
         }
         if let Some(r) = m.route {
@@ -213,15 +250,30 @@ impl CompiledRules {
     fn source_value(&self, src: &Source, s: &Seen, selection: &Checks) -> Option<Value> {
         match src {
             Source::Value => s.e.value.clone().map(Value::String),
-            Source::Data(attr) => s.e.target.as_ref()?.data.get(attr).filter(|v| !v.is_empty()).cloned().map(Value::String),
-            Source::Route { route, group, decode } => {
+            Source::Data(attr) => {
+                s.e.target
+                    .as_ref()?
+                    .data
+                    .get(attr)
+                    .filter(|v| !v.is_empty())
+                    .cloned()
+                    .map(Value::String)
+            }
+            Source::Route {
+                route,
+                group,
+                decode,
+            } => {
                 let caps = self.routes[*route].captures(s.fragment)?;
                 let raw = caps.name(group)?.as_str();
                 let text = percent_decode(raw, matches!(decode, Decode::Query));
                 (!text.is_empty()).then_some(Value::String(text))
             }
             Source::Selection => {
-                let ids: Vec<Value> = selection.ticked().map(|id| Value::String(id.to_string())).collect();
+                let ids: Vec<Value> = selection
+                    .ticked()
+                    .map(|id| Value::String(id.to_string()))
+                    .collect();
                 (!ids.is_empty()).then_some(Value::Array(ids))
             }
             Source::Const(v) => Some(v.clone()),
@@ -229,10 +281,17 @@ impl CompiledRules {
     }
 
     fn first_value(&self, from: &[Source], s: &Seen, selection: &Checks) -> Option<Value> {
-        from.iter().find_map(|src| self.source_value(src, s, selection))
+        from.iter()
+            .find_map(|src| self.source_value(src, s, selection))
     }
 
-    fn capture_into(&self, params: &mut Map<String, Value>, caps: &[Capture], s: &Seen, selection: &Checks) {
+    fn capture_into(
+        &self,
+        params: &mut Map<String, Value>,
+        caps: &[Capture],
+        s: &Seen,
+        selection: &Checks,
+    ) {
         for c in caps {
             if let Some(v) = self.first_value(&c.from, s, selection) {
                 set_path(params, &c.path, v);
@@ -251,15 +310,24 @@ impl CompiledRules {
                 continue;
             }
             let label = match e.kind {
-                EventKind::Click | EventKind::Change | EventKind::Key | EventKind::Submit => e.label().map(normalize_label),
+                EventKind::Click | EventKind::Change | EventKind::Key | EventKind::Submit => {
+                    e.label().map(normalize_label)
+                }
                 _ => None,
             };
-            let seen = Seen { e, label, fragment: fragment(e.url.as_deref()) };
+            let seen = Seen {
+                e,
+                label,
+                fragment: fragment(e.url.as_deref()),
+            };
             if e.kind == EventKind::Navigation {
                 let new = seen.fragment;
                 if route.is_some_and(|r| r != new) {
                     selection = Checks::default();
-                    open.retain(|f| !self.flows[f.flow].cancel_on_route_change || f.route.as_deref() == Some(new));
+                    open.retain(|f| {
+                        !self.flows[f.flow].cancel_on_route_change
+                            || f.route.as_deref() == Some(new)
+                    });
                 }
                 route = Some(new);
             }
@@ -274,7 +342,12 @@ impl CompiledRules {
             if self.feed_open_flows(i, &seen, &mut open, &mut selection, &mut out) {
                 continue;
             }
-            if let Some((k, flow)) = self.flows.iter().enumerate().find(|(_, f)| f.start.iter().any(|m| self.matches(m, &seen))) {
+            if let Some((k, flow)) = self
+                .flows
+                .iter()
+                .enumerate()
+                .find(|(_, f)| f.start.iter().any(|m| self.matches(m, &seen)))
+            {
                 // Starting a flow again abandons the unfinished one.
                 open.retain(|f| f.flow != k);
                 let mut params = Map::new();
@@ -294,7 +367,10 @@ impl CompiledRules {
                 if self.matches(&t.on, &seen) && self.condition_holds(&t.when, &seen, &selection) {
                     let mut params = Map::new();
                     self.capture_into(&mut params, &t.capture, &seen, &selection);
-                    let batch = t.capture.iter().any(|c| c.from.iter().any(|s| matches!(s, Source::Selection)));
+                    let batch = t
+                        .capture
+                        .iter()
+                        .any(|c| c.from.iter().any(|s| matches!(s, Source::Selection)));
                     out.push(Candidate {
                         action: t.action,
                         params,
@@ -352,22 +428,33 @@ impl CompiledRules {
                                 FieldOp::Toggle { add, remove, .. } => {
                                     extend_path(&mut params, add, checks.ticked());
                                     if let Some(remove) = remove {
-                                        extend_path(&mut params, remove, checks.unticked_explicitly());
+                                        extend_path(
+                                            &mut params,
+                                            remove,
+                                            checks.unticked_explicitly(),
+                                        );
                                     }
                                 }
-                                FieldOp::Choose { add, .. } => extend_path(&mut params, add, checks.ticked()),
+                                FieldOp::Choose { add, .. } => {
+                                    extend_path(&mut params, add, checks.ticked())
+                                }
                                 _ => {}
                             }
                         }
                         for (field, checks) in &state.flags {
-                            if let FieldOp::Flag { path, value } = &self.flows[state.flow].fields[*field].op {
+                            if let FieldOp::Flag { path, value } =
+                                &self.flows[state.flow].fields[*field].op
+                            {
                                 if checks.ticked().next().is_some() {
                                     extend_path(&mut params, path, std::iter::once(value.as_str()));
                                 }
                             }
                         }
                         self.capture_into(&mut params, &outcome.capture, seen, selection);
-                        let batch = outcome.capture.iter().any(|c| c.from.iter().any(|s| matches!(s, Source::Selection)));
+                        let batch = outcome
+                            .capture
+                            .iter()
+                            .any(|c| c.from.iter().any(|s| matches!(s, Source::Selection)));
                         out.push(Candidate {
                             action,
                             params,
@@ -426,7 +513,11 @@ impl CompiledRules {
                 .iter()
                 .enumerate()
                 .take_while(|(_, e)| e.t_us - t <= self.corroboration_window_us)
-                .find(|(_, e)| e.network.as_ref().is_some_and(|n| !n.method.eq_ignore_ascii_case("GET")));
+                .find(|(_, e)| {
+                    e.network
+                        .as_ref()
+                        .is_some_and(|n| !n.method.eq_ignore_ascii_case("GET"))
+                });
             if let Some((k, _)) = request {
                 c.confidence = (c.confidence + 0.05).min(1.0);
                 c.evidence.push(c.commit + k);
@@ -444,7 +535,9 @@ impl CompiledRules {
         for c in found {
             if let Some(last) = out.last_mut() {
                 let gap = session.events[c.commit].t_us - session.events[last.commit].t_us;
-                let same = last.action == c.action && last.params == c.params && last.from_flow != c.from_flow;
+                let same = last.action == c.action
+                    && last.params == c.params
+                    && last.from_flow != c.from_flow;
                 if same && gap <= self.merge_window_us {
                     last.evidence.extend(c.evidence);
                     last.confidence = last.confidence.max(c.confidence);
@@ -478,7 +571,9 @@ fn set_path(params: &mut Map<String, Value>, path: &ParamPath, v: Value) {
             params.insert(path.param.clone(), v);
         }
         Some(field) => {
-            let obj = params.entry(path.param.clone()).or_insert_with(|| Value::Object(Map::new()));
+            let obj = params
+                .entry(path.param.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(o) = obj {
                 o.insert(field.clone(), v);
             }
@@ -487,17 +582,26 @@ fn set_path(params: &mut Map<String, Value>, path: &ParamPath, v: Value) {
 }
 
 /// Appends ids to a list parameter (or a list field of an object), once each.
-fn extend_path<'a>(params: &mut Map<String, Value>, path: &ParamPath, ids: impl Iterator<Item = &'a str>) {
+fn extend_path<'a>(
+    params: &mut Map<String, Value>,
+    path: &ParamPath,
+    ids: impl Iterator<Item = &'a str>,
+) {
     let ids: Vec<&str> = ids.collect();
     if ids.is_empty() {
         return;
     }
     let slot = match &path.field {
-        None => params.entry(path.param.clone()).or_insert_with(|| Value::Array(Vec::new())),
+        None => params
+            .entry(path.param.clone())
+            .or_insert_with(|| Value::Array(Vec::new())),
         Some(field) => {
-            let obj = params.entry(path.param.clone()).or_insert_with(|| Value::Object(Map::new()));
+            let obj = params
+                .entry(path.param.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
             let Value::Object(o) = obj else { return };
-            o.entry(field.clone()).or_insert_with(|| Value::Array(Vec::new()))
+            o.entry(field.clone())
+                .or_insert_with(|| Value::Array(Vec::new()))
         }
     };
     if let Value::Array(list) = slot {
@@ -515,7 +619,10 @@ mod tests {
 
     #[test]
     fn routes_decode_like_gmail_writes_them() {
-        assert_eq!(percent_decode("from%3Aalice+report", true), "from:alice report");
+        assert_eq!(
+            percent_decode("from%3Aalice+report", true),
+            "from:alice report"
+        );
         assert_eq!(percent_decode("Zo%C3%AB", true), "Zoë");
         assert_eq!(percent_decode("a+b", false), "a+b");
         assert_eq!(percent_decode("100%", true), "100%");

@@ -31,7 +31,9 @@ pub struct RulesOptions {
 
 impl Default for RulesOptions {
     fn default() -> Self {
-        RulesOptions { low_confidence_below: 0.6 }
+        RulesOptions {
+            low_confidence_below: 0.6,
+        }
     }
 }
 
@@ -46,7 +48,12 @@ pub struct RulesModel {
 
 impl RulesModel {
     /// Compiles the rules in `contents` (the file named `file`) for `suite`.
-    pub fn from_json(file: &str, contents: &str, suite: &Suite, options: RulesOptions) -> Result<RulesModel, RulesError> {
+    pub fn from_json(
+        file: &str,
+        contents: &str,
+        suite: &Suite,
+        options: RulesOptions,
+    ) -> Result<RulesModel, RulesError> {
         let rules = rules::compile(file, contents, suite)?;
         let model = ModelRef {
             provider: ModelProvider::Rules,
@@ -56,9 +63,22 @@ impl RulesModel {
         let actions = suite
             .actions
             .iter()
-            .map(|a| (a.name.clone(), a.parameters.iter().map(|p| (p.name.clone(), p.param_type, p.required)).collect()))
+            .map(|a| {
+                (
+                    a.name.clone(),
+                    a.parameters
+                        .iter()
+                        .map(|p| (p.name.clone(), p.param_type, p.required))
+                        .collect(),
+                )
+            })
             .collect();
-        Ok(RulesModel { rules, model, actions, options })
+        Ok(RulesModel {
+            rules,
+            model,
+            actions,
+            options,
+        })
     }
 }
 
@@ -76,7 +96,11 @@ impl Model for RulesModel {
                 let (parameters, complete) = typed(c.params, params);
                 // An action missing a value its definition requires is less
                 // likely to be what the person did, or was recorded badly.
-                let confidence = if complete { c.confidence } else { c.confidence * 0.5 };
+                let confidence = if complete {
+                    c.confidence
+                } else {
+                    c.confidence * 0.5
+                };
                 let start_us = c.evidence.first().map_or(0, |&i| session.events[i].t_us);
                 let end_us = c.evidence.last().map_or(0, |&i| session.events[i].t_us);
                 ClassifiedAction {
@@ -95,30 +119,42 @@ impl Model for RulesModel {
 
 /// Coerces captured values to their parameters' types; reports whether every
 /// required parameter has a value.
-fn typed(values: Map<String, Value>, params: &[(String, ParameterType, bool)]) -> (Map<String, Value>, bool) {
+fn typed(
+    values: Map<String, Value>,
+    params: &[(String, ParameterType, bool)],
+) -> (Map<String, Value>, bool) {
     let mut out = Map::new();
     for (name, value) in values {
-        let Some((_, ty, _)) = params.iter().find(|(n, _, _)| *n == name) else { continue };
+        let Some((_, ty, _)) = params.iter().find(|(n, _, _)| *n == name) else {
+            continue;
+        };
         if let Some(v) = coerce(value, *ty) {
             out.insert(name, v);
         }
     }
-    let complete = params.iter().filter(|(_, _, required)| *required).all(|(n, _, _)| {
-        out.get(n).is_some_and(|v| match v {
-            Value::String(s) => !s.trim().is_empty(),
-            Value::Array(a) => !a.is_empty(),
-            Value::Object(o) => !o.is_empty(),
-            Value::Null => false,
-            _ => true,
-        })
-    });
+    let complete = params
+        .iter()
+        .filter(|(_, _, required)| *required)
+        .all(|(n, _, _)| {
+            out.get(n).is_some_and(|v| match v {
+                Value::String(s) => !s.trim().is_empty(),
+                Value::Array(a) => !a.is_empty(),
+                Value::Object(o) => !o.is_empty(),
+                Value::Null => false,
+                _ => true,
+            })
+        });
     (out, complete)
 }
 
 fn coerce(v: Value, ty: ParameterType) -> Option<Value> {
     Some(match (ty, v) {
         (ParameterType::String, Value::Array(items)) => Value::String(
-            items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string)).collect::<Vec<_>>().join(", "),
+            items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+                .collect::<Vec<_>>()
+                .join(", "),
         ),
         (ParameterType::String, Value::String(s)) => Value::String(s),
         (ParameterType::String, other) => Value::String(other.to_string()),
@@ -126,7 +162,9 @@ fn coerce(v: Value, ty: ParameterType) -> Option<Value> {
         (ParameterType::Array, Value::String(s)) => Value::Array(vec![Value::String(s)]),
         (ParameterType::Integer, Value::String(s)) => Value::from(s.trim().parse::<i64>().ok()?),
         (ParameterType::Number, Value::String(s)) => Value::from(s.trim().parse::<f64>().ok()?),
-        (ParameterType::Boolean, Value::String(s)) => Value::Bool(matches!(s.trim(), "true" | "checked" | "on" | "1")),
+        (ParameterType::Boolean, Value::String(s)) => {
+            Value::Bool(matches!(s.trim(), "true" | "checked" | "on" | "1"))
+        }
         (_, v) => v,
     })
 }

@@ -19,17 +19,43 @@ pub enum RulesError {
     #[error("{file}: not a valid rules file: {message}")]
     Parse { file: String, message: String },
     #[error("{file}: the rules are for suite `{found}`, not `{expected}`")]
-    WrongSuite { file: String, expected: String, found: String },
+    WrongSuite {
+        file: String,
+        expected: String,
+        found: String,
+    },
     #[error("{file}: route `{route}` is not a valid regular expression: {message}")]
-    BadRoute { file: String, route: String, message: String },
+    BadRoute {
+        file: String,
+        route: String,
+        message: String,
+    },
     #[error("{file}: {place} names route `{route}`, which `routes` does not define")]
-    UnknownRoute { file: String, place: String, route: String },
+    UnknownRoute {
+        file: String,
+        place: String,
+        route: String,
+    },
     #[error("{file}: {place} names action `{action}`, which suite `{suite}` does not have")]
-    UnknownAction { file: String, place: String, suite: String, action: String },
+    UnknownAction {
+        file: String,
+        place: String,
+        suite: String,
+        action: String,
+    },
     #[error("{file}: {place} sets parameter `{parameter}`, which action `{action}` does not have")]
-    UnknownParameter { file: String, place: String, action: String, parameter: String },
+    UnknownParameter {
+        file: String,
+        place: String,
+        action: String,
+        parameter: String,
+    },
     #[error("{file}: {place}: {message}")]
-    Invalid { file: String, place: String, message: String },
+    Invalid {
+        file: String,
+        place: String,
+        message: String,
+    },
 }
 
 // ---- The file as written ----------------------------------------------------
@@ -316,7 +342,11 @@ pub(crate) struct Matcher {
 pub(crate) enum Source {
     Value,
     Data(String),
-    Route { route: usize, group: String, decode: Decode },
+    Route {
+        route: usize,
+        group: String,
+        decode: Decode,
+    },
     Selection,
     Const(serde_json::Value),
 }
@@ -336,10 +366,23 @@ pub(crate) struct ParamPath {
 
 #[derive(Debug)]
 pub(crate) enum FieldOp {
-    Set { path: ParamPath, from: Vec<Source> },
-    Toggle { id: Source, add: ParamPath, remove: Option<ParamPath> },
-    Flag { path: ParamPath, value: String },
-    Choose { id: Source, add: ParamPath },
+    Set {
+        path: ParamPath,
+        from: Vec<Source>,
+    },
+    Toggle {
+        id: Source,
+        add: ParamPath,
+        remove: Option<ParamPath>,
+    },
+    Flag {
+        path: ParamPath,
+        value: String,
+    },
+    Choose {
+        id: Source,
+        add: ParamPath,
+    },
 }
 
 #[derive(Debug)]
@@ -409,11 +452,17 @@ pub(crate) fn normalize_label(label: &str) -> String {
         .chars()
         .filter(|c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'))
         .collect();
-    let mut s = cleaned.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let mut s = cleaned
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
     if s.ends_with(')') {
         if let Some(open) = s.rfind('(') {
             let hint = &s[open + 1..s.len() - 1];
-            const KEYS: &[&str] = &["ctrl", "cmd", "⌘", "meta", "alt", "shift", "enter", "esc", "del", "+"];
+            const KEYS: &[&str] = &[
+                "ctrl", "cmd", "⌘", "meta", "alt", "shift", "enter", "esc", "del", "+",
+            ];
             if KEYS.iter().any(|k| hint.contains(k)) {
                 s.truncate(open);
                 s = s.trim_end().to_string();
@@ -436,15 +485,22 @@ struct Compiler<'a> {
 
 impl Compiler<'_> {
     fn invalid(&self, place: &str, message: impl Into<String>) -> RulesError {
-        RulesError::Invalid { file: self.file.into(), place: place.into(), message: message.into() }
+        RulesError::Invalid {
+            file: self.file.into(),
+            place: place.into(),
+            message: message.into(),
+        }
     }
 
     fn route(&self, name: &str, place: &str) -> Result<usize, RulesError> {
-        self.route_names.iter().position(|r| r == name).ok_or_else(|| RulesError::UnknownRoute {
-            file: self.file.into(),
-            place: place.into(),
-            route: name.into(),
-        })
+        self.route_names
+            .iter()
+            .position(|r| r == name)
+            .ok_or_else(|| RulesError::UnknownRoute {
+                file: self.file.into(),
+                place: place.into(),
+                route: name.into(),
+            })
     }
 
     fn matcher(&self, m: MatcherFile, place: &str) -> Result<Matcher, RulesError> {
@@ -459,7 +515,10 @@ impl Compiler<'_> {
             tags: m.tag.iter().map(|r| r.to_lowercase()).collect(),
             value_pattern: m
                 .value_pattern
-                .map(|p| Regex::new(&p).map_err(|e| self.invalid(place, format!("bad `value_pattern`: {e}"))))
+                .map(|p| {
+                    Regex::new(&p)
+                        .map_err(|e| self.invalid(place, format!("bad `value_pattern`: {e}")))
+                })
                 .transpose()?,
             keys: m.key,
             modifiers_any: m.modifiers_any.iter().map(|r| r.to_lowercase()).collect(),
@@ -474,10 +533,18 @@ impl Compiler<'_> {
         Ok(match s {
             SourceFile::Value => Source::Value,
             SourceFile::Data(attr) => Source::Data(attr),
-            SourceFile::Route { route, group, decode } => {
+            SourceFile::Route {
+                route,
+                group,
+                decode,
+            } => {
                 let index = self.route(&route, place)?;
                 // Regex is compiled per route below; group existence is checked there.
-                Source::Route { route: index, group, decode }
+                Source::Route {
+                    route: index,
+                    group,
+                    decode,
+                }
             }
             SourceFile::Selection => Source::Selection,
             SourceFile::Const(v) => Source::Const(v),
@@ -486,7 +553,12 @@ impl Compiler<'_> {
 
     /// Checks that `path` names a parameter of `action` (an OBJECT one when it
     /// has a field).
-    fn path(&self, action: Option<usize>, path: &str, place: &str) -> Result<ParamPath, RulesError> {
+    fn path(
+        &self,
+        action: Option<usize>,
+        path: &str,
+        place: &str,
+    ) -> Result<ParamPath, RulesError> {
         let (param, field) = match path.split_once('.') {
             Some((p, f)) => (p.to_string(), Some(f.to_string())),
             None => (path.to_string(), None),
@@ -506,22 +578,38 @@ impl Compiler<'_> {
     }
 
     fn action(&self, name: &str, place: &str) -> Result<usize, RulesError> {
-        self.suite.actions.iter().position(|a| a.name == name).ok_or_else(|| RulesError::UnknownAction {
-            file: self.file.into(),
-            place: place.into(),
-            suite: self.suite.name.clone(),
-            action: name.into(),
-        })
+        self.suite
+            .actions
+            .iter()
+            .position(|a| a.name == name)
+            .ok_or_else(|| RulesError::UnknownAction {
+                file: self.file.into(),
+                place: place.into(),
+                suite: self.suite.name.clone(),
+                action: name.into(),
+            })
     }
 
-    fn condition(&self, c: Option<ConditionFile>, place: &str) -> Result<Option<Condition>, RulesError> {
+    fn condition(
+        &self,
+        c: Option<ConditionFile>,
+        place: &str,
+    ) -> Result<Option<Condition>, RulesError> {
         c.map(|c| {
-            Ok(Condition { selection: c.selection, route: c.route.map(|r| self.route(&r, place)).transpose()? })
+            Ok(Condition {
+                selection: c.selection,
+                route: c.route.map(|r| self.route(&r, place)).transpose()?,
+            })
         })
         .transpose()
     }
 
-    fn captures(&self, list: Vec<CaptureFile>, actions: &[usize], place: &str) -> Result<Vec<Capture>, RulesError> {
+    fn captures(
+        &self,
+        list: Vec<CaptureFile>,
+        actions: &[usize],
+        place: &str,
+    ) -> Result<Vec<Capture>, RulesError> {
         list.into_iter()
             .map(|c| {
                 let mut path = None;
@@ -533,9 +621,15 @@ impl Compiler<'_> {
                     None => self.path(None, &c.set, place)?,
                 };
                 if c.from.is_empty() {
-                    return Err(self.invalid(place, format!("capture of `{}` has no source", c.set)));
+                    return Err(
+                        self.invalid(place, format!("capture of `{}` has no source", c.set))
+                    );
                 }
-                let from = c.from.into_iter().map(|s| self.source(s, place)).collect::<Result<_, _>>()?;
+                let from = c
+                    .from
+                    .into_iter()
+                    .map(|s| self.source(s, place))
+                    .collect::<Result<_, _>>()?;
                 Ok(Capture { path, from })
             })
             .collect()
@@ -543,11 +637,21 @@ impl Compiler<'_> {
 }
 
 /// Parses and compiles a rules file for `suite`.
-pub(crate) fn compile(file: &str, contents: &str, suite: &Suite) -> Result<CompiledRules, RulesError> {
-    let parsed: RulesFile = serde_json::from_str(contents)
-        .map_err(|e| RulesError::Parse { file: file.into(), message: e.to_string() })?;
+pub(crate) fn compile(
+    file: &str,
+    contents: &str,
+    suite: &Suite,
+) -> Result<CompiledRules, RulesError> {
+    let parsed: RulesFile = serde_json::from_str(contents).map_err(|e| RulesError::Parse {
+        file: file.into(),
+        message: e.to_string(),
+    })?;
     if parsed.suite != suite.name {
-        return Err(RulesError::WrongSuite { file: file.into(), expected: suite.name.clone(), found: parsed.suite });
+        return Err(RulesError::WrongSuite {
+            file: file.into(),
+            expected: suite.name.clone(),
+            found: parsed.suite,
+        });
     }
     let mut routes = Vec::new();
     let mut route_names = Vec::new();
@@ -560,12 +664,19 @@ pub(crate) fn compile(file: &str, contents: &str, suite: &Suite) -> Result<Compi
         routes.push(re);
         route_names.push(name.clone());
     }
-    let c = Compiler { file, suite, route_names };
+    let c = Compiler {
+        file,
+        suite,
+        route_names,
+    };
     let check_groups = |sources: &[Source], place: &str| -> Result<(), RulesError> {
         for s in sources {
             if let Source::Route { route, group, .. } = s {
                 if !routes[*route].capture_names().flatten().any(|n| n == group) {
-                    return Err(c.invalid(place, format!("route `{}` has no group `{group}`", c.route_names[*route])));
+                    return Err(c.invalid(
+                        place,
+                        format!("route `{}` has no group `{group}`", c.route_names[*route]),
+                    ));
                 }
             }
         }
@@ -575,7 +686,10 @@ pub(crate) fn compile(file: &str, contents: &str, suite: &Suite) -> Result<Compi
     let selection = parsed
         .selection
         .map(|s| -> Result<Selection, RulesError> {
-            Ok(Selection { toggle: c.matcher(s.toggle, "selection")?, id: c.source(s.id, "selection")? })
+            Ok(Selection {
+                toggle: c.matcher(s.toggle, "selection")?,
+                id: c.source(s.id, "selection")?,
+            })
         })
         .transpose()?;
 
@@ -586,19 +700,31 @@ pub(crate) fn compile(file: &str, contents: &str, suite: &Suite) -> Result<Compi
         let mut outcomes = Vec::new();
         for (k, o) in f.outcomes.into_iter().enumerate() {
             let oplace = format!("{place} outcome {}", k + 1);
-            let action = o.action.as_deref().map(|a| c.action(a, &oplace)).transpose()?;
+            let action = o
+                .action
+                .as_deref()
+                .map(|a| c.action(a, &oplace))
+                .transpose()?;
             if let Some(a) = action {
                 outcome_actions.push(a);
             }
             if o.on.is_empty() {
                 return Err(c.invalid(&oplace, "an outcome needs at least one `on` matcher"));
             }
-            let on = o.on.into_iter().map(|m| c.matcher(m, &oplace)).collect::<Result<_, _>>()?;
+            let on =
+                o.on.into_iter()
+                    .map(|m| c.matcher(m, &oplace))
+                    .collect::<Result<_, _>>()?;
             let capture = c.captures(o.capture, action.as_slice(), &oplace)?;
             for cap in &capture {
                 check_groups(&cap.from, &oplace)?;
             }
-            outcomes.push(Outcome { on, when: c.condition(o.when, &oplace)?, action, capture });
+            outcomes.push(Outcome {
+                on,
+                when: c.condition(o.when, &oplace)?,
+                action,
+                capture,
+            });
         }
         if f.start.is_empty() {
             return Err(c.invalid(&place, "a flow needs at least one `start` matcher"));
@@ -608,11 +734,19 @@ pub(crate) fn compile(file: &str, contents: &str, suite: &Suite) -> Result<Compi
         // able to end in actions with the same parameters.
         let check_path = |path: &str, fplace: &str| -> Result<ParamPath, RulesError> {
             let (param, _) = path.split_once('.').unwrap_or((path, ""));
-            if !outcome_actions.is_empty() && !outcome_actions.iter().any(|&a| suite.actions[a].parameter(param).is_some()) {
+            if !outcome_actions.is_empty()
+                && !outcome_actions
+                    .iter()
+                    .any(|&a| suite.actions[a].parameter(param).is_some())
+            {
                 return Err(RulesError::UnknownParameter {
                     file: file.into(),
                     place: fplace.into(),
-                    action: outcome_actions.iter().map(|&a| suite.actions[a].name.as_str()).collect::<Vec<_>>().join("|"),
+                    action: outcome_actions
+                        .iter()
+                        .map(|&a| suite.actions[a].name.as_str())
+                        .collect::<Vec<_>>()
+                        .join("|"),
                     parameter: param.into(),
                 });
             }
@@ -622,7 +756,11 @@ pub(crate) fn compile(file: &str, contents: &str, suite: &Suite) -> Result<Compi
             let mut list = Vec::new();
             for cap in f.capture {
                 let path = check_path(&cap.set, &place)?;
-                let from: Vec<Source> = cap.from.into_iter().map(|s| c.source(s, &place)).collect::<Result<_, _>>()?;
+                let from: Vec<Source> = cap
+                    .from
+                    .into_iter()
+                    .map(|s| c.source(s, &place))
+                    .collect::<Result<_, _>>()?;
                 check_groups(&from, &place)?;
                 list.push(Capture { path, from });
             }
@@ -637,30 +775,54 @@ pub(crate) fn compile(file: &str, contents: &str, suite: &Suite) -> Result<Compi
                     let from = if field.from.is_empty() {
                         vec![Source::Value]
                     } else {
-                        field.from.into_iter().map(|s| c.source(s, &fplace)).collect::<Result<_, _>>()?
+                        field
+                            .from
+                            .into_iter()
+                            .map(|s| c.source(s, &fplace))
+                            .collect::<Result<_, _>>()?
                     };
                     check_groups(&from, &fplace)?;
-                    FieldOp::Set { path: check_path(&set, &fplace)?, from }
+                    FieldOp::Set {
+                        path: check_path(&set, &fplace)?,
+                        from,
+                    }
                 }
                 (None, Some(t), None, None) => FieldOp::Toggle {
                     id: c.source(t.id, &fplace)?,
                     add: check_path(&t.add, &fplace)?,
                     remove: t.remove.map(|r| check_path(&r, &fplace)).transpose()?,
                 },
-                (None, None, Some(flag), None) => FieldOp::Flag { path: check_path(&flag.param, &fplace)?, value: flag.value },
-                (None, None, None, Some(choose)) => {
-                    FieldOp::Choose { id: c.source(choose.id, &fplace)?, add: check_path(&choose.add, &fplace)? }
+                (None, None, Some(flag), None) => FieldOp::Flag {
+                    path: check_path(&flag.param, &fplace)?,
+                    value: flag.value,
+                },
+                (None, None, None, Some(choose)) => FieldOp::Choose {
+                    id: c.source(choose.id, &fplace)?,
+                    add: check_path(&choose.add, &fplace)?,
+                },
+                _ => {
+                    return Err(c.invalid(
+                        &fplace,
+                        "a field has exactly one of `set`, `toggle`, `flag`, `choose`",
+                    ))
                 }
-                _ => return Err(c.invalid(&fplace, "a field has exactly one of `set`, `toggle`, `flag`, `choose`")),
             };
             fields.push(Field { on, op });
         }
         flows.push(Flow {
-            start: f.start.into_iter().map(|m| c.matcher(m, &place)).collect::<Result<_, _>>()?,
+            start: f
+                .start
+                .into_iter()
+                .map(|m| c.matcher(m, &place))
+                .collect::<Result<_, _>>()?,
             capture,
             fields,
             outcomes,
-            cancel: f.cancel.into_iter().map(|m| c.matcher(m, &place)).collect::<Result<_, _>>()?,
+            cancel: f
+                .cancel
+                .into_iter()
+                .map(|m| c.matcher(m, &place))
+                .collect::<Result<_, _>>()?,
             cancel_on_route_change: f.cancel_on_route_change,
             confidence: check_confidence(&c, f.confidence, &place)?,
         });
@@ -711,8 +873,14 @@ mod tests {
     fn labels_compare_across_client_renderings() {
         assert_eq!(normalize_label("Send \u{202A}(Ctrl-Enter)\u{202C}"), "send");
         assert_eq!(normalize_label("  Send   (⌘Enter) "), "send");
-        assert_eq!(normalize_label("Skip the Inbox (Archive it)"), "skip the inbox (archive it)");
-        assert_eq!(normalize_label("Please enter a new label name:"), "please enter a new label name");
+        assert_eq!(
+            normalize_label("Skip the Inbox (Archive it)"),
+            "skip the inbox (archive it)"
+        );
+        assert_eq!(
+            normalize_label("Please enter a new label name:"),
+            "please enter a new label name"
+        );
         assert_eq!(normalize_label("Label as…"), "label as");
         assert_eq!(normalize_label("SAVE & CLOSE"), "save & close");
     }
