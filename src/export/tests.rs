@@ -58,7 +58,7 @@ fn suite(i: usize) -> &'static str {
 /// Constant within a (suite, day) partition, so model filters prune whole
 /// row groups on statistics.
 fn model(i: usize) -> &'static str {
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         "llm"
     } else {
         "rules"
@@ -117,7 +117,7 @@ fn example_id(i: usize) -> String {
 fn rows(i: usize) -> (ExampleRow, Vec<ActionRow>) {
     let actions: Vec<ActionRow> = (0..action_count(i))
         .map(|a| {
-            let tool = if (i + a) % 2 == 0 {
+            let tool = if (i + a).is_multiple_of(2) {
                 "send_email"
             } else {
                 "search_emails"

@@ -207,10 +207,9 @@ impl CompiledRules {
             return false;
         }
         if let Some(attr) = &m.has_data {
-            if !e
-                .target
+            if e.target
                 .as_ref()
-                .is_some_and(|t| t.data.get(attr).is_some_and(|v| !v.is_empty()))
+                .is_none_or(|t| t.data.get(attr).is_none_or(|v| v.is_empty()))
             {
                 return false;
             }

@@ -37,12 +37,15 @@ impl Default for RulesOptions {
     }
 }
 
+/// A suite action's parameter: its name, type and whether it is required.
+type TypedParameter = (String, ParameterType, bool);
+
 /// The declarative rules engine.
 pub struct RulesModel {
     rules: rules::CompiledRules,
     model: ModelRef,
     /// Per suite action: its name and parameter types, for typing values.
-    actions: Vec<(String, Vec<(String, ParameterType, bool)>)>,
+    actions: Vec<(String, Vec<TypedParameter>)>,
     options: RulesOptions,
 }
 

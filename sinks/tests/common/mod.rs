@@ -99,10 +99,12 @@ pub fn sample_example(i: usize) -> SampleExample {
         model_provider: "RULES".to_owned(),
         model_name: "rules".to_owned(),
         model_version: "1".to_owned(),
-        action_tool_map_id: (i % 5 != 0).then(|| "20000000-0000-4000-8000-000000000001".to_owned()),
+        action_tool_map_id: (!i.is_multiple_of(5))
+            .then(|| "20000000-0000-4000-8000-000000000001".to_owned()),
         status: "COMPLETED".to_owned(),
         created_at,
-        session_started_at: (i % 3 != 0).then(|| created_at - chrono::Duration::minutes(5)),
+        session_started_at: (!i.is_multiple_of(3))
+            .then(|| created_at - chrono::Duration::minutes(5)),
         action_count: i32::try_from(actions.len()).expect("small"),
         low_confidence_count: i32::try_from(low_confidence_count).expect("small"),
         min_confidence: actions.iter().map(|a| a.confidence).reduce(f64::min),
