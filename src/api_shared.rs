@@ -73,3 +73,127 @@ pub fn month(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
         .unwrap_or(now);
     (start, end)
 }
+
+/// `Idempotency-Key` on `POST /sessions`, the same in both deployments: a
+/// client that retries an upload (after a `503`, a timeout or a dropped
+/// connection) with the same key gets the Session the first attempt made
+/// instead of a second one. A key names one upload of one user for good; the
+/// same key with another suite, description or recording is refused.
+pub mod idempotency {
+    use std::io::Read;
+    use std::path::Path;
+
+    use axum::http::HeaderMap;
+    use sha2::{Digest, Sha256};
+    use uuid::Uuid;
+
+    pub const HEADER: &str = "idempotency-key";
+    pub const MAX_KEY_CHARS: usize = 255;
+    /// The error code of a key reused for another upload (answered `422`).
+    pub const REUSED_CODE: &str = "idempotency_key_reused";
+    /// The error code of a malformed key (answered `400`).
+    pub const INVALID_CODE: &str = "invalid_idempotency_key";
+
+    #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+    pub enum IdempotencyError {
+        #[error("the Idempotency-Key header must be 1 to {MAX_KEY_CHARS} visible ASCII characters (a UUID is a good key)")]
+        InvalidKey,
+        #[error("Idempotency-Key `{0}` was used before for a different upload (another suite, description or recording); send a new key for a new upload")]
+        Reused(String),
+    }
+
+    /// The request's key, if it sent one.
+    pub fn key(headers: &HeaderMap) -> Result<Option<String>, IdempotencyError> {
+        let Some(value) = headers.get(HEADER) else {
+            return Ok(None);
+        };
+        let text = value.to_str().map_err(|_| IdempotencyError::InvalidKey)?;
+        if text.is_empty()
+            || text.len() > MAX_KEY_CHARS
+            || !text.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(IdempotencyError::InvalidKey);
+        }
+        Ok(Some(text.to_owned()))
+    }
+
+    /// What a retry must repeat, as hex SHA-256: the suite, the description
+    /// and the recording's bytes, each delimited so that no two different
+    /// uploads hash alike. Reads the file: call it on a blocking thread.
+    pub fn fingerprint(
+        suite_id: Uuid,
+        description: Option<&str>,
+        recording: &Path,
+    ) -> std::io::Result<String> {
+        let mut hash = Sha256::new();
+        hash.update(b"tracepipe upload v1\0");
+        hash.update(suite_id.as_bytes());
+        match description {
+            None => hash.update([0u8]),
+            Some(text) => {
+                hash.update([1u8]);
+                hash.update((text.len() as u64).to_be_bytes());
+                hash.update(text.as_bytes());
+            }
+        }
+        let mut file = std::fs::File::open(recording)?;
+        let mut buffer = vec![0u8; 1 << 16];
+        loop {
+            let read = file.read(&mut buffer)?;
+            if read == 0 {
+                break;
+            }
+            hash.update(&buffer[..read]);
+        }
+        Ok(hash
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect())
+    }
+
+    /// Whether a stored key may answer this request: only for the very same
+    /// upload.
+    pub fn check_replay(key: &str, stored: &str, request: &str) -> Result<(), IdempotencyError> {
+        if stored == request {
+            Ok(())
+        } else {
+            Err(IdempotencyError::Reused(key.to_owned()))
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn keys_are_visible_ascii_of_bounded_length() {
+            let mut headers = HeaderMap::new();
+            assert_eq!(key(&headers), Ok(None));
+            headers.insert(HEADER, "0b5e2b1c-retry".parse().expect("header"));
+            assert_eq!(key(&headers), Ok(Some("0b5e2b1c-retry".into())));
+            for bad in ["", "has space", &"k".repeat(MAX_KEY_CHARS + 1)] {
+                headers.insert(HEADER, bad.parse().expect("header"));
+                assert_eq!(key(&headers), Err(IdempotencyError::InvalidKey), "{bad:?}");
+            }
+        }
+
+        #[test]
+        fn the_fingerprint_changes_with_suite_description_and_bytes_only() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+            std::fs::write(&a, b"{\"traceEvents\": []}").expect("write");
+            std::fs::write(&b, b"{\"traceEvents\": [1]}").expect("write");
+            let suite = Uuid::new_v4();
+            let base = fingerprint(suite, Some("d"), &a).expect("hash");
+            assert_eq!(base, fingerprint(suite, Some("d"), &a).expect("hash"));
+            assert_ne!(base, fingerprint(Uuid::new_v4(), Some("d"), &a).expect("hash"));
+            assert_ne!(base, fingerprint(suite, None, &a).expect("hash"));
+            assert_ne!(base, fingerprint(suite, Some(""), &a).expect("hash"));
+            assert_ne!(base, fingerprint(suite, Some("d"), &b).expect("hash"));
+            assert!(check_replay("k", &base, &base).is_ok());
+            let reused = check_replay("k", &base, "other").expect_err("refused");
+            assert!(reused.to_string().contains("`k`"), "{reused}");
+        }
+    }
+}

@@ -894,3 +894,64 @@ fn every_documented_operation_is_routed() {
     }
     assert!(operations >= 35, "{operations} operations documented");
 }
+
+/// Issue #21: a client retrying an upload with the same `Idempotency-Key`
+/// (after a 503 or a timeout) gets the Session its first attempt made.
+#[test]
+fn retries_with_one_idempotency_key_make_one_session() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(data.path());
+    let key = server.admin_key.clone().expect("first start prints the key");
+    let gmail = server.gmail(&key);
+    let (_, first_file, _) = fixtures().into_iter().next().expect("a fixture");
+    let recording = std::fs::read(&first_file).expect("fixture");
+    let upload = |idempotency_key: &str, bytes: Vec<u8>| {
+        let form = multipart::Form::new()
+            .text("suite_id", gmail.clone())
+            .text("description", "retried")
+            .part(
+                "input_events",
+                multipart::Part::bytes(bytes).file_name("session.trace.json.gz"),
+            );
+        server
+            .post(&key, "/sessions")
+            .header("Idempotency-Key", idempotency_key)
+            .multipart(form)
+            .send()
+            .expect("upload")
+    };
+
+    let first = json_of(upload("retry-1", recording.clone()), StatusCode::CREATED);
+    for _ in 0..2 {
+        let again = json_of(upload("retry-1", recording.clone()), StatusCode::OK);
+        assert_eq!(again, first, "a retry answers the first attempt's Session");
+    }
+    let sessions = json_of(
+        server.get(&key, "/sessions").send().expect("list"),
+        StatusCode::OK,
+    );
+    assert_eq!(sessions["total"], 1, "{sessions}");
+    let id = first["id"].as_str().expect("id");
+    let examples = json_of(
+        server
+            .get(&key, &format!("/examples?session_id={id}"))
+            .send()
+            .expect("examples"),
+        StatusCode::OK,
+    );
+    assert_eq!(examples["total"], 1, "one Example queued: {examples}");
+
+    let mut other = recording.clone();
+    other.extend_from_slice(b"\n");
+    let reused = error_of(upload("retry-1", other), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reused["code"], "idempotency_key_reused", "{reused}");
+    assert!(
+        reused["message"].as_str().unwrap_or_default().contains("retry-1"),
+        "{reused}"
+    );
+    let fresh = json_of(upload("retry-2", recording.clone()), StatusCode::CREATED);
+    assert_ne!(fresh["id"], first["id"]);
+    let invalid = error_of(upload("has space", recording), StatusCode::BAD_REQUEST);
+    assert_eq!(invalid["code"], "invalid_idempotency_key", "{invalid}");
+    server.stop();
+}

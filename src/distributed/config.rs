@@ -91,6 +91,16 @@ pub struct GatewayConfig {
     pub topics: Topics,
     pub s3: S3Config,
     pub database: DatabaseConfig,
+    pub outbox: OutboxConfig,
+}
+
+/// The gateway's outbox relay (see `outbox.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    pub produce_timeout_ms: u64,
+    pub batch: i64,
+    pub poll_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

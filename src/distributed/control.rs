@@ -11,6 +11,7 @@ use tokio_postgres::{Client, NoTls, Row};
 use uuid::Uuid;
 
 use super::config::DatabaseConfig;
+use super::outbox::OutboxMessage;
 use super::DistributedError;
 
 const MIGRATION: &str = "
@@ -53,6 +54,26 @@ CREATE INDEX IF NOT EXISTS examples_session ON examples (session_id);
 ALTER TABLE users ADD COLUMN IF NOT EXISTS is_admin boolean NOT NULL DEFAULT false;
 ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS name text;
 ALTER TABLE sessions ADD COLUMN IF NOT EXISTS raw_bytes bigint NOT NULL DEFAULT 0;
+-- Kafka messages written with the rows they announce, published by the
+-- gateways' relays (outbox.rs) and deleted once Kafka has them.
+CREATE TABLE IF NOT EXISTS outbox (
+    seq bigserial PRIMARY KEY,
+    topic text NOT NULL,
+    key text NOT NULL,
+    value bytea NOT NULL,
+    headers jsonb NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+-- `Idempotency-Key` of `POST /sessions`: the Session a key made, and a hash
+-- of the upload it was made for.
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    user_id uuid NOT NULL REFERENCES users(id),
+    key text NOT NULL,
+    request_sha256 text NOT NULL,
+    session_id uuid NOT NULL REFERENCES sessions(id),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, key)
+);
 ";
 
 /// A connection to the control plane; cheap to share.
@@ -189,10 +210,10 @@ fn new_key() -> String {
     format!("tp_live_{hex}")
 }
 
-impl Control {
-    /// Connects, creates the schema and tables if missing.
-    pub async fn connect(config: &DatabaseConfig) -> Result<Control, DistributedError> {
-        let schema = &config.schema;
+/// A connection whose search path is the configured schema (created if
+/// missing).
+pub(super) async fn open(config: &DatabaseConfig) -> Result<Client, DistributedError> {
+    let schema = &config.schema;
         if schema.is_empty()
             || !schema
                 .bytes()
@@ -214,6 +235,13 @@ impl Control {
                 "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};"
             ))
             .await?;
+        Ok(client)
+}
+
+impl Control {
+    /// Connects, creates the schema and tables if missing.
+    pub async fn connect(config: &DatabaseConfig) -> Result<Control, DistributedError> {
+        let client = open(config).await?;
         client.batch_execute(MIGRATION).await?;
         Ok(Control {
             client: Arc::new(client),
@@ -376,22 +404,39 @@ impl Control {
         }))
     }
 
-    /// Records a session and its PENDING Example together.
+    /// Records a session, its PENDING Example, its Kafka message in the
+    /// outbox and its idempotency key, all or nothing, in one statement.
+    /// False, with nothing written, when `idempotency` names a key the user
+    /// has already used (another request made that Session).
     pub async fn insert_session(
         &self,
         record: &SessionRecord,
         raw_bytes: i64,
         example_id: Uuid,
         model_id: Uuid,
-    ) -> Result<(), DistributedError> {
-        self.client
-            .execute(
-                "WITH s AS (
+        idempotency: Option<(&str, &str)>,
+        message: &OutboxMessage,
+    ) -> Result<bool, DistributedError> {
+        let row = self
+            .client
+            .query_one(
+                "WITH k AS (
+                    INSERT INTO idempotency_keys (user_id, key, request_sha256, session_id)
+                    SELECT $2, $10::text, $11::text, $1 WHERE $10::text IS NOT NULL
+                    ON CONFLICT DO NOTHING RETURNING session_id
+                 ), s AS (
                     INSERT INTO sessions (id, user_id, suite_id, description, storage_path, created_at, raw_bytes)
-                    VALUES ($1, $2, $3, $4, $5, $6, $9) RETURNING id
+                    SELECT $1, $2, $3, $4, $5, $6, $9
+                    WHERE $10::text IS NULL OR EXISTS (SELECT 1 FROM k)
+                    RETURNING id
+                 ), e AS (
+                    INSERT INTO examples (id, session_id, user_id, model_id, status, created_at)
+                    SELECT $7, id, $2, $8, 'PENDING', $6 FROM s
+                 ), o AS (
+                    INSERT INTO outbox (topic, key, value, headers)
+                    SELECT $12, $13, $14, $15 FROM s
                  )
-                 INSERT INTO examples (id, session_id, user_id, model_id, status, created_at)
-                 SELECT $7, id, $2, $8, 'PENDING', $6 FROM s",
+                 SELECT count(*) FROM s",
                 &[
                     &record.id,
                     &record.user_id,
@@ -402,13 +447,40 @@ impl Control {
                     &example_id,
                     &model_id,
                     &raw_bytes,
+                    &idempotency.map(|i| i.0),
+                    &idempotency.map(|i| i.1),
+                    &message.topic,
+                    &message.key,
+                    &message.value,
+                    &message.headers,
                 ],
             )
             .await?;
-        Ok(())
+        let inserted: i64 = row.get(0);
+        Ok(inserted == 1)
     }
 
-    /// A further PENDING Example of a session the user owns.
+    /// The Session the user's `key` made, with the hash of the upload it was
+    /// made for.
+    pub async fn idempotent_session(
+        &self,
+        user: Uuid,
+        key: &str,
+    ) -> Result<Option<(String, SessionRecord)>, DistributedError> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT k.request_sha256, s.* FROM idempotency_keys k
+                 JOIN sessions s ON s.id = k.session_id
+                 WHERE k.user_id = $1 AND k.key = $2",
+                &[&user, &key],
+            )
+            .await?;
+        Ok(row.map(|r| (r.get("request_sha256"), session(&r))))
+    }
+
+    /// A further PENDING Example of a session the user owns, with its Kafka
+    /// message in the outbox.
     pub async fn insert_example(
         &self,
         user: Uuid,
@@ -416,13 +488,30 @@ impl Control {
         example_id: Uuid,
         model_id: Uuid,
         created_at: DateTime<Utc>,
+        message: &OutboxMessage,
     ) -> Result<ExampleRecord, DistributedError> {
         let row = self
             .client
             .query_one(
-                "INSERT INTO examples (id, session_id, user_id, model_id, status, created_at)
-                 VALUES ($1, $2, $3, $4, 'PENDING', $5) RETURNING *",
-                &[&example_id, &session_id, &user, &model_id, &created_at],
+                "WITH e AS (
+                    INSERT INTO examples (id, session_id, user_id, model_id, status, created_at)
+                    VALUES ($1, $2, $3, $4, 'PENDING', $5) RETURNING *
+                 ), o AS (
+                    INSERT INTO outbox (topic, key, value, headers)
+                    SELECT $6, $7, $8, $9 FROM e
+                 )
+                 SELECT * FROM e",
+                &[
+                    &example_id,
+                    &session_id,
+                    &user,
+                    &model_id,
+                    &created_at,
+                    &message.topic,
+                    &message.key,
+                    &message.value,
+                    &message.headers,
+                ],
             )
             .await?;
         Ok(example(&row))

@@ -4,8 +4,12 @@
 //!
 //! An upload is validated and normalised here (a bad recording is refused in
 //! the response, not later), stored in S3 (`sessions/<id>/input_events.jsonl`,
-//! `…/session.avro`), recorded with its PENDING Example, and announced with a
-//! small SessionRef on the sessions topic.
+//! `…/session.avro`), and recorded with its PENDING Example and its SessionRef
+//! in the outbox (outbox.rs), all in one PostgreSQL statement; the outbox
+//! relay announces it on the sessions topic. Kafka being away delays the
+//! processing of an acknowledged upload, it does not refuse or lose it.
+//! `Idempotency-Key` makes a retried upload answer the Session the first
+//! attempt made.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,10 +26,10 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use rdkafka::consumer::Consumer as _;
 use rdkafka::message::Message;
-use rdkafka::producer::FutureProducer;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use tracepipe_ingest::Limits;
@@ -34,8 +38,10 @@ use tracepipe_processors::catalog::{ids, Catalog};
 use super::config::GatewayConfig;
 use super::control::{Control, ExampleRecord, SessionRecord, User};
 use super::events::{self, SessionRef, StatusEvent};
+use super::outbox::{self, OutboxMessage};
 use super::{kafka, tracing};
 use super::{open_store, recipes, DistributedError};
+use crate::api_shared::idempotency;
 use crate::api_shared::{month, ServerSummary, SuiteSummary};
 use crate::pipeline::{Pipeline, PipelineError, Recipe, RAW_OBJECT, SESSION_OBJECT};
 
@@ -48,7 +54,9 @@ struct Gateway {
     recipes: std::collections::BTreeMap<String, Recipe>,
     /// What the catalog routes show; read-only here (see docs/distributed.md).
     catalog: Catalog,
-    producer: FutureProducer,
+    /// Notified after every write to the outbox, so the relay publishes it
+    /// at once.
+    outbox_wake: Arc<Notify>,
     uploads: PathBuf,
 }
 
@@ -69,10 +77,19 @@ impl ApiError {
     }
 }
 
+/// Seconds a client is asked to wait before retrying a `503`.
+const RETRY_AFTER_SECS: &str = "1";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": {"code": self.code, "message": self.message}});
         let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
         // For the request metrics: rejections are counted by code.
         response
             .extensions_mut()
@@ -107,7 +124,10 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         ..Limits::default()
     };
     let pipeline = Pipeline::new(store.clone(), prefix.clone(), limits);
-    let producer = kafka::producer(&config.kafka)?;
+    let producer = kafka::producer_within(
+        &config.kafka,
+        std::time::Duration::from_millis(config.outbox.produce_timeout_ms),
+    )?;
     let uploads = std::env::temp_dir().join(format!("tracepipe-gateway-{}", std::process::id()));
     std::fs::create_dir_all(&uploads).map_err(|source| DistributedError::Io {
         what: format!("creating {}", uploads.display()),
@@ -134,10 +154,33 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         pipeline,
         recipes,
         catalog,
-        producer,
+        outbox_wake: Arc::new(Notify::new()),
         uploads,
     });
     let status = tokio::spawn(consume_status(gateway.clone()));
+    let relay = tokio::spawn(outbox::relay(
+        gateway.config.database.clone(),
+        producer.clone(),
+        gateway.config.outbox.clone(),
+        gateway.outbox_wake.clone(),
+    ));
+    let kafka_probe = {
+        let topic = gateway.config.topics.sessions.clone();
+        let timeout = std::time::Duration::from_millis(gateway.config.outbox.produce_timeout_ms)
+            .min(std::time::Duration::from_secs(4));
+        tokio::spawn(crate::telemetry::health::watch("kafka", move || {
+            let (producer, topic) = (producer.clone(), topic.clone());
+            // Not ready while the cluster does not answer: uploads are still
+            // accepted (the outbox keeps them), but a load balancer with a
+            // healthier gateway should prefer it.
+            async move {
+                tokio::task::spawn_blocking(move || kafka::reachable(&producer, &topic, timeout))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())
+            }
+        }))
+    };
     let probe = gateway.clone();
     let database = tokio::spawn(crate::telemetry::health::watch("database", move || {
         let probe = probe.clone();
@@ -220,6 +263,8 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         .with_graceful_shutdown(super::shutdown_signal("gateway"))
         .await;
     status.abort();
+    relay.abort();
+    kafka_probe.abort();
     database.abort();
     let _ = std::fs::remove_dir_all(&gateway.uploads);
     served.map_err(|source| DistributedError::Io {
@@ -229,22 +274,34 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
 }
 
 /// Applies status events to the control plane; an offset is stored only after
-/// its update is written.
+/// its update is written. The consumer is assigned every partition rather
+/// than joining a group (`kafka::assigned_consumer`): after a broker restart
+/// it resumes as soon as it reconnects, with no rebalance to wait for. Several
+/// gateways each apply every status; updates only move forward, so that is
+/// harmless.
 async fn consume_status(gateway: Arc<Gateway>) {
-    let topic = &gateway.config.topics.status;
-    let (consumer, _) = match kafka::consumer(&gateway.config.kafka, topic, true, false) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("gateway: the status consumer cannot start: {e}");
-            return;
+    let topic = gateway.config.topics.status.clone();
+    let consumer = loop {
+        let (kafka_config, topic) = (gateway.config.kafka.clone(), topic.clone());
+        let created = tokio::task::spawn_blocking(move || {
+            kafka::assigned_consumer(&kafka_config, &topic, std::time::Duration::from_secs(5))
+        })
+        .await;
+        match created {
+            Ok(Ok(consumer)) => break consumer,
+            Ok(Err(e)) => eprintln!("gateway: the status consumer cannot start: {e}; retrying"),
+            Err(e) => eprintln!("gateway: the status consumer cannot start: {e}; retrying"),
         }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     };
     loop {
         let message = match consumer.recv().await {
             Ok(m) => m,
             Err(e) => {
                 eprintln!("gateway: consuming {topic}: {e}");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                // Errors come at librdkafka's reconnect pace; a short pause
+                // keeps a burst of them from delaying the events behind it.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             }
         };
@@ -342,6 +399,14 @@ async fn create_session(
     mut multipart: Multipart,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let user = caller(&gateway, &headers).await?;
+    // A malformed key is refused before the upload is read.
+    let key = idempotency::key(&headers).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            idempotency::INVALID_CODE,
+            e.to_string(),
+        )
+    })?;
     let session_id = Uuid::new_v4();
     // The root of the session's trace; ends when the upload is answered.
     let trace = tracing::session_span(
@@ -430,6 +495,31 @@ async fn create_session(
             )
         })?;
 
+    let idempotency = match key {
+        None => None,
+        Some(key) => {
+            let fingerprint = {
+                let (suite_id, description, file) =
+                    (ids::suite(recipe.suite()), description.clone(), file.clone());
+                tokio::task::spawn_blocking(move || {
+                    idempotency::fingerprint(suite_id, description.as_deref(), &file)
+                })
+                .await
+                .map_err(|e| DistributedError::Io {
+                    what: "hashing the upload".into(),
+                    source: std::io::Error::other(e),
+                })?
+                .map_err(|source| DistributedError::Io {
+                    what: "hashing the upload".into(),
+                    source,
+                })?
+            };
+            if let Some(answer) = replay(&gateway, &user, &key, &fingerprint, recipe).await? {
+                return Ok(answer);
+            }
+            Some((key, fingerprint))
+        }
+    };
     let ingested = gateway
         .pipeline
         .ingest(&file, session_id)
@@ -465,10 +555,6 @@ async fn create_session(
             what: "reading the upload's size".into(),
             source,
         })?;
-    gateway
-        .control
-        .insert_session(&record, raw_bytes, example_id, model_id(recipe))
-        .await?;
     let reference = SessionRef {
         session_id: session_id.to_string(),
         example_id: example_id.to_string(),
@@ -477,19 +563,78 @@ async fn create_session(
         session_path: format!("sessions/{session_id}/{SESSION_OBJECT}"),
         created_at: record.created_at.to_rfc3339(),
     };
-    let bytes = events::encode(&reference).map_err(DistributedError::from)?;
-    kafka::send(
-        &gateway.producer,
+    let message = OutboxMessage::new(
         &gateway.config.topics.sessions,
         &reference.session_id,
-        &bytes,
+        events::encode(&reference).map_err(DistributedError::from)?,
         tracing::inject(&trace),
-    )
-    .await?;
+    );
+    let inserted = gateway
+        .control
+        .insert_session(
+            &record,
+            raw_bytes,
+            example_id,
+            model_id(recipe),
+            idempotency.as_ref().map(|(k, f)| (k.as_str(), f.as_str())),
+            &message,
+        )
+        .await?;
+    if !inserted {
+        // A request with the same key finished first: its Session is the
+        // answer, and what this one stored is nobody's.
+        for object in &ingested.objects {
+            // Best effort: the answer is what the client needs.
+            let _ = gateway.store.delete(object).await;
+        }
+        if let Some((key, fingerprint)) = &idempotency {
+            if let Some(answer) = replay(&gateway, &user, key, fingerprint, recipe).await? {
+                return Ok(answer);
+            }
+        }
+        // Not reached: the insert waits for the request that holds the key
+        // and finds its Session committed.
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_key_in_use",
+            "another request with this Idempotency-Key is in progress; retry",
+        ));
+    }
+    gateway.outbox_wake.notify_one();
     crate::telemetry::gateway::session_accepted(recipe.suite());
-    let mut body = serde_json::to_value(&record).unwrap_or_default();
+    Ok((StatusCode::CREATED, Json(session_answer(&record, example_id))))
+}
+
+/// An upload's answer: the Session and the id of its first Example.
+fn session_answer(record: &SessionRecord, example_id: Uuid) -> Value {
+    let mut body = serde_json::to_value(record).unwrap_or_default();
     body["example_id"] = json!(example_id);
-    Ok((StatusCode::CREATED, Json(body)))
+    body
+}
+
+/// The answer to a retried upload: `200` with the Session its key made, or
+/// `422` if the key was used for another upload; None for a key not used
+/// yet.
+async fn replay(
+    gateway: &Gateway,
+    user: &User,
+    key: &str,
+    fingerprint: &str,
+    recipe: &Recipe,
+) -> ApiResult<Option<(StatusCode, Json<Value>)>> {
+    let Some((stored, record)) = gateway.control.idempotent_session(user.id, key).await? else {
+        return Ok(None);
+    };
+    idempotency::check_replay(key, &stored, fingerprint).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            idempotency::REUSED_CODE,
+            e.to_string(),
+        )
+    })?;
+    // The upload's Example id is fixed by session and recipe.
+    let example_id = recipe.example_id(record.id);
+    Ok(Some((StatusCode::OK, Json(session_answer(&record, example_id)))))
 }
 
 fn parse_id(text: &str) -> ApiResult<Uuid> {
@@ -830,16 +975,6 @@ async fn create_example(
     // its SessionRef still rewrite the same objects.
     let example_id = Uuid::new_v4();
     let created_at = Utc::now();
-    let example = gateway
-        .control
-        .insert_example(
-            user.id,
-            session.id,
-            example_id,
-            request.model_id,
-            created_at,
-        )
-        .await?;
     let reference = SessionRef {
         session_id: session.id.to_string(),
         example_id: example_id.to_string(),
@@ -848,15 +983,24 @@ async fn create_example(
         session_path: format!("sessions/{}/{SESSION_OBJECT}", session.id),
         created_at: created_at.to_rfc3339(),
     };
-    let bytes = events::encode(&reference).map_err(DistributedError::from)?;
-    kafka::send(
-        &gateway.producer,
+    let message = OutboxMessage::new(
         &gateway.config.topics.sessions,
         &reference.session_id,
-        &bytes,
+        events::encode(&reference).map_err(DistributedError::from)?,
         None,
-    )
-    .await?;
+    );
+    let example = gateway
+        .control
+        .insert_example(
+            user.id,
+            session.id,
+            example_id,
+            request.model_id,
+            created_at,
+            &message,
+        )
+        .await?;
+    gateway.outbox_wake.notify_one();
     Ok((StatusCode::CREATED, Json(example)))
 }
 
@@ -1114,7 +1258,7 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     (
         "/sessions",
         "post",
-        "Upload a recording (multipart: suite_id, description?, input_events)",
+        "Upload a recording (multipart: suite_id, description?, input_events); Idempotency-Key header: a retry answers 200 with the same Session",
         true,
     ),
     ("/sessions/{id}", "get", "A session of the caller", true),

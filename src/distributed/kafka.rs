@@ -14,13 +14,20 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::ClientContext;
+use rdkafka::consumer::Consumer as _;
+use rdkafka::producer::Producer as _;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::config::{KafkaConfig, Topics};
 use super::DistributedError;
 
 /// How long a produce may wait in the client before it counts as failed.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// librdkafka backs off up to 10 s between reconnects by default, which is
+/// most of the delay before a client notices a restarted broker; a 1 s cap
+/// costs a few refused connections a second while a broker is down.
+const RECONNECT_BACKOFF_MAX_MS: &str = "1000";
 
 pub const HEADER_ERROR: &str = "tracepipe-error";
 pub const HEADER_ORIGIN_TOPIC: &str = "tracepipe-origin-topic";
@@ -38,24 +45,31 @@ fn kafka(what: &str) -> impl FnOnce(KafkaError) -> DistributedError + '_ {
 /// messages, and a send completes only once every in-sync replica has it.
 /// The gateway, the processor and the sink all produce through it.
 pub fn producer(config: &KafkaConfig) -> Result<FutureProducer, DistributedError> {
-    producer_config(config)
+    producer_within(config, DELIVERY_TIMEOUT)
+}
+
+/// The same producer with its own delivery timeout: a send not acknowledged
+/// within `timeout` fails (the gateway's outbox relay keeps it to retry).
+pub fn producer_within(
+    config: &KafkaConfig,
+    timeout: Duration,
+) -> Result<FutureProducer, DistributedError> {
+    producer_config(config, timeout)
         .create()
         .map_err(kafka("creating the producer"))
 }
 
 /// Separate from `producer` so the unit tests can check the settings the
 /// guarantees rest on without a broker.
-fn producer_config(config: &KafkaConfig) -> ClientConfig {
+fn producer_config(config: &KafkaConfig, timeout: Duration) -> ClientConfig {
     let mut client = ClientConfig::new();
     client
         .set("bootstrap.servers", &config.bootstrap)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("compression.type", "lz4")
-        .set(
-            "delivery.timeout.ms",
-            DELIVERY_TIMEOUT.as_millis().to_string(),
-        );
+        .set("delivery.timeout.ms", timeout.as_millis().to_string())
+        .set("reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS);
     client
 }
 
@@ -220,6 +234,7 @@ pub fn consumer(
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "1000")
         .set("isolation.level", "read_committed")
+        .set("reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS)
         // Consumer lag for the metrics, from librdkafka's own bookkeeping.
         .set("statistics.interval.ms", "5000")
         .create_with_context(revocations.clone())
@@ -228,17 +243,90 @@ pub fn consumer(
     Ok((consumer, revocations))
 }
 
+/// A consumer of every partition of `topic` by assignment, not group
+/// membership: there is no rebalance to wait for when a broker comes back,
+/// only a reconnect (capped at 1 s), and fetching resumes from the position
+/// held in memory. `config.group` only names where offsets are committed:
+/// each partition starts from its committed offset (the earliest without
+/// one), and stored offsets are committed in the background.
+///
+/// Blocking (it asks the broker for the topic's partitions, up to
+/// `timeout`): call it on a blocking thread. Partitions added to the topic
+/// later are read after a restart.
+pub fn assigned_consumer(
+    config: &KafkaConfig,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Consumer, DistributedError> {
+    let consumer: Consumer = ClientConfig::new()
+        .set("bootstrap.servers", &config.bootstrap)
+        .set("group.id", &config.group)
+        .set("enable.auto.offset.store", "false")
+        .set("enable.auto.commit", "true")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .set("reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS)
+        .set("statistics.interval.ms", "5000")
+        .create_with_context(Revocations::default())
+        .map_err(kafka("creating the consumer"))?;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(kafka("reading the topic's partitions"))?;
+    let partitions = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .map(|t| t.partitions().len())
+        .unwrap_or(0);
+    if partitions == 0 {
+        return Err(DistributedError::Config(format!(
+            "topic {topic} has no partitions (does it exist?)"
+        )));
+    }
+    let mut assignment = TopicPartitionList::new();
+    for partition in 0..partitions {
+        let partition = i32::try_from(partition).unwrap_or(i32::MAX);
+        assignment
+            .add_partition_offset(topic, partition, Offset::Stored)
+            .map_err(kafka("assigning partitions"))?;
+    }
+    consumer
+        .assign(&assignment)
+        .map_err(kafka("assigning partitions"))?;
+    crate::telemetry::kafka::assigned(partitions);
+    eprintln!("kafka: assigned all {partitions} partitions of {topic}");
+    Ok(consumer)
+}
+
+/// Whether the cluster answers a metadata request for `topic` within
+/// `timeout`. Blocking.
+pub fn reachable(
+    producer: &FutureProducer,
+    topic: &str,
+    timeout: Duration,
+) -> Result<(), DistributedError> {
+    producer
+        .client()
+        .fetch_metadata(Some(topic), timeout)
+        .map(|_| ())
+        .map_err(kafka("reading metadata"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_service_produces_idempotently_to_all_replicas() {
-        let config = producer_config(&KafkaConfig {
-            bootstrap: "127.0.0.1:9092".into(),
-            group: "g".into(),
-        });
+        let config = producer_config(
+            &KafkaConfig {
+                bootstrap: "127.0.0.1:9092".into(),
+                group: "g".into(),
+            },
+            Duration::from_secs(5),
+        );
         assert_eq!(config.get("enable.idempotence"), Some("true"));
         assert_eq!(config.get("acks"), Some("all"));
+        assert_eq!(config.get("delivery.timeout.ms"), Some("5000"));
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! HTTP ─▶ gateway ─▶ S3 sessions/<id>/{input_events.jsonl, session.avro}
-//!            │  └──▶ PostgreSQL (users, keys, sessions, examples: PENDING)
-//!            ▼ SessionRef (Avro, key = session id)
+//!            │  └──▶ PostgreSQL (users, keys, sessions, examples: PENDING,
+//!            │        the SessionRef in the outbox, in one statement)
+//!            ▼ outbox relay: SessionRef (Avro, key = session id)
 //!      [sessions] ─▶ processor(s) ─▶ S3 examples/<id>/messages.jsonl
 //!                        │  ├──▶ [examples] ExampleEvent ─▶ sink ─▶ S3 tables/… (Parquet)
 //!                        │  ├──▶ [status] PROCESSING/COMPLETED/FAILED ─▶ gateway ─▶ PostgreSQL
@@ -25,6 +26,7 @@ pub mod control;
 pub mod events;
 pub mod gateway;
 pub mod kafka;
+pub mod outbox;
 pub mod processor;
 pub mod sink;
 // Lives with the rest of the telemetry; declared here because only the

@@ -16,7 +16,7 @@ use super::error::ServeError;
 
 /// `PRAGMA user_version` of the schema this build writes. A database from a
 /// newer build is refused rather than misread.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE users (
@@ -84,6 +84,19 @@ CREATE TABLE table_outbox (
 );
 "#;
 
+/// Version 2: `Idempotency-Key` of `POST /sessions` (the Session a key made,
+/// and a hash of the upload it was made for).
+const SCHEMA_V2: &str = r#"
+CREATE TABLE idempotency_keys (
+    user_id TEXT NOT NULL REFERENCES users(id),
+    key TEXT NOT NULL,
+    request_sha256 TEXT NOT NULL,
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, key)
+);
+"#;
+
 /// The shared handle. Cloning is cheap.
 #[derive(Clone)]
 pub struct Db {
@@ -134,6 +147,12 @@ fn migrate(conn: &mut Connection) -> Result<(), ServeError> {
         let tx = conn.transaction()?;
         tx.execute_batch(SCHEMA_V1)?;
         tx.pragma_update(None, "user_version", 1)?;
+        tx.commit()?;
+    }
+    if version < 2 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V2)?;
+        tx.pragma_update(None, "user_version", 2)?;
         tx.commit()?;
     }
     Ok(())
@@ -400,6 +419,50 @@ pub fn list_sessions(
         |r| r.get(0),
     )?;
     Ok((items, total))
+}
+
+/// Records that the user's idempotency `key` made `session_id` (already
+/// inserted in the same transaction); false, with nothing written, when the
+/// key was taken first.
+pub fn claim_idempotency_key(
+    conn: &Connection,
+    user_id: Uuid,
+    key: &str,
+    request_sha256: &str,
+    session_id: Uuid,
+) -> Result<bool, ServeError> {
+    let inserted = conn.execute(
+        "INSERT INTO idempotency_keys (user_id, key, request_sha256, session_id, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        params![
+            user_id.to_string(),
+            key,
+            request_sha256,
+            session_id.to_string(),
+            now()
+        ],
+    )?;
+    Ok(inserted == 1)
+}
+
+/// The Session the user's idempotency `key` made, with the hash of the
+/// upload it was made for.
+pub fn idempotent_session(
+    conn: &Connection,
+    user_id: Uuid,
+    key: &str,
+) -> Result<Option<(String, SessionRecord)>, ServeError> {
+    let session = conn
+        .query_row(
+            "SELECT request_sha256, session_id FROM idempotency_keys WHERE user_id = ?1 AND key = ?2",
+            params![user_id.to_string(), key],
+            |r| Ok((r.get::<_, String>(0)?, uuid_col(r, 1)?)),
+        )
+        .optional()?;
+    let Some((sha, id)) = session else {
+        return Ok(None);
+    };
+    Ok(get_session(conn, user_id, id)?.map(|s| (sha, s)))
 }
 
 /// Sessions of any user that refer to `suite_id`: a suite with sessions is
@@ -889,6 +952,51 @@ mod tests {
                 .1,
             1
         );
+    }
+
+    #[test]
+    fn an_idempotency_key_names_one_session_of_one_user() {
+        let (_dir, db) = open();
+        let mut conn = db.conn.lock().expect("lock");
+        let user = |name: &str| User {
+            id: Uuid::new_v4(),
+            display_name: name.into(),
+            is_admin: false,
+            created_at: now(),
+        };
+        let (a, b) = (user("a"), user("b"));
+        insert_user(&conn, &a).expect("a");
+        insert_user(&conn, &b).expect("b");
+        let session = |owner: Uuid| SessionRecord {
+            id: Uuid::new_v4(),
+            user_id: owner,
+            suite_id: Uuid::new_v4(),
+            description: None,
+            created_at: now(),
+            storage_path: "sessions/x/input_events.jsonl".into(),
+            source_format: "CHROME_TRACE".into(),
+            size_bytes: 10,
+            event_count: 1,
+        };
+        let first = session(a.id);
+        insert_session(&conn, &first).expect("session");
+        assert!(claim_idempotency_key(&conn, a.id, "k", "sha", first.id).expect("claim"));
+        // A second upload with the key loses, inside its own transaction.
+        let second = session(a.id);
+        let tx = conn.transaction().expect("tx");
+        insert_session(&tx, &second).expect("session");
+        assert!(!claim_idempotency_key(&tx, a.id, "k", "sha", second.id).expect("claim"));
+        drop(tx);
+        assert!(get_session(&conn, a.id, second.id).expect("get").is_none());
+        let (sha, found) = idempotent_session(&conn, a.id, "k")
+            .expect("lookup")
+            .expect("the key's session");
+        assert_eq!((sha.as_str(), found.id), ("sha", first.id));
+        // Another user's key of the same name is another key.
+        assert!(idempotent_session(&conn, b.id, "k").expect("lookup").is_none());
+        let theirs = session(b.id);
+        insert_session(&conn, &theirs).expect("session");
+        assert!(claim_idempotency_key(&conn, b.id, "k", "other", theirs.id).expect("claim"));
     }
 
     #[test]

@@ -236,13 +236,16 @@ fn build() -> Value {
     };
 
     // Sessions.
-    add(
-        "/sessions",
-        "post",
-        operation(Op {
+    let mut upload = operation(Op {
             summary: "Upload a recording; its suite's default model is queued on it",
             tag: "sessions",
-            params: vec![],
+            params: vec![json!({
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": false,
+                "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$" },
+                "description": "Names the upload: a retry with the same key and the same upload answers 200 with the Session the first attempt made; the same key with another upload is 422",
+            })],
             body: Some(json!({
                 "required": true,
                 "content": { "multipart/form-data": { "schema": closed(json!({
@@ -258,12 +261,18 @@ fn build() -> Value {
             ok: (201, answer("the stored Session", r("Session"))),
             fails: Fails {
                 unprocessable: true,
+                // 409: another request with the same Idempotency-Key is in progress.
+                conflict: true,
                 body: true,
                 busy: true,
                 ..READ
             },
-        }),
+        });
+    upload["responses"]["200"] = answer(
+        "a retry: the Session this Idempotency-Key made",
+        r("Session"),
     );
+    add("/sessions", "post", upload);
     let mut params = vec![query("suite_id", uuid(), "only sessions of this suite")];
     params.extend(paging());
     add(

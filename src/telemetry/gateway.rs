@@ -20,3 +20,8 @@ pub fn status_event(status: Option<&str>) {
     };
     metrics::counter!(name("status_events_total"), "outcome" => outcome).increment(1);
 }
+
+/// Outbox messages the relay published (Kafka acknowledged them).
+pub fn outbox_published(messages: usize) {
+    metrics::counter!(name("outbox_published_total")).increment(messages as u64);
+}

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{Multipart, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc::OwnedPermit;
@@ -27,6 +27,7 @@ use tracepipe_ingest::IngestError;
 use tracepipe_schemas::SourceFormat;
 
 use super::examples::{default_example, enqueue};
+use crate::api_shared::idempotency;
 use crate::pipeline::{PipelineError, RAW_OBJECT};
 use crate::serve::auth::Caller;
 use crate::serve::db::{self, SessionRecord};
@@ -135,11 +136,16 @@ fn format_name(format: SourceFormat) -> &'static str {
 }
 
 /// `POST /sessions` (multipart: `suite_id`, `description`?, `input_events`).
+/// With an `Idempotency-Key`, a retry of the same upload answers `200` with
+/// the Session the first attempt made.
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
+    headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, axum::Json<SessionRecord>)> {
+    let key = idempotency::key(&headers)
+        .map_err(|e| ApiError::bad_request(idempotency::INVALID_CODE, e.to_string()))?;
     let mut multipart = multipart.map_err(|e| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -216,6 +222,21 @@ pub async fn create(
             .field("suite_id")
     })?;
     let description = description.filter(|d| !d.trim().is_empty());
+    let idempotency = match key {
+        None => None,
+        Some(key) => {
+            let (hashed, text) = (file.clone(), description.clone());
+            let fingerprint = tokio::task::spawn_blocking(move || {
+                idempotency::fingerprint(suite_id, text.as_deref(), &hashed)
+            })
+            .await?
+            .map_err(|e| ServeError::io("hashing the upload", e))?;
+            if let Some(record) = replay(&state, caller.0.id, &key, &fingerprint).await? {
+                return Ok((StatusCode::OK, axum::Json(record)));
+            }
+            Some((key, fingerprint))
+        }
+    };
 
     // From here on the work runs to its end even if the client goes away or
     // the request times out: a half-stored session would be garbage nobody owns.
@@ -226,9 +247,32 @@ pub async fn create(
         suite_name: suite.name.clone(),
         description,
         size,
+        idempotency,
     };
-    let record = tokio::spawn(store(state.clone(), upload, file, received, permit)).await??;
-    Ok((StatusCode::CREATED, axum::Json(record)))
+    let (status, record) =
+        tokio::spawn(store(state.clone(), upload, file, received, permit)).await??;
+    Ok((status, axum::Json(record)))
+}
+
+/// The Session a retried upload's key made; `422` if the key was used for
+/// another upload; None for a key not used yet.
+async fn replay(
+    state: &AppState,
+    user_id: Uuid,
+    key: &str,
+    fingerprint: &str,
+) -> ApiResult<Option<SessionRecord>> {
+    let owned = key.to_owned();
+    let found = state
+        .db
+        .call(move |conn| db::idempotent_session(conn, user_id, &owned))
+        .await?;
+    let Some((stored, record)) = found else {
+        return Ok(None);
+    };
+    idempotency::check_replay(key, &stored, fingerprint)
+        .map_err(|e| ApiError::unprocessable(idempotency::REUSED_CODE, e.to_string()))?;
+    Ok(Some(record))
 }
 
 /// A complete upload, before it is read.
@@ -239,16 +283,20 @@ struct Received {
     suite_name: String,
     description: Option<String>,
     size: u64,
+    /// The `Idempotency-Key` and the upload's fingerprint.
+    idempotency: Option<(String, String)>,
 }
 
-/// Stores and reads the upload, records the session and queues its Example.
+/// Stores and reads the upload, records the session and queues its Example:
+/// `201`, or `200` with another Session when a request with the same
+/// idempotency key recorded it first.
 async fn store(
     state: Arc<AppState>,
     upload: UploadDir,
     file: PathBuf,
     r: Received,
     permit: OwnedPermit<Uuid>,
-) -> ApiResult<SessionRecord> {
+) -> ApiResult<(StatusCode, SessionRecord)> {
     let session_id = r.session_id;
     let ingested = state
         .pipeline
@@ -290,26 +338,51 @@ async fn store(
     let example = default_example(&state.catalog.snapshot(), &record);
     let stored = record.clone();
     let queued = example.clone();
+    let claim = r.idempotency.clone();
     let inserted = state
         .db
         .call(move |conn| {
             let tx = conn.transaction()?;
             db::insert_session(&tx, &stored)?;
+            if let Some((key, fingerprint)) = &claim {
+                if !db::claim_idempotency_key(&tx, stored.user_id, key, fingerprint, stored.id)? {
+                    // Rolled back as `tx` drops.
+                    return Ok(false);
+                }
+            }
             if let Some(e) = &queued {
                 db::insert_example(&tx, e)?;
             }
             tx.commit()?;
-            Ok(())
+            Ok(true)
         })
         .await;
-    if let Err(e) = inserted {
-        discard(ingested.objects).await;
-        return Err(e.into());
+    match inserted {
+        Err(e) => {
+            discard(ingested.objects).await;
+            return Err(e.into());
+        }
+        Ok(false) => {
+            // A request with the same key finished first; its Session is
+            // the answer.
+            discard(ingested.objects).await;
+            let (key, fingerprint) = r.idempotency.unwrap_or_default();
+            return replay(&state, r.user_id, &key, &fingerprint)
+                .await?
+                .map(|winner| (StatusCode::OK, winner))
+                .ok_or_else(|| {
+                    ApiError::conflict(
+                        "idempotency_key_in_use",
+                        "another request with this Idempotency-Key is in progress; retry",
+                    )
+                });
+        }
+        Ok(true) => {}
     }
     if let Some(e) = example {
         enqueue(permit, e.id);
     }
-    Ok(record)
+    Ok((StatusCode::CREATED, record))
 }
 
 pub async fn get(

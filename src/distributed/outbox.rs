@@ -1,0 +1,200 @@
+//! The gateway's transactional outbox: every Kafka message the API promises
+//! (an upload's SessionRef, `POST /examples`'s) is written to PostgreSQL in
+//! the same statement as the rows it announces, and a relay task in each
+//! gateway publishes it. An acknowledged request therefore reaches Kafka
+//! eventually, however long Kafka is away, and a refused one announces
+//! nothing.
+//!
+//! The relay takes a batch with `FOR UPDATE SKIP LOCKED` in a transaction on
+//! its own connection, so several gateways share the table without publishing
+//! a row twice at once; it produces the batch through the idempotent
+//! producer, deletes the rows Kafka acknowledged and commits. A crash between
+//! the acknowledgement and the commit publishes those rows again: delivery is
+//! at-least-once, which the processor's content-keyed writes and the sink's
+//! claims absorb, as they do for its own replays.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::FutureProducer;
+use serde_json::{Map, Value};
+use tokio::sync::Notify;
+use tokio_postgres::Client;
+
+use super::config::{DatabaseConfig, OutboxConfig};
+use super::{control, kafka, DistributedError};
+
+/// A Kafka message as the outbox holds it.
+#[derive(Debug, Clone)]
+pub struct OutboxMessage {
+    pub topic: String,
+    pub key: String,
+    pub value: Vec<u8>,
+    /// Header name → value (the trace context), a JSON object.
+    pub headers: Value,
+}
+
+impl OutboxMessage {
+    pub fn new(topic: &str, key: &str, value: Vec<u8>, headers: Option<OwnedHeaders>) -> Self {
+        use rdkafka::message::Headers as _;
+        let mut fields = Map::new();
+        if let Some(headers) = headers {
+            for header in headers.iter() {
+                if let Some(value) = header.value {
+                    fields.insert(
+                        header.key.to_owned(),
+                        Value::String(String::from_utf8_lossy(value).into_owned()),
+                    );
+                }
+            }
+        }
+        OutboxMessage {
+            topic: topic.to_owned(),
+            key: key.to_owned(),
+            value,
+            headers: Value::Object(fields),
+        }
+    }
+
+    fn kafka_headers(&self) -> Option<OwnedHeaders> {
+        let fields = self.headers.as_object().filter(|f| !f.is_empty())?;
+        Some(fields.iter().fold(OwnedHeaders::new(), |headers, (key, value)| {
+            headers.insert(Header {
+                key,
+                value: value.as_str().map(str::as_bytes),
+            })
+        }))
+    }
+}
+
+/// Publishes the outbox for as long as the gateway runs. `wake` is notified
+/// after every write to the outbox, so a message normally leaves within
+/// milliseconds; `poll_interval_ms` bounds the wait for rows this gateway was
+/// not told about. Failures (Kafka or PostgreSQL away) are logged and retried
+/// after a second; nothing is dropped.
+pub async fn relay(
+    database: DatabaseConfig,
+    producer: FutureProducer,
+    settings: OutboxConfig,
+    wake: Arc<Notify>,
+) {
+    let poll = Duration::from_millis(settings.poll_interval_ms.max(1));
+    let mut client: Option<Client> = None;
+    loop {
+        let connection = match client.as_mut().filter(|c| !c.is_closed()) {
+            Some(c) => c,
+            None => match control::open(&database).await {
+                Ok(c) => client.insert(c),
+                Err(e) => {
+                    eprintln!("gateway: the outbox relay cannot reach PostgreSQL: {e}; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+        };
+        match publish_batch(connection, &producer, settings.batch).await {
+            // A full batch: there may be more behind it.
+            Ok(published) if published >= settings.batch => {}
+            Ok(_) => {
+                // Either wakes it; a notification that came while publishing
+                // is kept and returns at once.
+                let _ = tokio::time::timeout(poll, wake.notified()).await;
+            }
+            Err(e) => {
+                eprintln!("gateway: publishing the outbox: {e}; retrying in 1s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Publishes up to `batch` of the oldest unlocked rows; the number Kafka
+/// acknowledged. Rows that failed stay for the next attempt, and the first
+/// failure is returned once the acknowledged ones are deleted.
+async fn publish_batch(
+    client: &mut Client,
+    producer: &FutureProducer,
+    batch: i64,
+) -> Result<i64, DistributedError> {
+    let transaction = client.transaction().await?;
+    let rows = transaction
+        .query(
+            "SELECT seq, topic, key, value, headers FROM outbox
+             ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+            &[&batch.max(1)],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let messages: Vec<(i64, OutboxMessage)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row.get("seq"),
+                OutboxMessage {
+                    topic: row.get("topic"),
+                    key: row.get("key"),
+                    value: row.get("value"),
+                    headers: row.get("headers"),
+                },
+            )
+        })
+        .collect();
+    // All at once: the producer batches them, and the idempotent producer
+    // keeps each partition's order across its retries.
+    let results = join_all(messages.iter().map(|(_, m)| {
+        kafka::send(producer, &m.topic, &m.key, &m.value, m.kafka_headers())
+    }))
+    .await;
+    let mut sent = Vec::with_capacity(messages.len());
+    let mut failure = None;
+    for ((seq, _), result) in messages.iter().zip(results) {
+        match result {
+            Ok(()) => sent.push(*seq),
+            Err(e) => failure = failure.or(Some(e)),
+        }
+    }
+    if !sent.is_empty() {
+        transaction
+            .execute("DELETE FROM outbox WHERE seq = ANY($1)", &[&sent])
+            .await?;
+    }
+    transaction.commit().await?;
+    crate::telemetry::gateway::outbox_published(sent.len());
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(i64::try_from(sent.len()).unwrap_or(i64::MAX)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_headers_survive_the_round_trip_through_the_outbox() {
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "traceparent",
+            value: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        });
+        let message = OutboxMessage::new("t", "k", vec![1, 2], Some(headers));
+        assert_eq!(
+            message.headers["traceparent"],
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        );
+        let back = message.kafka_headers().expect("headers");
+        use rdkafka::message::Headers as _;
+        let first = back.iter().next().expect("one header");
+        assert_eq!(first.key, "traceparent");
+        assert_eq!(
+            first.value,
+            Some(&b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"[..])
+        );
+        assert!(OutboxMessage::new("t", "k", vec![], None)
+            .kafka_headers()
+            .is_none());
+    }
+}
