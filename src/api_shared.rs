@@ -145,11 +145,7 @@ pub mod idempotency {
             }
             hash.update(&buffer[..read]);
         }
-        Ok(hash
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect())
+        Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
     }
 
     /// Whether a stored key may answer this request: only for the very same
@@ -187,7 +183,10 @@ pub mod idempotency {
             let suite = Uuid::new_v4();
             let base = fingerprint(suite, Some("d"), &a).expect("hash");
             assert_eq!(base, fingerprint(suite, Some("d"), &a).expect("hash"));
-            assert_ne!(base, fingerprint(Uuid::new_v4(), Some("d"), &a).expect("hash"));
+            assert_ne!(
+                base,
+                fingerprint(Uuid::new_v4(), Some("d"), &a).expect("hash")
+            );
             assert_ne!(base, fingerprint(suite, None, &a).expect("hash"));
             assert_ne!(base, fingerprint(suite, Some(""), &a).expect("hash"));
             assert_ne!(base, fingerprint(suite, Some("d"), &b).expect("hash"));

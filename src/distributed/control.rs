@@ -214,28 +214,28 @@ fn new_key() -> String {
 /// missing).
 pub(super) async fn open(config: &DatabaseConfig) -> Result<Client, DistributedError> {
     let schema = &config.schema;
-        if schema.is_empty()
-            || !schema
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        {
-            return Err(DistributedError::Config(format!(
-                "database.schema `{schema}` may only hold a-z 0-9 _"
-            )));
+    if schema.is_empty()
+        || !schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(DistributedError::Config(format!(
+            "database.schema `{schema}` may only hold a-z 0-9 _"
+        )));
+    }
+    let (client, connection) = tokio_postgres::connect(config.url.expose(), NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            eprintln!("gateway: the PostgreSQL connection ended: {e}");
         }
-        let (client, connection) = tokio_postgres::connect(config.url.expose(), NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                eprintln!("gateway: the PostgreSQL connection ended: {e}");
-            }
-        });
-        // The schema name was checked above; identifiers cannot be bound.
-        client
-            .batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};"
-            ))
-            .await?;
-        Ok(client)
+    });
+    // The schema name was checked above; identifiers cannot be bound.
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};"
+        ))
+        .await?;
+    Ok(client)
 }
 
 impl Control {

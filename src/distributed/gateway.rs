@@ -499,8 +499,11 @@ async fn create_session(
         None => None,
         Some(key) => {
             let fingerprint = {
-                let (suite_id, description, file) =
-                    (ids::suite(recipe.suite()), description.clone(), file.clone());
+                let (suite_id, description, file) = (
+                    ids::suite(recipe.suite()),
+                    description.clone(),
+                    file.clone(),
+                );
                 tokio::task::spawn_blocking(move || {
                     idempotency::fingerprint(suite_id, description.as_deref(), &file)
                 })
@@ -602,7 +605,10 @@ async fn create_session(
     }
     gateway.outbox_wake.notify_one();
     crate::telemetry::gateway::session_accepted(recipe.suite());
-    Ok((StatusCode::CREATED, Json(session_answer(&record, example_id))))
+    Ok((
+        StatusCode::CREATED,
+        Json(session_answer(&record, example_id)),
+    ))
 }
 
 /// An upload's answer: the Session and the id of its first Example.
@@ -634,7 +640,10 @@ async fn replay(
     })?;
     // The upload's Example id is fixed by session and recipe.
     let example_id = recipe.example_id(record.id);
-    Ok(Some((StatusCode::OK, Json(session_answer(&record, example_id)))))
+    Ok(Some((
+        StatusCode::OK,
+        Json(session_answer(&record, example_id)),
+    )))
 }
 
 fn parse_id(text: &str) -> ApiResult<Uuid> {

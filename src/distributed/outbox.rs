@@ -60,12 +60,16 @@ impl OutboxMessage {
 
     fn kafka_headers(&self) -> Option<OwnedHeaders> {
         let fields = self.headers.as_object().filter(|f| !f.is_empty())?;
-        Some(fields.iter().fold(OwnedHeaders::new(), |headers, (key, value)| {
-            headers.insert(Header {
-                key,
-                value: value.as_str().map(str::as_bytes),
-            })
-        }))
+        Some(
+            fields
+                .iter()
+                .fold(OwnedHeaders::new(), |headers, (key, value)| {
+                    headers.insert(Header {
+                        key,
+                        value: value.as_str().map(str::as_bytes),
+                    })
+                }),
+        )
     }
 }
 
@@ -145,9 +149,11 @@ async fn publish_batch(
         .collect();
     // All at once: the producer batches them, and the idempotent producer
     // keeps each partition's order across its retries.
-    let results = join_all(messages.iter().map(|(_, m)| {
-        kafka::send(producer, &m.topic, &m.key, &m.value, m.kafka_headers())
-    }))
+    let results = join_all(
+        messages
+            .iter()
+            .map(|(_, m)| kafka::send(producer, &m.topic, &m.key, &m.value, m.kafka_headers())),
+    )
     .await;
     let mut sent = Vec::with_capacity(messages.len());
     let mut failure = None;

@@ -993,7 +993,9 @@ mod tests {
             .expect("the key's session");
         assert_eq!((sha.as_str(), found.id), ("sha", first.id));
         // Another user's key of the same name is another key.
-        assert!(idempotent_session(&conn, b.id, "k").expect("lookup").is_none());
+        assert!(idempotent_session(&conn, b.id, "k")
+            .expect("lookup")
+            .is_none());
         let theirs = session(b.id);
         insert_session(&conn, &theirs).expect("session");
         assert!(claim_idempotency_key(&conn, b.id, "k", "other", theirs.id).expect("claim"));

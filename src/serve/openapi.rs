@@ -237,37 +237,37 @@ fn build() -> Value {
 
     // Sessions.
     let mut upload = operation(Op {
-            summary: "Upload a recording; its suite's default model is queued on it",
-            tag: "sessions",
-            params: vec![json!({
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": false,
-                "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$" },
-                "description": "Names the upload: a retry with the same key and the same upload answers 200 with the Session the first attempt made; the same key with another upload is 422",
-            })],
-            body: Some(json!({
-                "required": true,
-                "content": { "multipart/form-data": { "schema": closed(json!({
-                    "suite_id": uuid(),
-                    "description": { "type": "string", "maxLength": 16384 },
-                    "input_events": {
-                        "type": "string",
-                        "format": "binary",
-                        "description": "A Chrome trace (JSON object or array, gzipped or not) or an input_events.jsonl",
-                    },
-                }), &["suite_id", "input_events"]) } },
-            })),
-            ok: (201, answer("the stored Session", r("Session"))),
-            fails: Fails {
-                unprocessable: true,
-                // 409: another request with the same Idempotency-Key is in progress.
-                conflict: true,
-                body: true,
-                busy: true,
-                ..READ
-            },
-        });
+        summary: "Upload a recording; its suite's default model is queued on it",
+        tag: "sessions",
+        params: vec![json!({
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": false,
+            "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$" },
+            "description": "Names the upload: a retry with the same key and the same upload answers 200 with the Session the first attempt made; the same key with another upload is 422",
+        })],
+        body: Some(json!({
+            "required": true,
+            "content": { "multipart/form-data": { "schema": closed(json!({
+                "suite_id": uuid(),
+                "description": { "type": "string", "maxLength": 16384 },
+                "input_events": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "A Chrome trace (JSON object or array, gzipped or not) or an input_events.jsonl",
+                },
+            }), &["suite_id", "input_events"]) } },
+        })),
+        ok: (201, answer("the stored Session", r("Session"))),
+        fails: Fails {
+            unprocessable: true,
+            // 409: another request with the same Idempotency-Key is in progress.
+            conflict: true,
+            body: true,
+            busy: true,
+            ..READ
+        },
+    });
     upload["responses"]["200"] = answer(
         "a retry: the Session this Idempotency-Key made",
         r("Session"),
