@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use chrono::{SecondsFormat, Utc};
+use chrono::{SecondsFormat, SubsecRound, Utc};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use rdkafka::consumer::Consumer as _;
@@ -548,7 +548,9 @@ async fn create_session(
         suite_id: ids::suite(recipe.suite()),
         description,
         storage_path: format!("sessions/{session_id}/{RAW_OBJECT}"),
-        created_at: Utc::now(),
+        // PostgreSQL keeps microseconds: the answer shows the time a retry
+        // and `GET /sessions/{id}` will show.
+        created_at: Utc::now().trunc_subsecs(6),
     };
     let example_id = recipe.example_id(session_id);
     let raw_bytes = tokio::fs::metadata(&file)
