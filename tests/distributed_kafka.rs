@@ -287,3 +287,73 @@ fn retries_with_one_idempotency_key_make_one_session() {
     let fresh = upload(&url, &key, &files[0], None);
     assert_eq!(fresh.status().as_u16(), 201, "no key: a new Session");
 }
+
+/// Messages on every partition of `topic`: the sum of the high watermarks
+/// (the producers are idempotent, not transactional, so every offset is a
+/// message).
+fn messages_on(topic: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let bootstrap = std::env::var("TRACEPIPE_KAFKA_BOOTSTRAP").expect("bootstrap");
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("consumer");
+    let timeout = Duration::from_secs(10);
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .expect("metadata");
+    let partitions = metadata.topics()[0].partitions().len();
+    assert!(partitions > 0, "{topic} has partitions");
+    (0..partitions)
+        .map(|p| {
+            let (low, high) = consumer
+                .fetch_watermarks(topic, i32::try_from(p).expect("partition"), timeout)
+                .expect("watermarks");
+            high - low
+        })
+        .sum()
+}
+
+#[test]
+fn two_gateways_share_the_outbox_and_publish_each_upload_once() {
+    if !services_available() {
+        return;
+    }
+    let _one = one_at_a_time();
+    let mut deployment = Deployment::new("two_gateways");
+    deployment.start("gateway", "gateway");
+    let (url, key) = deployment.gateway();
+    // The second gateway shares the first's PostgreSQL schema, outbox and
+    // topics (the same deployment name), so both relays compete for every row.
+    deployment.start("gateway2", "gateway");
+    let url2 = deployment.printed("gateway2", "tracepipe gateway: listening on ");
+    deployment.start("processor", "processor");
+    let files: Vec<PathBuf> = fixtures().into_iter().take(6).collect();
+    let sessions: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .iter()
+            .enumerate()
+            .map(|(i, file)| {
+                let target = if i % 2 == 0 { &url } else { &url2 };
+                let key = &key;
+                scope.spawn(move || upload_id(target, key, file))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("upload thread"))
+            .collect()
+    });
+    for session in &sessions {
+        if completed_within(&url, &key, session, Duration::from_secs(120)).is_none() {
+            deployment.dump_logs();
+            panic!("{session} was not COMPLETED: {:?}", statuses(&url, &key));
+        }
+    }
+    let published = messages_on(&format!("{}.sessions", deployment.name));
+    assert_eq!(
+        published,
+        i64::try_from(sessions.len()).expect("count"),
+        "one SessionRef per upload on the sessions topic, though two relays read the outbox"
+    );
+}
