@@ -95,6 +95,18 @@ fn readiness(url: &str) -> (bool, String) {
     }
 }
 
+/// A gauge or counter of the gateway's `/metrics` (without labels).
+fn metric(url: &str, name: &str) -> Option<f64> {
+    let base = url.trim_end_matches("/v1");
+    let text = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .and_then(|r| r.text())
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
 /// Waits until `session` is COMPLETED; how long that took, or None after
 /// `bound`.
 fn completed_within(url: &str, key: &str, session: &str, bound: Duration) -> Option<Duration> {
@@ -170,6 +182,20 @@ fn a_broker_outage_delays_uploads_but_loses_none_and_statuses_resume_within_seco
         statuses(&url, &key).get(&during).map(String::as_str),
         Some("PENDING")
     );
+    // The relay keeps retrying it: the age of the oldest waiting message
+    // grows (the gauge is set at each attempt, every few seconds).
+    loop {
+        let oldest = metric(&url, "tracepipe_gateway_outbox_oldest_seconds").unwrap_or(0.0);
+        if oldest > 0.5 {
+            eprintln!("outbox_oldest_seconds {oldest} during the outage");
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(25),
+            "outbox_oldest_seconds still {oldest}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
     outage.start();
     let back = Instant::now();
     eprintln!("broker down for {:?}", stopped.elapsed());
@@ -356,4 +382,9 @@ fn two_gateways_share_the_outbox_and_publish_each_upload_once() {
         i64::try_from(sessions.len()).expect("count"),
         "one SessionRef per upload on the sessions topic, though two relays read the outbox"
     );
+    let relayed: f64 = [&url, &url2]
+        .iter()
+        .map(|u| metric(u, "tracepipe_gateway_outbox_published_total").unwrap_or(0.0))
+        .sum();
+    assert_eq!(relayed, published as f64, "the relays' own count");
 }

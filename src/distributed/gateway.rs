@@ -299,9 +299,7 @@ async fn consume_status(gateway: Arc<Gateway>) {
             Ok(m) => m,
             Err(e) => {
                 eprintln!("gateway: consuming {topic}: {e}");
-                // Errors come at librdkafka's reconnect pace; a short pause
-                // keeps a burst of them from delaying the events behind it.
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(kafka::CONSUMER_ERROR_PAUSE).await;
                 continue;
             }
         };

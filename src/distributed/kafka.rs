@@ -29,6 +29,13 @@ const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// costs a few refused connections a second while a broker is down.
 const RECONNECT_BACKOFF_MAX_MS: &str = "1000";
 
+/// The pause after a consumer reports an error (a broker away: one per
+/// failed connection attempt) before it polls again. Short: while the broker
+/// is down errors queue up at the reconnect pace, and a pause as long as that
+/// pace (it was 1 s) leaves a backlog of them to wait through, one pause
+/// each, after the broker is back.
+pub const CONSUMER_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
 pub const HEADER_ERROR: &str = "tracepipe-error";
 pub const HEADER_ORIGIN_TOPIC: &str = "tracepipe-origin-topic";
 pub const HEADER_ORIGIN_PARTITION: &str = "tracepipe-origin-partition";

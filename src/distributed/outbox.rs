@@ -125,11 +125,14 @@ async fn publish_batch(
     let transaction = client.transaction().await?;
     let rows = transaction
         .query(
-            "SELECT seq, topic, key, value, headers FROM outbox
-             ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+            "SELECT seq, topic, key, value, headers,
+                    extract(epoch FROM now() - created_at)::float8 AS age_secs
+             FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
             &[&batch.max(1)],
         )
         .await?;
+    // The oldest message waiting: grows while Kafka is away.
+    crate::telemetry::gateway::outbox_oldest(rows.first().map_or(0.0, |r| r.get("age_secs")));
     if rows.is_empty() {
         return Ok(0);
     }

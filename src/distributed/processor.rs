@@ -109,7 +109,7 @@ pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
             }
             Err(e) => {
                 eprintln!("processor: consuming: {e}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(kafka::CONSUMER_ERROR_PAUSE).await;
                 continue;
             }
         };

@@ -125,7 +125,7 @@ pub async fn run(config: SinkConfig) -> Result<(), DistributedError> {
             }
             Err(e) => {
                 eprintln!("sink: consuming: {e}");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                tokio::time::sleep(kafka::CONSUMER_ERROR_PAUSE).await;
                 Ok(())
             }
         };

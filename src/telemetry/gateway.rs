@@ -25,3 +25,10 @@ pub fn status_event(status: Option<&str>) {
 pub fn outbox_published(messages: usize) {
     metrics::counter!(name("outbox_published_total")).increment(messages as u64);
 }
+
+/// Age in seconds of the oldest outbox message the relay found waiting (0
+/// when the outbox was empty): how far the sessions topic is behind the
+/// acknowledged uploads.
+pub fn outbox_oldest(seconds: f64) {
+    metrics::gauge!(name("outbox_oldest_seconds")).set(seconds);
+}
