@@ -1,5 +1,6 @@
 //! `tracepipe`: one binary, a subcommand per job.
 
+mod admission;
 mod api_shared;
 mod cmd;
 mod distributed;

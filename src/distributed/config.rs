@@ -12,6 +12,7 @@ use serde::Deserialize;
 use toml::{Table, Value};
 
 use super::DistributedError;
+use crate::admission::AdmissionConfig;
 
 pub const GATEWAY_DEFAULTS: &str = include_str!("../../config/gateway.toml");
 pub const PROCESSOR_DEFAULTS: &str = include_str!("../../config/processor.toml");
@@ -87,6 +88,8 @@ pub struct GatewayConfig {
     pub admin_display_name: String,
     pub max_upload_bytes: u64,
     pub max_decompressed_bytes: u64,
+    pub orphan_sweep_min_age_secs: u64,
+    pub admission: AdmissionConfig,
     pub kafka: KafkaConfig,
     pub topics: Topics,
     pub s3: S3Config,
@@ -229,6 +232,22 @@ mod tests {
         load::<GatewayConfig>(GATEWAY_DEFAULTS, None, env(&[])).expect("gateway");
         load::<ProcessorConfig>(PROCESSOR_DEFAULTS, None, env(&[])).expect("processor");
         load::<SinkConfig>(SINK_DEFAULTS, None, env(&[])).expect("sink");
+    }
+
+    #[test]
+    fn gateway_admission_limits_are_on_by_default_and_set_from_the_environment() {
+        let config: GatewayConfig =
+            load(GATEWAY_DEFAULTS, None, env(&[])).expect("gateway defaults");
+        assert!(config.admission.requests_per_minute > 0);
+        assert!(config.admission.max_concurrent_uploads_per_key > 0);
+        config.admission.validate().expect("valid defaults");
+        let config: GatewayConfig = load(
+            GATEWAY_DEFAULTS,
+            None,
+            env(&[("TRACEPIPE_ADMISSION_REQUESTS_PER_MINUTE", "7")]),
+        )
+        .expect("loads");
+        assert_eq!(config.admission.requests_per_minute, 7);
     }
 
     #[test]

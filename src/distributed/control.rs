@@ -569,6 +569,18 @@ impl Control {
         Ok(row.as_ref().map(session))
     }
 
+    /// Which of `ids` are sessions, whoever owns them.
+    pub async fn existing_sessions(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashSet<Uuid>, DistributedError> {
+        let rows = self
+            .client
+            .query("SELECT id FROM sessions WHERE id = ANY($1)", &[&ids])
+            .await?;
+        Ok(rows.iter().map(|row| row.get::<_, Uuid>(0)).collect())
+    }
+
     pub async fn example(
         &self,
         user: Uuid,

@@ -41,6 +41,7 @@ use super::events::{self, SessionRef, StatusEvent};
 use super::outbox::{self, OutboxMessage};
 use super::{kafka, tracing};
 use super::{open_store, recipes, DistributedError};
+use crate::admission::Admission;
 use crate::api_shared::idempotency;
 use crate::api_shared::{month, ServerSummary, SuiteSummary};
 use crate::pipeline::{Pipeline, PipelineError, Recipe, RAW_OBJECT, SESSION_OBJECT};
@@ -100,6 +101,14 @@ impl IntoResponse for ApiError {
 
 impl From<DistributedError> for ApiError {
     fn from(e: DistributedError) -> ApiError {
+        if crate::admission::is_storage_full(&e) {
+            eprintln!("gateway: out of storage: {e}");
+            return ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "insufficient_storage",
+                "the server has no room to store the upload; nothing of it was kept. Try again later",
+            );
+        }
         // The detail goes to the log; the client learns only that it may retry.
         eprintln!("gateway: {e}");
         ApiError::new(
@@ -113,6 +122,10 @@ impl From<DistributedError> for ApiError {
 type ApiResult<T> = Result<T, ApiError>;
 
 pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
+    config
+        .admission
+        .validate()
+        .map_err(DistributedError::Config)?;
     let metrics = crate::telemetry::install("gateway")?;
     let (store, prefix) = open_store(&config.s3)?;
     let control = Control::connect(&config.database).await?;
@@ -128,7 +141,9 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         &config.kafka,
         std::time::Duration::from_millis(config.outbox.produce_timeout_ms),
     )?;
-    let uploads = std::env::temp_dir().join(format!("tracepipe-gateway-{}", std::process::id()));
+    sweep_dead_upload_folders(&std::env::temp_dir());
+    let uploads =
+        std::env::temp_dir().join(format!("{UPLOADS_FOLDER_PREFIX}{}", std::process::id()));
     std::fs::create_dir_all(&uploads).map_err(|source| DistributedError::Io {
         what: format!("creating {}", uploads.display()),
         source,
@@ -146,6 +161,7 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
             source,
         })?;
     let admin_key = control.ensure_admin(&config.admin_display_name).await?;
+    let admission = Admission::new(config.admission.clone());
     let gateway = Arc::new(Gateway {
         config,
         control,
@@ -181,6 +197,7 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
             }
         }))
     };
+    let sweep = tokio::spawn(sweep_orphan_sessions(gateway.clone()));
     let probe = gateway.clone();
     let database = tokio::spawn(crate::telemetry::health::watch("database", move || {
         let probe = probe.clone();
@@ -200,7 +217,12 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
     let app = Router::new()
         .route(
             "/v1/sessions",
-            post(create_session).layer(DefaultBodyLimit::max(upload_limit)),
+            post(create_session)
+                .layer(DefaultBodyLimit::max(upload_limit))
+                .layer(axum::middleware::from_fn_with_state(
+                    admission.clone(),
+                    crate::admission::body::guard_upload,
+                )),
         )
         .route("/v1/sessions/{id}", get(get_session))
         .route("/v1/examples", get(list_examples).post(create_example))
@@ -244,6 +266,14 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(no_route)
         .with_state(gateway.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            admission.clone(),
+            crate::admission::body::guard_body_rate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            admission.clone(),
+            crate::admission::keys::limit_rate,
+        ))
         .layer(axum::middleware::from_fn(crate::telemetry::http::track))
         .merge(crate::telemetry::routes(metrics));
     {
@@ -259,18 +289,117 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         let _ = writeln!(out, "tracepipe gateway: listening on http://{local}/v1");
         let _ = out.flush();
     }
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(super::shutdown_signal("gateway"))
-        .await;
+    crate::admission::listener::serve(
+        listener,
+        app,
+        &gateway.config.admission,
+        super::shutdown_signal("gateway"),
+    )
+    .await;
     status.abort();
     relay.abort();
     kafka_probe.abort();
+    sweep.abort();
     database.abort();
     let _ = std::fs::remove_dir_all(&gateway.uploads);
-    served.map_err(|source| DistributedError::Io {
-        what: "serving HTTP".into(),
-        source,
-    })
+    Ok(())
+}
+
+/// Each gateway process streams uploads into `<temp>/tracepipe-gateway-<pid>`.
+const UPLOADS_FOLDER_PREFIX: &str = "tracepipe-gateway-";
+
+/// Removes the upload folders of gateways that are no longer running (killed
+/// before they could clean up): several gateways may share the machine, so
+/// only folders whose process is gone are touched.
+fn sweep_dead_upload_folders(temp: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(UPLOADS_FOLDER_PREFIX))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = std::path::Path::new("/proc").join(pid.to_string()).exists();
+        if !alive && pid != std::process::id() && std::fs::remove_dir_all(entry.path()).is_ok() {
+            eprintln!("gateway: removed the upload folder of stopped gateway {pid}");
+        }
+    }
+}
+
+/// Removes the objects of sessions the control plane does not know, older
+/// than `orphan_sweep_min_age_secs`: what uploads interrupted by a crash left
+/// in the store. Younger ones may belong to an upload another gateway is still
+/// storing (its row is written after its objects). Runs once at start, in the
+/// background; a failure is only logged (the next start tries again).
+async fn sweep_orphan_sessions(gateway: Arc<Gateway>) {
+    use futures::StreamExt;
+    let root = gateway.prefix.clone().join("sessions");
+    let min_age = i64::try_from(gateway.config.orphan_sweep_min_age_secs).unwrap_or(i64::MAX);
+    let Some(cutoff) =
+        chrono::TimeDelta::try_seconds(min_age).and_then(|age| Utc::now().checked_sub_signed(age))
+    else {
+        // An age beyond the calendar: nothing is that old.
+        return;
+    };
+    let mut old: std::collections::BTreeMap<Uuid, Vec<Path>> = std::collections::BTreeMap::new();
+    let mut listed = gateway.store.list(Some(&root));
+    while let Some(meta) = listed.next().await {
+        let meta = match meta {
+            Ok(meta) => meta,
+            Err(e) => {
+                eprintln!("gateway: listing {root} for leftovers: {e}");
+                return;
+            }
+        };
+        let id = meta
+            .location
+            .prefix_match(&root)
+            .and_then(|mut parts| parts.next())
+            .and_then(|part| Uuid::parse_str(part.as_ref()).ok());
+        if let Some(id) = id {
+            if meta.last_modified < cutoff {
+                old.entry(id).or_default().push(meta.location);
+            }
+        }
+    }
+    let ids: Vec<Uuid> = old.keys().copied().collect();
+    for batch in ids.chunks(1000) {
+        let known = match gateway.control.existing_sessions(batch).await {
+            Ok(known) => known,
+            Err(e) => {
+                eprintln!("gateway: checking sessions for leftovers: {e}");
+                return;
+            }
+        };
+        for id in batch.iter().filter(|id| !known.contains(id)) {
+            for location in old.remove(id).unwrap_or_default() {
+                let _ = gateway.store.delete(&location).await;
+            }
+            eprintln!("gateway: removed the leftovers of interrupted upload {id}");
+        }
+    }
+}
+
+/// Removes every object under `sessions/<id>/`: an upload that failed after
+/// storing part of itself (a full disk, a store that went away). The id is
+/// the upload's own, so nothing else lives there. Best effort: the client
+/// hears the failure that caused it.
+async fn discard_session(gateway: &Gateway, session_id: Uuid) {
+    use futures::StreamExt;
+    let prefix = gateway
+        .prefix
+        .clone()
+        .join("sessions")
+        .join(session_id.to_string());
+    let listed: Vec<_> = gateway.store.list(Some(&prefix)).collect().await;
+    for meta in listed.into_iter().flatten() {
+        let _ = gateway.store.delete(&meta.location).await;
+    }
 }
 
 /// Applies status events to the control plane; an offset is stored only after
@@ -369,6 +498,40 @@ async fn caller(gateway: &Gateway, headers: &HeaderMap) -> ApiResult<User> {
         .ok_or_else(unauthorized)
 }
 
+/// Largest `suite_id` or `description` form field.
+const MAX_TEXT_FIELD_BYTES: usize = 16 * 1024;
+/// Characters of an unexpected form field's name repeated in an error.
+const MAX_SHOWN_NAME: usize = 64;
+
+/// A small text field of the upload form, read up to a cap.
+async fn read_text(
+    mut field: axum::extract::multipart::Field<'_>,
+    name: &str,
+) -> ApiResult<String> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field
+        .chunk()
+        .await
+        .map_err(|e| ApiError::new(e.status(), "invalid_multipart", e.body_text()))?
+    {
+        if bytes.len() + chunk.len() > MAX_TEXT_FIELD_BYTES {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                format!("`{name}` is longer than {MAX_TEXT_FIELD_BYTES} bytes"),
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("`{name}` is not UTF-8 text"),
+        )
+    })
+}
+
 /// An upload's private folder, removed when the request ends.
 struct UploadDir(PathBuf);
 
@@ -428,8 +591,8 @@ async fn create_session(
     let (mut suite, mut description, mut received) = (None, None, false);
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.name().unwrap_or_default() {
-            "suite_id" => suite = Some(field.text().await.map_err(multipart_error)?),
-            "description" => description = Some(field.text().await.map_err(multipart_error)?),
+            "suite_id" => suite = Some(read_text(field, "suite_id").await?),
+            "description" => description = Some(read_text(field, "description").await?),
             "input_events" => {
                 let mut out = tokio::fs::File::create(&file).await.map_err(|source| {
                     DistributedError::Io {
@@ -464,13 +627,15 @@ async fn create_session(
                 received = true;
             }
             other => {
+                // A name is as long as its part header allows: show its start.
+                let shown = crate::admission::truncated(other, MAX_SHOWN_NAME);
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "unknown_field",
                     format!(
-                    "unknown form field `{other}`; expected suite_id, description, input_events"
-                ),
-                ))
+                        "unknown form field `{shown}`; expected suite_id, description, input_events"
+                    ),
+                ));
             }
         }
     }
@@ -521,14 +686,14 @@ async fn create_session(
             Some((key, fingerprint))
         }
     };
-    let ingested = gateway
-        .pipeline
-        .ingest(&file, session_id)
-        .await
-        .map_err(|e| match e {
-            PipelineError::Ingest(e) => bad("invalid_recording", e.to_string()),
-            other => ApiError::from(DistributedError::Pipeline(other)),
-        })?;
+    let ingested = match gateway.pipeline.ingest(&file, session_id).await {
+        Ok(ingested) => ingested,
+        Err(PipelineError::Ingest(e)) => return Err(bad("invalid_recording", e.to_string())),
+        Err(other) => {
+            discard_session(&gateway, session_id).await;
+            return Err(ApiError::from(DistributedError::Pipeline(other)));
+        }
+    };
     if let Some(recorded) = ingested.session.suite.as_deref() {
         if recorded != recipe.suite() {
             return Err(bad(
@@ -572,7 +737,7 @@ async fn create_session(
         events::encode(&reference).map_err(DistributedError::from)?,
         tracing::inject(&trace),
     );
-    let inserted = gateway
+    let inserted = match gateway
         .control
         .insert_session(
             &record,
@@ -582,7 +747,14 @@ async fn create_session(
             idempotency.as_ref().map(|(k, f)| (k.as_str(), f.as_str())),
             &message,
         )
-        .await?;
+        .await
+    {
+        Ok(inserted) => inserted,
+        Err(e) => {
+            discard_session(&gateway, session_id).await;
+            return Err(e.into());
+        }
+    };
     if !inserted {
         // A request with the same key finished first: its Session is the
         // answer, and what this one stored is nobody's.

@@ -8,6 +8,8 @@
 //! one; other `TRACEPIPE_*` variables belong to other tools and are ignored.
 
 use serde::Deserialize;
+
+use crate::admission::AdmissionConfig;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +29,7 @@ pub struct ServeConfig {
     pub admin_display_name: String,
     pub processing: ProcessingConfig,
     pub limits: LimitsConfig,
+    pub admission: AdmissionConfig,
     pub tables: TablesConfig,
     pub pricing: PricingConfig,
 }
@@ -183,6 +186,12 @@ impl ServeConfig {
                 });
             }
         }
+        self.admission
+            .validate()
+            .map_err(|message| ConfigError::Invalid {
+                key: "admission",
+                message,
+            })?;
         if self.admin_display_name.trim().is_empty() {
             return Err(ConfigError::Invalid {
                 key: "admin_display_name",
@@ -336,6 +345,24 @@ mod tests {
         };
         let c = ServeConfig::load(None, std::iter::empty(), &flags).expect("valid");
         assert_eq!(c.listen.port(), 1);
+    }
+
+    #[test]
+    fn admission_limits_are_on_by_default_and_set_like_any_key() {
+        let c = load(None, &[]).expect("defaults");
+        assert!(c.admission.requests_per_minute > 0);
+        assert!(c.admission.max_concurrent_uploads_per_key > 0);
+        assert!(c.admission.min_upload_bytes_per_sec > 0);
+        let c = load(
+            Some("[admission]\nrequests_per_minute = 5\n"),
+            &[("TRACEPIPE_ADMISSION_HEADER_READ_TIMEOUT_SECS", "3")],
+        )
+        .expect("valid");
+        assert_eq!(c.admission.requests_per_minute, 5);
+        assert_eq!(c.admission.header_read_timeout_secs, 3);
+        let err = load(None, &[("TRACEPIPE_ADMISSION_MAX_PART_HEADER_BYTES", "10")])
+            .expect_err("too small a part header cap");
+        assert!(err.to_string().contains("max_part_header_bytes"), "{err}");
     }
 
     #[test]

@@ -380,6 +380,21 @@ pub fn insert_session(conn: &Connection, s: &SessionRecord) -> Result<(), ServeE
     Ok(())
 }
 
+/// Which of `ids` are sessions, whoever owns them.
+pub fn existing_sessions(
+    conn: &Connection,
+    ids: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, ServeError> {
+    let mut stmt = conn.prepare("SELECT 1 FROM sessions WHERE id = ?1")?;
+    let mut found = std::collections::HashSet::new();
+    for id in ids {
+        if stmt.exists(params![id.to_string()])? {
+            found.insert(*id);
+        }
+    }
+    Ok(found)
+}
+
 pub fn get_session(
     conn: &Connection,
     user_id: Uuid,

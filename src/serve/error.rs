@@ -164,6 +164,21 @@ impl ApiError {
 impl From<ServeError> for ApiError {
     /// Internal details go to the log, not to the client.
     fn from(err: ServeError) -> Self {
+        let database_full = matches!(
+            &err,
+            ServeError::Db(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DiskFull
+        );
+        if database_full || crate::admission::is_storage_full(&err) {
+            eprintln!("serve: out of storage: {err}");
+            let mut refusal = ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "insufficient_storage",
+                "the server has no room to store the upload; nothing of it was kept. Try again later",
+            );
+            refusal.retry_after_secs = Some(60);
+            return refusal;
+        }
         let reference = uuid::Uuid::new_v4();
         eprintln!("serve: internal error {reference}: {err}");
         ApiError::new(

@@ -47,6 +47,7 @@ use self::catalog::CatalogStore;
 use self::config::ServeConfig;
 use self::db::Db;
 pub use self::error::ServeError;
+use crate::admission::Admission;
 use crate::pipeline::Pipeline;
 
 /// Everything a request handler or worker shares.
@@ -59,9 +60,14 @@ pub struct AppState {
     pub pipeline: Pipeline,
     /// Uploads stream here, one folder each, before the pipeline reads them.
     pub uploads_dir: PathBuf,
+    /// Where `objects` keeps its files, for removing a failed upload's
+    /// leftovers the store does not list (its unfinished staging files).
+    pub objects_dir: PathBuf,
     pub catalog: CatalogStore,
     /// Example ids for the workers.
     pub queue: mpsc::Sender<Uuid>,
+    /// Per-key limits and the upload guard (src/admission).
+    pub admission: Arc<Admission>,
 }
 
 /// How the server reports what a person starting it needs to know.
@@ -87,6 +93,7 @@ pub async fn run(
     }
     clear_stale_uploads(&uploads_dir)?;
     let db = Db::open(&data_dir.join("tracepipe.db"))?;
+    sweep_orphan_sessions(&db, &objects_dir).await?;
     let catalog = CatalogStore::open(&db, &config.catalog).await?;
     // Automatic clean-up removes the folders a rejected upload leaves empty.
     let objects: Arc<dyn ObjectStore> =
@@ -108,14 +115,17 @@ pub async fn run(
     // would never have been shown, and nobody could log in.
     let admin_key = api::account::ensure_admin(&db, &config.admin_display_name).await?;
 
+    let config_admission = config.admission.clone();
     let state = Arc::new(AppState {
         config,
         db,
         objects,
         pipeline,
         uploads_dir,
+        objects_dir,
         catalog,
         queue,
+        admission: Admission::new(config_admission),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -131,8 +141,8 @@ pub async fn run(
     let app = api::router(state.clone())
         .layer(axum::middleware::from_fn(crate::telemetry::http::track))
         .merge(crate::telemetry::routes(metrics));
-    let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
-    let served = serve.await.map_err(|e| ServeError::io("serving HTTP", e));
+    crate::admission::listener::serve(listener, app, &state.config.admission, shutdown_signal())
+        .await;
 
     // Stop taking jobs; a job in flight may finish within the grace period,
     // otherwise it stays PROCESSING and the next start picks it up again.
@@ -150,7 +160,7 @@ pub async fn run(
         Ok(Err(e)) => eprintln!("serve: the table sink failed: {e}"),
         Err(e) => eprintln!("serve: the table sink task failed: {e}"),
     }
-    served
+    Ok(())
 }
 
 /// Uploads interrupted by a stop are never resumed.
@@ -165,6 +175,38 @@ fn clear_stale_uploads(dir: &Path) -> Result<(), ServeError> {
             std::fs::remove_file(&path)
         };
         removed.map_err(|e| ServeError::io(format!("removing {}", path.display()), e))?;
+    }
+    Ok(())
+}
+
+/// Removes the stored objects of sessions the database does not know: what an
+/// upload interrupted by a crash or a full disk left behind. Session ids are
+/// fresh per upload and a session's row is written after its objects, so a
+/// folder without a row belongs to no one; at start no upload is in flight.
+async fn sweep_orphan_sessions(database: &Db, objects_dir: &Path) -> Result<(), ServeError> {
+    let sessions = objects_dir.join("sessions");
+    let entries = match std::fs::read_dir(&sessions) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(ServeError::io(format!("reading {}", sessions.display()), e)),
+    };
+    let mut folders = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if let Some(id) = name.to_str().and_then(|n| Uuid::parse_str(n).ok()) {
+            folders.push((id, entry.path()));
+        }
+    }
+    let ids: Vec<Uuid> = folders.iter().map(|(id, _)| *id).collect();
+    let known = database
+        .call(move |conn| db::existing_sessions(conn, &ids))
+        .await?;
+    for (id, path) in folders {
+        if !known.contains(&id) {
+            std::fs::remove_dir_all(&path)
+                .map_err(|e| ServeError::io(format!("removing {}", path.display()), e))?;
+            eprintln!("serve: removed the leftovers of interrupted upload {id}");
+        }
     }
     Ok(())
 }

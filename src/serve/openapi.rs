@@ -173,7 +173,28 @@ fn operation(op: Op) -> Value {
         true,
         "internal error; the message carries a reference for the server log",
     );
+    responses.insert(
+        "429".into(),
+        json!({
+            "description": "this API key is over its request rate, or has as many uploads in progress as allowed; retry after the given seconds",
+            "headers": {
+                "Retry-After": { "schema": { "type": "integer" } },
+                "X-RateLimit-Limit": { "schema": { "type": "integer" } },
+                "X-RateLimit-Remaining": { "schema": { "type": "integer" } },
+                "X-RateLimit-Reset": { "schema": { "type": "integer" } },
+            },
+            "content": json_content(r("Error")),
+        }),
+    );
     if f.busy {
+        responses.insert(
+            "507".into(),
+            json!({
+                "description": "the server's storage is full; nothing of the request was kept",
+                "headers": { "Retry-After": { "schema": { "type": "integer" } } },
+                "content": json_content(r("Error")),
+            }),
+        );
         responses.insert(
             "503".into(),
             json!({

@@ -98,6 +98,11 @@ impl Deployment {
         self.children.insert(label.to_owned(), child);
     }
 
+    /// The process id of a running service.
+    pub fn pid(&self, label: &str) -> u32 {
+        self.children.get(label).expect("running").id()
+    }
+
     /// SIGKILL: no clean-up, no last commit.
     pub fn kill9(&mut self, label: &str) {
         if let Some(mut child) = self.children.remove(label) {

@@ -18,6 +18,7 @@ use axum::Router;
 
 use super::error::ApiError;
 use super::AppState;
+use crate::admission;
 
 pub fn router(state: Arc<AppState>) -> Router {
     let limits = &state.config.limits;
@@ -27,10 +28,15 @@ pub fn router(state: Arc<AppState>) -> Router {
     let upload_body =
         usize::try_from(limits.max_upload_bytes.saturating_add(1 << 20)).unwrap_or(usize::MAX);
 
+    let admission = state.admission.clone();
     let uploads = Router::new()
         .route("/sessions", post(sessions::create))
         .layer(DefaultBodyLimit::max(upload_body))
-        .layer(middleware::from_fn_with_state(upload_timeout, timeout));
+        .layer(middleware::from_fn_with_state(upload_timeout, timeout))
+        .layer(middleware::from_fn_with_state(
+            admission.clone(),
+            admission::body::guard_upload,
+        ));
 
     let rest = Router::new()
         .route("/sessions", get(sessions::list))
@@ -107,7 +113,15 @@ pub fn router(state: Arc<AppState>) -> Router {
     let v1 = uploads
         .merge(rest)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+        .with_state(state)
+        .layer(middleware::from_fn_with_state(
+            admission.clone(),
+            admission::body::guard_body_rate,
+        ))
+        .layer(middleware::from_fn_with_state(
+            admission,
+            admission::keys::limit_rate,
+        ));
     Router::new().nest("/v1", v1).fallback(not_found)
 }
 

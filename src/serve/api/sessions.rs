@@ -19,9 +19,9 @@ use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::mpsc::OwnedPermit;
 use uuid::Uuid;
 
+use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use tracepipe_ingest::IngestError;
 use tracepipe_schemas::SourceFormat;
@@ -38,6 +38,8 @@ use crate::serve::AppState;
 const FILE_FIELD: &str = "input_events";
 const MAX_SUITE_ID_BYTES: usize = 64;
 const MAX_DESCRIPTION_BYTES: usize = 16 * 1024;
+/// Characters of an unexpected form field's name repeated in an error.
+const MAX_SHOWN_NAME: usize = 64;
 
 /// An upload's private folder, removed when the request ends: by then the
 /// pipeline has copied what it keeps into the object store.
@@ -153,12 +155,6 @@ pub async fn create(
             format!("send the session as multipart/form-data: {}", e.body_text()),
         )
     })?;
-    // Take the queue slot first: a full queue refuses before the upload is read.
-    let permit = state
-        .queue
-        .clone()
-        .try_reserve_owned()
-        .map_err(|_| ApiError::busy())?;
     let session_id = Uuid::new_v4();
     let upload = UploadDir {
         dir: state.uploads_dir.join(session_id.to_string()),
@@ -172,7 +168,8 @@ pub async fn create(
     let mut description = None;
     let mut size = None;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
-        let name = field.name().unwrap_or_default().to_owned();
+        // A name is as long as its part header allows: errors show its start.
+        let name = crate::admission::truncated(field.name().unwrap_or_default(), MAX_SHOWN_NAME);
         let duplicate = || {
             ApiError::bad_request("duplicate_field", format!("`{name}` is given twice"))
                 .field(&name)
@@ -249,8 +246,7 @@ pub async fn create(
         size,
         idempotency,
     };
-    let (status, record) =
-        tokio::spawn(store(state.clone(), upload, file, received, permit)).await??;
+    let (status, record) = tokio::spawn(store(state.clone(), upload, file, received)).await??;
     Ok((status, axum::Json(record)))
 }
 
@@ -295,14 +291,20 @@ async fn store(
     upload: UploadDir,
     file: PathBuf,
     r: Received,
-    permit: OwnedPermit<Uuid>,
 ) -> ApiResult<(StatusCode, SessionRecord)> {
     let session_id = r.session_id;
-    let ingested = state
-        .pipeline
-        .ingest(&file, session_id)
-        .await
-        .map_err(pipeline_error)?;
+    let ingested = match state.pipeline.ingest(&file, session_id).await {
+        Ok(ingested) => ingested,
+        Err(e) => {
+            // The session id is this upload's own: whatever is stored under
+            // it (a partial object, screenshots of a disk that filled up) is
+            // garbage nobody else owns.
+            if !e.is_input_error() {
+                discard_session(&state, session_id).await;
+            }
+            return Err(pipeline_error(e));
+        }
+    };
     drop(upload);
     let discard = |objects: Vec<object_store::path::Path>| async {
         for o in objects {
@@ -336,6 +338,18 @@ async fn store(
         event_count: i64::try_from(ingested.session.events.len()).unwrap_or(i64::MAX),
     };
     let example = default_example(&state.catalog.snapshot(), &record);
+    // The queue slot is taken only now, once the upload is stored and read:
+    // a client that stalls mid-upload holds no slot of anyone else's.
+    let permit = match example {
+        Some(_) => match state.queue.clone().try_reserve_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                discard(ingested.objects).await;
+                return Err(ApiError::busy());
+            }
+        },
+        None => None,
+    };
     let stored = record.clone();
     let queued = example.clone();
     let claim = r.idempotency.clone();
@@ -379,10 +393,26 @@ async fn store(
         }
         Ok(true) => {}
     }
-    if let Some(e) = example {
+    if let (Some(e), Some(permit)) = (example, permit) {
         enqueue(permit, e.id);
     }
     Ok((StatusCode::CREATED, record))
+}
+
+/// Removes every object of `session_id` and its folder in the object store,
+/// unfinished staging files included. Best effort: the client hears the
+/// failure that caused it, and a start sweeps what is left.
+async fn discard_session(state: &AppState, session_id: Uuid) {
+    let prefix = object_store::path::Path::from(format!("sessions/{session_id}"));
+    let listed: Vec<_> = state.objects.list(Some(&prefix)).collect().await;
+    for meta in listed.into_iter().flatten() {
+        let _ = state.objects.delete(&meta.location).await;
+    }
+    let folder = state
+        .objects_dir
+        .join("sessions")
+        .join(session_id.to_string());
+    let _ = tokio::fs::remove_dir_all(folder).await;
 }
 
 pub async fn get(
