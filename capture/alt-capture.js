@@ -325,4 +325,69 @@
     },
     true
   );
+
+  // ---- tracepipe:sensitive -------------------------------------------------
+  // The contract's screen-privacy marks: the rectangles (CSS pixels of the
+  // window) of every secret field showing a value, with the viewport size and
+  // devicePixelRatio, whenever that set changes and at least every second.
+  // Unlike capture.js this script polls on a timer as well as on each
+  // animation frame, and reports from the top frame only.
+  if (window !== window.top) return;
+  var lastState = "";
+  var lastAt = -1e9;
+  var HEARTBEAT = 1000;
+
+  function boxes() {
+    var vv = window.visualViewport || { scale: 1, offsetLeft: 0, offsetTop: 0 };
+    var w = window.innerWidth;
+    var h = window.innerHeight;
+    var out = [];
+    var nodes = document.getElementsByTagName("*");
+    for (var i = 0; i < nodes.length; i += 1) {
+      var n = nodes[i];
+      if (!isField(n) || !secret(n) || !n.value) continue;
+      var r = n.getBoundingClientRect();
+      var left = Math.floor((r.left - vv.offsetLeft) * vv.scale);
+      var top = Math.floor((r.top - vv.offsetTop) * vv.scale);
+      var right = Math.ceil((r.right - vv.offsetLeft) * vv.scale);
+      var bottom = Math.ceil((r.bottom - vv.offsetTop) * vv.scale);
+      if (right > left && bottom > top && right > 0 && bottom > 0 && left < w && top < h) {
+        out.push({ x: left, y: top, width: right - left, height: bottom - top });
+      }
+    }
+    return { viewport: { width: w, height: h }, dpr: window.devicePixelRatio, fields: out };
+  }
+
+  function check(reason) {
+    var state;
+    try {
+      state = boxes();
+    } catch (e) {
+      return;
+    }
+    var text = JSON.stringify(state);
+    var now = Date.now();
+    if (text === lastState && now - lastAt < HEARTBEAT) return;
+    lastState = text;
+    lastAt = now;
+    state.reason = reason;
+    emit("sensitive", state);
+  }
+
+  ["focusin", "focusout", "input", "change", "scroll", "resize", "load", "pageshow"].forEach(function (type) {
+    window.addEventListener(
+      type,
+      function () {
+        check(type);
+      },
+      true
+    );
+  });
+  (function everyFrame() {
+    check("frame");
+    window.requestAnimationFrame(everyFrame);
+  })();
+  setInterval(function () {
+    check("poll");
+  }, 250);
 })();

@@ -391,6 +391,70 @@
     valueAtFocus.delete(host);
   }
 
+  // ---- Where secrets are on screen ----------------------------------------
+  // Masking keeps secret values out of the marks, but a screenshot shows
+  // whatever the page shows: the card number in clear, a password's dots.
+  // So the script also records where every secret field that shows a value
+  // is on screen, as a `tracepipe:sensitive` mark holding the whole current
+  // set (docs/recording.md): on load, focus, input, scroll and resize, on
+  // any frame in which the set changed (a field cleared, moved or removed),
+  // and at least every SENSITIVE_HEARTBEAT_MS, so that a recording started
+  // after the script was loaded is covered within that time. Processing
+  // paints those regions over in every screenshot taken while they held, and
+  // drops screenshots it has no such marks for. Only the top frame reports:
+  // a child frame's coordinates do not locate anything in the tab's frames.
+  const SENSITIVE_HEARTBEAT_MS = 2000;
+  const isTopFrame = window === window.top;
+  let lastSensitive = "";
+  let lastSensitiveAt = -Infinity;
+
+  // Rectangles in CSS pixels of the window, after pinch zoom: what the
+  // screenshot, scaled to the viewport, shows.
+  function sensitiveState() {
+    const visual = window.visualViewport;
+    const scale = visual ? visual.scale : 1;
+    const left = visual ? visual.offsetLeft : 0;
+    const top = visual ? visual.offsetTop : 0;
+    const width = window.innerWidth;
+    const height = window.innerHeight;
+    const fields = [];
+    for (const el of document.querySelectorAll("input, textarea, select")) {
+      if (!isSecret(el) || !el.value) continue;
+      const box = el.getBoundingClientRect();
+      const x0 = Math.floor((box.left - left) * scale);
+      const y0 = Math.floor((box.top - top) * scale);
+      const x1 = Math.ceil((box.right - left) * scale);
+      const y1 = Math.ceil((box.bottom - top) * scale);
+      if (x1 <= x0 || y1 <= y0 || x1 <= 0 || y1 <= 0 || x0 >= width || y0 >= height) continue;
+      fields.push({ x: x0, y: y0, width: x1 - x0, height: y1 - y0 });
+    }
+    return { viewport: { width, height }, dpr: window.devicePixelRatio, fields };
+  }
+
+  function reportSensitive(reason) {
+    if (!isTopFrame) return;
+    let state;
+    try {
+      state = sensitiveState();
+    } catch (error) {
+      return;
+    }
+    const key = JSON.stringify(state);
+    const now = performance.now();
+    if (key === lastSensitive && now - lastSensitiveAt < SENSITIVE_HEARTBEAT_MS) return;
+    lastSensitive = key;
+    lastSensitiveAt = now;
+    state.reason = reason;
+    record("sensitive", state);
+  }
+
+  // Runs before every frame is painted, so a field that moved or got a value
+  // is reported before the frame that shows it.
+  function watchFrames() {
+    reportSensitive("frame");
+    requestAnimationFrame(watchFrames);
+  }
+
   // Capture phase on window: we see each event before the page's own
   // handlers can stop it or tear the view down.
   const options = { capture: true, passive: true };
@@ -401,4 +465,19 @@
   window.addEventListener("keyup", onKeyUp, options);
   window.addEventListener("focusin", onFocusIn, options);
   window.addEventListener("focusout", onFocusOut, options);
+
+  for (const type of ["focusin", "focusout", "input", "change", "scroll", "resize", "pageshow", "load"]) {
+    window.addEventListener(type, () => reportSensitive(type), options);
+  }
+  document.addEventListener("visibilitychange", () => reportSensitive("visibilitychange"), options);
+  if (window.visualViewport) {
+    window.visualViewport.addEventListener("resize", () => reportSensitive("resize"), { passive: true });
+    window.visualViewport.addEventListener("scroll", () => reportSensitive("scroll"), { passive: true });
+  }
+  if (isTopFrame) {
+    reportSensitive("start");
+    requestAnimationFrame(watchFrames);
+    // rAF stops in a hidden tab; the interval keeps the heartbeat there.
+    setInterval(() => reportSensitive("heartbeat"), SENSITIVE_HEARTBEAT_MS / 2);
+  }
 })();

@@ -410,8 +410,26 @@ pub struct IngestedSession {
     /// Image files an `input_events.jsonl` names that were not beside it; their
     /// events keep the name with a size of 0.
     pub missing_screenshots: Vec<String>,
+    /// Screenshots stored with sensitive fields painted over.
+    pub screenshots_redacted: usize,
+    /// Screenshots left out: nothing said where secrets were on them (see
+    /// [`IngestOptions::unmarked_screenshots`]), or they could not be redacted.
+    pub screenshots_dropped: usize,
+    /// Whether the recording is kept as uploaded (`input_events.jsonl`). It is
+    /// not when normalisation removed secrets from it, or when it embeds
+    /// screenshots that were stored painted over or left out.
+    pub raw_kept: bool,
     /// Every object written, in the order written.
     pub objects: Vec<Path>,
+}
+
+/// How one upload is ingested.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IngestOptions {
+    /// What becomes of the screenshots of a recording made without the
+    /// capture script's `tracepipe:sensitive` marks: dropped, unless the
+    /// uploader declares them safe.
+    pub unmarked_screenshots: UnmarkedScreenshots,
 }
 
 /// A stored Example and its analyst-table rows.
@@ -472,6 +490,37 @@ impl Pipeline {
         path: &FsPath,
         session_id: Uuid,
     ) -> Result<IngestedSession, PipelineError> {
+        self.ingest_with(path, session_id, IngestOptions::default())
+            .await
+    }
+
+    /// [`ingest`](Self::ingest) with options.
+    ///
+    /// Screenshots are stored with the secret fields the capture script
+    /// located painted over, or left out where nothing located them
+    /// (`tracepipe_ingest::redact`). That takes a first, quick pass over the
+    /// recording for the `tracepipe:sensitive` marks, since a trace is in no
+    /// particular order; it also decides, before anything is stored, whether
+    /// the raw upload may be kept: not when it embeds a screenshot that is not
+    /// stored as recorded.
+    pub async fn ingest_with(
+        &self,
+        path: &FsPath,
+        session_id: Uuid,
+        options: IngestOptions,
+    ) -> Result<IngestedSession, PipelineError> {
+        let limits = self.limits;
+        let scanned = path.to_owned();
+        let privacy = tokio::task::spawn_blocking(move || {
+            let file = File::open(&scanned).map_err(|source| PipelineError::Open {
+                path: scanned.clone(),
+                source,
+            })?;
+            Ok::<_, PipelineError>(scan_screen_privacy(BufReader::new(file), &limits)?)
+        })
+        .await??;
+        let guard = ScreenshotGuard::new(privacy, options.unmarked_screenshots);
+        let keep_raw = !guard.alters_embedded_screenshots();
         let id = session_id.to_string();
         let raw_key = session_object_path(&self.prefix, &id, RAW_OBJECT);
         let (sender, receiver) = mpsc::channel(SCREENSHOT_QUEUE);
@@ -483,7 +532,6 @@ impl Pipeline {
             max_bytes: u64::try_from(self.limits.max_event_bytes).unwrap_or(u64::MAX),
             missing: Vec::new(),
         };
-        let limits = self.limits;
         let recording = path.to_owned();
         let read = tokio::task::spawn_blocking(move || {
             let mut sink = sink;
@@ -492,17 +540,28 @@ impl Pipeline {
                 source,
             })?;
             let (session, scrubbed) =
-                read_session_scrubbed(BufReader::new(file), id, &limits, &mut sink)?;
+                read_session_scrubbed(BufReader::new(file), id, &limits, &guard, &mut sink)?;
             let avro = encode_session(&session)?;
-            Ok::<_, PipelineError>((session, avro, sink.missing, scrubbed.any()))
+            Ok::<_, PipelineError>((session, avro, sink.missing, scrubbed))
         });
+        // Answers whether the raw upload was stored.
+        let store_raw = async {
+            if keep_raw {
+                upload_file(Arc::clone(&self.store), raw_key.clone(), path)
+                    .await
+                    .map(|()| true)
+            } else {
+                Ok(false)
+            }
+        };
         let (read, raw, uploaded) = tokio::join!(
             read,
-            upload_file(Arc::clone(&self.store), raw_key.clone(), path),
+            store_raw,
             upload_screenshots(self.store.as_ref(), receiver),
         );
         let read = read.map_err(PipelineError::from).and_then(|r| r);
-        let raw_stored = raw.is_ok();
+        let raw_stored = matches!(raw, Ok(true));
+        let raw = raw.map(|_| ());
         let (mut objects, upload_error) = match uploaded {
             Ok(paths) => (paths, None),
             Err((error, paths)) => (paths, Some(error)),
@@ -517,7 +576,7 @@ impl Pipeline {
             (Ok(_), _, Some(e)) => Err(e),
             (Ok(_), Err(e), None) => Err(e),
         };
-        let carried_secrets = matches!(&outcome, Ok((_, _, _, true)));
+        let carried_secrets = matches!(&outcome, Ok((_, _, _, scrubbed)) if scrubbed.any());
         if raw_stored && carried_secrets {
             // The recording held values normalisation had to remove (a capture
             // without masking at the source): it must not be kept verbatim.
@@ -526,7 +585,8 @@ impl Pipeline {
         } else if raw_stored {
             objects.push(raw_key);
         }
-        let (session, avro, missing_screenshots, _) = match outcome {
+        let raw_kept = raw_stored && !carried_secrets;
+        let (session, avro, missing_screenshots, scrubbed) = match outcome {
             Ok(read) => read,
             Err(error) => {
                 // Only a recording the reader refused is cleaned up. After a
@@ -546,6 +606,9 @@ impl Pipeline {
             session: Arc::new(session),
             screenshots,
             missing_screenshots,
+            screenshots_redacted: scrubbed.screenshots_redacted,
+            screenshots_dropped: scrubbed.screenshots_dropped,
+            raw_kept,
             objects,
         })
     }

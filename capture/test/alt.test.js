@@ -29,8 +29,12 @@ after(async () => {
 
 function observeMarks() {
   window.__marks = [];
+  window.__sensitive = [];
   new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) if (e.name.startsWith("tracepipe:")) window.__marks.push({ type: e.name.slice(10), ...e.detail });
+    for (const e of list.getEntries()) {
+      if (e.name === "tracepipe:sensitive") window.__sensitive.push(e.detail);
+      else if (e.name.startsWith("tracepipe:")) window.__marks.push({ type: e.name.slice(10), ...e.detail });
+    }
   }).observe({ type: "mark" });
 }
 
@@ -46,6 +50,11 @@ async function open(hash = "#inbox") {
 async function marks(page) {
   await page.waitForTimeout(50);
   return page.evaluate(() => window.__marks);
+}
+
+async function sensitive(page) {
+  await page.waitForTimeout(50);
+  return page.evaluate(() => window.__sensitive);
 }
 
 const notice = (page, text) => page.getByRole("alert").filter({ hasText: text }).waitFor();
@@ -315,5 +324,22 @@ test("alt-capture: passwords and card fields are masked at the source", async ()
   assert.ok(changes.length >= 2);
   for (const m of changes) assert.deepEqual([m.value, m.masked], [null, true]);
   assert.ok(!JSON.stringify(got).includes("hunter2") && !JSON.stringify(got).includes("4111"));
+  await context.close();
+});
+
+test("alt-capture: sensitive marks locate secret fields showing a value, and only those", async () => {
+  const { context, page } = await open();
+  await page.evaluate(() => {
+    document.body.insertAdjacentHTML("afterbegin", '<input id="pw" type="password"><input id="cc" autocomplete="cc-number"><input id="plain">');
+  });
+  await page.locator("#plain").fill("not secret");
+  await page.locator("#cc").fill("4111111111111111");
+  const b = await page.locator("#cc").boundingBox();
+  const last = (await sensitive(page)).at(-1);
+  assert.deepEqual(last.fields, [
+    { x: Math.floor(b.x), y: Math.floor(b.y), width: Math.ceil(b.x + b.width) - Math.floor(b.x), height: Math.ceil(b.y + b.height) - Math.floor(b.y) },
+  ]);
+  assert.deepEqual(last.viewport, { width: 1024, height: 700 });
+  assert.ok(!JSON.stringify(await sensitive(page)).includes("4111"));
   await context.close();
 });

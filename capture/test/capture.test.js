@@ -167,6 +167,53 @@ test("passwords and card fields are masked and their values appear in no mark", 
   await context.close();
 });
 
+test("sensitive marks locate each secret field while it shows a value, and follow it when it moves or empties", async () => {
+  const { context, page } = await env.open("#settings/account");
+  const box = async (label) => {
+    const b = await page.getByLabel(label).boundingBox();
+    return { x: Math.floor(b.x), y: Math.floor(b.y), width: Math.ceil(b.x + b.width) - Math.floor(b.x), height: Math.ceil(b.y + b.height) - Math.floor(b.y) };
+  };
+  const nothingShown = async () => (await env.sensitive(page)).every((m) => m.fields.length === 0);
+  await page.getByLabel("Display name").fill("Sam");
+  assert.ok(await nothingShown(), "a non-secret value is not sensitive");
+  await page.getByLabel("App password").click();
+  assert.ok(await nothingShown(), "an empty secret field shows nothing");
+  await page.keyboard.type("hunter2", { delay: 5 });
+  await page.getByLabel("Card number").click();
+  await page.keyboard.type("4111", { delay: 5 });
+  let last = (await env.sensitive(page)).at(-1);
+  assert.deepEqual(last.viewport, { width: 1024, height: 700 });
+  assert.equal(last.dpr, 1);
+  assert.ok(last.url.includes("#settings/account"));
+  assert.deepEqual(last.fields, [await box("App password"), await box("Card number")]);
+  assert.ok(!JSON.stringify(await env.sensitive(page)).includes("hunter2"));
+
+  // A layout change moves the fields: the next frame's mark has them where they are now.
+  await page.evaluate(() => document.querySelector("main").insertAdjacentHTML("afterbegin", '<div style="height:37px"></div>'));
+  await page.waitForTimeout(100);
+  last = (await env.sensitive(page)).at(-1);
+  assert.deepEqual(last.fields, [await box("App password"), await box("Card number")]);
+
+  // Emptied by the page, a field is no longer reported.
+  await page.evaluate(() => { document.getElementById("app-password").value = ""; });
+  await page.waitForTimeout(100);
+  assert.deepEqual((await env.sensitive(page)).at(-1).fields, [await box("Card number")]);
+  // Leaving the form (a route change removes it) leaves nothing to hide.
+  await page.evaluate(() => { location.hash = "#inbox"; });
+  await page.getByRole("row").first().waitFor();
+  await page.waitForTimeout(100);
+  assert.deepEqual((await env.sensitive(page)).at(-1).fields, []);
+  await context.close();
+});
+
+test("sensitive marks come at least every two seconds while nothing changes", async () => {
+  const { context, page } = await env.open("#inbox");
+  const before = (await env.sensitive(page)).length;
+  await page.waitForTimeout(4500);
+  assert.ok((await env.sensitive(page)).length - before >= 2);
+  await context.close();
+});
+
 test("every autocomplete token for credentials and cards is masked", async () => {
   const tokens = ["current-password", "new-password", "one-time-code", "cc-number", "cc-csc", "cc-exp", "cc-exp-month", "cc-name", "section-pay billing cc-number"];
   const fields = tokens.map((token, i) => `<input id="f${i}" autocomplete="${token}">`).join("");

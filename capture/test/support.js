@@ -10,9 +10,12 @@ const { launchBrowser, newCapturingPage } = require("../recorder/session.js");
 // first still receives each entry.
 function observeMarks() {
   window.__tracepipeTestMarks = [];
+  window.__tracepipeTestSensitive = [];
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      if (entry.name.startsWith("tracepipe:")) {
+      if (entry.name === "tracepipe:sensitive") {
+        window.__tracepipeTestSensitive.push(entry.detail);
+      } else if (entry.name.startsWith("tracepipe:")) {
         window.__tracepipeTestMarks.push({ type: entry.name.slice("tracepipe:".length), ...entry.detail });
       }
     }
@@ -46,6 +49,13 @@ function useDemo() {
     // Performance observers deliver on a later task.
     await page.waitForTimeout(50);
     return page.evaluate(() => window.__tracepipeTestMarks);
+  };
+
+  // The `tracepipe:sensitive` marks made so far, oldest first (kept apart:
+  // they come on every change of the screen, not per interaction).
+  env.sensitive = async (page) => {
+    await page.waitForTimeout(50);
+    return page.evaluate(() => window.__tracepipeTestSensitive);
   };
   return env;
 }

@@ -13,6 +13,9 @@ pub struct SessionBuilder {
     suite: Option<String>,
     /// Where the recording's clock starts, when it says so.
     origin_us: Option<i64>,
+    /// Screenshots painted over or left out while reading.
+    screenshots_redacted: usize,
+    screenshots_dropped: usize,
 }
 
 impl SessionBuilder {
@@ -24,6 +27,8 @@ impl SessionBuilder {
             user_agent: None,
             suite: None,
             origin_us: None,
+            screenshots_redacted: 0,
+            screenshots_dropped: 0,
         }
     }
 
@@ -47,6 +52,16 @@ impl SessionBuilder {
         self.origin_us = Some(self.origin_us.map_or(ts, |o| o.min(ts)));
     }
 
+    /// A screenshot was stored painted over.
+    pub fn screenshot_redacted(&mut self) {
+        self.screenshots_redacted += 1;
+    }
+
+    /// A screenshot was left out (no event, nothing stored).
+    pub fn screenshot_dropped(&mut self) {
+        self.screenshots_dropped += 1;
+    }
+
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
@@ -54,7 +69,11 @@ impl SessionBuilder {
     /// Orders the events, re-bases them on the session clock, adds the
     /// navigations implied by URL changes, and scrubs secrets.
     pub fn finish(mut self, session_id: String) -> (Session, Scrubbed) {
-        let mut scrubbed = Scrubbed::default();
+        let mut scrubbed = Scrubbed {
+            screenshots_redacted: self.screenshots_redacted,
+            screenshots_dropped: self.screenshots_dropped,
+            ..Scrubbed::default()
+        };
         // Stable: events at the same instant keep the order they were recorded in.
         self.events.sort_by_key(|e| e.t_us);
         let t0 = self
@@ -155,6 +174,14 @@ pub struct Scrubbed {
     pub card_numbers: usize,
     /// URLs that lost embedded credentials or secret query parameters.
     pub urls: usize,
+    /// Screenshots stored with sensitive fields painted over. Whether the
+    /// recording still holds them as recorded is the
+    /// [`ScreenshotGuard`](crate::redact::ScreenshotGuard)'s question (a JSON
+    /// Lines recording only names its image files), not part of [`any`](Self::any).
+    pub screenshots_redacted: usize,
+    /// Screenshots left out: taken where nothing said where secrets were, or
+    /// not redactable.
+    pub screenshots_dropped: usize,
 }
 
 impl Scrubbed {

@@ -8,6 +8,7 @@
 use crate::builder::SessionBuilder;
 use crate::decode::PlainReader;
 use crate::error::Location;
+use crate::redact::{ScreenshotGuard, Verdict};
 use crate::{IngestError, Limits, ScreenshotSink};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -119,6 +120,7 @@ fn target_of(sel: Selector, info: &serde_json::Map<String, serde_json::Value>) -
 pub(crate) fn read<R: Read>(
     mut input: PlainReader<R>,
     limits: Limits,
+    guard: &ScreenshotGuard,
     screenshots: &mut dyn ScreenshotSink,
 ) -> Result<SessionBuilder, IngestError> {
     let mut builder = SessionBuilder::new(SourceFormat::InputEventsJsonl);
@@ -146,7 +148,7 @@ pub(crate) fn read<R: Read>(
                 break;
             }
             line_no += 1;
-            handle_line(&line, line_no, &mut builder, screenshots, &mut shots)?;
+            handle_line(&line, line_no, &mut builder, guard, screenshots, &mut shots)?;
             line.clear();
             if piece.len() == rest.len() {
                 break;
@@ -167,6 +169,7 @@ fn handle_line(
     raw: &[u8],
     line_no: u64,
     builder: &mut SessionBuilder,
+    guard: &ScreenshotGuard,
     screenshots: &mut dyn ScreenshotSink,
     shots: &mut usize,
 ) -> Result<(), IngestError> {
@@ -218,6 +221,13 @@ fn handle_line(
                 .filename
                 .ok_or_else(|| IngestError::shape(at, "a screenshot line has no `filename`"))?;
             let index = *shots;
+            // The image files are not in the recording: none can be painted
+            // over here, so only a screenshot kept as it is gets referenced.
+            if guard.verdict(ts) != Verdict::Keep {
+                *shots += 1;
+                builder.screenshot_dropped();
+                return Ok(());
+            }
             let (blob, bytes) = screenshots
                 .reference(index, &filename)
                 .map_err(|message| IngestError::Screenshot { index, message })?;

@@ -23,12 +23,14 @@ mod jsonl;
 mod limits;
 mod marks;
 pub mod privacy;
+pub mod redact;
 
 pub use builder::Scrubbed;
 pub use error::{IngestError, Location};
 pub use limits::Limits;
 
 use decode::PlainReader;
+use redact::{ScreenPrivacy, ScreenshotGuard};
 use std::io::Read;
 use tracepipe_schemas::{Session, SourceFormat};
 
@@ -104,25 +106,52 @@ fn detect(prefix: &[u8]) -> Result<SourceFormat, IngestError> {
     }
 }
 
-/// Reads one recording, gzipped or plain, of either shape, into a Session.
+/// Reads one recording, gzipped or plain, of either shape, into a Session,
+/// with every screenshot as recorded: for sinks that keep no images
+/// ([`DiscardScreenshots`]). What stores screenshots reads through
+/// [`read_session_scrubbed`] with a [`ScreenshotGuard`].
 pub fn read_session<R: Read>(
     reader: R,
     session_id: String,
     limits: &Limits,
     screenshots: &mut dyn ScreenshotSink,
 ) -> Result<Session, IngestError> {
-    read_session_scrubbed(reader, session_id, limits, screenshots).map(|(session, _)| session)
+    read_session_scrubbed(reader, session_id, limits, &ScreenshotGuard::keep_all(), screenshots).map(|(session, _)| session)
 }
 
-/// Like [`read_session`], also saying which secrets the recording carried and
+/// Like [`read_session`], with the screenshots painted over or left out as
+/// `guard` decides, also saying which secrets the recording carried and
 /// normalisation removed, so that a caller never keeps such a recording
 /// verbatim.
 pub fn read_session_scrubbed<R: Read>(
     reader: R,
     session_id: String,
     limits: &Limits,
+    guard: &ScreenshotGuard,
     screenshots: &mut dyn ScreenshotSink,
 ) -> Result<(Session, Scrubbed), IngestError> {
+    let (input, format) = open(reader, limits)?;
+    let builder = match format {
+        SourceFormat::ChromeTrace => chrome::read(input, *limits, guard, screenshots)?,
+        SourceFormat::InputEventsJsonl => jsonl::read(input, *limits, guard, screenshots)?,
+    };
+    Ok(builder.finish(session_id))
+}
+
+/// The first of two passes over a recording whose screenshots are kept: where
+/// its `tracepipe:sensitive` marks say secrets were on screen, and when its
+/// embedded screenshots were taken, for a [`ScreenshotGuard`]. A JSON Lines
+/// recording embeds no images and has no such marks.
+pub fn scan_screen_privacy<R: Read>(reader: R, limits: &Limits) -> Result<ScreenPrivacy, IngestError> {
+    let (input, format) = open(reader, limits)?;
+    match format {
+        SourceFormat::ChromeTrace => chrome::scan_privacy(input, *limits),
+        SourceFormat::InputEventsJsonl => Ok(ScreenPrivacy::default()),
+    }
+}
+
+/// Unwraps gzip and sniffs the shape of a recording.
+fn open<R: Read>(reader: R, limits: &Limits) -> Result<(PlainReader<R>, SourceFormat), IngestError> {
     let mut input = PlainReader::new(reader, limits)?;
     // Leading whitespace has no bound of its own; the size limits bound it.
     let mut want = 4096;
@@ -134,9 +163,5 @@ pub fn read_session_scrubbed<R: Read>(
         }
         want *= 4;
     };
-    let builder = match format {
-        SourceFormat::ChromeTrace => chrome::read(input, *limits, screenshots)?,
-        SourceFormat::InputEventsJsonl => jsonl::read(input, *limits, screenshots)?,
-    };
-    Ok(builder.finish(session_id))
+    Ok((input, format))
 }

@@ -161,6 +161,7 @@ fn secrets_never_survive() {
         &object_form()[..],
         "s".into(),
         &Limits::default(),
+        &tracepipe_ingest::redact::ScreenshotGuard::keep_all(),
         &mut DiscardScreenshots,
     )
     .unwrap();

@@ -12,6 +12,7 @@ use crate::builder::SessionBuilder;
 use crate::decode::PlainReader;
 use crate::error::Location;
 use crate::marks::{event_from_mark, kind_of_mark, MarkDetail};
+use crate::redact::{redact_jpeg, ScreenPrivacy, ScreenshotGuard, SensitiveSnapshot, Verdict, SENSITIVE_MARK};
 use crate::{screenshot_key, IngestError, Limits, ScreenshotSink};
 use base64::Engine;
 use scan::{Splitter, TopLevel};
@@ -63,8 +64,13 @@ const INPUT_TYPES: &[&str] = &[
 /// members without parsing it. Generous on purpose: a false positive costs one
 /// parse, a false negative would lose data.
 fn may_be_wanted(raw: &[u8]) -> bool {
-    static NAME_KEY: LazyLock<memchr::memmem::Finder<'static>> =
-        LazyLock::new(|| memchr::memmem::Finder::new(b"\"name\""));
+    may_be_named(raw, |name| name.starts_with(MARK_PREFIX.as_bytes()) || WANTED.iter().any(|w| w.as_bytes() == name))
+}
+
+/// Whether a `"name"` member of the raw event satisfies `wanted`, or has
+/// escapes that only a parse can judge.
+fn may_be_named(raw: &[u8], wanted: impl Fn(&[u8]) -> bool) -> bool {
+    static NAME_KEY: LazyLock<memchr::memmem::Finder<'static>> = LazyLock::new(|| memchr::memmem::Finder::new(b"\"name\""));
     for at in NAME_KEY.find_iter(raw) {
         let mut i = at + 6;
         while i < raw.len() && matches!(raw[i], b' ' | b'\t' | b'\n' | b'\r' | b':') {
@@ -74,14 +80,9 @@ fn may_be_wanted(raw: &[u8]) -> bool {
             continue;
         }
         let rest = &raw[i + 1..];
-        let Some(end) = memchr::memchr(b'"', rest) else {
-            continue;
-        };
+        let Some(end) = memchr::memchr(b'"', rest) else { continue };
         let name = &rest[..end];
-        if memchr::memchr(b'\\', name).is_some()
-            || name.starts_with(MARK_PREFIX.as_bytes())
-            || WANTED.iter().any(|w| w.as_bytes() == name)
-        {
+        if memchr::memchr(b'\\', name).is_some() || wanted(name) {
             return true;
         }
     }
@@ -268,6 +269,7 @@ struct Reader<'s> {
     browser_frames: HashSet<String>,
     browser_pids: HashSet<i64>,
     screenshots: &'s mut dyn ScreenshotSink,
+    guard: &'s ScreenshotGuard,
     screenshot_count: usize,
 }
 
@@ -275,6 +277,7 @@ struct Reader<'s> {
 pub(crate) fn read<R: Read>(
     input: PlainReader<R>,
     limits: Limits,
+    guard: &ScreenshotGuard,
     screenshots: &mut dyn ScreenshotSink,
 ) -> Result<SessionBuilder, IngestError> {
     let mut splitter = Splitter::new(input, limits);
@@ -286,6 +289,7 @@ pub(crate) fn read<R: Read>(
         browser_frames: HashSet::new(),
         browser_pids: HashSet::new(),
         screenshots,
+        guard,
         screenshot_count: 0,
     };
     while let Some(item) = splitter.next_item()? {
@@ -299,6 +303,33 @@ pub(crate) fn read<R: Read>(
         }
     }
     Ok(reader.finish())
+}
+
+/// The first pass for screenshot redaction: the `tracepipe:sensitive` marks and
+/// the times of the screenshots, whatever their order in the file. Nothing
+/// else is parsed, and no image is decoded.
+pub(crate) fn scan_privacy<R: Read>(input: PlainReader<R>, limits: Limits) -> Result<ScreenPrivacy, IngestError> {
+    let mut splitter = Splitter::new(input, limits);
+    let mut privacy = ScreenPrivacy::default();
+    while let Some(item) = splitter.next_item()? {
+        let TopLevel::Event(raw, at) = item else { continue };
+        if !may_be_named(raw, |name| name == SENSITIVE_MARK.as_bytes() || name == b"Screenshot") {
+            continue;
+        }
+        let ev: RawEvent = serde_json::from_slice(raw).map_err(|e| shape_error(at, "trace event", e))?;
+        let Some(ts) = ev.ts.map(|t| t as i64) else { continue };
+        if ev.name == "Screenshot" && ev.cat.contains("screenshot") {
+            privacy.add_screenshot(ts);
+        } else if ev.name == SENSITIVE_MARK && ev.cat == "blink.user_timing" && !matches!(ev.ph.as_ref(), "e" | "E") {
+            let args = ev.args.map(RawValue::get).unwrap_or("{}");
+            let data: DataArgs<MarkData> =
+                serde_json::from_str(args).map_err(|e| shape_error(at, &format!("`{SENSITIVE_MARK}` args"), e))?;
+            let detail = data.data.and_then(|d| d.detail).unwrap_or_default();
+            let snapshot = SensitiveSnapshot::parse(ts, &detail).map_err(|m| IngestError::shape(Location::Byte(at), m))?;
+            privacy.add_snapshot(snapshot).map_err(|m| IngestError::shape(Location::Byte(at), m))?;
+        }
+    }
+    Ok(privacy)
 }
 
 fn shape_error(at: u64, what: &str, err: serde_json::Error) -> IngestError {
@@ -493,17 +524,29 @@ impl Reader<'_> {
                         }
                     }
                 };
-                let bad_base64 = |e: base64::DecodeError| {
-                    IngestError::shape(
-                        Location::Byte(at),
-                        format!("screenshot is not valid base64: {e}"),
-                    )
-                };
+                let bad_base64 =
+                    |e: base64::DecodeError| IngestError::shape(Location::Byte(at), format!("screenshot is not valid base64: {e}"));
                 let index = self.screenshot_count;
+                self.screenshot_count += 1;
+                let verdict = self.guard.verdict(ts);
+                if let Verdict::Drop(_) = verdict {
+                    self.builder.screenshot_dropped();
+                    return Ok(());
+                }
                 let (blob, bytes, dims) = if self.screenshots.needs_images() {
-                    let jpeg = base64::engine::general_purpose::STANDARD
-                        .decode(b64.as_bytes())
-                        .map_err(bad_base64)?;
+                    let mut jpeg = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).map_err(bad_base64)?;
+                    if let Verdict::Redact(regions) = &verdict {
+                        match redact_jpeg(&jpeg, regions) {
+                            Ok(redacted) => jpeg = redacted,
+                            Err(_) => {
+                                // What cannot be painted over is not kept; the
+                                // count of dropped screenshots reports it.
+                                self.builder.screenshot_dropped();
+                                return Ok(());
+                            }
+                        }
+                        self.builder.screenshot_redacted();
+                    }
                     let blob = self
                         .screenshots
                         .store(index, &jpeg)
@@ -517,13 +560,8 @@ impl Reader<'_> {
                         .decode(&b64.as_bytes()[..head_len])
                         .map_err(bad_base64)?;
                     let padding = b64.bytes().rev().take_while(|&b| b == b'=').count();
-                    (
-                        screenshot_key(index),
-                        (b64.len() / 4 * 3).saturating_sub(padding),
-                        jpeg_dimensions(&head),
-                    )
+                    (screenshot_key(index), (b64.len() / 4 * 3).saturating_sub(padding), jpeg_dimensions(&head))
                 };
-                self.screenshot_count += 1;
                 let (width, height) = dims.unzip();
                 let mut e = Event::new(EventKind::Screenshot, ts);
                 e.screenshot = Some(ScreenshotRef {
