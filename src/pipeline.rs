@@ -16,9 +16,12 @@
 //! ```text
 //! sessions/<session-id>/input_events.jsonl   the recording, byte for byte as uploaded
 //!                                            (the platform's name for it, whatever its shape:
-//!                                            a gzipped Chrome trace stays a gzipped Chrome trace)
-//! sessions/<session-id>/screenshots/…        JPEGs taken out of a trace (000000.jpg, …), or the
-//!                                            image files an input_events.jsonl names
+//!                                            a gzipped Chrome trace stays a gzipped Chrome trace);
+//!                                            not kept when it held secrets or screenshots that
+//!                                            are not stored as recorded
+//! sessions/<session-id>/screenshots/…        JPEGs taken out of a trace (000000.jpg, …), secret
+//!                                            fields painted over, or the image files an
+//!                                            input_events.jsonl names
 //! sessions/<session-id>/session.avro         the normalised Session, Avro single-object encoded
 //! examples/<example-id>/messages.jsonl       the conversation with the Suite's MCP server's tools
 //! examples/<example-id>/browser.jsonl        the same session as Playwright MCP calls, when the
@@ -49,8 +52,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use tracepipe_ingest::redact::{ScreenshotGuard, UnmarkedScreenshots};
 use tracepipe_ingest::{
-    read_session_scrubbed, screenshot_key, IngestError, Limits, ScreenshotSink,
+    read_session_scrubbed, scan_screen_privacy, screenshot_key, IngestError, Limits, ScreenshotSink,
 };
 use tracepipe_processors::browser::{BrowserExample, BrowserOptions, BrowserSynthesizer};
 use tracepipe_processors::catalog::{ActionToolMap, Catalog, McpServer, Suite};
@@ -485,25 +489,15 @@ impl Pipeline {
     /// reader's error returned: a rejected upload leaves nothing behind.
     /// Storing the same content under the same id again rewrites the same
     /// objects.
-    pub async fn ingest(
-        &self,
-        path: &FsPath,
-        session_id: Uuid,
-    ) -> Result<IngestedSession, PipelineError> {
-        self.ingest_with(path, session_id, IngestOptions::default())
-            .await
-    }
-
-    /// [`ingest`](Self::ingest) with options.
     ///
     /// Screenshots are stored with the secret fields the capture script
     /// located painted over, or left out where nothing located them
-    /// (`tracepipe_ingest::redact`). That takes a first, quick pass over the
-    /// recording for the `tracepipe:sensitive` marks, since a trace is in no
-    /// particular order; it also decides, before anything is stored, whether
-    /// the raw upload may be kept: not when it embeds a screenshot that is not
-    /// stored as recorded.
-    pub async fn ingest_with(
+    /// (`tracepipe_ingest::redact`, [`IngestOptions`]). That takes a first,
+    /// quick pass over the recording for the `tracepipe:sensitive` marks,
+    /// since a trace is in no particular order; it also decides, before
+    /// anything is stored, whether the raw upload may be kept: not when it
+    /// embeds a screenshot that is not stored as recorded.
+    pub async fn ingest(
         &self,
         path: &FsPath,
         session_id: Uuid,

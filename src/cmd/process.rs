@@ -32,6 +32,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use uuid::Uuid;
 
+use tracepipe_ingest::redact::UnmarkedScreenshots;
 use tracepipe_ingest::Limits;
 use tracepipe_processors::catalog::Catalog;
 use tracepipe_processors::classify::RulesOptions;
@@ -41,8 +42,8 @@ use tracepipe_sinks::{
 };
 
 use crate::pipeline::{
-    content_session_id, load_rules_model, ExampleOutput, IngestedSession, Pipeline, PipelineError,
-    Recipe,
+    content_session_id, load_rules_model, ExampleOutput, IngestOptions, IngestedSession, Pipeline,
+    PipelineError, Recipe,
 };
 
 #[derive(clap::Args)]
@@ -79,6 +80,12 @@ pub struct ProcessArgs {
     /// Flag actions below this confidence (0 to 1) for review [default: 0.6].
     #[arg(long, value_name = "F")]
     low_confidence_below: Option<f64>,
+    /// Keep the screenshots of recordings that have no `tracepipe:sensitive`
+    /// marks (made without the capture script, or with an older one), which
+    /// are otherwise left out: only for recordings made with test accounts,
+    /// showing no real password or card.
+    #[arg(long)]
+    screenshots_safe: bool,
     /// Recordings processed at once [default: the number of CPUs].
     #[arg(long, value_name = "N")]
     jobs: Option<NonZeroUsize>,
@@ -182,6 +189,11 @@ struct Tally {
     sessions: usize,
     screenshots: usize,
     missing_screenshots: usize,
+    screenshots_redacted: usize,
+    screenshots_dropped: usize,
+    /// Recordings whose raw upload is not kept (secrets removed, or
+    /// screenshots altered).
+    raw_withheld: usize,
     objects: usize,
     classified: usize,
     actions: usize,
@@ -206,6 +218,13 @@ async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     let (store, prefix) = open_destination(&args.out)
         .with_context(|| format!("opening the destination {}", args.out))?;
     let pipeline = Pipeline::new(Arc::clone(&store), prefix.clone(), Limits::default());
+    let options = IngestOptions {
+        unmarked_screenshots: if args.screenshots_safe {
+            UnmarkedScreenshots::Keep
+        } else {
+            UnmarkedScreenshots::Drop
+        },
+    };
     // One timestamp for the run: every row lands in the same date partition.
     let created_at = Utc::now();
     let jobs = args
@@ -257,7 +276,8 @@ async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
         .map(|(seq, path, session_id)| {
             let (pipeline, recipe) = (&pipeline, &recipe);
             async move {
-                let outcome = process_one(pipeline, recipe, path, session_id, created_at).await;
+                let outcome =
+                    process_one(pipeline, recipe, options, path, session_id, created_at).await;
                 (seq, path, session_id, outcome)
             }
         })
@@ -330,11 +350,12 @@ fn recipe(args: &ProcessArgs) -> anyhow::Result<Recipe> {
 async fn process_one(
     pipeline: &Pipeline,
     recipe: &Recipe,
+    options: IngestOptions,
     path: &FsPath,
     session_id: Uuid,
     created_at: DateTime<Utc>,
 ) -> Result<(IngestedSession, ExampleOutput), PipelineError> {
-    let ingested = pipeline.ingest(path, session_id).await?;
+    let ingested = pipeline.ingest(path, session_id, options).await?;
     let session = Arc::clone(&ingested.session);
     let example_id = recipe.example_id(session_id);
     let example = pipeline
@@ -382,6 +403,9 @@ async fn record(
     tally.sessions += 1;
     tally.screenshots += ingested.screenshots;
     tally.missing_screenshots += ingested.missing_screenshots.len();
+    tally.screenshots_redacted += ingested.screenshots_redacted;
+    tally.screenshots_dropped += ingested.screenshots_dropped;
+    tally.raw_withheld += usize::from(!ingested.raw_kept);
     tally.objects += ingested.objects.len() + example.objects.len();
     tally.classified += example.classified;
     tally.actions += example.actions.len();
@@ -549,6 +573,15 @@ fn print_summary(
         table_files,
         shard_files
     );
+    if tally.screenshots_redacted + tally.screenshots_dropped + tally.raw_withheld > 0 {
+        println!(
+            "  privacy         {} screenshots with secret fields painted over, {} left out \
+             (no tracepipe:sensitive marks said where secrets were: record with capture/capture.js, \
+             or pass --screenshots-safe for test-account recordings); \
+             {} raw uploads not kept as they held secrets or those screenshots",
+            tally.screenshots_redacted, tally.screenshots_dropped, tally.raw_withheld
+        );
+    }
     if tally.missing_screenshots > 0 {
         println!(
             "  warning: {} screenshot files named by recordings were not beside them",

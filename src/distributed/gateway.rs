@@ -32,6 +32,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use tracepipe_ingest::redact::UnmarkedScreenshots;
 use tracepipe_ingest::Limits;
 use tracepipe_processors::catalog::{ids, Catalog};
 
@@ -44,7 +45,9 @@ use super::{open_store, recipes, DistributedError};
 use crate::admission::Admission;
 use crate::api_shared::idempotency;
 use crate::api_shared::{month, ServerSummary, SuiteSummary};
-use crate::pipeline::{Pipeline, PipelineError, Recipe, RAW_OBJECT, SESSION_OBJECT};
+use crate::pipeline::{
+    IngestOptions, Pipeline, PipelineError, Recipe, RAW_OBJECT, SESSION_OBJECT,
+};
 
 struct Gateway {
     config: GatewayConfig,
@@ -589,10 +592,26 @@ async fn create_session(
         ApiError::new(e.status(), "invalid_multipart", e.body_text())
     };
     let (mut suite, mut description, mut received) = (None, None, false);
+    let mut options = IngestOptions::default();
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.name().unwrap_or_default() {
             "suite_id" => suite = Some(read_text(field, "suite_id").await?),
             "description" => description = Some(read_text(field, "description").await?),
+            // `true` keeps the screenshots of a recording without
+            // tracepipe:sensitive marks, which are otherwise left out.
+            "screenshots_safe" => {
+                options.unmarked_screenshots =
+                    match read_text(field, "screenshots_safe").await?.trim() {
+                        "true" => UnmarkedScreenshots::Keep,
+                        "false" => UnmarkedScreenshots::Drop,
+                        _ => {
+                            return Err(bad(
+                                "invalid_field",
+                                "`screenshots_safe` is `true` or `false`".into(),
+                            ))
+                        }
+                    }
+            }
             "input_events" => {
                 let mut out = tokio::fs::File::create(&file).await.map_err(|source| {
                     DistributedError::Io {
@@ -633,7 +652,7 @@ async fn create_session(
                     StatusCode::BAD_REQUEST,
                     "unknown_field",
                     format!(
-                        "unknown form field `{shown}`; expected suite_id, description, input_events"
+                        "unknown form field `{shown}`; expected suite_id, description, screenshots_safe, input_events"
                     ),
                 ));
             }
@@ -686,7 +705,7 @@ async fn create_session(
             Some((key, fingerprint))
         }
     };
-    let ingested = match gateway.pipeline.ingest(&file, session_id).await {
+    let ingested = match gateway.pipeline.ingest(&file, session_id, options).await {
         Ok(ingested) => ingested,
         Err(PipelineError::Ingest(e)) => return Err(bad("invalid_recording", e.to_string())),
         Err(other) => {

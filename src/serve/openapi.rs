@@ -272,6 +272,11 @@ fn build() -> Value {
             "content": { "multipart/form-data": { "schema": closed(json!({
                 "suite_id": uuid(),
                 "description": { "type": "string", "maxLength": 16384 },
+                "screenshots_safe": {
+                    "type": "string",
+                    "enum": ["true", "false"],
+                    "description": "`true` keeps the screenshots of a recording without tracepipe:sensitive marks (made without the capture script), which are otherwise left out",
+                },
                 "input_events": {
                     "type": "string",
                     "format": "binary",

@@ -23,12 +23,13 @@ use uuid::Uuid;
 
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
+use tracepipe_ingest::redact::UnmarkedScreenshots;
 use tracepipe_ingest::IngestError;
 use tracepipe_schemas::SourceFormat;
 
 use super::examples::{default_example, enqueue};
 use crate::api_shared::idempotency;
-use crate::pipeline::{PipelineError, RAW_OBJECT};
+use crate::pipeline::{IngestOptions, PipelineError, RAW_OBJECT};
 use crate::serve::auth::Caller;
 use crate::serve::db::{self, SessionRecord};
 use crate::serve::error::{ApiError, ApiResult, ServeError};
@@ -77,6 +78,20 @@ async fn read_text(mut field: Field<'_>, name: &str, max: usize) -> ApiResult<St
     String::from_utf8(bytes).map_err(|_| {
         ApiError::unprocessable("invalid_field", format!("`{name}` is not UTF-8 text")).field(name)
     })
+}
+
+/// The `screenshots_safe` form field: `true` keeps the screenshots of a
+/// recording without `tracepipe:sensitive` marks, which are otherwise left out.
+fn parse_screenshots_safe(text: &str) -> ApiResult<UnmarkedScreenshots> {
+    match text.trim() {
+        "true" => Ok(UnmarkedScreenshots::Keep),
+        "false" => Ok(UnmarkedScreenshots::Drop),
+        _ => Err(ApiError::unprocessable(
+            "invalid_field",
+            "`screenshots_safe` is `true` or `false`",
+        )
+        .field("screenshots_safe")),
+    }
 }
 
 async fn stream_to_file(mut field: Field<'_>, path: &Path, max: u64) -> ApiResult<u64> {
@@ -166,6 +181,7 @@ pub async fn create(
 
     let mut suite_field = None;
     let mut description = None;
+    let mut screenshots_safe = None;
     let mut size = None;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         // A name is as long as its part header allows: errors show its start.
@@ -187,6 +203,14 @@ pub async fn create(
                 }
                 description = Some(read_text(field, "description", MAX_DESCRIPTION_BYTES).await?);
             }
+            "screenshots_safe" => {
+                if screenshots_safe.is_some() {
+                    return Err(duplicate());
+                }
+                screenshots_safe = Some(parse_screenshots_safe(
+                    &read_text(field, "screenshots_safe", 8).await?,
+                )?);
+            }
             FILE_FIELD => {
                 if size.is_some() {
                     return Err(duplicate());
@@ -198,7 +222,7 @@ pub async fn create(
                 return Err(ApiError::bad_request(
                     "unknown_field",
                     format!(
-                        "unknown form field `{name}`; expected suite_id, description, input_events"
+                        "unknown form field `{name}`; expected suite_id, description, screenshots_safe, input_events"
                     ),
                 )
                 .field(name))
@@ -245,6 +269,9 @@ pub async fn create(
         description,
         size,
         idempotency,
+        options: IngestOptions {
+            unmarked_screenshots: screenshots_safe.unwrap_or_default(),
+        },
     };
     let (status, record) = tokio::spawn(store(state.clone(), upload, file, received)).await??;
     Ok((status, axum::Json(record)))
@@ -281,6 +308,7 @@ struct Received {
     size: u64,
     /// The `Idempotency-Key` and the upload's fingerprint.
     idempotency: Option<(String, String)>,
+    options: IngestOptions,
 }
 
 /// Stores and reads the upload, records the session and queues its Example:
@@ -293,7 +321,7 @@ async fn store(
     r: Received,
 ) -> ApiResult<(StatusCode, SessionRecord)> {
     let session_id = r.session_id;
-    let ingested = match state.pipeline.ingest(&file, session_id).await {
+    let ingested = match state.pipeline.ingest(&file, session_id, r.options).await {
         Ok(ingested) => ingested,
         Err(e) => {
             // The session id is this upload's own: whatever is stored under
