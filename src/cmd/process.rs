@@ -575,10 +575,10 @@ fn print_summary(
     );
     if tally.screenshots_redacted + tally.screenshots_dropped + tally.raw_withheld > 0 {
         println!(
-            "  privacy         {} screenshots with secret fields painted over, {} left out \
-             (no tracepipe:sensitive marks said where secrets were: record with capture/capture.js, \
-             or pass --screenshots-safe for test-account recordings); \
-             {} raw uploads not kept as they held secrets or those screenshots",
+            "  privacy         {} screenshots with secret fields painted over; {} left out, \
+             taken where no tracepipe:sensitive mark said where secrets were (record with \
+             capture/capture.js, or pass --screenshots-safe for test-account recordings); \
+             {} raw uploads not kept as they held secrets or such screenshots",
             tally.screenshots_redacted, tally.screenshots_dropped, tally.raw_withheld
         );
     }
