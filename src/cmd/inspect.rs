@@ -7,7 +7,11 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tracepipe_ingest::{read_session, screenshot_key, DiscardScreenshots, Limits, ScreenshotSink};
+use tracepipe_ingest::redact::{ScreenshotGuard, UnmarkedScreenshots};
+use tracepipe_ingest::{
+    read_session, read_session_scrubbed, scan_screen_privacy, screenshot_key, DiscardScreenshots,
+    IngestError, Limits, ScreenshotSink,
+};
 use tracepipe_schemas::{Event, EventKind, Session};
 
 #[derive(clap::Args)]
@@ -18,9 +22,15 @@ pub struct InspectArgs {
     /// Leave out raw input dispatches (kind `input`) from the timeline.
     #[arg(long)]
     no_input: bool,
-    /// Also write the screenshots as JPEG files into this directory.
+    /// Also write the screenshots as JPEG files into this directory, with the
+    /// secret fields the capture script located painted over, as `process`
+    /// stores them.
     #[arg(long, value_name = "DIR")]
     screenshots: Option<PathBuf>,
+    /// With --screenshots: also write the screenshots of recordings without
+    /// `tracepipe:sensitive` marks, which are otherwise left out.
+    #[arg(long, requires = "screenshots")]
+    screenshots_safe: bool,
 }
 
 /// Writes screenshots to a local directory, one file per screenshot.
@@ -66,7 +76,20 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
                 let mut sink = DirScreenshots {
                     dir: dir.join(&session_id),
                 };
-                read_session(file, session_id, &limits, &mut sink)
+                let unmarked = if args.screenshots_safe {
+                    UnmarkedScreenshots::Keep
+                } else {
+                    UnmarkedScreenshots::Drop
+                };
+                // The first of two passes: where the marks say secrets were.
+                let scanned = File::open(path)
+                    .map_err(|source| IngestError::Io { source })
+                    .and_then(|f| scan_screen_privacy(f, &limits));
+                scanned.and_then(|privacy| {
+                    let guard = ScreenshotGuard::new(privacy, unmarked);
+                    read_session_scrubbed(file, session_id, &limits, &guard, &mut sink)
+                        .map(|(session, _)| session)
+                })
             }
             None => read_session(file, session_id, &limits, &mut DiscardScreenshots),
         };
