@@ -579,7 +579,13 @@ fn writes_to_an_object_store_url() {
         .find(|f| f.ends_with("send_simple.trace.json.gz"))
         .expect("the fixture");
     let output = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
-        .args(["process", "--suite", "gmail", "--screenshots-safe", "--catalog"])
+        .args([
+            "process",
+            "--suite",
+            "gmail",
+            "--screenshots-safe",
+            "--catalog",
+        ])
         .arg(repo().join("catalog"))
         .args(["--out", &url])
         .arg(&fixture)

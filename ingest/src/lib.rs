@@ -116,7 +116,14 @@ pub fn read_session<R: Read>(
     limits: &Limits,
     screenshots: &mut dyn ScreenshotSink,
 ) -> Result<Session, IngestError> {
-    read_session_scrubbed(reader, session_id, limits, &ScreenshotGuard::keep_all(), screenshots).map(|(session, _)| session)
+    read_session_scrubbed(
+        reader,
+        session_id,
+        limits,
+        &ScreenshotGuard::keep_all(),
+        screenshots,
+    )
+    .map(|(session, _)| session)
 }
 
 /// Like [`read_session`], with the screenshots painted over or left out as
@@ -142,7 +149,10 @@ pub fn read_session_scrubbed<R: Read>(
 /// its `tracepipe:sensitive` marks say secrets were on screen, and when its
 /// embedded screenshots were taken, for a [`ScreenshotGuard`]. A JSON Lines
 /// recording embeds no images and has no such marks.
-pub fn scan_screen_privacy<R: Read>(reader: R, limits: &Limits) -> Result<ScreenPrivacy, IngestError> {
+pub fn scan_screen_privacy<R: Read>(
+    reader: R,
+    limits: &Limits,
+) -> Result<ScreenPrivacy, IngestError> {
     let (input, format) = open(reader, limits)?;
     match format {
         SourceFormat::ChromeTrace => chrome::scan_privacy(input, *limits),
@@ -151,7 +161,10 @@ pub fn scan_screen_privacy<R: Read>(reader: R, limits: &Limits) -> Result<Screen
 }
 
 /// Unwraps gzip and sniffs the shape of a recording.
-fn open<R: Read>(reader: R, limits: &Limits) -> Result<(PlainReader<R>, SourceFormat), IngestError> {
+fn open<R: Read>(
+    reader: R,
+    limits: &Limits,
+) -> Result<(PlainReader<R>, SourceFormat), IngestError> {
     let mut input = PlainReader::new(reader, limits)?;
     // Leading whitespace has no bound of its own; the size limits bound it.
     let mut want = 4096;

@@ -92,17 +92,30 @@ struct SensitiveDetail {
 impl SensitiveSnapshot {
     /// Parses a mark's detail; the error says what is wrong with it.
     pub fn parse(t_us: i64, detail: &str) -> Result<SensitiveSnapshot, String> {
-        let d: SensitiveDetail = serde_json::from_str(detail).map_err(|e| format!("`{SENSITIVE_MARK}` detail: {e}"))?;
+        let d: SensitiveDetail =
+            serde_json::from_str(detail).map_err(|e| format!("`{SENSITIVE_MARK}` detail: {e}"))?;
         let finite_positive = |v: f64| v.is_finite() && v > 0.0;
         if !finite_positive(d.viewport.width) || !finite_positive(d.viewport.height) {
-            return Err(format!("`{SENSITIVE_MARK}` viewport {}×{} is not a size", d.viewport.width, d.viewport.height));
+            return Err(format!(
+                "`{SENSITIVE_MARK}` viewport {}×{} is not a size",
+                d.viewport.width, d.viewport.height
+            ));
         }
         if let Some(bad) = d.fields.iter().find(|r| {
-            ![r.x, r.y].iter().all(|v| v.is_finite()) || ![r.width, r.height].iter().all(|&v| v.is_finite() && v >= 0.0)
+            ![r.x, r.y].iter().all(|v| v.is_finite())
+                || ![r.width, r.height]
+                    .iter()
+                    .all(|&v| v.is_finite() && v >= 0.0)
         }) {
-            return Err(format!("`{SENSITIVE_MARK}` field rectangle {bad:?} is not a rectangle"));
+            return Err(format!(
+                "`{SENSITIVE_MARK}` field rectangle {bad:?} is not a rectangle"
+            ));
         }
-        Ok(SensitiveSnapshot { t_us, viewport: d.viewport, fields: d.fields })
+        Ok(SensitiveSnapshot {
+            t_us,
+            viewport: d.viewport,
+            fields: d.fields,
+        })
     }
 }
 
@@ -203,13 +216,21 @@ pub struct ScreenshotGuard {
 impl ScreenshotGuard {
     pub fn new(mut privacy: ScreenPrivacy, unmarked: UnmarkedScreenshots) -> ScreenshotGuard {
         privacy.sort();
-        ScreenshotGuard { privacy, unmarked, ignore_marks: false }
+        ScreenshotGuard {
+            privacy,
+            unmarked,
+            ignore_marks: false,
+        }
     }
 
     /// Keeps every screenshot as recorded: only for readers whose sink keeps no
     /// images (a timeline, a count).
     pub fn keep_all() -> ScreenshotGuard {
-        ScreenshotGuard { privacy: ScreenPrivacy::default(), unmarked: UnmarkedScreenshots::Keep, ignore_marks: true }
+        ScreenshotGuard {
+            privacy: ScreenPrivacy::default(),
+            unmarked: UnmarkedScreenshots::Keep,
+            ignore_marks: true,
+        }
     }
 
     pub fn verdict(&self, t_us: i64) -> Verdict {
@@ -226,11 +247,18 @@ impl ScreenshotGuard {
         let from = t_us.saturating_sub(LAG_US);
         let to = t_us.saturating_add(LEAD_US);
         // The mark in force at `from`, and every later one up to `to`.
-        let start = snapshots.partition_point(|s| s.t_us <= from).saturating_sub(1);
+        let start = snapshots
+            .partition_point(|s| s.t_us <= from)
+            .saturating_sub(1);
         let regions: Vec<Region> = snapshots[start..]
             .iter()
             .take_while(|s| s.t_us <= to)
-            .flat_map(|s| s.fields.iter().map(|&rect| Region { viewport: s.viewport, rect }))
+            .flat_map(|s| {
+                s.fields.iter().map(|&rect| Region {
+                    viewport: s.viewport,
+                    rect,
+                })
+            })
             .collect();
         if regions.is_empty() {
             Verdict::Keep
@@ -242,7 +270,10 @@ impl ScreenshotGuard {
     /// Whether any screenshot embedded in the recording would be stored other
     /// than as recorded, so that the recording itself must not be kept.
     pub fn alters_embedded_screenshots(&self) -> bool {
-        self.privacy.screenshot_times.iter().any(|&t| self.verdict(t) != Verdict::Keep)
+        self.privacy
+            .screenshot_times
+            .iter()
+            .any(|&t| self.verdict(t) != Verdict::Keep)
     }
 }
 
@@ -285,7 +316,12 @@ pub fn frame_box(region: &Region, width: usize, height: usize) -> Option<PixelBo
     }
     let down = |v: usize| v / BLOCK * BLOCK;
     let up = |v: usize, limit: usize| v.div_ceil(BLOCK).saturating_mul(BLOCK).min(limit);
-    Some(PixelBox { x0: down(x0), y0: down(y0), x1: up(x1, width), y1: up(y1, height) })
+    Some(PixelBox {
+        x0: down(x0),
+        y0: down(y0),
+        x1: up(x1, width),
+        y1: up(y1, height),
+    })
 }
 
 /// Paints every region over in a JPEG frame and re-encodes it.
@@ -293,12 +329,17 @@ pub fn redact_jpeg(jpeg: &[u8], regions: &[Region]) -> Result<Vec<u8>, RedactErr
     let mut decoder = jpeg_decoder::Decoder::new(jpeg);
     decoder.set_max_decoding_buffer_size(MAX_FRAME_PIXELS * 3);
     decoder.read_info()?;
-    let info = decoder.info().ok_or(RedactError::Decode(jpeg_decoder::Error::Format("no frame header".into())))?;
+    let info = decoder
+        .info()
+        .ok_or(RedactError::Decode(jpeg_decoder::Error::Format(
+            "no frame header".into(),
+        )))?;
     let (width, height) = (usize::from(info.width), usize::from(info.height));
     if width * height > MAX_FRAME_PIXELS {
         return Err(RedactError::TooLarge { width, height });
     }
-    let (channels, colour, fill): (usize, jpeg_encoder::ColorType, &[u8]) = match info.pixel_format {
+    let (channels, colour, fill): (usize, jpeg_encoder::ColorType, &[u8]) = match info.pixel_format
+    {
         jpeg_decoder::PixelFormat::RGB24 => (3, jpeg_encoder::ColorType::Rgb, &FILL_RGB),
         jpeg_decoder::PixelFormat::L8 => (1, jpeg_encoder::ColorType::Luma, &FILL_RGB[..1]),
         other => return Err(RedactError::PixelFormat(other)),
@@ -313,7 +354,12 @@ pub fn redact_jpeg(jpeg: &[u8], regions: &[Region]) -> Result<Vec<u8>, RedactErr
         }
     }
     let mut out = Vec::with_capacity(jpeg.len() + jpeg.len() / 4);
-    jpeg_encoder::Encoder::new(&mut out, JPEG_QUALITY).encode(&pixels, info.width, info.height, colour)?;
+    jpeg_encoder::Encoder::new(&mut out, JPEG_QUALITY).encode(
+        &pixels,
+        info.width,
+        info.height,
+        colour,
+    )?;
     Ok(out)
 }
 
@@ -324,8 +370,19 @@ mod tests {
     fn snapshot(t_us: i64, fields: &[(f64, f64, f64, f64)]) -> SensitiveSnapshot {
         SensitiveSnapshot {
             t_us,
-            viewport: Viewport { width: 1000.0, height: 500.0 },
-            fields: fields.iter().map(|&(x, y, width, height)| CssRect { x, y, width, height }).collect(),
+            viewport: Viewport {
+                width: 1000.0,
+                height: 500.0,
+            },
+            fields: fields
+                .iter()
+                .map(|&(x, y, width, height)| CssRect {
+                    x,
+                    y,
+                    width,
+                    height,
+                })
+                .collect(),
         }
     }
 
@@ -339,8 +396,14 @@ mod tests {
 
     #[test]
     fn unmarked_recordings_keep_screenshots_only_when_declared_safe() {
-        assert_eq!(guard(vec![], UnmarkedScreenshots::Drop).verdict(5), Verdict::Drop(DropReason::Unmarked));
-        assert_eq!(guard(vec![], UnmarkedScreenshots::Keep).verdict(5), Verdict::Keep);
+        assert_eq!(
+            guard(vec![], UnmarkedScreenshots::Drop).verdict(5),
+            Verdict::Drop(DropReason::Unmarked)
+        );
+        assert_eq!(
+            guard(vec![], UnmarkedScreenshots::Keep).verdict(5),
+            Verdict::Keep
+        );
     }
 
     #[test]
@@ -354,7 +417,10 @@ mod tests {
             ],
             UnmarkedScreenshots::Keep,
         );
-        assert_eq!(g.verdict(999_999), Verdict::Drop(DropReason::BeforeFirstMark));
+        assert_eq!(
+            g.verdict(999_999),
+            Verdict::Drop(DropReason::BeforeFirstMark)
+        );
         assert_eq!(g.verdict(1_500_000), Verdict::Keep);
         let field = |t| match g.verdict(t) {
             Verdict::Redact(regions) => regions.iter().map(|r| r.rect.x).collect::<Vec<_>>(),
@@ -374,20 +440,32 @@ mod tests {
         let mut privacy = ScreenPrivacy::default();
         privacy.add_snapshot(snapshot(1_000, &[])).unwrap();
         privacy.add_screenshot(2_000_000);
-        assert!(!ScreenshotGuard::new(privacy.clone(), UnmarkedScreenshots::Drop).alters_embedded_screenshots());
+        assert!(
+            !ScreenshotGuard::new(privacy.clone(), UnmarkedScreenshots::Drop)
+                .alters_embedded_screenshots()
+        );
         privacy.add_screenshot(10);
-        assert!(ScreenshotGuard::new(privacy, UnmarkedScreenshots::Drop).alters_embedded_screenshots());
+        assert!(
+            ScreenshotGuard::new(privacy, UnmarkedScreenshots::Drop).alters_embedded_screenshots()
+        );
     }
 
     #[test]
     fn malformed_marks_say_what_is_wrong() {
-        assert!(SensitiveSnapshot::parse(1, r#"{"viewport":{"width":0,"height":5},"fields":[]}"#)
+        assert!(
+            SensitiveSnapshot::parse(1, r#"{"viewport":{"width":0,"height":5},"fields":[]}"#)
+                .unwrap_err()
+                .contains("is not a size")
+        );
+        assert!(SensitiveSnapshot::parse(1, r#"{"fields":[]}"#)
             .unwrap_err()
-            .contains("is not a size"));
-        assert!(SensitiveSnapshot::parse(1, r#"{"fields":[]}"#).unwrap_err().contains("viewport"));
-        assert!(SensitiveSnapshot::parse(1, r#"{"viewport":{"width":9,"height":5},"fields":[{"x":1,"y":1,"width":-3,"height":1}]}"#)
-            .unwrap_err()
-            .contains("not a rectangle"));
+            .contains("viewport"));
+        assert!(SensitiveSnapshot::parse(
+            1,
+            r#"{"viewport":{"width":9,"height":5},"fields":[{"x":1,"y":1,"width":-3,"height":1}]}"#
+        )
+        .unwrap_err()
+        .contains("not a rectangle"));
         let ok = SensitiveSnapshot::parse(7, r#"{"viewport":{"width":9,"height":5},"dpr":2,"fields":[{"x":1,"y":1,"width":3,"height":1}],"reason":"input"}"#).unwrap();
         assert_eq!(ok.fields.len(), 1);
     }
@@ -396,15 +474,53 @@ mod tests {
     fn rectangles_map_to_the_scaled_frame_with_margin_on_whole_blocks() {
         // A 1000×500 viewport shown in a 500×250 frame.
         let region = Region {
-            viewport: Viewport { width: 1000.0, height: 500.0 },
-            rect: CssRect { x: 100.0, y: 100.0, width: 200.0, height: 40.0 },
+            viewport: Viewport {
+                width: 1000.0,
+                height: 500.0,
+            },
+            rect: CssRect {
+                x: 100.0,
+                y: 100.0,
+                width: 200.0,
+                height: 40.0,
+            },
         };
-        assert_eq!(frame_box(&region, 500, 250), Some(PixelBox { x0: 48, y0: 48, x1: 160, y1: 80 }));
-        let outside = Region { rect: CssRect { x: 2000.0, ..region.rect }, ..region };
+        assert_eq!(
+            frame_box(&region, 500, 250),
+            Some(PixelBox {
+                x0: 48,
+                y0: 48,
+                x1: 160,
+                y1: 80
+            })
+        );
+        let outside = Region {
+            rect: CssRect {
+                x: 2000.0,
+                ..region.rect
+            },
+            ..region
+        };
         assert_eq!(frame_box(&outside, 500, 250), None);
         // Clipped at the frame's edge, not widened past it.
-        let edge = Region { rect: CssRect { x: 990.0, y: 490.0, width: 50.0, height: 50.0 }, ..region };
-        assert_eq!(frame_box(&edge, 500, 250), Some(PixelBox { x0: 480, y0: 240, x1: 500, y1: 250 }));
+        let edge = Region {
+            rect: CssRect {
+                x: 990.0,
+                y: 490.0,
+                width: 50.0,
+                height: 50.0,
+            },
+            ..region
+        };
+        assert_eq!(
+            frame_box(&edge, 500, 250),
+            Some(PixelBox {
+                x0: 480,
+                y0: 240,
+                x1: 500,
+                y1: 250
+            })
+        );
     }
 
     /// A frame with a fine pattern everywhere: what a field's text looks like
@@ -418,7 +534,9 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        jpeg_encoder::Encoder::new(&mut out, 90).encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb).unwrap();
+        jpeg_encoder::Encoder::new(&mut out, 90)
+            .encode(&pixels, width, height, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
         out
     }
 
@@ -426,8 +544,16 @@ mod tests {
     fn redaction_paints_the_regions_flat_and_leaves_the_rest() {
         let jpeg = patterned_jpeg(500, 250);
         let region = Region {
-            viewport: Viewport { width: 1000.0, height: 500.0 },
-            rect: CssRect { x: 100.0, y: 100.0, width: 200.0, height: 40.0 },
+            viewport: Viewport {
+                width: 1000.0,
+                height: 500.0,
+            },
+            rect: CssRect {
+                x: 100.0,
+                y: 100.0,
+                width: 200.0,
+                height: 40.0,
+            },
         };
         let out = redact_jpeg(&jpeg, &[region]).unwrap();
         let mut decoder = jpeg_decoder::Decoder::new(&out[..]);
@@ -440,17 +566,38 @@ mod tests {
         // neighbours when decoded; the field itself lies well inside.
         for y in b.y0 + 2..b.y1 - 2 {
             for x in b.x0 + 2..b.x1 - 2 {
-                assert!(at(x, y).iter().all(|&c| c <= 8), "({x},{y}) is {:?}", at(x, y));
+                assert!(
+                    at(x, y).iter().all(|&c| c <= 8),
+                    "({x},{y}) is {:?}",
+                    at(x, y)
+                );
             }
         }
         // Outside, the pattern is still there.
         let outside: Vec<u8> = (0..40).map(|x| at(300 + x, 200)[0]).collect();
-        assert!(outside.iter().max().unwrap() - outside.iter().min().unwrap() > 50, "{outside:?}");
+        assert!(
+            outside.iter().max().unwrap() - outside.iter().min().unwrap() > 50,
+            "{outside:?}"
+        );
     }
 
     #[test]
     fn a_frame_that_is_not_a_jpeg_is_an_error() {
-        let region = Region { viewport: Viewport { width: 1.0, height: 1.0 }, rect: CssRect { x: 0.0, y: 0.0, width: 1.0, height: 1.0 } };
-        assert!(matches!(redact_jpeg(b"\xFF\xD8not a jpeg", &[region]), Err(RedactError::Decode(_))));
+        let region = Region {
+            viewport: Viewport {
+                width: 1.0,
+                height: 1.0,
+            },
+            rect: CssRect {
+                x: 0.0,
+                y: 0.0,
+                width: 1.0,
+                height: 1.0,
+            },
+        };
+        assert!(matches!(
+            redact_jpeg(b"\xFF\xD8not a jpeg", &[region]),
+            Err(RedactError::Decode(_))
+        ));
     }
 }

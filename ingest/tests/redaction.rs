@@ -54,14 +54,25 @@ impl ScreenshotSink for Collect {
     }
 }
 
-fn read(trace: &[u8], unmarked: UnmarkedScreenshots) -> (Collect, tracepipe_ingest::Scrubbed, bool) {
+fn read(
+    trace: &[u8],
+    unmarked: UnmarkedScreenshots,
+) -> (Collect, tracepipe_ingest::Scrubbed, bool) {
     let privacy = scan_screen_privacy(trace, &Limits::default()).unwrap();
     let guard = ScreenshotGuard::new(privacy, unmarked);
     let mut sink = Collect(Vec::new());
     let (session, scrubbed) =
         read_session_scrubbed(trace, "s".into(), &Limits::default(), &guard, &mut sink).unwrap();
-    let referenced = session.events.iter().filter(|e| e.screenshot.is_some()).count();
-    assert_eq!(referenced, sink.0.len(), "every stored screenshot is in the session, and only those");
+    let referenced = session
+        .events
+        .iter()
+        .filter(|e| e.screenshot.is_some())
+        .count();
+    assert_eq!(
+        referenced,
+        sink.0.len(),
+        "every stored screenshot is in the session, and only those"
+    );
     (sink, scrubbed, guard.alters_embedded_screenshots())
 }
 
@@ -70,7 +81,9 @@ fn range(jpeg: &[u8], (x0, y0, x1, y1): (usize, usize, usize, usize)) -> (u8, u8
     let mut decoder = jpeg_decoder::Decoder::new(jpeg);
     let pixels = decoder.decode().unwrap();
     let width = usize::from(decoder.info().unwrap().width);
-    let values = (y0..y1).flat_map(|y| (x0..x1).map(move |x| (y, x))).map(|(y, x)| pixels[(y * width + x) * 3]);
+    let values = (y0..y1)
+        .flat_map(|y| (x0..x1).map(move |x| (y, x)))
+        .map(|(y, x)| pixels[(y * width + x) * 3]);
     values.fold((255, 0), |(lo, hi), v| (lo.min(v), hi.max(v)))
 }
 
@@ -87,22 +100,37 @@ fn marked_regions_are_painted_over_and_unmarked_frames_left_out_whatever_the_eve
         screenshot(6_000_000), // long emptied
         click(1_200_000),
         sensitive(4_000_000, serde_json::json!([])),
-        sensitive(2_000_000, serde_json::json!([{"x": 100, "y": 80, "width": 160, "height": 40}])),
+        sensitive(
+            2_000_000,
+            serde_json::json!([{"x": 100, "y": 80, "width": 160, "height": 40}]),
+        ),
         sensitive(1_000_000, serde_json::json!([])),
     ];
     let trace = serde_json::to_vec(&serde_json::json!({ "traceEvents": events })).unwrap();
     let (sink, scrubbed, altered) = read(&trace, UnmarkedScreenshots::Drop);
-    assert!(altered, "the recording holds frames that are not stored as recorded");
-    assert_eq!((scrubbed.screenshots_redacted, scrubbed.screenshots_dropped), (2, 1));
+    assert!(
+        altered,
+        "the recording holds frames that are not stored as recorded"
+    );
+    assert_eq!(
+        (scrubbed.screenshots_redacted, scrubbed.screenshots_dropped),
+        (2, 1)
+    );
     let indices: Vec<usize> = sink.0.iter().map(|(i, _)| *i).collect();
     assert_eq!(indices, vec![1, 2, 3, 4]);
     let field = (50, 40, 130, 60);
     let original = frame();
-    assert!(range(&original, field).1 - range(&original, field).0 > 200, "the field shows text as recorded");
+    assert!(
+        range(&original, field).1 - range(&original, field).0 > 200,
+        "the field shows text as recorded"
+    );
     for (index, jpeg) in &sink.0 {
         let (lo, hi) = range(jpeg, field);
         if [2, 3].contains(index) {
-            assert!(hi <= 8, "frame {index}: the field is painted over ({lo}..{hi})");
+            assert!(
+                hi <= 8,
+                "frame {index}: the field is painted over ({lo}..{hi})"
+            );
             // The rest of the frame is as it was.
             assert!(range(jpeg, (0, 80, 200, 100)).0 > 230, "frame {index}");
         } else {
@@ -121,15 +149,22 @@ fn a_recording_without_sensitive_marks_keeps_screenshots_only_when_declared_safe
     let (sink, scrubbed, altered) = read(&trace, UnmarkedScreenshots::Keep);
     assert_eq!(sink.0.len(), 2);
     assert!(!altered);
-    assert_eq!((scrubbed.screenshots_redacted, scrubbed.screenshots_dropped), (0, 0));
+    assert_eq!(
+        (scrubbed.screenshots_redacted, scrubbed.screenshots_dropped),
+        (0, 0)
+    );
 }
 
 #[test]
 fn a_malformed_sensitive_mark_is_a_located_error() {
     let mut bad = sensitive(1_000, serde_json::json!([]));
     bad["args"]["data"]["detail"] = serde_json::json!(r#"{"fields": []}"#);
-    let trace = serde_json::to_vec(&serde_json::json!({ "traceEvents": [click(500), bad] })).unwrap();
+    let trace =
+        serde_json::to_vec(&serde_json::json!({ "traceEvents": [click(500), bad] })).unwrap();
     let error = scan_screen_privacy(&trace[..], &Limits::default()).unwrap_err();
     let text = error.to_string();
-    assert!(text.contains("tracepipe:sensitive") && text.contains("viewport"), "{text}");
+    assert!(
+        text.contains("tracepipe:sensitive") && text.contains("viewport"),
+        "{text}"
+    );
 }

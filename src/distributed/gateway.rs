@@ -45,9 +45,7 @@ use super::{open_store, recipes, DistributedError};
 use crate::admission::Admission;
 use crate::api_shared::idempotency;
 use crate::api_shared::{month, ServerSummary, SuiteSummary};
-use crate::pipeline::{
-    IngestOptions, Pipeline, PipelineError, Recipe, RAW_OBJECT, SESSION_OBJECT,
-};
+use crate::pipeline::{IngestOptions, Pipeline, PipelineError, Recipe, RAW_OBJECT, SESSION_OBJECT};
 
 struct Gateway {
     config: GatewayConfig,

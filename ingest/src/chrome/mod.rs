@@ -12,7 +12,9 @@ use crate::builder::SessionBuilder;
 use crate::decode::PlainReader;
 use crate::error::Location;
 use crate::marks::{event_from_mark, kind_of_mark, MarkDetail};
-use crate::redact::{redact_jpeg, ScreenPrivacy, ScreenshotGuard, SensitiveSnapshot, Verdict, SENSITIVE_MARK};
+use crate::redact::{
+    redact_jpeg, ScreenPrivacy, ScreenshotGuard, SensitiveSnapshot, Verdict, SENSITIVE_MARK,
+};
 use crate::{screenshot_key, IngestError, Limits, ScreenshotSink};
 use base64::Engine;
 use scan::{Splitter, TopLevel};
@@ -64,13 +66,16 @@ const INPUT_TYPES: &[&str] = &[
 /// members without parsing it. Generous on purpose: a false positive costs one
 /// parse, a false negative would lose data.
 fn may_be_wanted(raw: &[u8]) -> bool {
-    may_be_named(raw, |name| name.starts_with(MARK_PREFIX.as_bytes()) || WANTED.iter().any(|w| w.as_bytes() == name))
+    may_be_named(raw, |name| {
+        name.starts_with(MARK_PREFIX.as_bytes()) || WANTED.iter().any(|w| w.as_bytes() == name)
+    })
 }
 
 /// Whether a `"name"` member of the raw event satisfies `wanted`, or has
 /// escapes that only a parse can judge.
 fn may_be_named(raw: &[u8], wanted: impl Fn(&[u8]) -> bool) -> bool {
-    static NAME_KEY: LazyLock<memchr::memmem::Finder<'static>> = LazyLock::new(|| memchr::memmem::Finder::new(b"\"name\""));
+    static NAME_KEY: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\"name\""));
     for at in NAME_KEY.find_iter(raw) {
         let mut i = at + 6;
         while i < raw.len() && matches!(raw[i], b' ' | b'\t' | b'\n' | b'\r' | b':') {
@@ -80,7 +85,9 @@ fn may_be_named(raw: &[u8], wanted: impl Fn(&[u8]) -> bool) -> bool {
             continue;
         }
         let rest = &raw[i + 1..];
-        let Some(end) = memchr::memchr(b'"', rest) else { continue };
+        let Some(end) = memchr::memchr(b'"', rest) else {
+            continue;
+        };
         let name = &rest[..end];
         if memchr::memchr(b'\\', name).is_some() || wanted(name) {
             return true;
@@ -308,25 +315,41 @@ pub(crate) fn read<R: Read>(
 /// The first pass for screenshot redaction: the `tracepipe:sensitive` marks and
 /// the times of the screenshots, whatever their order in the file. Nothing
 /// else is parsed, and no image is decoded.
-pub(crate) fn scan_privacy<R: Read>(input: PlainReader<R>, limits: Limits) -> Result<ScreenPrivacy, IngestError> {
+pub(crate) fn scan_privacy<R: Read>(
+    input: PlainReader<R>,
+    limits: Limits,
+) -> Result<ScreenPrivacy, IngestError> {
     let mut splitter = Splitter::new(input, limits);
     let mut privacy = ScreenPrivacy::default();
     while let Some(item) = splitter.next_item()? {
-        let TopLevel::Event(raw, at) = item else { continue };
-        if !may_be_named(raw, |name| name == SENSITIVE_MARK.as_bytes() || name == b"Screenshot") {
+        let TopLevel::Event(raw, at) = item else {
+            continue;
+        };
+        if !may_be_named(raw, |name| {
+            name == SENSITIVE_MARK.as_bytes() || name == b"Screenshot"
+        }) {
             continue;
         }
-        let ev: RawEvent = serde_json::from_slice(raw).map_err(|e| shape_error(at, "trace event", e))?;
-        let Some(ts) = ev.ts.map(|t| t as i64) else { continue };
+        let ev: RawEvent =
+            serde_json::from_slice(raw).map_err(|e| shape_error(at, "trace event", e))?;
+        let Some(ts) = ev.ts.map(|t| t as i64) else {
+            continue;
+        };
         if ev.name == "Screenshot" && ev.cat.contains("screenshot") {
             privacy.add_screenshot(ts);
-        } else if ev.name == SENSITIVE_MARK && ev.cat == "blink.user_timing" && !matches!(ev.ph.as_ref(), "e" | "E") {
+        } else if ev.name == SENSITIVE_MARK
+            && ev.cat == "blink.user_timing"
+            && !matches!(ev.ph.as_ref(), "e" | "E")
+        {
             let args = ev.args.map(RawValue::get).unwrap_or("{}");
-            let data: DataArgs<MarkData> =
-                serde_json::from_str(args).map_err(|e| shape_error(at, &format!("`{SENSITIVE_MARK}` args"), e))?;
+            let data: DataArgs<MarkData> = serde_json::from_str(args)
+                .map_err(|e| shape_error(at, &format!("`{SENSITIVE_MARK}` args"), e))?;
             let detail = data.data.and_then(|d| d.detail).unwrap_or_default();
-            let snapshot = SensitiveSnapshot::parse(ts, &detail).map_err(|m| IngestError::shape(Location::Byte(at), m))?;
-            privacy.add_snapshot(snapshot).map_err(|m| IngestError::shape(Location::Byte(at), m))?;
+            let snapshot = SensitiveSnapshot::parse(ts, &detail)
+                .map_err(|m| IngestError::shape(Location::Byte(at), m))?;
+            privacy
+                .add_snapshot(snapshot)
+                .map_err(|m| IngestError::shape(Location::Byte(at), m))?;
         }
     }
     Ok(privacy)
@@ -524,8 +547,12 @@ impl Reader<'_> {
                         }
                     }
                 };
-                let bad_base64 =
-                    |e: base64::DecodeError| IngestError::shape(Location::Byte(at), format!("screenshot is not valid base64: {e}"));
+                let bad_base64 = |e: base64::DecodeError| {
+                    IngestError::shape(
+                        Location::Byte(at),
+                        format!("screenshot is not valid base64: {e}"),
+                    )
+                };
                 let index = self.screenshot_count;
                 self.screenshot_count += 1;
                 let verdict = self.guard.verdict(ts);
@@ -534,7 +561,9 @@ impl Reader<'_> {
                     return Ok(());
                 }
                 let (blob, bytes, dims) = if self.screenshots.needs_images() {
-                    let mut jpeg = base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()).map_err(bad_base64)?;
+                    let mut jpeg = base64::engine::general_purpose::STANDARD
+                        .decode(b64.as_bytes())
+                        .map_err(bad_base64)?;
                     if let Verdict::Redact(regions) = &verdict {
                         match redact_jpeg(&jpeg, regions) {
                             Ok(redacted) => jpeg = redacted,
@@ -560,7 +589,11 @@ impl Reader<'_> {
                         .decode(&b64.as_bytes()[..head_len])
                         .map_err(bad_base64)?;
                     let padding = b64.bytes().rev().take_while(|&b| b == b'=').count();
-                    (screenshot_key(index), (b64.len() / 4 * 3).saturating_sub(padding), jpeg_dimensions(&head))
+                    (
+                        screenshot_key(index),
+                        (b64.len() / 4 * 3).saturating_sub(padding),
+                        jpeg_dimensions(&head),
+                    )
                 };
                 let (width, height) = dims.unzip();
                 let mut e = Event::new(EventKind::Screenshot, ts);
