@@ -27,7 +27,6 @@
 //! number of marks (capped by [`MAX_SENSITIVE_RECTS`]), never with the images.
 
 use serde::Deserialize;
-use std::fmt;
 
 /// The mark the capture script writes with the sensitive rectangles.
 pub const SENSITIVE_MARK: &str = "tracepipe:sensitive";
@@ -41,9 +40,14 @@ pub const LEAD_US: i64 = 150_000;
 /// Extra CSS pixels painted around each rectangle (focus rings, shadows,
 /// rounding in the scaled frame).
 pub const MARGIN_CSS_PX: f64 = 4.0;
-/// Rectangles a recording may hold in all its marks; more is refused rather
-/// than kept in memory.
-pub const MAX_SENSITIVE_RECTS: usize = 1 << 20;
+/// Rectangles a recording may hold in all its marks (a mark without any counts
+/// as one); more is refused rather than kept in memory. A mark every 2 s and on
+/// each change stays far below this in a day of recording.
+pub const MAX_SENSITIVE_RECTS: usize = 1 << 18;
+/// Rectangles that may apply to one screenshot; a frame with more is left out
+/// rather than painted rectangle by rectangle, which bounds the work a
+/// screenshot costs whatever the marks.
+pub const MAX_REGIONS_PER_FRAME: usize = 1024;
 /// Largest frame decoded for redaction, in pixels (Chrome's frames are well
 /// under a megapixel); larger ones are dropped, not decoded.
 pub const MAX_FRAME_PIXELS: usize = 16 << 20;
@@ -176,18 +180,9 @@ pub enum DropReason {
     Unmarked,
     /// Taken before the first mark.
     BeforeFirstMark,
-    /// It could not be decoded or re-encoded to paint over it.
+    /// It could not be decoded or re-encoded to paint over it, or more than
+    /// [`MAX_REGIONS_PER_FRAME`] rectangles apply to it.
     Unredactable,
-}
-
-impl fmt::Display for DropReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DropReason::Unmarked => "the recording has no tracepipe:sensitive marks",
-            DropReason::BeforeFirstMark => "taken before the first tracepipe:sensitive mark",
-            DropReason::Unredactable => "the frame could not be redacted",
-        })
-    }
 }
 
 /// A region to paint over: a rectangle and the viewport it was measured in.
@@ -234,46 +229,59 @@ impl ScreenshotGuard {
     }
 
     pub fn verdict(&self, t_us: i64) -> Verdict {
+        match self.marks_at(t_us) {
+            Err(reason) => Verdict::Drop(reason),
+            Ok(marks) if marks.iter().all(|s| s.fields.is_empty()) => Verdict::Keep,
+            Ok(marks) => Verdict::Redact(
+                marks
+                    .iter()
+                    .flat_map(|s| {
+                        s.fields.iter().map(|&rect| Region {
+                            viewport: s.viewport,
+                            rect,
+                        })
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The marks that apply to a screenshot taken at `t_us`: the one in force
+    /// [`LAG_US`] before it and every later one up to [`LEAD_US`] after it.
+    fn marks_at(&self, t_us: i64) -> Result<&[SensitiveSnapshot], DropReason> {
         let snapshots = &self.privacy.snapshots;
         let Some(first) = snapshots.first().filter(|_| !self.ignore_marks) else {
             return match self.unmarked {
-                UnmarkedScreenshots::Keep => Verdict::Keep,
-                UnmarkedScreenshots::Drop => Verdict::Drop(DropReason::Unmarked),
+                UnmarkedScreenshots::Keep => Ok(&[]),
+                UnmarkedScreenshots::Drop => Err(DropReason::Unmarked),
             };
         };
         if t_us < first.t_us {
-            return Verdict::Drop(DropReason::BeforeFirstMark);
+            return Err(DropReason::BeforeFirstMark);
         }
         let from = t_us.saturating_sub(LAG_US);
         let to = t_us.saturating_add(LEAD_US);
-        // The mark in force at `from`, and every later one up to `to`.
         let start = snapshots
             .partition_point(|s| s.t_us <= from)
             .saturating_sub(1);
-        let regions: Vec<Region> = snapshots[start..]
-            .iter()
-            .take_while(|s| s.t_us <= to)
-            .flat_map(|s| {
-                s.fields.iter().map(|&rect| Region {
-                    viewport: s.viewport,
-                    rect,
-                })
-            })
-            .collect();
-        if regions.is_empty() {
-            Verdict::Keep
-        } else {
-            Verdict::Redact(regions)
+        let end = snapshots.partition_point(|s| s.t_us <= to);
+        let marks = &snapshots[start..end];
+        // Bounded before the rectangles are counted: every mark counts as one.
+        if marks.len() > MAX_REGIONS_PER_FRAME
+            || marks.iter().map(|s| s.fields.len()).sum::<usize>() > MAX_REGIONS_PER_FRAME
+        {
+            return Err(DropReason::Unredactable);
         }
+        Ok(marks)
     }
 
     /// Whether any screenshot embedded in the recording would be stored other
     /// than as recorded, so that the recording itself must not be kept.
     pub fn alters_embedded_screenshots(&self) -> bool {
-        self.privacy
-            .screenshot_times
-            .iter()
-            .any(|&t| self.verdict(t) != Verdict::Keep)
+        self.privacy.screenshot_times.iter().any(|&t| {
+            self.marks_at(t)
+                .map_or(true, |marks| marks.iter().any(|s| !s.fields.is_empty()))
+        })
     }
 }
 
@@ -433,6 +441,23 @@ mod tests {
         // … to a little after the mark that ended it (the frame may lag).
         assert_eq!(field(3_000_000 + LAG_US - 1), vec![10.0]);
         assert_eq!(g.verdict(3_000_000 + LAG_US), Verdict::Keep);
+    }
+
+    #[test]
+    fn a_frame_with_too_many_rectangles_is_left_out() {
+        let many: Vec<(f64, f64, f64, f64)> = (0..=MAX_REGIONS_PER_FRAME)
+            .map(|i| (i as f64, 0.0, 1.0, 1.0))
+            .collect();
+        let g = guard(vec![snapshot(1_000, &many)], UnmarkedScreenshots::Drop);
+        assert_eq!(g.verdict(2_000), Verdict::Drop(DropReason::Unredactable));
+        let marks: Vec<SensitiveSnapshot> = (0..=MAX_REGIONS_PER_FRAME as i64)
+            .map(|t| snapshot(1_000 + t, &[]))
+            .collect();
+        let g = guard(marks, UnmarkedScreenshots::Drop);
+        assert_eq!(
+            g.verdict(1_000 + MAX_REGIONS_PER_FRAME as i64),
+            Verdict::Drop(DropReason::Unredactable)
+        );
     }
 
     #[test]
