@@ -492,11 +492,11 @@ impl Pipeline {
     ///
     /// Screenshots are stored with the secret fields the capture script
     /// located painted over, or left out where nothing located them
-    /// (`tracepipe_ingest::redact`, [`IngestOptions`]). That takes a first,
-    /// quick pass over the recording for the `tracepipe:sensitive` marks,
-    /// since a trace is in no particular order; it also decides, before
-    /// anything is stored, whether the raw upload may be kept: not when it
-    /// embeds a screenshot that is not stored as recorded.
+    /// (`tracepipe_ingest::redact`, [`IngestOptions`]). A trace is in no
+    /// particular order, so that takes a first pass over the recording which
+    /// parses only the `tracepipe:sensitive` marks and the screenshots' times;
+    /// it also decides, before anything is stored, whether the raw upload may
+    /// be kept: not when it embeds a screenshot that is not stored as recorded.
     pub async fn ingest(
         &self,
         path: &FsPath,
