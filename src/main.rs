@@ -44,6 +44,8 @@ enum Command {
     Processor(cmd::processor::ProcessorArgs),
     /// Distributed mode: Examples from Kafka into Parquet tables in S3, exactly once.
     Sink(cmd::sink::SinkArgs),
+    /// Drive recordings through a running serve or gateway; report throughput and latencies.
+    Loadgen(cmd::loadgen::LoadgenArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Command::Gateway(args) => cmd::gateway::run(args).map(|()| ExitCode::SUCCESS),
         Command::Processor(args) => cmd::processor::run(args).map(|()| ExitCode::SUCCESS),
         Command::Sink(args) => cmd::sink::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Loadgen(args) => cmd::loadgen::run(args),
     };
     match result {
         Ok(code) => code,

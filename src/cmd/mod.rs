@@ -3,6 +3,7 @@ pub mod eval;
 pub mod export;
 pub mod gateway;
 pub mod inspect;
+pub mod loadgen;
 pub mod process;
 pub mod processor;
 pub mod serve;
