@@ -113,6 +113,7 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<std::process::ExitCode> {
         .build()
         .context("building the HTTP client")?;
     let base = args.url.trim_end_matches('/').to_owned();
+    let suite_id = suite_id(&client, &base, &args.api_key, &args.suite)?;
 
     let start = Instant::now();
     let next = AtomicUsize::new(0);
@@ -132,7 +133,7 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<std::process::ExitCode> {
                     }
                 }
                 let (name, bytes) = &recordings[index % recordings.len()];
-                let upload = upload(&client, &base, &args, name, bytes, start);
+                let upload = upload(&client, &base, &args.api_key, &suite_id, name, bytes, start);
                 if let Ok(mut all) = uploads.lock() {
                     all.push(upload);
                 }
@@ -222,7 +223,8 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<std::process::ExitCode> {
 fn upload(
     client: &Client,
     base: &str,
-    args: &LoadgenArgs,
+    api_key: &str,
+    suite_id: &str,
     name: &str,
     bytes: &[u8],
     start: Instant,
@@ -237,13 +239,13 @@ fn upload(
         refusal: None,
     };
     for attempt in 0..=MAX_RETRIES {
-        let form = multipart::Form::new().text("suite_id", args.suite.clone()).part(
+        let form = multipart::Form::new().text("suite_id", suite_id.to_owned()).part(
             "input_events",
             multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned()),
         );
         let response = client
             .post(format!("{base}/sessions"))
-            .header("X-API-Key", &args.api_key)
+            .header("X-API-Key", api_key)
             .header("Idempotency-Key", &key)
             .multipart(form)
             .send();
@@ -290,6 +292,27 @@ fn upload(
     }
     outcome.refusal = Some("503 after retries".into());
     outcome
+}
+
+/// The id of the suite named `suite` (by name or id): `tracepipe serve`
+/// takes uploads by suite id only.
+fn suite_id(client: &Client, base: &str, api_key: &str, suite: &str) -> anyhow::Result<String> {
+    let response = client
+        .get(format!("{base}/suites?per_page=100"))
+        .header("X-API-Key", api_key)
+        .send()
+        .map_err(|e| anyhow::anyhow!("listing the suites: {}", without_url(&e)))?;
+    let code = response.status();
+    if !code.is_success() {
+        bail!("listing the suites answered {code}: is the URL the API's (…/v1) and the key valid?");
+    }
+    let body: Value = response.json().context("listing the suites: not JSON")?;
+    let items = body["items"].as_array().cloned().unwrap_or_default();
+    items
+        .iter()
+        .find(|s| s["name"].as_str() == Some(suite) || s["id"].as_str() == Some(suite))
+        .and_then(|s| s["id"].as_str().map(str::to_owned))
+        .with_context(|| format!("the API serves no suite `{suite}`"))
 }
 
 /// A transport error's text without the URL (it may carry query values).
