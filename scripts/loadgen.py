@@ -83,6 +83,7 @@ def loadgen(binary, url, key, files, args, rss):
     done = subprocess.run(command + files, cwd=ROOT, env=env, capture_output=True, text=True)
     if not done.stdout.strip():
         sys.exit(f"loadgen failed: {done.stderr}")
+    print(done.stdout.strip(), file=sys.stderr)
     return json.loads(done.stdout)
 
 
@@ -162,7 +163,7 @@ def main():
         shutil.rmtree(os.path.join(work, "serve"), ignore_errors=True)
 
     print(f"| mode ({args.count} sessions, {args.concurrency} clients) | accepted sessions/s | completed sessions/s "
-          f"| completed ÷ process | upload p50 / p99 ms | upload→COMPLETED p50 / p99 ms | unfinished | peak RSS MB |")
+          f"| completed ÷ process | upload p50 / p99 ms | upload→COMPLETED p50 / p99 ms | refused, failed or unfinished | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|")
     for mode, accepted, completed, report, rss in rows:
         if report is None:
@@ -171,7 +172,7 @@ def main():
         print(f"| {mode} | {accepted:.1f} | {completed:.1f} | {completed / floor:.2f} "
               f"| {ms(report['upload_ms_p50'])} / {ms(report['upload_ms_p99'])} "
               f"| {ms(report['complete_ms_p50'])} / {ms(report['complete_ms_p99'])} "
-              f"| {report['unfinished'] + report['failed']} | {rss} |")
+              f"| {args.count - report['completed']} | {rss} |")
 
 
 def ms(value):

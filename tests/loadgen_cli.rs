@@ -42,7 +42,10 @@ fn loadgen_reports_what_serve_accepted_refused_and_completed() {
         if let Some(k) = line.split_whitespace().find(|w| w.starts_with("tp_live_")) {
             key = Some(k.to_owned());
         }
-        url = line.split("listening on ").nth(1).map(|u| u.trim().to_owned());
+        url = line
+            .split("listening on ")
+            .nth(1)
+            .map(|u| u.trim().to_owned());
     }
     let (url, key) = (url.expect("url"), key.expect("admin key"));
 

@@ -239,10 +239,12 @@ fn upload(
         refusal: None,
     };
     for attempt in 0..=MAX_RETRIES {
-        let form = multipart::Form::new().text("suite_id", suite_id.to_owned()).part(
-            "input_events",
-            multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned()),
-        );
+        let form = multipart::Form::new()
+            .text("suite_id", suite_id.to_owned())
+            .part(
+                "input_events",
+                multipart::Part::bytes(bytes.to_vec()).file_name(name.to_owned()),
+            );
         let response = client
             .post(format!("{base}/sessions"))
             .header("X-API-Key", api_key)
