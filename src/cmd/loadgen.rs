@@ -19,9 +19,9 @@ use serde_json::{json, Value};
 
 /// How often the Examples are listed while waiting for them.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
-/// An upload answered `503` is sent again (same Idempotency-Key) at most this
-/// many times, after the `Retry-After` it was given.
-const MAX_RETRIES: u32 = 5;
+/// An upload answered `503` or `429` is sent again (same Idempotency-Key),
+/// after the `Retry-After` it was given, for at most this long.
+const RETRY_BUDGET: Duration = Duration::from_secs(60);
 /// The longest `Retry-After` honoured, so a bad header cannot stall the run.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
 
@@ -218,8 +218,9 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<std::process::ExitCode> {
     })
 }
 
-/// Sends one recording, again after each `503` (up to [`MAX_RETRIES`]) under
-/// the same Idempotency-Key, so a retry never makes a second Session.
+/// Sends one recording, again after each `503` or `429` (for up to
+/// [`RETRY_BUDGET`]) under the same Idempotency-Key, so a retry never makes a
+/// second Session.
 fn upload(
     client: &Client,
     base: &str,
@@ -238,7 +239,8 @@ fn upload(
         session: None,
         refusal: None,
     };
-    for attempt in 0..=MAX_RETRIES {
+    let retry_until = Instant::now() + RETRY_BUDGET;
+    loop {
         let form = multipart::Form::new()
             .text("suite_id", suite_id.to_owned())
             .part(
@@ -259,7 +261,9 @@ fn upload(
             }
         };
         let status = response.status();
-        if status == StatusCode::SERVICE_UNAVAILABLE && attempt < MAX_RETRIES {
+        let retryable =
+            status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS;
+        if retryable && Instant::now() < retry_until {
             let wait = response
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
@@ -292,8 +296,6 @@ fn upload(
         }
         return outcome;
     }
-    outcome.refusal = Some("503 after retries".into());
-    outcome
 }
 
 /// The id of the suite named `suite` (by name or id): `tracepipe serve`
