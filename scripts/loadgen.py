@@ -142,7 +142,9 @@ def main():
                        TRACEPIPE_TOPICS_SESSIONS=f"{name}.sessions", TRACEPIPE_TOPICS_EXAMPLES=f"{name}.examples",
                        TRACEPIPE_TOPICS_DEAD_LETTER=f"{name}.dead-letter", TRACEPIPE_TOPICS_STATUS=f"{name}.status",
                        TRACEPIPE_S3_PREFIX=name, TRACEPIPE_DATABASE_SCHEMA=name,
-                       TRACEPIPE_LISTEN="127.0.0.1:0", TRACEPIPE_METRICS_LISTEN="127.0.0.1:0")
+                       TRACEPIPE_LISTEN="127.0.0.1:0", TRACEPIPE_METRICS_LISTEN="127.0.0.1:0",
+                       TRACEPIPE_ADMISSION_MAX_CONCURRENT_UPLOADS_PER_KEY="0",
+                       TRACEPIPE_ADMISSION_REQUESTS_PER_MINUTE="0")
             procs = []
             try:
                 gateway, out = start(binary, ["gateway"], logs, "gateway",

@@ -218,7 +218,7 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<std::process::ExitCode> {
     })
 }
 
-/// Sends one recording, again after each `503` or `429` (for up to
+/// Sends one recording, again after each `503`, `429` or transport error (for up to
 /// [`RETRY_BUDGET`]) under the same Idempotency-Key, so a retry never makes a
 /// second Session.
 fn upload(
@@ -255,6 +255,13 @@ fn upload(
             .send();
         let response = match response {
             Ok(r) => r,
+            // A server that refuses (429) before reading the whole body
+            // closes the connection under the client, which then sees only
+            // a transport error: sent again, like a 503.
+            Err(_) if Instant::now() < retry_until => {
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
             Err(e) => {
                 outcome.refusal = Some(format!("transport: {}", without_url(&e)));
                 return outcome;
