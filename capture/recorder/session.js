@@ -152,6 +152,8 @@ module.exports = {
   TRACE_CATEGORIES,
   launchBrowser,
   newCapturingPage,
+  loadScenario,
+  scenarioHelpers,
   recordScenario,
   scenarioNames,
 };

@@ -276,7 +276,8 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
             crate::admission::keys::limit_rate,
         ))
         .layer(axum::middleware::from_fn(crate::telemetry::http::track))
-        .merge(crate::telemetry::routes(metrics));
+        .merge(crate::telemetry::routes(metrics))
+        .merge(crate::capture_page::routes());
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();

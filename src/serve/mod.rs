@@ -140,7 +140,8 @@ pub async fn run(
 
     let app = api::router(state.clone())
         .layer(axum::middleware::from_fn(crate::telemetry::http::track))
-        .merge(crate::telemetry::routes(metrics));
+        .merge(crate::telemetry::routes(metrics))
+        .merge(crate::capture_page::routes());
     crate::admission::listener::serve(listener, app, &state.config.admission, shutdown_signal())
         .await;
 

@@ -1,10 +1,12 @@
 //! Request metrics of the HTTP APIs (`tracepipe serve`, `tracepipe gateway`).
 
+use std::collections::HashSet;
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
-use axum::http::Method;
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use futures::TryStreamExt;
@@ -41,6 +43,45 @@ fn status_class(status: u16) -> &'static str {
     }
 }
 
+/// The header uploaders name themselves with, e.g. `extension/0.1.0`.
+pub const CLIENT_HEADER: &str = "x-tracepipe-client";
+/// Distinct `client` label values kept before the rest count as `other`:
+/// a fleet runs a handful of extension versions at once.
+const MAX_CLIENT_LABELS: usize = 16;
+
+/// The `client` label of an upload: `extension/<major>.<minor>.<patch>` as the
+/// client sent it, else `other`; bounded by [`MAX_CLIENT_LABELS`] whatever
+/// clients send.
+fn client_label(headers: &HeaderMap) -> String {
+    static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
+    let Some(client) = headers
+        .get(CLIENT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_extension_version(v))
+    else {
+        return "other".to_owned();
+    };
+    let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
+    let seen = seen.get_or_insert_with(HashSet::new);
+    if seen.contains(client) || seen.len() < MAX_CLIENT_LABELS {
+        seen.insert(client.to_owned());
+        client.to_owned()
+    } else {
+        "other".to_owned()
+    }
+}
+
+fn is_extension_version(client: &str) -> bool {
+    let Some(version) = client.strip_prefix("extension/") else {
+        return false;
+    };
+    let parts: Vec<&str> = version.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// One request in `requests_in_flight`; a guard so that a request whose
 /// client went away (its future dropped) leaves the gauge too.
 struct InFlight(metrics::Gauge);
@@ -65,7 +106,8 @@ impl Drop for InFlight {
 /// Records `requests_total{route,method,status}` (status class),
 /// `request_duration_seconds{route,method}` (until the response head, uploads
 /// included), `request_bytes_total{route}` (body bytes as received),
-/// `requests_in_flight` and `rejections_total{reason}`.
+/// `requests_in_flight`, `rejections_total{reason}` and, for accepted
+/// session uploads, `uploads_total{client}`.
 pub async fn track(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
@@ -73,6 +115,8 @@ pub async fn track(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = method_label(request.method());
+    let upload_client = (method == "POST" && route.ends_with("/sessions"))
+        .then(|| client_label(request.headers()));
     let received = metrics::counter!(name("request_bytes_total"), "route" => route.clone());
     // Counted as the handler reads the body, so refused and partial uploads
     // count what actually arrived.
@@ -98,6 +142,9 @@ pub async fn track(request: Request, next: Next) -> Response {
         "method" => method,
     )
     .record(started.elapsed().as_secs_f64());
+    if let (Some(client), "2xx") = (upload_client, status) {
+        metrics::counter!(name("uploads_total"), "client" => client).increment(1);
+    }
     if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
         metrics::counter!(name("rejections_total"), "reason" => *code).increment(1);
     }
@@ -116,5 +163,23 @@ mod tests {
         let odd = Method::from_bytes(b"BREW").expect("a valid token");
         assert_eq!(method_label(&odd), "other");
         assert_eq!(method_label(&Method::POST), "POST");
+    }
+
+    #[test]
+    fn the_client_label_is_an_extension_version_or_other() {
+        let label = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(CLIENT_HEADER, value.parse().expect("a header value"));
+            client_label(&headers)
+        };
+        assert_eq!(label("extension/0.1.0"), "extension/0.1.0");
+        assert_eq!(label("extension/0.1"), "other");
+        assert_eq!(label("extension/0.1.0-beta"), "other");
+        assert_eq!(label("curl/8.0.0"), "other");
+        assert_eq!(client_label(&HeaderMap::new()), "other");
+        // Past the cap, new versions are `other`; known ones keep their label.
+        let distinct: Vec<String> = (0..40).map(|i| label(&format!("extension/9.9.{i}"))).collect();
+        assert!(distinct.iter().filter(|l| *l != "other").count() < MAX_CLIENT_LABELS);
+        assert_eq!(label("extension/0.1.0"), "extension/0.1.0");
     }
 }
