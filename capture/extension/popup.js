@@ -53,16 +53,21 @@ async function showSuites() {
   const select = $("suite");
   select.replaceChildren();
   if (!settings.url || !settings.api_key) return;
+  let suites;
   try {
-    const suites = await listSuites(settings);
-    const { suite_id: lastUsed } = await chrome.storage.local.get("suite_id");
-    for (const suite of suites) select.add(new Option(suite.display_name || suite.name, suite.id));
-    const chosen = findSuite(suites, settings.default_suite) ?? findSuite(suites, lastUsed);
-    if (chosen) select.value = chosen.id;
-    select.disabled = settings.managed.includes("default_suite") && Boolean(chosen);
+    suites = (await listSuites(settings)).map(({ id, name, display_name }) => ({ id, name, display_name }));
+    await chrome.storage.local.set({ suites });
   } catch (error) {
-    say(`Could not load the suites: ${error.message}`, true);
+    // Offline or the server is down: record anyway with the suites seen last;
+    // the recording waits in the queue until the server is back.
+    suites = (await chrome.storage.local.get("suites")).suites ?? [];
+    say(`Could not load the suites${suites.length ? " (using the ones seen last)" : ""}: ${error.message}`, true);
   }
+  const { suite_id: lastUsed } = await chrome.storage.local.get("suite_id");
+  for (const suite of suites) select.add(new Option(suite.display_name || suite.name, suite.id));
+  const chosen = findSuite(suites, settings.default_suite) ?? findSuite(suites, lastUsed);
+  if (chosen) select.value = chosen.id;
+  select.disabled = settings.managed.includes("default_suite") && Boolean(chosen);
 }
 
 async function showTarget() {
@@ -166,7 +171,11 @@ $("record").addEventListener("click", async () => {
 $("stop").addEventListener("click", () => ask("stop").catch((error) => say(error.message, true)));
 $("retry").addEventListener("click", () => ask("retry").catch((error) => say(error.message, true)));
 
-chrome.storage.onChanged.addListener((_changes, area) => {
+chrome.storage.onChanged.addListener(async (_changes, area) => {
+  if (area === "managed") {
+    await showSettings();
+    await Promise.all([showSuites(), showTarget()]);
+  }
   if (area === "session" || area === "local") showStatus();
 });
 

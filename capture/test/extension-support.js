@@ -5,11 +5,11 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const net = require("node:net");
-const { spawn } = require("node:child_process");
+const assert = require("node:assert/strict");
+const { execFileSync, spawn } = require("node:child_process");
 const { chromium } = require("playwright-core");
 
 const ROOT = path.join(__dirname, "..", "..");
-const EXTENSION_DIR = path.join(__dirname, "..", "extension");
 const CHROMIUM = process.env.TRACEPIPE_CHROMIUM || "/usr/bin/chromium";
 // Fixed by the manifest's `key`, so a policy can name it before loading.
 const EXTENSION_ID = "iipcifchdpmnfbikiagomceijlpdjinf";
@@ -77,9 +77,22 @@ async function apiGet(url, key, route) {
   return route.endsWith("/messages") ? response.text() : response.json();
 }
 
+// Downloads the extension zip from a running server and unzips it; `dir` is
+// the folder to load unpacked.
+async function downloadExtension(serverUrl) {
+  const response = await fetch(`${serverUrl}/downloads/tracepipe-capture-extension.zip`);
+  if (!response.ok) throw new Error(`the extension zip: ${response.status}`);
+  assert.equal(response.headers.get("content-type"), "application/zip");
+  const where = fs.mkdtempSync(path.join(os.tmpdir(), "tracepipe-extension-zip-"));
+  const zip = path.join(where, "extension.zip");
+  fs.writeFileSync(zip, Buffer.from(await response.arrayBuffer()));
+  execFileSync("unzip", ["-q", zip, "-d", where]);
+  return { dir: path.join(where, "tracepipe-capture-extension"), remove: () => fs.rmSync(where, { recursive: true, force: true }) };
+}
+
 // Chromium with the unpacked extension at `extensionDir`, headless (the new
 // headless mode runs extensions), a fresh profile each time.
-async function launchWithExtension(extensionDir = EXTENSION_DIR) {
+async function launchWithExtension(extensionDir) {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: run scripts/setup-browser.sh`);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "tracepipe-extension-profile-"));
   const context = await chromium.launchPersistentContext(profile, {
@@ -138,4 +151,4 @@ async function exampleToolCalls(serve, sessionId) {
   throw new Error(`no completed Example for session ${sessionId} within 60 s`);
 }
 
-module.exports = { ARTIFACTS, EXTENSION_DIR, EXTENSION_ID, ROOT, apiGet, exampleToolCalls, freePort, launchWithExtension, openPopup, startServe };
+module.exports = { ARTIFACTS, EXTENSION_ID, downloadExtension, ROOT, apiGet, exampleToolCalls, freePort, launchWithExtension, openPopup, startServe };
