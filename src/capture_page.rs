@@ -24,15 +24,36 @@ const ZIP_FOLDER: &str = "tracepipe-capture-extension";
 /// capture script (the extension folder only holds a symlink to it, which
 /// Chrome does not follow out of an unpacked extension's folder).
 const EXTENSION_FILES: &[(&str, &[u8])] = &[
-    ("manifest.json", include_bytes!("../capture/extension/manifest.json")),
-    ("managed_schema.json", include_bytes!("../capture/extension/managed_schema.json")),
-    ("background.js", include_bytes!("../capture/extension/background.js")),
-    ("settings.js", include_bytes!("../capture/extension/settings.js")),
+    (
+        "manifest.json",
+        include_bytes!("../capture/extension/manifest.json"),
+    ),
+    (
+        "managed_schema.json",
+        include_bytes!("../capture/extension/managed_schema.json"),
+    ),
+    (
+        "background.js",
+        include_bytes!("../capture/extension/background.js"),
+    ),
+    (
+        "settings.js",
+        include_bytes!("../capture/extension/settings.js"),
+    ),
     ("queue.js", include_bytes!("../capture/extension/queue.js")),
-    ("popup.html", include_bytes!("../capture/extension/popup.html")),
+    (
+        "popup.html",
+        include_bytes!("../capture/extension/popup.html"),
+    ),
     ("popup.js", include_bytes!("../capture/extension/popup.js")),
-    ("popup.css", include_bytes!("../capture/extension/popup.css")),
-    ("README.md", include_bytes!("../capture/extension/README.md")),
+    (
+        "popup.css",
+        include_bytes!("../capture/extension/popup.css"),
+    ),
+    (
+        "README.md",
+        include_bytes!("../capture/extension/README.md"),
+    ),
     ("capture.js", include_bytes!("../capture/capture.js")),
 ];
 
@@ -159,7 +180,10 @@ mod tests {
             .map(|(name, _)| (*name).to_owned())
             .collect();
         zipped.sort();
-        assert_eq!(zipped, on_disk, "list a new extension file in EXTENSION_FILES");
+        assert_eq!(
+            zipped, on_disk,
+            "list a new extension file in EXTENSION_FILES"
+        );
     }
 
     #[test]
@@ -170,11 +194,15 @@ mod tests {
         let end = zip.len() - 22;
         assert_eq!(&zip[end..end + 4], b"PK\x05\x06");
         assert_eq!(u16::from_le_bytes([zip[end + 10], zip[end + 11]]), 2);
-        let central = u32::from_le_bytes([zip[end + 16], zip[end + 17], zip[end + 18], zip[end + 19]]);
+        let central =
+            u32::from_le_bytes([zip[end + 16], zip[end + 17], zip[end + 18], zip[end + 19]]);
         assert_eq!(&zip[central as usize..central as usize + 4], b"PK\x01\x02");
         let mut crc = Crc::new();
         crc.update(b"hello hello hello");
-        assert_eq!(u32::from_le_bytes([zip[14], zip[15], zip[16], zip[17]]), crc.sum());
+        assert_eq!(
+            u32::from_le_bytes([zip[14], zip[15], zip[16], zip[17]]),
+            crc.sum()
+        );
         assert_eq!(build_zip(&[("a.txt", b"x")]), build_zip(&[("a.txt", b"x")]));
     }
 }

@@ -150,6 +150,38 @@ describe("recording and uploading", () => {
     assert.equal(await env.popup.locator("#queue li").count(), 0);
     assert.deepEqual(await exampleToolCalls(env.serve, sessionId), expected("send_simple").tool_calls);
   });
+
+  test("leaving the recorded site stops the recording and keeps it; closing the tab ends it cleanly", async () => {
+    const { popup, page, demo } = env;
+    const before = await apiGet(env.serve.url, env.key, "/sessions");
+    await page.goto(`${demo.url}#inbox`);
+    await page.getByRole("row").first().waitFor();
+    await popup.bringToFront();
+    await popup.reload();
+    await popup.getByText(/^Tab: .*Mail/).waitFor();
+    await popup.getByRole("button", { name: "Record" }).click();
+    await popup.getByRole("button", { name: "Stop" }).waitFor();
+    assert.equal(await popup.evaluate(() => chrome.action.getBadgeText({})), "REC");
+    await page.bringToFront();
+    await page.getByRole("row").first().click();
+    // Another origin: the server's how-to page.
+    await page.goto(`${env.serve.url}/capture`);
+    await popup.getByRole("status").filter({ hasText: "Uploaded: session" }).waitFor({ timeout: 30_000 });
+    assert.equal((await apiGet(env.serve.url, env.key, "/sessions")).total, before.total + 1);
+    assert.equal(await popup.evaluate(() => chrome.action.getBadgeText({})), "");
+
+    const doomed = await env.browser.context.newPage();
+    await doomed.goto(`${demo.url}#inbox`);
+    await doomed.getByRole("row").first().waitFor();
+    await popup.bringToFront();
+    await popup.reload();
+    await popup.getByRole("button", { name: "Record" }).click();
+    await popup.getByRole("button", { name: "Stop" }).waitFor();
+    await doomed.close();
+    await popup.getByRole("status").filter({ hasText: "Recording ended: the tab was closed" }).waitFor();
+    await popup.getByRole("button", { name: "Record" }).waitFor();
+    assert.equal(await popup.evaluate(() => chrome.action.getBadgeText({})), "");
+  });
 });
 
 const POLICY_DIR = process.env.TRACEPIPE_CHROMIUM_POLICY_DIR || "/etc/chromium/policies/managed";

@@ -115,8 +115,8 @@ pub async fn track(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = method_label(request.method());
-    let upload_client = (method == "POST" && route.ends_with("/sessions"))
-        .then(|| client_label(request.headers()));
+    let upload_client =
+        (method == "POST" && route.ends_with("/sessions")).then(|| client_label(request.headers()));
     let received = metrics::counter!(name("request_bytes_total"), "route" => route.clone());
     // Counted as the handler reads the body, so refused and partial uploads
     // count what actually arrived.
@@ -178,7 +178,9 @@ mod tests {
         assert_eq!(label("curl/8.0.0"), "other");
         assert_eq!(client_label(&HeaderMap::new()), "other");
         // Past the cap, new versions are `other`; known ones keep their label.
-        let distinct: Vec<String> = (0..40).map(|i| label(&format!("extension/9.9.{i}"))).collect();
+        let distinct: Vec<String> = (0..40)
+            .map(|i| label(&format!("extension/9.9.{i}")))
+            .collect();
         assert!(distinct.iter().filter(|l| *l != "other").count() < MAX_CLIENT_LABELS);
         assert_eq!(label("extension/0.1.0"), "extension/0.1.0");
     }
