@@ -42,6 +42,14 @@ const EXTENSION_FILES: &[(&str, &[u8])] = &[
     ),
     ("queue.js", include_bytes!("../capture/extension/queue.js")),
     (
+        "offscreen.html",
+        include_bytes!("../capture/extension/offscreen.html"),
+    ),
+    (
+        "offscreen.js",
+        include_bytes!("../capture/extension/offscreen.js"),
+    ),
+    (
         "popup.html",
         include_bytes!("../capture/extension/popup.html"),
     ),

@@ -5,7 +5,7 @@
 // The popup shows `status` (chrome.storage.session) and the queue, and sends
 // the messages handled in `handlers` below.
 
-import { CLIENT, api, errorText, loadSettings, siteAllowed } from "./settings.js";
+import { CLIENT, loadSettings, siteAllowed } from "./settings.js";
 import { allRecordings, deleteRecording, getRecording, putRecording } from "./queue.js";
 
 // docs/recording.md: exactly what Tracepipe reads, screenshots included.
@@ -213,25 +213,39 @@ function backoff(attempts) {
   return base * (0.8 + Math.random() * 0.4);
 }
 
+// The offscreen document that runs uploads (offscreen.js says why).
+async function ensureUploader() {
+  const url = chrome.runtime.getURL("offscreen.html");
+  const existing = await chrome.runtime.getContexts({ contextTypes: ["OFFSCREEN_DOCUMENT"], documentUrls: [url] });
+  if (existing.length > 0) return;
+  await chrome.offscreen.createDocument({ url, reasons: ["BLOBS"], justification: "upload recordings with progress" });
+}
+
 // One upload. The Idempotency-Key is the recording's id, made once when it
 // stopped, so a retry of an upload the server did store answers with that
 // same session instead of making a second one.
 async function uploadOne(entry, settings) {
-  const form = new FormData();
-  form.append("suite_id", entry.suiteId);
-  if (entry.description) form.append("description", entry.description);
-  form.append("input_events", entry.blob, "recording.trace.json.gz");
-  let response;
+  if (!settings.url || !settings.api_key) return { retry: true, error: "set the Tracepipe URL and API key first" };
+  await setStatus({ phase: "uploading", message: `Uploading ${(entry.size / 1024).toFixed(0)} KiB…` });
+  await ensureUploader();
+  const answer = await chrome.runtime.sendMessage({
+    type: "offscreen-upload",
+    id: entry.id,
+    url: `${settings.url}/v1/sessions`,
+    headers: { "X-API-Key": settings.api_key, "X-Tracepipe-Client": CLIENT, "Idempotency-Key": entry.id },
+    suiteId: entry.suiteId,
+    description: entry.description,
+  });
+  if (answer.error) return { retry: true, error: `${settings.url} could not be reached (${answer.error})` };
+  if (answer.status >= 200 && answer.status < 300) return { session: JSON.parse(answer.body) };
+  let reason = answer.body.slice(0, 200);
   try {
-    await setStatus({ phase: "uploading", message: `Uploading ${(entry.size / 1024).toFixed(0)} KiB…` });
-    response = await api(settings, "/sessions", { method: "POST", body: form, headers: { "Idempotency-Key": entry.id } });
-  } catch (error) {
-    return { retry: true, error: `${settings.url || "the server"} could not be reached (${error.message})` };
+    reason = JSON.parse(answer.body).error.message;
+  } catch {
+    // Not the API's JSON error: keep the body's start.
   }
-  if (response.ok) return { session: await response.json() };
-  const message = `${response.status}: ${await errorText(response)}`;
-  const retryAfter = Number(response.headers.get("Retry-After"));
-  return { retry: RETRYABLE_STATUS.has(response.status), error: message, retryAfterMs: retryAfter > 0 ? retryAfter * 1000 : 0 };
+  const retryAfter = Number(answer.retryAfter);
+  return { retry: RETRYABLE_STATUS.has(answer.status), error: `${answer.status}: ${reason}`, retryAfterMs: retryAfter > 0 ? retryAfter * 1000 : 0 };
 }
 
 async function rememberUpload(entry, session, settings) {
@@ -314,6 +328,7 @@ const handlers = {
     await showBadge();
   },
   client: () => CLIENT,
+  "upload-progress": ({ fraction }) => setStatus({ message: `Uploading… ${Math.round(fraction * 100)} %` }),
 };
 
 chrome.runtime.onMessage.addListener((message, _sender, reply) => {

@@ -79,7 +79,7 @@ export function findSuite(suites, wanted) {
 }
 
 // The API's error message ({"error": {"message"}}), else the body's start.
-export async function errorText(response) {
+async function errorText(response) {
   const text = await response.text().catch(() => "");
   try {
     return JSON.parse(text).error.message;

@@ -56,6 +56,13 @@ describe("recording and uploading", () => {
     await popup.bringToFront();
     await popup.reload();
     await assert.doesNotReject(popup.getByText(/^Tab: .*Mail/).waitFor({ timeout: 5000 }), "the popup targets the demo tab");
+    // Every status line the popup is sent, transient ones (upload progress) included.
+    await popup.evaluate(() => {
+      window.statusLines = [];
+      chrome.storage.onChanged.addListener((changes, area) => {
+        if (area === "session" && changes.status?.newValue?.message) window.statusLines.push(changes.status.newValue.message);
+      });
+    });
     await popup.getByLabel("Description (optional)").fill(`extension test: ${name}`);
     await popup.getByRole("button", { name: "Record" }).click();
     await popup.getByRole("button", { name: "Stop" }).waitFor();
@@ -116,6 +123,8 @@ describe("recording and uploading", () => {
       const session = await apiGet(env.serve.url, env.key, `/sessions/${sessionId}`);
       assert.equal(session.source_format, "CHROME_TRACE");
       assert.equal(session.description, `extension test: ${name}`);
+      const lines = await env.popup.evaluate(() => window.statusLines);
+      assert.ok(lines.some((line) => /^Uploading… 100 %$/.test(line)), `upload progress in ${JSON.stringify(lines)}`);
       assert.equal((await apiGet(env.serve.url, env.key, "/sessions")).total, before.total + 1);
       assert.deepEqual(await exampleToolCalls(env.serve, sessionId), expected(name).tool_calls);
       // The upload was counted under the extension's client label.
