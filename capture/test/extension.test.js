@@ -18,6 +18,11 @@ const { startServer } = require("../demo-app/server.js");
 const { SCENARIO_DIR, loadScenario, scenarioHelpers } = require("../recorder/session.js");
 const { ARTIFACTS, EXTENSION_ID, ROOT, apiGet, downloadExtension, exampleToolCalls, freePort, launchWithExtension, openPopup, startServe } = require("./extension-support.js");
 
+// Opens the popup's Settings section, as a person would, unless it is open.
+async function openSettings(popup) {
+  if ((await popup.locator("#settings-box").getAttribute("open")) === null) await popup.getByText("Settings", { exact: true }).click();
+}
+
 describe("recording and uploading", () => {
   const env = {};
 
@@ -160,6 +165,27 @@ describe("recording and uploading", () => {
     assert.deepEqual(await exampleToolCalls(env.serve, sessionId), expected("send_simple").tool_calls);
   });
 
+  test("an upload refused for its key is kept and goes up once a valid key is saved", async () => {
+    const { popup } = env;
+    const before = await apiGet(env.serve.url, env.key, "/sessions");
+    await openSettings(popup);
+    await popup.getByLabel("API key").fill("tp_live_revoked0000000000000000000000000000000");
+    await popup.getByRole("button", { name: "Save settings" }).click();
+    await recordThroughPopup("list_labels");
+    const queued = popup.locator("#queue li");
+    await queued.first().waitFor();
+    assert.match(await queued.first().innerText(), /will retry: 401: /);
+    assert.equal((await apiGet(env.serve.url, env.key, "/sessions")).total, before.total);
+    const previous = await popup.locator("#session-link").textContent();
+    await openSettings(popup);
+    await popup.getByLabel("API key").fill(env.key);
+    await popup.getByRole("button", { name: "Save settings" }).click();
+    await popup.locator("#queue-empty:not([hidden])").waitFor({ timeout: 30_000 });
+    await popup.waitForFunction((old) => document.querySelector("#session-link").textContent !== old, previous);
+    assert.equal((await apiGet(env.serve.url, env.key, "/sessions")).total, before.total + 1);
+    assert.deepEqual(await exampleToolCalls(env.serve, await lastSessionId()), expected("list_labels").tool_calls);
+  });
+
   test("leaving the recorded site stops the recording and keeps it; closing the tab ends it cleanly", async () => {
     const { popup, page, demo } = env;
     const before = await apiGet(env.serve.url, env.key, "/sessions");
@@ -258,7 +284,7 @@ describe("managed policy", () => {
     // The policy's values are shown and locked; the key only by its start.
     // Policy can arrive after the page opened; the page follows it.
     await popup.waitForFunction((want) => document.getElementById("url").value === want && document.getElementById("url").disabled, env.serve.url);
-    await popup.getByText("Settings", { exact: true }).click();
+    await openSettings(popup);
     assert.ok(await popup.getByLabel("API key").isDisabled());
     assert.ok(await popup.getByText("Some settings are set by your organisation.").isVisible());
     assert.ok(!(await popup.locator("body").innerText()).includes(env.serve.key));
