@@ -12,6 +12,7 @@
 const { describe, test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
+const http = require("node:http");
 const os = require("node:os");
 const path = require("node:path");
 const { startServer } = require("../demo-app/server.js");
@@ -184,6 +185,51 @@ describe("recording and uploading", () => {
     await popup.waitForFunction((old) => document.querySelector("#session-link").textContent !== old, previous);
     assert.equal((await apiGet(env.serve.url, env.key, "/sessions")).total, before.total + 1);
     assert.deepEqual(await exampleToolCalls(env.serve, await lastSessionId()), expected("list_labels").tool_calls);
+  });
+
+  test("a retry after a lost answer gives the same session (Idempotency-Key)", async () => {
+    const { popup } = env;
+    // Between the extension and the server: forwards everything, but the
+    // first upload's answer never reaches the extension; the server stored it.
+    let dropped = 0;
+    const proxy = http.createServer((request, response) => {
+      const upstream = http.request(`${env.serve.url}${request.url}`, { method: request.method, headers: request.headers }, (answer) => {
+        if (request.method === "POST" && request.url === "/v1/sessions" && dropped === 0) {
+          dropped += 1;
+          answer.resume();
+          answer.on("end", () => request.socket.destroy());
+          return;
+        }
+        response.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(response);
+      });
+      request.pipe(upstream);
+    });
+    await new Promise((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    try {
+      const uploadsCounted = async () => Number(((await (await fetch(`${env.serve.url}/metrics`)).text()).match(/tracepipe_serve_uploads_total\{client="extension\/0\.1\.0"\} (\d+)/) || [0, 0])[1]);
+      const before = await apiGet(env.serve.url, env.key, "/sessions");
+      const countedBefore = await uploadsCounted();
+      await openSettings(popup);
+      await popup.getByLabel("Tracepipe URL").fill(`http://127.0.0.1:${proxy.address().port}`);
+      await popup.getByRole("button", { name: "Save settings" }).click();
+      const previous = await popup.locator("#session-link").textContent();
+      await recordThroughPopup("send_simple");
+      await popup.waitForFunction((old) => document.querySelector("#session-link").textContent !== old, previous, { timeout: 60_000 });
+      await popup.locator("#queue-empty:not([hidden])").waitFor();
+      assert.equal(dropped, 1);
+      // Both requests were accepted (201, then 200 for the same key) …
+      assert.equal((await uploadsCounted()) - countedBefore, 2);
+      // … and made one session, the one the extension shows.
+      const after = await apiGet(env.serve.url, env.key, "/sessions");
+      assert.equal(after.total, before.total + 1);
+      assert.equal(after.items[0].id, await lastSessionId());
+    } finally {
+      await openSettings(popup);
+      await popup.getByLabel("Tracepipe URL").fill(env.serve.url);
+      await popup.getByRole("button", { name: "Save settings" }).click();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 
   test("leaving the recorded site stops the recording and keeps it; closing the tab ends it cleanly", async () => {
