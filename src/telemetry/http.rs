@@ -44,31 +44,36 @@ fn status_class(status: u16) -> &'static str {
 }
 
 /// The header uploaders name themselves with, e.g. `extension/0.1.0`.
-pub const CLIENT_HEADER: &str = "x-tracepipe-client";
+const CLIENT_HEADER: &str = "x-tracepipe-client";
 /// Distinct `client` label values kept before the rest count as `other`:
 /// a fleet runs a handful of extension versions at once.
 const MAX_CLIENT_LABELS: usize = 16;
 
-/// The `client` label of an upload: `extension/<major>.<minor>.<patch>` as the
-/// client sent it, else `other`; bounded by [`MAX_CLIENT_LABELS`] whatever
-/// clients send.
-fn client_label(headers: &HeaderMap) -> String {
+/// The `client` label of an accepted upload: `extension/<major>.<minor>.<patch>`
+/// as the client sent it, else `other`; bounded by [`MAX_CLIENT_LABELS`]
+/// whatever clients send. Only accepted (authenticated) uploads take a slot.
+fn client_label(client: Option<String>) -> String {
     static SEEN: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    let Some(client) = headers
-        .get(CLIENT_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| is_extension_version(v))
-    else {
+    let Some(client) = client else {
         return "other".to_owned();
     };
     let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
     let seen = seen.get_or_insert_with(HashSet::new);
-    if seen.contains(client) || seen.len() < MAX_CLIENT_LABELS {
-        seen.insert(client.to_owned());
-        client.to_owned()
+    if seen.contains(&client) || seen.len() < MAX_CLIENT_LABELS {
+        seen.insert(client.clone());
+        client
     } else {
         "other".to_owned()
     }
+}
+
+/// The upload's `X-Tracepipe-Client` when it names an extension version.
+fn extension_client(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(CLIENT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_extension_version(v))
+        .map(str::to_owned)
 }
 
 fn is_extension_version(client: &str) -> bool {
@@ -115,8 +120,8 @@ pub async fn track(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = method_label(request.method());
-    let upload_client =
-        (method == "POST" && route.ends_with("/sessions")).then(|| client_label(request.headers()));
+    let upload_client = (method == "POST" && route.ends_with("/sessions"))
+        .then(|| extension_client(request.headers()));
     let received = metrics::counter!(name("request_bytes_total"), "route" => route.clone());
     // Counted as the handler reads the body, so refused and partial uploads
     // count what actually arrived.
@@ -143,7 +148,7 @@ pub async fn track(request: Request, next: Next) -> Response {
     )
     .record(started.elapsed().as_secs_f64());
     if let (Some(client), "2xx") = (upload_client, status) {
-        metrics::counter!(name("uploads_total"), "client" => client).increment(1);
+        metrics::counter!(name("uploads_total"), "client" => client_label(client)).increment(1);
     }
     if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
         metrics::counter!(name("rejections_total"), "reason" => *code).increment(1);
@@ -170,13 +175,13 @@ mod tests {
         let label = |value: &str| {
             let mut headers = HeaderMap::new();
             headers.insert(CLIENT_HEADER, value.parse().expect("a header value"));
-            client_label(&headers)
+            client_label(extension_client(&headers))
         };
         assert_eq!(label("extension/0.1.0"), "extension/0.1.0");
         assert_eq!(label("extension/0.1"), "other");
         assert_eq!(label("extension/0.1.0-beta"), "other");
         assert_eq!(label("curl/8.0.0"), "other");
-        assert_eq!(client_label(&HeaderMap::new()), "other");
+        assert_eq!(client_label(extension_client(&HeaderMap::new())), "other");
         // Past the cap, new versions are `other`; known ones keep their label.
         let distinct: Vec<String> = (0..40)
             .map(|i| label(&format!("extension/9.9.{i}")))
