@@ -97,10 +97,8 @@ function showRecording(status) {
 }
 
 async function showQueue() {
-  const list = $("queue");
-  list.replaceChildren();
   const entries = await allRecordings();
-  $("queue-empty").hidden = entries.length > 0;
+  const items = [];
   for (const entry of entries) {
     const item = document.createElement("li");
     item.dataset.id = entry.id;
@@ -115,8 +113,12 @@ async function showQueue() {
     const discard = Object.assign(document.createElement("button"), { type: "button", textContent: "Discard" });
     discard.onclick = () => confirm("Delete this recording for good?") && ask("discard", { id: entry.id }).then(showQueue);
     item.append(upload, save, discard);
-    list.append(item);
+    items.push(item);
   }
+  // Replaced in one step after the await: updates arrive in bursts and
+  // overlapping calls must not add their items to each other's.
+  $("queue").replaceChildren(...items);
+  $("queue-empty").hidden = entries.length > 0;
 }
 
 async function saveToDisk(id) {
