@@ -23,4 +23,4 @@ fi
 eval "$(scripts/services/env.sh)"
 # Under CI a missing service fails the suite instead of skipping it.
 export CI="${CI:-1}"
-cargo test --test distributed --test distributed_api --test distributed_metrics --test distributed_sigterm --test distributed_traces --test distributed_kafka --test distributed_privacy --test hostile_admission -- --nocapture
+cargo test --test distributed --test distributed_api --test distributed_metrics --test distributed_sigterm --test distributed_traces --test distributed_kafka --test distributed_privacy --test hostile_admission --test distributed_hostile -- --nocapture

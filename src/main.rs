@@ -10,6 +10,7 @@ mod mcp;
 mod pipeline;
 mod serve;
 mod telemetry;
+mod text;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

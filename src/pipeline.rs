@@ -133,6 +133,56 @@ pub enum PipelineError {
     Setup(#[from] SetupError),
     #[error("a processing thread failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The Session would make more than one Example may hold.
+    #[error("the session is too large to process: {0}")]
+    Limit(#[from] LimitExceeded),
+}
+
+/// Which bound of [`OutputLimits`] (or of the events a Session may have) a
+/// Session passed. The same Session passes it again on every attempt.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitExceeded {
+    #[error("it has {events} events, more than the {limit} accepted; split the recording into shorter sessions, or raise the events limit (max_events)")]
+    Events { events: usize, limit: usize },
+    #[error("its {conversation} conversation has {calls} tool calls, more than the {limit} accepted; split the recording into shorter sessions, or raise the limit (max_actions)")]
+    Actions {
+        conversation: &'static str,
+        calls: usize,
+        limit: usize,
+    },
+    #[error("its {conversation} conversation is {bytes} bytes, more than the {limit} accepted; split the recording into shorter sessions, or raise the limit (max_output_bytes)")]
+    Output {
+        conversation: &'static str,
+        bytes: usize,
+        limit: usize,
+    },
+}
+
+/// Bounds on what one Session may make. With the events a Session may have
+/// ([`Limits::max_events`]) they bound the memory of processing it: every
+/// structure built for an Example grows with its events, its tool calls or
+/// its conversation's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimits {
+    /// Tool calls in one conversation (the suite's, and the browser-level one).
+    pub max_actions: usize,
+    /// Bytes of one stored conversation (`messages.jsonl`, `browser.jsonl`).
+    pub max_output_bytes: usize,
+}
+
+/// Default of [`OutputLimits::max_actions`]: a long session makes dozens.
+pub const DEFAULT_MAX_ACTIONS: usize = 10_000;
+/// Default of [`OutputLimits::max_output_bytes`].
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 32 << 20;
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        OutputLimits {
+            max_actions: DEFAULT_MAX_ACTIONS,
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
+        }
+    }
 }
 
 impl PipelineError {
@@ -144,6 +194,7 @@ impl PipelineError {
             PipelineError::Open { .. }
                 | PipelineError::Ingest(_)
                 | PipelineError::SuiteMismatch { .. }
+                | PipelineError::Limit(_)
         )
     }
 }
@@ -469,15 +520,23 @@ pub struct Pipeline {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
     limits: Limits,
+    output: OutputLimits,
 }
 
 impl Pipeline {
+    /// A pipeline with the default [`OutputLimits`].
     pub fn new(store: Arc<dyn ObjectStore>, prefix: Path, limits: Limits) -> Pipeline {
         Pipeline {
             store,
             prefix,
             limits,
+            output: OutputLimits::default(),
         }
+    }
+
+    pub fn with_output_limits(mut self, output: OutputLimits) -> Pipeline {
+        self.output = output;
+        self
     }
 
     /// Stage 1: stores the recording at `path` as session `session_id` and
@@ -523,6 +582,7 @@ impl Pipeline {
             prefix: self.prefix.clone(),
             session_id: id.clone(),
             beside: path.parent().map(FsPath::to_owned),
+            recording_name: path.file_name().map(ToOwned::to_owned),
             max_bytes: u64::try_from(self.limits.max_event_bytes).unwrap_or(u64::MAX),
             missing: Vec::new(),
         };
@@ -625,12 +685,23 @@ impl Pipeline {
                 });
             }
         }
+        // A Session stored under other limits (another deployment, an older
+        // build) is held to this pipeline's.
+        if session.events.len() > self.limits.max_events {
+            return Err(LimitExceeded::Events {
+                events: session.events.len(),
+                limit: self.limits.max_events,
+            }
+            .into());
+        }
         let blocking_recipe = recipe.clone();
         let blocking_session = Arc::clone(&session);
+        let output = self.output;
         let classifying = std::time::Instant::now();
-        let made =
-            tokio::task::spawn_blocking(move || make_example(&blocking_recipe, &blocking_session))
-                .await??;
+        let made = tokio::task::spawn_blocking(move || {
+            make_example(&blocking_recipe, &blocking_session, output)
+        })
+        .await??;
         let classification = classifying.elapsed();
 
         let id = example_id.to_string();
@@ -691,16 +762,12 @@ impl Pipeline {
         };
 
         let mut objects = vec![messages_key.clone()];
-        let store_messages = put(
-            self.store.as_ref(),
-            &messages_key,
-            synthesis.messages_jsonl(),
-        );
+        let store_messages = put(self.store.as_ref(), &messages_key, made.messages);
         let browser = match &made.browser {
-            Some(browser) => {
+            Some((browser, browser_messages)) => {
                 futures::try_join!(
                     store_messages,
-                    put(self.store.as_ref(), &browser_key, browser.messages_jsonl()),
+                    put(self.store.as_ref(), &browser_key, browser_messages.clone()),
                 )?;
                 objects.push(browser_key);
                 Some(BrowserOutput {
@@ -737,29 +804,75 @@ impl Pipeline {
 /// The CPU part of stage 2.
 struct Made {
     synthesis: Synthesis,
-    browser: Option<BrowserExample>,
+    /// The conversation as stored (`messages.jsonl`).
+    messages: String,
+    /// The browser-level conversation and its `browser.jsonl`.
+    browser: Option<(BrowserExample, Bytes)>,
     classified: usize,
 }
 
-fn make_example(recipe: &Recipe, session: &Session) -> Result<Made, SetupError> {
+/// Classifies and synthesises, refusing as soon as a bound of `limits` is
+/// passed: before a conversation is built for too many calls, before a too
+/// large one is stored.
+fn make_example(
+    recipe: &Recipe,
+    session: &Session,
+    limits: OutputLimits,
+) -> Result<Made, PipelineError> {
     let (suite, map, server) = recipe.parts()?;
     let actions = recipe.model.classify(session);
-    let synthesis = Synthesizer::new(suite, map, server)?.synthesize(
-        recipe.model.model_ref(),
-        &recipe.model_configuration,
-        &actions,
-    );
+    if actions.len() > limits.max_actions {
+        return Err(LimitExceeded::Actions {
+            conversation: "tool-call",
+            calls: actions.len(),
+            limit: limits.max_actions,
+        }
+        .into());
+    }
+    let synthesis = Synthesizer::new(suite, map, server)
+        .map_err(SetupError::from)?
+        .synthesize(
+            recipe.model.model_ref(),
+            &recipe.model_configuration,
+            &actions,
+        );
+    let messages = within_output_limit("tool-call", synthesis.messages_jsonl(), limits)?;
     let browser = match recipe.browser_server()? {
         Some(server) => {
-            Some(BrowserSynthesizer::new(server, BrowserOptions::default())?.synthesize(session))
+            let browser = BrowserSynthesizer::new(server, BrowserOptions::default())
+                .map_err(SetupError::from)?
+                .synthesize_at_most(session, limits.max_actions)
+                .map_err(|calls| LimitExceeded::Actions {
+                    conversation: "browser",
+                    calls,
+                    limit: limits.max_actions,
+                })?;
+            let jsonl = within_output_limit("browser", browser.messages_jsonl(), limits)?;
+            Some((browser, Bytes::from(jsonl)))
         }
         None => None,
     };
     Ok(Made {
         synthesis,
+        messages,
         browser,
         classified: actions.len(),
     })
+}
+
+fn within_output_limit(
+    conversation: &'static str,
+    jsonl: String,
+    limits: OutputLimits,
+) -> Result<String, LimitExceeded> {
+    if jsonl.len() > limits.max_output_bytes {
+        return Err(LimitExceeded::Output {
+            conversation,
+            bytes: jsonl.len(),
+            limit: limits.max_output_bytes,
+        });
+    }
+    Ok(jsonl)
 }
 
 /// Table columns are INT32; the 4 GiB input limit keeps event indices and
@@ -859,6 +972,8 @@ struct StoreScreenshots {
     session_id: String,
     /// The recording's directory, where an `input_events.jsonl`'s image files are.
     beside: Option<PathBuf>,
+    /// The recording's own file name in `beside`: never a screenshot.
+    recording_name: Option<std::ffi::OsString>,
     max_bytes: u64,
     missing: Vec<String>,
 }
@@ -891,6 +1006,12 @@ impl ScreenshotSink for StoreScreenshots {
                 "screenshot file name {filename:?} is not a plain file name"
             ));
         }
+        if self.recording_name.as_deref() == Some(std::ffi::OsStr::new(filename)) {
+            // The recording itself, unscrubbed, would be stored as an image.
+            return Err(format!(
+                "screenshot file name {filename:?} names the recording itself, not an image"
+            ));
+        }
         let key = format!("screenshots/{filename}");
         let Some(file) = self.beside.as_ref().map(|dir| dir.join(filename)) else {
             self.missing.push(filename.to_owned());
@@ -904,6 +1025,14 @@ impl ScreenshotSink for StoreScreenshots {
             )),
             Ok(_) => {
                 let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+                if !is_image(&bytes) {
+                    // Only images are stored as screenshots: anything else
+                    // beside the recording (another upload, a copy of it)
+                    // has not been scrubbed.
+                    return Err(format!(
+                        "screenshot file {filename:?} is not a JPEG, PNG or WebP image"
+                    ));
+                }
                 let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
                 self.send(&key, Bytes::from(bytes))?;
                 Ok((key, size))
@@ -915,4 +1044,11 @@ impl ScreenshotSink for StoreScreenshots {
             Err(e) => Err(format!("{}: {e}", file.display())),
         }
     }
+}
+
+/// Whether `bytes` start as a JPEG, PNG or WebP file does.
+fn is_image(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xD8, 0xFF])
+        || bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+        || (bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP")
 }

@@ -66,6 +66,10 @@ impl SessionBuilder {
         self.events.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
     /// Orders the events, re-bases them on the session clock, adds the
     /// navigations implied by URL changes, and scrubs secrets.
     pub fn finish(mut self, session_id: String) -> (Session, Scrubbed) {

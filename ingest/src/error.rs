@@ -1,3 +1,4 @@
+use crate::recognize::NotRecording;
 use std::fmt;
 
 /// Where in the input a problem was found.
@@ -42,6 +43,16 @@ pub enum IngestError {
     Empty,
     #[error("not a recording Tracepipe can read: {reason}")]
     UnknownFormat { reason: String },
+    #[error(
+        "not a recording: this looks like {kind}. Tracepipe reads a Chrome performance trace recorded \
+         with the capture script, or the capture extension's input_events.jsonl; docs/recording.md says how to record one"
+    )]
+    NotARecording { kind: NotRecording },
+    #[error(
+        "the recording has more than {limit} events, more than one session may have; split it into shorter \
+         recordings, or raise the events limit (max_events)"
+    )]
+    TooManyEvents { limit: usize },
     #[error("malformed JSON at {at}: {message}")]
     Syntax { at: Location, message: String },
     #[error("invalid UTF-8 at {at}")]
@@ -82,6 +93,8 @@ impl IngestError {
             IngestError::CompressionBomb { .. } => "compression_bomb",
             IngestError::Empty => "empty",
             IngestError::UnknownFormat { .. } => "unknown_format",
+            IngestError::NotARecording { .. } => "not_a_recording",
+            IngestError::TooManyEvents { .. } => "too_many_events",
             IngestError::Syntax { .. } => "syntax",
             IngestError::Utf8 { .. } => "utf8",
             IngestError::TooDeep { .. } => "too_deep",

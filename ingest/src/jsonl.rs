@@ -149,6 +149,11 @@ pub(crate) fn read<R: Read>(
             }
             line_no += 1;
             handle_line(&line, line_no, &mut builder, guard, screenshots, &mut shots)?;
+            if builder.len() > limits.max_events {
+                return Err(IngestError::TooManyEvents {
+                    limit: limits.max_events,
+                });
+            }
             line.clear();
             if piece.len() == rest.len() {
                 break;

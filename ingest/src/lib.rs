@@ -23,11 +23,13 @@ mod jsonl;
 mod limits;
 mod marks;
 pub mod privacy;
+mod recognize;
 pub mod redact;
 
 pub use builder::Scrubbed;
 pub use error::{IngestError, Location};
-pub use limits::Limits;
+pub use limits::{Limits, DEFAULT_MAX_EVENTS};
+pub use recognize::{recognize, NotRecording};
 
 use decode::PlainReader;
 use redact::{ScreenPrivacy, ScreenshotGuard};
@@ -142,7 +144,22 @@ pub fn read_session_scrubbed<R: Read>(
         SourceFormat::ChromeTrace => chrome::read(input, *limits, guard, screenshots)?,
         SourceFormat::InputEventsJsonl => jsonl::read(input, *limits, guard, screenshots)?,
     };
-    Ok(builder.finish(session_id))
+    if builder.is_empty() {
+        // JSON that holds nothing of a page: refused rather than stored as
+        // an empty Session that would be processed and billed.
+        return Err(IngestError::NotARecording {
+            kind: NotRecording::EmptyTrace,
+        });
+    }
+    let (session, scrubbed) = builder.finish(session_id);
+    // The readers stop at the limit; the navigations derived from URL changes
+    // may add some, and the Session as stored must be within it too.
+    if session.events.len() > limits.max_events {
+        return Err(IngestError::TooManyEvents {
+            limit: limits.max_events,
+        });
+    }
+    Ok((session, scrubbed))
 }
 
 /// The first of two passes over a recording whose screenshots are kept: where
@@ -171,7 +188,11 @@ fn open<R: Read>(
     let format = loop {
         let prefix = input.peek_prefix(want)?;
         let blank = prefix.iter().all(u8::is_ascii_whitespace);
-        if !blank || prefix.len() < want {
+        let complete = prefix.len() < want;
+        if !blank || complete {
+            if let Some(kind) = recognize(prefix, complete) {
+                return Err(IngestError::NotARecording { kind });
+            }
             break detect(prefix)?;
         }
         want *= 4;

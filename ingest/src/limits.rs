@@ -1,3 +1,8 @@
+/// The default of [`Limits::max_events`]: a long recorded session has a few
+/// thousand; `docs/recording.md` and the README's measurements say what a
+/// session at this limit costs.
+pub const DEFAULT_MAX_EVENTS: usize = 100_000;
+
 /// Bounds that keep a reader's memory and time independent of what it is fed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -12,6 +17,10 @@ pub struct Limits {
     pub max_depth: usize,
     /// Longest line of a JSON Lines recording.
     pub max_line_bytes: usize,
+    /// Most events kept from one recording. What a Session costs downstream
+    /// (classification, both conversations, table rows) grows with its
+    /// events, so this is what bounds the memory of processing it.
+    pub max_events: usize,
 }
 
 impl Default for Limits {
@@ -22,6 +31,7 @@ impl Default for Limits {
             max_event_bytes: 32 << 20,
             max_depth: 64,
             max_line_bytes: 16 << 20,
+            max_events: DEFAULT_MAX_EVENTS,
         }
     }
 }

@@ -5,7 +5,7 @@
 use flate2::{write::GzEncoder, Compression};
 use std::io::Write;
 use tracepipe_ingest::{
-    read_session, DiscardScreenshots, IngestError, Limits, Location, ScreenshotSink,
+    read_session, DiscardScreenshots, IngestError, Limits, Location, NotRecording, ScreenshotSink,
 };
 use tracepipe_schemas::{EventKind, Session, SourceFormat};
 
@@ -437,4 +437,90 @@ fn size_limits_stop_bombs_and_oversized_events() {
         err(huge_event.as_bytes(), tight),
         IngestError::EventTooLarge { .. }
     ));
+}
+
+#[test]
+fn json_that_is_not_a_recording_is_named_and_refused() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/not-recordings");
+    for (file, kind) in [
+        ("empty-object.json", NotRecording::EmptyObject),
+        ("empty-array.json", NotRecording::EmptyArray),
+        ("devtools-protocol.json", NotRecording::DevToolsProtocolLog),
+        ("lighthouse.json", NotRecording::LighthouseReport),
+        ("network.har", NotRecording::Har),
+        ("empty-trace.json", NotRecording::EmptyTrace),
+    ] {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        for input in [bytes.clone(), gzip(&bytes)] {
+            match read(&input) {
+                Err(IngestError::NotARecording { kind: found }) => {
+                    assert_eq!(found, kind, "{file}")
+                }
+                other => panic!("{file}: {other:?}"),
+            }
+        }
+        let message = read(&bytes).unwrap_err().to_string();
+        assert!(
+            message.contains(&kind.to_string()) && message.contains("docs/recording.md"),
+            "{message}"
+        );
+    }
+    // `{"traceEvents": []}` read to its end holds nothing either.
+    assert!(matches!(
+        read(br#"{"traceEvents": [], "metadata": {}}"#),
+        Err(IngestError::NotARecording {
+            kind: NotRecording::EmptyTrace
+        })
+    ));
+}
+
+#[test]
+fn the_events_limit_stops_both_formats_while_reading() {
+    let limits = |max_events| Limits {
+        max_events,
+        ..Limits::default()
+    };
+    // The page trace keeps 10 events; 11 are held while reading (one of the
+    // browser's own page is dropped at the end), and the limit counts those.
+    let trace = object_form();
+    assert_eq!(
+        read_session(&trace[..], "s".into(), &limits(11), &mut DiscardScreenshots)
+            .unwrap()
+            .events
+            .len(),
+        10
+    );
+    for max in [1, 5, 9] {
+        assert!(matches!(
+            read_session(&trace[..], "s".into(), &limits(max), &mut DiscardScreenshots),
+            Err(IngestError::TooManyEvents { limit }) if limit == max
+        ));
+    }
+    let line = r#"{"suite": "gmail", "url": "https://mail.example.com/#inbox", "timestamp": "2026-01-06T20:30:02Z", "action": "click", "selector": {"tag": "div", "role": "button", "label": "Compose"}}"#;
+    let jsonl = format!("{line}\n").repeat(1000);
+    assert_eq!(
+        read_session(
+            jsonl.as_bytes(),
+            "s".into(),
+            &limits(1000),
+            &mut DiscardScreenshots
+        )
+        .unwrap()
+        .events
+        .len(),
+        1000
+    );
+    let error = read_session(
+        jsonl.as_bytes(),
+        "s".into(),
+        &limits(999),
+        &mut DiscardScreenshots,
+    )
+    .unwrap_err();
+    assert_eq!(error.code(), "too_many_events");
+    assert!(
+        error.to_string().contains("more than 999 events"),
+        "{error}"
+    );
 }

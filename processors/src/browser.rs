@@ -166,7 +166,32 @@ impl<'c> BrowserSynthesizer<'c> {
     }
 
     pub fn synthesize(&self, session: &Session) -> BrowserExample {
-        let (planned, mut rejections) = plan(session, &self.options);
+        let (planned, rejections) = plan(session, &self.options);
+        self.build(session, planned, rejections)
+    }
+
+    /// Like [`synthesize`](Self::synthesize), but refuses a session that
+    /// would make more than `max_calls` calls before its conversation is
+    /// built, answering how many it would make: the conversation is what
+    /// grows with the calls, several times their size.
+    pub fn synthesize_at_most(
+        &self,
+        session: &Session,
+        max_calls: usize,
+    ) -> Result<BrowserExample, usize> {
+        let (planned, rejections) = plan(session, &self.options);
+        if planned.len() > max_calls {
+            return Err(planned.len());
+        }
+        Ok(self.build(session, planned, rejections))
+    }
+
+    fn build(
+        &self,
+        session: &Session,
+        planned: Vec<Planned>,
+        mut rejections: Vec<Rejection>,
+    ) -> BrowserExample {
         let mut conversation = Conversation::new(self.system_prompt(session));
         let mut steps = Vec::with_capacity(planned.len());
         for p in planned {

@@ -147,3 +147,44 @@ fn current_schema_differs_from_v1_only_by_added_optional_fields() {
         }
     }
 }
+
+/// Sessions are encoded and decoded one event at a time; the bytes are those
+/// of Avro's encoder of the whole value, and Avro's decoder reads them back.
+#[test]
+fn event_at_a_time_encoding_is_avros_own() {
+    let with_events = sample();
+    let without_events = Session {
+        events: Vec::new(),
+        ..sample()
+    };
+    for session in [with_events, without_events] {
+        let bytes = encode_session(&session).unwrap();
+        let value = apache_avro::to_value(&session)
+            .unwrap()
+            .resolve(session_schema())
+            .unwrap();
+        let whole = apache_avro::to_avro_datum(session_schema(), value).unwrap();
+        assert_eq!(&bytes[10..], &whole[..]);
+        let mut datum = &bytes[10..];
+        let read = apache_avro::from_avro_datum(session_schema(), &mut datum, None).unwrap();
+        assert_eq!(apache_avro::from_value::<Session>(&read).unwrap(), session);
+        assert_eq!(decode_session(&bytes).unwrap(), session);
+    }
+}
+
+/// A block count that promises more events than the bytes hold fails cleanly.
+#[test]
+fn an_events_count_beyond_the_bytes_is_an_error() {
+    let session = Session {
+        events: Vec::new(),
+        ..sample()
+    };
+    let mut bytes = encode_session(&session).unwrap();
+    // Replace the closing empty block with a count of 2^40 events.
+    bytes.pop();
+    bytes.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x40]);
+    assert!(matches!(
+        decode_session(&bytes),
+        Err(AvroError::BadEvents(_))
+    ));
+}

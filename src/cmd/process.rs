@@ -33,7 +33,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use tracepipe_ingest::redact::UnmarkedScreenshots;
-use tracepipe_ingest::Limits;
+use tracepipe_ingest::{Limits, DEFAULT_MAX_EVENTS};
 use tracepipe_processors::catalog::Catalog;
 use tracepipe_processors::classify::RulesOptions;
 use tracepipe_sinks::{
@@ -42,8 +42,8 @@ use tracepipe_sinks::{
 };
 
 use crate::pipeline::{
-    content_session_id, load_rules_model, ExampleOutput, IngestOptions, IngestedSession, Pipeline,
-    PipelineError, Recipe,
+    content_session_id, load_rules_model, ExampleOutput, IngestOptions, IngestedSession,
+    OutputLimits, Pipeline, PipelineError, Recipe, DEFAULT_MAX_ACTIONS, DEFAULT_MAX_OUTPUT_BYTES,
 };
 
 #[derive(clap::Args)]
@@ -89,6 +89,17 @@ pub struct ProcessArgs {
     /// Recordings processed at once [default: the number of CPUs].
     #[arg(long, value_name = "N")]
     jobs: Option<NonZeroUsize>,
+    /// Most events one recording may have; a longer one is refused.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
+    max_events: usize,
+    /// Most tool calls one conversation may have; a session that makes more
+    /// is refused.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_ACTIONS)]
+    max_actions: usize,
+    /// Largest conversation (`messages.jsonl`, `browser.jsonl`) in bytes; a
+    /// session that makes a larger one is refused.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_OUTPUT_BYTES)]
+    max_output_bytes: usize,
     /// Recordings: Chrome traces (JSON, optionally gzipped) or input_events.jsonl.
     #[arg(required = true, value_name = "TRACE")]
     inputs: Vec<PathBuf>,
@@ -217,7 +228,16 @@ async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     let recipe = recipe(&args)?;
     let (store, prefix) = open_destination(&args.out)
         .with_context(|| format!("opening the destination {}", args.out))?;
-    let pipeline = Pipeline::new(Arc::clone(&store), prefix.clone(), Limits::default());
+    let limits = Limits {
+        max_events: args.max_events,
+        ..Limits::default()
+    };
+    let pipeline = Pipeline::new(Arc::clone(&store), prefix.clone(), limits).with_output_limits(
+        OutputLimits {
+            max_actions: args.max_actions,
+            max_output_bytes: args.max_output_bytes,
+        },
+    );
     let options = IngestOptions {
         unmarked_screenshots: if args.screenshots_safe {
             UnmarkedScreenshots::Keep

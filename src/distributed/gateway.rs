@@ -33,7 +33,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use tracepipe_ingest::redact::UnmarkedScreenshots;
-use tracepipe_ingest::Limits;
+use tracepipe_ingest::{IngestError, Limits};
 use tracepipe_processors::catalog::{ids, Catalog};
 
 use super::config::GatewayConfig;
@@ -84,7 +84,10 @@ const RETRY_AFTER_SECS: &str = "1";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
+        // A message may quote the request: cut, so that an error never grows
+        // with what a client sent.
+        let message = crate::text::capped_message(&self.message);
+        let body = json!({"error": {"code": self.code, "message": message}});
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
@@ -135,6 +138,7 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
     let catalog = Catalog::load_dir(&config.catalog)?;
     let limits = Limits {
         max_decompressed_bytes: config.max_decompressed_bytes,
+        max_events: config.max_events,
         ..Limits::default()
     };
     let pipeline = Pipeline::new(store.clone(), prefix.clone(), limits);
@@ -658,6 +662,10 @@ async fn create_session(
         }
     }
     let suite = suite.ok_or_else(|| bad("missing_field", "`suite_id` is required".into()))?;
+    if let Some(text) = &description {
+        crate::text::check_text("description", text)
+            .map_err(|e| bad("invalid_field", e.to_string()))?;
+    }
     if !received {
         return Err(bad(
             "missing_field",
@@ -706,6 +714,16 @@ async fn create_session(
     };
     let ingested = match gateway.pipeline.ingest(&file, session_id, options).await {
         Ok(ingested) => ingested,
+        Err(PipelineError::Ingest(e @ IngestError::TooManyEvents { .. })) => {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                e.code(),
+                e.to_string(),
+            ))
+        }
+        Err(PipelineError::Ingest(e @ IngestError::NotARecording { .. })) => {
+            return Err(bad(e.code(), e.to_string()))
+        }
         Err(PipelineError::Ingest(e)) => return Err(bad("invalid_recording", e.to_string())),
         Err(other) => {
             discard_session(&gateway, session_id).await;

@@ -32,7 +32,7 @@ use super::config::ProcessorConfig;
 use super::events::{self, ExampleEvent, SessionRef, StatusEvent};
 use super::kafka::{self, Consumer};
 use super::{open_store, recipes, tracing, DistributedError};
-use crate::pipeline::{Pipeline, PipelineError, Recipe};
+use crate::pipeline::{OutputLimits, Pipeline, PipelineError, Recipe};
 
 struct Shared {
     config: ProcessorConfig,
@@ -66,9 +66,14 @@ pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
     let recipes = recipes(&config.catalog, browser)?;
     let limits = Limits {
         max_decompressed_bytes: config.max_decompressed_bytes,
+        max_events: config.max_events,
         ..Limits::default()
     };
-    let pipeline = Pipeline::new(store.clone(), prefix.clone(), limits);
+    let pipeline =
+        Pipeline::new(store.clone(), prefix.clone(), limits).with_output_limits(OutputLimits {
+            max_actions: config.max_actions,
+            max_output_bytes: config.max_output_bytes,
+        });
     let producer = kafka::producer(&config.kafka)?;
     let (consumer, revocations) =
         kafka::consumer(&config.kafka, &config.topics.sessions, true, false)?;
@@ -265,6 +270,8 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
         .await
         .map_err(|e| match e {
             PipelineError::SuiteMismatch { .. } => fail("suite_mismatch", e.to_string()),
+            // The same session passes the same bound on every attempt.
+            PipelineError::Limit(_) => fail("too_large", e.to_string()),
             PipelineError::Setup(_) => fail(
                 "catalog",
                 format!("{e}; fix the catalog and replay the dead-letter topic"),

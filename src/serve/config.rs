@@ -41,6 +41,7 @@ pub struct ProcessingConfig {
     pub queue_capacity: usize,
     pub browser_mcp_server: String,
     pub shutdown_grace_secs: u64,
+    pub max_attempts: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +52,9 @@ pub struct LimitsConfig {
     pub max_json_body_bytes: usize,
     pub request_timeout_secs: u64,
     pub upload_timeout_secs: u64,
+    pub max_events: usize,
+    pub max_actions: usize,
+    pub max_output_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -169,6 +173,16 @@ impl ServeConfig {
         positive(
             "limits.upload_timeout_secs",
             self.limits.upload_timeout_secs,
+        )?;
+        positive("limits.max_events", self.limits.max_events as u64)?;
+        positive("limits.max_actions", self.limits.max_actions as u64)?;
+        positive(
+            "limits.max_output_bytes",
+            self.limits.max_output_bytes as u64,
+        )?;
+        positive(
+            "processing.max_attempts",
+            u64::from(self.processing.max_attempts),
         )?;
         positive(
             "tables.flush_interval_secs",

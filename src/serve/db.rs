@@ -16,7 +16,7 @@ use super::error::ServeError;
 
 /// `PRAGMA user_version` of the schema this build writes. A database from a
 /// newer build is refused rather than misread.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE users (
@@ -96,6 +96,10 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (user_id, key)
 );
 "#;
+/// Version 3: how many times each Example was started, so that one whose
+/// processing the server never survives is given up rather than retried at
+/// every start.
+const SCHEMA_V3: &str = "ALTER TABLE examples ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;";
 
 /// The shared handle. Cloning is cheap.
 #[derive(Clone)]
@@ -153,6 +157,12 @@ fn migrate(conn: &mut Connection) -> Result<(), ServeError> {
         let tx = conn.transaction()?;
         tx.execute_batch(SCHEMA_V2)?;
         tx.pragma_update(None, "user_version", 2)?;
+        tx.commit()?;
+    }
+    if version < 3 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V3)?;
+        tx.pragma_update(None, "user_version", 3)?;
         tx.commit()?;
     }
     Ok(())
@@ -667,19 +677,26 @@ pub fn list_examples(
 pub struct Job {
     pub example: ExampleRecord,
     pub session: SessionRecord,
+    /// Which start of the Example this is, the first being 1.
+    pub attempt: u32,
 }
 
 /// Marks the Example PROCESSING and answers its job, unless it is already
 /// finished (a duplicate notification).
 pub fn start_job(conn: &Connection, id: Uuid) -> Result<Option<Job>, ServeError> {
     let changed = conn.execute(
-        "UPDATE examples SET status = 'PROCESSING', updated_at = ?2
+        "UPDATE examples SET status = 'PROCESSING', attempts = attempts + 1, updated_at = ?2
          WHERE id = ?1 AND status IN ('PENDING', 'PROCESSING')",
         params![id.to_string(), now()],
     )?;
     if changed == 0 {
         return Ok(None);
     }
+    let attempt: u32 = conn.query_row(
+        "SELECT attempts FROM examples WHERE id = ?1",
+        [id.to_string()],
+        |r| r.get(0),
+    )?;
     let example = conn.query_row(
         &format!("SELECT {EXAMPLE_COLUMNS} FROM examples WHERE id = ?1"),
         [id.to_string()],
@@ -690,7 +707,11 @@ pub fn start_job(conn: &Connection, id: Uuid) -> Result<Option<Job>, ServeError>
         [example.session_id.to_string()],
         session_from_row,
     )?;
-    Ok(Some(Job { example, session }))
+    Ok(Some(Job {
+        example,
+        session,
+        attempt,
+    }))
 }
 
 /// What a finished Example records.

@@ -203,11 +203,17 @@ impl From<tokio::task::JoinError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        // Messages and field names may quote the request: cut, so that an
+        // error never grows with what a client sent.
+        let field = self
+            .field
+            .as_deref()
+            .map(|f| crate::admission::truncated(f, crate::text::MAX_FIELD_CHARS));
         let body = Body {
             error: Detail {
                 code: self.code,
-                message: &self.message,
-                field: self.field.as_deref(),
+                message: &crate::text::capped_message(&self.message),
+                field: field.as_deref(),
                 at: self.at.as_deref(),
             },
         };

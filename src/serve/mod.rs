@@ -48,7 +48,7 @@ use self::config::ServeConfig;
 use self::db::Db;
 pub use self::error::ServeError;
 use crate::admission::Admission;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{OutputLimits, Pipeline};
 
 /// Everything a request handler or worker shares.
 pub struct AppState {
@@ -100,9 +100,14 @@ pub async fn run(
         Arc::new(LocalFileSystem::new_with_prefix(&objects_dir)?.with_automatic_cleanup(true));
     let limits = Limits {
         max_decompressed_bytes: config.limits.max_decompressed_bytes,
+        max_events: config.limits.max_events,
         ..Limits::default()
     };
-    let pipeline = Pipeline::new(objects.clone(), object_store::path::Path::default(), limits);
+    let pipeline = Pipeline::new(objects.clone(), object_store::path::Path::default(), limits)
+        .with_output_limits(OutputLimits {
+            max_actions: config.limits.max_actions,
+            max_output_bytes: config.limits.max_output_bytes,
+        });
 
     let (queue, jobs) = mpsc::channel(config.processing.queue_capacity);
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -89,7 +89,23 @@ async fn process(state: &AppState, id: Uuid) {
         }
     };
     let started = std::time::Instant::now();
-    let result = run(state, &job).await;
+    let max_attempts = state.config.processing.max_attempts;
+    let result = if job.attempt > max_attempts {
+        // Every earlier start ended with the server, not with an outcome:
+        // starting it again would most likely end the same way.
+        Err(failure(
+            "interrupted",
+            format!(
+                "processing was started {} times and the server stopped each time before it ended \
+                 (killed, or out of memory); it is not tried again. The session may be too large \
+                 for this server: upload a shorter recording, or lower limits.max_events and \
+                 limits.max_actions",
+                job.attempt - 1
+            ),
+        ))
+    } else {
+        run(state, &job).await
+    };
     let suite = state
         .catalog
         .snapshot()
@@ -133,6 +149,7 @@ fn pipeline_failure(e: PipelineError) -> ExampleError {
     let code = match &e {
         PipelineError::Setup(_) => "catalog",
         PipelineError::SuiteMismatch { .. } => "suite_mismatch",
+        PipelineError::Limit(_) => "too_large",
         e if e.is_input_error() => "input",
         _ => "storage",
     };

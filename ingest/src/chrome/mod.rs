@@ -304,6 +304,13 @@ pub(crate) fn read<R: Read>(
             TopLevel::Event(raw, at) => {
                 if may_be_wanted(raw) {
                     reader.event(raw, at)?;
+                    // Checked as events are kept, so that memory stops growing
+                    // at the limit rather than after the whole trace is read.
+                    if reader.pending.len() + reader.builder.len() > limits.max_events {
+                        return Err(IngestError::TooManyEvents {
+                            limit: limits.max_events,
+                        });
+                    }
                 }
             }
             TopLevel::Metadata(raw, at) => reader.metadata(raw, at)?,

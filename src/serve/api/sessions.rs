@@ -125,6 +125,9 @@ fn ingest_error(e: IngestError) -> ApiError {
         IngestError::DecompressedTooLarge { .. } | IngestError::CompressionBomb { .. } => {
             ApiError::too_large(message).field(FILE_FIELD)
         }
+        IngestError::TooManyEvents { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, code, message).field(FILE_FIELD)
+        }
         IngestError::Io { source } => ServeError::io("reading the stored upload", source).into(),
         IngestError::Syntax { at, .. }
         | IngestError::Utf8 { at }
@@ -243,6 +246,11 @@ pub async fn create(
             .field("suite_id")
     })?;
     let description = description.filter(|d| !d.trim().is_empty());
+    if let Some(text) = &description {
+        crate::text::check_text("description", text).map_err(|e| {
+            ApiError::unprocessable("invalid_field", e.to_string()).field("description")
+        })?;
+    }
     let idempotency = match key {
         None => None,
         Some(key) => {

@@ -1,0 +1,145 @@
+//! The distributed gateway and processor against hostile uploads (issue #11),
+//! on the real services: JSON that is not a recording, sessions beyond the
+//! events and actions limits, an oversized form-field name, control
+//! characters. Each ends in a clear 4xx or a FAILED Example with a reason,
+//! and a good upload goes through right after.
+//!
+//! Skipped, with a printed reason, when `TRACEPIPE_KAFKA_BOOTSTRAP` is not set
+//! and `CI` is not set. Uses its own topics, consumer groups, PostgreSQL
+//! schema and bucket prefix.
+
+mod common;
+
+use common::{services_available, Deployment};
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::{multipart, Client, Response};
+use serde_json::Value;
+
+/// An `input_events.jsonl` of `n` clicks on Compose, a second apart.
+fn clicks(n: usize) -> Vec<u8> {
+    (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"suite": "gmail", "tab": 1, "url": "https://mail.example.com/mail/u/0/#inbox", "timestamp": "2026-01-06T20:{:02}:{:02}+00:00", "action": "click", "selector": {{"tag": "div", "role": "button", "label": "Compose"}}, "additional_info": {{}}}}"#,
+                i / 60 % 60,
+                i % 60
+            ) + "\n"
+        })
+        .collect::<String>()
+        .into_bytes()
+}
+
+fn form(bytes: Vec<u8>) -> multipart::Form {
+    multipart::Form::new().text("suite_id", "gmail").part(
+        "input_events",
+        multipart::Part::bytes(bytes).file_name("upload"),
+    )
+}
+
+/// The status and JSON body, with the status checked.
+fn expect(response: Response, status: u16) -> Value {
+    let got = response.status().as_u16();
+    let text = response.text().unwrap_or_default();
+    assert_eq!(got, status, "{text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+#[test]
+fn the_gateway_and_processor_refuse_what_they_cannot_bound() {
+    if !services_available() {
+        return;
+    }
+    let mut deployment = Deployment::new("hostile")
+        .with_env("TRACEPIPE_MAX_EVENTS", "200")
+        .with_env("TRACEPIPE_MAX_ACTIONS", "20");
+    deployment.start("gateway", "gateway");
+    deployment.start("processor", "processor");
+    let (url, key) = deployment.gateway();
+    let http = Client::new();
+    let upload = |form: multipart::Form| {
+        http.post(format!("{url}/sessions"))
+            .header("X-API-Key", &key)
+            .multipart(form)
+            .send()
+            .expect("upload")
+    };
+
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/not-recordings");
+    for (file, looks_like) in [
+        ("empty-object.json", "an empty JSON object"),
+        ("devtools-protocol.json", "a Chrome DevTools Protocol log"),
+        ("lighthouse.json", "a Lighthouse report"),
+        ("network.har", "a HAR file"),
+        ("empty-trace.json", "an empty trace"),
+    ] {
+        let bytes = std::fs::read(fixtures.join(file)).expect("fixture");
+        let body = expect(upload(form(bytes)), 422);
+        assert_eq!(body["error"]["code"], "not_a_recording", "{file}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(looks_like) && message.contains("docs/recording.md"),
+            "{file}: {message}"
+        );
+    }
+    let body = expect(upload(form(clicks(201))), 413);
+    assert_eq!(body["error"]["code"], "too_many_events", "{body}");
+
+    let response = upload(form(clicks(1)).text("n".repeat(1 << 20), "x"));
+    assert!(response.status().is_client_error());
+    let text = response.text().unwrap_or_default();
+    assert!(text.len() < 8192, "{} bytes of error", text.len());
+
+    let body = expect(
+        upload(form(clicks(1)).text("description", "bell\u{7}")),
+        422,
+    );
+    assert_eq!(body["error"]["code"], "invalid_field", "{body}");
+
+    // Nothing refused was recorded.
+    let usage = expect(
+        http.get(format!("{url}/usage"))
+            .header("X-API-Key", &key)
+            .send()
+            .expect("usage"),
+        200,
+    );
+    assert_eq!(usage["sessions_uploaded"], 0, "{usage}");
+
+    // 150 clicks: 150 browser calls, over the processor's 20; then a good one.
+    let too_many = expect(upload(form(clicks(150))), 201);
+    let good = expect(upload(form(clicks(2))), 201);
+    let example = |body: &Value| {
+        let id = body["example_id"].as_str().expect("example id").to_owned();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let example = expect(
+                http.get(format!("{url}/examples/{id}"))
+                    .header("X-API-Key", &key)
+                    .send()
+                    .expect("example"),
+                200,
+            );
+            match example["status"].as_str() {
+                Some("COMPLETED") | Some("FAILED") => return example,
+                _ if Instant::now() > deadline => {
+                    deployment.dump_logs();
+                    panic!("still unfinished: {example}");
+                }
+                _ => std::thread::sleep(Duration::from_millis(300)),
+            }
+        }
+    };
+    let failed = example(&too_many);
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+    assert_eq!(failed["error"]["code"], "too_large", "{failed}");
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("151 tool calls") && m.contains("max_actions")),
+        "{failed}"
+    );
+    assert_eq!(example(&good)["status"], "COMPLETED");
+}
