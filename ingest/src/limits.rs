@@ -1,7 +1,7 @@
 /// The default of [`Limits::max_events`]: a long recorded session has a few
 /// thousand; `docs/recording.md` and the README's measurements say what a
 /// session at this limit costs.
-pub const DEFAULT_MAX_EVENTS: usize = 100_000;
+pub const DEFAULT_MAX_EVENTS: usize = 50_000;
 
 /// Bounds that keep a reader's memory and time independent of what it is fed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
