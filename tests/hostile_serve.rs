@@ -273,15 +273,28 @@ fn a_screenshot_line_naming_the_upload_never_stores_it() {
         .concat()
         .into_bytes()
     };
-    // The name the upload is stored under beside its screenshots, whatever
-    // the client called it; and names that leave the folder.
+    // Screenshots of a recording without sensitive-field marks are kept only
+    // when the upload says they are safe: then a name must still be an image
+    // beside the upload, not the upload itself (the name it is stored under,
+    // whatever the client called it) nor a path out of its folder.
     for filename in ["input_events", "../input_events", "./input_events", ""] {
-        let error = error_of(
-            server.upload(recording(filename)),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        let form = server
+            .form(recording(filename))
+            .text("screenshots_safe", "true");
+        let error = error_of(server.upload_form(form), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(error["code"], "screenshot", "{filename:?}: {error}");
     }
+    // Not declared safe: the screenshot is left out, the rest is kept.
+    let session = json_of(
+        server.upload(recording("input_events")),
+        StatusCode::CREATED,
+    );
+    let screenshots = data
+        .path()
+        .join("objects/sessions")
+        .join(session["id"].as_str().expect("id"))
+        .join("screenshots");
+    assert!(files_under(&screenshots).is_empty());
     for file in files_under(data.path()) {
         let bytes = std::fs::read(&file).unwrap_or_default();
         assert!(
@@ -294,7 +307,10 @@ fn a_screenshot_line_naming_the_upload_never_stores_it() {
         server.get("/sessions").send().expect("list"),
         StatusCode::OK,
     );
-    assert_eq!(sessions["total"], 0, "{sessions}");
+    assert_eq!(
+        sessions["total"], 1,
+        "only the upload not declared safe: {sessions}"
+    );
     server.answers_a_good_upload();
 }
 
