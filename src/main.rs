@@ -8,6 +8,7 @@ mod distributed;
 mod export;
 mod mcp;
 mod pipeline;
+mod review;
 mod serve;
 mod telemetry;
 mod text;

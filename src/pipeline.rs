@@ -24,6 +24,7 @@
 //!                                            input_events.jsonl names
 //! sessions/<session-id>/session.avro         the normalised Session, Avro single-object encoded
 //! examples/<example-id>/messages.jsonl       the conversation with the Suite's MCP server's tools
+//! examples/<example-id>/actions.json         the classified actions with their evidence, for review
 //! examples/<example-id>/browser.jsonl        the same session as Playwright MCP calls, when the
 //!                                            Recipe names a browser MCP server
 //! ```
@@ -62,6 +63,7 @@ use tracepipe_processors::classify::{Model, RulesError, RulesModel, RulesOptions
 use tracepipe_processors::model::ModelRef;
 use tracepipe_processors::synth::{Rejection, SynthError, Synthesis, Synthesizer};
 use tracepipe_schemas::{encode_session, AvroError, Session};
+use crate::review::{actions_json, ACTIONS_OBJECT};
 use tracepipe_sinks::{
     example_messages_path, put_object, session_object_path, ActionRow, ExampleRow, SinkError,
 };
@@ -761,8 +763,22 @@ impl Pipeline {
             rejected_calls: to_i32(synthesis.rejections.len()),
         };
 
-        let mut objects = vec![messages_key.clone()];
-        let store_messages = put(self.store.as_ref(), &messages_key, made.messages);
+        let actions_key = messages_key
+            .parent()
+            .unwrap_or_else(|| self.prefix.clone())
+            .join(ACTIONS_OBJECT);
+        let actions_json = actions_json(synthesis).map_err(|e| PipelineError::Store {
+            key: actions_key.to_string(),
+            source: SinkError::Json(e),
+        })?;
+        let mut objects = vec![messages_key.clone(), actions_key.clone()];
+        let store_messages = async {
+            futures::try_join!(
+                put(self.store.as_ref(), &messages_key, made.messages),
+                put(self.store.as_ref(), &actions_key, actions_json),
+            )
+            .map(|_| ())
+        };
         let browser = match &made.browser {
             Some((browser, browser_messages)) => {
                 futures::try_join!(

@@ -241,27 +241,7 @@ pub async fn messages(
         .call(move |conn| db::get_example(conn, user_id, id))
         .await?
         .ok_or_else(|| ApiError::not_found("example"))?;
-    let path = match (example.status, &example.storage_path) {
-        (Status::Completed, Some(path)) => path.clone(),
-        (Status::Failed, _) => {
-            return Err(ApiError::conflict(
-                "example_failed",
-                format!(
-                    "the example FAILED and has no messages: {}",
-                    example.error.map(|e| e.message).unwrap_or_default()
-                ),
-            ))
-        }
-        (status, _) => {
-            return Err(ApiError::conflict(
-                "example_not_completed",
-                format!(
-                    "the example is {}; poll GET /v1/examples/{id} until it is COMPLETED",
-                    status.as_str()
-                ),
-            ))
-        }
-    };
+    let path = completed_path(&example)?;
     let location = object_store::path::Path::parse(&path)
         .map_err(|e| ServeError::Corrupt(format!("example {id} storage path {path}: {e}")))?;
     let bytes = state
@@ -273,6 +253,32 @@ pub async fn messages(
         .await
         .map_err(ServeError::from)?;
     Ok(([(header::CONTENT_TYPE, "application/jsonl")], bytes).into_response())
+}
+
+/// The stored path of a COMPLETED Example's conversation; 409 otherwise.
+pub(super) fn completed_path(example: &ExampleRecord) -> ApiResult<String> {
+    match (example.status, &example.storage_path) {
+        (Status::Completed, Some(path)) => Ok(path.clone()),
+        (Status::Failed, _) => Err(ApiError::conflict(
+            "example_failed",
+            format!(
+                "the example FAILED and has no messages: {}",
+                example
+                    .error
+                    .as_ref()
+                    .map(|e| e.message.as_str())
+                    .unwrap_or_default()
+            ),
+        )),
+        (status, _) => Err(ApiError::conflict(
+            "example_not_completed",
+            format!(
+                "the example is {}; poll GET /v1/examples/{} until it is COMPLETED",
+                status.as_str(),
+                example.id
+            ),
+        )),
+    }
 }
 
 pub async fn models(

@@ -4,6 +4,7 @@
 pub mod account;
 mod catalog;
 mod examples;
+mod review;
 mod sessions;
 mod usage;
 
@@ -41,9 +42,16 @@ pub fn router(state: Arc<AppState>) -> Router {
     let rest = Router::new()
         .route("/sessions", get(sessions::list))
         .route("/sessions/{session_id}", get(sessions::get))
+        .route("/sessions/{session_id}/events", get(review::events))
+        .route("/sessions/{session_id}/screenshots", get(review::screenshots))
+        .route(
+            "/sessions/{session_id}/screenshots/{name}",
+            get(review::screenshot),
+        )
         .route("/examples", get(examples::list).post(examples::create))
         .route("/examples/{example_id}", get(examples::get))
         .route("/examples/{example_id}/messages", get(examples::messages))
+        .route("/examples/{example_id}/actions", get(review::actions))
         .route("/models", get(examples::models))
         .route(
             "/suites",

@@ -1,0 +1,146 @@
+//! `/sessions/{id}/events`, `/sessions/{id}/screenshots[/{name}]` and
+//! `/examples/{id}/actions`: what a reviewer looks at, read from the objects
+//! the pipeline stored (see [`crate::review`]).
+
+use std::sync::Arc;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use object_store::path::Path as ObjectPath;
+use object_store::ObjectStoreExt;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::examples::completed_path;
+use crate::pipeline::SESSION_OBJECT;
+use crate::review::{
+    self, ActionView, BadQuery, EventsPage, PageQuery, ReviewError, ScreenshotsPage,
+    ACTIONS_OBJECT,
+};
+use crate::serve::auth::Caller;
+use crate::serve::db;
+use crate::serve::error::{ApiError, ApiResult, ServeError};
+use crate::serve::extract::{parse_id, Ids, Query};
+use crate::serve::AppState;
+use tracepipe_schemas::Session;
+
+fn bad_query(e: BadQuery) -> ApiError {
+    ApiError::bad_request("invalid_query", e.message).field(e.field)
+}
+
+fn stored(e: ReviewError) -> ApiError {
+    ServeError::Corrupt(e.to_string()).into()
+}
+
+/// The caller's session `id`, decoded; 404 when it is not theirs.
+async fn own_session(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Session> {
+    let user_id = caller.0.id;
+    state
+        .db
+        .call(move |conn| db::get_session(conn, user_id, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("session"))?;
+    let key = ObjectPath::from(format!("sessions/{id}/{SESSION_OBJECT}"));
+    review::load_session(state.objects.as_ref(), &key)
+        .await
+        .map_err(stored)
+}
+
+/// `GET /sessions/{id}/events`: the timeline, a page at a time.
+pub async fn events(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Ids([id]): Ids<1>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<axum::Json<EventsPage>> {
+    let session = own_session(&state, &caller, id).await?;
+    review::events_page(&session, &q)
+        .map(axum::Json)
+        .map_err(bad_query)
+}
+
+/// `GET /sessions/{id}/screenshots`: the stored screenshots with their times.
+pub async fn screenshots(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Ids([id]): Ids<1>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<axum::Json<ScreenshotsPage>> {
+    let session = own_session(&state, &caller, id).await?;
+    review::screenshots_page(&session, &format!("/v1/sessions/{id}/screenshots"), &q)
+        .map(axum::Json)
+        .map_err(bad_query)
+}
+
+/// `GET /sessions/{id}/screenshots/{name}`: one JPEG.
+pub async fn screenshot(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> ApiResult<Response> {
+    let Path((raw_id, name)) =
+        path.map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))?;
+    let id = parse_id("session_id", &raw_id)?;
+    if !review::valid_screenshot_name(&name) {
+        return Err(ApiError::bad_request(
+            "invalid_screenshot_name",
+            "a screenshot name is a plain file name as GET /v1/sessions/{id}/screenshots lists it",
+        )
+        .field("name"));
+    }
+    let user_id = caller.0.id;
+    state
+        .db
+        .call(move |conn| db::get_session(conn, user_id, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("session"))?;
+    let key = ObjectPath::from(format!("sessions/{id}/screenshots/{name}"));
+    let bytes = match state.objects.get(&key).await {
+        Ok(got) => got.bytes().await.map_err(ServeError::from)?,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(ApiError::not_found("screenshot"))
+        }
+        Err(e) => return Err(ServeError::from(e).into()),
+    };
+    Ok(([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response())
+}
+
+#[derive(Serialize)]
+pub struct ExampleActions {
+    example_id: Uuid,
+    session_id: Uuid,
+    actions: Vec<ActionView>,
+}
+
+/// `GET /examples/{id}/actions`: the classified actions, once COMPLETED.
+pub async fn actions(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Ids([id]): Ids<1>,
+) -> ApiResult<axum::Json<ExampleActions>> {
+    let user_id = caller.0.id;
+    let example = state
+        .db
+        .call(move |conn| db::get_example(conn, user_id, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("example"))?;
+    completed_path(&example)?;
+    let key = ObjectPath::from(format!("examples/{id}/{ACTIONS_OBJECT}"));
+    let actions = match review::load_actions(state.objects.as_ref(), &key).await {
+        Ok(actions) => actions,
+        Err(e) if e.is_not_found() => {
+            return Err(ApiError::conflict(
+                "no_actions",
+                "the example was made before actions were kept; POST /v1/examples again",
+            ))
+        }
+        Err(e) => return Err(stored(e)),
+    };
+    Ok(axum::Json(ExampleActions {
+        example_id: example.id,
+        session_id: example.session_id,
+        actions,
+    }))
+}
