@@ -964,3 +964,179 @@ fn retries_with_one_idempotency_key_make_one_session() {
     assert_eq!(invalid["code"], "invalid_idempotency_key", "{invalid}");
     server.stop();
 }
+
+/// Issue #13: the review routes. A session's timeline pages through every
+/// event once, its screenshots are JPEGs, an Example's actions are its tool
+/// calls, another user sees none of it, and a screenshot name cannot leave
+/// the session's folder.
+#[test]
+fn a_session_can_be_reviewed_through_events_screenshots_and_actions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(dir.path());
+    let admin = server.admin_key.clone().expect("admin key");
+    let suite = server.gmail(&admin);
+    let fixture =
+        std::fs::read(repo().join("tests/fixtures/recordings/create_label.trace.json.gz"))
+            .expect("fixture");
+    let session = json_of(
+        server.upload(&admin, &suite, "create_label.trace.json.gz", fixture),
+        StatusCode::CREATED,
+    );
+    let session_id = session["id"].as_str().expect("id").to_owned();
+    let example_id = auto_example(&server, &admin, &session_id);
+    let example = poll_example(&server, &admin, &example_id);
+    assert_eq!(example["status"], "COMPLETED", "{example}");
+
+    // The timeline, 7 events a page, covers the session once, in time order.
+    let mut indices = Vec::new();
+    let mut times = Vec::new();
+    let mut path = format!("/sessions/{session_id}/events?limit=7");
+    let total = loop {
+        let page = json_of(
+            server.get(&admin, &path).send().expect("events"),
+            StatusCode::OK,
+        );
+        let items = page["items"].as_array().expect("items");
+        assert!(items.len() <= 7, "a page holds at most its limit");
+        for event in items {
+            indices.push(event["index"].as_u64().expect("index"));
+            times.push(event["t_ms"].as_f64().expect("t_ms"));
+            assert!(event["kind"].is_string(), "{event}");
+            if event["masked"] == true {
+                assert!(event.get("value").is_none(), "masked value shown: {event}");
+            }
+        }
+        match page["next_cursor"].as_u64() {
+            Some(next) => path = format!("/sessions/{session_id}/events?limit=7&cursor={next}"),
+            None => break page["total"].as_u64().expect("total"),
+        }
+    };
+    assert!(total > 7, "the fixture has several pages of events: {total}");
+    assert_eq!(indices, (0..total).collect::<Vec<_>>());
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    // `after_ms` starts at the first event at or after that time.
+    let middle = times[times.len() / 2];
+    let page = json_of(
+        server
+            .get(&admin, &format!("/sessions/{session_id}/events?after_ms={middle}&limit=1"))
+            .send()
+            .expect("events after"),
+        StatusCode::OK,
+    );
+    let first = times.iter().position(|&t| t >= middle).expect("a later event");
+    assert_eq!(page["items"][0]["index"], first as u64);
+    let error = error_of(
+        server
+            .get(&admin, &format!("/sessions/{session_id}/events?limit=100000"))
+            .send()
+            .expect("too large a page"),
+        StatusCode::BAD_REQUEST,
+    );
+    assert_eq!(error["field"], "limit");
+
+    // Screenshots: listed with times, each a JPEG.
+    let shots = json_of(
+        server
+            .get(&admin, &format!("/sessions/{session_id}/screenshots"))
+            .send()
+            .expect("screenshots"),
+        StatusCode::OK,
+    );
+    let items = shots["items"].as_array().expect("items");
+    assert!(!items.is_empty(), "the trace carries screenshots: {shots}");
+    let shot = &items[0];
+    assert!(shot["t_ms"].is_number());
+    let url = shot["url"].as_str().expect("url");
+    let path = url.strip_prefix("/v1").expect("a /v1 path");
+    let response = server.get(&admin, path).send().expect("jpeg");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[reqwest::header::CONTENT_TYPE],
+        "image/jpeg"
+    );
+    let jpeg = response.bytes().expect("bytes");
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG starts with SOI");
+    assert_eq!(jpeg.len() as u64, shot["bytes"].as_u64().expect("bytes"));
+
+    // Names that would leave the screenshots folder are refused.
+    for bad in ["..%2Fsession.avro", "..", ".hidden", "a%5Cb.jpg"] {
+        let response = server
+            .get(&admin, &format!("/sessions/{session_id}/screenshots/{bad}"))
+            .send()
+            .expect("traversal");
+        let status = response.status();
+        assert!(
+            status == StatusCode::BAD_REQUEST || status == StatusCode::NOT_FOUND,
+            "{bad}: {status}"
+        );
+        assert_ne!(
+            response.headers().get(reqwest::header::CONTENT_TYPE).map(|v| v.as_bytes()),
+            Some(&b"image/jpeg"[..]),
+            "{bad}"
+        );
+    }
+    let error = error_of(
+        server
+            .get(&admin, &format!("/sessions/{session_id}/screenshots/..%2Fsession.avro"))
+            .send()
+            .expect("traversal"),
+        StatusCode::BAD_REQUEST,
+    );
+    assert_eq!(error["code"], "invalid_screenshot_name");
+
+    // The actions are the Example's tool calls, in order, with evidence.
+    let actions = json_of(
+        server
+            .get(&admin, &format!("/examples/{example_id}/actions"))
+            .send()
+            .expect("actions"),
+        StatusCode::OK,
+    );
+    let messages = server
+        .get(&admin, &format!("/examples/{example_id}/messages"))
+        .send()
+        .expect("messages")
+        .text()
+        .expect("text");
+    let listed: Vec<(String, Value)> = actions["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| {
+            let start = a["evidence_start"].as_u64().expect("evidence start");
+            let end = a["evidence_end"].as_u64().expect("evidence end");
+            assert!(start <= end && end < total, "evidence in the timeline: {a}");
+            assert!(a["confidence"].is_number() && a["low_confidence"].is_boolean());
+            (
+                a["tool"].as_str().expect("tool").to_owned(),
+                a["arguments"].clone(),
+            )
+        })
+        .collect();
+    assert!(!listed.is_empty(), "create_label has actions");
+    assert_eq!(listed, tool_calls(&messages));
+    assert_eq!(actions["session_id"], session_id.as_str());
+
+    // Another user sees none of it.
+    let created = json_of(
+        server
+            .post(&admin, "/users")
+            .json(&json!({ "display_name": "Other" }))
+            .send()
+            .expect("create user"),
+        StatusCode::CREATED,
+    );
+    let other = created["api_key"]["key"].as_str().expect("key").to_owned();
+    for path in [
+        format!("/sessions/{session_id}/events"),
+        format!("/sessions/{session_id}/screenshots"),
+        format!("{}", url.strip_prefix("/v1").expect("path")),
+        format!("/examples/{example_id}/actions"),
+    ] {
+        let error = error_of(
+            server.get(&other, &path).send().expect("other user"),
+            StatusCode::NOT_FOUND,
+        );
+        assert_eq!(error["code"], "not_found", "{path}");
+    }
+}

@@ -93,6 +93,30 @@ fn paging() -> Vec<Value> {
     ]
 }
 
+
+/// `cursor` or `after_ms`, and `limit`, after `params`.
+fn review_paging(mut params: Vec<Value>) -> Vec<Value> {
+    params.extend([
+        query(
+            "cursor",
+            json!({ "type": "integer", "minimum": 0 }),
+            "the previous page's next_cursor",
+        ),
+        query(
+            "after_ms",
+            json!({ "type": "number", "minimum": 0 }),
+            "start at the first item at or after this time (not with cursor)",
+        ),
+        query(
+            "limit",
+            json!({ "type": "integer", "minimum": 1, "maximum": 1000, "default": 200 }),
+            "items per page",
+        ),
+    ]);
+    params
+}
+
+
 /// What can go wrong, by status, beyond each operation's own answers.
 #[derive(Clone, Copy)]
 struct Fails {
@@ -323,6 +347,70 @@ fn build() -> Value {
             body: None,
             ok: (200, answer("the Session", r("Session"))),
             fails: get,
+        }),
+    );
+
+    // Review: a session's timeline and screenshots, an Example's actions.
+    add(
+        "/sessions/{session_id}/events",
+        "get",
+        operation(Op {
+            summary: "The session's normalised timeline, a page at a time",
+            tag: "review",
+            params: review_paging(vec![path_id("session_id")]),
+            body: None,
+            ok: (200, answer("a page of events", r("EventsPage"))),
+            fails: get,
+        }),
+    );
+    add(
+        "/sessions/{session_id}/screenshots",
+        "get",
+        operation(Op {
+            summary: "The session's screenshots with their times, a page at a time",
+            tag: "review",
+            params: review_paging(vec![path_id("session_id")]),
+            body: None,
+            ok: (200, answer("a page of screenshots", r("ScreenshotsPage"))),
+            fails: get,
+        }),
+    );
+    add(
+        "/sessions/{session_id}/screenshots/{name}",
+        "get",
+        operation(Op {
+            summary: "One screenshot (redacted at capture), as JPEG",
+            tag: "review",
+            params: vec![
+                path_id("session_id"),
+                json!({ "name": "name", "in": "path", "required": true,
+                        "schema": { "type": "string", "pattern": "^[A-Za-z0-9_ -][A-Za-z0-9._ -]{0,127}$" },
+                        "description": "a name as the screenshots list gives it" }),
+            ],
+            body: None,
+            ok: (
+                200,
+                json!({
+                    "description": "the JPEG",
+                    "content": { "image/jpeg": { "schema": { "type": "string", "format": "binary" } } },
+                }),
+            ),
+            fails: get,
+        }),
+    );
+    add(
+        "/examples/{example_id}/actions",
+        "get",
+        operation(Op {
+            summary: "The Example's classified actions with their evidence",
+            tag: "review",
+            params: vec![path_id("example_id")],
+            body: None,
+            ok: (200, answer("the actions, in order", r("ExampleActions"))),
+            fails: Fails {
+                conflict: true,
+                ..get
+            },
         }),
     );
 
@@ -841,7 +929,7 @@ fn build() -> Value {
         "servers": [{ "url": "/v1" }],
         "security": [{ "ApiKey": [] }],
         "tags": [
-            { "name": "sessions" }, { "name": "examples" }, { "name": "catalog" }, { "name": "account" }, { "name": "meta" }
+            { "name": "sessions" }, { "name": "examples" }, { "name": "review" }, { "name": "catalog" }, { "name": "account" }, { "name": "meta" }
         ],
         "paths": paths,
         "components": {
@@ -873,6 +961,65 @@ fn schemas() -> Value {
                 "at": { "type": "string", "description": "where inside the field (byte 1042, line 3)" },
             }), &["code", "message"]),
         }), &["error"]));
+    let optional_string = || json!({ "type": "string" });
+    schemas.insert("Event".into(), object(json!({
+            "index": { "type": "integer", "minimum": 0, "description": "position in the session; actions' evidence names it" },
+            "t_ms": { "type": "number", "description": "milliseconds since the session began" },
+            "kind": { "type": "string", "enum": ["click", "change", "submit", "key", "navigation", "network_request", "screenshot", "input", "scroll"] },
+            "label": optional_string(),
+            "target": object(json!({
+                "tag": optional_string(),
+                "role": optional_string(),
+                "id": optional_string(),
+                "name": optional_string(),
+                "input_type": optional_string(),
+            }), &[]),
+            "value": { "type": "string", "description": "never present when masked" },
+            "masked": { "type": "boolean" },
+            "key": optional_string(),
+            "url": optional_string(),
+            "method": optional_string(),
+            "status": { "type": "integer" },
+            "screenshot": { "type": "string", "description": "name for /screenshots/{name}" },
+        }), &["index", "t_ms", "kind", "masked"]));
+    schemas.insert("EventsPage".into(), object(json!({
+            "total": { "type": "integer", "minimum": 0 },
+            "duration_ms": { "type": "number" },
+            "items": { "type": "array", "items": r("Event") },
+            "next_cursor": { "type": "integer", "minimum": 0, "description": "absent on the last page" },
+        }), &["total", "duration_ms", "items"]));
+    schemas.insert("Screenshot".into(), object(json!({
+            "name": { "type": "string" },
+            "t_ms": { "type": "number" },
+            "event_index": { "type": "integer", "minimum": 0 },
+            "bytes": { "type": "integer" },
+            "width": { "type": "integer" },
+            "height": { "type": "integer" },
+            "url": { "type": "string", "description": "the JPEG's path on this server" },
+        }), &["name", "t_ms", "event_index", "bytes", "url"]));
+    schemas.insert("ScreenshotsPage".into(), object(json!({
+            "total": { "type": "integer", "minimum": 0 },
+            "items": { "type": "array", "items": r("Screenshot") },
+            "next_cursor": { "type": "integer", "minimum": 0, "description": "absent on the last page" },
+        }), &["total", "items"]));
+    schemas.insert("Action".into(), object(json!({
+            "index": { "type": "integer", "minimum": 0 },
+            "action": { "type": "string" },
+            "tool": { "type": "string" },
+            "arguments": { "type": "object" },
+            "confidence": { "type": "number" },
+            "low_confidence": { "type": "boolean" },
+            "evidence": { "type": "array", "items": { "type": "integer", "minimum": 0 } },
+            "evidence_start": nullable(json!({ "type": "integer", "minimum": 0 })),
+            "evidence_end": nullable(json!({ "type": "integer", "minimum": 0 })),
+            "start_ms": { "type": "number" },
+            "end_ms": { "type": "number" },
+        }), &["index", "action", "tool", "arguments", "confidence", "low_confidence", "evidence", "evidence_start", "evidence_end", "start_ms", "end_ms"]));
+    schemas.insert("ExampleActions".into(), object(json!({
+            "example_id": uuid(),
+            "session_id": uuid(),
+            "actions": { "type": "array", "items": r("Action") },
+        }), &["example_id", "session_id", "actions"]));
     schemas.insert(
         "Status".into(),
         json!({ "type": "string", "enum": ["PENDING", "PROCESSING", "COMPLETED", "FAILED"] }),
