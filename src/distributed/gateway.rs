@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -46,6 +47,7 @@ use crate::admission::Admission;
 use crate::api_shared::idempotency;
 use crate::api_shared::{month, ServerSummary, SuiteSummary};
 use crate::pipeline::{IngestOptions, Pipeline, PipelineError, Recipe, RAW_OBJECT, SESSION_OBJECT};
+use crate::review;
 
 struct Gateway {
     config: GatewayConfig,
@@ -233,6 +235,10 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         .route("/v1/examples", get(list_examples).post(create_example))
         .route("/v1/examples/{id}", get(get_example))
         .route("/v1/examples/{id}/messages", get(get_messages))
+        .route("/v1/examples/{id}/actions", get(get_actions))
+        .route("/v1/sessions/{id}/events", get(get_events))
+        .route("/v1/sessions/{id}/screenshots", get(list_screenshots))
+        .route("/v1/sessions/{id}/screenshots/{name}", get(get_screenshot))
         .route("/v1/users", post(create_user))
         .route("/v1/users/me", get(me))
         .route("/v1/api-keys", get(list_keys).post(create_key))
@@ -965,6 +971,173 @@ async fn get_messages(
         .into_response())
 }
 
+/// What a review route answers when a stored object cannot be read: the
+/// store's failures as any other route's, a corrupt object as 500.
+fn review_error(e: review::ReviewError) -> ApiError {
+    match e {
+        review::ReviewError::Store { source, .. } => DistributedError::from(source).into(),
+        other => {
+            eprintln!("gateway: {other}");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corrupt",
+                "a stored object of this entity cannot be read",
+            )
+        }
+    }
+}
+
+fn review_query<T>(query: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
+}
+
+fn bad_review_query(e: review::BadQuery) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        format!("{} ({})", e.message, e.field),
+    )
+}
+
+/// The caller's session `id`, decoded; 404 when it is not theirs.
+async fn own_session(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    id: &str,
+) -> ApiResult<(Uuid, tracepipe_schemas::Session)> {
+    let user = caller(gateway, headers).await?;
+    let id = parse_id(id)?;
+    gateway
+        .control
+        .session(user.id, id)
+        .await?
+        .ok_or_else(|| not_found("session"))?;
+    let key = gateway
+        .prefix
+        .clone()
+        .join("sessions")
+        .join(id.to_string())
+        .join(SESSION_OBJECT);
+    let session = review::load_session(gateway.store.as_ref(), &key)
+        .await
+        .map_err(review_error)?;
+    Ok((id, session))
+}
+
+async fn get_events(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    query: Result<Query<review::PageQuery>, QueryRejection>,
+) -> ApiResult<Json<review::EventsPage>> {
+    let query = review_query(query)?;
+    let (_, session) = own_session(&gateway, &headers, &id).await?;
+    review::events_page(&session, &query)
+        .map(Json)
+        .map_err(bad_review_query)
+}
+
+async fn list_screenshots(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    query: Result<Query<review::PageQuery>, QueryRejection>,
+) -> ApiResult<Json<review::ScreenshotsPage>> {
+    let query = review_query(query)?;
+    let (id, session) = own_session(&gateway, &headers, &id).await?;
+    review::screenshots_page(&session, &format!("/v1/sessions/{id}/screenshots"), &query)
+        .map(Json)
+        .map_err(bad_review_query)
+}
+
+async fn get_screenshot(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    UrlPath((id, name)): UrlPath<(String, String)>,
+) -> ApiResult<Response> {
+    let user = caller(&gateway, &headers).await?;
+    let id = parse_id(&id)?;
+    if !review::valid_screenshot_name(&name) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_screenshot_name",
+            "a screenshot name is a plain file name as GET /v1/sessions/{id}/screenshots lists it",
+        ));
+    }
+    gateway
+        .control
+        .session(user.id, id)
+        .await?
+        .ok_or_else(|| not_found("session"))?;
+    let key = gateway
+        .prefix
+        .clone()
+        .join("sessions")
+        .join(id.to_string())
+        .join("screenshots")
+        .join(name.as_str());
+    let bytes = match gateway.store.get(&key).await {
+        Ok(got) => got.bytes().await.map_err(DistributedError::from)?,
+        Err(object_store::Error::NotFound { .. }) => return Err(not_found("screenshot")),
+        Err(e) => return Err(DistributedError::from(e).into()),
+    };
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "image/jpeg")],
+        Body::from(bytes),
+    )
+        .into_response())
+}
+
+async fn get_actions(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<Json<Value>> {
+    let user = caller(&gateway, &headers).await?;
+    let id = parse_id(&id)?;
+    let example = gateway
+        .control
+        .example(user.id, id)
+        .await?
+        .ok_or_else(|| not_found("example"))?;
+    let path = match (example.status.as_str(), &example.storage_path) {
+        ("COMPLETED", Some(path)) => path.clone(),
+        (status, _) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "not_completed",
+                format!("the example is {status}; its actions exist once it is COMPLETED"),
+            ))
+        }
+    };
+    // `actions.json` sits beside `messages.jsonl` in the Example's folder.
+    let messages = path
+        .split('/')
+        .fold(gateway.prefix.clone(), |p, part| p.join(part));
+    let key = messages
+        .parent()
+        .unwrap_or_else(|| gateway.prefix.clone())
+        .join(review::ACTIONS_OBJECT);
+    let actions = match review::load_actions(gateway.store.as_ref(), &key).await {
+        Ok(actions) => actions,
+        Err(e) if e.is_not_found() => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "no_actions",
+                "the example was made before actions were kept; POST /v1/examples again",
+            ))
+        }
+        Err(e) => return Err(review_error(e)),
+    };
+    Ok(Json(json!({
+        "example_id": example.id,
+        "session_id": example.session_id,
+        "actions": actions,
+    })))
+}
+
 async fn me(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> ApiResult<Json<User>> {
     Ok(Json(caller(&gateway, &headers).await?))
 }
@@ -1496,6 +1669,30 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
         "/examples/{id}/messages",
         "get",
         "The Example's conversation (JSONL), once COMPLETED",
+        true,
+    ),
+    (
+        "/examples/{id}/actions",
+        "get",
+        "The Example's classified actions with their evidence, once COMPLETED",
+        true,
+    ),
+    (
+        "/sessions/{id}/events",
+        "get",
+        "The session's normalised timeline, a page at a time (cursor or after_ms, limit up to 1000)",
+        true,
+    ),
+    (
+        "/sessions/{id}/screenshots",
+        "get",
+        "The session's screenshots with their times, a page at a time (cursor or after_ms, limit)",
+        true,
+    ),
+    (
+        "/sessions/{id}/screenshots/{name}",
+        "get",
+        "One screenshot, as image/jpeg",
         true,
     ),
     (
