@@ -53,6 +53,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use crate::review::{actions_json, ACTIONS_OBJECT};
 use tracepipe_ingest::redact::{ScreenshotGuard, UnmarkedScreenshots};
 use tracepipe_ingest::{
     read_session_scrubbed, scan_screen_privacy, screenshot_key, IngestError, Limits, ScreenshotSink,
@@ -63,7 +64,6 @@ use tracepipe_processors::classify::{Model, RulesError, RulesModel, RulesOptions
 use tracepipe_processors::model::ModelRef;
 use tracepipe_processors::synth::{Rejection, SynthError, Synthesis, Synthesizer};
 use tracepipe_schemas::{encode_session, AvroError, Session};
-use crate::review::{actions_json, ACTIONS_OBJECT};
 use tracepipe_sinks::{
     example_messages_path, put_object, session_object_path, ActionRow, ExampleRow, SinkError,
 };

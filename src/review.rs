@@ -419,7 +419,10 @@ mod tests {
             limit: Some(MAX_EVENTS_LIMIT as u32 + 1),
             ..PageQuery::default()
         };
-        assert_eq!(events_page(&s, &too_many).map(|_| ()).unwrap_err().field, "limit");
+        assert_eq!(
+            events_page(&s, &too_many).map(|_| ()).unwrap_err().field,
+            "limit"
+        );
     }
 
     #[test]

@@ -185,7 +185,9 @@ fn the_gateway_serves_keys_users_examples_catalog_usage_and_openapi() {
     }
     let messages = api.get(&admin, &format!("/examples/{example_id}/messages"));
     assert_eq!(messages.status().as_u16(), 200);
-    assert!(!messages.text().unwrap_or_default().is_empty());
+    let messages = messages.text().unwrap_or_default();
+    assert!(!messages.is_empty());
+    let shot_path = review_routes(&api, &admin, &session_id, &example_id, &messages);
     let configured = json!({"session_id": session_id, "model_id": model_id,
                             "model_configuration": {"min_confidence": 0.5}});
     expect(api.post(&admin, "/examples", &configured), 422);
@@ -196,6 +198,15 @@ fn the_gateway_serves_keys_users_examples_catalog_usage_and_openapi() {
     expect(api.get(&other, &format!("/examples/{example_id}")), 404);
     expect(api.get(&other, &format!("/sessions/{session_id}")), 404);
     expect(api.post(&other, "/examples", &body), 404);
+    for path in [
+        format!("/sessions/{session_id}/events"),
+        format!("/sessions/{session_id}/screenshots"),
+        shot_path,
+        format!("/examples/{example_id}/actions"),
+    ] {
+        let error = expect(api.get(&other, &path), 404);
+        assert_eq!(error["error"]["code"], "not_found", "{path}");
+    }
 
     // Usage: the upload, the Examples, the raw upload's storage, no tokens.
     let usage = expect(api.get(&admin, "/usage"), 200);
@@ -256,6 +267,96 @@ fn the_gateway_serves_keys_users_examples_catalog_usage_and_openapi() {
     expect(api.get(&other, "/users/me"), 401);
     expect(api.get(&second_key, "/users/me"), 200);
     expect(api.get(&admin, "/users/me"), 200);
+}
+
+/// Issue #13's review routes on a COMPLETED Example: the timeline pages
+/// through every event once, a listed screenshot is a JPEG, names that would
+/// leave the folder are refused, and the actions are the conversation's tool
+/// calls. Answers a screenshot's path, for the other user's 404.
+fn review_routes(
+    api: &Api,
+    key: &str,
+    session_id: &str,
+    example_id: &str,
+    messages: &str,
+) -> String {
+    let mut indices = Vec::new();
+    let mut path = format!("/sessions/{session_id}/events?limit=5");
+    let total = loop {
+        let page = expect(api.get(key, &path), 200);
+        let items = page["items"].as_array().expect("items");
+        assert!(items.len() <= 5, "{page}");
+        for event in items {
+            indices.push(event["index"].as_u64().expect("index"));
+            if event["masked"] == true {
+                assert!(event.get("value").is_none(), "masked value shown: {event}");
+            }
+        }
+        match page["next_cursor"].as_u64() {
+            Some(next) => path = format!("/sessions/{session_id}/events?limit=5&cursor={next}"),
+            None => break page["total"].as_u64().expect("total"),
+        }
+    };
+    assert!(total > 5, "several pages: {total}");
+    assert_eq!(indices, (0..total).collect::<Vec<_>>());
+    expect(
+        api.get(key, &format!("/sessions/{session_id}/events?limit=0")),
+        400,
+    );
+
+    let shots = expect(
+        api.get(key, &format!("/sessions/{session_id}/screenshots")),
+        200,
+    );
+    let shot = &shots["items"][0];
+    let url = shot["url"].as_str().expect("a screenshot is listed");
+    let shot_path = url.strip_prefix("/v1").expect("a /v1 path").to_owned();
+    let jpeg = api.get(key, &shot_path);
+    assert_eq!(jpeg.status().as_u16(), 200);
+    assert_eq!(jpeg.headers()["content-type"], "image/jpeg");
+    let bytes = jpeg.bytes().expect("bytes");
+    assert_eq!(&bytes[..2], &[0xFF, 0xD8], "a JPEG starts with SOI");
+    let refused = expect(
+        api.get(
+            key,
+            &format!("/sessions/{session_id}/screenshots/..%2Fsession.avro"),
+        ),
+        400,
+    );
+    assert_eq!(refused["error"]["code"], "invalid_screenshot_name");
+
+    let actions = expect(
+        api.get(key, &format!("/examples/{example_id}/actions")),
+        200,
+    );
+    let listed: Vec<(String, Value)> = actions["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| {
+            let end = a["evidence_end"].as_u64().expect("evidence end");
+            assert!(end < total, "evidence in the timeline: {a}");
+            (
+                a["tool"].as_str().expect("tool").to_owned(),
+                a["arguments"].clone(),
+            )
+        })
+        .collect();
+    let mut calls = Vec::new();
+    for line in messages.lines() {
+        let message: Value = serde_json::from_str(line).expect("a JSON line");
+        for call in message["tool_calls"].as_array().into_iter().flatten() {
+            let name = call["function"]["name"].as_str().expect("name").to_owned();
+            let arguments = call["function"]["arguments"].as_str().expect("arguments");
+            calls.push((
+                name,
+                serde_json::from_str(arguments).expect("JSON arguments"),
+            ));
+        }
+    }
+    assert!(!listed.is_empty(), "the fixture has actions");
+    assert_eq!(listed, calls);
+    shot_path
 }
 
 fn uuid_nil() -> &'static str {

@@ -1011,23 +1011,35 @@ fn a_session_can_be_reviewed_through_events_screenshots_and_actions() {
             None => break page["total"].as_u64().expect("total"),
         }
     };
-    assert!(total > 7, "the fixture has several pages of events: {total}");
+    assert!(
+        total > 7,
+        "the fixture has several pages of events: {total}"
+    );
     assert_eq!(indices, (0..total).collect::<Vec<_>>());
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
     // `after_ms` starts at the first event at or after that time.
     let middle = times[times.len() / 2];
     let page = json_of(
         server
-            .get(&admin, &format!("/sessions/{session_id}/events?after_ms={middle}&limit=1"))
+            .get(
+                &admin,
+                &format!("/sessions/{session_id}/events?after_ms={middle}&limit=1"),
+            )
             .send()
             .expect("events after"),
         StatusCode::OK,
     );
-    let first = times.iter().position(|&t| t >= middle).expect("a later event");
+    let first = times
+        .iter()
+        .position(|&t| t >= middle)
+        .expect("a later event");
     assert_eq!(page["items"][0]["index"], first as u64);
     let error = error_of(
         server
-            .get(&admin, &format!("/sessions/{session_id}/events?limit=100000"))
+            .get(
+                &admin,
+                &format!("/sessions/{session_id}/events?limit=100000"),
+            )
             .send()
             .expect("too large a page"),
         StatusCode::BAD_REQUEST,
@@ -1047,8 +1059,8 @@ fn a_session_can_be_reviewed_through_events_screenshots_and_actions() {
     let shot = &items[0];
     assert!(shot["t_ms"].is_number());
     let url = shot["url"].as_str().expect("url");
-    let path = url.strip_prefix("/v1").expect("a /v1 path");
-    let response = server.get(&admin, path).send().expect("jpeg");
+    let shot_path = url.strip_prefix("/v1").expect("a /v1 path");
+    let response = server.get(&admin, shot_path).send().expect("jpeg");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()[reqwest::header::CONTENT_TYPE],
@@ -1070,14 +1082,20 @@ fn a_session_can_be_reviewed_through_events_screenshots_and_actions() {
             "{bad}: {status}"
         );
         assert_ne!(
-            response.headers().get(reqwest::header::CONTENT_TYPE).map(|v| v.as_bytes()),
+            response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .map(|v| v.as_bytes()),
             Some(&b"image/jpeg"[..]),
             "{bad}"
         );
     }
     let error = error_of(
         server
-            .get(&admin, &format!("/sessions/{session_id}/screenshots/..%2Fsession.avro"))
+            .get(
+                &admin,
+                &format!("/sessions/{session_id}/screenshots/..%2Fsession.avro"),
+            )
             .send()
             .expect("traversal"),
         StatusCode::BAD_REQUEST,
@@ -1130,7 +1148,7 @@ fn a_session_can_be_reviewed_through_events_screenshots_and_actions() {
     for path in [
         format!("/sessions/{session_id}/events"),
         format!("/sessions/{session_id}/screenshots"),
-        format!("{}", url.strip_prefix("/v1").expect("path")),
+        shot_path.to_owned(),
         format!("/examples/{example_id}/actions"),
     ] {
         let error = error_of(

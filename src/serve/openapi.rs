@@ -93,7 +93,6 @@ fn paging() -> Vec<Value> {
     ]
 }
 
-
 /// `cursor` or `after_ms`, and `limit`, after `params`.
 fn review_paging(mut params: Vec<Value>) -> Vec<Value> {
     params.extend([
@@ -115,7 +114,6 @@ fn review_paging(mut params: Vec<Value>) -> Vec<Value> {
     ]);
     params
 }
-
 
 /// What can go wrong, by status, beyond each operation's own answers.
 #[derive(Clone, Copy)]
@@ -988,38 +986,68 @@ fn schemas() -> Value {
             "items": { "type": "array", "items": r("Event") },
             "next_cursor": { "type": "integer", "minimum": 0, "description": "absent on the last page" },
         }), &["total", "duration_ms", "items"]));
-    schemas.insert("Screenshot".into(), object(json!({
-            "name": { "type": "string" },
-            "t_ms": { "type": "number" },
-            "event_index": { "type": "integer", "minimum": 0 },
-            "bytes": { "type": "integer" },
-            "width": { "type": "integer" },
-            "height": { "type": "integer" },
-            "url": { "type": "string", "description": "the JPEG's path on this server" },
-        }), &["name", "t_ms", "event_index", "bytes", "url"]));
+    schemas.insert(
+        "Screenshot".into(),
+        object(
+            json!({
+                "name": { "type": "string" },
+                "t_ms": { "type": "number" },
+                "event_index": { "type": "integer", "minimum": 0 },
+                "bytes": { "type": "integer" },
+                "width": { "type": "integer" },
+                "height": { "type": "integer" },
+                "url": { "type": "string", "description": "the JPEG's path on this server" },
+            }),
+            &["name", "t_ms", "event_index", "bytes", "url"],
+        ),
+    );
     schemas.insert("ScreenshotsPage".into(), object(json!({
             "total": { "type": "integer", "minimum": 0 },
             "items": { "type": "array", "items": r("Screenshot") },
             "next_cursor": { "type": "integer", "minimum": 0, "description": "absent on the last page" },
         }), &["total", "items"]));
-    schemas.insert("Action".into(), object(json!({
-            "index": { "type": "integer", "minimum": 0 },
-            "action": { "type": "string" },
-            "tool": { "type": "string" },
-            "arguments": { "type": "object" },
-            "confidence": { "type": "number" },
-            "low_confidence": { "type": "boolean" },
-            "evidence": { "type": "array", "items": { "type": "integer", "minimum": 0 } },
-            "evidence_start": nullable(json!({ "type": "integer", "minimum": 0 })),
-            "evidence_end": nullable(json!({ "type": "integer", "minimum": 0 })),
-            "start_ms": { "type": "number" },
-            "end_ms": { "type": "number" },
-        }), &["index", "action", "tool", "arguments", "confidence", "low_confidence", "evidence", "evidence_start", "evidence_end", "start_ms", "end_ms"]));
-    schemas.insert("ExampleActions".into(), object(json!({
-            "example_id": uuid(),
-            "session_id": uuid(),
-            "actions": { "type": "array", "items": r("Action") },
-        }), &["example_id", "session_id", "actions"]));
+    schemas.insert(
+        "Action".into(),
+        object(
+            json!({
+                "index": { "type": "integer", "minimum": 0 },
+                "action": { "type": "string" },
+                "tool": { "type": "string" },
+                "arguments": { "type": "object" },
+                "confidence": { "type": "number" },
+                "low_confidence": { "type": "boolean" },
+                "evidence": { "type": "array", "items": { "type": "integer", "minimum": 0 } },
+                "evidence_start": nullable(json!({ "type": "integer", "minimum": 0 })),
+                "evidence_end": nullable(json!({ "type": "integer", "minimum": 0 })),
+                "start_ms": { "type": "number" },
+                "end_ms": { "type": "number" },
+            }),
+            &[
+                "index",
+                "action",
+                "tool",
+                "arguments",
+                "confidence",
+                "low_confidence",
+                "evidence",
+                "evidence_start",
+                "evidence_end",
+                "start_ms",
+                "end_ms",
+            ],
+        ),
+    );
+    schemas.insert(
+        "ExampleActions".into(),
+        object(
+            json!({
+                "example_id": uuid(),
+                "session_id": uuid(),
+                "actions": { "type": "array", "items": r("Action") },
+            }),
+            &["example_id", "session_id", "actions"],
+        ),
+    );
     schemas.insert(
         "Status".into(),
         json!({ "type": "string", "enum": ["PENDING", "PROCESSING", "COMPLETED", "FAILED"] }),

@@ -43,7 +43,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/sessions", get(sessions::list))
         .route("/sessions/{session_id}", get(sessions::get))
         .route("/sessions/{session_id}/events", get(review::events))
-        .route("/sessions/{session_id}/screenshots", get(review::screenshots))
+        .route(
+            "/sessions/{session_id}/screenshots",
+            get(review::screenshots),
+        )
         .route(
             "/sessions/{session_id}/screenshots/{name}",
             get(review::screenshot),

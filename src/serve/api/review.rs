@@ -16,8 +16,7 @@ use uuid::Uuid;
 use super::examples::completed_path;
 use crate::pipeline::SESSION_OBJECT;
 use crate::review::{
-    self, ActionView, BadQuery, EventsPage, PageQuery, ReviewError, ScreenshotsPage,
-    ACTIONS_OBJECT,
+    self, ActionView, BadQuery, EventsPage, PageQuery, ReviewError, ScreenshotsPage, ACTIONS_OBJECT,
 };
 use crate::serve::auth::Caller;
 use crate::serve::db;
@@ -99,9 +98,7 @@ pub async fn screenshot(
     let key = ObjectPath::from(format!("sessions/{id}/screenshots/{name}"));
     let bytes = match state.objects.get(&key).await {
         Ok(got) => got.bytes().await.map_err(ServeError::from)?,
-        Err(object_store::Error::NotFound { .. }) => {
-            return Err(ApiError::not_found("screenshot"))
-        }
+        Err(object_store::Error::NotFound { .. }) => return Err(ApiError::not_found("screenshot")),
         Err(e) => return Err(ServeError::from(e).into()),
     };
     Ok(([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response())
