@@ -108,7 +108,7 @@ fn the_gateway_serves_keys_users_examples_catalog_usage_and_openapi() {
 
     // An upload by the administrator.
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/recordings/account_secrets.trace.json.gz");
+        .join("tests/fixtures/recordings/create_label.trace.json.gz");
     let form = reqwest::blocking::multipart::Form::new()
         .text("suite_id", "gmail")
         .file("input_events", &fixture)
