@@ -54,8 +54,8 @@ impl ReviewError {
 }
 
 /// Paging of `/events` and `/screenshots`: `cursor` (the `next_cursor` of the
-/// previous page) or `after_ms` (the first item at or after that time), and
-/// `limit`.
+/// previous page) and/or `after_ms` (the first item at or after that time),
+/// and `limit`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
@@ -83,24 +83,27 @@ impl PageQuery {
         }
     }
 
-    /// The index of the first item among `times_us` (sorted) to answer with.
+    /// The index of the first item among `times_us` (sorted) to answer with:
+    /// from `cursor` on, and at or after `after_ms`, when given.
     fn start(&self, times_us: impl Iterator<Item = i64>) -> Result<usize, BadQuery> {
-        match (self.cursor, self.after_ms) {
-            (Some(_), Some(_)) => Err(BadQuery {
-                field: "cursor",
-                message: "give `cursor` or `after_ms`, not both".to_owned(),
-            }),
-            (Some(cursor), None) => Ok(usize::try_from(cursor).unwrap_or(usize::MAX)),
-            (None, Some(ms)) if ms.is_finite() && ms >= 0.0 => {
+        let from_cursor = self
+            .cursor
+            .map_or(0, |c| usize::try_from(c).unwrap_or(usize::MAX));
+        let from_time = match self.after_ms {
+            None => 0,
+            Some(ms) if ms.is_finite() && ms >= 0.0 => {
+                // Saturates for a time beyond any session: an empty page.
                 let after_us = (ms * 1000.0).ceil() as i64;
-                Ok(times_us.take_while(|&t| t < after_us).count())
+                times_us.take_while(|&t| t < after_us).count()
             }
-            (None, Some(_)) => Err(BadQuery {
-                field: "after_ms",
-                message: "`after_ms` must be a number of milliseconds, 0 or more".to_owned(),
-            }),
-            (None, None) => Ok(0),
-        }
+            Some(_) => {
+                return Err(BadQuery {
+                    field: "after_ms",
+                    message: "`after_ms` must be a number of milliseconds, 0 or more".to_owned(),
+                })
+            }
+        };
+        Ok(from_cursor.max(from_time))
     }
 }
 

@@ -1680,13 +1680,13 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     (
         "/sessions/{id}/events",
         "get",
-        "The session's normalised timeline, a page at a time (cursor or after_ms, limit up to 1000)",
+        "The session's normalised timeline, a page at a time (cursor, after_ms, limit up to 1000)",
         true,
     ),
     (
         "/sessions/{id}/screenshots",
         "get",
-        "The session's screenshots with their times, a page at a time (cursor or after_ms, limit)",
+        "The session's screenshots with their times, a page at a time (cursor, after_ms, limit)",
         true,
     ),
     (

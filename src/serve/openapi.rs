@@ -98,13 +98,13 @@ fn review_paging(mut params: Vec<Value>) -> Vec<Value> {
     params.extend([
         query(
             "cursor",
-            json!({ "type": "integer", "minimum": 0 }),
+            json!({ "type": "integer", "minimum": 0, "maximum": 4_294_967_295_u64 }),
             "the previous page's next_cursor",
         ),
         query(
             "after_ms",
             json!({ "type": "number", "minimum": 0 }),
-            "start at the first item at or after this time (not with cursor)",
+            "start at the first item at or after this time (with cursor: whichever is later)",
         ),
         query(
             "limit",
