@@ -111,6 +111,8 @@ fn the_gateway_serves_keys_users_examples_catalog_usage_and_openapi() {
         .join("tests/fixtures/recordings/create_label.trace.json.gz");
     let form = reqwest::blocking::multipart::Form::new()
         .text("suite_id", "gmail")
+        // Test accounts only: the screenshots are kept for the review routes.
+        .text("screenshots_safe", "true")
         .file("input_events", &fixture)
         .expect("form");
     let session = expect(
