@@ -4,8 +4,10 @@
 #   scripts/services/postgres.sh install|start|stop|restart|status|logs [N]|psql [ARGS]|reset
 #
 # Listens on 127.0.0.1:55432 only; database `tracepipe`, user/password
-# `tracepipe`/`tracepipe`. The cluster lives in
-# $HOME/.cache/tracepipe/services/postgres/data and runs as the `postgres` user.
+# `tracepipe`/`tracepipe`. The server runs as the `postgres` user, so its
+# cluster, socket and log live where that user can reach them without any
+# change to the permissions of a home directory: /var/lib/tracepipe/postgres
+# (owned by `postgres`; TRACEPIPE_PG_BASE overrides).
 TP_SERVICE=postgres
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -17,7 +19,20 @@ PG_USER=tracepipe
 PG_PASSWORD=tracepipe
 PG_OS_USER="${TRACEPIPE_PG_OS_USER:-postgres}"
 
-BASE="$TP_SERVICES_CACHE/postgres"
+BASE="${TRACEPIPE_PG_BASE:-/var/lib/tracepipe/postgres}"
+# Where earlier versions of this script kept the cluster, inside $HOME: they
+# made $HOME searchable for the postgres user to get there.
+LEGACY_BASE="$TP_SERVICES_CACHE/postgres"
+if [[ -z "${TRACEPIPE_PG_BASE:-}" && "$LEGACY_BASE" != "$BASE" ]]; then
+  legacy_pid="$(head -n 1 "$LEGACY_BASE/data/postmaster.pid" 2>/dev/null || true)"
+  if [[ "$legacy_pid" =~ ^[0-9]+$ ]] && kill -0 "$legacy_pid" 2>/dev/null; then
+    # Keep serving the running cluster rather than fail on its port; the next
+    # stop/start moves to the new place.
+    tp_log "WARNING: the cluster still runs from $LEGACY_BASE/data, the old place inside \$HOME;" \
+      "\`postgres.sh stop\` then \`start\` moves it to $BASE (a fresh, empty cluster)"
+    BASE="$LEGACY_BASE"
+  fi
+fi
 DATA_DIR="$BASE/data"
 RUN_DIR="$BASE/run"      # unix socket (admin access as the postgres superuser)
 LOG_DIR="$BASE/logs"
@@ -50,32 +65,15 @@ as_pg() {
   (cd / && runuser -u "$PG_OS_USER" -- "$@")
 }
 
-# The server runs as $PG_OS_USER and must reach the cluster dir under $HOME.
-# Root's home is usually 0700, so grant search (x) permission only - via an
-# ACL when setfacl exists, otherwise o+x - on the ancestors that lack it.
-ensure_traversable() {
-  local dir="$BASE" dirs=()
-  while [[ "$dir" != "/" ]]; do dirs=("$dir" "${dirs[@]}"); dir="$(dirname "$dir")"; done
-  for dir in "${dirs[@]}"; do
-    [[ -d "$dir" ]] || continue
-    if ! as_pg test -x "$dir"; then
-      if command -v setfacl >/dev/null; then
-        tp_log "granting $PG_OS_USER search permission on $dir (ACL)"
-        setfacl -m "u:$PG_OS_USER:x" "$dir"
-      else
-        tp_log "granting search permission (o+x) on $dir so $PG_OS_USER can reach the cluster"
-        chmod o+x "$dir"
-      fi
-    fi
-  done
-}
-
+# The cluster's directories belong to $PG_OS_USER. The base must be reachable
+# by that user as it is: this script changes no permissions on the way there.
 prepare_dirs() {
-  mkdir -p "$BASE" "$LOG_DIR"
-  ensure_traversable
-  mkdir -p "$DATA_DIR" "$RUN_DIR"
-  chown "$PG_OS_USER": "$DATA_DIR" "$RUN_DIR" "$LOG_DIR"
+  mkdir -p "$BASE" || tp_die "cannot create $BASE; set TRACEPIPE_PG_BASE to a directory $PG_OS_USER can reach"
+  mkdir -p "$DATA_DIR" "$RUN_DIR" "$LOG_DIR"
+  chown "$PG_OS_USER": "$BASE" "$DATA_DIR" "$RUN_DIR" "$LOG_DIR"
   chmod 700 "$DATA_DIR"
+  as_pg test -x "$BASE" -a -w "$LOG_DIR" \
+    || tp_die "$PG_OS_USER cannot reach $BASE; set TRACEPIPE_PG_BASE to a directory it can reach"
 }
 
 init_cluster() {
@@ -165,8 +163,8 @@ status() {
 
 cmd="${1:-}"; shift || true
 case "$cmd" in
-  install) mkdir -p "$LOG_DIR"; install_pg ;;
-  start) mkdir -p "$LOG_DIR"; start ;;
+  install) install_pg ;;
+  start) start ;;
   stop) stop ;;
   restart) stop; start ;;
   status) status ;;
