@@ -2,6 +2,7 @@
 
 mod admission;
 mod api_shared;
+mod builtin_catalog;
 mod capture_page;
 mod cmd;
 mod distributed;

@@ -512,8 +512,9 @@ pub struct ExampleOutput {
 pub struct BrowserOutput {
     pub training_line: String,
     pub calls: usize,
-    /// Steps that could not be expressed as calls (masked values among them).
-    pub left_out: usize,
+    /// Steps that could not be expressed as calls (masked values among
+    /// them), with the reason.
+    pub left_out: Vec<Rejection>,
 }
 
 /// Stores sessions and Examples under one destination.
@@ -541,8 +542,20 @@ impl Pipeline {
         self
     }
 
+    /// Stage 1: [`Pipeline::ingest_named`] with no file name to record (an
+    /// upload saved under a name of the server's choosing).
+    pub async fn ingest(
+        &self,
+        path: &FsPath,
+        session_id: Uuid,
+        options: IngestOptions,
+    ) -> Result<IngestedSession, PipelineError> {
+        self.ingest_named(path, None, session_id, options).await
+    }
+
     /// Stage 1: stores the recording at `path` as session `session_id` and
-    /// normalises it.
+    /// normalises it. The Session records `source_name` and the SHA-256 of
+    /// the bytes read: which recording it came from.
     ///
     /// The raw upload and the reading run at the same time, and screenshots are
     /// uploaded while the reader goes on. When the recording turns out to be
@@ -558,9 +571,10 @@ impl Pipeline {
     /// parses only the `tracepipe:sensitive` marks and the screenshots' times;
     /// it also decides, before anything is stored, whether the raw upload may
     /// be kept: not when it embeds a screenshot that is not stored as recorded.
-    pub async fn ingest(
+    pub async fn ingest_named(
         &self,
         path: &FsPath,
+        source_name: Option<&str>,
         session_id: Uuid,
         options: IngestOptions,
     ) -> Result<IngestedSession, PipelineError> {
@@ -577,6 +591,7 @@ impl Pipeline {
         let guard = ScreenshotGuard::new(privacy, options.unmarked_screenshots);
         let keep_raw = !guard.alters_embedded_screenshots();
         let id = session_id.to_string();
+        let source_name = source_name.map(str::to_owned);
         let raw_key = session_object_path(&self.prefix, &id, RAW_OBJECT);
         let (sender, receiver) = mpsc::channel(SCREENSHOT_QUEUE);
         let sink = StoreScreenshots {
@@ -595,8 +610,21 @@ impl Pipeline {
                 path: recording.clone(),
                 source,
             })?;
-            let (session, scrubbed) =
-                read_session_scrubbed(BufReader::new(file), id, &limits, &guard, &mut sink)?;
+            let mut hashed = HashingReader::new(file);
+            let (mut session, scrubbed) =
+                read_session_scrubbed(
+                BufReader::new(&mut hashed),
+                id,
+                &limits,
+                &guard,
+                &mut sink,
+            )?;
+            session.source_name = source_name;
+            session.source_sha256 =
+                Some(hashed.finish().map_err(|source| PipelineError::Open {
+                    path: recording.clone(),
+                    source,
+                })?);
             let avro = encode_session(&session)?;
             Ok::<_, PipelineError>((session, avro, sink.missing, scrubbed))
         });
@@ -715,6 +743,11 @@ impl Pipeline {
             .join(BROWSER_OBJECT);
         let synthesis = &made.synthesis;
         let model = &synthesis.model;
+        let session_started_at = session
+            .started_at
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
         let actions: Vec<ActionRow> = synthesis
             .records
             .iter()
@@ -737,6 +770,7 @@ impl Pipeline {
                 start_us: record.start_us,
                 end_us: record.end_us,
                 created_at,
+                session_started_at,
             })
             .collect();
         let example = ExampleRow {
@@ -749,11 +783,7 @@ impl Pipeline {
             action_tool_map_id: Some(synthesis.action_tool_map_id.to_string()),
             status: "COMPLETED".to_owned(),
             created_at,
-            session_started_at: session
-                .started_at
-                .as_deref()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc)),
+            session_started_at,
             action_count: to_i32(actions.len()),
             low_confidence_count: to_i32(actions.iter().filter(|a| a.low_confidence).count()),
             min_confidence: actions.iter().map(|a| a.confidence).reduce(f64::min),
@@ -761,6 +791,8 @@ impl Pipeline {
             messages_path: relative(&messages_key, &self.prefix),
             training_line: synthesis.training_line(),
             rejected_calls: to_i32(synthesis.rejections.len()),
+            source_name: session.source_name.clone(),
+            source_sha256: session.source_sha256.clone(),
         };
 
         let actions_key = messages_key
@@ -789,7 +821,7 @@ impl Pipeline {
                 Some(BrowserOutput {
                     training_line: browser.training_line(),
                     calls: browser.steps.len(),
-                    left_out: browser.rejections.len(),
+                    left_out: browser.rejections.clone(),
                 })
             }
             None => {
@@ -948,6 +980,42 @@ async fn upload_file(
             let _ = writer.abort().await;
             Err(upload_error(error))
         }
+    }
+}
+
+/// Hashes what a reader reads. [`HashingReader::finish`] reads the rest, so
+/// the digest covers every byte of the file even when the reader stopped early
+/// (after a gzip member, say).
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> HashingReader<R> {
+    fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// The SHA-256 of all the bytes, lowercase hex.
+    fn finish(mut self) -> std::io::Result<String> {
+        std::io::copy(&mut self, &mut std::io::sink())?;
+        Ok(self
+            .hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect())
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
 }
 

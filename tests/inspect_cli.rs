@@ -77,6 +77,48 @@ fn a_fixture_prints_its_timeline_and_a_summary() {
     );
 }
 
+/// The timeline names the session as `process` stores it, and the summary
+/// says when the recording was made (Chrome's trace clock).
+#[test]
+fn lines_carry_the_session_id_that_process_gives_the_recording() {
+    let path = fixture("send_simple");
+    let output = inspect(&[&path]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let ids: std::collections::BTreeSet<String> = text(&output.stdout)
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            event["session"].as_str().expect("a session").to_owned()
+        })
+        .collect();
+
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let processed = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
+        .args(["process", "--suite", "gmail", "--no-browser", "--out"])
+        .arg(out.path())
+        .arg(&path)
+        .output()
+        .expect("run tracepipe process");
+    assert!(processed.status.success(), "{}", text(&processed.stderr));
+    let stored: std::collections::BTreeSet<String> = std::fs::read_dir(out.path().join("sessions"))
+        .expect("the sessions folder")
+        .map(|e| {
+            e.expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(ids, stored);
+
+    let summary = text(&output.stderr);
+    let id = ids.iter().next().expect("one session");
+    assert!(
+        summary.contains(&format!("session {id}, recorded 20")),
+        "{summary}"
+    );
+}
+
 #[test]
 fn secrets_typed_into_masked_fields_appear_nowhere() {
     let output = inspect(&[&fixture("account_secrets")]);

@@ -59,6 +59,28 @@ fn process(out: &Path, inputs: &[PathBuf], extra: &[&str]) -> Output {
         .expect("run tracepipe process")
 }
 
+/// SHA-256 of a file, lowercase hex.
+fn sha256_hex(path: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(std::fs::read(path).expect("a fixture"));
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .expect("a file name")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Rows of a table, by summing its files.
+fn row_count(out: &Path, table: &str) -> usize {
+    read_table(out, table)
+        .iter()
+        .map(RecordBatch::num_rows)
+        .sum()
+}
+
 fn text(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
 }
@@ -249,6 +271,17 @@ fn every_fixture_becomes_a_stored_session_and_an_example() {
         let avro = std::fs::read(dir.join("session.avro")).expect("session.avro");
         let session = tracepipe_schemas::decode_session(&avro).expect("an Avro Session");
         assert_eq!(&session.session_id, id);
+        // Provenance: the file it came from, and when it was recorded.
+        assert_eq!(session.source_name, Some(file_name(fixture)));
+        assert_eq!(session.source_sha256, Some(sha256_hex(fixture)));
+        assert!(
+            session
+                .started_at
+                .as_deref()
+                .is_some_and(|t| t.starts_with("20")),
+            "{id}: {:?}",
+            session.started_at
+        );
         let shots = dirs(&dir.join("screenshots"));
         let referenced = session
             .events
@@ -282,6 +315,48 @@ fn every_fixture_becomes_a_stored_session_and_an_example() {
         dirs(&out.join("examples")),
         example_ids.iter().cloned().collect()
     );
+    // The examples table names the recording of each Example and says when
+    // it was recorded; the summary does too, and lists those without a call.
+    let source_names = strings(&examples, "source_name");
+    let source_hashes = strings(&examples, "source_sha256");
+    for ((session, name), sha) in session_ids.iter().zip(&source_names).zip(&source_hashes) {
+        let fixture = fixture_of_session[session];
+        assert_eq!(name, &file_name(fixture));
+        assert_eq!(sha, &sha256_hex(fixture));
+        assert!(
+            summary.contains(&format!("{name}  {}  session {session}", &sha[..12])),
+            "{summary}"
+        );
+    }
+    for batch in &examples {
+        let started = batch
+            .column_by_name("session_started_at")
+            .expect("session_started_at");
+        assert_eq!(started.null_count(), 0, "every fixture's trace has a clock");
+    }
+    let without_calls: Vec<String> = fixtures
+        .iter()
+        .filter(|f| expected_calls(f).is_empty())
+        .map(|f| file_name(f))
+        .collect();
+    assert!(
+        !without_calls.is_empty(),
+        "the fixtures have sessions without an action"
+    );
+    assert!(
+        summary.contains(&format!("{} without a tool call", without_calls.len()))
+            && summary.contains(&format!(
+                "examples without a tool call ({})",
+                without_calls.len()
+            )),
+        "{summary}"
+    );
+    for name in &without_calls {
+        assert!(
+            summary.contains(&format!("  {name}: no action of the suite was recognised")),
+            "{name}: {summary}"
+        );
+    }
     let mut calls_in_examples = 0;
     for (example, session) in example_ids.iter().zip(&session_ids) {
         let dir = out.join("examples").join(example);
@@ -340,8 +415,9 @@ fn every_fixture_becomes_a_stored_session_and_an_example() {
         }
     }
 
-    // A rerun writes the same objects: same ids, same conversations, the same
-    // part files replaced rather than new ones added.
+    // A rerun, a day later by the run's clock, writes the same objects: same
+    // ids, same conversations, the same part files (in the partitions of the
+    // days the sessions were recorded) replaced rather than new ones added.
     let before: BTreeMap<PathBuf, Vec<u8>> = files_under(&out)
         .into_iter()
         .map(|p| {
@@ -349,10 +425,16 @@ fn every_fixture_becomes_a_stored_session_and_an_example() {
             (p, bytes)
         })
         .collect();
-    let output = process(&out, &fixtures, &["--screenshots-safe"]);
+    let rows_before = (row_count(&out, "examples"), row_count(&out, "actions"));
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let output = process(&out, &fixtures, &["--screenshots-safe", "--now", &tomorrow]);
     assert!(output.status.success(), "{}", text(&output));
     let after = files_under(&out);
     assert_eq!(after, before.keys().cloned().collect::<Vec<_>>());
+    assert_eq!(
+        (row_count(&out, "examples"), row_count(&out, "actions")),
+        rows_before
+    );
     for path in after
         .iter()
         .filter(|p| !p.to_string_lossy().ends_with(".parquet"))
@@ -521,7 +603,7 @@ fn setup_mistakes_stop_before_any_input_is_read() {
     for (args, says) in [
         (
             vec!["--suite", "maps"],
-            "suite `maps` is not in the catalog",
+            "suite `maps` is not in the catalog folder ",
         ),
         (
             vec!["--model-config", "{nope"],
@@ -551,6 +633,63 @@ fn setup_mistakes_stop_before_any_input_is_read() {
         assert!(said.contains(says), "{args:?}: {said}");
         assert!(!out.join("sessions").exists(), "{args:?} wrote sessions");
     }
+}
+
+/// What a user who installed the binary gets: the release (or, under `cargo
+/// test`, the test profile's) binary copied into an empty directory outside
+/// the repository, run there with no catalog folder and no
+/// `TRACEPIPE_CATALOG`, does the main job on recordings copied beside it.
+#[test]
+fn the_binary_alone_runs_the_main_job_outside_the_repository() {
+    let home = tempfile::tempdir().expect("temp dir");
+    assert!(
+        !home.path().starts_with(repo()),
+        "the temp dir is outside the repository"
+    );
+    let binary = home.path().join("tracepipe");
+    std::fs::copy(env!("CARGO_BIN_EXE_tracepipe"), &binary).expect("copy the binary");
+    let recordings = home.path().join("recordings");
+    std::fs::create_dir(&recordings).expect("a recordings folder");
+    let fixtures = fixtures();
+    let mut names = Vec::new();
+    for fixture in &fixtures {
+        let name = file_name(fixture);
+        std::fs::copy(fixture, recordings.join(&name)).expect("copy a recording");
+        names.push(format!("recordings/{name}"));
+    }
+    let output = Command::new(&binary)
+        .current_dir(home.path())
+        .env_remove("TRACEPIPE_CATALOG")
+        .args(["process", "--suite", "gmail", "--out", "out"])
+        .args(&names)
+        .output()
+        .expect("run the copied binary");
+    let said = text(&output);
+    assert!(output.status.success(), "{said}");
+    let n = fixtures.len();
+    assert!(
+        said.contains(&format!("processed {n} of {n} recordings"))
+            && said.contains("the built-in catalog"),
+        "{said}"
+    );
+    let out = home.path().join("out");
+    assert_eq!(dirs(&out.join("examples")).len(), n);
+    assert_eq!(row_count(&out, "examples"), n);
+
+    // A suite the built-in catalog lacks is named as such.
+    let output = Command::new(&binary)
+        .current_dir(home.path())
+        .env_remove("TRACEPIPE_CATALOG")
+        .args(["process", "--suite", "nosuch", "--out", "out2"])
+        .arg(&names[0])
+        .output()
+        .expect("run the copied binary");
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("suite `nosuch` is not in the built-in catalog (it has: gmail)"),
+        "{said}"
+    );
 }
 
 /// `--out s3://…` against a real S3 API, when one is configured:

@@ -163,6 +163,9 @@ impl SessionBuilder {
             user_agent: self.user_agent,
             pages,
             events,
+            // The reader sees bytes, not files: the caller knows the name.
+            source_name: None,
+            source_sha256: None,
         };
         (session, scrubbed)
     }

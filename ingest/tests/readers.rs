@@ -100,6 +100,8 @@ fn object_form_keeps_exactly_what_matters() {
     let s = read(&object_form()).unwrap();
     assert_eq!(s.source, SourceFormat::ChromeTrace);
     assert_eq!(s.user_agent.as_deref(), Some("HeadlessChrome/156"));
+    // Chrome's `trace-capture-datetime` is UTC, written as tracing starts.
+    assert_eq!(s.started_at.as_deref(), Some("2026-11-25T16:43:47Z"));
     let kinds: Vec<EventKind> = s.events.iter().map(|e| e.kind).collect();
     use EventKind::*;
     assert_eq!(

@@ -114,6 +114,8 @@ impl S {
             user_agent: None,
             pages: vec![],
             events: self.events.clone(),
+            source_name: None,
+            source_sha256: None,
         }
     }
 }

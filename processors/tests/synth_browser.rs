@@ -162,6 +162,8 @@ fn session() -> Session {
         user_agent: None,
         pages: vec![INBOX.into()],
         events,
+        source_name: None,
+        source_sha256: None,
     }
 }
 

@@ -13,7 +13,10 @@ use std::sync::OnceLock;
 /// The current Session schema.
 pub const SESSION_SCHEMA_JSON: &str = include_str!("../avro/session.avsc");
 /// Every earlier Session schema a reader must still accept, oldest first.
-const PREVIOUS_SESSION_SCHEMAS: &[&str] = &[include_str!("../avro/session.v1.avsc")];
+const PREVIOUS_SESSION_SCHEMAS: &[&str] = &[
+    include_str!("../avro/session.v1.avsc"),
+    include_str!("../avro/session.v2.avsc"),
+];
 
 const MARKER: [u8; 2] = [0xC3, 0x01];
 

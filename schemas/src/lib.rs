@@ -31,6 +31,15 @@ pub struct Session {
     pub started_at: Option<String>,
     pub duration_us: i64,
     pub user_agent: Option<String>,
+    /// The recording's file name as given or uploaded (provenance: which
+    /// recording became which Session), when known. Placed before `events` in
+    /// the Avro schema, so that a truncated value fails to decode rather than
+    /// losing a trailing optional field.
+    #[serde(default)]
+    pub source_name: Option<String>,
+    /// SHA-256 of the recording's bytes as given or uploaded, lowercase hex.
+    #[serde(default)]
+    pub source_sha256: Option<String>,
     /// Distinct page URLs in order of first appearance.
     pub pages: Vec<String>,
     pub events: Vec<Event>,

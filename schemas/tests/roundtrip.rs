@@ -57,6 +57,10 @@ fn sample() -> Session {
         user_agent: Some("Chromium/156".into()),
         pages: vec!["http://localhost/#inbox".into()],
         events: vec![input, click, change, secret, key, req, nav, shot],
+        source_name: Some("send_simple.trace.json.gz".into()),
+        source_sha256: Some(
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+        ),
     }
 }
 
@@ -121,10 +125,32 @@ fn sample_written_with_the_first_schema_still_decodes() {
     );
 }
 
+/// `tests/data/session-v2.avro` was written with `avro/session.v2.avsc`, before
+/// Session gained its provenance (`source_name`, `source_sha256`). It must keep
+/// decoding, with no provenance.
 #[test]
-fn current_schema_differs_from_v1_only_by_added_optional_fields() {
-    let v1: serde_json::Value =
-        serde_json::from_str(include_str!("../avro/session.v1.avsc")).unwrap();
+fn sample_written_with_the_second_schema_still_decodes() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/session-v2.avro"
+    ))
+    .unwrap();
+    assert_ne!(
+        bytes[..10],
+        encode_session(&sample()).unwrap()[..10],
+        "written with another schema than the current one"
+    );
+    let session = decode_session(&bytes).unwrap();
+    assert_eq!(session.user_agent.as_deref(), Some("HeadlessChrome/156"));
+    assert_eq!(session.started_at.as_deref(), Some("2026-11-25T16:59:23Z"));
+    assert_eq!(session.events.len(), 2);
+    assert_eq!(session.events[1].value.as_deref(), Some("bob@example.com"));
+    assert_eq!(session.source_name, None);
+    assert_eq!(session.source_sha256, None);
+}
+
+#[test]
+fn current_schema_differs_from_earlier_ones_only_by_added_optional_fields() {
     let now: serde_json::Value = serde_json::from_str(SESSION_SCHEMA_JSON).unwrap();
     let names = |v: &serde_json::Value| -> Vec<String> {
         v["fields"]
@@ -134,16 +160,22 @@ fn current_schema_differs_from_v1_only_by_added_optional_fields() {
             .map(|f| f["name"].as_str().unwrap().to_string())
             .collect()
     };
-    for name in names(&v1) {
-        assert!(names(&now).contains(&name), "field {name} was removed");
-    }
-    for f in now["fields"].as_array().unwrap() {
-        let name = f["name"].as_str().unwrap().to_string();
-        if !names(&v1).contains(&name) {
-            assert!(
-                f.get("default").is_some(),
-                "added field {name} has no default"
-            );
+    for earlier in [
+        include_str!("../avro/session.v1.avsc"),
+        include_str!("../avro/session.v2.avsc"),
+    ] {
+        let earlier: serde_json::Value = serde_json::from_str(earlier).unwrap();
+        for name in names(&earlier) {
+            assert!(names(&now).contains(&name), "field {name} was removed");
+        }
+        for f in now["fields"].as_array().unwrap() {
+            let name = f["name"].as_str().unwrap().to_string();
+            if !names(&earlier).contains(&name) {
+                assert!(
+                    f.get("default").is_some(),
+                    "added field {name} has no default"
+                );
+            }
         }
     }
 }

@@ -14,8 +14,12 @@ use crate::SinkError;
 
 /// The partition column holding the Suite name.
 pub const SUITE_COLUMN: &str = "suite";
-/// The partition column holding the UTC calendar day (`YYYY-MM-DD`) of `created_at`.
+/// The partition column holding the UTC calendar day (`YYYY-MM-DD`) on which
+/// the session was recorded.
 pub const DATE_COLUMN: &str = "date";
+/// Hive's spelling of a missing partition value, which DuckDB and pyarrow read
+/// back as NULL.
+pub const HIVE_NULL: &str = "__HIVE_DEFAULT_PARTITION__";
 
 /// An ordered list of `column=value` directory levels.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -25,10 +29,18 @@ pub struct HivePartition {
 }
 
 impl HivePartition {
-    /// The `suite=<suite>/date=<YYYY-MM-DD>` partition of the analyst tables.
-    pub fn suite_date(suite: &str, created_at: DateTime<Utc>) -> Result<Self, SinkError> {
-        let date = created_at.date_naive().format("%Y-%m-%d").to_string();
-        Self::from_columns([(SUITE_COLUMN, suite), (DATE_COLUMN, date.as_str())])
+    /// The `suite=<suite>/date=<YYYY-MM-DD>` partition of the analyst tables:
+    /// the UTC day the session was recorded, so that processing it again on
+    /// any later day writes to the same place. A session whose recording
+    /// carries no clock goes to `date=__HIVE_DEFAULT_PARTITION__` (a NULL
+    /// date to DuckDB and pyarrow), the same place on every run.
+    pub fn suite_date(
+        suite: &str,
+        session_started_at: Option<DateTime<Utc>>,
+    ) -> Result<Self, SinkError> {
+        let date = session_started_at.map(|at| at.date_naive().format("%Y-%m-%d").to_string());
+        let date = date.as_deref().unwrap_or(HIVE_NULL);
+        Self::from_columns([(SUITE_COLUMN, suite), (DATE_COLUMN, date)])
     }
 
     /// A partition from `(column, value)` pairs, outermost directory first.
@@ -110,8 +122,14 @@ mod tests {
     }
 
     #[test]
+    fn a_session_without_a_clock_has_the_null_date() {
+        let p = HivePartition::suite_date("gmail", None).expect("partition");
+        assert_eq!(p.to_string(), "suite=gmail/date=__HIVE_DEFAULT_PARTITION__");
+    }
+
+    #[test]
     fn suite_date_uses_the_utc_day() {
-        let p = HivePartition::suite_date("gmail", at(2026, 1, 6, 23)).expect("partition");
+        let p = HivePartition::suite_date("gmail", Some(at(2026, 1, 6, 23))).expect("partition");
         assert_eq!(p.to_string(), "suite=gmail/date=2026-01-06");
         let path = p
             .path_under(&Path::from("out/tables/examples"))

@@ -2,7 +2,7 @@
 //! per classified action.
 //!
 //! A row carries every column, but the Parquet files leave out the partition
-//! columns (`suite`, and `date` which is derived from `created_at`): they live in
+//! columns (`suite`, and `date` which is the UTC day of `session_started_at`): they live in
 //! the Hive path (`suite=…/date=…`) only, so that DuckDB's and pyarrow's Hive
 //! readers add them back without clashing with a column of the same name in the
 //! file. JSONL lines are whole rows, `suite` included, since a JSON line is meant
@@ -52,8 +52,10 @@ pub struct ExampleRow {
     pub action_tool_map_id: Option<String>,
     /// PENDING, PROCESSING, COMPLETED or FAILED.
     pub status: String,
-    /// Also decides the `date` partition (its UTC day).
+    /// When the Example was made.
     pub created_at: DateTime<Utc>,
+    /// When the session was recorded, if its recording says; decides the
+    /// `date` partition (its UTC day), so a rerun on another day replaces.
     pub session_started_at: Option<DateTime<Utc>>,
     pub action_count: i32,
     pub low_confidence_count: i32,
@@ -68,6 +70,12 @@ pub struct ExampleRow {
     pub training_line: String,
     /// Tool calls dropped because they did not validate against the tool surface.
     pub rejected_calls: i32,
+    /// The recording's file name as given or uploaded (provenance).
+    #[serde(default)]
+    pub source_name: Option<String>,
+    /// SHA-256 of the recording's bytes, lowercase hex.
+    #[serde(default)]
+    pub source_sha256: Option<String>,
 }
 
 /// One classified action of an Example, with the tool call it became.
@@ -96,8 +104,12 @@ pub struct ActionRow {
     /// Session-clock span of the evidence, in microseconds.
     pub start_us: i64,
     pub end_us: i64,
-    /// Also decides the `date` partition (its UTC day).
+    /// When the Example was made.
     pub created_at: DateTime<Utc>,
+    /// When the session was recorded, if its recording says; decides the
+    /// `date` partition as for the Example.
+    #[serde(default)]
+    pub session_started_at: Option<DateTime<Utc>>,
 }
 
 const UTC: &str = "UTC";
@@ -135,6 +147,8 @@ impl TableRow for ExampleRow {
                     Field::new("messages_path", DataType::Utf8, false),
                     Field::new("training_line", DataType::Utf8, false),
                     Field::new("rejected_calls", DataType::Int32, false),
+                    Field::new("source_name", DataType::Utf8, true),
+                    Field::new("source_sha256", DataType::Utf8, true),
                 ]))
             })
             .clone()
@@ -172,12 +186,14 @@ impl TableRow for ExampleRow {
             Arc::new(Int32Array::from_iter_values(
                 rows.iter().map(|r| r.rejected_calls),
             )),
+            optional_strings(rows.iter().map(|r| r.source_name.as_deref())),
+            optional_strings(rows.iter().map(|r| r.source_sha256.as_deref())),
         ];
         Ok(RecordBatch::try_new(Self::file_schema(), columns)?)
     }
 
     fn partition(&self) -> Result<HivePartition, SinkError> {
-        HivePartition::suite_date(&self.suite, self.created_at)
+        HivePartition::suite_date(&self.suite, self.session_started_at)
     }
 
     fn approx_size(&self) -> usize {
@@ -196,6 +212,8 @@ impl TableRow for ExampleRow {
         .map(|s| s.len())
         .sum::<usize>()
             + self.action_tool_map_id.as_ref().map_or(0, String::len)
+            + self.source_name.as_ref().map_or(0, String::len)
+            + self.source_sha256.as_ref().map_or(0, String::len)
             + self.tools.iter().map(|t| t.len() + 4).sum::<usize>();
         // Fixed-width columns plus one offset per string column.
         text + 8 * 16
@@ -230,6 +248,7 @@ impl TableRow for ActionRow {
                     Field::new("start_us", DataType::Int64, false),
                     Field::new("end_us", DataType::Int64, false),
                     Field::new("created_at", timestamp_type(), false),
+                    Field::new("session_started_at", timestamp_type(), true),
                 ]))
             })
             .clone()
@@ -273,12 +292,13 @@ impl TableRow for ActionRow {
             )),
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.end_us))),
             timestamps(rows.iter().map(|r| Some(r.created_at))),
+            timestamps(rows.iter().map(|r| r.session_started_at)),
         ];
         Ok(RecordBatch::try_new(Self::file_schema(), columns)?)
     }
 
     fn partition(&self) -> Result<HivePartition, SinkError> {
-        HivePartition::suite_date(&self.suite, self.created_at)
+        HivePartition::suite_date(&self.suite, self.session_started_at)
     }
 
     fn approx_size(&self) -> usize {
@@ -301,6 +321,10 @@ impl TableRow for ActionRow {
 
 fn strings<'a>(values: impl Iterator<Item = &'a str>) -> ArrayRef {
     Arc::new(StringArray::from_iter_values(values))
+}
+
+fn optional_strings<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
+    Arc::new(values.collect::<StringArray>())
 }
 
 fn timestamps(values: impl Iterator<Item = Option<DateTime<Utc>>>) -> ArrayRef {

@@ -1,4 +1,8 @@
 //! `tracepipe inspect FILE…`: the normalised timeline, for debugging recordings.
+//!
+//! Every line names the session by the id `tracepipe process` gives the same
+//! recording (from its content), so a timeline can be matched with the
+//! stored session and its Example.
 
 use anyhow::Context;
 use serde_json::{json, Map, Value};
@@ -13,6 +17,8 @@ use tracepipe_ingest::{
     IngestError, Limits, ScreenshotSink,
 };
 use tracepipe_schemas::{Event, EventKind, Session};
+
+use crate::pipeline::content_session_id;
 
 #[derive(clap::Args)]
 pub struct InspectArgs {
@@ -68,13 +74,21 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let session_id = path
+        let session_id = match content_session_id(path) {
+            Ok(id) => id.to_string(),
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                failed += 1;
+                continue;
+            }
+        };
+        let file_name = path
             .file_name()
             .map_or_else(|| "session".into(), |n| n.to_string_lossy().into_owned());
         let result = match &args.screenshots {
             Some(dir) => {
                 let mut sink = DirScreenshots {
-                    dir: dir.join(&session_id),
+                    dir: dir.join(&file_name),
                 };
                 let unmarked = if args.screenshots_safe {
                     UnmarkedScreenshots::Keep
@@ -193,8 +207,10 @@ fn summary(path: &std::path::Path, s: &Session) -> String {
     let by_kind: Vec<String> = counts.iter().map(|(k, n)| format!("{k}={n}")).collect();
     let screenshots = counts.get("screenshot").copied().unwrap_or(0);
     format!(
-        "{}: {} events ({}), duration {:.3}s, {} pages, {} screenshots",
+        "{}: session {}, recorded {}, {} events ({}), duration {:.3}s, {} pages, {} screenshots",
         path.display(),
+        s.session_id,
+        s.started_at.as_deref().unwrap_or("at an unknown time"),
         s.events.len(),
         by_kind.join(" "),
         s.duration_us as f64 / 1e6,

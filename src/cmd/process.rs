@@ -11,9 +11,13 @@
 //! Reruns are stable: session ids come from the recordings' content and
 //! Example ids from the session and the recipe, so the same recordings give
 //! the same objects again. The tables' part files are named after the run
-//! (the recipe and the inputs' names and sizes), so a rerun of the same
-//! command replaces its own part files and a run over other recordings adds
-//! its own beside them.
+//! (the recipe and the sessions) and sit in the partition of the day each
+//! session was recorded, so a rerun of the same command, on any day, replaces
+//! its own part files and a run over other recordings adds its own beside
+//! them.
+//!
+//! Without `--catalog` the catalog built into the binary is used, so the
+//! command runs from any directory.
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -35,12 +39,13 @@ use uuid::Uuid;
 use tracepipe_ingest::redact::UnmarkedScreenshots;
 use tracepipe_ingest::{Limits, DEFAULT_MAX_EVENTS};
 use tracepipe_processors::catalog::Catalog;
-use tracepipe_processors::classify::RulesOptions;
+use tracepipe_processors::classify::{RulesModel, RulesOptions};
 use tracepipe_sinks::{
     open_destination, ActionRow, ExampleRow, HivePartition, JsonlFormat, JsonlWriter,
     ParquetFormat, PartitionedWriter, RecordWriter, WriterConfig, WrittenObject,
 };
 
+use crate::builtin_catalog;
 use crate::pipeline::{
     content_session_id, load_rules_model, ExampleOutput, IngestOptions, IngestedSession,
     OutputLimits, Pipeline, PipelineError, Recipe, DEFAULT_MAX_ACTIONS, DEFAULT_MAX_OUTPUT_BYTES,
@@ -55,14 +60,9 @@ pub struct ProcessArgs {
     /// configured by the `AWS_*` environment.
     #[arg(long, value_name = "DEST")]
     out: String,
-    /// The catalog directory.
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "TRACEPIPE_CATALOG",
-        default_value = "catalog"
-    )]
-    catalog: PathBuf,
+    /// A catalog directory to use instead of the one built into the binary.
+    #[arg(long, value_name = "DIR", env = "TRACEPIPE_CATALOG")]
+    catalog: Option<PathBuf>,
     /// The MCP server whose tools the Examples call; needed only when the suite
     /// has ActionToolMaps onto several.
     #[arg(long, value_name = "NAME")]
@@ -100,6 +100,10 @@ pub struct ProcessArgs {
     /// session that makes a larger one is refused.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_OUTPUT_BYTES)]
     max_output_bytes: usize,
+    /// The run's clock (`created_at` of every row), RFC 3339. For tests that
+    /// rerun a job "on another day"; not for users, hence hidden.
+    #[arg(long, hide = true, value_name = "RFC3339")]
+    now: Option<String>,
     /// Recordings: Chrome traces (JSON, optionally gzipped) or input_events.jsonl.
     #[arg(required = true, value_name = "TRACE")]
     inputs: Vec<PathBuf>,
@@ -194,6 +198,15 @@ impl Writers {
     }
 }
 
+/// One recording's way through the run.
+struct Provenance {
+    input: String,
+    sha256: String,
+    session_id: String,
+    example_id: String,
+    tool_calls: usize,
+}
+
 /// What the run wrote and what went wrong, for the summary.
 #[derive(Default)]
 struct Tally {
@@ -212,9 +225,14 @@ struct Tally {
     training_lines: usize,
     browser_calls: usize,
     browser_lines: usize,
-    browser_left_out: usize,
+    /// (input, step and why) of every browser step left out of a conversation.
+    browser_left_out: Vec<(String, String)>,
     /// (input, reason) of every tool call left out of an Example.
     rejected_calls: Vec<(String, String)>,
+    /// Which recording became which session and Example, in input order.
+    provenance: Vec<Provenance>,
+    /// Inputs whose Example has no tool call (a lone system message).
+    no_action: Vec<String>,
     /// (input, earlier input of the same content): same session, same Example.
     duplicates: Vec<(PathBuf, PathBuf)>,
     /// Inputs that are at fault.
@@ -225,7 +243,7 @@ struct Tally {
 
 async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let recipe = recipe(&args)?;
+    let (recipe, catalog_description) = recipe(&args)?;
     let (store, prefix) = open_destination(&args.out)
         .with_context(|| format!("opening the destination {}", args.out))?;
     let limits = Limits {
@@ -245,8 +263,14 @@ async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
             UnmarkedScreenshots::Drop
         },
     };
-    // One timestamp for the run: every row lands in the same date partition.
-    let created_at = Utc::now();
+    // One timestamp for the run. It is not what partitions the tables (the
+    // sessions' own days are), so a rerun on another day replaces its files.
+    let created_at = match &args.now {
+        Some(now) => DateTime::parse_from_rfc3339(now)
+            .with_context(|| format!("--now {now}: not an RFC 3339 time"))?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    };
     let jobs = args
         .jobs
         .or_else(|| std::thread::available_parallelism().ok())
@@ -319,7 +343,14 @@ async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     progress.finish_and_clear();
 
     let written = writers.close().await?;
-    print_summary(&args, &recipe, &tally, &written, started);
+    print_summary(
+        &args,
+        &recipe,
+        &catalog_description,
+        &tally,
+        &written,
+        started,
+    );
     Ok(if tally.rejected.is_empty() && tally.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -327,24 +358,35 @@ async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The catalog, the suite's rules model and the options, checked together.
-fn recipe(args: &ProcessArgs) -> anyhow::Result<Recipe> {
+/// The catalog, the suite's rules model and the options, checked together;
+/// and how to name the catalog in the summary.
+fn recipe(args: &ProcessArgs) -> anyhow::Result<(Recipe, String)> {
     let model_configuration: Value =
         serde_json::from_str(&args.model_config).context("--model-config is not valid JSON")?;
-    if !args.catalog.is_dir() {
-        bail!(
-            "no catalog directory at {}: pass --catalog DIR or set TRACEPIPE_CATALOG",
-            args.catalog.display()
-        );
-    }
-    let catalog = Catalog::load_dir(&args.catalog)
-        .with_context(|| format!("loading the catalog {}", args.catalog.display()))?;
+    let (catalog, description) = match &args.catalog {
+        Some(dir) => {
+            if !dir.is_dir() {
+                bail!(
+                    "no catalog directory at {}: pass --catalog DIR or set TRACEPIPE_CATALOG, \
+                     or leave both out for the built-in catalog",
+                    dir.display()
+                );
+            }
+            let catalog = Catalog::load_dir(dir)
+                .with_context(|| format!("loading the catalog {}", dir.display()))?;
+            (catalog, format!("the catalog folder {}", dir.display()))
+        }
+        None => (
+            Catalog::from_sources(&builtin_catalog::sources())
+                .context("loading the built-in catalog")?,
+            builtin_catalog::DESCRIPTION.to_owned(),
+        ),
+    };
     let Some(suite) = catalog.suite(&args.suite) else {
         let known: Vec<&str> = catalog.suites().map(|s| s.name.as_str()).collect();
         bail!(
-            "suite `{}` is not in the catalog {} (it has: {})",
+            "suite `{}` is not in {description} (it has: {})",
             args.suite,
-            args.catalog.display(),
             known.join(", ")
         );
     };
@@ -355,16 +397,25 @@ fn recipe(args: &ProcessArgs) -> anyhow::Result<Recipe> {
         }
         options.low_confidence_below = threshold;
     }
-    let model = load_rules_model(&args.catalog, suite, options)?;
+    let model = match &args.catalog {
+        Some(dir) => load_rules_model(dir, suite, options)?,
+        None => {
+            let Some((name, contents)) = builtin_catalog::rules(&args.suite) else {
+                bail!("the built-in suite `{}` has no rules", args.suite);
+            };
+            RulesModel::from_json(&name, contents, suite, options)?
+        }
+    };
     let browser_server = (!args.no_browser).then_some(args.browser_mcp_server.as_str());
-    Ok(Recipe::new(
+    let recipe = Recipe::new(
         Arc::new(catalog),
         &args.suite,
         args.mcp_server.as_deref(),
         browser_server,
         Arc::new(model),
         model_configuration,
-    )?)
+    )?;
+    Ok((recipe, description))
 }
 
 async fn process_one(
@@ -375,7 +426,9 @@ async fn process_one(
     session_id: Uuid,
     created_at: DateTime<Utc>,
 ) -> Result<(IngestedSession, ExampleOutput), PipelineError> {
-    let ingested = pipeline.ingest(path, session_id, options).await?;
+    let ingested = pipeline
+        .ingest_named(path, Some(&display_name(path)), session_id, options)
+        .await?;
     let session = Arc::clone(&ingested.session);
     let example_id = recipe.example_id(session_id);
     let example = pipeline
@@ -431,6 +484,16 @@ async fn record(
     tally.actions += example.actions.len();
     tally.low_confidence += example.actions.iter().filter(|a| a.low_confidence).count();
     let name = display_name(path);
+    tally.provenance.push(Provenance {
+        input: name.clone(),
+        sha256: ingested.session.source_sha256.clone().unwrap_or_default(),
+        session_id: example.example.session_id.clone(),
+        example_id: example.example.example_id.clone(),
+        tool_calls: example.actions.len(),
+    });
+    if example.actions.is_empty() {
+        tally.no_action.push(name.clone());
+    }
     tally.rejected_calls.extend(
         example
             .rejections
@@ -451,7 +514,12 @@ async fn record(
     }
     if let (Some(writer), Some(browser)) = (writers.browser.as_mut(), example.browser) {
         tally.browser_calls += browser.calls;
-        tally.browser_left_out += browser.left_out;
+        tally.browser_left_out.extend(
+            browser
+                .left_out
+                .iter()
+                .map(|r| (name.clone(), r.to_string())),
+        );
         if browser.calls > 0 {
             let line = RawValue::from_string(browser.training_line)
                 .context("a browser training line is not JSON")?;
@@ -532,6 +600,7 @@ const LISTED: usize = 20;
 fn print_summary(
     args: &ProcessArgs,
     recipe: &Recipe,
+    catalog: &str,
     tally: &Tally,
     written: &Written,
     started: Instant,
@@ -541,7 +610,7 @@ fn print_summary(
     let table_files = written.examples.len() + written.actions.len();
     let shard_files = written.dataset.len() + written.browser.len();
     println!(
-        "processed {} of {} recordings in {:.1}s: suite {}, MCP server {}, model {} {}",
+        "processed {} of {} recordings in {:.1}s: suite {}, MCP server {}, model {} {}, {catalog}",
         tally.sessions,
         args.inputs.len(),
         started.elapsed().as_secs_f64(),
@@ -556,8 +625,12 @@ fn print_summary(
         tally.screenshots,
         location(out, "sessions/")
     );
+    let no_action = match tally.no_action.len() {
+        0 => String::new(),
+        n => format!(", {n} without a tool call (listed below)"),
+    };
     println!(
-        "  examples        {} in {}",
+        "  examples        {} in {}{no_action}",
         tally.sessions,
         location(out, "examples/")
     );
@@ -569,9 +642,13 @@ fn print_summary(
         tally.rejected_calls.len()
     );
     if let Some(server) = recipe.browser_server_name() {
+        let left_out = match tally.browser_left_out.len() {
+            0 => String::new(),
+            n => format!(", {n} steps left out (listed below)"),
+        };
         println!(
-            "  browser         {} {server} calls, {} steps left out",
-            tally.browser_calls, tally.browser_left_out
+            "  browser         {} {server} calls{left_out}",
+            tally.browser_calls
         );
     }
     let lines = [tally.training_lines, tally.browser_lines];
@@ -615,7 +692,29 @@ fn print_summary(
             of.display()
         );
     }
+    print_provenance(&tally.provenance);
+    if !tally.no_action.is_empty() {
+        // A conversation without a tool call teaches nothing: say which
+        // recordings gave one, so they can be looked at or recorded again.
+        let found: Vec<(String, String)> = tally
+            .no_action
+            .iter()
+            .map(|input| {
+                (
+                    input.clone(),
+                    "no action of the suite was recognised; the Example is the system message \
+                     alone and is left out of the training JSONL"
+                        .to_owned(),
+                )
+            })
+            .collect();
+        print_list("examples without a tool call", &found);
+    }
     print_list("rejected tool calls", &tally.rejected_calls);
+    print_list(
+        "browser steps left out (event number, step: why)",
+        &tally.browser_left_out,
+    );
     let inputs = |list: &[(PathBuf, String)]| -> Vec<(String, String)> {
         list.iter()
             .map(|(p, reason)| (p.display().to_string(), reason.clone()))
@@ -623,6 +722,34 @@ fn print_summary(
     };
     print_list("rejected inputs", &inputs(&tally.rejected));
     print_list("failed inputs", &inputs(&tally.failed));
+}
+
+/// Which recording became which session and Example. The tables carry the
+/// same (`source_name`, `source_sha256`, `session_id`, `example_id`).
+fn print_provenance(provenance: &[Provenance]) {
+    if provenance.is_empty() {
+        return;
+    }
+    println!(
+        "recordings ({}): input, SHA-256, session id, Example id, tool calls",
+        provenance.len()
+    );
+    for p in provenance.iter().take(LISTED) {
+        println!(
+            "  {}  {}  session {}  example {}  {} tool calls",
+            p.input,
+            &p.sha256[..p.sha256.len().min(12)],
+            p.session_id,
+            p.example_id,
+            p.tool_calls
+        );
+    }
+    if provenance.len() > LISTED {
+        println!(
+            "  … and {} more (every one is in the examples table)",
+            provenance.len() - LISTED
+        );
+    }
 }
 
 fn print_list(title: &str, items: &[(String, String)]) {

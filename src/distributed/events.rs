@@ -191,6 +191,8 @@ mod tests {
                 messages_path: "examples/e/messages.jsonl".into(),
                 training_line: "{}".into(),
                 rejected_calls: 0,
+                source_name: Some("send_simple.trace.json.gz".into()),
+                source_sha256: Some("ab".repeat(32)),
             },
             actions: vec![ActionRow {
                 example_id: "e".into(),
@@ -210,6 +212,7 @@ mod tests {
                 start_us: 5,
                 end_us: 6,
                 created_at: at,
+                session_started_at: Some(at),
             }],
         };
         let bytes = encode(&example).expect("encodes");

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
 
 /// The only status whose Examples are exported.
@@ -96,20 +96,12 @@ impl Filters {
     }
 
     /// Whether a Hive directory `column=value` can hold a matching row.
-    /// Columns other than `suite` and `date`, and dates that do not parse,
-    /// are not judged: the directory is read.
+    /// Only `suite` is judged. `date` is the day the session was recorded,
+    /// which says nothing about `created_at`, what `--since`/`--until` bound:
+    /// a session recorded last month may have been processed today.
     pub fn admits_partition(&self, column: &str, value: &str) -> bool {
         match column {
             "suite" => self.suites.is_empty() || self.suites.contains(value),
-            "date" => match NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-                Ok(day) => {
-                    let start = day.and_time(NaiveTime::MIN).and_utc();
-                    let end = start + Duration::days(1);
-                    self.since.is_none_or(|since| since < end)
-                        && self.until.is_none_or(|until| start < until)
-                }
-                Err(_) => true,
-            },
             _ => true,
         }
     }
@@ -211,7 +203,7 @@ mod tests {
     }
 
     #[test]
-    fn partitions_are_pruned_by_suite_and_day() {
+    fn partitions_are_pruned_by_suite_only() {
         let filters = Filters {
             suites: ["gmail".to_owned()].into(),
             since: Some(at("2026-01-06T12:00:00Z")),
@@ -220,11 +212,9 @@ mod tests {
         };
         assert!(filters.admits_partition("suite", "gmail"));
         assert!(!filters.admits_partition("suite", "google docs"));
-        assert!(!filters.admits_partition("date", "2026-01-05"));
-        assert!(filters.admits_partition("date", "2026-01-06"));
-        // `until` is exclusive: midnight of the 7th admits nothing of the 7th.
-        assert!(!filters.admits_partition("date", "2026-01-07"));
-        assert!(filters.admits_partition("date", "not-a-date"));
+        // The recording's day is no bound on when its Example was made.
+        assert!(filters.admits_partition("date", "2026-01-05"));
+        assert!(filters.admits_partition("date", "__HIVE_DEFAULT_PARTITION__"));
         assert!(filters.admits_partition("mcp", "x"));
         assert!(Filters::default().admits_partition("suite", "anything"));
     }

@@ -5,8 +5,8 @@
 //! [`ObjectStore`], so a local directory and an S3 bucket go down the same
 //! path:
 //!
-//! 1. list the tables, descending only into `suite=`/`date=` directories the
-//!    filters admit ([`read::list_table`]);
+//! 1. list the tables, descending only into `suite=` directories the filters
+//!    admit ([`read::list_table`]);
 //! 2. per Parquet object, skip row groups on their statistics and filter rows
 //!    on the small columns before decoding the training lines
 //!    ([`read::open_file`]);

@@ -140,6 +140,7 @@ fn rows(i: usize) -> (ExampleRow, Vec<ActionRow>) {
                 start_us: 0,
                 end_us: 0,
                 created_at: created_at(i),
+                session_started_at: Some(created_at(i)),
             }
         })
         .collect();
@@ -153,7 +154,7 @@ fn rows(i: usize) -> (ExampleRow, Vec<ActionRow>) {
         action_tool_map_id: None,
         status: if i == FAILED { "FAILED" } else { COMPLETED }.to_owned(),
         created_at: created_at(i),
-        session_started_at: None,
+        session_started_at: Some(created_at(i)),
         action_count: i32::try_from(actions.len()).expect("small"),
         low_confidence_count: i32::try_from(actions.iter().filter(|a| a.low_confidence).count())
             .expect("small"),
@@ -162,6 +163,8 @@ fn rows(i: usize) -> (ExampleRow, Vec<ActionRow>) {
         messages_path: format!("examples/{}/messages.jsonl", example_id(i)),
         training_line: training_line(i),
         rejected_calls: 0,
+        source_name: None,
+        source_sha256: None,
     };
     (example, actions)
 }

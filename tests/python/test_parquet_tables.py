@@ -4,6 +4,8 @@ Parquet files that `tracepipe process` writes.
 TRACEPIPE_OUT names the output directory:
 
     <out>/tables/examples/suite=<suite>/date=<YYYY-MM-DD>/part-<stream>-<seq>.parquet
+        (date: the UTC day the session was recorded, __HIVE_DEFAULT_PARTITION__
+        when its recording has no clock)
     <out>/tables/actions/suite=…/date=…/part-….parquet
     <out>/examples/<example-id>/messages.jsonl
 
@@ -79,7 +81,7 @@ def test_files_sit_in_hive_partitions_with_deterministic_names(out, table):
             name, _, value = segment.partition("=")
             assert name == column and value, relative
         date = urllib.parse.unquote(relative.parts[1].partition("=")[2])
-        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", date), relative
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}|__HIVE_DEFAULT_PARTITION__", date), relative
         assert PART_NAME.fullmatch(relative.parts[2]), relative
 
 
@@ -135,17 +137,21 @@ def test_partition_columns_come_from_the_path_only(out, con, table):
         names = pq.read_schema(path).names
         assert not set(PARTITION_COLUMNS) & set(names), path
 
-    # The date partition is the UTC day of created_at, in both readers.
+    # The date partition is the UTC day the session was recorded (NULL when
+    # its recording has no clock), not the day it was processed, in both readers.
     assert (
         scalar(
             con,
-            f"SELECT count(*) FROM {duck(out, table)} WHERE date <> CAST(created_at AS DATE)",
+            f"SELECT count(*) FROM {duck(out, table)} "
+            "WHERE date IS DISTINCT FROM CAST(session_started_at AS DATE)",
         )
         == 0
     )
     arrow_table = arrow(out, table)
-    days = pc.strftime(arrow_table.column("created_at"), format="%Y-%m-%d")
-    assert days.to_pylist() == [str(d) for d in arrow_table.column("date").to_pylist()]
+    days = pc.strftime(arrow_table.column("session_started_at"), format="%Y-%m-%d")
+    assert days.to_pylist() == [
+        None if d is None else str(d) for d in arrow_table.column("date").to_pylist()
+    ]
 
 
 def test_actions_belong_to_their_examples(out, con):

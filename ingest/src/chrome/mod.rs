@@ -244,6 +244,18 @@ struct TraceMetadata {
     capture_datetime: Option<String>,
 }
 
+/// Chrome's `trace-capture-datetime` as RFC 3339. Chrome writes it in UTC, to
+/// the second, when tracing starts, unpadded (`2016-8-18 22:28:10`, the
+/// pattern `y-M-d H:m:s`); padded values read the same. Anything else is not
+/// a time this reader can vouch for: `None`.
+fn capture_datetime_rfc3339(text: &str) -> Option<String> {
+    let at = chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
+    Some(
+        at.and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
+}
+
 /// URLs of the browser's own pages, never of the recorded app.
 fn is_browser_url(url: &str) -> bool {
     const INTERNAL: &[&str] = &[
@@ -373,7 +385,17 @@ impl Reader<'_> {
         if let Some(ua) = meta.user_agent {
             self.builder.set_user_agent(ua);
         }
-        if let Some(start) = meta.start_time.or(meta.capture_datetime) {
+        // `startTime` (DevTools' saved recordings) is RFC 3339 already;
+        // Chrome's own `trace-capture-datetime` is written as tracing starts.
+        let started_at = meta
+            .start_time
+            .filter(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok())
+            .or_else(|| {
+                meta.capture_datetime
+                    .as_deref()
+                    .and_then(capture_datetime_rfc3339)
+            });
+        if let Some(start) = started_at {
             self.builder.set_started_at(start);
         }
         Ok(())
@@ -715,4 +737,27 @@ fn jpeg_dimensions(jpeg: &[u8]) -> Option<(i32, i32)> {
         i += 2 + len;
     }
     None
+}
+
+#[cfg(test)]
+mod capture_datetime_tests {
+    use super::capture_datetime_rfc3339;
+
+    #[test]
+    fn chromes_unpadded_utc_capture_time_becomes_rfc3339() {
+        assert_eq!(
+            capture_datetime_rfc3339("2016-8-18 22:28:10").as_deref(),
+            Some("2016-08-18T22:28:10Z")
+        );
+        assert_eq!(
+            capture_datetime_rfc3339("2026-11-25 16:59:23").as_deref(),
+            Some("2026-11-25T16:59:23Z")
+        );
+        assert_eq!(
+            capture_datetime_rfc3339("2026-1-5 3:4:5").as_deref(),
+            Some("2026-01-05T03:04:05Z")
+        );
+        assert_eq!(capture_datetime_rfc3339("yesterday"), None);
+        assert_eq!(capture_datetime_rfc3339("2026-13-40 25:00:00"), None);
+    }
 }

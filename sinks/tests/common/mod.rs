@@ -38,6 +38,8 @@ pub fn sample_example(i: usize) -> SampleExample {
     let example_id = format!("00000000-0000-4000-8000-{i:012}");
     let session_id = format!("10000000-0000-4000-8000-{:012}", i / 2);
     let created_at = created_at(i);
+    // Every third session's recording carries no clock: the NULL date partition.
+    let session_started_at = (i % 3 != 0).then(|| created_at - chrono::Duration::minutes(5));
     let action_count = 1 + i % 4;
     let mut actions = Vec::with_capacity(action_count);
     let mut tool_calls = Vec::with_capacity(action_count);
@@ -69,6 +71,7 @@ pub fn sample_example(i: usize) -> SampleExample {
             start_us: i64::from(first) * 1_000,
             end_us: i64::from(first + 3) * 1_000,
             created_at,
+            session_started_at,
         });
         tool_calls.push(json!({
             "id": format!("call_{}", a + 1),
@@ -103,8 +106,7 @@ pub fn sample_example(i: usize) -> SampleExample {
             .then(|| "20000000-0000-4000-8000-000000000001".to_owned()),
         status: "COMPLETED".to_owned(),
         created_at,
-        session_started_at: (!i.is_multiple_of(3))
-            .then(|| created_at - chrono::Duration::minutes(5)),
+        session_started_at,
         action_count: i32::try_from(actions.len()).expect("small"),
         low_confidence_count: i32::try_from(low_confidence_count).expect("small"),
         min_confidence: actions.iter().map(|a| a.confidence).reduce(f64::min),
@@ -112,6 +114,8 @@ pub fn sample_example(i: usize) -> SampleExample {
         messages_path: format!("examples/{example_id}/messages.jsonl"),
         training_line,
         rejected_calls: i32::try_from(i % 2).expect("small"),
+        source_name: (i % 4 != 0).then(|| format!("recording-{i}.trace.json.gz")),
+        source_sha256: (i % 4 != 0).then(|| format!("{i:064x}")),
     };
     SampleExample {
         example,
