@@ -735,8 +735,9 @@ fn print_provenance(provenance: &[Provenance]) {
         provenance.len()
     );
     for p in provenance.iter().take(LISTED) {
+        let calls = if p.tool_calls == 1 { "call" } else { "calls" };
         println!(
-            "  {}  {}  session {}  example {}  {} tool calls",
+            "  {}  {}  session {}  example {}  {} tool {calls}",
             p.input,
             &p.sha256[..p.sha256.len().min(12)],
             p.session_id,
