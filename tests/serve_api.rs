@@ -273,12 +273,20 @@ fn recorded_fixtures_become_the_expected_tool_calls() {
     let mut uploaded = Vec::new();
     for (scenario, path, expected) in &fixtures {
         let bytes = std::fs::read(path).expect("fixture");
+        let sha256: String = {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(&bytes);
+            digest.iter().map(|b| format!("{b:02x}")).collect()
+        };
         let session = json_of(
             server.upload(&key, &suite, &format!("{scenario}.trace.json.gz"), bytes),
             StatusCode::CREATED,
         );
         assert_eq!(session["suite_id"], suite.as_str());
         assert_eq!(session["source_format"], "CHROME_TRACE");
+        // Provenance: the uploaded file's name and the SHA-256 of its bytes.
+        assert_eq!(session["source_name"], format!("{scenario}.trace.json.gz"));
+        assert_eq!(session["source_sha256"], sha256.as_str());
         let session_id = session["id"].as_str().expect("session id").to_owned();
         let fetched = json_of(
             server

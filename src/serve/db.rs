@@ -101,6 +101,13 @@ CREATE TABLE idempotency_keys (
 /// every start.
 const SCHEMA_V3: &str = "ALTER TABLE examples ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;";
 
+/// Version 3: provenance of a session, the uploaded file's name and the
+/// SHA-256 of its bytes (NULL for sessions stored before).
+const SCHEMA_V3: &str = r#"
+ALTER TABLE sessions ADD COLUMN source_name TEXT;
+ALTER TABLE sessions ADD COLUMN source_sha256 TEXT;
+"#;
+
 /// The shared handle. Cloning is cheap.
 #[derive(Clone)]
 pub struct Db {
@@ -338,7 +345,7 @@ pub fn revoke_api_key(
 
 // ------------------------------------------------------------------- sessions
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SessionRecord {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -351,10 +358,14 @@ pub struct SessionRecord {
     pub source_format: String,
     pub size_bytes: i64,
     pub event_count: i64,
+    /// The uploaded file's name, as the client sent it.
+    pub source_name: Option<String>,
+    /// SHA-256 of the uploaded bytes, lowercase hex.
+    pub source_sha256: Option<String>,
 }
 
 const SESSION_COLUMNS: &str =
-    "id, user_id, suite_id, description, created_at, storage_path, source_format, size_bytes, event_count";
+    "id, user_id, suite_id, description, created_at, storage_path, source_format, size_bytes, event_count, source_name, source_sha256";
 
 fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
@@ -367,13 +378,15 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
         source_format: r.get(6)?,
         size_bytes: r.get(7)?,
         event_count: r.get(8)?,
+        source_name: r.get(9)?,
+        source_sha256: r.get(10)?,
     })
 }
 
 pub fn insert_session(conn: &Connection, s: &SessionRecord) -> Result<(), ServeError> {
     conn.execute(
         &format!(
-            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
         ),
         params![
             s.id.to_string(),
@@ -384,7 +397,9 @@ pub fn insert_session(conn: &Connection, s: &SessionRecord) -> Result<(), ServeE
             s.storage_path,
             s.source_format,
             s.size_bytes,
-            s.event_count
+            s.event_count,
+            s.source_name,
+            s.source_sha256
         ],
     )?;
     Ok(())
@@ -945,6 +960,44 @@ mod tests {
         assert!(err.to_string().contains("newer"), "{err}");
     }
 
+    /// A database of the first schema gains the later tables and the
+    /// provenance columns; its sessions keep their data and have none.
+    #[test]
+    fn a_version_1_database_is_migrated_with_its_sessions() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("t.db");
+        let user = Uuid::new_v4();
+        let session = Uuid::new_v4();
+        {
+            let conn = Connection::open(&path).expect("raw");
+            conn.execute_batch(SCHEMA_V1).expect("version 1");
+            conn.pragma_update(None, "user_version", 1)
+                .expect("version");
+            conn.execute(
+                "INSERT INTO users (id, display_name, is_admin, created_at) VALUES (?1, 'u', 0, ?2)",
+                params![user.to_string(), now()],
+            )
+            .expect("user");
+            conn.execute(
+                "INSERT INTO sessions (id, user_id, suite_id, description, created_at, storage_path, \
+                 source_format, size_bytes, event_count) VALUES (?1, ?2, ?3, NULL, ?4, 'k', 'CHROME_TRACE', 5, 2)",
+                params![session.to_string(), user.to_string(), Uuid::new_v4().to_string(), now()],
+            )
+            .expect("session");
+        }
+        let db = Db::open(&path).expect("migrates");
+        let conn = db.conn.lock().expect("lock");
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        let found = get_session(&conn, user, session)
+            .expect("get")
+            .expect("the session is still there");
+        assert_eq!((found.size_bytes, found.event_count), (5, 2));
+        assert_eq!((found.source_name, found.source_sha256), (None, None));
+    }
+
     #[test]
     fn user_data_is_scoped_to_its_owner() {
         let (_dir, db) = open();
@@ -973,9 +1026,14 @@ mod tests {
             source_format: "CHROME_TRACE".into(),
             size_bytes: 10,
             event_count: 1,
+            source_name: Some("send_simple.trace.json.gz".into()),
+            source_sha256: Some("ab".repeat(32)),
         };
         insert_session(&conn, &s).expect("session");
-        assert!(get_session(&conn, a.id, s.id).expect("get").is_some());
+        assert_eq!(
+            get_session(&conn, a.id, s.id).expect("get").as_ref(),
+            Some(&s)
+        );
         assert!(get_session(&conn, b.id, s.id).expect("get").is_none());
         let page = Page {
             page: 1,

@@ -1062,7 +1062,9 @@ fn schemas() -> Value {
             "source_format": { "type": "string", "enum": ["CHROME_TRACE", "INPUT_EVENTS_JSONL"] },
             "size_bytes": { "type": "integer", "minimum": 0 },
             "event_count": { "type": "integer", "minimum": 0 },
-        }), &["id", "user_id", "suite_id", "description", "created_at", "storage_path", "source_format", "size_bytes", "event_count"]));
+            "source_name": nullable(json!({ "type": "string", "description": "the uploaded file's name, as the client sent it" })),
+            "source_sha256": nullable(json!({ "type": "string", "pattern": "^[0-9a-f]{64}$", "description": "SHA-256 of the uploaded bytes" })),
+        }), &["id", "user_id", "suite_id", "description", "created_at", "storage_path", "source_format", "size_bytes", "event_count", "source_name", "source_sha256"]));
     schemas.insert("NewExample".into(), closed(json!({
             "session_id": uuid(),
             "model_id": uuid(),

@@ -186,6 +186,7 @@ pub async fn create(
     let mut description = None;
     let mut screenshots_safe = None;
     let mut size = None;
+    let mut source_name = None;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         // A name is as long as its part header allows: errors show its start.
         let name = crate::admission::truncated(field.name().unwrap_or_default(), MAX_SHOWN_NAME);
@@ -218,6 +219,7 @@ pub async fn create(
                 if size.is_some() {
                     return Err(duplicate());
                 }
+                source_name = field.file_name().and_then(upload_file_name);
                 size =
                     Some(stream_to_file(field, &file, state.config.limits.max_upload_bytes).await?);
             }
@@ -280,6 +282,7 @@ pub async fn create(
         options: IngestOptions {
             unmarked_screenshots: screenshots_safe.unwrap_or_default(),
         },
+        source_name,
     };
     let (status, record) = tokio::spawn(store(state.clone(), upload, file, received)).await??;
     Ok((status, axum::Json(record)))
@@ -317,6 +320,15 @@ struct Received {
     /// The `Idempotency-Key` and the upload's fingerprint.
     idempotency: Option<(String, String)>,
     options: IngestOptions,
+    /// The file name the client gave the upload, for the Session's provenance.
+    source_name: Option<String>,
+}
+
+/// The last component of a client's file name (browsers may send a path),
+/// at most 255 characters: it is recorded, never used as a path.
+fn upload_file_name(sent: &str) -> Option<String> {
+    let name = sent.rsplit(['/', '\\']).next().unwrap_or(sent).trim();
+    (!name.is_empty()).then(|| name.chars().take(255).collect())
 }
 
 /// Stores and reads the upload, records the session and queues its Example:
@@ -329,7 +341,11 @@ async fn store(
     r: Received,
 ) -> ApiResult<(StatusCode, SessionRecord)> {
     let session_id = r.session_id;
-    let ingested = match state.pipeline.ingest(&file, session_id, r.options).await {
+    let ingested = match state
+        .pipeline
+        .ingest_named(&file, r.source_name.as_deref(), session_id, r.options)
+        .await
+    {
         Ok(ingested) => ingested,
         Err(e) => {
             // The session id is this upload's own: whatever is stored under
@@ -372,6 +388,8 @@ async fn store(
         source_format: format_name(ingested.session.source).to_owned(),
         size_bytes: i64::try_from(r.size).unwrap_or(i64::MAX),
         event_count: i64::try_from(ingested.session.events.len()).unwrap_or(i64::MAX),
+        source_name: ingested.session.source_name.clone(),
+        source_sha256: ingested.session.source_sha256.clone(),
     };
     let example = default_example(&state.catalog.snapshot(), &record);
     // The queue slot is taken only now, once the upload is stored and read:
