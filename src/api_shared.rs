@@ -1,6 +1,7 @@
 //! JSON views of the catalog that both deployments answer with, so that
 //! `tracepipe serve` and `tracepipe gateway` give the same shapes for the same
-//! routes (`/suites`, `/mcp-servers`, the period of `/usage`).
+//! routes (`/suites`, `/mcp-servers`, the period of `/usage`), and what both
+//! record of an upload.
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use serde::Serialize;
@@ -194,5 +195,39 @@ pub mod idempotency {
             let reused = check_replay("k", &base, "other").expect_err("refused");
             assert!(reused.to_string().contains("`k`"), "{reused}");
         }
+    }
+}
+
+/// The name a Session records for an upload: the last component of the file
+/// name the client sent (browsers may send a path), at most 255 characters.
+/// It is recorded, never used as a path.
+pub fn upload_file_name(sent: &str) -> Option<String> {
+    let name = sent.rsplit(['/', '\\']).next().unwrap_or(sent).trim();
+    (!name.is_empty()).then(|| name.chars().take(255).collect())
+}
+
+#[cfg(test)]
+mod upload_file_name_tests {
+    use super::upload_file_name;
+
+    #[test]
+    fn keeps_the_last_path_component_within_255_characters() {
+        assert_eq!(
+            upload_file_name("send.trace.json.gz").as_deref(),
+            Some("send.trace.json.gz")
+        );
+        assert_eq!(
+            upload_file_name("C:\\fakepath\\a.json").as_deref(),
+            Some("a.json")
+        );
+        assert_eq!(
+            upload_file_name("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(upload_file_name(" / "), None);
+        assert_eq!(
+            upload_file_name(&"é".repeat(300)).map(|n| n.chars().count()),
+            Some(255)
+        );
     }
 }

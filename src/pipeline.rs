@@ -4,7 +4,7 @@
 //!
 //! The stages are the platform's:
 //!
-//! 1. [`Pipeline::ingest`]: read and normalise the recording (format validation
+//! 1. [`Pipeline::ingest_named`]: read and normalise the recording (format validation
 //!    included) while storing it, raw, and its screenshots; then store the
 //!    normalised Session.
 //! 2. [`Pipeline::synthesize`]: classify the Session with a [`Model`],
@@ -540,17 +540,6 @@ impl Pipeline {
     pub fn with_output_limits(mut self, output: OutputLimits) -> Pipeline {
         self.output = output;
         self
-    }
-
-    /// Stage 1: [`Pipeline::ingest_named`] with no file name to record (an
-    /// upload saved under a name of the server's choosing).
-    pub async fn ingest(
-        &self,
-        path: &FsPath,
-        session_id: Uuid,
-        options: IngestOptions,
-    ) -> Result<IngestedSession, PipelineError> {
-        self.ingest_named(path, None, session_id, options).await
     }
 
     /// Stage 1: stores the recording at `path` as session `session_id` and

@@ -123,6 +123,15 @@ fn the_gateway_serves_keys_users_examples_catalog_usage_and_openapi() {
         201,
     );
     let session_id = session["id"].as_str().expect("session id").to_owned();
+    assert_eq!(
+        session["source_name"], "account_secrets.trace.json.gz",
+        "{session}"
+    );
+    assert_eq!(
+        session["source_sha256"].as_str().map(str::len),
+        Some(64),
+        "{session}"
+    );
 
     // Catalog reads, every level; writes refused.
     let suites = expect(api.get(&admin, "/suites"), 200);

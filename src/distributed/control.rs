@@ -74,6 +74,8 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (user_id, key)
 );
+ALTER TABLE sessions ADD COLUMN IF NOT EXISTS source_name text;
+ALTER TABLE sessions ADD COLUMN IF NOT EXISTS source_sha256 text;
 ";
 
 /// A connection to the control plane; cheap to share.
@@ -90,6 +92,10 @@ pub struct SessionRecord {
     pub description: Option<String>,
     pub storage_path: String,
     pub created_at: DateTime<Utc>,
+    /// The uploaded file's name, as the client sent it.
+    pub source_name: Option<String>,
+    /// SHA-256 of the uploaded bytes, lowercase hex.
+    pub source_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -166,6 +172,8 @@ fn session(row: &Row) -> SessionRecord {
         description: row.get("description"),
         storage_path: row.get("storage_path"),
         created_at: row.get("created_at"),
+        source_name: row.get("source_name"),
+        source_sha256: row.get("source_sha256"),
     }
 }
 
@@ -435,6 +443,13 @@ impl Control {
                  ), o AS (
                     INSERT INTO outbox (topic, key, value, headers)
                     SELECT $12, $13, $14, $15 FROM s
+    ) -> Result<(), DistributedError> {
+        self.client
+            .execute(
+                "WITH s AS (
+                    INSERT INTO sessions (id, user_id, suite_id, description, storage_path, created_at, raw_bytes,
+                                          source_name, source_sha256)
+                    VALUES ($1, $2, $3, $4, $5, $6, $9, $10, $11) RETURNING id
                  )
                  SELECT count(*) FROM s",
                 &[
@@ -453,6 +468,8 @@ impl Control {
                     &message.key,
                     &message.value,
                     &message.headers,
+                    &record.source_name,
+                    &record.source_sha256,
                 ],
             )
             .await?;

@@ -602,6 +602,7 @@ async fn create_session(
     };
     let (mut suite, mut description, mut received) = (None, None, false);
     let mut options = IngestOptions::default();
+    let mut source_name = None;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         match field.name().unwrap_or_default() {
             "suite_id" => suite = Some(read_text(field, "suite_id").await?),
@@ -622,6 +623,9 @@ async fn create_session(
                     }
             }
             "input_events" => {
+                source_name = field
+                    .file_name()
+                    .and_then(crate::api_shared::upload_file_name);
                 let mut out = tokio::fs::File::create(&file).await.map_err(|source| {
                     DistributedError::Io {
                         what: "creating the upload file".into(),
@@ -718,7 +722,11 @@ async fn create_session(
             Some((key, fingerprint))
         }
     };
-    let ingested = match gateway.pipeline.ingest(&file, session_id, options).await {
+    let ingested = match gateway
+        .pipeline
+        .ingest_named(&file, source_name.as_deref(), session_id, options)
+        .await
+    {
         Ok(ingested) => ingested,
         Err(PipelineError::Ingest(e @ IngestError::TooManyEvents { .. })) => {
             return Err(ApiError::new(
@@ -756,6 +764,8 @@ async fn create_session(
         // PostgreSQL keeps microseconds: the answer shows the time a retry
         // and `GET /sessions/{id}` will show.
         created_at: Utc::now().trunc_subsecs(6),
+        source_name: ingested.session.source_name.clone(),
+        source_sha256: ingested.session.source_sha256.clone(),
     };
     let example_id = recipe.example_id(session_id);
     let raw_bytes = tokio::fs::metadata(&file)

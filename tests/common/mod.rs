@@ -237,7 +237,25 @@ pub fn upload(url: &str, key: &str, file: &PathBuf) -> Value {
         "{}",
         response.text().unwrap_or_default()
     );
-    response.json().expect("json")
+    let session: Value = response.json().expect("json");
+    // Provenance: the uploaded file's name and the SHA-256 of its bytes.
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+    assert_eq!(
+        session["source_name"].as_str(),
+        name.as_deref(),
+        "{session}"
+    );
+    let sha256: String = {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(std::fs::read(file).expect("the uploaded file"));
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    assert_eq!(
+        session["source_sha256"].as_str(),
+        Some(sha256.as_str()),
+        "{session}"
+    );
+    session
 }
 
 /// The uploaded session's id.

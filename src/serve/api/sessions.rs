@@ -219,7 +219,9 @@ pub async fn create(
                 if size.is_some() {
                     return Err(duplicate());
                 }
-                source_name = field.file_name().and_then(upload_file_name);
+                source_name = field
+                    .file_name()
+                    .and_then(crate::api_shared::upload_file_name);
                 size =
                     Some(stream_to_file(field, &file, state.config.limits.max_upload_bytes).await?);
             }
@@ -322,13 +324,6 @@ struct Received {
     options: IngestOptions,
     /// The file name the client gave the upload, for the Session's provenance.
     source_name: Option<String>,
-}
-
-/// The last component of a client's file name (browsers may send a path),
-/// at most 255 characters: it is recorded, never used as a path.
-fn upload_file_name(sent: &str) -> Option<String> {
-    let name = sent.rsplit(['/', '\\']).next().unwrap_or(sent).trim();
-    (!name.is_empty()).then(|| name.chars().take(255).collect())
 }
 
 /// Stores and reads the upload, records the session and queues its Example:
