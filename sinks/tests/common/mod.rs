@@ -39,7 +39,8 @@ pub fn sample_example(i: usize) -> SampleExample {
     let session_id = format!("10000000-0000-4000-8000-{:012}", i / 2);
     let created_at = created_at(i);
     // Every third session's recording carries no clock: the NULL date partition.
-    let session_started_at = (i % 3 != 0).then(|| created_at - chrono::Duration::minutes(5));
+    let session_started_at =
+        (!i.is_multiple_of(3)).then(|| created_at - chrono::Duration::minutes(5));
     let action_count = 1 + i % 4;
     let mut actions = Vec::with_capacity(action_count);
     let mut tool_calls = Vec::with_capacity(action_count);
@@ -114,8 +115,8 @@ pub fn sample_example(i: usize) -> SampleExample {
         messages_path: format!("examples/{example_id}/messages.jsonl"),
         training_line,
         rejected_calls: i32::try_from(i % 2).expect("small"),
-        source_name: (i % 4 != 0).then(|| format!("recording-{i}.trace.json.gz")),
-        source_sha256: (i % 4 != 0).then(|| format!("{i:064x}")),
+        source_name: (!i.is_multiple_of(4)).then(|| format!("recording-{i}.trace.json.gz")),
+        source_sha256: (!i.is_multiple_of(4)).then(|| format!("{i:064x}")),
     };
     SampleExample {
         example,
