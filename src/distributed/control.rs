@@ -433,8 +433,9 @@ impl Control {
                     SELECT $2, $10::text, $11::text, $1 WHERE $10::text IS NOT NULL
                     ON CONFLICT DO NOTHING RETURNING session_id
                  ), s AS (
-                    INSERT INTO sessions (id, user_id, suite_id, description, storage_path, created_at, raw_bytes)
-                    SELECT $1, $2, $3, $4, $5, $6, $9
+                    INSERT INTO sessions (id, user_id, suite_id, description, storage_path, created_at, raw_bytes,
+                                          source_name, source_sha256)
+                    SELECT $1, $2, $3, $4, $5, $6, $9, $16, $17
                     WHERE $10::text IS NULL OR EXISTS (SELECT 1 FROM k)
                     RETURNING id
                  ), e AS (
@@ -443,13 +444,6 @@ impl Control {
                  ), o AS (
                     INSERT INTO outbox (topic, key, value, headers)
                     SELECT $12, $13, $14, $15 FROM s
-    ) -> Result<(), DistributedError> {
-        self.client
-            .execute(
-                "WITH s AS (
-                    INSERT INTO sessions (id, user_id, suite_id, description, storage_path, created_at, raw_bytes,
-                                          source_name, source_sha256)
-                    VALUES ($1, $2, $3, $4, $5, $6, $9, $10, $11) RETURNING id
                  )
                  SELECT count(*) FROM s",
                 &[

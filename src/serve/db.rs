@@ -1071,6 +1071,8 @@ mod tests {
             source_format: "CHROME_TRACE".into(),
             size_bytes: 10,
             event_count: 1,
+            source_name: None,
+            source_sha256: None,
         };
         let first = session(a.id);
         insert_session(&conn, &first).expect("session");
