@@ -601,13 +601,7 @@ impl Pipeline {
             })?;
             let mut hashed = HashingReader::new(file);
             let (mut session, scrubbed) =
-                read_session_scrubbed(
-                BufReader::new(&mut hashed),
-                id,
-                &limits,
-                &guard,
-                &mut sink,
-            )?;
+                read_session_scrubbed(BufReader::new(&mut hashed), id, &limits, &guard, &mut sink)?;
             session.source_name = source_name;
             session.source_sha256 =
                 Some(hashed.finish().map_err(|source| PipelineError::Open {
