@@ -64,6 +64,8 @@ struct HeaderRef<'a> {
     started_at: &'a Option<String>,
     duration_us: i64,
     user_agent: &'a Option<String>,
+    source_name: &'a Option<String>,
+    source_sha256: &'a Option<String>,
     pages: &'a [String],
 }
 
@@ -75,6 +77,8 @@ struct Header {
     started_at: Option<String>,
     duration_us: i64,
     user_agent: Option<String>,
+    source_name: Option<String>,
+    source_sha256: Option<String>,
     pages: Vec<String>,
 }
 
@@ -148,6 +152,8 @@ pub fn encode_session(session: &Session) -> Result<Vec<u8>, AvroError> {
         started_at: &session.started_at,
         duration_us: session.duration_us,
         user_agent: &session.user_agent,
+        source_name: &session.source_name,
+        source_sha256: &session.source_sha256,
         pages: &session.pages,
     };
     let mut out = Vec::new();
@@ -236,6 +242,8 @@ fn decode_current(mut datum: &[u8]) -> Result<Session, AvroError> {
         started_at: header.started_at,
         duration_us: header.duration_us,
         user_agent: header.user_agent,
+        source_name: header.source_name,
+        source_sha256: header.source_sha256,
         pages: header.pages,
         events,
     })

@@ -16,7 +16,7 @@ use super::error::ServeError;
 
 /// `PRAGMA user_version` of the schema this build writes. A database from a
 /// newer build is refused rather than misread.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE users (
@@ -101,9 +101,9 @@ CREATE TABLE idempotency_keys (
 /// every start.
 const SCHEMA_V3: &str = "ALTER TABLE examples ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;";
 
-/// Version 3: provenance of a session, the uploaded file's name and the
+/// Version 4: provenance of a session, the uploaded file's name and the
 /// SHA-256 of its bytes (NULL for sessions stored before).
-const SCHEMA_V3: &str = r#"
+const SCHEMA_V4: &str = r#"
 ALTER TABLE sessions ADD COLUMN source_name TEXT;
 ALTER TABLE sessions ADD COLUMN source_sha256 TEXT;
 "#;
@@ -170,6 +170,12 @@ fn migrate(conn: &mut Connection) -> Result<(), ServeError> {
         let tx = conn.transaction()?;
         tx.execute_batch(SCHEMA_V3)?;
         tx.pragma_update(None, "user_version", 3)?;
+        tx.commit()?;
+    }
+    if version < 4 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V4)?;
+        tx.pragma_update(None, "user_version", 4)?;
         tx.commit()?;
     }
     Ok(())
