@@ -387,6 +387,8 @@ mod tests {
             started_at: None,
             duration_us: 10_000,
             user_agent: None,
+            source_name: None,
+            source_sha256: None,
             pages: Vec::new(),
             events: times_us
                 .iter()
