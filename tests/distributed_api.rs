@@ -78,6 +78,29 @@ fn the_gateway_serves_keys_users_examples_catalog_usage_and_openapi() {
         http: Client::new(),
     };
 
+    // The capture how-to page and the extension zip it links, public, as
+    // serve serves them.
+    let root = api.url.trim_end_matches("/v1");
+    let howto = api
+        .http
+        .get(format!("{root}/capture"))
+        .send()
+        .expect("how-to page");
+    assert_eq!(howto.status().as_u16(), 200);
+    let page = howto.text().expect("how-to text");
+    assert!(
+        page.contains("/downloads/tracepipe-capture-extension.zip"),
+        "the how-to page links the extension: {page}"
+    );
+    let zip = api
+        .http
+        .get(format!("{root}/downloads/tracepipe-capture-extension.zip"))
+        .send()
+        .expect("extension zip");
+    assert_eq!(zip.status().as_u16(), 200);
+    let zip = zip.bytes().expect("zip bytes");
+    assert!(zip.starts_with(b"PK\x03\x04"), "a zip archive");
+
     // OpenAPI: public, and lists what is routed.
     let doc = expect(
         api.http
@@ -124,7 +147,7 @@ fn the_gateway_serves_keys_users_examples_catalog_usage_and_openapi() {
     );
     let session_id = session["id"].as_str().expect("session id").to_owned();
     assert_eq!(
-        session["source_name"], "account_secrets.trace.json.gz",
+        session["source_name"], "create_label.trace.json.gz",
         "{session}"
     );
     assert_eq!(
