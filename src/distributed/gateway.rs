@@ -941,6 +941,34 @@ async fn get_example(
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such example"))
 }
 
+/// The caller's Example `id` and where it keeps its `messages.jsonl`, which
+/// exists once the Example is COMPLETED; `what` names what the route serves.
+async fn completed_messages(
+    gateway: &Gateway,
+    user_id: Uuid,
+    id: Uuid,
+    what: &str,
+) -> ApiResult<(ExampleRecord, Path)> {
+    let example = gateway
+        .control
+        .example(user_id, id)
+        .await?
+        .ok_or_else(|| not_found("example"))?;
+    match (example.status.as_str(), &example.storage_path) {
+        ("COMPLETED", Some(path)) => {
+            let location = path
+                .split('/')
+                .fold(gateway.prefix.clone(), |p, part| p.join(part));
+            Ok((example, location))
+        }
+        (status, _) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_completed",
+            format!("the example is {status}; its {what} exist once it is COMPLETED"),
+        )),
+    }
+}
+
 async fn get_messages(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
@@ -948,24 +976,7 @@ async fn get_messages(
 ) -> ApiResult<Response> {
     let user = caller(&gateway, &headers).await?;
     let id = parse_id(&id)?;
-    let example = gateway
-        .control
-        .example(user.id, id)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such example"))?;
-    let path = match (example.status.as_str(), example.storage_path) {
-        ("COMPLETED", Some(path)) => path,
-        (status, _) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "not_completed",
-                format!("the example is {status}; its messages exist once it is COMPLETED"),
-            ))
-        }
-    };
-    let location = path
-        .split('/')
-        .fold(gateway.prefix.clone(), |p, part| p.join(part));
+    let (_, location) = completed_messages(&gateway, user.id, id, "messages").await?;
     let bytes = gateway
         .store
         .get(&location)
@@ -1107,25 +1118,8 @@ async fn get_actions(
 ) -> ApiResult<Json<Value>> {
     let user = caller(&gateway, &headers).await?;
     let id = parse_id(&id)?;
-    let example = gateway
-        .control
-        .example(user.id, id)
-        .await?
-        .ok_or_else(|| not_found("example"))?;
-    let path = match (example.status.as_str(), &example.storage_path) {
-        ("COMPLETED", Some(path)) => path.clone(),
-        (status, _) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "not_completed",
-                format!("the example is {status}; its actions exist once it is COMPLETED"),
-            ))
-        }
-    };
     // `actions.json` sits beside `messages.jsonl` in the Example's folder.
-    let messages = path
-        .split('/')
-        .fold(gateway.prefix.clone(), |p, part| p.join(part));
+    let (example, messages) = completed_messages(&gateway, user.id, id, "actions").await?;
     let key = messages
         .parent()
         .unwrap_or_else(|| gateway.prefix.clone())

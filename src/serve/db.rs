@@ -154,29 +154,15 @@ fn migrate(conn: &mut Connection) -> Result<(), ServeError> {
             "the database has schema version {version}, newer than this build's {SCHEMA_VERSION}; use a newer tracepipe"
         )));
     }
-    if version < 1 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V1)?;
-        tx.pragma_update(None, "user_version", 1)?;
-        tx.commit()?;
-    }
-    if version < 2 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V2)?;
-        tx.pragma_update(None, "user_version", 2)?;
-        tx.commit()?;
-    }
-    if version < 3 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V3)?;
-        tx.pragma_update(None, "user_version", 3)?;
-        tx.commit()?;
-    }
-    if version < 4 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V4)?;
-        tx.pragma_update(None, "user_version", 4)?;
-        tx.commit()?;
+    // Each step runs once, in its own transaction, from the version found.
+    let steps = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+    for (to, step) in (1..).zip(steps) {
+        if version < to {
+            let tx = conn.transaction()?;
+            tx.execute_batch(step)?;
+            tx.pragma_update(None, "user_version", to)?;
+            tx.commit()?;
+        }
     }
     Ok(())
 }
