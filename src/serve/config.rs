@@ -68,7 +68,6 @@ pub struct TablesConfig {
 pub struct PricingConfig {
     pub usd_per_gb_hour: f64,
     pub usd_per_1k_tokens: f64,
-    pub usd_per_session: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -191,7 +190,6 @@ impl ServeConfig {
         for (key, v) in [
             ("pricing.usd_per_gb_hour", self.pricing.usd_per_gb_hour),
             ("pricing.usd_per_1k_tokens", self.pricing.usd_per_1k_tokens),
-            ("pricing.usd_per_session", self.pricing.usd_per_session),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(ConfigError::Invalid {

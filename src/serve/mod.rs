@@ -20,15 +20,7 @@
 //! written, and their objects are named by their outbox sequence, so a replay
 //! rewrites the same objects.
 
-mod api;
-mod auth;
-mod catalog;
 pub mod config;
-mod db;
-mod error;
-mod extract;
-mod models;
-mod openapi;
 mod sink;
 mod worker;
 
@@ -43,31 +35,46 @@ use tokio::sync::{mpsc, watch};
 use tracepipe_ingest::Limits;
 use uuid::Uuid;
 
-use self::catalog::CatalogStore;
 use self::config::ServeConfig;
-use self::db::Db;
-pub use self::error::ServeError;
 use crate::admission::Admission;
+use crate::api::catalog_store::CatalogStore;
+pub use crate::api::error::ServiceError;
+use crate::api::{ApiState, Dispatch, Reservation};
+use crate::control::sqlite::{self as db, Db, SqliteControlPlane};
+use crate::control::ControlPlane;
 use crate::pipeline::{OutputLimits, Pipeline};
 
-/// Everything a request handler or worker shares.
+/// Everything the workers and the table sink share.
 pub struct AppState {
     pub config: ServeConfig,
+    /// The SQLite database behind `api.control`: the workers' queue and the
+    /// table outbox live there too.
     pub db: Db,
-    /// The object store: `<data dir>/objects`.
-    pub objects: Arc<dyn ObjectStore>,
-    /// Stores and normalises uploads, synthesises Examples, into `objects`.
-    pub pipeline: Pipeline,
-    /// Uploads stream here, one folder each, before the pipeline reads them.
-    pub uploads_dir: PathBuf,
-    /// Where `objects` keeps its files, for removing a failed upload's
-    /// leftovers the store does not list (its unfinished staging files).
-    pub objects_dir: PathBuf,
-    pub catalog: CatalogStore,
+    /// What the API's handlers share: the object store at
+    /// `<data dir>/objects`, the pipeline writing into it, the catalog.
+    pub api: Arc<ApiState>,
     /// Example ids for the workers.
     pub queue: mpsc::Sender<Uuid>,
-    /// Per-key limits and the upload guard (src/admission).
-    pub admission: Arc<Admission>,
+}
+
+/// The embedded dispatch: a bounded in-process queue to the workers.
+struct QueueDispatch {
+    queue: mpsc::Sender<Uuid>,
+}
+
+impl Dispatch for QueueDispatch {
+    fn reserve(&self) -> Option<Box<dyn Reservation>> {
+        let permit = self.queue.clone().try_reserve_owned().ok()?;
+        Some(Box::new(QueueSlot(permit)))
+    }
+}
+
+struct QueueSlot(mpsc::OwnedPermit<Uuid>);
+
+impl Reservation for QueueSlot {
+    fn send(self: Box<Self>, example_id: Uuid) {
+        self.0.send(example_id);
+    }
 }
 
 /// How the server reports what a person starting it needs to know.
@@ -83,18 +90,19 @@ pub async fn run(
     config: ServeConfig,
     data_dir: PathBuf,
     announce: impl FnOnce(&Started),
-) -> Result<(), ServeError> {
+) -> Result<(), ServiceError> {
     let metrics = crate::telemetry::install("serve")?;
     let objects_dir = data_dir.join("objects");
     let uploads_dir = data_dir.join("uploads");
     for dir in [&data_dir, &objects_dir, &uploads_dir] {
         std::fs::create_dir_all(dir)
-            .map_err(|e| ServeError::io(format!("creating {}", dir.display()), e))?;
+            .map_err(|e| ServiceError::io(format!("creating {}", dir.display()), e))?;
     }
     clear_stale_uploads(&uploads_dir)?;
     let db = Db::open(&data_dir.join("tracepipe.db"))?;
+    let control: Arc<dyn ControlPlane> = Arc::new(SqliteControlPlane::new(db.clone()));
     sweep_orphan_sessions(&db, &objects_dir).await?;
-    let catalog = CatalogStore::open(&db, &config.catalog).await?;
+    let catalog = CatalogStore::open(control.as_ref(), &config.catalog).await?;
     // Automatic clean-up removes the folders a rejected upload leaves empty.
     let objects: Arc<dyn ObjectStore> =
         Arc::new(LocalFileSystem::new_with_prefix(&objects_dir)?.with_automatic_cleanup(true));
@@ -112,25 +120,34 @@ pub async fn run(
     let (queue, jobs) = mpsc::channel(config.processing.queue_capacity);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| ServeError::io(format!("binding {}", config.listen), e))?;
+        .map_err(|e| ServiceError::io(format!("binding {}", config.listen), e))?;
     let local: SocketAddr = listener
         .local_addr()
-        .map_err(|e| ServeError::io("reading the bound address", e))?;
+        .map_err(|e| ServiceError::io("reading the bound address", e))?;
     // Last before the announcement: a key created by a start that then failed
     // would never have been shown, and nobody could log in.
-    let admin_key = api::account::ensure_admin(&db, &config.admin_display_name).await?;
+    let admin_key =
+        crate::api::account::ensure_admin(control.as_ref(), &config.admin_display_name).await?;
 
-    let config_admission = config.admission.clone();
-    let state = Arc::new(AppState {
-        config,
-        db,
+    let api = Arc::new(ApiState {
+        limits: config.limits.clone(),
+        pricing: config.pricing.clone(),
+        control,
         objects,
         pipeline,
         uploads_dir,
-        objects_dir,
+        local_objects_dir: Some(objects_dir),
         catalog,
+        dispatch: Arc::new(QueueDispatch {
+            queue: queue.clone(),
+        }),
+        admission: Admission::new(config.admission.clone()),
+    });
+    let state = Arc::new(AppState {
+        config,
+        db,
+        api,
         queue,
-        admission: Admission::new(config_admission),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
 
@@ -143,7 +160,7 @@ pub async fn run(
         admin_key,
     });
 
-    let app = api::router(state.clone())
+    let app = crate::api::router(state.api.clone())
         .layer(axum::middleware::from_fn(crate::telemetry::http::track))
         .merge(crate::telemetry::routes(metrics))
         .merge(crate::capture_page::routes());
@@ -170,9 +187,9 @@ pub async fn run(
 }
 
 /// Uploads interrupted by a stop are never resumed.
-fn clear_stale_uploads(dir: &Path) -> Result<(), ServeError> {
+fn clear_stale_uploads(dir: &Path) -> Result<(), ServiceError> {
     let entries = std::fs::read_dir(dir)
-        .map_err(|e| ServeError::io(format!("reading {}", dir.display()), e))?;
+        .map_err(|e| ServiceError::io(format!("reading {}", dir.display()), e))?;
     for entry in entries.flatten() {
         let path = entry.path();
         let removed = if path.is_dir() {
@@ -180,7 +197,7 @@ fn clear_stale_uploads(dir: &Path) -> Result<(), ServeError> {
         } else {
             std::fs::remove_file(&path)
         };
-        removed.map_err(|e| ServeError::io(format!("removing {}", path.display()), e))?;
+        removed.map_err(|e| ServiceError::io(format!("removing {}", path.display()), e))?;
     }
     Ok(())
 }
@@ -189,12 +206,12 @@ fn clear_stale_uploads(dir: &Path) -> Result<(), ServeError> {
 /// upload interrupted by a crash or a full disk left behind. Session ids are
 /// fresh per upload and a session's row is written after its objects, so a
 /// folder without a row belongs to no one; at start no upload is in flight.
-async fn sweep_orphan_sessions(database: &Db, objects_dir: &Path) -> Result<(), ServeError> {
+async fn sweep_orphan_sessions(database: &Db, objects_dir: &Path) -> Result<(), ServiceError> {
     let sessions = objects_dir.join("sessions");
     let entries = match std::fs::read_dir(&sessions) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(ServeError::io(format!("reading {}", sessions.display()), e)),
+        Err(e) => return Err(ServiceError::io(format!("reading {}", sessions.display()), e)),
     };
     let mut folders = Vec::new();
     for entry in entries.flatten() {
@@ -210,7 +227,7 @@ async fn sweep_orphan_sessions(database: &Db, objects_dir: &Path) -> Result<(), 
     for (id, path) in folders {
         if !known.contains(&id) {
             std::fs::remove_dir_all(&path)
-                .map_err(|e| ServeError::io(format!("removing {}", path.display()), e))?;
+                .map_err(|e| ServiceError::io(format!("removing {}", path.display()), e))?;
             eprintln!("serve: removed the leftovers of interrupted upload {id}");
         }
     }

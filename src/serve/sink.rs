@@ -17,8 +17,8 @@ use tracepipe_sinks::{
     ActionRow, ExampleRow, ParquetFormat, PartitionedWriter, RecordWriter, WriterConfig,
 };
 
-use super::db;
-use super::error::ServeError;
+use crate::api::error::ServiceError;
+use crate::control::sqlite as db;
 use super::AppState;
 
 /// The stream name in object names (`part-serve-<seq>.parquet`).
@@ -32,7 +32,7 @@ struct Writers {
 }
 
 impl Writers {
-    fn new(store: &Arc<dyn ObjectStore>) -> Result<Writers, ServeError> {
+    fn new(store: &Arc<dyn ObjectStore>) -> Result<Writers, ServiceError> {
         let root = Path::default();
         Ok(Writers {
             examples: PartitionedWriter::for_table(
@@ -54,8 +54,8 @@ impl Writers {
 }
 
 /// Flushes every `tables.flush_interval_secs` and once more when `stop` turns true.
-pub async fn run(state: Arc<AppState>, mut stop: watch::Receiver<bool>) -> Result<(), ServeError> {
-    let store = state.objects.clone();
+pub async fn run(state: Arc<AppState>, mut stop: watch::Receiver<bool>) -> Result<(), ServiceError> {
+    let store = state.api.objects.clone();
     let mut writers = Writers::new(&store)?;
     let mut tick =
         tokio::time::interval(Duration::from_secs(state.config.tables.flush_interval_secs));
@@ -79,7 +79,7 @@ pub async fn run(state: Arc<AppState>, mut stop: watch::Receiver<bool>) -> Resul
     }
 }
 
-async fn drain(state: &AppState, writers: &mut Writers) -> Result<(), ServeError> {
+async fn drain(state: &AppState, writers: &mut Writers) -> Result<(), ServiceError> {
     loop {
         let batch = state.db.call(|conn| db::outbox_batch(conn, BATCH)).await?;
         let Some(last) = batch.last().map(|(seq, _, _)| *seq) else {

@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 use tracepipe_schemas::decode_session;
 
-use super::db::{self, Completion, ExampleError, Job};
+use crate::control::sqlite::{self as db, Completion, Job};
+use crate::control::ExampleError;
 use super::AppState;
 use crate::pipeline::{PipelineError, Recipe, SESSION_OBJECT};
 
@@ -107,6 +108,7 @@ async fn process(state: &AppState, id: Uuid) {
         run(state, &job).await
     };
     let suite = state
+        .api
         .catalog
         .snapshot()
         .catalog
@@ -163,7 +165,7 @@ fn pipeline_failure(e: PipelineError) -> ExampleError {
 
 async fn run(state: &AppState, job: &Job) -> Result<Completion, ExampleError> {
     let example = &job.example;
-    let snapshot = state.catalog.snapshot();
+    let snapshot = state.api.catalog.snapshot();
     let catalog = &snapshot.catalog;
     let suite = catalog.suite_by_id(example.suite_id).ok_or_else(|| {
         failure(
@@ -222,6 +224,7 @@ async fn run(state: &AppState, job: &Job) -> Result<Completion, ExampleError> {
     };
     let location = object_store::path::Path::from(session_key);
     let avro = state
+        .api
         .objects
         .get(&location)
         .await
@@ -248,6 +251,7 @@ async fn run(state: &AppState, job: &Job) -> Result<Completion, ExampleError> {
         })?;
 
     let out = state
+        .api
         .pipeline
         .synthesize(
             &recipe,
@@ -261,6 +265,7 @@ async fn run(state: &AppState, job: &Job) -> Result<Completion, ExampleError> {
     crate::telemetry::pipeline::synthesized(&suite.name, &out);
     let messages = object_store::path::Path::from(out.example.messages_path.as_str());
     let size = state
+        .api
         .objects
         .head(&messages)
         .await

@@ -13,25 +13,26 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::api::auth::Caller;
+use crate::api::error::{ApiError, ApiResult, ServiceError};
+use crate::api::extract::Query;
+use crate::api::ApiState;
 use crate::api_shared::month;
-use crate::serve::auth::Caller;
+use crate::control::{timestamp, StoredObject, UsageRows};
 use crate::serve::config::PricingConfig;
-use crate::serve::db::{self, StoredObject, UsageRows};
-use crate::serve::error::{ApiResult, ServeError};
-use crate::serve::extract::Query;
-use crate::serve::AppState;
 
 const BYTES_PER_GB: f64 = 1e9;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
-    suite_id: Option<Uuid>,
+    /// A suite's id or name.
+    suite_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Usage {
-    period: Period,
+    billing_period: Period,
     suite_id: Option<Uuid>,
     sessions_uploaded: i64,
     examples_generated: i64,
@@ -49,8 +50,8 @@ struct Period {
 #[derive(Debug, Serialize, PartialEq)]
 struct Tokens {
     total: i64,
-    /// Model id → tokens. The RULES models use none.
-    by_model: BTreeMap<Uuid, i64>,
+    /// `provider/name` of each model → tokens. The RULES models use none.
+    by_model: BTreeMap<String, i64>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -61,21 +62,33 @@ struct Storage {
 
 #[derive(Debug, Serialize, PartialEq)]
 struct Cost {
+    tokens: f64,
+    storage: f64,
+    total: f64,
     currency: &'static str,
-    amount: f64,
 }
 
-fn parse_time(t: &str) -> Result<DateTime<Utc>, ServeError> {
+/// Dollars to whole cents, as a bill shows them; never `-0.0`.
+fn cents(usd: f64) -> f64 {
+    let rounded = (usd * 100.0).round() / 100.0;
+    if rounded == 0.0 {
+        0.0
+    } else {
+        rounded
+    }
+}
+
+fn parse_time(t: &str) -> Result<DateTime<Utc>, ServiceError> {
     DateTime::parse_from_rfc3339(t)
         .map(|d| d.with_timezone(&Utc))
-        .map_err(|e| ServeError::Corrupt(format!("timestamp {t}: {e}")))
+        .map_err(|e| ServiceError::Corrupt(format!("timestamp {t}: {e}")))
 }
 
 fn gb_hours(
     objects: &[StoredObject],
     start: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<f64, ServeError> {
+) -> Result<f64, ServiceError> {
     let mut total = 0.0;
     for o in objects {
         let from = parse_time(&o.created_at)?.max(start);
@@ -93,18 +106,21 @@ fn summarise(
     (start, end): (DateTime<Utc>, DateTime<Utc>),
     now: DateTime<Utc>,
     pricing: &PricingConfig,
-) -> Result<Usage, ServeError> {
-    let by_model: BTreeMap<Uuid, i64> = rows.tokens_by_model.into_iter().collect();
+    model_name: impl Fn(Uuid) -> String,
+) -> Result<Usage, ServiceError> {
+    let mut by_model: BTreeMap<String, i64> = BTreeMap::new();
+    for (model, tokens) in rows.tokens_by_model {
+        *by_model.entry(model_name(model)).or_default() += tokens;
+    }
     let total_tokens: i64 = by_model.values().sum();
     let current_gb = rows.objects.iter().map(|o| o.bytes as f64).sum::<f64>() / BYTES_PER_GB;
     let gb_hours = gb_hours(&rows.objects, start, now.min(end))?;
-    let amount = gb_hours * pricing.usd_per_gb_hour
-        + total_tokens as f64 / 1000.0 * pricing.usd_per_1k_tokens
-        + rows.sessions_uploaded as f64 * pricing.usd_per_session;
+    let tokens_cost = cents(total_tokens as f64 / 1000.0 * pricing.usd_per_1k_tokens);
+    let storage_cost = cents(gb_hours * pricing.usd_per_gb_hour);
     Ok(Usage {
-        period: Period {
-            start: db::timestamp(start),
-            end: db::timestamp(end),
+        billing_period: Period {
+            start: timestamp(start),
+            end: timestamp(end),
         },
         suite_id,
         sessions_uploaded: rows.sessions_uploaded,
@@ -117,35 +133,49 @@ fn summarise(
             current_gb,
             gb_hours,
         },
-        // Cents are what a bill shows; more digits would suggest a precision
-        // the estimate does not have.
         estimated_cost: Cost {
+            tokens: tokens_cost,
+            storage: storage_cost,
+            total: cents(tokens_cost + storage_cost),
             currency: "USD",
-            amount: (amount * 100.0).round() / 100.0,
         },
     })
 }
 
 pub async fn get(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Query(q): Query<UsageQuery>,
 ) -> ApiResult<axum::Json<Usage>> {
     let now = Utc::now();
     let period = month(now);
-    let (start, end) = (db::timestamp(period.0), db::timestamp(period.1));
-    let user_id = caller.0.id;
-    let suite = q.suite_id;
+    let (start, end) = (timestamp(period.0), timestamp(period.1));
+    let snapshot = state.catalog.snapshot();
+    let suite = match q.suite_id.as_deref() {
+        None => None,
+        Some(named) => Some(snapshot.suite_by_name_or_id(named).map(|s| s.id).ok_or_else(
+            || ApiError::unprocessable("unknown_suite", "there is no such suite").field("suite_id"),
+        )?),
+    };
     let rows = state
-        .db
-        .call(move |conn| db::usage(conn, user_id, suite, &start, &end))
+        .control
+        .usage(caller.0.id, suite, &start, &end)
         .await?;
+    let views = snapshot.models.views();
+    let model_name = |id: Uuid| {
+        views
+            .iter()
+            .find(|v| v.id == id)
+            .map(|v| format!("{}/{}", v.provider_name(), v.name))
+            .unwrap_or_else(|| id.to_string())
+    };
     Ok(axum::Json(summarise(
         rows,
-        q.suite_id,
+        suite,
         period,
         now,
-        &state.config.pricing,
+        &state.pricing,
+        model_name,
     )?))
 }
 
@@ -161,8 +191,8 @@ mod tests {
             .single()
             .expect("date");
         let (s, e) = month(now);
-        assert_eq!(db::timestamp(s), "2026-12-01T00:00:00.000Z");
-        assert_eq!(db::timestamp(e), "2027-01-01T00:00:00.000Z");
+        assert_eq!(timestamp(s), "2026-12-01T00:00:00.000Z");
+        assert_eq!(timestamp(e), "2027-01-01T00:00:00.000Z");
     }
 
     #[test]
@@ -191,13 +221,26 @@ mod tests {
         };
         let pricing = PricingConfig {
             usd_per_gb_hour: 0.5,
-            usd_per_1k_tokens: 0.0,
-            usd_per_session: 1.0,
+            usd_per_1k_tokens: 0.002,
         };
-        let u = summarise(rows, None, month(now), now, &pricing).expect("usage");
+        let model = Uuid::new_v4();
+        let rows = UsageRows {
+            tokens_by_model: vec![(model, 1500)],
+            ..rows
+        };
+        let u = summarise(rows, None, month(now), now, &pricing, |_| "rules/gmail".into())
+            .expect("usage");
         assert!((u.storage.gb_hours - 20.0).abs() < 1e-9);
         assert!((u.storage.current_gb - 3.0).abs() < 1e-9);
-        assert_eq!(u.estimated_cost.amount, 11.0);
-        assert_eq!(u.tokens.total, 0);
+        assert_eq!(u.estimated_cost.storage, 10.0);
+        assert_eq!(u.estimated_cost.tokens, 0.0);
+        assert_eq!(u.estimated_cost.total, 10.0);
+        assert_eq!(u.tokens.by_model.get("rules/gmail"), Some(&1500));
+    }
+
+    #[test]
+    fn a_cost_is_never_negative_zero() {
+        assert!(cents(-0.001).is_sign_positive());
+        assert_eq!(cents(0.005), 0.01);
     }
 }

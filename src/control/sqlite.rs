@@ -7,16 +7,21 @@
 //! the user's id, so no handler can read across users by forgetting a filter.
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
-use super::error::ServeError;
+use async_trait::async_trait;
+use std::collections::HashSet;
+
+use super::{
+    now, ApiKey, ControlPlane, NewUpload, StoredCatalog, UploadOutcome, CatalogFile, ControlError, ControlResult, ExampleError, ExampleFilter,
+    ExampleRecord, Page, SessionRecord, Status, StoredObject, UsageRows, User,
+};
 
 /// `PRAGMA user_version` of the schema this build writes. A database from a
 /// newer build is refused rather than misread.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE users (
@@ -108,6 +113,14 @@ ALTER TABLE sessions ADD COLUMN source_name TEXT;
 ALTER TABLE sessions ADD COLUMN source_sha256 TEXT;
 "#;
 
+/// Version 5: when each key was last used, and the catalog's version, which
+/// every write increments.
+const SCHEMA_V5: &str = r#"
+ALTER TABLE api_keys ADD COLUMN last_used_at TEXT;
+CREATE TABLE catalog_version (version INTEGER NOT NULL);
+INSERT INTO catalog_version (version) VALUES (0);
+"#;
+
 /// The shared handle. Cloning is cheap.
 #[derive(Clone)]
 pub struct Db {
@@ -116,7 +129,7 @@ pub struct Db {
 
 impl Db {
     /// Opens (creating if needed) and migrates the database at `path`.
-    pub fn open(path: &Path) -> Result<Db, ServeError> {
+    pub fn open(path: &Path) -> ControlResult<Db> {
         let mut conn = Connection::open(path)?;
         // WAL: readers do not wait for the writer; NORMAL is durable at each
         // checkpoint, which is what WAL is designed for.
@@ -131,10 +144,10 @@ impl Db {
     }
 
     /// Runs `f` with the connection on a blocking thread.
-    pub async fn call<T, F>(&self, f: F) -> Result<T, ServeError>
+    pub async fn call<T, F>(&self, f: F) -> ControlResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, ServeError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> ControlResult<T> + Send + 'static,
     {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
@@ -143,19 +156,32 @@ impl Db {
             let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
             f(&mut guard)
         })
-        .await?
+        .await
+        .map_err(|e| ControlError::Database(format!("a database task failed: {e}")))?
     }
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), ServeError> {
+impl From<rusqlite::Error> for ControlError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
+                ControlError::StorageFull(e.to_string())
+            }
+            rusqlite::Error::FromSqlConversionFailure(..) => ControlError::Corrupt(e.to_string()),
+            _ => ControlError::Database(e.to_string()),
+        }
+    }
+}
+
+fn migrate(conn: &mut Connection) -> ControlResult<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > SCHEMA_VERSION {
-        return Err(ServeError::Corrupt(format!(
+        return Err(ControlError::Corrupt(format!(
             "the database has schema version {version}, newer than this build's {SCHEMA_VERSION}; use a newer tracepipe"
         )));
     }
     // Each step runs once, in its own transaction, from the version found.
-    let steps = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4];
+    let steps = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
     for (to, step) in (1..).zip(steps) {
         if version < to {
             let tx = conn.transaction()?;
@@ -167,14 +193,7 @@ fn migrate(conn: &mut Connection) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Now, as stored: RFC 3339 UTC with milliseconds, so text order is time order.
-pub fn now() -> String {
-    timestamp(chrono::Utc::now())
-}
 
-pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 fn uuid_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
     let text: String = row.get(idx)?;
@@ -193,29 +212,10 @@ fn opt_uuid_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Uuid>> {
     .transpose()
 }
 
-/// A page of a list: 1-based `page`, `per_page` rows.
-#[derive(Debug, Clone, Copy)]
-pub struct Page {
-    pub page: u32,
-    pub per_page: u32,
-}
 
-impl Page {
-    fn limit_offset(self) -> (i64, i64) {
-        let per = i64::from(self.per_page);
-        (per, i64::from(self.page - 1) * per)
-    }
-}
 
 // ---------------------------------------------------------------- users, keys
 
-#[derive(Debug, Clone, Serialize)]
-pub struct User {
-    pub id: Uuid,
-    pub display_name: String,
-    pub is_admin: bool,
-    pub created_at: String,
-}
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -226,11 +226,11 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     })
 }
 
-pub fn user_count(conn: &Connection) -> Result<i64, ServeError> {
+pub fn user_count(conn: &Connection) -> ControlResult<i64> {
     Ok(conn.query_row("SELECT count(*) FROM users", [], |r| r.get(0))?)
 }
 
-pub fn insert_user(conn: &Connection, user: &User) -> Result<(), ServeError> {
+pub fn insert_user(conn: &Connection, user: &User) -> ControlResult<()> {
     conn.execute(
         "INSERT INTO users (id, display_name, is_admin, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![
@@ -243,32 +243,29 @@ pub fn insert_user(conn: &Connection, user: &User) -> Result<(), ServeError> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ApiKey {
-    pub id: Uuid,
-    pub name: Option<String>,
-    /// The key's first characters, for telling keys apart (`tp_live_Ab12Cd34…`).
-    pub prefix: String,
-    pub created_at: String,
-    pub revoked_at: Option<String>,
-}
 
 pub fn insert_api_key(
     conn: &Connection,
     user_id: Uuid,
     key: &ApiKey,
     key_hash: &str,
-) -> Result<(), ServeError> {
+) -> ControlResult<()> {
+    // `prefix` holds the masked form: keys made before version 5 kept their
+    // first characters only, and are listed as such.
     conn.execute(
         "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![key.id.to_string(), user_id.to_string(), key.name, key.prefix, key_hash, key.created_at],
+        params![key.id.to_string(), user_id.to_string(), key.name, key.masked, key_hash, key.created_at],
     )?;
     Ok(())
 }
 
-/// The user a live (not revoked) key hash belongs to.
-pub fn user_by_key_hash(conn: &Connection, key_hash: &str) -> Result<Option<User>, ServeError> {
-    Ok(conn
+/// How stale `last_used_at` may get: one write a minute per key at most,
+/// rather than one per request.
+const LAST_USED_RESOLUTION: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The user a live (not revoked) key hash belongs to; records the use.
+pub fn authenticate(conn: &Connection, key_hash: &str) -> ControlResult<Option<User>> {
+    let user = conn
         .query_row(
             "SELECT u.id, u.display_name, u.is_admin, u.created_at
              FROM api_keys k JOIN users u ON u.id = k.user_id
@@ -276,85 +273,63 @@ pub fn user_by_key_hash(conn: &Connection, key_hash: &str) -> Result<Option<User
             [key_hash],
             user_from_row,
         )
-        .optional()?)
+        .optional()?;
+    if user.is_some() {
+        let now = chrono::Utc::now();
+        conn.execute(
+            "UPDATE api_keys SET last_used_at = ?2
+             WHERE key_hash = ?1 AND (last_used_at IS NULL OR last_used_at < ?3)",
+            params![
+                key_hash,
+                super::timestamp(now),
+                super::timestamp(now - LAST_USED_RESOLUTION)
+            ],
+        )?;
+    }
+    Ok(user)
 }
 
 pub fn list_api_keys(
     conn: &Connection,
     user_id: Uuid,
     page: Page,
-) -> Result<(Vec<ApiKey>, i64), ServeError> {
+) -> ControlResult<(Vec<ApiKey>, i64)> {
     let (limit, offset) = page.limit_offset();
     let mut stmt = conn.prepare(
-        "SELECT id, name, prefix, created_at, revoked_at FROM api_keys
-         WHERE user_id = ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
+        "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys
+         WHERE user_id = ?1 AND revoked_at IS NULL ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
     )?;
     let items = stmt
         .query_map(params![user_id.to_string(), limit, offset], |r| {
             Ok(ApiKey {
                 id: uuid_col(r, 0)?,
                 name: r.get(1)?,
-                prefix: r.get(2)?,
+                masked: r.get(2)?,
                 created_at: r.get(3)?,
-                revoked_at: r.get(4)?,
+                last_used_at: r.get(4)?,
+                revoked_at: r.get(5)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let total = conn.query_row(
-        "SELECT count(*) FROM api_keys WHERE user_id = ?1",
+        "SELECT count(*) FROM api_keys WHERE user_id = ?1 AND revoked_at IS NULL",
         [user_id.to_string()],
         |r| r.get(0),
     )?;
     Ok((items, total))
 }
 
-/// Revokes one of the user's keys; `None` when the user has no such key.
-pub fn revoke_api_key(
-    conn: &Connection,
-    user_id: Uuid,
-    key_id: Uuid,
-) -> Result<Option<ApiKey>, ServeError> {
-    conn.execute(
+/// Revokes one of the user's live keys; false when the user has none by that id.
+pub fn revoke_api_key(conn: &Connection, user_id: Uuid, key_id: Uuid) -> ControlResult<bool> {
+    let changed = conn.execute(
         "UPDATE api_keys SET revoked_at = ?3 WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL",
         params![key_id.to_string(), user_id.to_string(), now()],
     )?;
-    Ok(conn
-        .query_row(
-            "SELECT id, name, prefix, created_at, revoked_at FROM api_keys WHERE id = ?1 AND user_id = ?2",
-            params![key_id.to_string(), user_id.to_string()],
-            |r| {
-                Ok(ApiKey {
-                    id: uuid_col(r, 0)?,
-                    name: r.get(1)?,
-                    prefix: r.get(2)?,
-                    created_at: r.get(3)?,
-                    revoked_at: r.get(4)?,
-                })
-            },
-        )
-        .optional()?)
+    Ok(changed == 1)
 }
 
 // ------------------------------------------------------------------- sessions
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SessionRecord {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub suite_id: Uuid,
-    pub description: Option<String>,
-    pub created_at: String,
-    /// Object key of the raw upload, relative to the data directory's object store.
-    pub storage_path: String,
-    /// `CHROME_TRACE` or `INPUT_EVENTS_JSONL`.
-    pub source_format: String,
-    pub size_bytes: i64,
-    pub event_count: i64,
-    /// The uploaded file's name, as the client sent it.
-    pub source_name: Option<String>,
-    /// SHA-256 of the uploaded bytes, lowercase hex.
-    pub source_sha256: Option<String>,
-}
 
 const SESSION_COLUMNS: &str =
     "id, user_id, suite_id, description, created_at, storage_path, source_format, size_bytes, event_count, source_name, source_sha256";
@@ -375,7 +350,7 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     })
 }
 
-pub fn insert_session(conn: &Connection, s: &SessionRecord) -> Result<(), ServeError> {
+pub fn insert_session(conn: &Connection, s: &SessionRecord) -> ControlResult<()> {
     conn.execute(
         &format!(
             "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
@@ -401,7 +376,7 @@ pub fn insert_session(conn: &Connection, s: &SessionRecord) -> Result<(), ServeE
 pub fn existing_sessions(
     conn: &Connection,
     ids: &[Uuid],
-) -> Result<std::collections::HashSet<Uuid>, ServeError> {
+) -> ControlResult<std::collections::HashSet<Uuid>> {
     let mut stmt = conn.prepare("SELECT 1 FROM sessions WHERE id = ?1")?;
     let mut found = std::collections::HashSet::new();
     for id in ids {
@@ -416,7 +391,7 @@ pub fn get_session(
     conn: &Connection,
     user_id: Uuid,
     id: Uuid,
-) -> Result<Option<SessionRecord>, ServeError> {
+) -> ControlResult<Option<SessionRecord>> {
     Ok(conn
         .query_row(
             &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1 AND user_id = ?2"),
@@ -431,7 +406,7 @@ pub fn list_sessions(
     user_id: Uuid,
     suite_id: Option<Uuid>,
     page: Page,
-) -> Result<(Vec<SessionRecord>, i64), ServeError> {
+) -> ControlResult<(Vec<SessionRecord>, i64)> {
     let (limit, offset) = page.limit_offset();
     let suite = suite_id.map(|s| s.to_string());
     let mut stmt = conn.prepare(&format!(
@@ -462,7 +437,7 @@ pub fn claim_idempotency_key(
     key: &str,
     request_sha256: &str,
     session_id: Uuid,
-) -> Result<bool, ServeError> {
+) -> ControlResult<bool> {
     let inserted = conn.execute(
         "INSERT INTO idempotency_keys (user_id, key, request_sha256, session_id, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
@@ -483,7 +458,7 @@ pub fn idempotent_session(
     conn: &Connection,
     user_id: Uuid,
     key: &str,
-) -> Result<Option<(String, SessionRecord)>, ServeError> {
+) -> ControlResult<Option<(String, SessionRecord)>> {
     let session = conn
         .query_row(
             "SELECT request_sha256, session_id FROM idempotency_keys WHERE user_id = ?1 AND key = ?2",
@@ -499,7 +474,7 @@ pub fn idempotent_session(
 
 /// Sessions of any user that refer to `suite_id`: a suite with sessions is
 /// not deleted.
-pub fn sessions_of_suite(conn: &Connection, suite_id: Uuid) -> Result<i64, ServeError> {
+pub fn sessions_of_suite(conn: &Connection, suite_id: Uuid) -> ControlResult<i64> {
     Ok(conn.query_row(
         "SELECT count(*) FROM sessions WHERE suite_id = ?1",
         [suite_id.to_string()],
@@ -509,64 +484,9 @@ pub fn sessions_of_suite(conn: &Connection, suite_id: Uuid) -> Result<i64, Serve
 
 // ------------------------------------------------------------------- examples
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Status {
-    Pending,
-    Processing,
-    Completed,
-    Failed,
-}
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "PENDING",
-            Status::Processing => "PROCESSING",
-            Status::Completed => "COMPLETED",
-            Status::Failed => "FAILED",
-        }
-    }
 
-    pub fn parse(s: &str) -> Option<Status> {
-        Some(match s {
-            "PENDING" => Status::Pending,
-            "PROCESSING" => Status::Processing,
-            "COMPLETED" => Status::Completed,
-            "FAILED" => Status::Failed,
-            _ => return None,
-        })
-    }
-}
 
-/// Why an Example failed: a stable code and what to do about it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ExampleError {
-    pub code: String,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ExampleRecord {
-    pub id: Uuid,
-    pub session_id: Uuid,
-    #[serde(skip)]
-    pub user_id: Uuid,
-    pub suite_id: Uuid,
-    pub model_id: Uuid,
-    pub action_tool_map_id: Option<Uuid>,
-    pub model_configuration: serde_json::Value,
-    /// Object key of `messages.jsonl`, once COMPLETED.
-    pub storage_path: Option<String>,
-    pub status: Status,
-    pub error: Option<ExampleError>,
-    /// Tool calls in the conversation, once COMPLETED.
-    pub tool_calls: Option<i64>,
-    /// Classified actions left out (unmapped, invalid), once COMPLETED.
-    pub rejected_calls: Option<i64>,
-    pub created_at: String,
-    pub updated_at: String,
-}
 
 const EXAMPLE_COLUMNS: &str = "id, session_id, user_id, suite_id, model_id, action_tool_map_id, model_configuration, \
      storage_path, status, error_code, error_message, tool_calls, rejected_calls, created_at, updated_at";
@@ -602,7 +522,7 @@ fn example_from_row(r: &Row<'_>) -> rusqlite::Result<ExampleRecord> {
     })
 }
 
-pub fn insert_example(conn: &Connection, e: &ExampleRecord) -> Result<(), ServeError> {
+pub fn insert_example(conn: &Connection, e: &ExampleRecord) -> ControlResult<()> {
     conn.execute(
         "INSERT INTO examples (id, session_id, user_id, suite_id, model_id, action_tool_map_id,
              model_configuration, status, created_at, updated_at)
@@ -626,7 +546,7 @@ pub fn get_example(
     conn: &Connection,
     user_id: Uuid,
     id: Uuid,
-) -> Result<Option<ExampleRecord>, ServeError> {
+) -> ControlResult<Option<ExampleRecord>> {
     Ok(conn
         .query_row(
             &format!("SELECT {EXAMPLE_COLUMNS} FROM examples WHERE id = ?1 AND user_id = ?2"),
@@ -636,20 +556,13 @@ pub fn get_example(
         .optional()?)
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct ExampleFilter {
-    pub session_id: Option<Uuid>,
-    pub suite_id: Option<Uuid>,
-    pub model_id: Option<Uuid>,
-    pub status: Option<Status>,
-}
 
 pub fn list_examples(
     conn: &Connection,
     user_id: Uuid,
     filter: &ExampleFilter,
     page: Page,
-) -> Result<(Vec<ExampleRecord>, i64), ServeError> {
+) -> ControlResult<(Vec<ExampleRecord>, i64)> {
     let (limit, offset) = page.limit_offset();
     let condition =
         "user_id = ?1 AND (?2 IS NULL OR session_id = ?2) AND (?3 IS NULL OR suite_id = ?3)
@@ -690,7 +603,7 @@ pub struct Job {
 
 /// Marks the Example PROCESSING and answers its job, unless it is already
 /// finished (a duplicate notification).
-pub fn start_job(conn: &Connection, id: Uuid) -> Result<Option<Job>, ServeError> {
+pub fn start_job(conn: &Connection, id: Uuid) -> ControlResult<Option<Job>> {
     let changed = conn.execute(
         "UPDATE examples SET status = 'PROCESSING', attempts = attempts + 1, updated_at = ?2
          WHERE id = ?1 AND status IN ('PENDING', 'PROCESSING')",
@@ -737,7 +650,7 @@ pub struct Completion {
     pub action_rows: String,
 }
 
-pub fn complete_example(conn: &mut Connection, id: Uuid, c: &Completion) -> Result<(), ServeError> {
+pub fn complete_example(conn: &mut Connection, id: Uuid, c: &Completion) -> ControlResult<()> {
     let tx = conn.transaction()?;
     let stamp = now();
     tx.execute(
@@ -764,7 +677,7 @@ pub fn complete_example(conn: &mut Connection, id: Uuid, c: &Completion) -> Resu
     Ok(())
 }
 
-pub fn fail_example(conn: &Connection, id: Uuid, error: &ExampleError) -> Result<(), ServeError> {
+pub fn fail_example(conn: &Connection, id: Uuid, error: &ExampleError) -> ControlResult<()> {
     conn.execute(
         "UPDATE examples SET status = 'FAILED', error_code = ?2, error_message = ?3, updated_at = ?4
          WHERE id = ?1",
@@ -774,7 +687,7 @@ pub fn fail_example(conn: &Connection, id: Uuid, error: &ExampleError) -> Result
 }
 
 /// Examples left unfinished by an earlier run, oldest first.
-pub fn unfinished_examples(conn: &Connection) -> Result<Vec<Uuid>, ServeError> {
+pub fn unfinished_examples(conn: &Connection) -> ControlResult<Vec<Uuid>> {
     let mut stmt = conn.prepare(
         "SELECT id FROM examples WHERE status IN ('PENDING', 'PROCESSING') ORDER BY seq",
     )?;
@@ -790,7 +703,7 @@ pub fn unfinished_examples(conn: &Connection) -> Result<Vec<Uuid>, ServeError> {
 pub fn outbox_batch(
     conn: &Connection,
     limit: i64,
-) -> Result<Vec<(u64, String, String)>, ServeError> {
+) -> ControlResult<Vec<(u64, String, String)>> {
     let mut stmt = conn
         .prepare("SELECT seq, example_row, action_rows FROM table_outbox ORDER BY seq LIMIT ?1")?;
     let rows = stmt
@@ -803,7 +716,7 @@ pub fn outbox_batch(
 }
 
 /// Drops outbox rows up to `upto` once their objects are written.
-pub fn outbox_delete_through(conn: &Connection, upto: u64) -> Result<(), ServeError> {
+pub fn outbox_delete_through(conn: &Connection, upto: u64) -> ControlResult<()> {
     conn.execute(
         "DELETE FROM table_outbox WHERE seq <= ?1",
         [i64::try_from(upto).unwrap_or(i64::MAX)],
@@ -813,17 +726,8 @@ pub fn outbox_delete_through(conn: &Connection, upto: u64) -> Result<(), ServeEr
 
 // --------------------------------------------------------------------- catalog
 
-/// One stored catalog file: `kind` is `mcp_server`, `suite` or `map`; `suite`
-/// names the suite a map belongs to (empty otherwise).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CatalogFile {
-    pub kind: String,
-    pub suite: String,
-    pub name: String,
-    pub contents: String,
-}
 
-pub fn catalog_files(conn: &Connection) -> Result<Vec<CatalogFile>, ServeError> {
+pub fn catalog_files(conn: &Connection) -> ControlResult<Vec<CatalogFile>> {
     let mut stmt = conn.prepare(
         "SELECT kind, suite, name, contents FROM catalog_files ORDER BY kind, suite, name",
     )?;
@@ -840,9 +744,25 @@ pub fn catalog_files(conn: &Connection) -> Result<Vec<CatalogFile>, ServeError> 
     Ok(files)
 }
 
-/// Replaces the whole stored catalog in one transaction.
-pub fn replace_catalog(conn: &mut Connection, files: &[CatalogFile]) -> Result<(), ServeError> {
+pub fn catalog_version(conn: &Connection) -> ControlResult<i64> {
+    Ok(conn.query_row("SELECT version FROM catalog_version", [], |r| r.get(0))?)
+}
+
+/// Replaces the whole stored catalog in one transaction, if it is still at
+/// `base_version`: the new version, or None.
+pub fn replace_catalog(
+    conn: &mut Connection,
+    base_version: i64,
+    files: &[CatalogFile],
+) -> ControlResult<Option<i64>> {
     let tx = conn.transaction()?;
+    let bumped = tx.execute(
+        "UPDATE catalog_version SET version = version + 1 WHERE version = ?1",
+        [base_version],
+    )?;
+    if bumped == 0 {
+        return Ok(None);
+    }
     tx.execute("DELETE FROM catalog_files", [])?;
     for f in files {
         tx.execute(
@@ -851,27 +771,12 @@ pub fn replace_catalog(conn: &mut Connection, files: &[CatalogFile]) -> Result<(
         )?;
     }
     tx.commit()?;
-    Ok(())
+    Ok(Some(base_version + 1))
 }
 
 // ----------------------------------------------------------------------- usage
 
-/// One stored object's size and when it was stored, for storage accounting.
-#[derive(Debug, Clone)]
-pub struct StoredObject {
-    pub bytes: i64,
-    pub created_at: String,
-}
 
-#[derive(Debug, Clone, Default)]
-pub struct UsageRows {
-    pub sessions_uploaded: i64,
-    pub examples_generated: i64,
-    /// (model id, tokens) of Examples completed in the period.
-    pub tokens_by_model: Vec<(Uuid, i64)>,
-    /// Every object the user has stored that existed before the period ended.
-    pub objects: Vec<StoredObject>,
-}
 
 /// The user's usage between `start` and `end` (timestamps as stored).
 pub fn usage(
@@ -880,7 +785,7 @@ pub fn usage(
     suite_id: Option<Uuid>,
     start: &str,
     end: &str,
-) -> Result<UsageRows, ServeError> {
+) -> ControlResult<UsageRows> {
     let user = user_id.to_string();
     let suite = suite_id.map(|s| s.to_string());
     let sessions_uploaded = conn.query_row(
@@ -927,6 +832,198 @@ pub fn usage(
         tokens_by_model,
         objects,
     })
+}
+
+/// The embedded deployment's control plane: [`ControlPlane`] over [`Db`].
+#[derive(Clone)]
+pub struct SqliteControlPlane {
+    db: Db,
+}
+
+impl SqliteControlPlane {
+    pub fn new(db: Db) -> SqliteControlPlane {
+        SqliteControlPlane { db }
+    }
+}
+
+#[async_trait]
+impl ControlPlane for SqliteControlPlane {
+    async fn user_count(&self) -> ControlResult<i64> {
+        self.db.call(|conn| user_count(conn)).await
+    }
+
+    async fn insert_user(&self, user: &User, key: &ApiKey, key_hash: &str) -> ControlResult<()> {
+        let (user, key, key_hash) = (user.clone(), key.clone(), key_hash.to_owned());
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                insert_user(&tx, &user)?;
+                insert_api_key(&tx, user.id, &key, &key_hash)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn insert_api_key(
+        &self,
+        user_id: Uuid,
+        key: &ApiKey,
+        key_hash: &str,
+    ) -> ControlResult<()> {
+        let (key, key_hash) = (key.clone(), key_hash.to_owned());
+        self.db
+            .call(move |conn| insert_api_key(conn, user_id, &key, &key_hash))
+            .await
+    }
+
+    async fn authenticate(&self, key_hash: &str) -> ControlResult<Option<User>> {
+        let key_hash = key_hash.to_owned();
+        self.db
+            .call(move |conn| authenticate(conn, &key_hash))
+            .await
+    }
+
+    async fn list_api_keys(&self, user_id: Uuid, page: Page) -> ControlResult<(Vec<ApiKey>, i64)> {
+        self.db
+            .call(move |conn| list_api_keys(conn, user_id, page))
+            .await
+    }
+
+    async fn revoke_api_key(&self, user_id: Uuid, key_id: Uuid) -> ControlResult<bool> {
+        self.db
+            .call(move |conn| revoke_api_key(conn, user_id, key_id))
+            .await
+    }
+
+    async fn insert_upload(&self, upload: &NewUpload) -> ControlResult<UploadOutcome> {
+        let upload = upload.clone();
+        self.db
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let session = &upload.session;
+                insert_session(&tx, session)?;
+                if let Some((key, fingerprint)) = &upload.idempotency {
+                    if !claim_idempotency_key(&tx, session.user_id, key, fingerprint, session.id)? {
+                        // Rolled back as `tx` drops.
+                        return Ok(UploadOutcome::KeyTaken);
+                    }
+                }
+                if let Some(example) = &upload.example {
+                    insert_example(&tx, example)?;
+                }
+                tx.commit()?;
+                Ok(UploadOutcome::Stored)
+            })
+            .await
+    }
+
+    async fn idempotent_session(
+        &self,
+        user_id: Uuid,
+        key: &str,
+    ) -> ControlResult<Option<(String, SessionRecord)>> {
+        let key = key.to_owned();
+        self.db
+            .call(move |conn| idempotent_session(conn, user_id, &key))
+            .await
+    }
+
+    async fn get_session(&self, user_id: Uuid, id: Uuid) -> ControlResult<Option<SessionRecord>> {
+        self.db
+            .call(move |conn| get_session(conn, user_id, id))
+            .await
+    }
+
+    async fn list_sessions(
+        &self,
+        user_id: Uuid,
+        suite_id: Option<Uuid>,
+        page: Page,
+    ) -> ControlResult<(Vec<SessionRecord>, i64)> {
+        self.db
+            .call(move |conn| list_sessions(conn, user_id, suite_id, page))
+            .await
+    }
+
+    async fn existing_sessions(&self, ids: &[Uuid]) -> ControlResult<HashSet<Uuid>> {
+        let ids = ids.to_vec();
+        self.db
+            .call(move |conn| existing_sessions(conn, &ids))
+            .await
+    }
+
+    async fn sessions_of_suite(&self, suite_id: Uuid) -> ControlResult<i64> {
+        self.db
+            .call(move |conn| sessions_of_suite(conn, suite_id))
+            .await
+    }
+
+    async fn insert_example(&self, example: &ExampleRecord) -> ControlResult<()> {
+        let example = example.clone();
+        self.db
+            .call(move |conn| insert_example(conn, &example))
+            .await
+    }
+
+    async fn get_example(&self, user_id: Uuid, id: Uuid) -> ControlResult<Option<ExampleRecord>> {
+        self.db
+            .call(move |conn| get_example(conn, user_id, id))
+            .await
+    }
+
+    async fn list_examples(
+        &self,
+        user_id: Uuid,
+        filter: &ExampleFilter,
+        page: Page,
+    ) -> ControlResult<(Vec<ExampleRecord>, i64)> {
+        let filter = filter.clone();
+        self.db
+            .call(move |conn| list_examples(conn, user_id, &filter, page))
+            .await
+    }
+
+    async fn catalog(&self) -> ControlResult<StoredCatalog> {
+        self.db
+            .call(|conn| {
+                // One read transaction: the version belongs to the files.
+                let tx = conn.transaction()?;
+                let version = catalog_version(&tx)?;
+                let files = catalog_files(&tx)?;
+                tx.commit()?;
+                Ok(StoredCatalog { version, files })
+            })
+            .await
+    }
+
+    async fn catalog_version(&self) -> ControlResult<i64> {
+        self.db.call(|conn| catalog_version(conn)).await
+    }
+
+    async fn replace_catalog(
+        &self,
+        base_version: i64,
+        files: &[CatalogFile],
+    ) -> ControlResult<Option<i64>> {
+        let files = files.to_vec();
+        self.db
+            .call(move |conn| replace_catalog(conn, base_version, &files))
+            .await
+    }
+
+    async fn usage(
+        &self,
+        user_id: Uuid,
+        suite_id: Option<Uuid>,
+        start: &str,
+        end: &str,
+    ) -> ControlResult<UsageRows> {
+        let (start, end) = (start.to_owned(), end.to_owned());
+        self.db
+            .call(move |conn| usage(conn, user_id, suite_id, &start, &end))
+            .await
+    }
 }
 
 #[cfg(test)]

@@ -18,12 +18,11 @@ use tracepipe_processors::catalog::{
 };
 
 use crate::api_shared::{ServerSummary, SuiteSummary};
-use crate::serve::auth::Caller;
-use crate::serve::catalog::{Files, WriteError};
-use crate::serve::db;
-use crate::serve::error::{ApiError, ApiResult};
-use crate::serve::extract::{Ids, Json, List, PageQuery, Query};
-use crate::serve::AppState;
+use crate::api::auth::Caller;
+use crate::api::catalog_store::{Files, WriteError};
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::extract::{Ids, Json, List, PageQuery, Query};
+use crate::api::ApiState;
 
 type Created<T> = ApiResult<(StatusCode, axum::Json<T>)>;
 
@@ -38,6 +37,10 @@ fn write_error(e: WriteError, op: Op) -> ApiError {
     match e {
         WriteError::Api(a) => a,
         WriteError::Internal(i) => i.into(),
+        WriteError::Changed => ApiError::conflict(
+            "catalog_changed",
+            "the catalog was changed by another request at the same time; read it again and retry",
+        ),
         WriteError::Catalog(CatalogError::Duplicate { kind, name, .. }) => ApiError::conflict(
             "duplicate",
             format!("a {kind} named `{name}` already exists"),
@@ -79,7 +82,7 @@ fn gone(what: &str) -> ApiError {
 // ---------------------------------------------------------------------- suites
 
 pub async fn list_suites(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     _caller: Caller,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<SuiteSummary>>> {
@@ -92,7 +95,7 @@ pub async fn list_suites(
 }
 
 pub async fn get_suite(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     _caller: Caller,
     Ids([id]): Ids<1>,
 ) -> ApiResult<axum::Json<Suite>> {
@@ -107,7 +110,7 @@ pub async fn get_suite(
 }
 
 pub async fn create_suite(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Json(body): Json<SuiteFile>,
 ) -> Created<Suite> {
@@ -116,7 +119,7 @@ pub async fn create_suite(
     let suite = state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files| {
                 if files.suites.contains_key(&body.name) {
                     return Err(ApiError::conflict(
@@ -134,7 +137,7 @@ pub async fn create_suite(
     Ok((StatusCode::CREATED, axum::Json(suite)))
 }
 
-fn suite_name(state: &AppState, id: Uuid) -> ApiResult<String> {
+fn suite_name(state: &ApiState, id: Uuid) -> ApiResult<String> {
     state
         .catalog
         .snapshot()
@@ -145,7 +148,7 @@ fn suite_name(state: &AppState, id: Uuid) -> ApiResult<String> {
 }
 
 pub async fn put_suite(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([id]): Ids<1>,
     Json(body): Json<SuiteFile>,
@@ -156,7 +159,7 @@ pub async fn put_suite(
     let suite = state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files| {
                 files.suites.insert(name.clone(), body);
                 Ok(())
@@ -169,16 +172,13 @@ pub async fn put_suite(
 }
 
 pub async fn delete_suite(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([id]): Ids<1>,
 ) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     let name = suite_name(&state, id)?;
-    let sessions = state
-        .db
-        .call(move |conn| db::sessions_of_suite(conn, id))
-        .await?;
+    let sessions = state.control.sessions_of_suite(id).await?;
     if sessions > 0 {
         return Err(ApiError::conflict(
             "in_use",
@@ -188,7 +188,7 @@ pub async fn delete_suite(
     state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files: &mut Files| {
                 files.suites.remove(&name);
                 files.rules.remove(&name);
@@ -205,7 +205,7 @@ pub async fn delete_suite(
 // --------------------------------------------------------------------- actions
 
 pub async fn list_actions(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     _caller: Caller,
     Ids([suite_id]): Ids<1>,
     Query(q): Query<PageQuery>,
@@ -220,7 +220,7 @@ pub async fn list_actions(
 }
 
 pub async fn get_action(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     _caller: Caller,
     Ids([suite_id, action_id]): Ids<2>,
 ) -> ApiResult<axum::Json<Action>> {
@@ -241,7 +241,7 @@ fn find_action(catalog: &Catalog, suite: &str, action: &str) -> Option<Action> {
 }
 
 pub async fn create_action(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([suite_id]): Ids<1>,
     Json(body): Json<ActionFile>,
@@ -252,7 +252,7 @@ pub async fn create_action(
     let created = state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files| {
                 let file = files.suites.get_mut(&suite).ok_or_else(|| gone("suite"))?;
                 if file.actions.iter().any(|a| a.name == body.name) {
@@ -271,7 +271,7 @@ pub async fn create_action(
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
-fn action_names(state: &AppState, suite_id: Uuid, action_id: Uuid) -> ApiResult<(String, String)> {
+fn action_names(state: &ApiState, suite_id: Uuid, action_id: Uuid) -> ApiResult<(String, String)> {
     let snapshot = state.catalog.snapshot();
     let suite = snapshot
         .catalog
@@ -284,7 +284,7 @@ fn action_names(state: &AppState, suite_id: Uuid, action_id: Uuid) -> ApiResult<
 }
 
 pub async fn put_action(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([suite_id, action_id]): Ids<2>,
     Json(body): Json<ActionFile>,
@@ -295,7 +295,7 @@ pub async fn put_action(
     let updated = state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files| {
                 let file = files.suites.get_mut(&suite).ok_or_else(|| gone("suite"))?;
                 let slot = file
@@ -314,7 +314,7 @@ pub async fn put_action(
 }
 
 pub async fn delete_action(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([suite_id, action_id]): Ids<2>,
 ) -> ApiResult<StatusCode> {
@@ -323,7 +323,7 @@ pub async fn delete_action(
     state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files| {
                 let file = files.suites.get_mut(&suite).ok_or_else(|| gone("suite"))?;
                 file.actions.retain(|a| a.name != action);
@@ -454,7 +454,7 @@ fn with_tools(server: &McpServer, tools: &[Value]) -> ApiResult<McpServer> {
 }
 
 pub async fn list_servers(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     _caller: Caller,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<ServerSummary>>> {
@@ -470,7 +470,7 @@ pub async fn list_servers(
 }
 
 pub async fn get_server(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     _caller: Caller,
     Ids([id]): Ids<1>,
 ) -> ApiResult<axum::Json<McpServer>> {
@@ -485,7 +485,7 @@ pub async fn get_server(
 }
 
 pub async fn create_server(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Json(body): Json<ServerBody>,
 ) -> Created<McpServer> {
@@ -495,7 +495,7 @@ pub async fn create_server(
     let created = state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files| {
                 if files.mcp_servers.contains_key(&server.name) {
                     return Err(ApiError::conflict(
@@ -513,7 +513,7 @@ pub async fn create_server(
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
-fn server_name(state: &AppState, id: Uuid) -> ApiResult<String> {
+fn server_name(state: &ApiState, id: Uuid) -> ApiResult<String> {
     state
         .catalog
         .snapshot()
@@ -524,7 +524,7 @@ fn server_name(state: &AppState, id: Uuid) -> ApiResult<String> {
 }
 
 pub async fn put_server(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([id]): Ids<1>,
     Json(body): Json<ServerBody>,
@@ -536,7 +536,7 @@ pub async fn put_server(
     let updated = state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files| {
                 files.mcp_servers.insert(name.clone(), server);
                 Ok(())
@@ -549,7 +549,7 @@ pub async fn put_server(
 }
 
 pub async fn delete_server(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([id]): Ids<1>,
 ) -> ApiResult<StatusCode> {
@@ -558,7 +558,7 @@ pub async fn delete_server(
     state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files| {
                 if let Some(((suite, _), _)) = files.maps.iter().find(|((_, server), _)| *server == name) {
                     return Err(ApiError::conflict(
@@ -579,7 +579,7 @@ pub async fn delete_server(
 // ----------------------------------------------------------------------- tools
 
 pub async fn list_tools(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     _caller: Caller,
     Ids([server_id]): Ids<1>,
     Query(q): Query<PageQuery>,
@@ -594,7 +594,7 @@ pub async fn list_tools(
 }
 
 pub async fn get_tool(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     _caller: Caller,
     Ids([server_id, tool_id]): Ids<2>,
 ) -> ApiResult<axum::Json<Tool>> {
@@ -643,7 +643,7 @@ fn edit_tools(
 }
 
 pub async fn create_tool(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([server_id]): Ids<1>,
     Json(body): Json<Value>,
@@ -654,7 +654,7 @@ pub async fn create_tool(
     let created = state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files| {
                 edit_tools(files, &server, |tools| {
                     if tools
@@ -677,7 +677,7 @@ pub async fn create_tool(
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
-fn tool_names(state: &AppState, server_id: Uuid, tool_id: Uuid) -> ApiResult<(String, String)> {
+fn tool_names(state: &ApiState, server_id: Uuid, tool_id: Uuid) -> ApiResult<(String, String)> {
     let snapshot = state.catalog.snapshot();
     let server = snapshot
         .catalog
@@ -688,7 +688,7 @@ fn tool_names(state: &AppState, server_id: Uuid, tool_id: Uuid) -> ApiResult<(St
 }
 
 pub async fn put_tool(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([server_id, tool_id]): Ids<2>,
     Json(body): Json<Value>,
@@ -699,7 +699,7 @@ pub async fn put_tool(
     let updated = state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files| {
                 edit_tools(files, &server, |tools| {
                     let slot = tools
@@ -718,7 +718,7 @@ pub async fn put_tool(
 }
 
 pub async fn delete_tool(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([server_id, tool_id]): Ids<2>,
 ) -> ApiResult<StatusCode> {
@@ -727,7 +727,7 @@ pub async fn delete_tool(
     state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files| {
                 edit_tools(files, &server, |tools| {
                     tools.retain(|t| t.get("name").and_then(Value::as_str) != Some(tool.as_str()));
@@ -753,7 +753,7 @@ pub struct MapQuery {
 }
 
 pub async fn list_maps(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     _caller: Caller,
     Query(q): Query<MapQuery>,
 ) -> ApiResult<axum::Json<List<ActionToolMap>>> {
@@ -775,7 +775,7 @@ pub async fn list_maps(
 }
 
 pub async fn get_map(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     _caller: Caller,
     Ids([id]): Ids<1>,
 ) -> ApiResult<axum::Json<ActionToolMap>> {
@@ -806,7 +806,7 @@ pub struct MapBody {
 }
 
 pub async fn create_map(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Json(body): Json<NewMap>,
 ) -> Created<ActionToolMap> {
@@ -838,7 +838,7 @@ pub async fn create_map(
     let created = state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files| {
                 if files.maps.contains_key(&key) {
                     return Err(ApiError::conflict(
@@ -864,7 +864,7 @@ pub async fn create_map(
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
-fn map_key(state: &AppState, id: Uuid) -> ApiResult<(String, String)> {
+fn map_key(state: &ApiState, id: Uuid) -> ApiResult<(String, String)> {
     let snapshot = state.catalog.snapshot();
     let map = snapshot
         .catalog
@@ -882,7 +882,7 @@ fn map_key(state: &AppState, id: Uuid) -> ApiResult<(String, String)> {
 }
 
 pub async fn put_map(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([id]): Ids<1>,
     Json(body): Json<MapBody>,
@@ -892,7 +892,7 @@ pub async fn put_map(
     let updated = state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files| {
                 files.maps.insert(
                     key.clone(),
@@ -911,7 +911,7 @@ pub async fn put_map(
 }
 
 pub async fn delete_map(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([id]): Ids<1>,
 ) -> ApiResult<StatusCode> {
@@ -920,7 +920,7 @@ pub async fn delete_map(
     state
         .catalog
         .update(
-            &state.db,
+            state.control.as_ref(),
             |files| {
                 files.maps.remove(&key);
                 Ok(())

@@ -27,14 +27,14 @@ use tracepipe_ingest::redact::UnmarkedScreenshots;
 use tracepipe_ingest::IngestError;
 use tracepipe_schemas::SourceFormat;
 
-use super::examples::{default_example, enqueue};
+use super::examples::default_example;
+use crate::api::auth::Caller;
+use crate::api::error::{ApiError, ApiResult, ServiceError};
+use crate::api::extract::{Ids, List, PageQuery, Query};
+use crate::api::ApiState;
 use crate::api_shared::idempotency;
+use crate::control::{self, NewUpload, SessionRecord, UploadOutcome};
 use crate::pipeline::{IngestOptions, PipelineError, RAW_OBJECT};
-use crate::serve::auth::Caller;
-use crate::serve::db::{self, SessionRecord};
-use crate::serve::error::{ApiError, ApiResult, ServeError};
-use crate::serve::extract::{parse_id, Ids, List, PageQuery, Query};
-use crate::serve::AppState;
 
 const FILE_FIELD: &str = "input_events";
 const MAX_SUITE_ID_BYTES: usize = 64;
@@ -97,7 +97,7 @@ fn parse_screenshots_safe(text: &str) -> ApiResult<UnmarkedScreenshots> {
 async fn stream_to_file(mut field: Field<'_>, path: &Path, max: u64) -> ApiResult<u64> {
     let mut file = tokio::fs::File::create(path)
         .await
-        .map_err(|e| ServeError::io(format!("creating {}", path.display()), e))?;
+        .map_err(|e| ServiceError::io(format!("creating {}", path.display()), e))?;
     let mut written: u64 = 0;
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         written += chunk.len() as u64;
@@ -109,11 +109,11 @@ async fn stream_to_file(mut field: Field<'_>, path: &Path, max: u64) -> ApiResul
         }
         file.write_all(&chunk)
             .await
-            .map_err(|e| ServeError::io(format!("writing {}", path.display()), e))?;
+            .map_err(|e| ServiceError::io(format!("writing {}", path.display()), e))?;
     }
     file.flush()
         .await
-        .map_err(|e| ServeError::io(format!("writing {}", path.display()), e))?;
+        .map_err(|e| ServiceError::io(format!("writing {}", path.display()), e))?;
     Ok(written)
 }
 
@@ -128,7 +128,7 @@ fn ingest_error(e: IngestError) -> ApiError {
         IngestError::TooManyEvents { .. } => {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, code, message).field(FILE_FIELD)
         }
-        IngestError::Io { source } => ServeError::io("reading the stored upload", source).into(),
+        IngestError::Io { source } => ServiceError::io("reading the stored upload", source).into(),
         IngestError::Syntax { at, .. }
         | IngestError::Utf8 { at }
         | IngestError::TooDeep { at, .. }
@@ -144,7 +144,7 @@ fn ingest_error(e: IngestError) -> ApiError {
 fn pipeline_error(e: PipelineError) -> ApiError {
     match e {
         PipelineError::Ingest(e) => ingest_error(e),
-        other => ServeError::Pipeline(other).into(),
+        other => ServiceError::Pipeline(other).into(),
     }
 }
 
@@ -159,7 +159,7 @@ fn format_name(format: SourceFormat) -> &'static str {
 /// With an `Idempotency-Key`, a retry of the same upload answers `200` with
 /// the Session the first attempt made.
 pub async fn create(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
@@ -179,7 +179,7 @@ pub async fn create(
     };
     tokio::fs::create_dir(&upload.dir)
         .await
-        .map_err(|e| ServeError::io(format!("creating {}", upload.dir.display()), e))?;
+        .map_err(|e| ServiceError::io(format!("creating {}", upload.dir.display()), e))?;
     let file = upload.dir.join(FILE_FIELD);
 
     let mut suite_field = None;
@@ -222,8 +222,7 @@ pub async fn create(
                 source_name = field
                     .file_name()
                     .and_then(crate::api_shared::upload_file_name);
-                size =
-                    Some(stream_to_file(field, &file, state.config.limits.max_upload_bytes).await?);
+                size = Some(stream_to_file(field, &file, state.limits.max_upload_bytes).await?);
             }
             _ => {
                 return Err(ApiError::bad_request(
@@ -243,12 +242,18 @@ pub async fn create(
         ApiError::bad_request("missing_field", "the form has no `input_events` file")
             .field(FILE_FIELD)
     })?;
-    let suite_id = parse_id("suite_id", suite_raw.trim())?;
     let snapshot = state.catalog.snapshot();
-    let suite = snapshot.catalog.suite_by_id(suite_id).ok_or_else(|| {
-        ApiError::unprocessable("unknown_suite", format!("there is no suite {suite_id}"))
-            .field("suite_id")
+    let suite = snapshot.suite_by_name_or_id(suite_raw.trim()).ok_or_else(|| {
+        ApiError::unprocessable(
+            "unknown_suite",
+            format!(
+                "there is no suite `{}`; name one of GET /v1/suites by its name or id",
+                crate::admission::truncated(suite_raw.trim(), MAX_SHOWN_NAME)
+            ),
+        )
+        .field("suite_id")
     })?;
+    let suite_id = suite.id;
     let description = description.filter(|d| !d.trim().is_empty());
     if let Some(text) = &description {
         crate::text::check_text("description", text).map_err(|e| {
@@ -263,7 +268,7 @@ pub async fn create(
                 idempotency::fingerprint(suite_id, text.as_deref(), &hashed)
             })
             .await?
-            .map_err(|e| ServeError::io("hashing the upload", e))?;
+            .map_err(|e| ServiceError::io("hashing the upload", e))?;
             if let Some(record) = replay(&state, caller.0.id, &key, &fingerprint).await? {
                 return Ok((StatusCode::OK, axum::Json(record)));
             }
@@ -293,16 +298,12 @@ pub async fn create(
 /// The Session a retried upload's key made; `422` if the key was used for
 /// another upload; None for a key not used yet.
 async fn replay(
-    state: &AppState,
+    state: &ApiState,
     user_id: Uuid,
     key: &str,
     fingerprint: &str,
 ) -> ApiResult<Option<SessionRecord>> {
-    let owned = key.to_owned();
-    let found = state
-        .db
-        .call(move |conn| db::idempotent_session(conn, user_id, &owned))
-        .await?;
+    let found = state.control.idempotent_session(user_id, key).await?;
     let Some((stored, record)) = found else {
         return Ok(None);
     };
@@ -330,7 +331,7 @@ struct Received {
 /// `201`, or `200` with another Session when a request with the same
 /// idempotency key recorded it first.
 async fn store(
-    state: Arc<AppState>,
+    state: Arc<ApiState>,
     upload: UploadDir,
     file: PathBuf,
     r: Received,
@@ -378,7 +379,7 @@ async fn store(
         user_id: r.user_id,
         suite_id: r.suite_id,
         description: r.description,
-        created_at: db::now(),
+        created_at: control::now(),
         storage_path: format!("sessions/{session_id}/{RAW_OBJECT}"),
         source_format: format_name(ingested.session.source).to_owned(),
         size_bytes: i64::try_from(r.size).unwrap_or(i64::MAX),
@@ -389,43 +390,27 @@ async fn store(
     let example = default_example(&state.catalog.snapshot(), &record);
     // The queue slot is taken only now, once the upload is stored and read:
     // a client that stalls mid-upload holds no slot of anyone else's.
-    let permit = match example {
-        Some(_) => match state.queue.clone().try_reserve_owned() {
-            Ok(permit) => Some(permit),
-            Err(_) => {
+    let reservation = match example {
+        Some(_) => match state.dispatch.reserve() {
+            Some(reservation) => Some(reservation),
+            None => {
                 discard(ingested.objects).await;
                 return Err(ApiError::busy());
             }
         },
         None => None,
     };
-    let stored = record.clone();
-    let queued = example.clone();
-    let claim = r.idempotency.clone();
-    let inserted = state
-        .db
-        .call(move |conn| {
-            let tx = conn.transaction()?;
-            db::insert_session(&tx, &stored)?;
-            if let Some((key, fingerprint)) = &claim {
-                if !db::claim_idempotency_key(&tx, stored.user_id, key, fingerprint, stored.id)? {
-                    // Rolled back as `tx` drops.
-                    return Ok(false);
-                }
-            }
-            if let Some(e) = &queued {
-                db::insert_example(&tx, e)?;
-            }
-            tx.commit()?;
-            Ok(true)
-        })
-        .await;
-    match inserted {
+    let upload = NewUpload {
+        session: record.clone(),
+        idempotency: r.idempotency.clone(),
+        example: example.clone(),
+    };
+    match state.control.insert_upload(&upload).await {
         Err(e) => {
             discard(ingested.objects).await;
             return Err(e.into());
         }
-        Ok(false) => {
+        Ok(UploadOutcome::KeyTaken) => {
             // A request with the same key finished first; its Session is
             // the answer.
             discard(ingested.objects).await;
@@ -440,39 +425,38 @@ async fn store(
                     )
                 });
         }
-        Ok(true) => {}
+        Ok(UploadOutcome::Stored) => {}
     }
-    if let (Some(e), Some(permit)) = (example, permit) {
-        enqueue(permit, e.id);
+    if let (Some(e), Some(reservation)) = (example, reservation) {
+        reservation.send(e.id);
     }
+    crate::telemetry::gateway::session_accepted(&r.suite_name);
     Ok((StatusCode::CREATED, record))
 }
 
 /// Removes every object of `session_id` and its folder in the object store,
 /// unfinished staging files included. Best effort: the client hears the
 /// failure that caused it, and a start sweeps what is left.
-async fn discard_session(state: &AppState, session_id: Uuid) {
+async fn discard_session(state: &ApiState, session_id: Uuid) {
     let prefix = object_store::path::Path::from(format!("sessions/{session_id}"));
     let listed: Vec<_> = state.objects.list(Some(&prefix)).collect().await;
     for meta in listed.into_iter().flatten() {
         let _ = state.objects.delete(&meta.location).await;
     }
-    let folder = state
-        .objects_dir
-        .join("sessions")
-        .join(session_id.to_string());
-    let _ = tokio::fs::remove_dir_all(folder).await;
+    if let Some(dir) = &state.local_objects_dir {
+        let folder = dir.join("sessions").join(session_id.to_string());
+        let _ = tokio::fs::remove_dir_all(folder).await;
+    }
 }
 
 pub async fn get(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([id]): Ids<1>,
 ) -> ApiResult<axum::Json<SessionRecord>> {
-    let user_id = caller.0.id;
     state
-        .db
-        .call(move |conn| db::get_session(conn, user_id, id))
+        .control
+        .get_session(caller.0.id, id)
         .await?
         .map(axum::Json)
         .ok_or_else(|| ApiError::not_found("session"))
@@ -481,14 +465,15 @@ pub async fn get(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    suite_id: Option<Uuid>,
+    /// A suite's id or name.
+    suite_id: Option<String>,
     // Not `#[serde(flatten)] PageQuery`: flattening hands numbers over as text.
     page: Option<u32>,
     per_page: Option<u32>,
 }
 
 pub async fn list(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<axum::Json<List<SessionRecord>>> {
@@ -497,11 +482,23 @@ pub async fn list(
         per_page: q.per_page,
     }
     .page()?;
-    let user_id = caller.0.id;
-    let suite = q.suite_id;
+    let suite = match q.suite_id.as_deref() {
+        None => None,
+        Some(named) => Some(
+            state
+                .catalog
+                .snapshot()
+                .suite_by_name_or_id(named)
+                .map(|s| s.id)
+                .ok_or_else(|| {
+                    ApiError::unprocessable("unknown_suite", "there is no such suite")
+                        .field("suite_id")
+                })?,
+        ),
+    };
     let (items, total) = state
-        .db
-        .call(move |conn| db::list_sessions(conn, user_id, suite, page))
+        .control
+        .list_sessions(caller.0.id, suite, page)
         .await?;
     Ok(axum::Json(List::new(items, total, page)))
 }

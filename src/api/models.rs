@@ -25,11 +25,22 @@ pub struct ModelView {
     pub suite_ids: Vec<Uuid>,
 }
 
-pub fn model_id(model: &ModelRef) -> Uuid {
-    let provider = serde_json::to_value(model.provider)
+impl ModelView {
+    /// The provider as the API spells it (`RULES`).
+    pub fn provider_name(&self) -> String {
+        provider_name(self.provider)
+    }
+}
+
+fn provider_name(provider: ModelProvider) -> String {
+    serde_json::to_value(provider)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+pub fn model_id(model: &ModelRef) -> Uuid {
+    let provider = provider_name(model.provider);
     let name = serde_json::json!(["model", provider, model.name]).to_string();
     Uuid::new_v5(&ids::namespace(), name.as_bytes())
 }

@@ -1,4 +1,4 @@
-//! Errors: what goes wrong inside the server ([`ServeError`]) and what a client
+//! Errors: what goes wrong inside the server ([`ServiceError`]) and what a client
 //! is told ([`ApiError`], always a JSON body).
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -8,9 +8,9 @@ use serde::Serialize;
 /// A failure inside the server: the database, the object store, a task.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ServeError {
-    #[error("database: {0}")]
-    Db(#[from] rusqlite::Error),
+pub enum ServiceError {
+    #[error(transparent)]
+    Control(#[from] crate::control::ControlError),
     #[error("object store: {0}")]
     Store(#[from] object_store::Error),
     #[error("sink: {0}")]
@@ -39,9 +39,9 @@ pub enum ServeError {
     Telemetry(#[from] crate::telemetry::TelemetryError),
 }
 
-impl ServeError {
+impl ServiceError {
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
-        ServeError::Io {
+        ServiceError::Io {
             what: what.into(),
             source,
         }
@@ -135,7 +135,7 @@ impl ApiError {
     }
 
     pub fn too_large(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
     }
 
     pub fn busy() -> Self {
@@ -157,20 +157,17 @@ impl ApiError {
     }
 
     pub fn invalid_id(field: &str) -> Self {
-        Self::bad_request("invalid_id", format!("`{field}` is not a UUID")).field(field)
+        Self::unprocessable("validation_error", format!("`{field}` is not a UUID")).field(field)
     }
 }
 
-impl From<ServeError> for ApiError {
+impl From<ServiceError> for ApiError {
     /// Internal details go to the log, not to the client.
-    fn from(err: ServeError) -> Self {
-        let database_full = matches!(
-            &err,
-            ServeError::Db(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::DiskFull
-        );
+    fn from(err: ServiceError) -> Self {
+        use crate::control::ControlError;
+        let database_full = matches!(&err, ServiceError::Control(ControlError::StorageFull(_)));
         if database_full || crate::admission::is_storage_full(&err) {
-            eprintln!("serve: out of storage: {err}");
+            eprintln!("tracepipe: out of storage: {err}");
             let mut refusal = ApiError::new(
                 StatusCode::INSUFFICIENT_STORAGE,
                 "insufficient_storage",
@@ -179,25 +176,35 @@ impl From<ServeError> for ApiError {
             refusal.retry_after_secs = Some(60);
             return refusal;
         }
+        if let ServiceError::Control(ControlError::Unavailable(_)) = &err {
+            eprintln!("tracepipe: {err}");
+            let mut refusal = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "a backing service failed; try again",
+            );
+            refusal.retry_after_secs = Some(1);
+            return refusal;
+        }
         let reference = uuid::Uuid::new_v4();
-        eprintln!("serve: internal error {reference}: {err}");
+        eprintln!("tracepipe: internal error {reference}: {err}");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            "internal_error",
             format!("internal error (reference {reference})"),
         )
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(err: rusqlite::Error) -> Self {
-        ServeError::from(err).into()
+impl From<crate::control::ControlError> for ApiError {
+    fn from(err: crate::control::ControlError) -> Self {
+        ServiceError::from(err).into()
     }
 }
 
 impl From<tokio::task::JoinError> for ApiError {
     fn from(err: tokio::task::JoinError) -> Self {
-        ServeError::from(err).into()
+        ServiceError::from(err).into()
     }
 }
 

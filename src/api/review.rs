@@ -18,11 +18,10 @@ use crate::pipeline::SESSION_OBJECT;
 use crate::review::{
     self, ActionView, BadQuery, EventsPage, PageQuery, ReviewError, ScreenshotsPage, ACTIONS_OBJECT,
 };
-use crate::serve::auth::Caller;
-use crate::serve::db;
-use crate::serve::error::{ApiError, ApiResult, ServeError};
-use crate::serve::extract::{parse_id, Ids, Query};
-use crate::serve::AppState;
+use crate::api::auth::Caller;
+use crate::api::error::{ApiError, ApiResult, ServiceError};
+use crate::api::extract::{parse_id, Ids, Query};
+use crate::api::ApiState;
 use tracepipe_schemas::Session;
 
 fn bad_query(e: BadQuery) -> ApiError {
@@ -30,15 +29,13 @@ fn bad_query(e: BadQuery) -> ApiError {
 }
 
 fn stored(e: ReviewError) -> ApiError {
-    ServeError::Corrupt(e.to_string()).into()
+    ServiceError::Corrupt(e.to_string()).into()
 }
 
 /// The caller's session `id`, decoded; 404 when it is not theirs.
-async fn own_session(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Session> {
+async fn own_session(state: &ApiState, caller: &Caller, id: Uuid) -> ApiResult<Session> {
     let user_id = caller.0.id;
-    state
-        .db
-        .call(move |conn| db::get_session(conn, user_id, id))
+    state.control.get_session(user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("session"))?;
     let key = ObjectPath::from(format!("sessions/{id}/{SESSION_OBJECT}"));
@@ -49,7 +46,7 @@ async fn own_session(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<S
 
 /// `GET /sessions/{id}/events`: the timeline, a page at a time.
 pub async fn events(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([id]): Ids<1>,
     Query(q): Query<PageQuery>,
@@ -62,7 +59,7 @@ pub async fn events(
 
 /// `GET /sessions/{id}/screenshots`: the stored screenshots with their times.
 pub async fn screenshots(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([id]): Ids<1>,
     Query(q): Query<PageQuery>,
@@ -75,7 +72,7 @@ pub async fn screenshots(
 
 /// `GET /sessions/{id}/screenshots/{name}`: one JPEG.
 pub async fn screenshot(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> ApiResult<Response> {
@@ -90,16 +87,14 @@ pub async fn screenshot(
         .field("name"));
     }
     let user_id = caller.0.id;
-    state
-        .db
-        .call(move |conn| db::get_session(conn, user_id, id))
+    state.control.get_session(user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("session"))?;
     let key = ObjectPath::from(format!("sessions/{id}/screenshots/{name}"));
     let bytes = match state.objects.get(&key).await {
-        Ok(got) => got.bytes().await.map_err(ServeError::from)?,
+        Ok(got) => got.bytes().await.map_err(ServiceError::from)?,
         Err(object_store::Error::NotFound { .. }) => return Err(ApiError::not_found("screenshot")),
-        Err(e) => return Err(ServeError::from(e).into()),
+        Err(e) => return Err(ServiceError::from(e).into()),
     };
     Ok(([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response())
 }
@@ -113,14 +108,12 @@ pub struct ExampleActions {
 
 /// `GET /examples/{id}/actions`: the classified actions, once COMPLETED.
 pub async fn actions(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([id]): Ids<1>,
 ) -> ApiResult<axum::Json<ExampleActions>> {
     let user_id = caller.0.id;
-    let example = state
-        .db
-        .call(move |conn| db::get_example(conn, user_id, id))
+    let example = state.control.get_example(user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("example"))?;
     completed_path(&example)?;

@@ -9,22 +9,15 @@ use axum::response::{IntoResponse, Response};
 use object_store::ObjectStoreExt;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use tokio::sync::mpsc::OwnedPermit;
 use uuid::Uuid;
 
-use crate::serve::auth::Caller;
-use crate::serve::catalog::Snapshot;
-use crate::serve::db::{self, ExampleFilter, ExampleRecord, SessionRecord, Status};
-use crate::serve::error::{ApiError, ApiResult, ServeError};
-use crate::serve::extract::{Ids, Json, List, PageQuery, Query};
-use crate::serve::models::ModelView;
-use crate::serve::AppState;
-
-/// Hands a reserved queue slot its Example. The database already holds the
-/// Example as PENDING, so nothing is lost if the workers are gone.
-pub fn enqueue(permit: OwnedPermit<Uuid>, example_id: Uuid) {
-    permit.send(example_id);
-}
+use crate::api::auth::Caller;
+use crate::api::catalog_store::Snapshot;
+use crate::control::{self, ExampleFilter, ExampleRecord, SessionRecord, Status};
+use crate::api::error::{ApiError, ApiResult, ServiceError};
+use crate::api::extract::{Ids, Json, List, PageQuery, Query};
+use crate::api::models::ModelView;
+use crate::api::ApiState;
 
 /// A PENDING Example of `session` with its suite's default model and first
 /// map, if the suite has both.
@@ -54,7 +47,7 @@ fn pending(
     map_id: Uuid,
     model_configuration: Value,
 ) -> ExampleRecord {
-    let now = db::now();
+    let now = control::now();
     ExampleRecord {
         id: Uuid::new_v4(),
         session_id: session.id,
@@ -111,16 +104,14 @@ fn check_configuration(config: Option<Value>) -> ApiResult<Value> {
 
 /// `POST /examples`: a PENDING Example, processed in the background.
 pub async fn create(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Json(body): Json<NewExample>,
 ) -> ApiResult<(StatusCode, axum::Json<ExampleRecord>)> {
     let config = check_configuration(body.model_configuration)?;
     let user_id = caller.0.id;
     let session_id = body.session_id;
-    let session = state
-        .db
-        .call(move |conn| db::get_session(conn, user_id, session_id))
+    let session = state.control.get_session(user_id, session_id)
         .await?
         .ok_or_else(|| ApiError::not_found("session").field("session_id"))?;
     let snapshot = state.catalog.snapshot();
@@ -165,30 +156,22 @@ pub async fn create(
             .field("session_id")
         })?,
     };
-    let permit = state
-        .queue
-        .clone()
-        .try_reserve_owned()
-        .map_err(|_| ApiError::busy())?;
+    let reservation = state.dispatch.reserve().ok_or_else(ApiError::busy)?;
     let example = pending(&session, body.model_id, map_id, config);
-    let stored = example.clone();
-    state
-        .db
-        .call(move |conn| db::insert_example(conn, &stored))
-        .await?;
-    enqueue(permit, example.id);
+    state.control.insert_example(&example).await?;
+    // The database holds the Example as PENDING, so nothing is lost if the
+    // processors are gone.
+    reservation.send(example.id);
     Ok((StatusCode::CREATED, axum::Json(example)))
 }
 
 pub async fn get(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([id]): Ids<1>,
 ) -> ApiResult<axum::Json<ExampleRecord>> {
     let user_id = caller.0.id;
-    state
-        .db
-        .call(move |conn| db::get_example(conn, user_id, id))
+    state.control.get_example(user_id, id)
         .await?
         .map(axum::Json)
         .ok_or_else(|| ApiError::not_found("example"))
@@ -198,7 +181,8 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     session_id: Option<Uuid>,
-    suite_id: Option<Uuid>,
+    /// A suite's id or name.
+    suite_id: Option<String>,
     model_id: Option<Uuid>,
     status: Option<Status>,
     page: Option<u32>,
@@ -206,7 +190,7 @@ pub struct ListQuery {
 }
 
 pub async fn list(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<axum::Json<List<ExampleRecord>>> {
@@ -215,43 +199,53 @@ pub async fn list(
         per_page: q.per_page,
     }
     .page()?;
+    let suite_id = match q.suite_id.as_deref() {
+        None => None,
+        Some(named) => Some(
+            state
+                .catalog
+                .snapshot()
+                .suite_by_name_or_id(named)
+                .map(|s| s.id)
+                .ok_or_else(|| {
+                    ApiError::unprocessable("unknown_suite", "there is no such suite")
+                        .field("suite_id")
+                })?,
+        ),
+    };
     let filter = ExampleFilter {
         session_id: q.session_id,
-        suite_id: q.suite_id,
+        suite_id,
         model_id: q.model_id,
         status: q.status,
     };
     let user_id = caller.0.id;
-    let (items, total) = state
-        .db
-        .call(move |conn| db::list_examples(conn, user_id, &filter, page))
+    let (items, total) = state.control.list_examples(user_id, &filter, page)
         .await?;
     Ok(axum::Json(List::new(items, total, page)))
 }
 
 /// `GET /examples/{id}/messages`: the conversation, once COMPLETED.
 pub async fn messages(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     caller: Caller,
     Ids([id]): Ids<1>,
 ) -> ApiResult<Response> {
     let user_id = caller.0.id;
-    let example = state
-        .db
-        .call(move |conn| db::get_example(conn, user_id, id))
+    let example = state.control.get_example(user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("example"))?;
     let path = completed_path(&example)?;
     let location = object_store::path::Path::parse(&path)
-        .map_err(|e| ServeError::Corrupt(format!("example {id} storage path {path}: {e}")))?;
+        .map_err(|e| ServiceError::Corrupt(format!("example {id} storage path {path}: {e}")))?;
     let bytes = state
         .objects
         .get(&location)
         .await
-        .map_err(ServeError::from)?
+        .map_err(ServiceError::from)?
         .bytes()
         .await
-        .map_err(ServeError::from)?;
+        .map_err(ServiceError::from)?;
     Ok(([(header::CONTENT_TYPE, "application/jsonl")], bytes).into_response())
 }
 
@@ -282,7 +276,7 @@ pub(super) fn completed_path(example: &ExampleRecord) -> ApiResult<String> {
 }
 
 pub async fn models(
-    State(state): State<Arc<AppState>>,
+    State(state): State<Arc<ApiState>>,
     _caller: Caller,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<axum::Json<List<ModelView>>> {

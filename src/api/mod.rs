@@ -1,13 +1,23 @@
-//! The HTTP API under `/v1`: routes, body limits, timeouts and the JSON
-//! answers for unknown routes and methods.
+//! The HTTP API under `/v1`, written once for both deployments: routes, body
+//! limits, timeouts and the JSON answers for unknown routes and methods, over
+//! [`ApiState`], whose parts differ between `tracepipe serve` (SQLite, an
+//! in-process queue, a local folder) and `tracepipe gateway` (PostgreSQL,
+//! Kafka through the outbox, S3).
 
 pub mod account;
+pub mod auth;
 mod catalog;
+pub mod catalog_store;
+pub mod error;
 mod examples;
+mod extract;
+pub mod models;
+pub mod openapi;
 mod review;
 mod sessions;
 mod usage;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,12 +27,55 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-use super::error::ApiError;
-use super::AppState;
-use crate::admission;
+use object_store::ObjectStore;
+use uuid::Uuid;
 
-pub fn router(state: Arc<AppState>) -> Router {
-    let limits = &state.config.limits;
+use self::catalog_store::CatalogStore;
+use self::error::ApiError;
+use crate::admission::{self, Admission};
+use crate::control::ControlPlane;
+use crate::pipeline::Pipeline;
+use crate::serve::config::{LimitsConfig, PricingConfig};
+
+/// Everything a request handler shares.
+pub struct ApiState {
+    pub limits: LimitsConfig,
+    pub pricing: PricingConfig,
+    pub control: Arc<dyn ControlPlane>,
+    /// The deployment's object store, its keys as the pipeline writes them
+    /// (`sessions/<id>/…`, `examples/<id>/…`).
+    pub objects: Arc<dyn ObjectStore>,
+    /// Stores and normalises uploads into `objects`.
+    pub pipeline: Pipeline,
+    /// Uploads stream here, one folder each, before the pipeline reads them.
+    pub uploads_dir: PathBuf,
+    /// Where `objects` keeps its files when it is a local folder, for removing
+    /// a failed upload's unfinished staging files the store does not list.
+    pub local_objects_dir: Option<PathBuf>,
+    pub catalog: CatalogStore,
+    /// Hands accepted Examples to the processors.
+    pub dispatch: Arc<dyn Dispatch>,
+    /// Per-key limits and the upload guard (src/admission).
+    pub admission: Arc<Admission>,
+}
+
+/// How accepted Examples reach the processors. The Example is already stored
+/// as PENDING when it is dispatched, so a dispatch lost to a crash is found
+/// again by the deployment's recovery (serve's requeue at start, the
+/// gateway's outbox relay).
+pub trait Dispatch: Send + Sync + 'static {
+    /// Room for one more Example, taken before anything is stored; None when
+    /// the processors are saturated and the client should retry later.
+    fn reserve(&self) -> Option<Box<dyn Reservation>>;
+}
+
+/// A place in the processors' queue.
+pub trait Reservation: Send {
+    fn send(self: Box<Self>, example_id: Uuid);
+}
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    let limits = &state.limits;
     let request_timeout = Duration::from_secs(limits.request_timeout_secs);
     let upload_timeout = Duration::from_secs(limits.upload_timeout_secs);
     // Multipart framing and the small text fields ride on top of the file.
@@ -164,7 +217,7 @@ async fn method_not_allowed() -> ApiError {
 async fn openapi() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        super::openapi::document(),
+        openapi::document(),
     )
         .into_response()
 }

@@ -15,8 +15,8 @@ use tracepipe_processors::catalog::{
     McpServer, ParameterMappingFile, SuiteFile, SuiteSources, ToolMappingFile,
 };
 
-use super::db::{self, CatalogFile, Db};
-use super::error::{ApiError, ServeError};
+use super::error::{ApiError, ServiceError};
+use crate::control::{CatalogFile, ControlPlane};
 use super::models::Models;
 use tracepipe_processors::classify::RulesError;
 
@@ -188,9 +188,9 @@ impl Files {
         rows
     }
 
-    fn from_rows(rows: &[CatalogFile]) -> Result<Files, ServeError> {
+    fn from_rows(rows: &[CatalogFile]) -> Result<Files, ServiceError> {
         let corrupt = |f: &CatalogFile, e: serde_json::Error| {
-            ServeError::Corrupt(format!("catalog {} `{}`: {e}", f.kind, f.name))
+            ServiceError::Corrupt(format!("catalog {} `{}`: {e}", f.kind, f.name))
         };
         let mut files = Files::default();
         for f in rows {
@@ -217,7 +217,7 @@ impl Files {
                     files.rules.insert(f.suite.clone(), f.contents.clone());
                 }
                 other => {
-                    return Err(ServeError::Corrupt(format!(
+                    return Err(ServiceError::Corrupt(format!(
                         "catalog file of unknown kind `{other}`"
                     )))
                 }
@@ -234,7 +234,7 @@ impl Files {
 }
 
 /// `<dir>/suites/<suite>/rules.json` of every suite that has one.
-fn read_rules(dir: &Path, catalog: &Catalog) -> Result<BTreeMap<String, String>, ServeError> {
+fn read_rules(dir: &Path, catalog: &Catalog) -> Result<BTreeMap<String, String>, ServiceError> {
     let mut rules = BTreeMap::new();
     for suite in catalog.suites() {
         let path = crate::pipeline::rules_path(dir, &suite.name);
@@ -243,7 +243,7 @@ fn read_rules(dir: &Path, catalog: &Catalog) -> Result<BTreeMap<String, String>,
                 rules.insert(suite.name.clone(), text);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(ServeError::io(format!("reading {}", path.display()), e)),
+            Err(e) => return Err(ServiceError::io(format!("reading {}", path.display()), e)),
         }
     }
     Ok(rules)
@@ -255,15 +255,29 @@ fn pretty<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
-/// One consistent view: the files and the catalog built from them.
+/// One consistent view: the files, the catalog built from them, and the
+/// stored version they are.
 #[derive(Debug)]
 pub struct Snapshot {
+    pub version: i64,
     pub files: Files,
     pub catalog: Arc<Catalog>,
     pub models: Models,
 }
 
-/// The live catalog. Readers take a snapshot; writers are serialised.
+impl Snapshot {
+    /// A suite named by its id or its name, as clients may name it.
+    pub fn suite_by_name_or_id(&self, named: &str) -> Option<&tracepipe_processors::catalog::Suite> {
+        match uuid::Uuid::parse_str(named) {
+            Ok(id) => self.catalog.suite_by_id(id),
+            Err(_) => self.catalog.suite(named),
+        }
+    }
+}
+
+/// The live catalog. Readers take a snapshot; writers are serialised, and a
+/// write made by another process sharing the control plane (another gateway)
+/// is picked up by [`CatalogStore::refresh`].
 pub struct CatalogStore {
     current: RwLock<Arc<Snapshot>>,
     /// Held across the database write on purpose: a write reads, edits and
@@ -281,7 +295,9 @@ pub enum WriteError {
     Catalog(CatalogError),
     /// A suite's rules no longer compile against the edited suite.
     Rules(RulesError),
-    Internal(ServeError),
+    /// Another process changed the stored catalog since this one read it.
+    Changed,
+    Internal(ServiceError),
 }
 
 impl From<ApiError> for WriteError {
@@ -290,44 +306,36 @@ impl From<ApiError> for WriteError {
     }
 }
 
-impl From<ServeError> for WriteError {
-    fn from(e: ServeError) -> Self {
+impl From<ServiceError> for WriteError {
+    fn from(e: ServiceError) -> Self {
         WriteError::Internal(e)
     }
 }
 
 impl CatalogStore {
     /// The stored catalog, or, on the first start, the folder's, stored.
-    pub async fn open(db: &Db, seed_dir: &Path) -> Result<CatalogStore, ServeError> {
-        let rows = db.call(|conn| db::catalog_files(conn)).await?;
-        let files = if rows.is_empty() {
+    pub async fn open(
+        control: &dyn ControlPlane,
+        seed_dir: &Path,
+    ) -> Result<CatalogStore, ServiceError> {
+        let mut stored = control.catalog().await?;
+        if stored.files.is_empty() {
             // A missing folder would load as an empty catalog: useless, and
             // most likely a server started from the wrong directory.
             if !seed_dir.join("suites").is_dir() {
-                return Err(ServeError::NoCatalog(seed_dir.to_owned()));
+                return Err(ServiceError::NoCatalog(seed_dir.to_owned()));
             }
             let catalog = Catalog::load_dir(seed_dir)?;
             let mut files = Files::from_catalog(&catalog);
             files.rules = read_rules(seed_dir, &catalog)?;
             let rows = files.rows();
-            db.call(move |conn| db::replace_catalog(conn, &rows))
-                .await?;
-            files
-        } else {
-            Files::from_rows(&rows)?
-        };
-        let (catalog, models) = files.build().map_err(|e| match e {
-            WriteError::Catalog(c) => ServeError::Catalog(c),
-            WriteError::Rules(r) => ServeError::Rules(r),
-            WriteError::Internal(i) => i,
-            WriteError::Api(a) => ServeError::Corrupt(a.message),
-        })?;
+            // Another process seeding at the same moment wins; its catalog is
+            // read back below either way.
+            control.replace_catalog(stored.version, &rows).await?;
+            stored = control.catalog().await?;
+        }
         Ok(CatalogStore {
-            current: RwLock::new(Arc::new(Snapshot {
-                files,
-                catalog: Arc::new(catalog),
-                models,
-            })),
+            current: RwLock::new(Arc::new(snapshot_of(stored.version, &stored.files)?)),
             writer: tokio::sync::Mutex::new(()),
         })
     }
@@ -339,34 +347,74 @@ impl CatalogStore {
             .clone()
     }
 
+    /// Loads the stored catalog if another process changed it since this
+    /// one's snapshot; true when it did.
+    pub async fn refresh(&self, control: &dyn ControlPlane) -> Result<bool, ServiceError> {
+        let current = self.snapshot().version;
+        if control.catalog_version().await? == current {
+            return Ok(false);
+        }
+        let _guard = self.writer.lock().await;
+        let stored = control.catalog().await?;
+        if stored.version == self.snapshot().version {
+            return Ok(false);
+        }
+        let snapshot = snapshot_of(stored.version, &stored.files)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(snapshot);
+        Ok(true)
+    }
+
     /// Applies `edit` to a copy of the files, checks the result, stores it and
     /// makes it current. `edit`'s value is computed against the new catalog by
     /// `answer`.
     pub async fn update<T>(
         &self,
-        db: &Db,
+        control: &dyn ControlPlane,
         edit: impl FnOnce(&mut Files) -> Result<(), ApiError>,
         answer: impl FnOnce(&Catalog) -> Option<T>,
     ) -> Result<T, WriteError> {
         let _guard = self.writer.lock().await;
-        let mut files = self.snapshot().files.clone();
+        let base = self.snapshot();
+        let mut files = base.files.clone();
         edit(&mut files)?;
         let (catalog, models) = files.build()?;
         let value = answer(&catalog).ok_or_else(|| {
-            WriteError::Internal(ServeError::Corrupt(
+            WriteError::Internal(ServiceError::Corrupt(
                 "the written entity is missing from the catalog".into(),
             ))
         })?;
         let rows = files.rows();
-        db.call(move |conn| db::replace_catalog(conn, &rows))
-            .await?;
+        let version = control
+            .replace_catalog(base.version, &rows)
+            .await
+            .map_err(|e| WriteError::Internal(e.into()))?
+            .ok_or(WriteError::Changed)?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Snapshot {
+            version,
             files,
             catalog: Arc::new(catalog),
             models,
         });
         Ok(value)
     }
+}
+
+/// The snapshot of stored catalog rows.
+pub fn snapshot_of(version: i64, rows: &[CatalogFile]) -> Result<Snapshot, ServiceError> {
+    let files = Files::from_rows(rows)?;
+    let (catalog, models) = files.build().map_err(|e| match e {
+        WriteError::Catalog(c) => ServiceError::Catalog(c),
+        WriteError::Rules(r) => ServiceError::Rules(r),
+        WriteError::Internal(i) => i,
+        WriteError::Api(a) => ServiceError::Corrupt(a.message),
+        WriteError::Changed => ServiceError::Corrupt("the catalog changed while read".into()),
+    })?;
+    Ok(Snapshot {
+        version,
+        files,
+        catalog: Arc::new(catalog),
+        models,
+    })
 }
 
 #[cfg(test)]

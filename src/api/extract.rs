@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::db::Page;
+use crate::control::Page;
 use super::error::ApiError;
 
 pub const DEFAULT_PER_PAGE: u32 = 20;
@@ -137,7 +137,7 @@ pub fn parse_id(name: &str, raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::invalid_id(name))
 }
 
-/// The path's ids, in order; each must be a UUID.
+/// The path's ids, in order; each must be a UUID, but a suite's may be its name.
 pub struct Ids<const N: usize>(pub [Uuid; N]);
 
 impl<S: Send + Sync, const N: usize> FromRequestParts<S> for Ids<N> {
@@ -153,7 +153,13 @@ impl<S: Send + Sync, const N: usize> FromRequestParts<S> for Ids<N> {
             let slot = ids
                 .get_mut(count)
                 .ok_or_else(|| ApiError::bad_request("invalid_path", "too many path ids"))?;
-            *slot = parse_id(name, value)?;
+            *slot = match (name, Uuid::parse_str(value)) {
+                (_, Ok(id)) => id,
+                // Suites are named by their id or their name, whose id it
+                // derives from.
+                ("suite_id", Err(_)) => tracepipe_processors::catalog::ids::suite(value),
+                (_, Err(_)) => return Err(ApiError::invalid_id(name)),
+            };
             count += 1;
         }
         if count != N {

@@ -11,45 +11,55 @@ use rand::TryRngCore;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-use super::db::{self, User};
-use super::error::{ApiError, ServeError};
-use super::AppState;
+use crate::control::User;
+use super::error::{ApiError, ServiceError};
+use super::ApiState;
 
 pub const KEY_PREFIX: &str = "tp_live_";
-/// Characters of a key kept for display: the prefix and 8 of the random part.
-const SHOWN_CHARS: usize = KEY_PREFIX.len() + 8;
+/// Characters of the random part shown at each end of a masked key: enough
+/// to tell one's keys apart, 48 of 256 bits.
+const SHOWN_CHARS: usize = 4;
 pub const HEADER: &str = "x-api-key";
 
 /// A freshly generated key: the secret (shown once) and what is stored.
 pub struct NewKey {
     pub secret: String,
     pub hash: String,
-    pub prefix: String,
+    /// `tp_live_Ab12…xY9z`: how the key is listed.
+    pub masked: String,
 }
 
 impl std::fmt::Debug for NewKey {
     // The secret never reaches a log by way of `{:?}`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewKey")
-            .field("prefix", &self.prefix)
+            .field("masked", &self.masked)
             .finish_non_exhaustive()
     }
 }
 
-pub fn generate() -> Result<NewKey, ServeError> {
+pub fn generate() -> Result<NewKey, ServiceError> {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng
         .try_fill_bytes(&mut bytes)
-        .map_err(|e| ServeError::Random(e.to_string()))?;
+        .map_err(|e| ServiceError::Random(e.to_string()))?;
     let secret = format!(
         "{KEY_PREFIX}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     );
     Ok(NewKey {
         hash: hash(&secret),
-        prefix: secret[..SHOWN_CHARS].to_owned(),
+        masked: mask(&secret),
         secret,
     })
+}
+
+/// The key's prefix and the first and last characters of its random part.
+fn mask(secret: &str) -> String {
+    let random = &secret[KEY_PREFIX.len()..];
+    let head = &random[..SHOWN_CHARS];
+    let tail = &random[random.len() - SHOWN_CHARS..];
+    format!("{KEY_PREFIX}{head}…{tail}")
 }
 
 pub fn hash(key: &str) -> String {
@@ -75,12 +85,12 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<Arc<AppState>> for Caller {
+impl FromRequestParts<Arc<ApiState>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &Arc<AppState>,
+        state: &Arc<ApiState>,
     ) -> Result<Self, ApiError> {
         let Some(value) = parts.headers.get(HEADER) else {
             return Err(ApiError::unauthorized("missing X-API-Key header"));
@@ -93,9 +103,10 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
         let digest = hash(key);
         let user = state
-            .db
-            .call(move |conn| db::user_by_key_hash(conn, &digest))
-            .await?;
+            .control
+            .authenticate(&digest)
+            .await
+            .map_err(ServiceError::from)?;
         user.map(Caller)
             .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))
     }
@@ -112,7 +123,9 @@ mod tests {
         assert_ne!(a.secret, b.secret);
         assert!(a.secret.starts_with(KEY_PREFIX));
         assert_eq!(a.secret.len(), KEY_PREFIX.len() + 43);
-        assert!(a.secret.starts_with(&a.prefix));
+        assert!(a.masked.starts_with(&a.secret[..KEY_PREFIX.len() + 4]));
+        assert!(a.masked.ends_with(&a.secret[a.secret.len() - 4..]));
+        assert!(!a.masked.contains(&a.secret[KEY_PREFIX.len() + 4..a.secret.len() - 4]));
         assert_eq!(a.hash, hash(&a.secret));
         assert_eq!(a.hash.len(), 64);
         assert!(!format!("{a:?}").contains(&a.secret));

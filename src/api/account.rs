@@ -1,0 +1,196 @@
+//! Users and API keys: `/users/me`, `/users` (administrators), `/api-keys`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::api::auth::{self, Caller};
+use crate::api::error::{ApiError, ApiResult, ServiceError};
+use crate::api::extract::{Ids, Json, List, PageQuery, Query};
+use crate::api::ApiState;
+use crate::control::{self, ApiKey, ControlPlane, User};
+
+const MAX_NAME_CHARS: usize = 200;
+
+/// On the first start (no users yet), creates the administrator and answers
+/// its key, which is shown once and never stored in the clear.
+pub async fn ensure_admin(
+    control: &dyn ControlPlane,
+    display_name: &str,
+) -> Result<Option<String>, ServiceError> {
+    if control.user_count().await? > 0 {
+        return Ok(None);
+    }
+    let user = User {
+        id: Uuid::new_v4(),
+        display_name: display_name.to_owned(),
+        is_admin: true,
+        created_at: control::now(),
+    };
+    let (record, key) = key_record(Some("first administrator key".into()))?;
+    control.insert_user(&user, &record, &key.hash).await?;
+    Ok(Some(key.secret))
+}
+
+/// A fresh key and how it is stored and listed.
+fn key_record(name: Option<String>) -> Result<(ApiKey, auth::NewKey), ServiceError> {
+    let key = auth::generate()?;
+    let record = ApiKey {
+        id: Uuid::new_v4(),
+        name,
+        masked: key.masked.clone(),
+        created_at: control::now(),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    Ok((record, key))
+}
+
+#[derive(Serialize)]
+pub struct Me {
+    id: Uuid,
+    display_name: String,
+}
+
+pub async fn me(caller: Caller) -> axum::Json<Me> {
+    axum::Json(Me {
+        id: caller.0.id,
+        display_name: caller.0.display_name,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    display_name: String,
+    #[serde(default)]
+    is_admin: bool,
+}
+
+/// A key as created: the only answer that carries the secret.
+#[derive(Serialize)]
+pub struct CreatedKey {
+    id: Uuid,
+    name: Option<String>,
+    key: String,
+    masked: String,
+    created_at: String,
+}
+
+impl CreatedKey {
+    fn of(record: ApiKey, secret: String) -> CreatedKey {
+        CreatedKey {
+            id: record.id,
+            name: record.name,
+            key: secret,
+            masked: record.masked,
+            created_at: record.created_at,
+        }
+    }
+}
+#[derive(Serialize)]
+pub struct CreatedUser {
+    user: User,
+    api_key: CreatedKey,
+}
+
+fn check_name(field: &str, name: &str) -> ApiResult<()> {
+    if name.trim().is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            format!("`{field}` must be 1 to {MAX_NAME_CHARS} printable characters"),
+        )
+        .field(field));
+    }
+    Ok(())
+}
+
+/// `POST /users` (administrators): a user and its first key.
+pub async fn create_user(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Json(body): Json<NewUser>,
+) -> ApiResult<(StatusCode, axum::Json<CreatedUser>)> {
+    caller.require_admin()?;
+    check_name("display_name", &body.display_name)?;
+    let user = User {
+        id: Uuid::new_v4(),
+        display_name: body.display_name,
+        is_admin: body.is_admin,
+        created_at: control::now(),
+    };
+    let (record, key) = key_record(None)?;
+    state.control.insert_user(&user, &record, &key.hash).await?;
+    let created = CreatedUser {
+        user,
+        api_key: CreatedKey::of(record, key.secret),
+    };
+    Ok((StatusCode::CREATED, axum::Json(created)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// `POST /api-keys`: a new key for the caller. The body is optional.
+pub async fn create_key(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, axum::Json<CreatedKey>)> {
+    let name = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<NewKey>(&body)
+            .map_err(|e| {
+                ApiError::unprocessable(
+                    "invalid_body",
+                    format!("the body is not a key request: {e}"),
+                )
+            })?
+            .name
+    };
+    if let Some(n) = &name {
+        check_name("name", n)?;
+    }
+    let (record, key) = key_record(name)?;
+    state
+        .control
+        .insert_api_key(caller.0.id, &record, &key.hash)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(CreatedKey::of(record, key.secret))))
+}
+
+/// `GET /api-keys`: the caller's live keys, masked.
+pub async fn list_keys(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<axum::Json<List<ApiKey>>> {
+    let page = q.page()?;
+    let (items, total) = state.control.list_api_keys(caller.0.id, page).await?;
+    Ok(axum::Json(List::new(items, total, page)))
+}
+
+/// `DELETE /api-keys/{id}`: revokes one of the caller's keys (the one in use
+/// too), at once: `204`.
+pub async fn revoke_key(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Ids([key_id]): Ids<1>,
+) -> ApiResult<StatusCode> {
+    if state.control.revoke_api_key(caller.0.id, key_id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("API key"))
+    }
+}

@@ -1,0 +1,297 @@
+//! The control plane: users, API keys, sessions, Examples, usage and the
+//! catalog, behind one small trait with a SQLite implementation (the embedded
+//! `serve`) and a PostgreSQL one (the distributed gateway). The `/v1` API is
+//! written once against [`ControlPlane`]; the conformance suite in
+//! [`conformance`] runs against both implementations.
+//!
+//! Every method that touches a user's data takes the user's id, so no caller
+//! can read across users by forgetting a filter. Timestamps are RFC 3339 UTC
+//! text with milliseconds, so the API's answers look the same on both.
+
+pub mod conformance;
+pub mod postgres;
+pub mod sqlite;
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What went wrong in the control plane. Callers decide what a client hears:
+/// [`ControlError::Unavailable`] is worth a retry, [`ControlError::StorageFull`]
+/// is the server's lack of room, the rest are internal errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    #[error("the control-plane database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("the control-plane database has no room left: {0}")]
+    StorageFull(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("control-plane database: {0}")]
+    Database(String),
+}
+
+pub type ControlResult<T> = Result<T, ControlError>;
+
+/// Now, as stored: RFC 3339 UTC with milliseconds, so text order is time order.
+pub fn now() -> String {
+    timestamp(chrono::Utc::now())
+}
+
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A page of a list: 1-based `page`, `per_page` rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl Page {
+    pub fn limit_offset(self) -> (i64, i64) {
+        let per = i64::from(self.per_page);
+        (per, i64::from(self.page.saturating_sub(1)) * per)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct User {
+    pub id: Uuid,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub created_at: String,
+}
+
+/// An API key as listed: never the secret, only enough of it to tell keys
+/// apart (`tp_live_Ab12…xY9z`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub name: Option<String>,
+    /// The key's first and last characters around an ellipsis.
+    pub masked: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub suite_id: Uuid,
+    pub description: Option<String>,
+    pub created_at: String,
+    /// Object key of the raw upload, relative to the deployment's object store.
+    pub storage_path: String,
+    /// `CHROME_TRACE` or `INPUT_EVENTS_JSONL`.
+    pub source_format: String,
+    pub size_bytes: i64,
+    pub event_count: i64,
+    /// The uploaded file's name, as the client sent it.
+    pub source_name: Option<String>,
+    /// SHA-256 of the uploaded bytes, lowercase hex.
+    pub source_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "PENDING",
+            Status::Processing => "PROCESSING",
+            Status::Completed => "COMPLETED",
+            Status::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "PENDING" => Status::Pending,
+            "PROCESSING" => Status::Processing,
+            "COMPLETED" => Status::Completed,
+            "FAILED" => Status::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// Why an Example failed: a stable code and what to do about it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExampleError {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExampleRecord {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    #[serde(skip)]
+    pub user_id: Uuid,
+    pub suite_id: Uuid,
+    pub model_id: Uuid,
+    pub action_tool_map_id: Option<Uuid>,
+    pub model_configuration: serde_json::Value,
+    /// Object key of `messages.jsonl`, once COMPLETED.
+    pub storage_path: Option<String>,
+    pub status: Status,
+    pub error: Option<ExampleError>,
+    /// Tool calls in the conversation, once COMPLETED.
+    pub tool_calls: Option<i64>,
+    /// Classified actions left out (unmapped, invalid), once COMPLETED.
+    pub rejected_calls: Option<i64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ExampleFilter {
+    pub session_id: Option<Uuid>,
+    pub suite_id: Option<Uuid>,
+    pub model_id: Option<Uuid>,
+    pub status: Option<Status>,
+}
+
+/// One stored catalog file: `kind` is `mcp_server`, `suite`, `map` or
+/// `rules`; `suite` names the suite a map belongs to (empty otherwise).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogFile {
+    pub kind: String,
+    pub suite: String,
+    pub name: String,
+    pub contents: String,
+}
+
+/// The stored catalog and its version, which every write increments.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredCatalog {
+    pub version: i64,
+    pub files: Vec<CatalogFile>,
+}
+
+/// One stored object's size and when it was stored, for storage accounting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredObject {
+    pub bytes: i64,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UsageRows {
+    pub sessions_uploaded: i64,
+    pub examples_generated: i64,
+    /// (model id, tokens) of Examples completed in the period.
+    pub tokens_by_model: Vec<(Uuid, i64)>,
+    /// Every object the user has stored that existed before the period ended.
+    pub objects: Vec<StoredObject>,
+}
+
+/// An accepted upload, written in one transaction: the session, the
+/// idempotency key that made it, and the Example to process it with.
+#[derive(Debug, Clone)]
+pub struct NewUpload {
+    pub session: SessionRecord,
+    /// The `Idempotency-Key` and the fingerprint of the request it came with.
+    pub idempotency: Option<(String, String)>,
+    pub example: Option<ExampleRecord>,
+}
+
+/// What a write of an upload found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadOutcome {
+    Stored,
+    /// Another request with the same idempotency key stored its session
+    /// first; nothing of this one was written.
+    KeyTaken,
+}
+
+/// The control plane of one deployment. Implementations keep every write
+/// of one method atomic.
+#[async_trait]
+pub trait ControlPlane: Send + Sync + 'static {
+    // ------------------------------------------------------------ users, keys
+    async fn user_count(&self) -> ControlResult<i64>;
+    /// A user and their first key, together.
+    async fn insert_user(&self, user: &User, key: &ApiKey, key_hash: &str) -> ControlResult<()>;
+    async fn insert_api_key(
+        &self,
+        user_id: Uuid,
+        key: &ApiKey,
+        key_hash: &str,
+    ) -> ControlResult<()>;
+    /// The user a live key hash belongs to; records that the key was used.
+    async fn authenticate(&self, key_hash: &str) -> ControlResult<Option<User>>;
+    /// The user's live keys, oldest first.
+    async fn list_api_keys(&self, user_id: Uuid, page: Page) -> ControlResult<(Vec<ApiKey>, i64)>;
+    /// Revokes one of the user's live keys; false when the user has none by
+    /// that id.
+    async fn revoke_api_key(&self, user_id: Uuid, key_id: Uuid) -> ControlResult<bool>;
+
+    // --------------------------------------------------------------- sessions
+    async fn insert_upload(&self, upload: &NewUpload) -> ControlResult<UploadOutcome>;
+    /// The Session the user's idempotency `key` made, with the fingerprint of
+    /// the request it was made for.
+    async fn idempotent_session(
+        &self,
+        user_id: Uuid,
+        key: &str,
+    ) -> ControlResult<Option<(String, SessionRecord)>>;
+    async fn get_session(&self, user_id: Uuid, id: Uuid) -> ControlResult<Option<SessionRecord>>;
+    /// The user's sessions, newest first.
+    async fn list_sessions(
+        &self,
+        user_id: Uuid,
+        suite_id: Option<Uuid>,
+        page: Page,
+    ) -> ControlResult<(Vec<SessionRecord>, i64)>;
+    /// Which of `ids` are sessions, whoever owns them.
+    async fn existing_sessions(&self, ids: &[Uuid]) -> ControlResult<HashSet<Uuid>>;
+    /// Sessions of any user that refer to `suite_id`.
+    async fn sessions_of_suite(&self, suite_id: Uuid) -> ControlResult<i64>;
+
+    // --------------------------------------------------------------- examples
+    async fn insert_example(&self, example: &ExampleRecord) -> ControlResult<()>;
+    async fn get_example(&self, user_id: Uuid, id: Uuid) -> ControlResult<Option<ExampleRecord>>;
+    /// The user's Examples, newest first.
+    async fn list_examples(
+        &self,
+        user_id: Uuid,
+        filter: &ExampleFilter,
+        page: Page,
+    ) -> ControlResult<(Vec<ExampleRecord>, i64)>;
+
+    // ---------------------------------------------------------------- catalog
+    async fn catalog(&self) -> ControlResult<StoredCatalog>;
+    async fn catalog_version(&self) -> ControlResult<i64>;
+    /// Replaces the stored catalog if it is still at `base_version`; the new
+    /// version, or None when another writer changed it first.
+    async fn replace_catalog(
+        &self,
+        base_version: i64,
+        files: &[CatalogFile],
+    ) -> ControlResult<Option<i64>>;
+
+    // ------------------------------------------------------------------ usage
+    /// The user's usage between `start` and `end` (timestamps as stored).
+    async fn usage(
+        &self,
+        user_id: Uuid,
+        suite_id: Option<Uuid>,
+        start: &str,
+        end: &str,
+    ) -> ControlResult<UsageRows>;
+}

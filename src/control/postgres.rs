@@ -1,0 +1,1 @@
+//! The distributed deployment's control plane: [`super::ControlPlane`] over PostgreSQL.
