@@ -140,7 +140,7 @@ def main():
             name = f"loadgen{os.getpid()}_{int(time.time())}"
             env = dict(os.environ,
                        TRACEPIPE_TOPICS_SESSIONS=f"{name}.sessions", TRACEPIPE_TOPICS_EXAMPLES=f"{name}.examples",
-                       TRACEPIPE_TOPICS_DEAD_LETTER=f"{name}.dead-letter", TRACEPIPE_TOPICS_STATUS=f"{name}.status",
+                       TRACEPIPE_TOPICS_DEAD_LETTER=f"{name}.dead-letter", TRACEPIPE_TOPICS_STATUS=f"{name}.status", TRACEPIPE_TOPICS_CATALOG=f"{name}.catalog",
                        TRACEPIPE_S3_PREFIX=name, TRACEPIPE_DATABASE_SCHEMA=name,
                        TRACEPIPE_LISTEN="127.0.0.1:0", TRACEPIPE_METRICS_LISTEN="127.0.0.1:0",
                        TRACEPIPE_ADMISSION_MAX_CONCURRENT_UPLOADS_PER_KEY="0",

@@ -570,16 +570,19 @@ fn users_see_only_their_own_data_and_revoked_keys_stop_working() {
         "keys are listed masked: {listed}"
     );
     let first_id = created["api_key"]["id"].as_str().expect("id");
-    let revoked = json_of(
-        server
-            .client
-            .delete(format!("{}/api-keys/{first_id}", server.base))
-            .header("X-API-Key", &second_key)
-            .send()
-            .expect("revoke"),
+    let revoked = server
+        .client
+        .delete(format!("{}/api-keys/{first_id}", server.base))
+        .header("X-API-Key", &second_key)
+        .send()
+        .expect("revoke");
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    // Only live keys are listed.
+    let keys = json_of(
+        server.get(&second_key, "/api-keys").send().expect("keys"),
         StatusCode::OK,
     );
-    assert!(revoked["revoked_at"].is_string());
+    assert_eq!(keys["total"], 1, "{keys}");
     error_of(
         server.get(&other, "/users/me").send().expect("me"),
         StatusCode::UNAUTHORIZED,
@@ -676,11 +679,21 @@ fn bad_uploads_are_refused_with_a_json_error_that_names_the_problem() {
         StatusCode::UNPROCESSABLE_ENTITY,
     );
     assert_eq!(error["field"], "suite_id");
+    // A suite is named by its id or its name: the name is taken, and the
+    // file is what is wrong.
     let error = error_of(
         server.upload(&key, "gmail", "t.json", b"[]".to_vec()),
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
     );
-    assert_eq!(error["field"], "suite_id");
+    assert_eq!(error["code"], "not_a_recording", "{error}");
+    let error = error_of(
+        server.upload(&key, "no-such-suite", "t.json", b"[]".to_vec()),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert_eq!(
+        (error["code"].as_str(), error["field"].as_str()),
+        (Some("unknown_suite"), Some("suite_id"))
+    );
 
     let no_file = multipart::Form::new().text("suite_id", suite.clone());
     let error = error_of(
@@ -710,7 +723,7 @@ fn bad_uploads_are_refused_with_a_json_error_that_names_the_problem() {
     assert!(stored.is_empty(), "left behind: {stored:?}");
     assert!(walk(&dir.path().join("uploads")).is_empty());
 
-    // Bad query parameters and ids are 400s with JSON bodies, too.
+    // Bad query parameters are 400s with JSON bodies, too.
     error_of(
         server
             .get(&key, "/sessions?per_page=101")
@@ -729,12 +742,17 @@ fn bad_uploads_are_refused_with_a_json_error_that_names_the_problem() {
             .expect("list"),
         StatusCode::BAD_REQUEST,
     );
-    error_of(
+    // A malformed id is a validation error (the spec's 422), naming the field.
+    let malformed = error_of(
         server
             .get(&key, "/sessions/not-a-uuid")
             .send()
             .expect("get"),
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert_eq!(
+        (malformed["code"].as_str(), malformed["field"].as_str()),
+        (Some("validation_error"), Some("session_id"))
     );
     error_of(
         server.get(&key, "/no-such-route").send().expect("get"),

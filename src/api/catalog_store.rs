@@ -16,7 +16,7 @@ use tracepipe_processors::catalog::{
 };
 
 use super::error::{ApiError, ServiceError};
-use crate::control::{CatalogFile, ControlPlane};
+use crate::control::{CatalogFile, ControlPlane, ExampleError};
 use super::models::Models;
 use tracepipe_processors::classify::RulesError;
 
@@ -266,6 +266,68 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The Recipe an Example of `suite_id` asks for: its model, its map (the
+    /// suite's first when none is named) and configuration, with the browser
+    /// MCP server when the catalog has it. Also the map's id. What is no
+    /// longer in the catalog is the Example's failure, saying so.
+    pub fn recipe(
+        &self,
+        suite_id: uuid::Uuid,
+        model_id: uuid::Uuid,
+        map_id: Option<uuid::Uuid>,
+        configuration: serde_json::Value,
+        browser_server: &str,
+    ) -> Result<(crate::pipeline::Recipe, uuid::Uuid), ExampleError> {
+        let failure = |code: &str, message: String| ExampleError {
+            code: code.to_owned(),
+            message,
+        };
+        let catalog = &self.catalog;
+        let suite = catalog.suite_by_id(suite_id).ok_or_else(|| {
+            failure(
+                "catalog",
+                format!("suite {suite_id} is no longer in the catalog"),
+            )
+        })?;
+        let map = match map_id {
+            Some(id) => catalog.action_tool_map_by_id(id),
+            None => catalog.maps_for_suite(&suite.name).next(),
+        }
+        .ok_or_else(|| {
+            failure(
+                "catalog",
+                "the Example's action tool map is no longer in the catalog; POST /v1/examples again to use the suite's current map".into(),
+            )
+        })?;
+        let server = catalog.mcp_server_by_id(map.mcp_server_id).ok_or_else(|| {
+            failure(
+                "catalog",
+                format!("MCP server {} is no longer in the catalog", map.mcp_server_id),
+            )
+        })?;
+        let model = self.models.get(model_id, suite_id).ok_or_else(|| {
+            failure(
+                "model_unavailable",
+                format!(
+                    "model {model_id} no longer classifies suite `{}`; see GET /v1/models",
+                    suite.name
+                ),
+            )
+        })?;
+        let browser = Some(browser_server)
+            .filter(|name| !name.is_empty() && catalog.mcp_server(name).is_some());
+        let recipe = crate::pipeline::Recipe::new(
+            catalog.clone(),
+            &suite.name,
+            Some(&server.name),
+            browser,
+            model,
+            configuration,
+        )
+        .map_err(|e| pipeline_failure(e.into()))?;
+        Ok((recipe, map.id))
+    }
+
     /// A suite named by its id or its name, as clients may name it.
     pub fn suite_by_name_or_id(&self, named: &str) -> Option<&tracepipe_processors::catalog::Suite> {
         match uuid::Uuid::parse_str(named) {
@@ -322,13 +384,7 @@ impl CatalogStore {
         if stored.files.is_empty() {
             // A missing folder would load as an empty catalog: useless, and
             // most likely a server started from the wrong directory.
-            if !seed_dir.join("suites").is_dir() {
-                return Err(ServiceError::NoCatalog(seed_dir.to_owned()));
-            }
-            let catalog = Catalog::load_dir(seed_dir)?;
-            let mut files = Files::from_catalog(&catalog);
-            files.rules = read_rules(seed_dir, &catalog)?;
-            let rows = files.rows();
+            let rows = rows_of_dir(seed_dir)?;
             // Another process seeding at the same moment wins; its catalog is
             // read back below either way.
             control.replace_catalog(stored.version, &rows).await?;
@@ -397,6 +453,38 @@ impl CatalogStore {
         });
         Ok(value)
     }
+}
+
+/// An Example's failure for a pipeline error, with what to do about it.
+pub fn pipeline_failure(e: crate::pipeline::PipelineError) -> ExampleError {
+    use crate::pipeline::PipelineError;
+    let code = match &e {
+        PipelineError::Setup(_) => "catalog",
+        PipelineError::SuiteMismatch { .. } => "suite_mismatch",
+        PipelineError::Limit(_) => "too_large",
+        e if e.is_input_error() => "input",
+        _ => "storage",
+    };
+    let advice = match code {
+        "catalog" => "; an administrator must fix the catalog, then POST /v1/examples again",
+        "storage" => "; POST /v1/examples again to retry",
+        _ => "",
+    };
+    ExampleError {
+        code: code.to_owned(),
+        message: format!("{e}{advice}"),
+    }
+}
+
+/// The rows of the catalog folder `dir`, rules included, as they are stored.
+pub fn rows_of_dir(dir: &Path) -> Result<Vec<CatalogFile>, ServiceError> {
+    if !dir.join("suites").is_dir() {
+        return Err(ServiceError::NoCatalog(dir.to_owned()));
+    }
+    let catalog = Catalog::load_dir(dir)?;
+    let mut files = Files::from_catalog(&catalog);
+    files.rules = read_rules(dir, &catalog)?;
+    Ok(files.rows())
 }
 
 /// The snapshot of stored catalog rows.

@@ -52,7 +52,7 @@ pub struct ApiState {
     /// Where `objects` keeps its files when it is a local folder, for removing
     /// a failed upload's unfinished staging files the store does not list.
     pub local_objects_dir: Option<PathBuf>,
-    pub catalog: CatalogStore,
+    pub catalog: Arc<CatalogStore>,
     /// Hands accepted Examples to the processors.
     pub dispatch: Arc<dyn Dispatch>,
     /// Per-key limits and the upload guard (src/admission).

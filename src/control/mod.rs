@@ -168,7 +168,7 @@ pub struct ExampleFilter {
 
 /// One stored catalog file: `kind` is `mcp_server`, `suite`, `map` or
 /// `rules`; `suite` names the suite a map belongs to (empty otherwise).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CatalogFile {
     pub kind: String,
     pub suite: String,
@@ -177,7 +177,7 @@ pub struct CatalogFile {
 }
 
 /// The stored catalog and its version, which every write increments.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StoredCatalog {
     pub version: i64,
     pub files: Vec<CatalogFile>,

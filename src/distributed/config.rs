@@ -49,6 +49,7 @@ pub struct Topics {
     pub examples: String,
     pub dead_letter: String,
     pub status: String,
+    pub catalog: String,
     pub partitions: i32,
 }
 
@@ -86,11 +87,10 @@ pub struct GatewayConfig {
     pub otlp_endpoint: String,
     pub catalog: PathBuf,
     pub admin_display_name: String,
-    pub max_upload_bytes: u64,
-    pub max_decompressed_bytes: u64,
     pub orphan_sweep_min_age_secs: u64,
+    pub limits: crate::serve::config::LimitsConfig,
+    pub pricing: crate::serve::config::PricingConfig,
     pub admission: AdmissionConfig,
-    pub max_events: usize,
     pub kafka: KafkaConfig,
     pub topics: Topics,
     pub s3: S3Config,

@@ -32,10 +32,14 @@ pub enum EventError {
     },
 }
 
-/// A record type with its schema.
+/// A record type with its schema, and the earlier versions of it that values
+/// still in a topic may have been written with.
 pub trait Event: Serialize + DeserializeOwned {
     const NAME: &'static str;
     fn codec() -> &'static Codec;
+    fn earlier_codecs() -> &'static [Codec] {
+        &[]
+    }
 }
 
 pub struct Codec {
@@ -88,18 +92,22 @@ pub fn decode<T: Event>(bytes: &[u8]) -> Result<T, EventError> {
     let mut le = [0u8; 8];
     le.copy_from_slice(fingerprint);
     let found = u64::from_le_bytes(le);
-    if found != codec.fingerprint {
-        return Err(EventError::UnknownSchema {
+    // A value of an earlier version is read with its writer's schema and
+    // resolved to the current one: the fields it lacks take their defaults.
+    let writer = std::iter::once(codec)
+        .chain(T::earlier_codecs())
+        .find(|c| c.fingerprint == found)
+        .ok_or(EventError::UnknownSchema {
             record: T::NAME,
             found,
             expected: codec.fingerprint,
-        });
-    }
+        })?;
     let avro = |source| EventError::Avro {
         record: T::NAME,
         source: Box::new(source),
     };
-    let value = apache_avro::from_avro_datum(&codec.schema, &mut datum, None).map_err(avro)?;
+    let reader = (writer.fingerprint != codec.fingerprint).then_some(&codec.schema);
+    let value = apache_avro::from_avro_datum(&writer.schema, &mut datum, reader).map_err(avro)?;
     apache_avro::from_value(&value).map_err(avro)
 }
 
@@ -112,6 +120,10 @@ pub struct SessionRef {
     pub suite: String,
     pub session_path: String,
     pub created_at: String,
+    pub model_id: Option<String>,
+    pub action_tool_map_id: Option<String>,
+    pub model_configuration: Option<String>,
+    pub catalog_version: Option<i64>,
 }
 
 impl Event for SessionRef {
@@ -119,6 +131,14 @@ impl Event for SessionRef {
     fn codec() -> &'static Codec {
         static CODEC: OnceLock<Codec> = OnceLock::new();
         CODEC.get_or_init(|| Codec::new(include_str!("../../schemas/avro/session_ref.avsc")))
+    }
+    fn earlier_codecs() -> &'static [Codec] {
+        static CODECS: OnceLock<[Codec; 1]> = OnceLock::new();
+        CODECS.get_or_init(|| {
+            [Codec::new(include_str!(
+                "../../schemas/avro/session_ref.v1.avsc"
+            ))]
+        })
     }
 }
 
@@ -151,6 +171,9 @@ pub struct StatusEvent {
     pub error_message: Option<String>,
     pub storage_path: Option<String>,
     pub tool_calls: i64,
+    pub rejected_calls: Option<i64>,
+    pub tokens: Option<i64>,
+    pub messages_bytes: Option<i64>,
 }
 
 impl Event for StatusEvent {
@@ -158,6 +181,14 @@ impl Event for StatusEvent {
     fn codec() -> &'static Codec {
         static CODEC: OnceLock<Codec> = OnceLock::new();
         CODEC.get_or_init(|| Codec::new(include_str!("../../schemas/avro/status_event.avsc")))
+    }
+    fn earlier_codecs() -> &'static [Codec] {
+        static CODECS: OnceLock<[Codec; 1]> = OnceLock::new();
+        CODECS.get_or_init(|| {
+            [Codec::new(include_str!(
+                "../../schemas/avro/status_event.v1.avsc"
+            ))]
+        })
     }
 }
 
@@ -227,6 +258,9 @@ mod tests {
             error_message: Some("bad".into()),
             storage_path: None,
             tool_calls: 0,
+            rejected_calls: None,
+            tokens: Some(0),
+            messages_bytes: None,
         };
         assert_eq!(
             decode::<StatusEvent>(&encode(&status).expect("enc")).expect("dec"),
@@ -239,6 +273,10 @@ mod tests {
             suite: "gmail".into(),
             session_path: "sessions/s/session.avro".into(),
             created_at: at.to_rfc3339(),
+            model_id: Some("m".into()),
+            action_tool_map_id: None,
+            model_configuration: Some("{}".into()),
+            catalog_version: Some(3),
         };
         let bytes = encode(&reference).expect("enc");
         assert_eq!(decode::<SessionRef>(&bytes).expect("dec"), reference);
@@ -251,5 +289,27 @@ mod tests {
             decode::<StatusEvent>(b"{}"),
             Err(EventError::NotSingleObject)
         ));
+    }
+
+    /// A SessionRef written by the version before (still in the topic during
+    /// an upgrade) decodes, with the fields it lacks absent.
+    #[test]
+    fn an_earlier_version_decodes_with_defaults() {
+        let v1 = &SessionRef::earlier_codecs()[0];
+        let value = apache_avro::types::Value::Record(vec![
+            ("session_id".into(), "s".into()),
+            ("example_id".into(), "e".into()),
+            ("user_id".into(), "u".into()),
+            ("suite".into(), "gmail".into()),
+            ("session_path".into(), "sessions/s/session.avro".into()),
+            ("created_at".into(), "2026-01-06T20:30:01+00:00".into()),
+        ]);
+        let datum = apache_avro::to_avro_datum(&v1.schema, value).expect("v1 datum");
+        let mut bytes = MARKER.to_vec();
+        bytes.extend_from_slice(&v1.fingerprint.to_le_bytes());
+        bytes.extend_from_slice(&datum);
+        let decoded = decode::<SessionRef>(&bytes).expect("decodes");
+        assert_eq!(decoded.suite, "gmail");
+        assert_eq!((decoded.model_id, decoded.catalog_version), (None, None));
     }
 }

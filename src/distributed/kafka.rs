@@ -138,10 +138,15 @@ pub async fn ensure_topics(config: &KafkaConfig, topics: &Topics) -> Result<(), 
         &topics.dead_letter,
         &topics.status,
     ];
-    let new: Vec<NewTopic<'_>> = names
+    let mut new: Vec<NewTopic<'_>> = names
         .iter()
         .map(|name| NewTopic::new(name, topics.partitions, TopicReplication::Fixed(1)))
         .collect();
+    // One key, the latest value: the catalog as last stored.
+    new.push(
+        NewTopic::new(&topics.catalog, 1, TopicReplication::Fixed(1))
+            .set("cleanup.policy", "compact"),
+    );
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
     let results = admin
         .create_topics(&new, &options)

@@ -21,6 +21,7 @@
 //! committed after the files are durable, and an Example already claimed by
 //! an earlier offset (a processor's replay) is left out.
 
+pub mod catalog_feed;
 pub mod config;
 pub mod control;
 pub mod events;

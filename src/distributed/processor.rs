@@ -11,7 +11,7 @@
 //! FAILED status when its Example is known) and the partition moves on; a
 //! storage or Kafka failure is retried, never skipped.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,18 +28,24 @@ use uuid::Uuid;
 use tracepipe_ingest::Limits;
 use tracepipe_schemas::decode_session;
 
+use super::catalog_feed::{self, CatalogFeed};
 use super::config::ProcessorConfig;
 use super::events::{self, ExampleEvent, SessionRef, StatusEvent};
 use super::kafka::{self, Consumer};
-use super::{open_store, recipes, tracing, DistributedError};
-use crate::pipeline::{OutputLimits, Pipeline, PipelineError, Recipe};
+use super::{open_store, tracing, DistributedError};
+use crate::api::catalog_store::{rows_of_dir, snapshot_of};
+use crate::pipeline::{OutputLimits, Pipeline, PipelineError};
+
+/// How long one attempt waits for the catalog version a work item names to
+/// arrive on the catalog topic before it is retried.
+const CATALOG_WAIT: Duration = Duration::from_secs(30);
 
 struct Shared {
     config: ProcessorConfig,
     store: Arc<dyn ObjectStore>,
     prefix: Path,
     pipeline: Pipeline,
-    recipes: BTreeMap<String, Recipe>,
+    catalog: Arc<CatalogFeed>,
     producer: FutureProducer,
     consumer: Arc<Consumer>,
 }
@@ -62,8 +68,16 @@ pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
     crate::telemetry::serve_metrics(config.metrics_listen, metrics).await?;
     let (store, prefix) = open_store(&config.s3)?;
     kafka::ensure_topics(&config.kafka, &config.topics).await?;
-    let browser = Some(config.browser_mcp_server.as_str()).filter(|s| !s.is_empty());
-    let recipes = recipes(&config.catalog, browser)?;
+    // The folder's catalog until a gateway announces the stored one.
+    let initial = rows_of_dir(&config.catalog)
+        .and_then(|rows| snapshot_of(0, &rows))
+        .map_err(|e| DistributedError::Config(format!("the catalog folder: {e}")))?;
+    let catalog = CatalogFeed::new(initial);
+    tokio::spawn(catalog_feed::follow(
+        config.kafka.clone(),
+        config.topics.catalog.clone(),
+        catalog.clone(),
+    ));
     let limits = Limits {
         max_decompressed_bytes: config.max_decompressed_bytes,
         max_events: config.max_events,
@@ -79,7 +93,7 @@ pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
         kafka::consumer(&config.kafka, &config.topics.sessions, true, false)?;
     let shared = Arc::new(Shared {
         pipeline,
-        recipes,
+        catalog,
         producer,
         consumer: Arc::new(consumer),
         store,
@@ -220,17 +234,73 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
     let created_at = DateTime::parse_from_rfc3339(&reference.created_at)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| fail("invalid_message", format!("created_at: {e}")))?;
-    let recipe = shared.recipes.get(&reference.suite).ok_or_else(|| {
+    let snapshot = match reference.catalog_version {
+        Some(version) if version > shared.catalog.snapshot().version => shared
+            .catalog
+            .at_least(version, CATALOG_WAIT)
+            .await
+            .ok_or_else(|| {
+                retry(format!(
+                    "catalog version {version} has not arrived on {} yet",
+                    shared.config.topics.catalog
+                ))
+            })?,
+        _ => shared.catalog.snapshot(),
+    };
+    let suite = snapshot.catalog.suite(&reference.suite).ok_or_else(|| {
         fail(
             "catalog",
             format!(
-                "suite `{}` has no rules in this processor's catalog; add them and replay the dead-letter topic",
+                "suite `{}` is not in the catalog; add it and replay the dead-letter topic",
                 reference.suite
             ),
         )
     })?;
+    let id = |field: &str, text: &Option<String>| {
+        text.as_deref()
+            .map(Uuid::parse_str)
+            .transpose()
+            .map_err(|e| fail("invalid_message", format!("{field}: {e}")))
+    };
+    let model_id = match id("model_id", &reference.model_id)? {
+        Some(model) => model,
+        None => snapshot.models.default_for(suite.id).ok_or_else(|| {
+            fail(
+                "catalog",
+                format!(
+                    "suite `{}` has no rules in the catalog; add them and replay the dead-letter topic",
+                    reference.suite
+                ),
+            )
+        })?,
+    };
+    let map_id = id("action_tool_map_id", &reference.action_tool_map_id)?;
+    let configuration = match reference.model_configuration.as_deref() {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| fail("invalid_message", format!("model_configuration: {e}")))?,
+        None => serde_json::json!({}),
+    };
+    let (recipe, _) = snapshot
+        .recipe(
+            suite.id,
+            model_id,
+            map_id,
+            configuration,
+            &shared.config.browser_mcp_server,
+        )
+        .map_err(|e| {
+            let code = if e.code == "model_unavailable" {
+                "model_unavailable"
+            } else {
+                "catalog"
+            };
+            fail(
+                code,
+                format!("{}; fix the catalog and replay the dead-letter topic", e.message),
+            )
+        })?;
 
-    status(shared, &reference, events::PROCESSING, None, None, 0)
+    status(shared, &reference, events::PROCESSING, None, None)
         .await
         .map_err(retry)?;
 
@@ -261,7 +331,7 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
     let output = shared
         .pipeline
         .synthesize(
-            recipe,
+            &recipe,
             session_id,
             Arc::new(session),
             example_id,
@@ -279,8 +349,17 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
             other => retry(other),
         })?;
     crate::telemetry::pipeline::synthesized(&reference.suite, &output);
-    let tool_calls = i64::try_from(output.actions.len()).unwrap_or(i64::MAX);
-    let storage_path = output.example.messages_path.clone();
+    let completion = Completion {
+        tool_calls: i64::try_from(output.actions.len()).unwrap_or(i64::MAX),
+        rejected_calls: i64::try_from(output.rejections.len()).unwrap_or(i64::MAX),
+        messages_bytes: shared
+            .store
+            .head(&join_key(&shared.prefix, &output.example.messages_path))
+            .await
+            .map(|meta| i64::try_from(meta.size).unwrap_or(i64::MAX))
+            .map_err(retry)?,
+        storage_path: output.example.messages_path.clone(),
+    };
     let event = ExampleEvent {
         example: output.example,
         actions: output.actions,
@@ -300,8 +379,7 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
         &reference,
         events::COMPLETED,
         None,
-        Some(storage_path),
-        tool_calls,
+        Some(completion),
     )
     .await
     .map_err(retry)?;
@@ -320,13 +398,20 @@ fn join_key(prefix: &Path, key: &str) -> Path {
         .fold(prefix.clone(), |path, part| path.join(part))
 }
 
+/// What a COMPLETED status reports, for the Example and for usage.
+struct Completion {
+    storage_path: String,
+    tool_calls: i64,
+    rejected_calls: i64,
+    messages_bytes: i64,
+}
+
 async fn status(
     shared: &Shared,
     reference: &SessionRef,
     status: &str,
     error: Option<(&str, &str)>,
-    storage_path: Option<String>,
-    tool_calls: i64,
+    completion: Option<Completion>,
 ) -> Result<(), DistributedError> {
     let event = StatusEvent {
         example_id: reference.example_id.clone(),
@@ -334,8 +419,12 @@ async fn status(
         status: status.to_owned(),
         error_code: error.map(|(code, _)| code.to_owned()),
         error_message: error.map(|(_, message)| message.to_owned()),
-        storage_path,
-        tool_calls,
+        storage_path: completion.as_ref().map(|c| c.storage_path.clone()),
+        tool_calls: completion.as_ref().map_or(0, |c| c.tool_calls),
+        rejected_calls: completion.as_ref().map(|c| c.rejected_calls),
+        // The RULES models use no tokens; model providers that do will report them.
+        tokens: completion.as_ref().map(|_| 0),
+        messages_bytes: completion.as_ref().map(|c| c.messages_bytes),
     };
     let bytes = events::encode(&event)?;
     kafka::send(
@@ -387,12 +476,11 @@ async fn dead_letter(
             events::FAILED,
             Some((code, error)),
             None,
-            0,
         )
         .await?;
         // A suite name from a poison message is not a label value.
         let suite = Some(reference.suite.as_str())
-            .filter(|s| shared.recipes.contains_key(*s))
+            .filter(|s| shared.catalog.snapshot().catalog.suite(s).is_some())
             .unwrap_or("unknown");
         crate::telemetry::pipeline::session_processed(suite, "failed", None);
     }

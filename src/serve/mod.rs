@@ -22,7 +22,7 @@
 
 pub mod config;
 mod sink;
-mod worker;
+pub mod worker;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -102,7 +102,7 @@ pub async fn run(
     let db = Db::open(&data_dir.join("tracepipe.db"))?;
     let control: Arc<dyn ControlPlane> = Arc::new(SqliteControlPlane::new(db.clone()));
     sweep_orphan_sessions(&db, &objects_dir).await?;
-    let catalog = CatalogStore::open(control.as_ref(), &config.catalog).await?;
+    let catalog = Arc::new(CatalogStore::open(control.as_ref(), &config.catalog).await?);
     // Automatic clean-up removes the folders a rejected upload leaves empty.
     let objects: Arc<dyn ObjectStore> =
         Arc::new(LocalFileSystem::new_with_prefix(&objects_dir)?.with_automatic_cleanup(true));

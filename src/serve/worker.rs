@@ -18,7 +18,8 @@ use tracepipe_schemas::decode_session;
 use crate::control::sqlite::{self as db, Completion, Job};
 use crate::control::ExampleError;
 use super::AppState;
-use crate::pipeline::{PipelineError, Recipe, SESSION_OBJECT};
+use crate::api::catalog_store::pipeline_failure;
+use crate::pipeline::SESSION_OBJECT;
 
 /// Starts the dispatcher. It stops taking ids when `stop` turns true and ends
 /// once the jobs in flight are done.
@@ -147,73 +148,18 @@ fn failure(code: &str, message: impl Into<String>) -> ExampleError {
     }
 }
 
-fn pipeline_failure(e: PipelineError) -> ExampleError {
-    let code = match &e {
-        PipelineError::Setup(_) => "catalog",
-        PipelineError::SuiteMismatch { .. } => "suite_mismatch",
-        PipelineError::Limit(_) => "too_large",
-        e if e.is_input_error() => "input",
-        _ => "storage",
-    };
-    let advice = match code {
-        "catalog" => "; an administrator must fix the catalog, then POST /v1/examples again",
-        "storage" => "; POST /v1/examples again to retry",
-        _ => "",
-    };
-    failure(code, format!("{e}{advice}"))
-}
 
 async fn run(state: &AppState, job: &Job) -> Result<Completion, ExampleError> {
     let example = &job.example;
     let snapshot = state.api.catalog.snapshot();
-    let catalog = &snapshot.catalog;
-    let suite = catalog.suite_by_id(example.suite_id).ok_or_else(|| {
-        failure(
-            "catalog",
-            format!("suite {} is no longer in the catalog", example.suite_id),
-        )
-    })?;
-    let map = example
-        .action_tool_map_id
-        .and_then(|m| catalog.action_tool_map_by_id(m))
-        .ok_or_else(|| {
-            failure(
-                "catalog",
-                "the Example's action tool map is no longer in the catalog; POST /v1/examples again to use the suite's current map",
-            )
-        })?;
-    let server = catalog.mcp_server_by_id(map.mcp_server_id).ok_or_else(|| {
-        failure(
-            "catalog",
-            format!(
-                "MCP server {} is no longer in the catalog",
-                map.mcp_server_id
-            ),
-        )
-    })?;
-    let model = snapshot
-        .models
-        .get(example.model_id, example.suite_id)
-        .ok_or_else(|| {
-            failure(
-                "model_unavailable",
-                format!(
-                    "model {} no longer classifies suite `{}`; see GET /v1/models",
-                    example.model_id, suite.name
-                ),
-            )
-        })?;
-    let browser = Some(state.config.processing.browser_mcp_server.as_str())
-        .filter(|name| !name.is_empty() && catalog.mcp_server(name).is_some());
-    let recipe = Recipe::new(
-        snapshot.catalog.clone(),
-        &suite.name,
-        Some(&server.name),
-        browser,
-        model,
+    let (recipe, map_id) = snapshot.recipe(
+        example.suite_id,
+        example.model_id,
+        example.action_tool_map_id,
         example.model_configuration.clone(),
-    )
-    .map_err(|e| pipeline_failure(e.into()))?;
+        &state.config.processing.browser_mcp_server,
+    )?;
+    let suite = recipe.suite().to_owned();
 
     let session_key = format!("sessions/{}/{SESSION_OBJECT}", job.session.id);
     let storage = |e: object_store::Error| {
@@ -262,7 +208,7 @@ async fn run(state: &AppState, job: &Job) -> Result<Completion, ExampleError> {
         )
         .await
         .map_err(pipeline_failure)?;
-    crate::telemetry::pipeline::synthesized(&suite.name, &out);
+    crate::telemetry::pipeline::synthesized(&suite, &out);
     let messages = object_store::path::Path::from(out.example.messages_path.as_str());
     let size = state
         .api
@@ -281,7 +227,7 @@ async fn run(state: &AppState, job: &Job) -> Result<Completion, ExampleError> {
     };
     Ok(Completion {
         storage_path: out.example.messages_path.clone(),
-        action_tool_map_id: map.id,
+        action_tool_map_id: map_id,
         tool_calls: i64::try_from(out.actions.len()).unwrap_or(i64::MAX),
         rejected_calls: i64::try_from(out.rejections.len()).unwrap_or(i64::MAX),
         // The RULES models use no tokens; model providers that do will report them.

@@ -83,6 +83,7 @@ impl Deployment {
             .env("TRACEPIPE_TOPICS_EXAMPLES", format!("{n}.examples"))
             .env("TRACEPIPE_TOPICS_DEAD_LETTER", format!("{n}.dead-letter"))
             .env("TRACEPIPE_TOPICS_STATUS", format!("{n}.status"))
+            .env("TRACEPIPE_TOPICS_CATALOG", format!("{n}.catalog"))
             .env("TRACEPIPE_S3_PREFIX", n)
             .env("TRACEPIPE_DATABASE_SCHEMA", n)
             .env("TRACEPIPE_LISTEN", "127.0.0.1:0")

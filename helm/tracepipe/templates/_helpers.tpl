@@ -101,6 +101,8 @@ Environment shared by every service: Kafka, topics, S3. The argument is
   value: {{ $v.kafka.topics.deadLetter | quote }}
 - name: TRACEPIPE_TOPICS_STATUS
   value: {{ $v.kafka.topics.status | quote }}
+- name: TRACEPIPE_TOPICS_CATALOG
+  value: {{ $v.kafka.topics.catalog | quote }}
 - name: TRACEPIPE_TOPICS_PARTITIONS
   value: {{ $v.kafka.partitions | int | quote }}
 - name: TRACEPIPE_S3_BUCKET
