@@ -71,6 +71,18 @@ impl UnitPrice {
     }
 }
 
+/// `$2.50`, `$0.0001`: dollars with at least two decimals and no trailing
+/// zeros beyond them.
+impl fmt::Display for UnitPrice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nano = self.nano_usd as i128;
+        let dollars = nano / NANO_PER_USD;
+        let fraction = format!("{:09}", nano % NANO_PER_USD);
+        let fraction = fraction.trim_end_matches('0');
+        write!(f, "${dollars}.{fraction:0<2}")
+    }
+}
+
 impl From<UnitPrice> for f64 {
     fn from(price: UnitPrice) -> f64 {
         price.usd()
@@ -146,6 +158,14 @@ impl Quantity {
         match self {
             Quantity::Tokens { count } => count == 0,
             Quantity::GbHours { micro } => micro == 0,
+        }
+    }
+
+    /// What the unit price of a line with this quantity is per.
+    pub fn priced_per(self) -> &'static str {
+        match self {
+            Quantity::Tokens { .. } => "million tokens",
+            Quantity::GbHours { .. } => "GB-hour",
         }
     }
 
@@ -484,6 +504,10 @@ mod tests {
         assert!(UnitPrice::from_usd(f64::NAN).is_err());
         assert!(UnitPrice::from_usd(1e20).is_err());
         assert_eq!(usd(0.0001).nano_usd(), 100_000);
+        assert_eq!(usd(0.0001).to_string(), "$0.0001");
+        assert_eq!(usd(2.5).to_string(), "$2.50");
+        assert_eq!(usd(10.0).to_string(), "$10.00");
+        assert_eq!(usd(0.000000001).to_string(), "$0.000000001");
         let list: PriceList = serde_json::from_str(
             r#"{"usd_per_gb_hour": 0.0001,
                 "models": {"openai/gpt-4o": {"usd_per_million_input": 2.5, "usd_per_million_output": 10}}}"#,

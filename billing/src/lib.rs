@@ -11,6 +11,7 @@
 
 pub mod invoice;
 pub mod period;
+pub mod stripe;
 pub mod webhook;
 
 pub use invoice::{
@@ -18,4 +19,9 @@ pub use invoice::{
     Quantity, TokenCounts, TokenPrices, UnitPrice, CURRENCY,
 };
 pub use period::{Period, PeriodError};
+pub use stripe::{
+    BilledInvoice, CheckoutSession, Customer, Invoice, InvoiceItem, InvoiceStatus, MeterEvent,
+    MeterEventReceipt, PeriodInvoice, PortalSession, SecretKey, SetupCheckout, SetupIntent,
+    StripeApiError, StripeClient, StripeError, STRIPE_API_BASE,
+};
 pub use webhook::{sign_webhook, verify_webhook, WebhookError, WebhookEvent, DEFAULT_TOLERANCE};
