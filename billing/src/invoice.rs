@@ -405,7 +405,8 @@ mod tests {
         let draft = compute_invoice(period(), &u, &prices()).expect("invoice");
         assert!(draft.is_empty());
         assert_eq!(draft.total_cents, 0);
-        let nothing = compute_invoice(period(), &PeriodUsage::default(), &prices()).expect("invoice");
+        let nothing =
+            compute_invoice(period(), &PeriodUsage::default(), &prices()).expect("invoice");
         assert!(nothing.is_empty());
     }
 
@@ -415,18 +416,25 @@ mod tests {
         let price = prices();
         let at = |input: u64| {
             let u = usage(&[("openai/gpt-4o", input, 0)], 0.0);
-            compute_invoice(period(), &u, &price).expect("invoice").lines[0].amount_cents
+            compute_invoice(period(), &u, &price)
+                .expect("invoice")
+                .lines[0]
+                .amount_cents
         };
         assert_eq!(at(2_000), 1);
         assert_eq!(at(1_999), 0);
         assert_eq!(at(6_000), 2); // 1.5 cents → 2
         assert_eq!(at(10_000), 3); // 2.5 cents → 3 (half-up, not to even)
-        // Two half cents on two lines are two cents, not the one cent the
-        // summed usage would make: lines are rounded, then added.
+                                   // Two half cents on two lines are two cents, not the one cent the
+                                   // summed usage would make: lines are rounded, then added.
         let u = usage(&[("openai/gpt-4o", 2_000, 500)], 0.0);
         let draft = compute_invoice(period(), &u, &price).expect("invoice");
         assert_eq!(
-            draft.lines.iter().map(|l| l.amount_cents).collect::<Vec<_>>(),
+            draft
+                .lines
+                .iter()
+                .map(|l| l.amount_cents)
+                .collect::<Vec<_>>(),
             [1, 1]
         );
         assert_eq!(draft.total_cents, 2);
@@ -513,7 +521,10 @@ mod tests {
                 "models": {"openai/gpt-4o": {"usd_per_million_input": 2.5, "usd_per_million_output": 10}}}"#,
         )
         .expect("price list");
-        assert_eq!(list.models["openai/gpt-4o"].usd_per_million_output, usd(10.0));
+        assert_eq!(
+            list.models["openai/gpt-4o"].usd_per_million_output,
+            usd(10.0)
+        );
         assert!(serde_json::from_str::<PriceList>(r#"{"usd_per_gb_hour": -1}"#).is_err());
     }
 

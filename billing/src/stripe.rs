@@ -117,7 +117,8 @@ pub enum StripeError {
     Api {
         operation: &'static str,
         status: u16,
-        error: StripeApiError,
+        // Boxed: the error's several strings would make every Result big.
+        error: Box<StripeApiError>,
     },
     /// No answer (connection, timeout), after the retries.
     #[error("no answer from Stripe to {operation}: {source}")]
@@ -636,7 +637,10 @@ impl StripeClient {
                 payment_error: None,
             }));
         }
-        match self.pay_invoice(account_id, draft.period, &invoice.id).await {
+        match self
+            .pay_invoice(account_id, draft.period, &invoice.id)
+            .await
+        {
             Ok(paid) => Ok(Some(BilledInvoice {
                 invoice: paid,
                 payment_error: None,
@@ -650,7 +654,7 @@ impl StripeClient {
                 let invoice = self.retrieve_invoice(&invoice.id).await?;
                 Ok(Some(BilledInvoice {
                     invoice,
-                    payment_error: Some(error),
+                    payment_error: Some(*error),
                 }))
             }
             Err(e) => Err(e),
@@ -686,11 +690,17 @@ impl StripeClient {
         idempotency_key: &str,
         form: Form,
     ) -> Result<T, StripeError> {
-        self.send(operation, Method::POST, path, Some(idempotency_key), |request| {
-            // An empty form still sends the form content type, which Stripe
-            // requires of every POST.
-            request.form(&form.0)
-        })
+        self.send(
+            operation,
+            Method::POST,
+            path,
+            Some(idempotency_key),
+            |request| {
+                // An empty form still sends the form content type, which Stripe
+                // requires of every POST.
+                request.form(&form.0)
+            },
+        )
         .await
     }
 
@@ -700,8 +710,10 @@ impl StripeClient {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, StripeError> {
-        self.send(operation, Method::GET, path, None, |request| request.query(query))
-            .await
+        self.send(operation, Method::GET, path, None, |request| {
+            request.query(query)
+        })
+        .await
     }
 
     async fn send<T: DeserializeOwned>(
@@ -801,7 +813,7 @@ impl StripeClient {
         Err(StripeError::Api {
             operation,
             status: status.as_u16(),
-            error,
+            error: Box::new(error),
         })
     }
 
@@ -848,11 +860,13 @@ mod tests {
     fn the_secret_key_is_not_in_debug_output() {
         let key = SecretKey::new("sk_test_51Habcdefghijklmnop");
         assert_eq!(format!("{key:?}"), "SecretKey(sk_test_…)");
-        let client =
-            StripeClient::with_api_base(key, "http://127.0.0.1:1").expect("client");
+        let client = StripeClient::with_api_base(key, "http://127.0.0.1:1").expect("client");
         let debug = format!("{client:?}");
         assert!(!debug.contains("51Habcdefghijklmnop"), "{debug}");
-        assert_eq!(format!("{:?}", SecretKey::new("nonsense")), "SecretKey(unrecognised_…)");
+        assert_eq!(
+            format!("{:?}", SecretKey::new("nonsense")),
+            "SecretKey(unrecognised_…)"
+        );
     }
 
     #[test]

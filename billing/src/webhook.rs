@@ -146,9 +146,9 @@ impl SignatureHeader {
                     if timestamp.is_some() {
                         return Err(WebhookError::MalformedHeader("more than one timestamp"));
                     }
-                    let t = value
-                        .parse::<i64>()
-                        .map_err(|_| WebhookError::MalformedHeader("the timestamp is not a number"))?;
+                    let t = value.parse::<i64>().map_err(|_| {
+                        WebhookError::MalformedHeader("the timestamp is not a number")
+                    })?;
                     timestamp = Some(t);
                 }
                 "v1" => {
@@ -192,7 +192,7 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
         }
     }
     let bytes = text.as_bytes();
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return None;
     }
     bytes
@@ -291,7 +291,14 @@ mod tests {
             Err(WebhookError::OutsideTolerance { .. })
         ));
         // A custom tolerance.
-        assert!(verify_webhook(PAYLOAD, &header, SECRET, at(SIGNED_AT + 20), Duration::from_secs(10)).is_err());
+        assert!(verify_webhook(
+            PAYLOAD,
+            &header,
+            SECRET,
+            at(SIGNED_AT + 20),
+            Duration::from_secs(10)
+        )
+        .is_err());
     }
 
     #[test]
@@ -314,8 +321,14 @@ mod tests {
         let good = sign_webhook(PAYLOAD, SECRET, SIGNED_AT);
         let v1 = good.split_once(",v1=").expect("v1").1;
         for (header, expected) in [
-            (String::new(), WebhookError::MalformedHeader("an entry without '='")),
-            (format!("v1={v1}"), WebhookError::MalformedHeader("no timestamp")),
+            (
+                String::new(),
+                WebhookError::MalformedHeader("an entry without '='"),
+            ),
+            (
+                format!("v1={v1}"),
+                WebhookError::MalformedHeader("no timestamp"),
+            ),
             (format!("t={SIGNED_AT}"), WebhookError::NoSignature),
             (format!("t={SIGNED_AT},v0={v1}"), WebhookError::NoSignature),
             (
@@ -327,7 +340,11 @@ mod tests {
                 WebhookError::MalformedHeader("more than one timestamp"),
             ),
         ] {
-            assert_eq!(verify(PAYLOAD, &header, SIGNED_AT), Err(expected), "{header:?}");
+            assert_eq!(
+                verify(PAYLOAD, &header, SIGNED_AT),
+                Err(expected),
+                "{header:?}"
+            );
         }
     }
 
