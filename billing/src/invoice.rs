@@ -35,8 +35,8 @@ pub struct UnitPrice {
 }
 
 impl UnitPrice {
-    pub const ZERO: UnitPrice = UnitPrice { nano_usd: 0 };
-
+    /// From the nano-dollars [`UnitPrice::nano_usd`] gives (e.g. as a ledger
+    /// stored them).
     pub fn from_nano_usd(nano_usd: i64) -> Result<UnitPrice, PriceError> {
         if nano_usd < 0 {
             return Err(PriceError::Negative(nano_usd as f64 / NANO_PER_USD as f64));
@@ -442,12 +442,16 @@ mod tests {
 
     #[test]
     fn a_price_written_in_decimal_is_not_off_by_a_binary_fraction() {
-        // 0.0001 × 50 000 is 4.999999… in f64 arithmetic but 5 dollars here.
-        let u = usage(&[], 50_000.0);
-        let draft = compute_invoice(period(), &u, &prices()).expect("invoice");
-        assert_eq!(draft.lines[0].amount_cents, 500);
-        // $0.000015 per GB-hour, 1 000 GB-hours → 1.5 cents → 2.
+        // $1.005 for one GB-hour is 100.5 cents, so 101; in f64 arithmetic
+        // 1.005 × 100 is 100.4999… and would round to 100.
         let mut p = prices();
+        p.usd_per_gb_hour = usd(1.005);
+        let u = usage(&[], 1.0);
+        assert_eq!(
+            compute_invoice(period(), &u, &p).expect("invoice").lines[0].amount_cents,
+            101
+        );
+        // $0.000015 per GB-hour, 1 000 GB-hours → 1.5 cents → 2.
         p.usd_per_gb_hour = usd(0.000015);
         let u = usage(&[], 1_000.0);
         assert_eq!(
@@ -512,6 +516,8 @@ mod tests {
         assert!(UnitPrice::from_usd(f64::NAN).is_err());
         assert!(UnitPrice::from_usd(1e20).is_err());
         assert_eq!(usd(0.0001).nano_usd(), 100_000);
+        assert_eq!(UnitPrice::from_nano_usd(100_000), Ok(usd(0.0001)));
+        assert!(UnitPrice::from_nano_usd(-1).is_err());
         assert_eq!(usd(0.0001).to_string(), "$0.0001");
         assert_eq!(usd(2.5).to_string(), "$2.50");
         assert_eq!(usd(10.0).to_string(), "$10.00");
