@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tracepipe/target}"
 
 already_running=true
-for service in kafka seaweedfs postgres; do
+for service in kafka seaweedfs postgres stripe-mock; do
   if ! scripts/services/all.sh status "$service" 2>/dev/null | grep -q ': running'; then
     already_running=false
   fi

@@ -7,6 +7,7 @@ set -euo pipefail
 kafka_port="${TRACEPIPE_KAFKA_PORT:-9092}"
 s3_port="${TRACEPIPE_S3_PORT:-8333}"
 pg_port="${TRACEPIPE_PG_PORT:-55432}"
+stripe_port="${TRACEPIPE_STRIPE_MOCK_PORT:-12111}"
 bucket="${TRACEPIPE_S3_BUCKET:-tracepipe}"
 cat <<ENV
 export TRACEPIPE_KAFKA_BOOTSTRAP=127.0.0.1:$kafka_port
@@ -17,4 +18,5 @@ export AWS_REGION=us-east-1
 export AWS_ALLOW_HTTP=true
 export TRACEPIPE_S3_BUCKET=$bucket
 export TRACEPIPE_DATABASE_URL=postgres://tracepipe:tracepipe@127.0.0.1:$pg_port/tracepipe
+export TRACEPIPE_TEST_STRIPE_URL=http://127.0.0.1:$stripe_port
 ENV
