@@ -100,23 +100,6 @@ const configuration = {
       },
     };
   },
-  // Both clients are first-party: the account consents to what they ask for
-  // when it signs in, so there is no separate consent page.
-  async loadExistingGrant(ctx) {
-    const grantId = ctx.oidc.result?.consent?.grantId
-      || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-    if (grantId) {
-      const existing = await ctx.oidc.provider.Grant.find(grantId);
-      if (existing) return existing;
-    }
-    const grant = new ctx.oidc.provider.Grant({
-      clientId: ctx.oidc.client.clientId,
-      accountId: ctx.oidc.session.accountId,
-    });
-    grant.addOIDCScope('openid email profile');
-    await grant.save();
-    return grant;
-  },
   ttl: {
     AccessToken: 600,
     AuthorizationCode: 60,
@@ -172,10 +155,30 @@ function send(res, status, html) {
   res.end(html);
 }
 
-// /interaction/<uid> (GET: the form) and /interaction/<uid>/login (POST).
+// Both clients are first-party, so the account consents to what they ask
+// for without a page. (Native clients always get the consent prompt; this
+// answers it.)
+async function grantConsent(req, res, details) {
+  const { prompt, params, session } = details;
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+  if (prompt.details.missingOIDCScope) grant.addOIDCScope(prompt.details.missingOIDCScope.join(' '));
+  if (prompt.details.missingOIDCClaims) grant.addOIDCClaims(prompt.details.missingOIDCClaims);
+  const grantId = await grant.save();
+  const consent = details.grantId ? {} : { grantId };
+  await provider.interactionFinished(req, res, { consent }, { mergeWithLastSubmission: true });
+}
+
+// /interaction/<uid> (GET: the login form, or consent given at once) and
+// /interaction/<uid>/login (POST: the form's answer).
 async function interaction(req, res, path) {
   const details = await provider.interactionDetails(req, res);
   const uid = details.uid;
+  if (req.method === 'GET' && path === `/interaction/${uid}` && details.prompt.name === 'consent') {
+    await grantConsent(req, res, details);
+    return;
+  }
   if (req.method === 'GET' && path === `/interaction/${uid}`) {
     send(res, 200, loginPage(uid, details.params.client_id));
     return;
