@@ -8,9 +8,8 @@
 //! 1. [`OidcClient::discover`] once at start-up: reads
 //!    `<issuer>/.well-known/openid-configuration`.
 //! 2. On "sign in with …": [`OidcClient::begin`] gives the provider URL to
-//!    redirect the browser to and a [`PendingAuthorization`] to keep until the
-//!    browser comes back (for instance in a short-lived `HttpOnly` cookie, or
-//!    server-side under [`PendingAuthorization::state`]).
+//!    redirect the browser to and a [`PendingAuthorization`] to keep, bound
+//!    to that browser, until it comes back (see [`PendingAuthorization`]).
 //! 3. On the callback: [`OidcClient::complete`] with that pending
 //!    authorization and the callback's query ([`AuthorizationResponse`]):
 //!    checks `state`, exchanges the code at the token endpoint (with the
@@ -199,9 +198,16 @@ enum ClientAuthentication {
 
 /// A sign-in in progress: created by [`OidcClient::begin`], kept by the
 /// caller until the callback, then given to [`OidcClient::complete`].
-/// Serializable so it can be kept in a cookie or a table; it holds the PKCE
-/// verifier, so keep it where only the server (or an `HttpOnly` cookie) can
-/// read it. `Debug` shows only the state.
+///
+/// It must stay bound to the browser that started the sign-in: find it at
+/// the callback through something only that browser sends (a short-lived
+/// `HttpOnly; SameSite=Lax` cookie holding [`Self::state`], with the pending
+/// authorization stored server-side under it), never through the callback
+/// URL's `state` alone. Otherwise someone could start a sign-in, stop at
+/// the callback and send that link to a victim, who would be signed in to the
+/// sender's account. Serializable for that storage; it holds the PKCE
+/// verifier, so it must not be readable by page scripts. `Debug` shows only
+/// the state.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct PendingAuthorization {
     state: String,
