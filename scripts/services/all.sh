@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start/stop/inspect every local service (or a named subset) at once.
 #
-#   scripts/services/all.sh start|stop|restart|status [kafka] [seaweedfs] [postgres] [stripe-mock]
+#   scripts/services/all.sh start|stop|restart|status [kafka] [seaweedfs] [postgres] [stripe-mock] [oidc]
 #
 # Services start in parallel; the command fails if any of them fails.
 # Afterwards: eval "$(scripts/services/env.sh)"
@@ -9,7 +9,7 @@ TP_SERVICE=all
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_SERVICES=(postgres kafka seaweedfs stripe-mock)
+ALL_SERVICES=(postgres kafka seaweedfs stripe-mock oidc)
 
 cmd="${1:-}"; shift || true
 services=("$@")
