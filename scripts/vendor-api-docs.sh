@@ -44,5 +44,14 @@ done
 for file in bundles/redoc.standalone.js bundles/redoc.standalone.js.LICENSE.txt LICENSE; do
     cp "$work/redoc/$file" "$vendor/redoc/"
 done
+# ReDoc's one change: the sidebar's "API docs by Redocly" link shows a logo
+# from cdn.redoc.ly, which the pages may not load. An empty src fails without
+# a request, and ReDoc then leaves the logo out (the link and its text stay).
+logo='src:"https://cdn.redoc.ly/redoc/logo-mini.svg"'
+if [[ "$(grep -o -F "$logo" "$vendor/redoc/redoc.standalone.js" | wc -l)" != 1 ]]; then
+    echo "redoc.standalone.js: the logo URL to remove is not there once; check the patch" >&2
+    exit 1
+fi
+sed -i "s|$logo|src:\"\"|" "$vendor/redoc/redoc.standalone.js"
 (cd "$vendor" && sha256sum swagger-ui-dist/* redoc/*)
 du -sh "$vendor"
