@@ -77,6 +77,15 @@ describe("the API documentation pages", () => {
       requested.every((p) => p === "/v1/openapi.json" || p.startsWith("/v1/docs") || p === "/v1/redoc"),
       `only the pages, their assets and the document: ${requested}`,
     );
+    // The bundles travel gzipped.
+    const bundles = await page.evaluate(() =>
+      performance
+        .getEntriesByType("resource")
+        .filter((entry) => /\/v1\/docs\/assets\/[^/]+-[0-9.]+\/.*\.(js|css)$/.test(entry.name))
+        .map(({ name, encodedBodySize, decodedBodySize }) => ({ name, encodedBodySize, decodedBodySize })),
+    );
+    assert.ok(bundles.length > 0, "the page loaded its bundles");
+    for (const bundle of bundles) assert.ok(bundle.encodedBodySize < bundle.decodedBodySize / 2, JSON.stringify(bundle));
     assert.equal(await page.locator("html").getAttribute("lang"), "en");
     assert.match(await page.title(), /^Tracepipe API/);
   }
