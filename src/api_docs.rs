@@ -196,24 +196,29 @@ async fn serve_asset(asset: &'static Asset, request: HeaderMap) -> Response {
     }
 }
 
-/// Whether `Accept-Encoding` lists gzip (or `*`) without `q=0`.
+/// Whether `Accept-Encoding` takes gzip: named with a weight above 0, or
+/// not named and `*` is.
 fn accepts_gzip(request: &HeaderMap) -> bool {
-    request
+    let mut wildcard = false;
+    let codings = request
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';').map(str::trim);
-            let name = parts.next().unwrap_or_default();
-            let refused = parts.any(|param| {
-                param
-                    .strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-                    .is_some_and(|q| q == 0.0)
-            });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        })
+        .flat_map(|value| value.split(','));
+    for coding in codings {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let weight = parts
+            .find_map(|param| param.strip_prefix("q="))
+            .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
+        if name.eq_ignore_ascii_case("gzip") {
+            return weight > 0.0;
+        }
+        if name == "*" {
+            wildcard = weight > 0.0;
+        }
+    }
+    wildcard
 }
 
 #[cfg(test)]
@@ -336,7 +341,7 @@ mod tests {
                 .expect("gzip");
             assert_eq!(unzipped, bundle);
         }
-        for refused in ["br", "gzip;q=0, br", "identity"] {
+        for refused in ["br", "gzip;q=0, br", "identity", "gzip;q=0, *", "*;q=0"] {
             let (_, headers, body) = fetch_accepting(&uri, Some(refused)).await;
             assert!(headers.get(header::CONTENT_ENCODING).is_none(), "{refused}");
             assert_eq!(body, bundle, "{refused}");
