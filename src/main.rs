@@ -1,6 +1,7 @@
 //! `tracepipe`: one binary, a subcommand per job.
 
 mod admission;
+mod api_docs;
 mod api_shared;
 mod builtin_catalog;
 mod capture_page;

@@ -101,6 +101,27 @@ fn the_gateway_serves_keys_users_examples_catalog_usage_and_openapi() {
     let zip = zip.bytes().expect("zip bytes");
     assert!(zip.starts_with(b"PK\x03\x04"), "a zip archive");
 
+    // The API documentation pages and what they load, public as well.
+    for (route, content_type) in [
+        ("docs", "text/html"),
+        ("redoc", "text/html"),
+        ("docs/assets/swagger-init.js", "text/javascript"),
+    ] {
+        let response = api
+            .http
+            .get(format!("{}/{route}", api.url))
+            .send()
+            .expect(route);
+        assert_eq!(response.status().as_u16(), 200, "/v1/{route}");
+        let served = response.headers()[reqwest::header::CONTENT_TYPE]
+            .to_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(served.starts_with(content_type), "/v1/{route}: {served}");
+        let body = response.text().expect("a text body");
+        assert!(body.contains("openapi.json"), "/v1/{route}: {body}");
+    }
+
     // OpenAPI: public, and lists what is routed.
     let doc = expect(
         api.http

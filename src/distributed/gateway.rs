@@ -228,7 +228,8 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
     let app = crate::api::router(api)
         .layer(axum::middleware::from_fn(crate::telemetry::http::track))
         .merge(crate::telemetry::routes(metrics))
-        .merge(crate::capture_page::routes());
+        .merge(crate::capture_page::routes())
+        .merge(crate::api_docs::routes());
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();

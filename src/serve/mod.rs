@@ -163,7 +163,8 @@ pub async fn run(
     let app = crate::api::router(state.api.clone())
         .layer(axum::middleware::from_fn(crate::telemetry::http::track))
         .merge(crate::telemetry::routes(metrics))
-        .merge(crate::capture_page::routes());
+        .merge(crate::capture_page::routes())
+        .merge(crate::api_docs::routes());
     crate::admission::listener::serve(listener, app, &state.config.admission, shutdown_signal())
         .await;
 
