@@ -1,11 +1,11 @@
 //! `tracepipe`: one binary, a subcommand per job.
 
 mod admission;
+mod api;
 mod api_docs;
 mod api_shared;
 mod builtin_catalog;
 mod capture_page;
-mod api;
 mod cmd;
 mod control;
 mod distributed;

@@ -6,6 +6,7 @@
 //! and `CI` is not set. Uses its own topics, consumer groups, PostgreSQL
 //! schema and bucket prefix.
 
+mod api_contract;
 mod common;
 
 use common::{services_available, Deployment};
@@ -416,4 +417,147 @@ fn review_routes(
 
 fn uuid_nil() -> &'static str {
     "00000000-0000-0000-0000-000000000000"
+}
+
+/// The gateway and a processor on the real services, as an API contract
+/// target: the same suite as `tracepipe serve`'s (tests/serve_api.rs).
+struct Distributed {
+    deployment: Deployment,
+    api: api_contract::Api,
+}
+
+impl Distributed {
+    /// None when the services are not configured (the test is skipped).
+    fn start(test: &str) -> Option<Distributed> {
+        if !services_available() {
+            return None;
+        }
+        let mut deployment = Deployment::new(test)
+            .with_env(
+                "TRACEPIPE_LIMITS_MAX_UPLOAD_BYTES",
+                &api_contract::MAX_UPLOAD.to_string(),
+            )
+            .with_env(
+                "TRACEPIPE_LIMITS_MAX_DECOMPRESSED_BYTES",
+                &api_contract::MAX_DECOMPRESSED.to_string(),
+            );
+        deployment.start("gateway", "gateway");
+        deployment.start("processor", "processor");
+        let (url, admin) = deployment.gateway();
+        Some(Distributed {
+            deployment,
+            api: api_contract::Api::new(url, Some(admin)),
+        })
+    }
+}
+
+impl api_contract::Target for Distributed {
+    fn api(&self) -> api_contract::Api {
+        self.api.clone()
+    }
+
+    fn restart(&mut self) -> api_contract::Api {
+        let before = self.deployment.log("gateway", "out").len();
+        self.deployment.sigterm("gateway", Duration::from_secs(30));
+        self.deployment.start("gateway", "gateway");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url = loop {
+            let out = self.deployment.log("gateway", "out");
+            let fresh = out.get(before..).unwrap_or_default();
+            if let Some(url) = fresh
+                .lines()
+                .find_map(|l| l.strip_prefix("tracepipe gateway: listening on "))
+            {
+                break url.to_owned();
+            }
+            assert!(Instant::now() < deadline, "the gateway did not restart");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        let fresh_key = self.deployment.log("gateway", "out")[before..]
+            .split_whitespace()
+            .find(|w| w.starts_with("tp_live_"))
+            .map(str::to_owned);
+        self.api = api_contract::Api::new(url, fresh_key);
+        self.api.clone()
+    }
+
+    fn stored_uploads(&self) -> Vec<String> {
+        use futures::TryStreamExt;
+        let store = common::store();
+        let prefix = object_store::path::Path::from(format!("{}/sessions", self.deployment.name));
+        common::runtime().block_on(async {
+            store
+                .list(Some(&prefix))
+                .map_ok(|meta| meta.location.to_string())
+                .try_collect()
+                .await
+                .expect("list the deployment's sessions")
+        })
+    }
+
+    fn remove_object(&self, key: &str) {
+        use object_store::ObjectStoreExt;
+        let store = common::store();
+        let location = object_store::path::Path::from(format!("{}/{key}", self.deployment.name));
+        common::runtime()
+            .block_on(store.delete(&location))
+            .expect("remove the object");
+    }
+}
+
+impl Drop for Distributed {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.deployment.dump_logs();
+        }
+    }
+}
+
+#[test]
+fn recorded_fixtures_become_the_expected_tool_calls() {
+    if let Some(mut target) = Distributed::start("contract_fixtures") {
+        api_contract::recorded_fixtures_become_the_expected_tool_calls(&mut target);
+    }
+}
+
+#[test]
+fn users_see_only_their_own_data_and_revoked_keys_stop_working() {
+    if let Some(mut target) = Distributed::start("contract_users") {
+        api_contract::users_see_only_their_own_data_and_revoked_keys_stop_working(&mut target);
+    }
+}
+
+#[test]
+fn bad_uploads_are_refused_with_a_json_error_that_names_the_problem() {
+    if let Some(mut target) = Distributed::start("contract_bad_uploads") {
+        api_contract::bad_uploads_are_refused_with_a_json_error_that_names_the_problem(&mut target);
+    }
+}
+
+#[test]
+fn catalog_writes_and_keys_survive_a_restart() {
+    if let Some(mut target) = Distributed::start("contract_catalog") {
+        api_contract::catalog_writes_and_keys_survive_a_restart(&mut target);
+    }
+}
+
+#[test]
+fn every_documented_operation_is_routed() {
+    if let Some(mut target) = Distributed::start("contract_routes") {
+        api_contract::every_documented_operation_is_routed(&mut target);
+    }
+}
+
+#[test]
+fn retries_with_one_idempotency_key_make_one_session() {
+    if let Some(mut target) = Distributed::start("contract_idempotency") {
+        api_contract::retries_with_one_idempotency_key_make_one_session(&mut target);
+    }
+}
+
+#[test]
+fn a_session_can_be_reviewed_through_events_screenshots_and_actions() {
+    if let Some(mut target) = Distributed::start("contract_review") {
+        api_contract::a_session_can_be_reviewed_through_events_screenshots_and_actions(&mut target);
+    }
 }

@@ -167,7 +167,10 @@ pub async fn create_key(
         .control
         .insert_api_key(caller.0.id, &record, &key.hash)
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(CreatedKey::of(record, key.secret))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedKey::of(record, key.secret)),
+    ))
 }
 
 /// `GET /api-keys`: the caller's live keys, masked.

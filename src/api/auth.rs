@@ -11,9 +11,9 @@ use rand::TryRngCore;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-use crate::control::User;
 use super::error::{ApiError, ServiceError};
 use super::ApiState;
+use crate::control::User;
 
 pub const KEY_PREFIX: &str = "tp_live_";
 /// Characters of the random part shown at each end of a masked key: enough
@@ -125,7 +125,9 @@ mod tests {
         assert_eq!(a.secret.len(), KEY_PREFIX.len() + 43);
         assert!(a.masked.starts_with(&a.secret[..KEY_PREFIX.len() + 4]));
         assert!(a.masked.ends_with(&a.secret[a.secret.len() - 4..]));
-        assert!(!a.masked.contains(&a.secret[KEY_PREFIX.len() + 4..a.secret.len() - 4]));
+        assert!(!a
+            .masked
+            .contains(&a.secret[KEY_PREFIX.len() + 4..a.secret.len() - 4]));
         assert_eq!(a.hash, hash(&a.secret));
         assert_eq!(a.hash.len(), 64);
         assert!(!format!("{a:?}").contains(&a.secret));

@@ -17,12 +17,12 @@ use tracepipe_processors::catalog::{
     ServerInfo, Suite, SuiteFile, Tool, ToolMappingFile,
 };
 
-use crate::api_shared::{ServerSummary, SuiteSummary};
 use crate::api::auth::Caller;
 use crate::api::catalog_store::{Files, WriteError};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::{Ids, Json, List, PageQuery, Query};
 use crate::api::ApiState;
+use crate::api_shared::{ServerSummary, SuiteSummary};
 
 type Created<T> = ApiResult<(StatusCode, axum::Json<T>)>;
 

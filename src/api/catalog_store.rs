@@ -16,8 +16,8 @@ use tracepipe_processors::catalog::{
 };
 
 use super::error::{ApiError, ServiceError};
-use crate::control::{CatalogFile, ControlPlane, ExampleError};
 use super::models::Models;
+use crate::control::{CatalogFile, ControlPlane, ExampleError};
 use tracepipe_processors::classify::RulesError;
 
 const KIND_SERVER: &str = "mcp_server";
@@ -302,7 +302,10 @@ impl Snapshot {
         let server = catalog.mcp_server_by_id(map.mcp_server_id).ok_or_else(|| {
             failure(
                 "catalog",
-                format!("MCP server {} is no longer in the catalog", map.mcp_server_id),
+                format!(
+                    "MCP server {} is no longer in the catalog",
+                    map.mcp_server_id
+                ),
             )
         })?;
         let model = self.models.get(model_id, suite_id).ok_or_else(|| {
@@ -329,7 +332,10 @@ impl Snapshot {
     }
 
     /// A suite named by its id or its name, as clients may name it.
-    pub fn suite_by_name_or_id(&self, named: &str) -> Option<&tracepipe_processors::catalog::Suite> {
+    pub fn suite_by_name_or_id(
+        &self,
+        named: &str,
+    ) -> Option<&tracepipe_processors::catalog::Suite> {
         match uuid::Uuid::parse_str(named) {
             Ok(id) => self.catalog.suite_by_id(id),
             Err(_) => self.catalog.suite(named),

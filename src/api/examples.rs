@@ -13,11 +13,11 @@ use uuid::Uuid;
 
 use crate::api::auth::Caller;
 use crate::api::catalog_store::Snapshot;
-use crate::control::{self, ExampleFilter, ExampleRecord, SessionRecord, Status};
 use crate::api::error::{ApiError, ApiResult, ServiceError};
 use crate::api::extract::{Ids, Json, List, PageQuery, Query};
 use crate::api::models::ModelView;
 use crate::api::ApiState;
+use crate::control::{self, ExampleFilter, ExampleRecord, SessionRecord, Status};
 
 /// A PENDING Example of `session` with its suite's default model and first
 /// map, if the suite has both.
@@ -111,7 +111,9 @@ pub async fn create(
     let config = check_configuration(body.model_configuration)?;
     let user_id = caller.0.id;
     let session_id = body.session_id;
-    let session = state.control.get_session(user_id, session_id)
+    let session = state
+        .control
+        .get_session(user_id, session_id)
         .await?
         .ok_or_else(|| ApiError::not_found("session").field("session_id"))?;
     let snapshot = state.catalog.snapshot();
@@ -171,7 +173,9 @@ pub async fn get(
     Ids([id]): Ids<1>,
 ) -> ApiResult<axum::Json<ExampleRecord>> {
     let user_id = caller.0.id;
-    state.control.get_example(user_id, id)
+    state
+        .control
+        .get_example(user_id, id)
         .await?
         .map(axum::Json)
         .ok_or_else(|| ApiError::not_found("example"))
@@ -220,8 +224,7 @@ pub async fn list(
         status: q.status,
     };
     let user_id = caller.0.id;
-    let (items, total) = state.control.list_examples(user_id, &filter, page)
-        .await?;
+    let (items, total) = state.control.list_examples(user_id, &filter, page).await?;
     Ok(axum::Json(List::new(items, total, page)))
 }
 
@@ -232,7 +235,9 @@ pub async fn messages(
     Ids([id]): Ids<1>,
 ) -> ApiResult<Response> {
     let user_id = caller.0.id;
-    let example = state.control.get_example(user_id, id)
+    let example = state
+        .control
+        .get_example(user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("example"))?;
     let path = completed_path(&example)?;

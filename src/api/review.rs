@@ -14,14 +14,14 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::examples::completed_path;
-use crate::pipeline::SESSION_OBJECT;
-use crate::review::{
-    self, ActionView, BadQuery, EventsPage, PageQuery, ReviewError, ScreenshotsPage, ACTIONS_OBJECT,
-};
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ApiResult, ServiceError};
 use crate::api::extract::{parse_id, Ids, Query};
 use crate::api::ApiState;
+use crate::pipeline::SESSION_OBJECT;
+use crate::review::{
+    self, ActionView, BadQuery, EventsPage, PageQuery, ReviewError, ScreenshotsPage, ACTIONS_OBJECT,
+};
 use tracepipe_schemas::Session;
 
 fn bad_query(e: BadQuery) -> ApiError {
@@ -35,7 +35,9 @@ fn stored(e: ReviewError) -> ApiError {
 /// The caller's session `id`, decoded; 404 when it is not theirs.
 async fn own_session(state: &ApiState, caller: &Caller, id: Uuid) -> ApiResult<Session> {
     let user_id = caller.0.id;
-    state.control.get_session(user_id, id)
+    state
+        .control
+        .get_session(user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("session"))?;
     let key = ObjectPath::from(format!("sessions/{id}/{SESSION_OBJECT}"));
@@ -87,7 +89,9 @@ pub async fn screenshot(
         .field("name"));
     }
     let user_id = caller.0.id;
-    state.control.get_session(user_id, id)
+    state
+        .control
+        .get_session(user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("session"))?;
     let key = ObjectPath::from(format!("sessions/{id}/screenshots/{name}"));
@@ -113,7 +117,9 @@ pub async fn actions(
     Ids([id]): Ids<1>,
 ) -> ApiResult<axum::Json<ExampleActions>> {
     let user_id = caller.0.id;
-    let example = state.control.get_example(user_id, id)
+    let example = state
+        .control
+        .get_example(user_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("example"))?;
     completed_path(&example)?;

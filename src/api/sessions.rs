@@ -243,16 +243,18 @@ pub async fn create(
             .field(FILE_FIELD)
     })?;
     let snapshot = state.catalog.snapshot();
-    let suite = snapshot.suite_by_name_or_id(suite_raw.trim()).ok_or_else(|| {
-        ApiError::unprocessable(
-            "unknown_suite",
-            format!(
-                "there is no suite `{}`; name one of GET /v1/suites by its name or id",
-                crate::admission::truncated(suite_raw.trim(), MAX_SHOWN_NAME)
-            ),
-        )
-        .field("suite_id")
-    })?;
+    let suite = snapshot
+        .suite_by_name_or_id(suite_raw.trim())
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "unknown_suite",
+                format!(
+                    "there is no suite `{}`; name one of GET /v1/suites by its name or id",
+                    crate::admission::truncated(suite_raw.trim(), MAX_SHOWN_NAME)
+                ),
+            )
+            .field("suite_id")
+        })?;
     let suite_id = suite.id;
     let description = description.filter(|d| !d.trim().is_empty());
     if let Some(text) = &description {

@@ -153,9 +153,15 @@ pub async fn get(
     let snapshot = state.catalog.snapshot();
     let suite = match q.suite_id.as_deref() {
         None => None,
-        Some(named) => Some(snapshot.suite_by_name_or_id(named).map(|s| s.id).ok_or_else(
-            || ApiError::unprocessable("unknown_suite", "there is no such suite").field("suite_id"),
-        )?),
+        Some(named) => Some(
+            snapshot
+                .suite_by_name_or_id(named)
+                .map(|s| s.id)
+                .ok_or_else(|| {
+                    ApiError::unprocessable("unknown_suite", "there is no such suite")
+                        .field("suite_id")
+                })?,
+        ),
     };
     let rows = state
         .control
@@ -228,8 +234,10 @@ mod tests {
             tokens_by_model: vec![(model, 1500)],
             ..rows
         };
-        let u = summarise(rows, None, month(now), now, &pricing, |_| "rules/gmail".into())
-            .expect("usage");
+        let u = summarise(rows, None, month(now), now, &pricing, |_| {
+            "rules/gmail".into()
+        })
+        .expect("usage");
         assert!((u.storage.gb_hours - 20.0).abs() < 1e-9);
         assert!((u.storage.current_gb - 3.0).abs() < 1e-9);
         assert_eq!(u.estimated_cost.storage, 10.0);

@@ -15,8 +15,9 @@ use async_trait::async_trait;
 use std::collections::HashSet;
 
 use super::{
-    now, ApiKey, ControlPlane, NewUpload, StoredCatalog, UploadOutcome, CatalogFile, ControlError, ControlResult, ExampleError, ExampleFilter,
-    ExampleRecord, Page, SessionRecord, Status, StoredObject, UsageRows, User,
+    now, ApiKey, CatalogFile, ControlError, ControlPlane, ControlResult, ExampleError,
+    ExampleFilter, ExampleRecord, NewUpload, Page, SessionRecord, Status, StoredCatalog,
+    StoredObject, UploadOutcome, UsageRows, User,
 };
 
 /// `PRAGMA user_version` of the schema this build writes. A database from a
@@ -193,8 +194,6 @@ fn migrate(conn: &mut Connection) -> ControlResult<()> {
     Ok(())
 }
 
-
-
 fn uuid_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
     let text: String = row.get(idx)?;
     Uuid::parse_str(&text).map_err(|e| {
@@ -212,10 +211,7 @@ fn opt_uuid_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Uuid>> {
     .transpose()
 }
 
-
-
 // ---------------------------------------------------------------- users, keys
-
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -242,7 +238,6 @@ pub fn insert_user(conn: &Connection, user: &User) -> ControlResult<()> {
     )?;
     Ok(())
 }
-
 
 pub fn insert_api_key(
     conn: &Connection,
@@ -329,7 +324,6 @@ pub fn revoke_api_key(conn: &Connection, user_id: Uuid, key_id: Uuid) -> Control
 }
 
 // ------------------------------------------------------------------- sessions
-
 
 const SESSION_COLUMNS: &str =
     "id, user_id, suite_id, description, created_at, storage_path, source_format, size_bytes, event_count, source_name, source_sha256";
@@ -484,10 +478,6 @@ pub fn sessions_of_suite(conn: &Connection, suite_id: Uuid) -> ControlResult<i64
 
 // ------------------------------------------------------------------- examples
 
-
-
-
-
 const EXAMPLE_COLUMNS: &str = "id, session_id, user_id, suite_id, model_id, action_tool_map_id, model_configuration, \
      storage_path, status, error_code, error_message, tool_calls, rejected_calls, created_at, updated_at";
 
@@ -555,7 +545,6 @@ pub fn get_example(
         )
         .optional()?)
 }
-
 
 pub fn list_examples(
     conn: &Connection,
@@ -700,10 +689,7 @@ pub fn unfinished_examples(conn: &Connection) -> ControlResult<Vec<Uuid>> {
 // -------------------------------------------------------------- table outbox
 
 /// The first `limit` outbox rows, in stream order.
-pub fn outbox_batch(
-    conn: &Connection,
-    limit: i64,
-) -> ControlResult<Vec<(u64, String, String)>> {
+pub fn outbox_batch(conn: &Connection, limit: i64) -> ControlResult<Vec<(u64, String, String)>> {
     let mut stmt = conn
         .prepare("SELECT seq, example_row, action_rows FROM table_outbox ORDER BY seq LIMIT ?1")?;
     let rows = stmt
@@ -725,7 +711,6 @@ pub fn outbox_delete_through(conn: &Connection, upto: u64) -> ControlResult<()> 
 }
 
 // --------------------------------------------------------------------- catalog
-
 
 pub fn catalog_files(conn: &Connection) -> ControlResult<Vec<CatalogFile>> {
     let mut stmt = conn.prepare(
@@ -775,8 +760,6 @@ pub fn replace_catalog(
 }
 
 // ----------------------------------------------------------------------- usage
-
-
 
 /// The user's usage between `start` and `end` (timestamps as stored).
 pub fn usage(

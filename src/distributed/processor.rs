@@ -296,7 +296,10 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
             };
             fail(
                 code,
-                format!("{}; fix the catalog and replay the dead-letter topic", e.message),
+                format!(
+                    "{}; fix the catalog and replay the dead-letter topic",
+                    e.message
+                ),
             )
         })?;
 
@@ -470,14 +473,7 @@ async fn dead_letter(
     .await?;
     crate::telemetry::pipeline::dead_lettered(code);
     if let Some(reference) = reference {
-        status(
-            shared,
-            reference,
-            events::FAILED,
-            Some((code, error)),
-            None,
-        )
-        .await?;
+        status(shared, reference, events::FAILED, Some((code, error)), None).await?;
         // A suite name from a poison message is not a label value.
         let suite = Some(reference.suite.as_str())
             .filter(|s| shared.catalog.snapshot().catalog.suite(s).is_some())

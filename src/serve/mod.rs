@@ -212,7 +212,12 @@ async fn sweep_orphan_sessions(database: &Db, objects_dir: &Path) -> Result<(), 
     let entries = match std::fs::read_dir(&sessions) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(ServiceError::io(format!("reading {}", sessions.display()), e)),
+        Err(e) => {
+            return Err(ServiceError::io(
+                format!("reading {}", sessions.display()),
+                e,
+            ))
+        }
     };
     let mut folders = Vec::new();
     for entry in entries.flatten() {

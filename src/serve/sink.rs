@@ -17,9 +17,9 @@ use tracepipe_sinks::{
     ActionRow, ExampleRow, ParquetFormat, PartitionedWriter, RecordWriter, WriterConfig,
 };
 
+use super::AppState;
 use crate::api::error::ServiceError;
 use crate::control::sqlite as db;
-use super::AppState;
 
 /// The stream name in object names (`part-serve-<seq>.parquet`).
 const STREAM: &str = "serve";
@@ -54,7 +54,10 @@ impl Writers {
 }
 
 /// Flushes every `tables.flush_interval_secs` and once more when `stop` turns true.
-pub async fn run(state: Arc<AppState>, mut stop: watch::Receiver<bool>) -> Result<(), ServiceError> {
+pub async fn run(
+    state: Arc<AppState>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), ServiceError> {
     let store = state.api.objects.clone();
     let mut writers = Writers::new(&store)?;
     let mut tick =

@@ -15,10 +15,10 @@ use uuid::Uuid;
 
 use tracepipe_schemas::decode_session;
 
-use crate::control::sqlite::{self as db, Completion, Job};
-use crate::control::ExampleError;
 use super::AppState;
 use crate::api::catalog_store::pipeline_failure;
+use crate::control::sqlite::{self as db, Completion, Job};
+use crate::control::ExampleError;
 use crate::pipeline::SESSION_OBJECT;
 
 /// Starts the dispatcher. It stops taking ids when `stop` turns true and ends
@@ -148,7 +148,6 @@ fn failure(code: &str, message: impl Into<String>) -> ExampleError {
     }
 }
 
-
 async fn run(state: &AppState, job: &Job) -> Result<Completion, ExampleError> {
     let example = &job.example;
     let snapshot = state.api.catalog.snapshot();
@@ -162,11 +161,19 @@ async fn run(state: &AppState, job: &Job) -> Result<Completion, ExampleError> {
     let suite = recipe.suite().to_owned();
 
     let session_key = format!("sessions/{}/{SESSION_OBJECT}", job.session.id);
-    let storage = |e: object_store::Error| {
-        failure(
+    // The same codes and advice as the distributed processor's.
+    let storage = |e: object_store::Error| match e {
+        object_store::Error::NotFound { .. } => failure(
+            "session_missing",
+            format!(
+                "sessions/{}/{SESSION_OBJECT} is not in object storage; upload the recording again",
+                job.session.id
+            ),
+        ),
+        e => failure(
             "storage",
             format!("reading the normalised session: {e}; POST /v1/examples again to retry"),
-        )
+        ),
     };
     let location = object_store::path::Path::from(session_key);
     let avro = state
@@ -183,7 +190,7 @@ async fn run(state: &AppState, job: &Job) -> Result<Completion, ExampleError> {
         .map_err(|e| failure("internal", format!("decoding the session failed: {e}")))?
         .map_err(|e| {
             failure(
-                "storage",
+                "session_invalid",
                 format!("the stored session does not decode: {e}; upload the recording again"),
             )
         })?;

@@ -1,0 +1,1125 @@
+//! The `/v1` API's contract, one suite run unchanged against both
+//! deployments: `tracepipe serve` (tests/serve_api.rs) and the distributed
+//! gateway with its processors on real Kafka, S3 and PostgreSQL
+//! (tests/distributed_api.rs). Each deployment is a [`Target`].
+
+// Each suite uses the whole contract, but not every helper of it.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use std::io::Write;
+
+use reqwest::blocking::{multipart, Client, RequestBuilder, Response};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+pub const PROCESSING: Duration = Duration::from_secs(180);
+/// The upload limit a target is started with: small enough to test 413
+/// cheaply, larger than every fixture (under 1 MB).
+pub const MAX_UPLOAD: u64 = 4 << 20;
+/// The decompressed limit a target is started with: larger than every
+/// fixture decompressed (under 10 MB).
+pub const MAX_DECOMPRESSED: u64 = 32 << 20;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A deployment under test, started with [`MAX_UPLOAD`] and
+/// [`MAX_DECOMPRESSED`].
+pub trait Target {
+    /// The API as a client sees it.
+    fn api(&self) -> Api;
+    /// Stops the API (SIGTERM) and starts it again on the same data.
+    fn restart(&mut self) -> Api;
+    /// What is stored of uploads that made no session: objects under
+    /// `sessions/`, upload folders.
+    fn stored_uploads(&self) -> Vec<String>;
+    /// Removes one object of the deployment's store (`sessions/<id>/…`), as
+    /// a lost disk or an operator would.
+    fn remove_object(&self, key: &str);
+}
+
+/// A client of one deployment's `/v1`.
+#[derive(Clone)]
+pub struct Api {
+    /// `http://host:port/v1`.
+    pub base: String,
+    /// The administrator's key, printed on the first start only.
+    pub admin_key: Option<String>,
+    pub client: Client,
+}
+
+impl Api {
+    pub fn new(base: String, admin_key: Option<String>) -> Api {
+        let client = Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        Api {
+            base,
+            admin_key,
+            client,
+        }
+    }
+
+    pub fn admin_key(&self) -> String {
+        self.admin_key
+            .clone()
+            .expect("the first start prints the administrator's key")
+    }
+
+    pub fn get(&self, key: &str, path: &str) -> RequestBuilder {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("X-API-Key", key)
+    }
+
+    pub fn post(&self, key: &str, path: &str) -> RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("X-API-Key", key)
+    }
+
+    pub fn upload(&self, key: &str, suite_id: &str, name: &str, bytes: Vec<u8>) -> Response {
+        let form = multipart::Form::new()
+            .text("suite_id", suite_id.to_owned())
+            .text("description", format!("fixture {name}"))
+            .part(
+                "input_events",
+                multipart::Part::bytes(bytes).file_name(name.to_owned()),
+            );
+        self.post(key, "/sessions")
+            .multipart(form)
+            .send()
+            .expect("upload")
+    }
+
+    pub fn gmail(&self, key: &str) -> String {
+        let suites = json_of(
+            self.get(key, "/suites").send().expect("suites"),
+            StatusCode::OK,
+        );
+        suites["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|s| s["name"] == "gmail"))
+            .and_then(|s| s["id"].as_str())
+            .expect("the gmail suite is in the catalog")
+            .to_owned()
+    }
+}
+
+/// The body as JSON, after checking the status.
+pub fn json_of(response: Response, status: StatusCode) -> Value {
+    let got = response.status();
+    let text = response.text().expect("body");
+    assert_eq!(got, status, "body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// An error answer: the status, and a JSON body with a code and a message.
+pub fn error_of(response: Response, status: StatusCode) -> Value {
+    let body = json_of(response, status);
+    let error = &body["error"];
+    assert!(
+        error["code"].is_string() && error["message"].is_string(),
+        "not an error body: {body}"
+    );
+    error.clone()
+}
+
+pub fn poll_example(server: &Api, key: &str, example_id: &str) -> Value {
+    let deadline = Instant::now() + PROCESSING;
+    loop {
+        let example = json_of(
+            server
+                .get(key, &format!("/examples/{example_id}"))
+                .send()
+                .expect("example"),
+            StatusCode::OK,
+        );
+        match example["status"].as_str() {
+            Some("COMPLETED") | Some("FAILED") => return example,
+            _ if Instant::now() > deadline => {
+                panic!("example {example_id} still {}", example["status"])
+            }
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+}
+
+/// The Example the upload queued.
+pub fn auto_example(server: &Api, key: &str, session_id: &str) -> String {
+    let list = json_of(
+        server
+            .get(key, &format!("/examples?session_id={session_id}"))
+            .send()
+            .expect("list"),
+        StatusCode::OK,
+    );
+    assert_eq!(list["total"], 1, "one Example per upload: {list}");
+    list["items"][0]["id"]
+        .as_str()
+        .expect("example id")
+        .to_owned()
+}
+
+/// (tool, arguments) of every call in a messages.jsonl, after checking that
+/// each line is a chat message.
+pub fn tool_calls(jsonl: &str) -> Vec<(String, Value)> {
+    let mut calls = Vec::new();
+    assert!(jsonl.ends_with('\n'), "JSONL ends with a newline");
+    for (i, line) in jsonl.lines().enumerate() {
+        let message: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}: {line}", i + 1));
+        let role = message["role"]
+            .as_str()
+            .unwrap_or_else(|| panic!("line {} has no role", i + 1));
+        assert!(
+            ["system", "user", "assistant", "tool"].contains(&role),
+            "role {role}"
+        );
+        if i == 0 {
+            assert_eq!(
+                role, "system",
+                "the conversation opens with the system message"
+            );
+        }
+        for call in message["tool_calls"].as_array().into_iter().flatten() {
+            assert_eq!(call["type"], "function");
+            let name = call["function"]["name"]
+                .as_str()
+                .expect("function name")
+                .to_owned();
+            let arguments = call["function"]["arguments"]
+                .as_str()
+                .expect("arguments are a JSON string");
+            calls.push((
+                name,
+                serde_json::from_str(arguments).expect("arguments parse"),
+            ));
+        }
+    }
+    calls
+}
+
+pub fn fixtures() -> Vec<(String, PathBuf, Value)> {
+    let dir = repo().join("tests/fixtures/recordings");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("fixtures") {
+        let path = entry.expect("entry").path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(scenario) = name.strip_suffix(".trace.json.gz") else {
+            continue;
+        };
+        let sidecar = dir.join(format!("{scenario}.expected.json"));
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(&sidecar).expect("sidecar"))
+                .expect("sidecar JSON");
+        out.push((scenario.to_owned(), path, expected));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+pub fn recorded_fixtures_become_the_expected_tool_calls(target: &mut dyn Target) {
+    let server = target.api();
+    let key = server.admin_key();
+    let suite = server.gmail(&key);
+
+    let fixtures = fixtures();
+    assert!(fixtures.len() >= 20, "the recorded fixtures are there");
+    let mut uploaded = Vec::new();
+    for (scenario, path, expected) in &fixtures {
+        let bytes = std::fs::read(path).expect("fixture");
+        let sha256: String = {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(&bytes);
+            digest.iter().map(|b| format!("{b:02x}")).collect()
+        };
+        let session = json_of(
+            server.upload(&key, &suite, &format!("{scenario}.trace.json.gz"), bytes),
+            StatusCode::CREATED,
+        );
+        assert_eq!(session["suite_id"], suite.as_str());
+        assert_eq!(session["source_format"], "CHROME_TRACE");
+        // Provenance: the uploaded file's name and the SHA-256 of its bytes.
+        assert_eq!(session["source_name"], format!("{scenario}.trace.json.gz"));
+        assert_eq!(session["source_sha256"], sha256.as_str());
+        let session_id = session["id"].as_str().expect("session id").to_owned();
+        let fetched = json_of(
+            server
+                .get(&key, &format!("/sessions/{session_id}"))
+                .send()
+                .expect("get"),
+            StatusCode::OK,
+        );
+        assert_eq!(fetched, session);
+        uploaded.push((scenario.clone(), session_id, expected.clone()));
+    }
+
+    let (mut expected_total, mut matched_total) = (0usize, 0usize);
+    let mut exact = BTreeMap::new();
+    for (scenario, session_id, expected) in &uploaded {
+        let example_id = auto_example(&server, &key, session_id);
+        let example = poll_example(&server, &key, &example_id);
+        assert_eq!(example["status"], "COMPLETED", "{scenario}: {example}");
+        let response = server
+            .get(&key, &format!("/examples/{example_id}/messages"))
+            .send()
+            .expect("messages");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "application/jsonl");
+        let calls = tool_calls(&response.text().expect("body"));
+        let wanted: Vec<(String, Value)> = expected["tool_calls"]
+            .as_array()
+            .expect("sidecar tool_calls")
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().expect("name").to_owned(),
+                    c["arguments"].clone(),
+                )
+            })
+            .collect();
+        let mut unused = calls.clone();
+        let mut matched = 0;
+        for w in &wanted {
+            if let Some(i) = unused.iter().position(|c| c == w) {
+                unused.remove(i);
+                matched += 1;
+            }
+        }
+        println!(
+            "{scenario:24} expected {:2}  got {:2}  matched {:2}{}",
+            wanted.len(),
+            calls.len(),
+            matched,
+            if calls == wanted { "  exact" } else { "" }
+        );
+        expected_total += wanted.len();
+        matched_total += matched;
+        exact.insert(scenario.clone(), calls == wanted);
+    }
+    let recall = matched_total as f64 / expected_total.max(1) as f64;
+    println!("matched {matched_total} of {expected_total} expected tool calls ({recall:.3})");
+    for simple in ["send_simple", "search_operator", "create_label"] {
+        assert_eq!(
+            exact.get(simple),
+            Some(&true),
+            "{simple}: the tool calls are exactly the expected ones"
+        );
+    }
+    assert!(recall >= 0.9, "tool-call recall {recall:.3} below 0.9");
+
+    let usage = json_of(
+        server.get(&key, "/usage").send().expect("usage"),
+        StatusCode::OK,
+    );
+    assert_eq!(usage["sessions_uploaded"], uploaded.len());
+    assert_eq!(usage["examples_generated"], uploaded.len());
+    assert_eq!(usage["tokens"]["total"], 0);
+    assert!(usage["storage"]["current_gb"]
+        .as_f64()
+        .is_some_and(|g| g > 0.0));
+}
+
+pub fn users_see_only_their_own_data_and_revoked_keys_stop_working(target: &mut dyn Target) {
+    let server = target.api();
+    let admin = server.admin_key();
+    let suite = server.gmail(&admin);
+    let fixture =
+        std::fs::read(repo().join("tests/fixtures/recordings/create_label.trace.json.gz"))
+            .expect("fixture");
+    let session = json_of(
+        server.upload(&admin, &suite, "create_label.trace.json.gz", fixture),
+        StatusCode::CREATED,
+    );
+    let session_id = session["id"].as_str().expect("id").to_owned();
+    let example_id = auto_example(&server, &admin, &session_id);
+    poll_example(&server, &admin, &example_id);
+
+    // Auth failures are 401 with a JSON body.
+    let response = server
+        .client
+        .get(format!("{}/users/me", server.base))
+        .send()
+        .expect("no key");
+    error_of(response, StatusCode::UNAUTHORIZED);
+    error_of(
+        server
+            .get("tp_live_not-a-key", "/users/me")
+            .send()
+            .expect("bad key"),
+        StatusCode::UNAUTHORIZED,
+    );
+
+    // A second user, made by the administrator.
+    let created = json_of(
+        server
+            .post(&admin, "/users")
+            .json(&json!({ "display_name": "Second" }))
+            .send()
+            .expect("create user"),
+        StatusCode::CREATED,
+    );
+    let other = created["api_key"]["key"]
+        .as_str()
+        .expect("the new user's key")
+        .to_owned();
+    let me = json_of(
+        server.get(&other, "/users/me").send().expect("me"),
+        StatusCode::OK,
+    );
+    assert_eq!(
+        me,
+        json!({ "id": created["user"]["id"], "display_name": "Second" })
+    );
+
+    // Nothing of the first user's is visible, not even as "forbidden".
+    error_of(
+        server
+            .get(&other, &format!("/sessions/{session_id}"))
+            .send()
+            .expect("get"),
+        StatusCode::NOT_FOUND,
+    );
+    error_of(
+        server
+            .get(&other, &format!("/examples/{example_id}"))
+            .send()
+            .expect("get"),
+        StatusCode::NOT_FOUND,
+    );
+    error_of(
+        server
+            .get(&other, &format!("/examples/{example_id}/messages"))
+            .send()
+            .expect("get"),
+        StatusCode::NOT_FOUND,
+    );
+    for list in [
+        "/sessions",
+        "/examples",
+        &format!("/examples?session_id={session_id}"),
+    ] {
+        let page = json_of(
+            server.get(&other, list).send().expect("list"),
+            StatusCode::OK,
+        );
+        assert_eq!(page["total"], 0, "{list}: {page}");
+        assert_eq!(page["items"], json!([]));
+    }
+    let models = json_of(
+        server.get(&other, "/models").send().expect("models"),
+        StatusCode::OK,
+    );
+    let model_id = models["items"][0]["id"]
+        .as_str()
+        .expect("a model")
+        .to_owned();
+    let stolen = server
+        .post(&other, "/examples")
+        .json(&json!({ "session_id": session_id, "model_id": model_id }));
+    error_of(stolen.send().expect("post"), StatusCode::NOT_FOUND);
+    // Catalog reads are for everyone, writes for administrators.
+    json_of(
+        server
+            .get(&other, &format!("/suites/{suite}"))
+            .send()
+            .expect("suite"),
+        StatusCode::OK,
+    );
+    let write = server
+        .post(&other, "/suites")
+        .json(&json!({ "name": "x", "display_name": "X", "actions": [] }));
+    error_of(write.send().expect("post"), StatusCode::FORBIDDEN);
+
+    // The administrator can ask for another Example of its session.
+    let again = json_of(
+        server
+            .post(&admin, "/examples")
+            .json(&json!({ "session_id": session_id, "model_id": model_id, "model_configuration": { "min_confidence": 0.5 } }))
+            .send()
+            .expect("post"),
+        StatusCode::CREATED,
+    );
+    assert_eq!(again["status"], "PENDING");
+    let done = poll_example(&server, &admin, again["id"].as_str().expect("id"));
+    assert_eq!(done["status"], "COMPLETED");
+    assert_eq!(
+        done["model_configuration"],
+        json!({ "min_confidence": 0.5 })
+    );
+
+    // An Example whose normalised session has gone from the store fails, says
+    // what to do, and has no messages to download.
+    target.remove_object(&format!("sessions/{session_id}/session.avro"));
+    let doomed = json_of(
+        server
+            .post(&admin, "/examples")
+            .json(&json!({ "session_id": session_id, "model_id": model_id }))
+            .send()
+            .expect("post"),
+        StatusCode::CREATED,
+    );
+    let doomed_id = doomed["id"].as_str().expect("id");
+    let failed = poll_example(&server, &admin, doomed_id);
+    assert_eq!(failed["status"], "FAILED");
+    assert_eq!(failed["error"]["code"], "session_missing", "{failed}");
+    let advice = failed["error"]["message"].as_str().unwrap_or_default();
+    assert!(advice.contains("again"), "actionable: {failed}");
+    let response = server.get(&admin, &format!("/examples/{doomed_id}/messages"));
+    let error = error_of(response.send().expect("messages"), StatusCode::CONFLICT);
+    assert_eq!(error["code"], "example_failed");
+    let failures = json_of(
+        server
+            .get(&admin, "/examples?status=FAILED")
+            .send()
+            .expect("list"),
+        StatusCode::OK,
+    );
+    assert_eq!(failures["total"], 1);
+
+    // Keys: a second key, listed masked; revoking the first locks it out.
+    let second = json_of(
+        server
+            .post(&other, "/api-keys")
+            .json(&json!({ "name": "laptop" }))
+            .send()
+            .expect("key"),
+        StatusCode::CREATED,
+    );
+    let second_key = second["key"].as_str().expect("key").to_owned();
+    let keys = json_of(
+        server.get(&second_key, "/api-keys").send().expect("keys"),
+        StatusCode::OK,
+    );
+    assert_eq!(keys["total"], 2);
+    let listed = keys.to_string();
+    assert!(
+        !listed.contains(&other) && !listed.contains(&second_key),
+        "keys are listed masked: {listed}"
+    );
+    let first_id = created["api_key"]["id"].as_str().expect("id");
+    let revoked = server
+        .client
+        .delete(format!("{}/api-keys/{first_id}", server.base))
+        .header("X-API-Key", &second_key)
+        .send()
+        .expect("revoke");
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    // Only live keys are listed.
+    let keys = json_of(
+        server.get(&second_key, "/api-keys").send().expect("keys"),
+        StatusCode::OK,
+    );
+    assert_eq!(keys["total"], 1, "{keys}");
+    error_of(
+        server.get(&other, "/users/me").send().expect("me"),
+        StatusCode::UNAUTHORIZED,
+    );
+    json_of(
+        server.get(&second_key, "/users/me").send().expect("me"),
+        StatusCode::OK,
+    );
+    // Another user's key cannot be revoked, and says "no such key".
+    let admin_keys = json_of(
+        server.get(&admin, "/api-keys").send().expect("keys"),
+        StatusCode::OK,
+    );
+    let admin_key_id = admin_keys["items"][0]["id"].as_str().expect("id");
+    let response = server
+        .client
+        .delete(format!("{}/api-keys/{admin_key_id}", server.base))
+        .header("X-API-Key", &second_key);
+    error_of(response.send().expect("revoke"), StatusCode::NOT_FOUND);
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+pub fn bad_uploads_are_refused_with_a_json_error_that_names_the_problem(target: &mut dyn Target) {
+    let server = target.api();
+    let key = server.admin_key();
+    let suite = server.gmail(&key);
+
+    let too_big = vec![b' '; usize::try_from(MAX_UPLOAD).expect("fits") + 1024];
+    let error = error_of(
+        server.upload(&key, &suite, "big.json", too_big),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    );
+    assert_eq!(error["field"], "input_events");
+
+    // Expands past the decompressed cap: a compression bomb.
+    let bomb = gzip(&vec![
+        b' ';
+        usize::try_from(MAX_DECOMPRESSED).expect("fits")
+            + (1 << 20)
+    ]);
+    assert!((bomb.len() as u64) < MAX_UPLOAD);
+    error_of(
+        server.upload(&key, &suite, "bomb.json.gz", bomb),
+        StatusCode::PAYLOAD_TOO_LARGE,
+    );
+
+    let error = error_of(
+        server.upload(
+            &key,
+            &suite,
+            "notes.txt",
+            b"hello, this is not a trace".to_vec(),
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert_eq!(error["code"], "unknown_format");
+    assert_eq!(error["field"], "input_events");
+
+    let error = error_of(
+        server.upload(
+            &key,
+            &suite,
+            "broken.json",
+            br#"{"traceEvents": [{"name": "x", "ph": "I", "ts": 1,"#.to_vec(),
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert!(
+        error["at"].as_str().is_some_and(|a| a.starts_with("byte")),
+        "says where: {error}"
+    );
+
+    let error = error_of(
+        server.upload(
+            &key,
+            &suite,
+            "corrupt.json.gz",
+            vec![0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6],
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert_eq!(error["code"], "bad_gzip");
+
+    let unknown = "00000000-0000-0000-0000-000000000000";
+    let error = error_of(
+        server.upload(&key, unknown, "t.json", b"[]".to_vec()),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert_eq!(error["field"], "suite_id");
+    // A suite is named by its id or its name: the name is taken, and the
+    // file is what is wrong.
+    let error = error_of(
+        server.upload(&key, "gmail", "t.json", b"[]".to_vec()),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert_eq!(error["code"], "not_a_recording", "{error}");
+    let error = error_of(
+        server.upload(&key, "no-such-suite", "t.json", b"[]".to_vec()),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert_eq!(
+        (error["code"].as_str(), error["field"].as_str()),
+        (Some("unknown_suite"), Some("suite_id"))
+    );
+
+    let no_file = multipart::Form::new().text("suite_id", suite.clone());
+    let error = error_of(
+        server
+            .post(&key, "/sessions")
+            .multipart(no_file)
+            .send()
+            .expect("post"),
+        StatusCode::BAD_REQUEST,
+    );
+    assert_eq!(error["field"], "input_events");
+    let not_multipart = server
+        .post(&key, "/sessions")
+        .json(&json!({ "suite_id": suite }));
+    error_of(
+        not_multipart.send().expect("post"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    );
+
+    // Nothing of the refused uploads is left behind.
+    let sessions = json_of(
+        server.get(&key, "/sessions").send().expect("list"),
+        StatusCode::OK,
+    );
+    assert_eq!(sessions["total"], 0);
+    let stored = target.stored_uploads();
+    assert!(stored.is_empty(), "left behind: {stored:?}");
+
+    // Bad query parameters are 400s with JSON bodies, too.
+    error_of(
+        server
+            .get(&key, "/sessions?per_page=101")
+            .send()
+            .expect("list"),
+        StatusCode::BAD_REQUEST,
+    );
+    error_of(
+        server.get(&key, "/sessions?page=0").send().expect("list"),
+        StatusCode::BAD_REQUEST,
+    );
+    error_of(
+        server
+            .get(&key, "/examples?status=DONE")
+            .send()
+            .expect("list"),
+        StatusCode::BAD_REQUEST,
+    );
+    // A malformed id is a validation error (the spec's 422), naming the field.
+    let malformed = error_of(
+        server
+            .get(&key, "/sessions/not-a-uuid")
+            .send()
+            .expect("get"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert_eq!(
+        (malformed["code"].as_str(), malformed["field"].as_str()),
+        (Some("validation_error"), Some("session_id"))
+    );
+    error_of(
+        server.get(&key, "/no-such-route").send().expect("get"),
+        StatusCode::NOT_FOUND,
+    );
+}
+
+pub fn catalog_writes_and_keys_survive_a_restart(target: &mut dyn Target) {
+    let server = target.api();
+    let key = server.admin_key();
+    let suite = server.gmail(&key);
+
+    let action = json!({
+        "name": "archive_email",
+        "description": "Archive a message.",
+        "template": "Archive the email {message_id}",
+        "parameters": [{ "name": "message_id", "type": "STRING", "required": true }],
+    });
+    let created = json_of(
+        server
+            .post(&key, &format!("/suites/{suite}/actions"))
+            .json(&action)
+            .send()
+            .expect("post"),
+        StatusCode::CREATED,
+    );
+    let action_id = created["id"].as_str().expect("id").to_owned();
+    let duplicate = server
+        .post(&key, &format!("/suites/{suite}/actions"))
+        .json(&action)
+        .send()
+        .expect("post");
+    error_of(duplicate, StatusCode::CONFLICT);
+    // A template naming an undeclared parameter is refused, with the reason.
+    let bad = json!({ "name": "bad_action", "template": "Do {nothing}" });
+    let error = error_of(
+        server
+            .post(&key, &format!("/suites/{suite}/actions"))
+            .json(&bad)
+            .send()
+            .expect("post"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nothing")),
+        "{error}"
+    );
+    // An action the classifier rules use cannot be deleted.
+    let suite_body = json_of(
+        server
+            .get(&key, &format!("/suites/{suite}"))
+            .send()
+            .expect("suite"),
+        StatusCode::OK,
+    );
+    let send_email = suite_body["actions"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["name"] == "send_email"))
+        .and_then(|x| x["id"].as_str())
+        .expect("send_email")
+        .to_owned();
+    let response = server
+        .client
+        .delete(format!(
+            "{}/suites/{suite}/actions/{send_email}",
+            server.base
+        ))
+        .header("X-API-Key", &key);
+    error_of(response.send().expect("delete"), StatusCode::CONFLICT);
+    let again = target.restart();
+    assert!(
+        again.admin_key.is_none(),
+        "the administrator is created once"
+    );
+    let fetched = json_of(
+        again
+            .get(&key, &format!("/suites/{suite}/actions/{action_id}"))
+            .send()
+            .expect("get"),
+        StatusCode::OK,
+    );
+    assert_eq!(fetched, created);
+    let response = again
+        .client
+        .delete(format!("{}/suites/{suite}/actions/{action_id}", again.base))
+        .header("X-API-Key", &key);
+    assert_eq!(
+        response.send().expect("delete").status(),
+        StatusCode::NO_CONTENT
+    );
+    error_of(
+        again
+            .get(&key, &format!("/suites/{suite}/actions/{action_id}"))
+            .send()
+            .expect("get"),
+        StatusCode::NOT_FOUND,
+    );
+}
+
+pub fn every_documented_operation_is_routed(target: &mut dyn Target) {
+    let server = target.api();
+    let key = server.admin_key();
+    let doc = json_of(
+        server
+            .client
+            .get(format!("{}/openapi.json", server.base))
+            .send()
+            .expect("openapi"),
+        StatusCode::OK,
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["ApiKey"]["name"],
+        "X-API-Key"
+    );
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut operations = 0;
+    for (path, item) in paths {
+        let concrete = path
+            .split('/')
+            .map(|part| {
+                if part.starts_with('{') {
+                    "00000000-0000-4000-8000-000000000000"
+                } else {
+                    part
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in item.as_object().expect("path item").keys() {
+            let url = format!("{}{concrete}", server.base);
+            let request = match method.as_str() {
+                "get" => server.client.get(url),
+                "post" => server.client.post(url),
+                "put" => server.client.put(url),
+                "delete" => server.client.delete(url),
+                other => panic!("unexpected method {other}"),
+            };
+            let response = request.header("X-API-Key", &key).send().expect("request");
+            let status = response.status();
+            let body: Value = response.json().unwrap_or(Value::Null);
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert_ne!(
+                body["error"]["code"], "no_route",
+                "{method} {path} is documented but not routed"
+            );
+            assert!(
+                status.is_client_error() || status.is_success(),
+                "{method} {path}: {status} {body}"
+            );
+            let documented = item[method]["responses"].as_object().expect("responses");
+            assert!(
+                documented.contains_key(status.as_str()),
+                "{method} {path}: {status} is not documented"
+            );
+            operations += 1;
+        }
+    }
+    assert!(operations >= 35, "{operations} operations documented");
+}
+
+/// Issue #21: a client retrying an upload with the same `Idempotency-Key`
+
+/// (after a 503 or a timeout) gets the Session its first attempt made.
+
+pub fn retries_with_one_idempotency_key_make_one_session(target: &mut dyn Target) {
+    let server = target.api();
+    let key = server.admin_key();
+    let gmail = server.gmail(&key);
+    let (_, first_file, _) = fixtures().into_iter().next().expect("a fixture");
+    let recording = std::fs::read(&first_file).expect("fixture");
+    let upload = |idempotency_key: &str, bytes: Vec<u8>| {
+        let form = multipart::Form::new()
+            .text("suite_id", gmail.clone())
+            .text("description", "retried")
+            .part(
+                "input_events",
+                multipart::Part::bytes(bytes).file_name("session.trace.json.gz"),
+            );
+        server
+            .post(&key, "/sessions")
+            .header("Idempotency-Key", idempotency_key)
+            .multipart(form)
+            .send()
+            .expect("upload")
+    };
+
+    let first = json_of(upload("retry-1", recording.clone()), StatusCode::CREATED);
+    for _ in 0..2 {
+        let again = json_of(upload("retry-1", recording.clone()), StatusCode::OK);
+        assert_eq!(again, first, "a retry answers the first attempt's Session");
+    }
+    let sessions = json_of(
+        server.get(&key, "/sessions").send().expect("list"),
+        StatusCode::OK,
+    );
+    assert_eq!(sessions["total"], 1, "{sessions}");
+    let id = first["id"].as_str().expect("id");
+    let examples = json_of(
+        server
+            .get(&key, &format!("/examples?session_id={id}"))
+            .send()
+            .expect("examples"),
+        StatusCode::OK,
+    );
+    assert_eq!(examples["total"], 1, "one Example queued: {examples}");
+
+    let mut other = recording.clone();
+    other.extend_from_slice(b"\n");
+    let reused = error_of(upload("retry-1", other), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reused["code"], "idempotency_key_reused", "{reused}");
+    assert!(
+        reused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("retry-1"),
+        "{reused}"
+    );
+    let fresh = json_of(upload("retry-2", recording.clone()), StatusCode::CREATED);
+    assert_ne!(fresh["id"], first["id"]);
+    // Refused before the body is read: a small one, which the client has
+    // finished sending by then.
+    drop(recording);
+    let invalid = error_of(upload("has space", b"[]".to_vec()), StatusCode::BAD_REQUEST);
+    assert_eq!(invalid["code"], "invalid_idempotency_key", "{invalid}");
+}
+
+/// Issue #13: the review routes. A session's timeline pages through every
+
+/// event once, its screenshots are JPEGs, an Example's actions are its tool
+
+/// calls, another user sees none of it, and a screenshot name cannot leave
+
+/// the session's folder.
+
+pub fn a_session_can_be_reviewed_through_events_screenshots_and_actions(target: &mut dyn Target) {
+    let server = target.api();
+    let admin = server.admin_key();
+    let suite = server.gmail(&admin);
+    let fixture =
+        std::fs::read(repo().join("tests/fixtures/recordings/create_label.trace.json.gz"))
+            .expect("fixture");
+    // The fixture's screenshots show test accounts only: kept although the
+    // trace carries no privacy marks.
+    let form = multipart::Form::new()
+        .text("suite_id", suite.clone())
+        .text("screenshots_safe", "true")
+        .part(
+            "input_events",
+            multipart::Part::bytes(fixture).file_name("create_label.trace.json.gz"),
+        );
+    let session = json_of(
+        server
+            .post(&admin, "/sessions")
+            .multipart(form)
+            .send()
+            .expect("upload"),
+        StatusCode::CREATED,
+    );
+    let session_id = session["id"].as_str().expect("id").to_owned();
+    let example_id = auto_example(&server, &admin, &session_id);
+    let example = poll_example(&server, &admin, &example_id);
+    assert_eq!(example["status"], "COMPLETED", "{example}");
+
+    // The timeline, 7 events a page, covers the session once, in time order.
+    let mut indices = Vec::new();
+    let mut times = Vec::new();
+    let mut path = format!("/sessions/{session_id}/events?limit=7");
+    let total = loop {
+        let page = json_of(
+            server.get(&admin, &path).send().expect("events"),
+            StatusCode::OK,
+        );
+        let items = page["items"].as_array().expect("items");
+        assert!(items.len() <= 7, "a page holds at most its limit");
+        for event in items {
+            indices.push(event["index"].as_u64().expect("index"));
+            times.push(event["t_ms"].as_f64().expect("t_ms"));
+            assert!(event["kind"].is_string(), "{event}");
+            if event["masked"] == true {
+                assert!(event.get("value").is_none(), "masked value shown: {event}");
+            }
+        }
+        match page["next_cursor"].as_u64() {
+            Some(next) => path = format!("/sessions/{session_id}/events?limit=7&cursor={next}"),
+            None => break page["total"].as_u64().expect("total"),
+        }
+    };
+    assert!(
+        total > 7,
+        "the fixture has several pages of events: {total}"
+    );
+    assert_eq!(indices, (0..total).collect::<Vec<_>>());
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    // `after_ms` starts at the first event at or after that time.
+    let middle = times[times.len() / 2];
+    let page = json_of(
+        server
+            .get(
+                &admin,
+                &format!("/sessions/{session_id}/events?after_ms={middle}&limit=1"),
+            )
+            .send()
+            .expect("events after"),
+        StatusCode::OK,
+    );
+    let first = times
+        .iter()
+        .position(|&t| t >= middle)
+        .expect("a later event");
+    assert_eq!(page["items"][0]["index"], first as u64);
+    let error = error_of(
+        server
+            .get(
+                &admin,
+                &format!("/sessions/{session_id}/events?limit=100000"),
+            )
+            .send()
+            .expect("too large a page"),
+        StatusCode::BAD_REQUEST,
+    );
+    assert_eq!(error["field"], "limit");
+
+    // Screenshots: listed with times, each a JPEG.
+    let shots = json_of(
+        server
+            .get(&admin, &format!("/sessions/{session_id}/screenshots"))
+            .send()
+            .expect("screenshots"),
+        StatusCode::OK,
+    );
+    let items = shots["items"].as_array().expect("items");
+    assert!(!items.is_empty(), "the trace carries screenshots: {shots}");
+    let shot = &items[0];
+    assert!(shot["t_ms"].is_number());
+    let url = shot["url"].as_str().expect("url");
+    let shot_path = url.strip_prefix("/v1").expect("a /v1 path");
+    let response = server.get(&admin, shot_path).send().expect("jpeg");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[reqwest::header::CONTENT_TYPE],
+        "image/jpeg"
+    );
+    let jpeg = response.bytes().expect("bytes");
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8], "a JPEG starts with SOI");
+    assert_eq!(jpeg.len() as u64, shot["bytes"].as_u64().expect("bytes"));
+
+    // Names that would leave the screenshots folder are refused.
+    for bad in ["..%2Fsession.avro", "..", ".hidden", "a%5Cb.jpg"] {
+        let response = server
+            .get(&admin, &format!("/sessions/{session_id}/screenshots/{bad}"))
+            .send()
+            .expect("traversal");
+        let status = response.status();
+        assert!(
+            status == StatusCode::BAD_REQUEST || status == StatusCode::NOT_FOUND,
+            "{bad}: {status}"
+        );
+        assert_ne!(
+            response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .map(|v| v.as_bytes()),
+            Some(&b"image/jpeg"[..]),
+            "{bad}"
+        );
+    }
+    let error = error_of(
+        server
+            .get(
+                &admin,
+                &format!("/sessions/{session_id}/screenshots/..%2Fsession.avro"),
+            )
+            .send()
+            .expect("traversal"),
+        StatusCode::BAD_REQUEST,
+    );
+    assert_eq!(error["code"], "invalid_screenshot_name");
+
+    // The actions are the Example's tool calls, in order, with evidence.
+    let actions = json_of(
+        server
+            .get(&admin, &format!("/examples/{example_id}/actions"))
+            .send()
+            .expect("actions"),
+        StatusCode::OK,
+    );
+    let messages = server
+        .get(&admin, &format!("/examples/{example_id}/messages"))
+        .send()
+        .expect("messages")
+        .text()
+        .expect("text");
+    let listed: Vec<(String, Value)> = actions["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| {
+            let start = a["evidence_start"].as_u64().expect("evidence start");
+            let end = a["evidence_end"].as_u64().expect("evidence end");
+            assert!(start <= end && end < total, "evidence in the timeline: {a}");
+            assert!(a["confidence"].is_number() && a["low_confidence"].is_boolean());
+            (
+                a["tool"].as_str().expect("tool").to_owned(),
+                a["arguments"].clone(),
+            )
+        })
+        .collect();
+    assert!(!listed.is_empty(), "create_label has actions");
+    assert_eq!(listed, tool_calls(&messages));
+    assert_eq!(actions["session_id"], session_id.as_str());
+
+    // Another user sees none of it.
+    let created = json_of(
+        server
+            .post(&admin, "/users")
+            .json(&json!({ "display_name": "Other" }))
+            .send()
+            .expect("create user"),
+        StatusCode::CREATED,
+    );
+    let other = created["api_key"]["key"].as_str().expect("key").to_owned();
+    for path in [
+        format!("/sessions/{session_id}/events"),
+        format!("/sessions/{session_id}/screenshots"),
+        shot_path.to_owned(),
+        format!("/examples/{example_id}/actions"),
+    ] {
+        let error = error_of(
+            server.get(&other, &path).send().expect("other user"),
+            StatusCode::NOT_FOUND,
+        );
+        assert_eq!(error["code"], "not_found", "{path}");
+    }
+}
