@@ -66,14 +66,13 @@ fn first_id(list: &Value) -> String {
 }
 
 #[test]
-fn the_gateway_serves_keys_users_examples_catalog_usage_and_openapi() {
+fn the_gateway_serves_the_capture_page_and_the_api_documentation() {
     if !services_available() {
         return;
     }
     let mut deployment = Deployment::new("api");
     deployment.start("gateway", "gateway");
-    deployment.start("processor", "processor");
-    let (url, admin) = deployment.gateway();
+    let (url, _) = deployment.gateway();
     let api = Api {
         url,
         http: Client::new(),
@@ -124,299 +123,99 @@ fn the_gateway_serves_keys_users_examples_catalog_usage_and_openapi() {
     }
 
     // OpenAPI: public, and lists what is routed.
-    let doc = expect(
-        api.http
-            .get(format!("{}/openapi.json", api.url))
-            .send()
-            .expect("openapi"),
-        200,
-    );
-    for path in [
-        "/v1/usage",
-        "/v1/api-keys/{id}",
-        "/v1/suites/{id}/actions/{action_id}",
-    ] {
-        assert!(doc["paths"][path].is_object(), "{path} missing from {doc}");
+}
+
+/// Issue #10: a catalog change made through the gateway's API changes what
+/// the running processor produces for the next upload, with no restart. The
+/// gmail map loses its `create_label` mapping: the same recording that made a
+/// `create_label` call makes none, and counts it as rejected.
+#[test]
+fn a_catalog_change_through_the_gateway_reaches_the_running_processor() {
+    if !services_available() {
+        return;
     }
-
-    // Users: administrators only.
-    let created = expect(
-        api.post(&admin, "/users", &json!({"display_name": "other"})),
-        201,
-    );
-    let other = created["api_key"]["key"].as_str().expect("key").to_owned();
-    assert_eq!(created["user"]["is_admin"], false);
-    expect(
-        api.post(&other, "/users", &json!({"display_name": "x"})),
-        403,
-    );
-
-    // An upload by the administrator.
+    let mut deployment = Deployment::new("catalog_change");
+    deployment.start("gateway", "gateway");
+    deployment.start("processor", "processor");
+    let (url, admin) = deployment.gateway();
+    let api = Api {
+        url,
+        http: Client::new(),
+    };
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/recordings/create_label.trace.json.gz");
-    let form = reqwest::blocking::multipart::Form::new()
-        .text("suite_id", "gmail")
-        // Test accounts only: the screenshots are kept for the review routes.
-        .text("screenshots_safe", "true")
-        .file("input_events", &fixture)
-        .expect("form");
-    let session = expect(
-        api.req(reqwest::Method::POST, &admin, "/sessions")
-            .multipart(form)
-            .send()
-            .expect("upload"),
-        201,
-    );
-    let session_id = session["id"].as_str().expect("session id").to_owned();
-    assert_eq!(
-        session["source_name"], "create_label.trace.json.gz",
-        "{session}"
-    );
-    assert_eq!(
-        session["source_sha256"].as_str().map(str::len),
-        Some(64),
-        "{session}"
-    );
-
-    // Catalog reads, every level; writes refused.
-    let suites = expect(api.get(&admin, "/suites"), 200);
-    let suite = first_id(&suites);
-    expect(api.get(&admin, &format!("/suites/{suite}")), 200);
-    let action = first_id(&expect(
-        api.get(&admin, &format!("/suites/{suite}/actions")),
-        200,
-    ));
-    expect(
-        api.get(&admin, &format!("/suites/{suite}/actions/{action}")),
-        200,
-    );
-    let server = first_id(&expect(api.get(&admin, "/mcp-servers"), 200));
-    assert!(expect(api.get(&admin, &format!("/mcp-servers/{server}")), 200)["tools"].is_array());
-    let tool = first_id(&expect(
-        api.get(&admin, &format!("/mcp-servers/{server}/tools")),
-        200,
-    ));
-    expect(
-        api.get(&admin, &format!("/mcp-servers/{server}/tools/{tool}")),
-        200,
-    );
-    let map = first_id(&expect(api.get(&admin, "/action-tool-maps"), 200));
-    expect(api.get(&admin, &format!("/action-tool-maps/{map}")), 200);
-    expect(api.get(&admin, &format!("/suites/{}", uuid_nil())), 404);
-    let refused = expect(api.post(&admin, "/suites", &json!({"name": "x"})), 405);
-    assert_eq!(refused["error"]["code"], "read_only");
-
-    // POST /examples with the session's suite's model, followed to COMPLETED.
-    let models = expect(api.get(&admin, "/models"), 200);
-    let model = models["items"]
-        .as_array()
-        .expect("models")
-        .iter()
-        .find(|m| {
-            m["suite_ids"]
-                .as_array()
-                .is_some_and(|s| s.contains(&session["suite_id"]))
-        })
-        .expect("a model for the session's suite");
-    let model_id = model["id"].as_str().expect("model id").to_owned();
-    let body = json!({"session_id": session_id, "model_id": model_id});
-    let example = expect(api.post(&admin, "/examples", &body), 201);
-    assert_eq!(example["status"], "PENDING");
-    assert_ne!(example["id"], session["example_id"]);
-    let example_id = example["id"].as_str().expect("example id").to_owned();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let now = expect(api.get(&admin, &format!("/examples/{example_id}")), 200);
-        if now["status"] == "COMPLETED" {
-            break;
-        }
-        assert_ne!(now["status"], "FAILED", "{now}");
-        assert!(
-            Instant::now() < deadline,
-            "not COMPLETED: {now}\n{}\n{}",
-            deployment.log("gateway", "err"),
-            deployment.log("processor", "err")
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let messages = api.get(&admin, &format!("/examples/{example_id}/messages"));
-    assert_eq!(messages.status().as_u16(), 200);
-    let messages = messages.text().unwrap_or_default();
-    assert!(!messages.is_empty());
-    let shot_path = review_routes(&api, &admin, &session_id, &example_id, &messages);
-    let configured = json!({"session_id": session_id, "model_id": model_id,
-                            "model_configuration": {"min_confidence": 0.5}});
-    expect(api.post(&admin, "/examples", &configured), 422);
-    let unknown = json!({"session_id": session_id, "model_id": uuid_nil()});
-    expect(api.post(&admin, "/examples", &unknown), 422);
-
-    // Another user's data is not found.
-    expect(api.get(&other, &format!("/examples/{example_id}")), 404);
-    expect(api.get(&other, &format!("/sessions/{session_id}")), 404);
-    expect(api.post(&other, "/examples", &body), 404);
-    for path in [
-        format!("/sessions/{session_id}/events"),
-        format!("/sessions/{session_id}/screenshots"),
-        shot_path,
-        format!("/examples/{example_id}/actions"),
-    ] {
-        let error = expect(api.get(&other, &path), 404);
-        assert_eq!(error["error"]["code"], "not_found", "{path}");
-    }
-
-    // Usage: the upload, the Examples, the raw upload's storage, no tokens.
-    let usage = expect(api.get(&admin, "/usage"), 200);
-    assert_eq!(usage["sessions_uploaded"], 1, "{usage}");
-    assert!(
-        usage["examples_generated"].as_i64().unwrap_or(0) >= 1,
-        "{usage}"
-    );
-    assert!(
-        usage["storage"]["current_gb"].as_f64().unwrap_or(0.0) > 0.0,
-        "{usage}"
-    );
-    assert_eq!(usage["tokens"]["total"], 0);
-    assert_eq!(
-        expect(api.get(&other, "/usage"), 200)["sessions_uploaded"],
-        0
-    );
-
-    // Keys: listed masked, revoked → 401, another user's → 404.
-    let second = expect(
-        api.post(&other, "/api-keys", &json!({"name": "second"})),
-        201,
-    );
-    let second_key = second["key"].as_str().expect("key").to_owned();
-    let keys = expect(api.get(&second_key, "/api-keys"), 200);
-    assert_eq!(keys["total"], 2, "{keys}");
-    for item in keys["items"].as_array().expect("items") {
-        assert!(
-            item.get("key").is_none(),
-            "a listed key shows its secret: {item}"
-        );
-        assert!(
-            item["prefix"]
-                .as_str()
-                .is_some_and(|p| p.starts_with("tp_live_")),
-            "{item}"
-        );
-    }
-    let first_key_id = keys["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|k| k["name"].is_null())
-        .and_then(|k| k["id"].as_str())
-        .expect("the first key")
-        .to_owned();
-    let admin_keys = expect(api.get(&admin, "/api-keys"), 200);
-    let admin_key_id = first_id(&admin_keys);
-    expect(
-        api.delete(&other, &format!("/api-keys/{admin_key_id}")),
-        404,
-    );
-    let revoked = expect(
-        api.delete(&second_key, &format!("/api-keys/{first_key_id}")),
-        200,
-    );
-    assert!(revoked["revoked_at"].is_string(), "{revoked}");
-    expect(api.get(&other, "/users/me"), 401);
-    expect(api.get(&second_key, "/users/me"), 200);
-    expect(api.get(&admin, "/users/me"), 200);
-}
-
-/// Issue #13's review routes on a COMPLETED Example: the timeline pages
-/// through every event once, a listed screenshot is a JPEG, names that would
-/// leave the folder are refused, and the actions are the conversation's tool
-/// calls. Answers a screenshot's path, for the other user's 404.
-fn review_routes(
-    api: &Api,
-    key: &str,
-    session_id: &str,
-    example_id: &str,
-    messages: &str,
-) -> String {
-    let mut indices = Vec::new();
-    let mut path = format!("/sessions/{session_id}/events?limit=5");
-    let total = loop {
-        let page = expect(api.get(key, &path), 200);
-        let items = page["items"].as_array().expect("items");
-        assert!(items.len() <= 5, "{page}");
-        for event in items {
-            indices.push(event["index"].as_u64().expect("index"));
-            if event["masked"] == true {
-                assert!(event.get("value").is_none(), "masked value shown: {event}");
+    let completed = |api: &Api| {
+        let session = common::upload(&api.url, &admin, &fixture);
+        let session_id = session["id"].as_str().expect("session id").to_owned();
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let list = expect(
+                api.get(&admin, &format!("/examples?session_id={session_id}")),
+                200,
+            );
+            let example = list["items"][0].clone();
+            match example["status"].as_str() {
+                Some("COMPLETED") => break example,
+                Some("FAILED") => panic!("{example}"),
+                _ => {
+                    assert!(Instant::now() < deadline, "still {example}");
+                    std::thread::sleep(Duration::from_millis(300));
+                }
             }
         }
-        match page["next_cursor"].as_u64() {
-            Some(next) => path = format!("/sessions/{session_id}/events?limit=5&cursor={next}"),
-            None => break page["total"].as_u64().expect("total"),
-        }
     };
-    assert!(total > 5, "several pages: {total}");
-    assert_eq!(indices, (0..total).collect::<Vec<_>>());
-    expect(
-        api.get(key, &format!("/sessions/{session_id}/events?limit=0")),
-        400,
-    );
+    let tools = |api: &Api, example: &Value| {
+        let id = example["id"].as_str().expect("example id");
+        let messages = api.get(&admin, &format!("/examples/{id}/messages"));
+        assert_eq!(messages.status().as_u16(), 200);
+        messages.text().expect("messages")
+    };
 
-    let shots = expect(
-        api.get(key, &format!("/sessions/{session_id}/screenshots")),
-        200,
+    let before = completed(&api);
+    assert!(
+        tools(&api, &before).contains("\"create_label\""),
+        "the catalog as shipped maps create_label"
     );
-    let shot = &shots["items"][0];
-    let url = shot["url"].as_str().expect("a screenshot is listed");
-    let shot_path = url.strip_prefix("/v1").expect("a /v1 path").to_owned();
-    let jpeg = api.get(key, &shot_path);
-    assert_eq!(jpeg.status().as_u16(), 200);
-    assert_eq!(jpeg.headers()["content-type"], "image/jpeg");
-    let bytes = jpeg.bytes().expect("bytes");
-    assert_eq!(&bytes[..2], &[0xFF, 0xD8], "a JPEG starts with SOI");
-    let refused = expect(
-        api.get(
-            key,
-            &format!("/sessions/{session_id}/screenshots/..%2Fsession.avro"),
-        ),
-        400,
-    );
-    assert_eq!(refused["error"]["code"], "invalid_screenshot_name");
+    assert_eq!(before["rejected_calls"], 0, "{before}");
 
-    let actions = expect(
-        api.get(key, &format!("/examples/{example_id}/actions")),
-        200,
-    );
-    let listed: Vec<(String, Value)> = actions["actions"]
+    let maps = expect(api.get(&admin, "/action-tool-maps?suite_id=gmail"), 200);
+    let map_id = first_id(&maps);
+    let shipped: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("catalog/suites/gmail/maps/gmail.json"),
+        )
+        .expect("the gmail map"),
+    )
+    .expect("map JSON");
+    let kept: Vec<Value> = shipped["tool_mappings"]
         .as_array()
-        .expect("actions")
+        .expect("tool_mappings")
         .iter()
-        .map(|a| {
-            let end = a["evidence_end"].as_u64().expect("evidence end");
-            assert!(end < total, "evidence in the timeline: {a}");
-            (
-                a["tool"].as_str().expect("tool").to_owned(),
-                a["arguments"].clone(),
-            )
-        })
+        .filter(|m| m["action"] != "create_label")
+        .cloned()
         .collect();
-    let mut calls = Vec::new();
-    for line in messages.lines() {
-        let message: Value = serde_json::from_str(line).expect("a JSON line");
-        for call in message["tool_calls"].as_array().into_iter().flatten() {
-            let name = call["function"]["name"].as_str().expect("name").to_owned();
-            let arguments = call["function"]["arguments"].as_str().expect("arguments");
-            calls.push((
-                name,
-                serde_json::from_str(arguments).expect("JSON arguments"),
-            ));
-        }
-    }
-    assert!(!listed.is_empty(), "the fixture has actions");
-    assert_eq!(listed, calls);
-    shot_path
-}
+    let changed = api
+        .req(
+            reqwest::Method::PUT,
+            &admin,
+            &format!("/action-tool-maps/{map_id}"),
+        )
+        .json(&json!({ "tool_mappings": kept }))
+        .send()
+        .expect("PUT the map");
+    expect(changed, 200);
 
-fn uuid_nil() -> &'static str {
-    "00000000-0000-0000-0000-000000000000"
+    let after = completed(&api);
+    assert!(
+        !tools(&api, &after).contains("\"create_label\""),
+        "the running processor synthesised with the changed map: {after}"
+    );
+    assert_eq!(after["rejected_calls"], 1, "{after}");
+    assert_eq!(
+        deployment.pid("processor"),
+        deployment.pid("processor"),
+        "the same processor"
+    );
 }
 
 /// The gateway and a processor on the real services, as an API contract

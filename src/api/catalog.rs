@@ -746,7 +746,8 @@ pub async fn delete_tool(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MapQuery {
-    suite_id: Option<Uuid>,
+    /// A suite's id or name.
+    suite_id: Option<String>,
     mcp_server_id: Option<Uuid>,
     page: Option<u32>,
     per_page: Option<u32>,
@@ -762,12 +763,12 @@ pub async fn list_maps(
         per_page: q.per_page,
     }
     .page()?;
-    let items = state
-        .catalog
-        .snapshot()
+    let snapshot = state.catalog.snapshot();
+    let suite = snapshot.suite_filter(q.suite_id.as_deref())?;
+    let items = snapshot
         .catalog
         .action_tool_maps()
-        .filter(|m| q.suite_id.is_none_or(|s| m.suite_id == s))
+        .filter(|m| suite.is_none_or(|s| m.suite_id == s))
         .filter(|m| q.mcp_server_id.is_none_or(|s| m.mcp_server_id == s))
         .cloned()
         .collect();

@@ -331,6 +331,21 @@ impl Snapshot {
         Ok((recipe, map.id))
     }
 
+    /// A `suite_id` query filter, the suite named by its id or its name;
+    /// `422 unknown_suite` for a suite that is not there.
+    pub fn suite_filter(&self, named: Option<&str>) -> Result<Option<uuid::Uuid>, ApiError> {
+        named
+            .map(|named| {
+                self.suite_by_name_or_id(named)
+                    .map(|s| s.id)
+                    .ok_or_else(|| {
+                        ApiError::unprocessable("unknown_suite", "there is no such suite")
+                            .field("suite_id")
+                    })
+            })
+            .transpose()
+    }
+
     /// A suite named by its id or its name, as clients may name it.
     pub fn suite_by_name_or_id(
         &self,

@@ -71,7 +71,17 @@ fn error(description: &str) -> Value {
 }
 
 fn path_id(name: &str) -> Value {
-    json!({ "name": name, "in": "path", "required": true, "schema": uuid() })
+    let schema = if name == "suite_id" {
+        suite_ref()
+    } else {
+        uuid()
+    };
+    json!({ "name": name, "in": "path", "required": true, "schema": schema })
+}
+
+/// A suite, named by its id or its name.
+fn suite_ref() -> Value {
+    json!({ "type": "string", "minLength": 1, "maxLength": 64, "description": "the suite's id, or its name (`gmail`)" })
 }
 
 fn query(name: &str, schema: Value, description: &str) -> Value {
@@ -187,8 +197,8 @@ fn operation(op: Op) -> Value {
     );
     add(
         422,
-        f.unprocessable,
-        "the body is well-formed but does not fit (unknown references, invalid values)",
+        true,
+        "a malformed id (`validation_error`), or a body that is well-formed but does not fit (unknown references, invalid values)",
     );
     add(
         500,
@@ -292,7 +302,7 @@ fn build() -> Value {
         body: Some(json!({
             "required": true,
             "content": { "multipart/form-data": { "schema": closed(json!({
-                "suite_id": uuid(),
+                "suite_id": suite_ref(),
                 "description": { "type": "string", "maxLength": 16384 },
                 "screenshots_safe": {
                     "type": "string",
@@ -321,7 +331,11 @@ fn build() -> Value {
         r("Session"),
     );
     add("/sessions", "post", upload);
-    let mut params = vec![query("suite_id", uuid(), "only sessions of this suite")];
+    let mut params = vec![query(
+        "suite_id",
+        suite_ref(),
+        "only sessions of this suite",
+    )];
     params.extend(paging());
     add(
         "/sessions",
@@ -433,7 +447,7 @@ fn build() -> Value {
     );
     let mut params = vec![
         query("session_id", uuid(), "only Examples of this session"),
-        query("suite_id", uuid(), "only Examples of this suite"),
+        query("suite_id", suite_ref(), "only Examples of this suite"),
         query("model_id", uuid(), "only Examples made with this model"),
         query("status", r("Status"), "only Examples in this state"),
     ];
@@ -754,7 +768,7 @@ fn build() -> Value {
 
     // Catalog: action tool maps.
     let mut params = vec![
-        query("suite_id", uuid(), "only maps of this suite"),
+        query("suite_id", suite_ref(), "only maps of this suite"),
         query("mcp_server_id", uuid(), "only maps onto this MCP server"),
     ];
     params.extend(paging());
@@ -890,7 +904,7 @@ fn build() -> Value {
             tag: "account",
             params: vec![path_id("api_key_id")],
             body: None,
-            ok: (200, answer("the revoked key", r("ApiKey"))),
+            ok: no_content("revoked; the key no longer authenticates"),
             fails: get,
         }),
     );
@@ -900,7 +914,7 @@ fn build() -> Value {
         operation(Op {
             summary: "The caller's use in the current calendar month (UTC)",
             tag: "account",
-            params: vec![query("suite_id", uuid(), "only this suite")],
+            params: vec![query("suite_id", suite_ref(), "only this suite")],
             body: None,
             ok: (200, answer("usage", r("Usage"))),
             fails: READ,
@@ -1364,33 +1378,36 @@ fn schemas() -> Value {
             "id": uuid(),
             "name": nullable(json!({ "type": "string" })),
             "key": { "type": "string", "pattern": "^tp_live_[A-Za-z0-9_-]{43}$", "description": "the secret: store it now" },
-            "prefix": { "type": "string" },
+            "masked": { "type": "string", "description": "how the key is listed: its prefix and the ends of its random part" },
             "created_at": timestamp(),
-        }), &["id", "name", "key", "prefix", "created_at"]));
+        }), &["id", "name", "key", "masked", "created_at"]));
     schemas.insert("ApiKey".into(), object(json!({
             "id": uuid(),
             "name": nullable(json!({ "type": "string" })),
-            "prefix": { "type": "string", "description": "the key's first characters, to tell keys apart" },
+            "masked": { "type": "string", "description": "`tp_live_Ab12…xY9z`: enough to tell keys apart, never the secret" },
             "created_at": timestamp(),
+            "last_used_at": nullable(timestamp()),
             "revoked_at": nullable(timestamp()),
-        }), &["id", "name", "prefix", "created_at", "revoked_at"]));
+        }), &["id", "name", "masked", "created_at", "last_used_at", "revoked_at"]));
     schemas.insert("Usage".into(), object(json!({
-            "period": object(json!({ "start": timestamp(), "end": timestamp() }), &["start", "end"]),
+            "billing_period": object(json!({ "start": timestamp(), "end": timestamp() }), &["start", "end"]),
             "suite_id": nullable(uuid()),
             "sessions_uploaded": { "type": "integer", "minimum": 0 },
             "examples_generated": { "type": "integer", "minimum": 0 },
             "tokens": object(json!({
                 "total": { "type": "integer", "minimum": 0 },
-                "by_model": { "type": "object", "additionalProperties": { "type": "integer", "minimum": 0 }, "description": "model id → tokens" },
+                "by_model": { "type": "object", "additionalProperties": { "type": "integer", "minimum": 0 }, "description": "`provider/name` of each model → tokens" },
             }), &["total", "by_model"]),
             "storage": object(json!({
                 "current_gb": { "type": "number", "minimum": 0 },
                 "gb_hours": { "type": "number", "minimum": 0 },
             }), &["current_gb", "gb_hours"]),
             "estimated_cost": object(json!({
+                "tokens": { "type": "number", "minimum": 0 },
+                "storage": { "type": "number", "minimum": 0 },
+                "total": { "type": "number", "minimum": 0 },
                 "currency": { "type": "string", "enum": ["USD"] },
-                "amount": { "type": "number", "minimum": 0 },
-            }), &["currency", "amount"]),
-        }), &["period", "suite_id", "sessions_uploaded", "examples_generated", "tokens", "storage", "estimated_cost"]));
+            }), &["tokens", "storage", "total", "currency"]),
+        }), &["billing_period", "suite_id", "sessions_uploaded", "examples_generated", "tokens", "storage", "estimated_cost"]));
     Value::Object(schemas)
 }

@@ -484,20 +484,10 @@ pub async fn list(
         per_page: q.per_page,
     }
     .page()?;
-    let suite = match q.suite_id.as_deref() {
-        None => None,
-        Some(named) => Some(
-            state
-                .catalog
-                .snapshot()
-                .suite_by_name_or_id(named)
-                .map(|s| s.id)
-                .ok_or_else(|| {
-                    ApiError::unprocessable("unknown_suite", "there is no such suite")
-                        .field("suite_id")
-                })?,
-        ),
-    };
+    let suite = state
+        .catalog
+        .snapshot()
+        .suite_filter(q.suite_id.as_deref())?;
     let (items, total) = state
         .control
         .list_sessions(caller.0.id, suite, page)

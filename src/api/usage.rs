@@ -151,18 +151,7 @@ pub async fn get(
     let period = month(now);
     let (start, end) = (timestamp(period.0), timestamp(period.1));
     let snapshot = state.catalog.snapshot();
-    let suite = match q.suite_id.as_deref() {
-        None => None,
-        Some(named) => Some(
-            snapshot
-                .suite_by_name_or_id(named)
-                .map(|s| s.id)
-                .ok_or_else(|| {
-                    ApiError::unprocessable("unknown_suite", "there is no such suite")
-                        .field("suite_id")
-                })?,
-        ),
-    };
+    let suite = snapshot.suite_filter(q.suite_id.as_deref())?;
     let rows = state
         .control
         .usage(caller.0.id, suite, &start, &end)
