@@ -1049,3 +1049,677 @@ impl ControlPlane for PostgresControlPlane {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::panic::AssertUnwindSafe;
+
+    use futures::FutureExt;
+    use serde_json::json;
+
+    use super::*;
+    use crate::control::conformance::{self, FinishExample, Finished};
+
+    /// The test database, from `scripts/services/env.sh`. Without it the
+    /// tests are skipped with the reason printed, except under CI, where the
+    /// services are started first and a missing database is a failure.
+    fn database_url() -> Option<String> {
+        if let Ok(url) = std::env::var("TRACEPIPE_DATABASE_URL") {
+            return Some(url);
+        }
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but TRACEPIPE_DATABASE_URL is not: start the services first"
+        );
+        eprintln!(
+            "skipped: TRACEPIPE_DATABASE_URL is not set (scripts/services/postgres.sh start; \
+             eval \"$(scripts/services/env.sh)\")"
+        );
+        None
+    }
+
+    fn config(url: &str, schema: &str) -> DatabaseConfig {
+        serde_json::from_value(json!({ "url": url, "schema": schema })).expect("a database config")
+    }
+
+    /// A plain connection, outside the control plane, with `schema` as its
+    /// search path when given.
+    async fn admin(url: &str, schema: Option<&str>) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(url, NoTls)
+            .await
+            .expect("connect to the test database");
+        tokio::spawn(connection);
+        if let Some(schema) = schema {
+            client
+                .batch_execute(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
+                ))
+                .await
+                .expect("search path");
+        }
+        client
+    }
+
+    /// Runs `test` on a new schema of the test database, dropped afterwards
+    /// whether the test passed or not.
+    async fn in_fresh_schema<F, Fut>(test: F)
+    where
+        F: FnOnce(String, DatabaseConfig) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let Some(url) = database_url() else {
+            return;
+        };
+        let schema = format!("test_{}", Uuid::new_v4().simple());
+        let outcome = AssertUnwindSafe(test(url.clone(), config(&url, &schema)))
+            .catch_unwind()
+            .await;
+        admin(&url, None)
+            .await
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .await
+            .expect("drop the test schema");
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    async fn on_postgres<F, Fut>(test: F)
+    where
+        F: FnOnce(Arc<dyn ControlPlane>) -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        in_fresh_schema(|_, config| async move {
+            let control = PostgresControlPlane::connect(&config, None)
+                .await
+                .expect("connect");
+            test(Arc::new(control)).await;
+        })
+        .await;
+    }
+
+    conformance::each_conformance_test!(on_postgres);
+
+    /// The gateway's status consumer's way of finishing an Example.
+    struct StatusConsumer(PostgresControlPlane);
+
+    #[async_trait]
+    impl FinishExample for StatusConsumer {
+        async fn finish(&self, example: Uuid, finished: &Finished) {
+            let update = StatusUpdate {
+                status: Status::Completed,
+                error: None,
+                storage_path: Some(finished.storage_path.clone()),
+                tool_calls: Some(finished.tool_calls),
+                rejected_calls: Some(finished.rejected_calls),
+                tokens: finished.tokens,
+                messages_bytes: finished.messages_bytes,
+            };
+            self.0
+                .update_status(example, &update)
+                .await
+                .expect("update_status");
+        }
+    }
+
+    #[tokio::test]
+    async fn finished_examples_show_their_results() {
+        in_fresh_schema(|_, config| async move {
+            let control = PostgresControlPlane::connect(&config, None)
+                .await
+                .expect("connect");
+            conformance::finished_examples_show_their_results(
+                &control,
+                &StatusConsumer(control.clone()),
+            )
+            .await;
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn usage_counts_what_the_period_holds() {
+        in_fresh_schema(|_, config| async move {
+            let control = PostgresControlPlane::connect(&config, None)
+                .await
+                .expect("connect");
+            conformance::usage_counts_what_the_period_holds(
+                &control,
+                &StatusConsumer(control.clone()),
+            )
+            .await;
+        })
+        .await;
+    }
+
+    // ------------------------------------------------------------- fixtures
+
+    async fn user(control: &PostgresControlPlane) -> User {
+        let user = User {
+            id: Uuid::new_v4(),
+            display_name: "u".into(),
+            is_admin: false,
+            created_at: crate::control::now(),
+        };
+        let key = ApiKey {
+            id: Uuid::new_v4(),
+            name: None,
+            masked: "tp_live_Ab12…xY9z".into(),
+            created_at: crate::control::now(),
+            last_used_at: None,
+            revoked_at: None,
+        };
+        control
+            .insert_user(&user, &key, &Uuid::new_v4().to_string())
+            .await
+            .expect("insert_user");
+        user
+    }
+
+    fn upload(
+        user: Uuid,
+        idempotency: Option<&str>,
+        configuration: serde_json::Value,
+    ) -> NewUpload {
+        let now = crate::control::now();
+        let session = SessionRecord {
+            id: Uuid::new_v4(),
+            user_id: user,
+            suite_id: Uuid::new_v4(),
+            description: None,
+            created_at: now.clone(),
+            storage_path: "sessions/s/input_events.jsonl".into(),
+            source_format: "CHROME_TRACE".into(),
+            size_bytes: 10,
+            event_count: 1,
+            source_name: None,
+            source_sha256: None,
+        };
+        let example = ExampleRecord {
+            id: Uuid::new_v4(),
+            session_id: session.id,
+            user_id: user,
+            suite_id: session.suite_id,
+            model_id: Uuid::new_v4(),
+            action_tool_map_id: None,
+            model_configuration: configuration,
+            storage_path: None,
+            status: Status::Pending,
+            error: None,
+            tool_calls: None,
+            rejected_calls: None,
+            created_at: now.clone(),
+            updated_at: now,
+        };
+        NewUpload {
+            session,
+            idempotency: idempotency.map(|k| (k.to_owned(), "sha".to_owned())),
+            example: Some(example),
+        }
+    }
+
+    // ----------------------------------------------------------- migrations
+
+    #[tokio::test]
+    async fn gateways_starting_together_migrate_once_and_newer_schemas_are_refused() {
+        in_fresh_schema(|url, config| async move {
+            let (first, second, third) = tokio::join!(
+                PostgresControlPlane::connect(&config, None),
+                PostgresControlPlane::connect(&config, None),
+                PostgresControlPlane::connect(&config, None),
+            );
+            for started in [first, second, third] {
+                started.expect("every gateway starts");
+            }
+            let db = admin(&url, Some(&config.schema)).await;
+            let versions: Vec<i32> = db
+                .query(
+                    "SELECT version FROM schema_migrations ORDER BY version",
+                    &[],
+                )
+                .await
+                .expect("versions")
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            assert_eq!(versions, vec![1, 2]);
+            PostgresControlPlane::connect(&config, None)
+                .await
+                .expect("a restart migrates nothing");
+
+            db.execute("INSERT INTO schema_migrations (version) VALUES (99)", &[])
+                .await
+                .expect("a future version");
+            let refused = PostgresControlPlane::connect(&config, None).await;
+            match refused {
+                Err(ControlError::Corrupt(message)) => {
+                    assert!(message.contains("newer"), "{message}")
+                }
+                Err(other) => panic!("refused for another reason: {other}"),
+                Ok(_) => panic!("a newer schema was accepted"),
+            }
+        })
+        .await;
+    }
+
+    /// A schema the gateway made before versioning, with its rows, becomes
+    /// the current schema; the rows read as they mean.
+    #[tokio::test]
+    async fn a_gateway_schema_from_before_versioning_is_upgraded_in_place() {
+        in_fresh_schema(|url, config| async move {
+            let db = admin(&url, Some(&config.schema)).await;
+            db.batch_execute(STEP_1).await.expect("the old schema");
+            let (user, key, session, suite, model) = (
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+            );
+            let (pending, completed) = (Uuid::new_v4(), Uuid::new_v4());
+            db.batch_execute(&format!(
+                "INSERT INTO users (id, display_name, is_admin, created_at)
+                     VALUES ('{user}', 'admin', true, '2026-01-01T00:00:00Z');
+                 INSERT INTO api_keys (id, user_id, prefix, key_sha256, created_at)
+                     VALUES ('{key}', '{user}', 'tp_live_0123', 'old-hash', '2026-01-01T00:00:00Z');
+                 INSERT INTO sessions (id, user_id, suite_id, storage_path, created_at, raw_bytes)
+                     VALUES ('{session}', '{user}', '{suite}', 'sessions/s/input_events.jsonl',
+                             '2026-01-01T00:00:00Z', 777);
+                 INSERT INTO examples (id, session_id, user_id, model_id, status, created_at)
+                     VALUES ('{pending}', '{session}', '{user}', '{model}', 'PENDING',
+                             '2026-01-01T00:00:01Z');
+                 INSERT INTO examples (id, session_id, user_id, model_id, status, storage_path,
+                                       tool_calls, created_at, updated_at)
+                     VALUES ('{completed}', '{session}', '{user}', '{model}', 'COMPLETED',
+                             'examples/e/messages.jsonl', 5, '2026-01-01T00:00:02Z',
+                             '2026-01-01T00:10:00Z');"
+            ))
+            .await
+            .expect("the old rows");
+
+            let control = PostgresControlPlane::connect(&config, None)
+                .await
+                .expect("upgrade");
+            let admin_user = control
+                .authenticate("old-hash")
+                .await
+                .expect("authenticate")
+                .expect("the old key still works");
+            assert!(admin_user.is_admin);
+            assert_eq!(admin_user.created_at, "2026-01-01T00:00:00.000Z");
+            let keys = control
+                .list_api_keys(
+                    user,
+                    Page {
+                        page: 1,
+                        per_page: 10,
+                    },
+                )
+                .await
+                .expect("keys")
+                .0;
+            assert_eq!(keys[0].masked, "tp_live_0123");
+            let found = control
+                .get_session(user, session)
+                .await
+                .expect("get_session")
+                .expect("the session");
+            assert_eq!(
+                (
+                    found.size_bytes,
+                    found.event_count,
+                    found.source_format.as_str()
+                ),
+                (777, 0, "CHROME_TRACE")
+            );
+
+            // An Example made now, at the same time as the newest old one,
+            // is listed before it: `seq` continues after the old rows.
+            let mut newer = upload(user, None, json!({})).example.expect("an example");
+            newer.session_id = session;
+            newer.suite_id = suite;
+            newer.created_at = "2026-01-01T00:00:02.000Z".into();
+            newer.updated_at = newer.created_at.clone();
+            control
+                .insert_example(&newer)
+                .await
+                .expect("insert_example");
+            let (examples, total) = control
+                .list_examples(
+                    user,
+                    &ExampleFilter::default(),
+                    Page {
+                        page: 1,
+                        per_page: 10,
+                    },
+                )
+                .await
+                .expect("list_examples");
+            assert_eq!(total, 3);
+            let order: Vec<Uuid> = examples.iter().map(|e| e.id).collect();
+            assert_eq!(order, vec![newer.id, completed, pending]);
+            let old_completed = &examples[1];
+            assert_eq!(
+                old_completed.suite_id, suite,
+                "the suite comes from the session"
+            );
+            assert_eq!(old_completed.tool_calls, Some(5));
+            assert_eq!(examples[2].tool_calls, None, "no count until COMPLETED");
+            let january = control
+                .usage(
+                    user,
+                    None,
+                    "2026-01-01T00:00:00.000Z",
+                    "2026-02-01T00:00:00.000Z",
+                )
+                .await
+                .expect("usage");
+            assert_eq!(
+                (january.sessions_uploaded, january.examples_generated),
+                (1, 1)
+            );
+        })
+        .await;
+    }
+
+    // --------------------------------------------------------------- outbox
+
+    /// Announces an Example with its session as the key, or refuses when
+    /// its configuration asks to.
+    struct Announce;
+
+    impl WorkEncoder for Announce {
+        fn encode(
+            &self,
+            session: &SessionRecord,
+            example: &ExampleRecord,
+        ) -> Result<OutboxMessage, String> {
+            if example.model_configuration.get("refuse").is_some() {
+                return Err("this work item cannot be encoded".into());
+            }
+            Ok(OutboxMessage {
+                topic: "sessions".into(),
+                key: session.id.to_string(),
+                value: example.id.as_bytes().to_vec(),
+                headers: json!({ "suite": session.suite_id.to_string() }),
+            })
+        }
+    }
+
+    async fn outbox(
+        control: &PostgresControlPlane,
+    ) -> Vec<(String, String, Vec<u8>, serde_json::Value)> {
+        control
+            .client()
+            .await
+            .expect("client")
+            .query(
+                "SELECT topic, key, value, headers FROM outbox ORDER BY seq",
+                &[],
+            )
+            .await
+            .expect("outbox")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_example_stored_writes_its_work_item_in_the_same_transaction() {
+        in_fresh_schema(|_, config| async move {
+            let control = PostgresControlPlane::connect(&config, Some(Arc::new(Announce)))
+                .await
+                .expect("connect");
+            let owner = user(&control).await;
+            let first = upload(owner.id, Some("k"), json!({}));
+            assert_eq!(
+                control.insert_upload(&first).await.expect("insert_upload"),
+                UploadOutcome::Stored
+            );
+            let example = first.example.as_ref().expect("an example");
+            let announced = (
+                "sessions".to_owned(),
+                first.session.id.to_string(),
+                example.id.as_bytes().to_vec(),
+                json!({ "suite": first.session.suite_id.to_string() }),
+            );
+            assert_eq!(outbox(&control).await, vec![announced.clone()]);
+
+            // The idempotency key was taken: nothing, the work item included.
+            let retried = upload(owner.id, Some("k"), json!({}));
+            assert_eq!(
+                control
+                    .insert_upload(&retried)
+                    .await
+                    .expect("insert_upload"),
+                UploadOutcome::KeyTaken
+            );
+            assert_eq!(outbox(&control).await.len(), 1);
+            // An upload without an Example announces nothing.
+            let mut bare = upload(owner.id, None, json!({}));
+            bare.example = None;
+            control.insert_upload(&bare).await.expect("insert_upload");
+            assert_eq!(outbox(&control).await.len(), 1);
+
+            // `POST /examples`: the work item carries the stored session.
+            let mut another = example.clone();
+            another.id = Uuid::new_v4();
+            another.model_id = Uuid::new_v4();
+            control
+                .insert_example(&another)
+                .await
+                .expect("insert_example");
+            let rows = outbox(&control).await;
+            assert_eq!(rows.len(), 2);
+            assert_eq!(rows[1].1, first.session.id.to_string());
+            assert_eq!(rows[1].2, another.id.as_bytes().to_vec());
+
+            // A work item that cannot be made leaves no row at all.
+            let refused = upload(owner.id, None, json!({ "refuse": true }));
+            assert!(control.insert_upload(&refused).await.is_err());
+            assert_eq!(
+                control
+                    .get_session(owner.id, refused.session.id)
+                    .await
+                    .expect("get_session"),
+                None
+            );
+            let mut refused_example = example.clone();
+            refused_example.id = Uuid::new_v4();
+            refused_example.model_configuration = json!({ "refuse": true });
+            assert!(control.insert_example(&refused_example).await.is_err());
+            assert_eq!(
+                control
+                    .get_example(owner.id, refused_example.id)
+                    .await
+                    .expect("get_example"),
+                None
+            );
+            assert_eq!(outbox(&control).await.len(), 2);
+        })
+        .await;
+    }
+
+    // --------------------------------------------------------------- status
+
+    #[tokio::test]
+    async fn a_status_never_moves_backwards() {
+        in_fresh_schema(|_, config| async move {
+            let control = PostgresControlPlane::connect(&config, None)
+                .await
+                .expect("connect");
+            control.ping().await.expect("ping");
+            let owner = user(&control).await;
+            let stored = upload(owner.id, None, json!({}));
+            control.insert_upload(&stored).await.expect("insert_upload");
+            let id = stored.example.as_ref().expect("an example").id;
+            let update = |status| StatusUpdate {
+                status,
+                error: None,
+                storage_path: None,
+                tool_calls: None,
+                rejected_calls: None,
+                tokens: 0,
+                messages_bytes: 0,
+            };
+            let status = || async {
+                control
+                    .get_example(owner.id, id)
+                    .await
+                    .expect("get_example")
+                    .expect("the example")
+            };
+            control
+                .update_status(id, &update(Status::Processing))
+                .await
+                .expect("update_status");
+            assert_eq!(status().await.status, Status::Processing);
+            control
+                .update_status(id, &update(Status::Pending))
+                .await
+                .expect("update_status");
+            assert_eq!(status().await.status, Status::Processing);
+            let done = StatusUpdate {
+                storage_path: Some("examples/e/messages.jsonl".into()),
+                tool_calls: Some(3),
+                rejected_calls: Some(0),
+                tokens: 50,
+                messages_bytes: 70,
+                ..update(Status::Completed)
+            };
+            control
+                .update_status(id, &done)
+                .await
+                .expect("update_status");
+            let failed = StatusUpdate {
+                error: Some(ExampleError {
+                    code: "late".into(),
+                    message: "a replayed failure".into(),
+                }),
+                ..update(Status::Failed)
+            };
+            for late in [failed, update(Status::Processing), update(Status::Pending)] {
+                control
+                    .update_status(id, &late)
+                    .await
+                    .expect("update_status");
+            }
+            let finished = status().await;
+            assert_eq!(finished.status, Status::Completed);
+            assert_eq!(finished.error, None);
+            assert_eq!(finished.tool_calls, Some(3));
+
+            // A failure is final too.
+            let other = upload(owner.id, None, json!({}));
+            control.insert_upload(&other).await.expect("insert_upload");
+            let other_id = other.example.as_ref().expect("an example").id;
+            let error = ExampleError {
+                code: "unmapped".into(),
+                message: "no action maps to a tool".into(),
+            };
+            let failed = StatusUpdate {
+                error: Some(error.clone()),
+                ..update(Status::Failed)
+            };
+            control
+                .update_status(other_id, &failed)
+                .await
+                .expect("update_status");
+            control
+                .update_status(other_id, &done)
+                .await
+                .expect("update_status");
+            let example = control
+                .get_example(owner.id, other_id)
+                .await
+                .expect("get_example")
+                .expect("the example");
+            assert_eq!(
+                (example.status, example.error),
+                (Status::Failed, Some(error))
+            );
+        })
+        .await;
+    }
+
+    // ----------------------------------------------------------- connections
+
+    /// Connections the server closed (as in a restart) are replaced at the
+    /// next use, without a failed request.
+    #[tokio::test]
+    async fn closed_connections_are_replaced() {
+        in_fresh_schema(|url, config| async move {
+            let control = PostgresControlPlane::connect(&config, None)
+                .await
+                .expect("connect");
+            control.ping().await.expect("ping");
+            let db = admin(&url, None).await;
+            let name = format!("tracepipe/{}", config.schema);
+            let ended: Vec<i32> = db
+                .query(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+                    &[&name],
+                )
+                .await
+                .expect("the pool's connections")
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            db.execute(
+                "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid",
+                &[&ended],
+            )
+            .await
+            .expect("terminate");
+            assert!(!ended.is_empty(), "the pool had a connection");
+            // Until the server has let them go.
+            for _ in 0..1000 {
+                let left: i64 = db
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)",
+                        &[&ended],
+                    )
+                    .await
+                    .expect("activity")
+                    .get(0);
+                if left == 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            control.ping().await.expect("a new connection");
+            assert_eq!(control.user_count().await.expect("user_count"), 0);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_database_that_does_not_answer_is_unavailable() {
+        // Port 1: nothing listens there, so the connection is refused.
+        let config = config(
+            "postgres://tracepipe:tracepipe@127.0.0.1:1/tracepipe",
+            "control",
+        );
+        match PostgresControlPlane::connect(&config, None).await {
+            Err(ControlError::Unavailable(_)) => {}
+            Err(other) => panic!("another error: {other}"),
+            Ok(_) => panic!("connected to nothing"),
+        }
+    }
+
+    #[tokio::test]
+    async fn schema_names_are_plain_identifiers() {
+        for bad in ["", "Upper", "9lives", "a-b", "x; DROP TABLE users"] {
+            let config = config("postgres://127.0.0.1:1/x", bad);
+            assert!(
+                matches!(
+                    PostgresControlPlane::connect(&config, None).await,
+                    Err(ControlError::Database(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(checked_schema("tracepipe_2").is_ok());
+    }
+}
