@@ -732,7 +732,9 @@ pub async fn examples_are_listed_newest_first_with_filters(control: &dyn Control
         .collect();
     assert_eq!(listed, by_id, "every field");
 
-    let cases: Vec<(ExampleFilter, Box<dyn Fn(&ExampleRecord) -> bool>)> = vec![
+    // Each filter, and which of the inserted Examples it must list.
+    type Case<'a> = (ExampleFilter, Box<dyn Fn(&ExampleRecord) -> bool + 'a>);
+    let cases: Vec<Case<'_>> = vec![
         (
             ExampleFilter {
                 session_id: Some(in_calendar.id),
