@@ -1,1 +1,1224 @@
-//! The conformance suite every [`super::ControlPlane`] passes.
+#![cfg(test)]
+
+//! The conformance suite every [`ControlPlane`] passes: one `pub async fn`
+//! per behaviour, run against the SQLite implementation (`sqlite.rs`) and the
+//! PostgreSQL one (`postgres.rs`), so the `/v1` API answers the same over
+//! both.
+//!
+//! Each test makes its own users, suites and models with random ids and
+//! asserts counts relative to what it found, so it holds on any backend it is
+//! given alone; the harnesses give each test a fresh one (a temporary SQLite
+//! file, a new PostgreSQL schema), because the catalog and the user count are
+//! the deployment's, not a user's. [`each_conformance_test!`] makes one
+//! `#[tokio::test]` per function from a harness; the two that need an Example
+//! finished (which is not the API's to do) take the implementation's way of
+//! finishing one as [`FinishExample`].
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{
+    now, timestamp, ApiKey, CatalogFile, ControlPlane, ExampleFilter, ExampleRecord, NewUpload,
+    Page, SessionRecord, Status, StoredCatalog, StoredObject, UploadOutcome, User,
+};
+
+/// What a processor records when an Example is finished.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub storage_path: String,
+    pub tool_calls: i64,
+    pub rejected_calls: i64,
+    pub tokens: i64,
+    pub messages_bytes: i64,
+}
+
+/// How an implementation marks an Example COMPLETED, at the current time
+/// (the embedded worker's write, the gateway's status consumer's).
+#[async_trait]
+pub trait FinishExample: Sync {
+    async fn finish(&self, example: Uuid, finished: &Finished);
+}
+
+/// One `#[tokio::test]` per conformance function that needs only the control
+/// plane. `$harness` is an `async fn(impl FnOnce(Arc<dyn ControlPlane>) ->
+/// impl Future<Output = ()>)` that runs the test on a fresh backend.
+macro_rules! each_conformance_test {
+    ($harness:ident) => {
+        $crate::control::conformance::each_conformance_test!(@tests $harness;
+            users_are_created_with_their_first_key,
+            api_keys_are_listed_live_oldest_first_per_user,
+            authenticate_refuses_revoked_keys_and_records_use,
+            sessions_are_listed_newest_first_per_user_and_suite,
+            uploads_are_stored_whole,
+            idempotency_keys_name_one_session_per_user,
+            examples_are_listed_newest_first_with_filters,
+            existing_sessions_and_sessions_of_suite_span_users,
+            catalog_is_replaced_whole_at_its_version,
+            timestamps_are_rfc3339_utc_with_milliseconds,
+        );
+    };
+    (@tests $harness:ident; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                $harness(|control| async move {
+                    $crate::control::conformance::$name(&*control).await
+                })
+                .await;
+            }
+        )*
+    };
+}
+pub(crate) use each_conformance_test;
+
+// ------------------------------------------------------------------ fixtures
+
+/// A fixed time long past, so that fixture times never meet the real clock
+/// (Examples complete at the current time).
+fn base() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2001, 3, 1, 12, 0, 0)
+        .single()
+        .expect("a valid date")
+}
+
+/// The base time plus `secs`, as stored.
+fn at(secs: i64) -> String {
+    timestamp(base() + Duration::seconds(secs))
+}
+
+fn page(page: u32, per_page: u32) -> Page {
+    Page { page, per_page }
+}
+
+fn random_hash() -> String {
+    format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
+}
+
+fn new_key(created_at: String, name: Option<&str>) -> ApiKey {
+    let id = Uuid::new_v4();
+    ApiKey {
+        id,
+        name: name.map(str::to_owned),
+        masked: format!("tp_live_{}…{}", &id.simple().to_string()[..4], "x9Z"),
+        created_at,
+        last_used_at: None,
+        revoked_at: None,
+    }
+}
+
+/// A new user with its first key; the key's hash authenticates it.
+async fn new_user(control: &dyn ControlPlane, name: &str) -> (User, ApiKey, String) {
+    let user = User {
+        id: Uuid::new_v4(),
+        display_name: name.to_owned(),
+        is_admin: false,
+        created_at: at(0),
+    };
+    let key = new_key(at(0), None);
+    let hash = random_hash();
+    control
+        .insert_user(&user, &key, &hash)
+        .await
+        .expect("insert_user");
+    (user, key, hash)
+}
+
+fn new_session(user: Uuid, suite: Uuid, created_at: String) -> SessionRecord {
+    let id = Uuid::new_v4();
+    SessionRecord {
+        id,
+        user_id: user,
+        suite_id: suite,
+        description: None,
+        created_at,
+        storage_path: format!("sessions/{id}/input_events.jsonl"),
+        source_format: "CHROME_TRACE".into(),
+        size_bytes: 100,
+        event_count: 3,
+        source_name: None,
+        source_sha256: None,
+    }
+}
+
+fn new_example(session: &SessionRecord, model: Uuid, created_at: String) -> ExampleRecord {
+    ExampleRecord {
+        id: Uuid::new_v4(),
+        session_id: session.id,
+        user_id: session.user_id,
+        suite_id: session.suite_id,
+        model_id: model,
+        action_tool_map_id: None,
+        model_configuration: json!({}),
+        storage_path: None,
+        status: Status::Pending,
+        error: None,
+        tool_calls: None,
+        rejected_calls: None,
+        created_at: created_at.clone(),
+        updated_at: created_at,
+    }
+}
+
+/// Stores `session` with `example`, with no idempotency key.
+async fn store(
+    control: &dyn ControlPlane,
+    session: &SessionRecord,
+    example: Option<&ExampleRecord>,
+) {
+    let outcome = control
+        .insert_upload(&NewUpload {
+            session: session.clone(),
+            idempotency: None,
+            example: example.cloned(),
+        })
+        .await
+        .expect("insert_upload");
+    assert_eq!(outcome, UploadOutcome::Stored);
+}
+
+fn ids<T>(items: &[T], id: impl Fn(&T) -> Uuid) -> Vec<Uuid> {
+    items.iter().map(id).collect()
+}
+
+/// RFC 3339, UTC, milliseconds, `Z`: what [`timestamp`] makes.
+fn assert_timestamp(text: &str) {
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("`{text}` is not RFC 3339: {e}"));
+    assert_eq!(
+        timestamp(parsed.with_timezone(&Utc)),
+        text,
+        "`{text}` is not UTC with milliseconds and Z"
+    );
+}
+
+// ------------------------------------------------------------ users and keys
+
+pub async fn users_are_created_with_their_first_key(control: &dyn ControlPlane) {
+    let before = control.user_count().await.expect("user_count");
+    let (a, key, hash) = new_user(control, "a").await;
+    assert_eq!(control.user_count().await.expect("user_count"), before + 1);
+    assert_eq!(
+        control.authenticate(&hash).await.expect("authenticate"),
+        Some(a.clone())
+    );
+    let admin = User {
+        id: Uuid::new_v4(),
+        display_name: "admin".into(),
+        is_admin: true,
+        created_at: at(5),
+    };
+    let admin_hash = random_hash();
+    control
+        .insert_user(&admin, &new_key(at(5), Some("first")), &admin_hash)
+        .await
+        .expect("insert_user");
+    assert_eq!(
+        control
+            .authenticate(&admin_hash)
+            .await
+            .expect("authenticate"),
+        Some(admin)
+    );
+    let (keys, total) = control
+        .list_api_keys(a.id, page(1, 10))
+        .await
+        .expect("list_api_keys");
+    assert_eq!(total, 1);
+    assert_eq!(keys[0].id, key.id);
+    assert_eq!(keys[0].masked, key.masked);
+
+    // A user whose key cannot be stored (its hash is taken) is not stored
+    // either: the two are written together.
+    let lost = User {
+        id: Uuid::new_v4(),
+        display_name: "lost".into(),
+        is_admin: false,
+        created_at: at(10),
+    };
+    assert!(control
+        .insert_user(&lost, &new_key(at(10), None), &hash)
+        .await
+        .is_err());
+    assert_eq!(control.user_count().await.expect("user_count"), before + 2);
+    assert_eq!(
+        control.authenticate(&hash).await.expect("authenticate"),
+        Some(a.clone())
+    );
+    // Nor is a second key with a hash already in use.
+    assert!(control
+        .insert_api_key(a.id, &new_key(at(20), None), &admin_hash)
+        .await
+        .is_err());
+    assert_eq!(
+        control
+            .list_api_keys(a.id, page(1, 10))
+            .await
+            .expect("list_api_keys")
+            .1,
+        1
+    );
+}
+
+pub async fn api_keys_are_listed_live_oldest_first_per_user(control: &dyn ControlPlane) {
+    let (a, first, _) = new_user(control, "a").await;
+    let (b, b_key, _) = new_user(control, "b").await;
+    let mut keys = vec![first];
+    // Out of order, and two at the same time (then ordered by id).
+    for (secs, name) in [
+        (30, Some("ci")),
+        (10, None),
+        (20, Some("laptop")),
+        (40, None),
+        (40, None),
+    ] {
+        let key = new_key(at(secs), name);
+        control
+            .insert_api_key(a.id, &key, &random_hash())
+            .await
+            .expect("insert_api_key");
+        keys.push(key);
+    }
+    keys.sort_by(|x, y| (&x.created_at, x.id).cmp(&(&y.created_at, y.id)));
+
+    let mut listed = Vec::new();
+    for number in 1..=3 {
+        let (items, total) = control
+            .list_api_keys(a.id, page(number, 2))
+            .await
+            .expect("list_api_keys");
+        assert_eq!(total, 6);
+        assert_eq!(items.len(), 2, "page {number}");
+        listed.extend(items);
+    }
+    assert_eq!(listed, keys, "every field, oldest first");
+    let (beyond, total) = control
+        .list_api_keys(a.id, page(4, 2))
+        .await
+        .expect("list_api_keys");
+    assert!(beyond.is_empty());
+    assert_eq!(total, 6);
+
+    let (theirs, total) = control
+        .list_api_keys(b.id, page(1, 50))
+        .await
+        .expect("list_api_keys");
+    assert_eq!((ids(&theirs, |k| k.id), total), (vec![b_key.id], 1));
+
+    let revoked = keys[2].id;
+    assert!(!control
+        .revoke_api_key(b.id, revoked)
+        .await
+        .expect("revoke_api_key"));
+    assert!(control
+        .revoke_api_key(a.id, revoked)
+        .await
+        .expect("revoke_api_key"));
+    assert!(!control
+        .revoke_api_key(a.id, revoked)
+        .await
+        .expect("revoke_api_key"));
+    assert!(!control
+        .revoke_api_key(a.id, Uuid::new_v4())
+        .await
+        .expect("revoke_api_key"));
+    let (live, total) = control
+        .list_api_keys(a.id, page(1, 50))
+        .await
+        .expect("list_api_keys");
+    assert_eq!(total, 5);
+    let expected: Vec<Uuid> = keys
+        .iter()
+        .map(|k| k.id)
+        .filter(|id| *id != revoked)
+        .collect();
+    assert_eq!(ids(&live, |k| k.id), expected);
+    assert_eq!(
+        control
+            .list_api_keys(b.id, page(1, 50))
+            .await
+            .expect("list_api_keys")
+            .1,
+        1
+    );
+}
+
+pub async fn authenticate_refuses_revoked_keys_and_records_use(control: &dyn ControlPlane) {
+    let (a, key, hash) = new_user(control, "a").await;
+    let (b, _, b_hash) = new_user(control, "b").await;
+    assert_eq!(
+        control
+            .authenticate(&random_hash())
+            .await
+            .expect("authenticate"),
+        None
+    );
+    let last_used = |keys: Vec<ApiKey>| keys[0].last_used_at.clone();
+    let listed = control
+        .list_api_keys(a.id, page(1, 10))
+        .await
+        .expect("list_api_keys")
+        .0;
+    assert_eq!(last_used(listed), None);
+
+    let before = now();
+    assert_eq!(
+        control.authenticate(&hash).await.expect("authenticate"),
+        Some(a.clone())
+    );
+    let after = now();
+    let used = last_used(
+        control
+            .list_api_keys(a.id, page(1, 10))
+            .await
+            .expect("list_api_keys")
+            .0,
+    )
+    .expect("last_used_at is set");
+    assert_timestamp(&used);
+    assert!(
+        before <= used && used <= after,
+        "{before} <= {used} <= {after}"
+    );
+    // Used again within the minute: the recorded time stays.
+    control.authenticate(&hash).await.expect("authenticate");
+    let again = control
+        .list_api_keys(a.id, page(1, 10))
+        .await
+        .expect("list_api_keys")
+        .0;
+    assert_eq!(last_used(again), Some(used));
+
+    assert!(control
+        .revoke_api_key(a.id, key.id)
+        .await
+        .expect("revoke_api_key"));
+    assert_eq!(
+        control.authenticate(&hash).await.expect("authenticate"),
+        None
+    );
+    assert_eq!(
+        control.authenticate(&b_hash).await.expect("authenticate"),
+        Some(b)
+    );
+}
+
+// ----------------------------------------------------------------- sessions
+
+pub async fn sessions_are_listed_newest_first_per_user_and_suite(control: &dyn ControlPlane) {
+    let (a, _, _) = new_user(control, "a").await;
+    let (b, _, _) = new_user(control, "b").await;
+    let (gmail, calendar) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut mine = vec![
+        new_session(a.id, gmail, at(10)),
+        new_session(a.id, calendar, at(30)),
+        new_session(a.id, gmail, at(20)),
+        // Two at the same time: ordered by id.
+        new_session(a.id, gmail, at(40)),
+        new_session(a.id, calendar, at(40)),
+    ];
+    for s in &mine {
+        store(control, s, None).await;
+    }
+    let theirs = new_session(b.id, gmail, at(50));
+    store(control, &theirs, None).await;
+    mine.sort_by(|x, y| y.created_at.cmp(&x.created_at).then(x.id.cmp(&y.id)));
+
+    let mut listed = Vec::new();
+    for number in 1..=3 {
+        let (items, total) = control
+            .list_sessions(a.id, None, page(number, 2))
+            .await
+            .expect("list_sessions");
+        assert_eq!(total, 5);
+        listed.extend(items);
+    }
+    assert_eq!(listed, mine, "every field, newest first");
+
+    let (items, total) = control
+        .list_sessions(a.id, Some(gmail), page(1, 50))
+        .await
+        .expect("list_sessions");
+    let expected: Vec<Uuid> = mine
+        .iter()
+        .filter(|s| s.suite_id == gmail)
+        .map(|s| s.id)
+        .collect();
+    assert_eq!((ids(&items, |s| s.id), total), (expected, 3));
+    let (none, total) = control
+        .list_sessions(a.id, Some(Uuid::new_v4()), page(1, 50))
+        .await
+        .expect("list_sessions");
+    assert!(none.is_empty());
+    assert_eq!(total, 0);
+
+    let (items, total) = control
+        .list_sessions(b.id, None, page(1, 50))
+        .await
+        .expect("list_sessions");
+    assert_eq!((items, total), (vec![theirs.clone()], 1));
+    assert_eq!(
+        control
+            .get_session(a.id, mine[0].id)
+            .await
+            .expect("get_session"),
+        Some(mine[0].clone())
+    );
+    assert_eq!(
+        control
+            .get_session(b.id, mine[0].id)
+            .await
+            .expect("get_session"),
+        None
+    );
+    assert_eq!(
+        control
+            .get_session(a.id, theirs.id)
+            .await
+            .expect("get_session"),
+        None
+    );
+    assert_eq!(
+        control
+            .get_session(a.id, Uuid::new_v4())
+            .await
+            .expect("get_session"),
+        None
+    );
+}
+
+pub async fn uploads_are_stored_whole(control: &dyn ControlPlane) {
+    let (a, _, _) = new_user(control, "a").await;
+    let mut session = new_session(a.id, Uuid::new_v4(), at(0));
+    session.description = Some("send a message — ünïcode".into());
+    session.source_name = Some("send_simple.trace.json.gz".into());
+    session.source_sha256 = Some("ab".repeat(32));
+    session.source_format = "INPUT_EVENTS_JSONL".into();
+    session.size_bytes = 123_456_789_012;
+    session.event_count = 42;
+    let mut example = new_example(&session, Uuid::new_v4(), at(0));
+    example.action_tool_map_id = Some(Uuid::new_v4());
+    example.model_configuration =
+        json!({"temperature": 0.5, "stop": ["\n"], "nested": {"k": [1, 2]}});
+    store(control, &session, Some(&example)).await;
+    assert_eq!(
+        control
+            .get_session(a.id, session.id)
+            .await
+            .expect("get_session"),
+        Some(session.clone())
+    );
+    assert_eq!(
+        control
+            .get_example(a.id, example.id)
+            .await
+            .expect("get_example"),
+        Some(example.clone())
+    );
+
+    // An upload without an Example, and an Example added to it later.
+    let bare = new_session(a.id, session.suite_id, at(10));
+    store(control, &bare, None).await;
+    let filter = ExampleFilter {
+        session_id: Some(bare.id),
+        ..ExampleFilter::default()
+    };
+    assert_eq!(
+        control
+            .list_examples(a.id, &filter, page(1, 10))
+            .await
+            .expect("list_examples")
+            .1,
+        0
+    );
+    let later = new_example(&bare, Uuid::new_v4(), at(20));
+    control
+        .insert_example(&later)
+        .await
+        .expect("insert_example");
+    assert_eq!(
+        control
+            .get_example(a.id, later.id)
+            .await
+            .expect("get_example"),
+        Some(later)
+    );
+
+    // An Example of a session that does not exist is refused.
+    let orphan = new_example(
+        &new_session(a.id, session.suite_id, at(30)),
+        Uuid::new_v4(),
+        at(30),
+    );
+    assert!(control.insert_example(&orphan).await.is_err());
+    assert_eq!(
+        control
+            .get_example(a.id, orphan.id)
+            .await
+            .expect("get_example"),
+        None
+    );
+}
+
+pub async fn idempotency_keys_name_one_session_per_user(control: &dyn ControlPlane) {
+    let (a, _, _) = new_user(control, "a").await;
+    let (b, _, _) = new_user(control, "b").await;
+    let suite = Uuid::new_v4();
+    let upload = |session: SessionRecord, key: &str, fingerprint: &str| {
+        let example = new_example(&session, Uuid::new_v4(), session.created_at.clone());
+        NewUpload {
+            session,
+            idempotency: Some((key.to_owned(), fingerprint.to_owned())),
+            example: Some(example),
+        }
+    };
+    let first = upload(new_session(a.id, suite, at(0)), "retry-1", "sha-first");
+    assert_eq!(
+        control.insert_upload(&first).await.expect("insert_upload"),
+        UploadOutcome::Stored
+    );
+    assert_eq!(
+        control
+            .idempotent_session(a.id, "retry-1")
+            .await
+            .expect("idempotent_session"),
+        Some(("sha-first".to_owned(), first.session.clone()))
+    );
+
+    // The same key again: nothing of the second upload is written.
+    let second = upload(new_session(a.id, suite, at(10)), "retry-1", "sha-second");
+    assert_eq!(
+        control.insert_upload(&second).await.expect("insert_upload"),
+        UploadOutcome::KeyTaken
+    );
+    assert_eq!(
+        control
+            .get_session(a.id, second.session.id)
+            .await
+            .expect("get_session"),
+        None
+    );
+    let second_example = second.example.as_ref().expect("an example").id;
+    assert_eq!(
+        control
+            .get_example(a.id, second_example)
+            .await
+            .expect("get_example"),
+        None
+    );
+    assert_eq!(
+        control
+            .list_sessions(a.id, None, page(1, 10))
+            .await
+            .expect("list_sessions")
+            .1,
+        1
+    );
+    assert_eq!(
+        control
+            .list_examples(a.id, &ExampleFilter::default(), page(1, 10))
+            .await
+            .expect("list_examples")
+            .1,
+        1
+    );
+    assert_eq!(
+        control
+            .idempotent_session(a.id, "retry-1")
+            .await
+            .expect("idempotent_session")
+            .map(|(sha, s)| (sha, s.id)),
+        Some(("sha-first".to_owned(), first.session.id))
+    );
+
+    // Keys are per user: B's `retry-1` is another key.
+    assert_eq!(
+        control
+            .idempotent_session(b.id, "retry-1")
+            .await
+            .expect("idempotent_session"),
+        None
+    );
+    let theirs = upload(new_session(b.id, suite, at(20)), "retry-1", "sha-theirs");
+    assert_eq!(
+        control.insert_upload(&theirs).await.expect("insert_upload"),
+        UploadOutcome::Stored
+    );
+    assert_eq!(
+        control
+            .idempotent_session(b.id, "retry-1")
+            .await
+            .expect("idempotent_session"),
+        Some(("sha-theirs".to_owned(), theirs.session.clone()))
+    );
+    assert_eq!(
+        control
+            .idempotent_session(a.id, "retry-2")
+            .await
+            .expect("idempotent_session"),
+        None
+    );
+}
+
+// ----------------------------------------------------------------- examples
+
+pub async fn examples_are_listed_newest_first_with_filters(control: &dyn ControlPlane) {
+    let (a, _, _) = new_user(control, "a").await;
+    let (b, _, _) = new_user(control, "b").await;
+    let (gmail, calendar) = (Uuid::new_v4(), Uuid::new_v4());
+    let (gpt, claude) = (Uuid::new_v4(), Uuid::new_v4());
+    let in_gmail = new_session(a.id, gmail, at(0));
+    let in_calendar = new_session(a.id, calendar, at(1));
+    store(control, &in_gmail, None).await;
+    store(control, &in_calendar, None).await;
+    // (session, model, created, status); inserted in this order, which
+    // breaks ties of time: the later insert is listed first.
+    let plan = [
+        (&in_gmail, gpt, 10, Status::Pending),
+        (&in_gmail, claude, 30, Status::Processing),
+        (&in_calendar, gpt, 20, Status::Pending),
+        (&in_calendar, claude, 40, Status::Pending),
+        (&in_gmail, gpt, 40, Status::Processing),
+    ];
+    let mut inserted = Vec::new();
+    for (session, model, secs, status) in plan {
+        let mut example = new_example(session, model, at(secs));
+        example.status = status;
+        control
+            .insert_example(&example)
+            .await
+            .expect("insert_example");
+        inserted.push(example);
+    }
+    let theirs_session = new_session(b.id, gmail, at(2));
+    let theirs = new_example(&theirs_session, gpt, at(50));
+    store(control, &theirs_session, Some(&theirs)).await;
+
+    let order = |filter: &dyn Fn(&ExampleRecord) -> bool| -> Vec<Uuid> {
+        let mut chosen: Vec<(usize, &ExampleRecord)> = inserted
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| filter(e))
+            .collect();
+        chosen.sort_by(|(i, x), (j, y)| y.created_at.cmp(&x.created_at).then(j.cmp(i)));
+        chosen.into_iter().map(|(_, e)| e.id).collect()
+    };
+    let list = |filter: ExampleFilter, p: Page| async move {
+        control
+            .list_examples(a.id, &filter, p)
+            .await
+            .expect("list_examples")
+    };
+
+    let mut listed = Vec::new();
+    for number in 1..=3 {
+        let (items, total) = list(ExampleFilter::default(), page(number, 2)).await;
+        assert_eq!(total, 5);
+        listed.extend(items);
+    }
+    assert_eq!(ids(&listed, |e| e.id), order(&|_| true));
+    let by_id: Vec<ExampleRecord> = order(&|_| true)
+        .iter()
+        .map(|id| {
+            inserted
+                .iter()
+                .find(|e| e.id == *id)
+                .cloned()
+                .expect("inserted")
+        })
+        .collect();
+    assert_eq!(listed, by_id, "every field");
+
+    // Each filter, and which of the inserted Examples it must list.
+    type Case<'a> = (ExampleFilter, Box<dyn Fn(&ExampleRecord) -> bool + 'a>);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            ExampleFilter {
+                session_id: Some(in_calendar.id),
+                ..ExampleFilter::default()
+            },
+            Box::new(|e| e.session_id == in_calendar.id),
+        ),
+        (
+            ExampleFilter {
+                suite_id: Some(gmail),
+                ..ExampleFilter::default()
+            },
+            Box::new(|e| e.suite_id == gmail),
+        ),
+        (
+            ExampleFilter {
+                model_id: Some(claude),
+                ..ExampleFilter::default()
+            },
+            Box::new(|e| e.model_id == claude),
+        ),
+        (
+            ExampleFilter {
+                status: Some(Status::Processing),
+                ..ExampleFilter::default()
+            },
+            Box::new(|e| e.status == Status::Processing),
+        ),
+        (
+            ExampleFilter {
+                suite_id: Some(gmail),
+                model_id: Some(gpt),
+                status: Some(Status::Pending),
+                session_id: Some(in_gmail.id),
+            },
+            Box::new(|e| e.suite_id == gmail && e.model_id == gpt && e.status == Status::Pending),
+        ),
+        (
+            ExampleFilter {
+                status: Some(Status::Completed),
+                ..ExampleFilter::default()
+            },
+            Box::new(|_| false),
+        ),
+    ];
+    for (filter, expected) in cases {
+        let want = order(&*expected);
+        let (items, total) = list(filter.clone(), page(1, 50)).await;
+        assert_eq!(ids(&items, |e| e.id), want, "{filter:?}");
+        assert_eq!(
+            total,
+            i64::try_from(want.len()).expect("small"),
+            "{filter:?}"
+        );
+    }
+
+    // B sees only B's; neither sees the other's by id.
+    let (items, total) = control
+        .list_examples(b.id, &ExampleFilter::default(), page(1, 50))
+        .await
+        .expect("list_examples");
+    assert_eq!((ids(&items, |e| e.id), total), (vec![theirs.id], 1));
+    let b_filtered = ExampleFilter {
+        session_id: Some(in_gmail.id),
+        ..ExampleFilter::default()
+    };
+    assert_eq!(
+        control
+            .list_examples(b.id, &b_filtered, page(1, 50))
+            .await
+            .expect("list_examples")
+            .1,
+        0
+    );
+    assert_eq!(
+        control
+            .get_example(b.id, inserted[0].id)
+            .await
+            .expect("get_example"),
+        None
+    );
+    assert_eq!(
+        control
+            .get_example(a.id, theirs.id)
+            .await
+            .expect("get_example"),
+        None
+    );
+}
+
+pub async fn existing_sessions_and_sessions_of_suite_span_users(control: &dyn ControlPlane) {
+    let (a, _, _) = new_user(control, "a").await;
+    let (b, _, _) = new_user(control, "b").await;
+    let (shared, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let mine = new_session(a.id, shared, at(0));
+    let theirs = new_session(b.id, shared, at(1));
+    let elsewhere = new_session(b.id, other, at(2));
+    for s in [&mine, &theirs, &elsewhere] {
+        store(control, s, None).await;
+    }
+    let missing = Uuid::new_v4();
+    assert_eq!(
+        control
+            .existing_sessions(&[mine.id, theirs.id, missing])
+            .await
+            .expect("existing_sessions"),
+        HashSet::from([mine.id, theirs.id])
+    );
+    assert!(control
+        .existing_sessions(&[])
+        .await
+        .expect("existing_sessions")
+        .is_empty());
+    assert_eq!(
+        control
+            .sessions_of_suite(shared)
+            .await
+            .expect("sessions_of_suite"),
+        2
+    );
+    assert_eq!(
+        control
+            .sessions_of_suite(other)
+            .await
+            .expect("sessions_of_suite"),
+        1
+    );
+    assert_eq!(
+        control
+            .sessions_of_suite(Uuid::new_v4())
+            .await
+            .expect("sessions_of_suite"),
+        0
+    );
+}
+
+// ------------------------------------------------------------------ catalog
+
+fn file(kind: &str, suite: &str, name: &str, contents: &str) -> CatalogFile {
+    CatalogFile {
+        kind: kind.into(),
+        suite: suite.into(),
+        name: name.into(),
+        contents: contents.into(),
+    }
+}
+
+pub async fn catalog_is_replaced_whole_at_its_version(control: &dyn ControlPlane) {
+    let start = control.catalog_version().await.expect("catalog_version");
+    assert_eq!(
+        control.catalog().await.expect("catalog").version,
+        start,
+        "the version read with the files is the version"
+    );
+    // Listed in byte order of (kind, suite, name), as given in any order:
+    // upper case before lower, `_` between them.
+    let files = vec![
+        file("suite", "", "gmail", "name = \"gmail\"\n"),
+        file("map", "gmail", "default", "[[actions]]\n"),
+        file("mcp_server", "", "gmail", "{\"tools\": []}"),
+        file("map", "gmail", "Zeta", "z"),
+        file("map", "gmail", "alpha", "a"),
+        file("map", "gmail", "_under", "u"),
+        file("rules", "", "ünïcode", "ü"),
+    ];
+    let first = control
+        .replace_catalog(start, &files)
+        .await
+        .expect("replace_catalog");
+    assert_eq!(first, Some(start + 1));
+    let mut sorted = files.clone();
+    sorted.sort_by(|x, y| {
+        (x.kind.as_bytes(), x.suite.as_bytes(), x.name.as_bytes()).cmp(&(
+            y.kind.as_bytes(),
+            y.suite.as_bytes(),
+            y.name.as_bytes(),
+        ))
+    });
+    assert_eq!(
+        control.catalog().await.expect("catalog"),
+        StoredCatalog {
+            version: start + 1,
+            files: sorted.clone(),
+        }
+    );
+    assert_eq!(
+        control.catalog_version().await.expect("catalog_version"),
+        start + 1
+    );
+
+    // A writer that read the catalog before that write is refused, and
+    // changes nothing.
+    assert_eq!(
+        control
+            .replace_catalog(start, &[file("suite", "", "stale", "")])
+            .await
+            .expect("replace_catalog"),
+        None
+    );
+    assert_eq!(
+        control.catalog().await.expect("catalog"),
+        StoredCatalog {
+            version: start + 1,
+            files: sorted,
+        }
+    );
+
+    // The next write replaces every file, it does not merge.
+    let fewer = vec![file("suite", "", "calendar", "name = \"calendar\"\n")];
+    assert_eq!(
+        control
+            .replace_catalog(start + 1, &fewer)
+            .await
+            .expect("replace_catalog"),
+        Some(start + 2)
+    );
+    assert_eq!(
+        control.catalog().await.expect("catalog"),
+        StoredCatalog {
+            version: start + 2,
+            files: fewer,
+        }
+    );
+    assert_eq!(
+        control
+            .replace_catalog(start + 2, &[])
+            .await
+            .expect("replace_catalog"),
+        Some(start + 3)
+    );
+    assert_eq!(
+        control.catalog().await.expect("catalog"),
+        StoredCatalog {
+            version: start + 3,
+            files: Vec::new(),
+        }
+    );
+}
+
+// --------------------------------------------------------------- timestamps
+
+pub async fn timestamps_are_rfc3339_utc_with_milliseconds(control: &dyn ControlPlane) {
+    // As `now()` makes them, including a time with no fraction of a second
+    // and one at the last millisecond of a year.
+    let (a, _, hash) = new_user(control, "a").await;
+    let user = control
+        .authenticate(&hash)
+        .await
+        .expect("authenticate")
+        .expect("a user");
+    assert_timestamp(&user.created_at);
+    assert_eq!(user.created_at, a.created_at);
+    let times = [now(), at(0), "2030-12-31T23:59:59.999Z".to_owned()];
+    for created_at in times {
+        let session = new_session(a.id, Uuid::new_v4(), created_at.clone());
+        let example = new_example(&session, Uuid::new_v4(), created_at.clone());
+        store(control, &session, Some(&example)).await;
+        let found = control
+            .get_session(a.id, session.id)
+            .await
+            .expect("get_session")
+            .expect("the session");
+        assert_eq!(found.created_at, created_at);
+        let found = control
+            .get_example(a.id, example.id)
+            .await
+            .expect("get_example")
+            .expect("the example");
+        assert_eq!(
+            (found.created_at.as_str(), found.updated_at.as_str()),
+            (created_at.as_str(), created_at.as_str())
+        );
+    }
+    let key = new_key(now(), Some("k"));
+    control
+        .insert_api_key(a.id, &key, &random_hash())
+        .await
+        .expect("insert_api_key");
+    for listed in control
+        .list_api_keys(a.id, page(1, 10))
+        .await
+        .expect("list_api_keys")
+        .0
+    {
+        assert_timestamp(&listed.created_at);
+        if let Some(used) = &listed.last_used_at {
+            assert_timestamp(used);
+        }
+    }
+    let usage = control
+        .usage(a.id, None, &at(-1), "2031-01-01T00:00:00.000Z")
+        .await
+        .expect("usage");
+    assert_eq!(usage.objects.len(), 3);
+    for object in &usage.objects {
+        assert_timestamp(&object.created_at);
+    }
+}
+
+// ------------------------------------------------------------------- finish
+
+/// A finished Example shows its results; one not finished shows none.
+pub async fn finished_examples_show_their_results(
+    control: &dyn ControlPlane,
+    finish: &dyn FinishExample,
+) {
+    let (a, _, _) = new_user(control, "a").await;
+    let session = new_session(a.id, Uuid::new_v4(), at(0));
+    let example = new_example(&session, Uuid::new_v4(), at(0));
+    store(control, &session, Some(&example)).await;
+    let pending = control
+        .get_example(a.id, example.id)
+        .await
+        .expect("get_example")
+        .expect("the example");
+    assert_eq!(
+        (
+            pending.storage_path,
+            pending.tool_calls,
+            pending.rejected_calls
+        ),
+        (None, None, None)
+    );
+    let finished = Finished {
+        storage_path: format!("examples/{}/messages.jsonl", example.id),
+        tool_calls: 4,
+        rejected_calls: 1,
+        tokens: 900,
+        messages_bytes: 2048,
+    };
+    let before = now();
+    finish.finish(example.id, &finished).await;
+    let done = control
+        .get_example(a.id, example.id)
+        .await
+        .expect("get_example")
+        .expect("the example");
+    assert_eq!(done.status, Status::Completed);
+    assert_eq!(done.error, None);
+    assert_eq!(done.storage_path, Some(finished.storage_path));
+    assert_eq!((done.tool_calls, done.rejected_calls), (Some(4), Some(1)));
+    assert_eq!(done.created_at, example.created_at);
+    assert_timestamp(&done.updated_at);
+    assert!(done.updated_at >= before, "{} >= {before}", done.updated_at);
+    let completed = ExampleFilter {
+        status: Some(Status::Completed),
+        ..ExampleFilter::default()
+    };
+    assert_eq!(
+        control
+            .list_examples(a.id, &completed, page(1, 10))
+            .await
+            .expect("list_examples")
+            .1,
+        1
+    );
+}
+
+// -------------------------------------------------------------------- usage
+
+/// Usage counts the user's uploads made in the period and Examples completed
+/// in it, tokens by model, and every object stored before its end.
+pub async fn usage_counts_what_the_period_holds(
+    control: &dyn ControlPlane,
+    finish: &dyn FinishExample,
+) {
+    let (a, _, _) = new_user(control, "a").await;
+    let (b, _, _) = new_user(control, "b").await;
+    let (gmail, calendar) = (Uuid::new_v4(), Uuid::new_v4());
+    let (gpt, claude) = (Uuid::new_v4(), Uuid::new_v4());
+    let day = 24 * 3600;
+    // A past month, [start, end): one upload before it, two in it, one after.
+    let (start, end) = (at(0), at(30 * day));
+    let sized = |suite, secs, bytes| {
+        let mut s = new_session(a.id, suite, at(secs));
+        s.size_bytes = bytes;
+        s
+    };
+    let before = sized(gmail, -day, 10);
+    let in_gmail = sized(gmail, day, 100);
+    let in_calendar = sized(calendar, 2 * day, 1000);
+    let after = sized(gmail, 31 * day, 10_000);
+    for s in [&before, &in_gmail, &in_calendar, &after] {
+        store(control, s, None).await;
+    }
+    store(control, &new_session(b.id, gmail, at(day)), None).await;
+
+    let month = control
+        .usage(a.id, None, &start, &end)
+        .await
+        .expect("usage");
+    assert_eq!(month.sessions_uploaded, 2);
+    assert_eq!(month.examples_generated, 0);
+    assert!(month.tokens_by_model.is_empty());
+    let mut objects = month.objects.clone();
+    objects.sort_by(|x, y| x.created_at.cmp(&y.created_at));
+    let object = |s: &SessionRecord| StoredObject {
+        bytes: s.size_bytes,
+        created_at: s.created_at.clone(),
+    };
+    assert_eq!(
+        objects,
+        vec![object(&before), object(&in_gmail), object(&in_calendar)]
+    );
+    let gmail_month = control
+        .usage(a.id, Some(gmail), &start, &end)
+        .await
+        .expect("usage");
+    assert_eq!(gmail_month.sessions_uploaded, 1);
+    assert_eq!(gmail_month.objects.len(), 2);
+
+    // Examples complete now: three, of two models; one stays pending.
+    let finished = |tokens, messages_bytes| Finished {
+        storage_path: "examples/x/messages.jsonl".into(),
+        tool_calls: 1,
+        rejected_calls: 0,
+        tokens,
+        messages_bytes,
+    };
+    let plan = [
+        (&in_gmail, gpt, Some(finished(100, 1))),
+        (&in_gmail, claude, Some(finished(20, 2))),
+        (&in_calendar, gpt, Some(finished(3, 4))),
+        (&in_calendar, claude, None),
+    ];
+    let recent = now();
+    for (session, model, done) in plan {
+        let example = new_example(session, model, at(3 * day));
+        control
+            .insert_example(&example)
+            .await
+            .expect("insert_example");
+        if let Some(done) = done {
+            finish.finish(example.id, &done).await;
+        }
+    }
+    let window = (
+        timestamp(Utc::now() - Duration::days(1)),
+        timestamp(Utc::now() + Duration::days(1)),
+    );
+    let today = control
+        .usage(a.id, None, &window.0, &window.1)
+        .await
+        .expect("usage");
+    assert_eq!(today.sessions_uploaded, 0);
+    assert_eq!(today.examples_generated, 3);
+    let mut tokens = vec![(gpt, 103), (claude, 20)];
+    tokens.sort();
+    assert_eq!(today.tokens_by_model, tokens, "by model id");
+    // Every upload (all before the end) and the three conversations.
+    assert_eq!(today.objects.len(), 7);
+    let mut conversation_bytes: Vec<i64> = today
+        .objects
+        .iter()
+        .filter(|o| o.created_at >= recent)
+        .map(|o| o.bytes)
+        .collect();
+    conversation_bytes.sort();
+    assert_eq!(conversation_bytes, vec![1, 2, 4]);
+
+    let calendar_today = control
+        .usage(a.id, Some(calendar), &window.0, &window.1)
+        .await
+        .expect("usage");
+    assert_eq!(calendar_today.examples_generated, 1);
+    assert_eq!(calendar_today.tokens_by_model, vec![(gpt, 3)]);
+    assert_eq!(calendar_today.objects.len(), 2);
+
+    // The month long past has none of today's Examples.
+    let month = control
+        .usage(a.id, None, &start, &end)
+        .await
+        .expect("usage");
+    assert_eq!((month.examples_generated, month.objects.len()), (0, 3));
+
+    // B's usage is B's alone.
+    let theirs = control
+        .usage(b.id, None, &start, &window.1)
+        .await
+        .expect("usage");
+    assert_eq!(
+        (theirs.sessions_uploaded, theirs.examples_generated),
+        (1, 0)
+    );
+    assert_eq!(theirs.objects.len(), 1);
+    assert!(theirs.tokens_by_model.is_empty());
+}

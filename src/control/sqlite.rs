@@ -1012,6 +1012,7 @@ impl ControlPlane for SqliteControlPlane {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::conformance::{self, FinishExample, Finished};
 
     fn open() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -1194,5 +1195,54 @@ mod tests {
         assert!(!revoke_api_key(&conn, other, key.id).expect("revoke"));
         assert!(revoke_api_key(&conn, u.id, key.id).expect("revoke"));
         assert!(authenticate(&conn, "hash").expect("lookup").is_none());
+    }
+
+    /// A fresh database for each conformance test.
+    async fn on_sqlite<F, Fut>(test: F)
+    where
+        F: FnOnce(Arc<dyn ControlPlane>) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let (_dir, db) = open();
+        test(Arc::new(SqliteControlPlane::new(db))).await;
+    }
+
+    crate::control::conformance::each_conformance_test!(on_sqlite);
+
+    /// The embedded worker's way of finishing an Example.
+    struct Worker(Db);
+
+    #[async_trait]
+    impl FinishExample for Worker {
+        async fn finish(&self, example: Uuid, finished: &Finished) {
+            let completion = Completion {
+                storage_path: finished.storage_path.clone(),
+                action_tool_map_id: Uuid::new_v4(),
+                tool_calls: finished.tool_calls,
+                rejected_calls: finished.rejected_calls,
+                tokens: finished.tokens,
+                messages_bytes: finished.messages_bytes,
+                example_row: "{}".into(),
+                action_rows: "[]".into(),
+            };
+            self.0
+                .call(move |conn| complete_example(conn, example, &completion))
+                .await
+                .expect("complete_example");
+        }
+    }
+
+    #[tokio::test]
+    async fn finished_examples_show_their_results() {
+        let (_dir, db) = open();
+        let control = SqliteControlPlane::new(db.clone());
+        conformance::finished_examples_show_their_results(&control, &Worker(db)).await;
+    }
+
+    #[tokio::test]
+    async fn usage_counts_what_the_period_holds() {
+        let (_dir, db) = open();
+        let control = SqliteControlPlane::new(db.clone());
+        conformance::usage_counts_what_the_period_holds(&control, &Worker(db)).await;
     }
 }
