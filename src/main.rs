@@ -27,6 +27,9 @@ use std::process::ExitCode;
     about = "Turns browser recordings into MCP tool-call training data"
 )]
 struct Cli {
+    /// How the services write their logs to standard error.
+    #[arg(long, global = true, value_enum, env = "TRACEPIPE_LOG_FORMAT", default_value = "text")]
+    log_format: telemetry::logs::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -57,6 +60,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    telemetry::logs::init(cli.log_format);
     let result = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Process(args) => cmd::process::run(args),

@@ -133,8 +133,6 @@ struct Fails {
     not_found: bool,
     /// 403: administrators only.
     admin: bool,
-    /// 422: a body that parses but does not fit.
-    unprocessable: bool,
     /// 409: in use, duplicate, not yet completed.
     conflict: bool,
     /// 413 and 415: request bodies.
@@ -147,7 +145,6 @@ const READ: Fails = Fails {
     bad_request: true,
     not_found: false,
     admin: false,
-    unprocessable: false,
     conflict: false,
     body: false,
     busy: false,
@@ -263,7 +260,6 @@ fn build() -> Value {
         bad_request: true,
         not_found: true,
         admin: true,
-        unprocessable: true,
         conflict: true,
         body: true,
         busy: false,
@@ -273,7 +269,6 @@ fn build() -> Value {
         ..write
     };
     let delete = Fails {
-        unprocessable: false,
         body: false,
         ..write
     };
@@ -318,7 +313,6 @@ fn build() -> Value {
         })),
         ok: (201, answer("the stored Session", r("Session"))),
         fails: Fails {
-            unprocessable: true,
             // 409: another request with the same Idempotency-Key is in progress.
             conflict: true,
             body: true,
@@ -438,7 +432,6 @@ fn build() -> Value {
             ok: (201, answer("the Example, PENDING", r("Example"))),
             fails: Fails {
                 not_found: true,
-                unprocessable: true,
                 body: true,
                 busy: true,
                 ..READ
@@ -878,7 +871,6 @@ fn build() -> Value {
             body: Some(json!({ "required": false, "content": json_content(r("NewApiKey")) })),
             ok: (201, answer("the key", r("CreatedApiKey"))),
             fails: Fails {
-                unprocessable: true,
                 body: true,
                 ..READ
             },

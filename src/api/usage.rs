@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::auth::Caller;
-use crate::api::error::{ApiError, ApiResult, ServiceError};
+use crate::api::error::{ApiResult, ServiceError};
 use crate::api::extract::Query;
 use crate::api::ApiState;
 use crate::api_shared::month;

@@ -23,7 +23,6 @@
 
 pub mod catalog_feed;
 pub mod config;
-pub mod control;
 pub mod events;
 pub mod gateway;
 pub mod kafka;
@@ -35,23 +34,21 @@ pub mod sink;
 #[path = "../telemetry/tracing.rs"]
 pub mod tracing;
 
-use std::collections::BTreeMap;
-use std::path::Path as FsPath;
 use std::sync::Arc;
 
 use object_store::path::Path;
 use object_store::ObjectStore;
-use serde_json::json;
-use tracepipe_processors::catalog::{Catalog, CatalogError};
-use tracepipe_processors::classify::RulesOptions;
+use tracepipe_processors::catalog::CatalogError;
 use tracepipe_sinks::{open_destination, SinkError};
 
-use crate::pipeline::{load_rules_model, rules_path, PipelineError, Recipe, SetupError};
+use crate::pipeline::{PipelineError, SetupError};
 
 /// Why a distributed service stopped or could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DistributedError {
+    #[error(transparent)]
+    Control(#[from] crate::control::ControlError),
     #[error("configuration: {0}")]
     Config(String),
     #[error("{what}: {source}")]
@@ -89,32 +86,6 @@ pub fn open_store(s3: &config::S3Config) -> Result<(Arc<dyn ObjectStore>, Path),
     Ok(open_destination(&s3.url())?)
 }
 
-/// One Recipe per suite that has rules, by suite name: what the gateway
-/// fixes Example ids with and the processor synthesises with.
-pub fn recipes(
-    catalog_dir: &FsPath,
-    browser_server: Option<&str>,
-) -> Result<BTreeMap<String, Recipe>, DistributedError> {
-    let catalog = Arc::new(Catalog::load_dir(catalog_dir)?);
-    let mut recipes = BTreeMap::new();
-    for suite in catalog.suites() {
-        if !rules_path(catalog_dir, &suite.name).is_file() {
-            continue;
-        }
-        let model = load_rules_model(catalog_dir, suite, RulesOptions::default())?;
-        let browser = browser_server.filter(|name| catalog.mcp_server(name).is_some());
-        let recipe = Recipe::new(
-            catalog.clone(),
-            &suite.name,
-            None,
-            browser,
-            Arc::new(model),
-            json!({}),
-        )?;
-        recipes.insert(suite.name.clone(), recipe);
-    }
-    Ok(recipes)
-}
 
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal(service: &str) {

@@ -21,10 +21,10 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::FutureProducer;
 use serde_json::{Map, Value};
 use tokio::sync::Notify;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, NoTls};
 
 use super::config::{DatabaseConfig, OutboxConfig};
-use super::{control, kafka, DistributedError};
+use super::{kafka, DistributedError};
 
 /// A Kafka message as the outbox holds it.
 #[derive(Debug, Clone)]
@@ -89,7 +89,7 @@ pub async fn relay(
     loop {
         let connection = match client.as_mut().filter(|c| !c.is_closed()) {
             Some(c) => c,
-            None => match control::open(&database).await {
+            None => match open(&database).await {
                 Ok(c) => client.insert(c),
                 Err(e) => {
                     eprintln!("gateway: the outbox relay cannot reach PostgreSQL: {e}; retrying");
@@ -206,4 +206,32 @@ mod tests {
             .kafka_headers()
             .is_none());
     }
+}
+
+/// A connection whose search path is the configured schema (created if
+/// missing).
+async fn open(config: &DatabaseConfig) -> Result<Client, DistributedError> {
+    let schema = &config.schema;
+    if schema.is_empty()
+        || !schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(DistributedError::Config(format!(
+            "database.schema `{schema}` may only hold a-z 0-9 _"
+        )));
+    }
+    let (client, connection) = tokio_postgres::connect(config.url.expose(), NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("the outbox relay's PostgreSQL connection ended: {e}");
+        }
+    });
+    // The schema name was checked above; identifiers cannot be bound.
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};"
+        ))
+        .await?;
+    Ok(client)
 }

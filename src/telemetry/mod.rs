@@ -11,6 +11,7 @@ pub mod gateway;
 pub mod health;
 pub mod http;
 pub mod kafka;
+pub mod logs;
 pub mod pipeline;
 pub mod sink;
 
