@@ -28,7 +28,13 @@ use std::process::ExitCode;
 )]
 struct Cli {
     /// How the services write their logs to standard error.
-    #[arg(long, global = true, value_enum, env = "TRACEPIPE_LOG_FORMAT", default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "TRACEPIPE_LOG_FORMAT",
+        default_value = "text"
+    )]
     log_format: telemetry::logs::LogFormat,
     #[command(subcommand)]
     command: Command,

@@ -194,7 +194,7 @@ fn assert_exactly_once(deployment: &Deployment, url: &str, key: &str, sessions: 
 /// The partitions a member held last, from its `kafka: assigned [...]` lines.
 fn last_assignment(log: &str) -> Vec<String> {
     log.lines()
-        .filter_map(|l| l.strip_prefix("kafka: assigned ["))
+        .filter_map(|l| l.split_once("assigned [").map(|(_, rest)| rest))
         .next_back()
         .map(|l| {
             l.trim_end_matches(']')

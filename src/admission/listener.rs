@@ -53,7 +53,7 @@ pub async fn serve(
             // Accept would then fail for lack of descriptors before the cap
             // is reached; the loop survives that, but the files the server
             // opens for its own work may fail too.
-            eprintln!(
+            ::tracing::warn!(
                 "admission: max_connections {max} leaves fewer than {RESERVED_DESCRIPTORS} of the {limit} file descriptors this process may open; lower it or raise the limit"
             );
         }

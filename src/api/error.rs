@@ -167,7 +167,7 @@ impl From<ServiceError> for ApiError {
         use crate::control::ControlError;
         let database_full = matches!(&err, ServiceError::Control(ControlError::StorageFull(_)));
         if database_full || crate::admission::is_storage_full(&err) {
-            eprintln!("tracepipe: out of storage: {err}");
+            ::tracing::warn!("out of storage: {err}");
             let mut refusal = ApiError::new(
                 StatusCode::INSUFFICIENT_STORAGE,
                 "insufficient_storage",
@@ -177,7 +177,7 @@ impl From<ServiceError> for ApiError {
             return refusal;
         }
         if let ServiceError::Control(ControlError::Unavailable(_)) = &err {
-            eprintln!("tracepipe: {err}");
+            ::tracing::warn!("{err}");
             let mut refusal = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -187,7 +187,7 @@ impl From<ServiceError> for ApiError {
             return refusal;
         }
         let reference = uuid::Uuid::new_v4();
-        eprintln!("tracepipe: internal error {reference}: {err}");
+        ::tracing::error!("internal error {reference}: {err}");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",

@@ -870,10 +870,7 @@ fn build() -> Value {
             params: vec![],
             body: Some(json!({ "required": false, "content": json_content(r("NewApiKey")) })),
             ok: (201, answer("the key", r("CreatedApiKey"))),
-            fails: Fails {
-                body: true,
-                ..READ
-            },
+            fails: Fails { body: true, ..READ },
         }),
     );
     add(

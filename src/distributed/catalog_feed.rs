@@ -92,7 +92,7 @@ pub async fn follow(config: KafkaConfig, topic: String, feed: Arc<CatalogFeed>) 
         match reader(&config, &topic) {
             Ok(consumer) => break consumer,
             Err(e) => {
-                eprintln!("processor: the catalog reader cannot start: {e}; retrying");
+                ::tracing::warn!("the catalog reader cannot start: {e}; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
@@ -109,14 +109,14 @@ pub async fn follow(config: KafkaConfig, topic: String, feed: Arc<CatalogFeed>) 
                     .and_then(|stored| feed.offer(&stored).map(|taken| (stored.version, taken)));
                 match stored {
                     Ok((version, true)) => {
-                        eprintln!("processor: synthesising with catalog version {version}")
+                        ::tracing::info!("synthesising with catalog version {version}")
                     }
                     Ok((_, false)) => {}
-                    Err(e) => eprintln!("processor: catalog announcement skipped: {e}"),
+                    Err(e) => ::tracing::warn!("catalog announcement skipped: {e}"),
                 }
             }
             Err(e) => {
-                eprintln!("processor: reading {topic}: {e}");
+                ::tracing::warn!("reading {topic}: {e}");
                 tokio::time::sleep(kafka::CONSUMER_ERROR_PAUSE).await;
             }
         }

@@ -244,13 +244,8 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         let _ = writeln!(out, "tracepipe gateway: listening on http://{local}/v1");
         let _ = out.flush();
     }
-    crate::admission::listener::serve(
-        listener,
-        app,
-        &config.admission,
-        super::shutdown_signal("gateway"),
-    )
-    .await;
+    crate::admission::listener::serve(listener, app, &config.admission, super::shutdown_signal())
+        .await;
     status.abort();
     relay.abort();
     kafka_probe.abort();
@@ -274,7 +269,7 @@ async fn announce_catalog(
     let mut announced = None;
     loop {
         if let Err(e) = catalog.refresh(control.as_ref()).await {
-            eprintln!("gateway: reading the stored catalog: {e}");
+            ::tracing::warn!("reading the stored catalog: {e}");
         }
         let serving = catalog.snapshot().version;
         if announced != Some(serving) {
@@ -287,7 +282,7 @@ async fn announce_catalog(
             };
             match result {
                 Ok(version) => announced = Some(version),
-                Err(e) => eprintln!("gateway: announcing the catalog on {topic}: {e}; retrying"),
+                Err(e) => ::tracing::warn!("announcing the catalog on {topic}: {e}; retrying"),
             }
         }
         // A write through this gateway's API is announced at the next tick too.
@@ -316,7 +311,7 @@ fn sweep_dead_upload_folders(temp: &std::path::Path) {
         };
         let alive = std::path::Path::new("/proc").join(pid.to_string()).exists();
         if !alive && pid != std::process::id() && std::fs::remove_dir_all(entry.path()).is_ok() {
-            eprintln!("gateway: removed the upload folder of stopped gateway {pid}");
+            ::tracing::info!("removed the upload folder of stopped gateway {pid}");
         }
     }
 }
@@ -346,7 +341,7 @@ async fn sweep_orphan_sessions(
         let meta = match meta {
             Ok(meta) => meta,
             Err(e) => {
-                eprintln!("gateway: listing {root} for leftovers: {e}");
+                ::tracing::warn!("listing {root} for leftovers: {e}");
                 return;
             }
         };
@@ -366,7 +361,7 @@ async fn sweep_orphan_sessions(
         let known = match control.existing_sessions(batch).await {
             Ok(known) => known,
             Err(e) => {
-                eprintln!("gateway: checking sessions for leftovers: {e}");
+                ::tracing::warn!("checking sessions for leftovers: {e}");
                 return;
             }
         };
@@ -374,15 +369,15 @@ async fn sweep_orphan_sessions(
             for location in old.remove(id).unwrap_or_default() {
                 let _ = objects.delete(&location).await;
             }
-            eprintln!("gateway: removed the leftovers of interrupted upload {id}");
+            ::tracing::info!("removed the leftovers of interrupted upload {id}");
         }
     }
 }
 
 /// The control plane's record of a status event.
 fn status_update(event: &StatusEvent) -> Result<StatusUpdate, String> {
-    let status = Status::parse(&event.status)
-        .ok_or_else(|| format!("unknown status `{}`", event.status))?;
+    let status =
+        Status::parse(&event.status).ok_or_else(|| format!("unknown status `{}`", event.status))?;
     let completed = status == Status::Completed;
     Ok(StatusUpdate {
         status,
@@ -414,8 +409,8 @@ async fn consume_status(config: GatewayConfig, control: Arc<PostgresControlPlane
         .await;
         match created {
             Ok(Ok(consumer)) => break consumer,
-            Ok(Err(e)) => eprintln!("gateway: the status consumer cannot start: {e}; retrying"),
-            Err(e) => eprintln!("gateway: the status consumer cannot start: {e}; retrying"),
+            Ok(Err(e)) => ::tracing::warn!("the status consumer cannot start: {e}; retrying"),
+            Err(e) => ::tracing::warn!("the status consumer cannot start: {e}; retrying"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     };
@@ -423,7 +418,7 @@ async fn consume_status(config: GatewayConfig, control: Arc<PostgresControlPlane
         let message = match consumer.recv().await {
             Ok(m) => m,
             Err(e) => {
-                eprintln!("gateway: consuming {topic}: {e}");
+                ::tracing::warn!("consuming {topic}: {e}");
                 tokio::time::sleep(kafka::CONSUMER_ERROR_PAUSE).await;
                 continue;
             }
@@ -443,21 +438,21 @@ async fn consume_status(config: GatewayConfig, control: Arc<PostgresControlPlane
                         match control.update_status(id, &update).await {
                             Ok(()) => break,
                             Err(e) => {
-                                eprintln!("gateway: recording the status of {id}: {e}; retrying");
+                                ::tracing::warn!("recording the status of {id}: {e}; retrying");
                                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                             }
                         }
                     },
-                    Err(e) => eprintln!("gateway: status event skipped: {e}"),
+                    Err(e) => ::tracing::warn!("status event skipped: {e}"),
                 }
             }
             Err(e) => {
                 crate::telemetry::gateway::status_event(None);
-                eprintln!("gateway: unreadable status event skipped: {e}");
+                ::tracing::warn!("unreadable status event skipped: {e}");
             }
         }
         if let Err(e) = consumer.store_offset_from_message(&message) {
-            eprintln!("gateway: storing the status offset: {e}");
+            ::tracing::warn!("storing the status offset: {e}");
         }
     }
 }

@@ -212,7 +212,7 @@ impl ConsumerContext for Revocations {
                 .iter()
                 .map(|e| format!("{}:{}", e.topic(), e.partition()))
                 .collect();
-            eprintln!("kafka: assigned [{}]", partitions.join(", "));
+            ::tracing::info!("assigned [{}]", partitions.join(", "));
         }
     }
 }
@@ -317,7 +317,7 @@ pub fn assigned_consumer(
         .assign(&assignment)
         .map_err(kafka("assigning partitions"))?;
     crate::telemetry::kafka::assigned(partitions);
-    eprintln!("kafka: assigned all {partitions} partitions of {topic}");
+    ::tracing::info!("assigned all {partitions} partitions of {topic}");
     Ok(consumer)
 }
 

@@ -86,9 +86,8 @@ pub fn open_store(s3: &config::S3Config) -> Result<(Arc<dyn ObjectStore>, Path),
     Ok(open_destination(&s3.url())?)
 }
 
-
 /// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal(service: &str) {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -107,5 +106,5 @@ pub async fn shutdown_signal(service: &str) {
         () = terminate => {}
     }
     crate::telemetry::health::stopping();
-    eprintln!("{service}: shutting down");
+    ::tracing::info!("shutting down");
 }

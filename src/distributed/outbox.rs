@@ -92,7 +92,7 @@ pub async fn relay(
             None => match open(&database).await {
                 Ok(c) => client.insert(c),
                 Err(e) => {
-                    eprintln!("gateway: the outbox relay cannot reach PostgreSQL: {e}; retrying");
+                    ::tracing::warn!("the outbox relay cannot reach PostgreSQL: {e}; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     continue;
                 }
@@ -107,7 +107,7 @@ pub async fn relay(
                 let _ = tokio::time::timeout(poll, wake.notified()).await;
             }
             Err(e) => {
-                eprintln!("gateway: publishing the outbox: {e}; retrying in 1s");
+                ::tracing::warn!("publishing the outbox: {e}; retrying in 1s");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }

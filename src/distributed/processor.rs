@@ -100,14 +100,15 @@ pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
         prefix,
         config,
     });
-    eprintln!(
-        "processor: consuming {} in group {}",
-        shared.config.topics.sessions, shared.config.kafka.group
+    ::tracing::info!(
+        "consuming {} in group {}",
+        shared.config.topics.sessions,
+        shared.config.kafka.group
     );
     println!("tracepipe processor: ready");
 
     let mut workers: HashMap<i32, (mpsc::Sender<OwnedMessage>, JoinHandle<()>)> = HashMap::new();
-    let shutdown = super::shutdown_signal("processor");
+    let shutdown = super::shutdown_signal();
     tokio::pin!(shutdown);
     loop {
         let received = tokio::select! {
@@ -127,7 +128,7 @@ pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
                 message.detach()
             }
             Err(e) => {
-                eprintln!("processor: consuming: {e}");
+                ::tracing::warn!("consuming: {e}");
                 tokio::time::sleep(kafka::CONSUMER_ERROR_PAUSE).await;
                 continue;
             }
@@ -169,12 +170,12 @@ async fn work(shared: Arc<Shared>, mut messages: mpsc::Receiver<OwnedMessage>) {
                 }) => {
                     match dead_letter(&shared, &message, code, &error, reference.as_ref()).await {
                         Ok(()) => break,
-                        Err(e) => eprintln!("processor: dead-lettering: {e}; retrying"),
+                        Err(e) => ::tracing::warn!("dead-lettering: {e}; retrying"),
                     }
                 }
                 Err(Failure::Retry(error)) => {
-                    eprintln!(
-                        "processor: {}[{}]@{}: {error}; retrying in {}s",
+                    ::tracing::warn!(
+                        "{}[{}]@{}: {error}; retrying in {}s",
                         message.topic(),
                         message.partition(),
                         message.offset(),
@@ -191,7 +192,7 @@ async fn work(shared: Arc<Shared>, mut messages: mpsc::Receiver<OwnedMessage>) {
                 .consumer
                 .store_offset(message.topic(), message.partition(), message.offset())
         {
-            eprintln!("processor: storing offset {}: {e}", message.offset());
+            ::tracing::warn!("storing offset {}: {e}", message.offset());
         }
     }
 }
@@ -447,8 +448,8 @@ async fn dead_letter(
     error: &str,
     reference: Option<&SessionRef>,
 ) -> Result<(), DistributedError> {
-    eprintln!(
-        "processor: {}[{}]@{} dead-lettered ({code}): {error}",
+    ::tracing::warn!(
+        "{}[{}]@{} dead-lettered ({code}): {error}",
         message.topic(),
         message.partition(),
         message.offset()

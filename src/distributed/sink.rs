@@ -88,12 +88,13 @@ pub async fn run(config: SinkConfig) -> Result<(), DistributedError> {
         producer,
         partitions: HashMap::new(),
     };
-    eprintln!(
-        "sink: consuming {} in group {}",
-        sink.config.topics.examples, sink.config.kafka.group
+    ::tracing::info!(
+        "consuming {} in group {}",
+        sink.config.topics.examples,
+        sink.config.kafka.group
     );
     println!("tracepipe sink: ready");
-    let shutdown = super::shutdown_signal("sink");
+    let shutdown = super::shutdown_signal();
     tokio::pin!(shutdown);
     loop {
         let received = tokio::select! {
@@ -124,14 +125,14 @@ pub async fn run(config: SinkConfig) -> Result<(), DistributedError> {
                 sink.complete(partition, "partition_end").await
             }
             Err(e) => {
-                eprintln!("sink: consuming: {e}");
+                ::tracing::warn!("consuming: {e}");
                 tokio::time::sleep(kafka::CONSUMER_ERROR_PAUSE).await;
                 Ok(())
             }
         };
         if let Err(e) = result {
             // The partition's uncommitted files are rewritten by the replay.
-            eprintln!("sink: {e}; replaying from the committed offsets");
+            ::tracing::warn!("{e}; replaying from the committed offsets");
             sink.partitions.clear();
             sink.rewind()?;
         }
@@ -307,8 +308,8 @@ impl Sink {
         })?;
         crate::telemetry::sink::rotation(reason);
         crate::telemetry::sink::commit_lag(partition, 0);
-        eprintln!(
-            "sink: partition {partition}: {} files written, committed offset {}",
+        ::tracing::warn!(
+            "partition {partition}: {} files written, committed offset {}",
             written.len(),
             last + 1
         );
@@ -354,7 +355,7 @@ impl Sink {
         payload: Option<Vec<u8>>,
         error: &str,
     ) -> Result<(), DistributedError> {
-        eprintln!("sink: partition {partition} offset {offset} dead-lettered: {error}");
+        ::tracing::warn!("partition {partition} offset {offset} dead-lettered: {error}");
         let topic = &self.config.topics.examples;
         let headers = kafka::dead_letter_headers(error, topic, partition, offset);
         let key = key

@@ -174,15 +174,15 @@ pub async fn run(
     requeue.abort();
     let grace = Duration::from_secs(state.config.processing.shutdown_grace_secs);
     if tokio::time::timeout(grace, workers).await.is_err() {
-        eprintln!(
-            "serve: workers did not finish within {}s; their examples resume on the next start",
+        ::tracing::warn!(
+            "workers did not finish within {}s; their examples resume on the next start",
             grace.as_secs()
         );
     }
     match sink.await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => eprintln!("serve: the table sink failed: {e}"),
-        Err(e) => eprintln!("serve: the table sink task failed: {e}"),
+        Ok(Err(e)) => ::tracing::warn!("the table sink failed: {e}"),
+        Err(e) => ::tracing::warn!("the table sink task failed: {e}"),
     }
     Ok(())
 }
@@ -234,7 +234,7 @@ async fn sweep_orphan_sessions(database: &Db, objects_dir: &Path) -> Result<(), 
         if !known.contains(&id) {
             std::fs::remove_dir_all(&path)
                 .map_err(|e| ServiceError::io(format!("removing {}", path.display()), e))?;
-            eprintln!("serve: removed the leftovers of interrupted upload {id}");
+            ::tracing::info!("removed the leftovers of interrupted upload {id}");
         }
     }
     Ok(())
@@ -262,5 +262,5 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
     crate::telemetry::health::stopping();
-    eprintln!("serve: shutting down");
+    ::tracing::info!("shutting down");
 }

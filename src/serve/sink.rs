@@ -68,7 +68,7 @@ pub async fn run(
             _ = stop.wait_for(|s| *s) => true,
         };
         if let Err(e) = drain(&state, &mut writers).await {
-            eprintln!("serve: writing the analyst tables failed (will retry): {e}");
+            ::tracing::warn!("writing the analyst tables failed (will retry): {e}");
             // A writer that failed midway has seen sequence numbers it did not
             // complete; a fresh one rewrites them under the same names.
             writers = Writers::new(&store)?;
@@ -99,7 +99,7 @@ async fn drain(state: &AppState, writers: &mut Writers) -> Result<(), ServiceErr
                     }
                 }
                 // A row this build cannot read would block the outbox for good.
-                Err(e) => eprintln!("serve: dropping unreadable table rows #{seq}: {e}"),
+                Err(e) => ::tracing::warn!("dropping unreadable table rows #{seq}: {e}"),
             }
         }
         let flushing = std::time::Instant::now();

@@ -65,12 +65,12 @@ pub async fn requeue_unfinished(state: Arc<AppState>) {
     let ids = match state.db.call(|conn| db::unfinished_examples(conn)).await {
         Ok(ids) => ids,
         Err(e) => {
-            eprintln!("serve: cannot list unfinished examples: {e}");
+            ::tracing::warn!("cannot list unfinished examples: {e}");
             return;
         }
     };
     if !ids.is_empty() {
-        eprintln!("serve: resuming {} unfinished examples", ids.len());
+        ::tracing::info!("resuming {} unfinished examples", ids.len());
     }
     for id in ids {
         // Waits for room: the queue is bounded, this backlog is not.
@@ -86,7 +86,7 @@ async fn process(state: &AppState, id: Uuid) {
         // Already finished: a duplicate notice.
         Ok(None) => return,
         Err(e) => {
-            eprintln!("serve: example {id}: cannot start: {e}");
+            ::tracing::warn!("example {id}: cannot start: {e}");
             return;
         }
     };
@@ -137,7 +137,7 @@ async fn process(state: &AppState, id: Uuid) {
     };
     if let Err(e) = written {
         // Left PROCESSING: the next start processes it again.
-        eprintln!("serve: example {id}: cannot record the outcome: {e}");
+        ::tracing::warn!("example {id}: cannot record the outcome: {e}");
     }
 }
 

@@ -16,9 +16,13 @@ pub enum LogFormat {
 
 /// Installs the process's log subscriber; once, before anything logs.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("TRACEPIPE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("TRACEPIPE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal, never into a log file.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(terminal)
         .with_writer(std::io::stderr);
     // A second install (a test harness that set one) keeps the first.
     let _ = match format {

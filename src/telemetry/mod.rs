@@ -129,7 +129,7 @@ pub async fn serve_metrics(
     })?;
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, routes(handle)).await {
-            eprintln!("{}: the metrics listener stopped: {e}", component());
+            ::tracing::warn!("{}: the metrics listener stopped: {e}", component());
         }
     });
     {

@@ -25,7 +25,7 @@ impl Drop for Tracing {
     fn drop(&mut self) {
         if let Some(provider) = self.0.take() {
             if let Err(e) = provider.shutdown() {
-                eprintln!("tracing: flushing spans: {e}");
+                ::tracing::warn!("flushing spans: {e}");
             }
         }
     }
@@ -61,7 +61,7 @@ pub fn init(service: &str, configured: &str) -> Result<Tracing, DistributedError
         )
         .build();
     global::set_tracer_provider(provider.clone());
-    eprintln!("tracing: exporting spans to {endpoint}");
+    ::tracing::info!("exporting spans to {endpoint}");
     Ok(Tracing(Some(provider)))
 }
 

@@ -89,6 +89,8 @@ Environment shared by every service: Kafka, topics, S3. The argument is
 */}}
 {{- define "tracepipe.commonEnv" -}}
 {{- $v := .ctx.Values -}}
+- name: TRACEPIPE_LOG_FORMAT
+  value: json
 - name: TRACEPIPE_KAFKA_BOOTSTRAP
   value: {{ $v.kafka.bootstrap | quote }}
 - name: TRACEPIPE_KAFKA_GROUP
