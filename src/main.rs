@@ -7,6 +7,7 @@ mod api_shared;
 mod builtin_catalog;
 mod capture_page;
 mod cmd;
+mod config;
 mod control;
 mod distributed;
 mod export;

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use toml::{Table, Value};
 
 use super::DistributedError;
 use crate::admission::AdmissionConfig;
@@ -146,78 +145,15 @@ pub struct SinkConfig {
     pub rotation: Rotation,
 }
 
-/// Loads `T` from `defaults`, then `file`, then `env` (name, value) pairs.
+/// Loads a service's configuration by the rules every command shares
+/// (src/config.rs).
 pub fn load<T: DeserializeOwned>(
     defaults: &str,
     file: Option<&Path>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<T, DistributedError> {
-    let invalid = |reason: String| DistributedError::Config(reason);
-    let mut table: Table = defaults
-        .parse()
-        .map_err(|e| invalid(format!("built-in defaults: {e}")))?;
-    if let Some(path) = file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
-        let overlay: Table = text
-            .parse()
-            .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
-        merge(&mut table, overlay, "").map_err(|e| invalid(format!("{}: {e}", path.display())))?;
-    }
-    let env: Vec<(String, String)> = env.into_iter().collect();
-    apply_env(&mut table, "TRACEPIPE", &env)?;
-    T::deserialize(Value::Table(table)).map_err(|e| invalid(e.to_string()))
-}
-
-/// Overlays `overlay` onto `base`; a key the defaults lack is refused here,
-/// with its full name, before serde would say it less precisely.
-fn merge(base: &mut Table, overlay: Table, at: &str) -> Result<(), String> {
-    for (key, value) in overlay {
-        let name = if at.is_empty() {
-            key.clone()
-        } else {
-            format!("{at}.{key}")
-        };
-        match (base.get_mut(&key), value) {
-            (Some(Value::Table(inner)), Value::Table(value)) => merge(inner, value, &name)?,
-            (Some(slot), value) if !slot.is_table() => *slot = value,
-            (Some(_), _) => return Err(format!("`{name}` must be a table")),
-            (None, _) => return Err(format!("unknown key `{name}`")),
-        }
-    }
-    Ok(())
-}
-
-/// Sets every key whose `PREFIX_<PATH>` variable is present, parsed as the
-/// default's type.
-fn apply_env(
-    table: &mut Table,
-    prefix: &str,
-    env: &[(String, String)],
-) -> Result<(), DistributedError> {
-    for (key, value) in table.iter_mut() {
-        let name = format!("{prefix}_{}", key.to_ascii_uppercase());
-        if let Value::Table(inner) = value {
-            apply_env(inner, &name, env)?;
-            continue;
-        }
-        let Some((_, text)) = env.iter().find(|(k, _)| *k == name) else {
-            continue;
-        };
-        let bad = |what: &str| DistributedError::Config(format!("{name}: expected {what}"));
-        *value = match value {
-            Value::String(_) => Value::String(text.clone()),
-            Value::Integer(_) => {
-                Value::Integer(text.trim().parse().map_err(|_| bad("an integer"))?)
-            }
-            Value::Float(_) => Value::Float(text.trim().parse().map_err(|_| bad("a number"))?),
-            Value::Boolean(_) => {
-                Value::Boolean(text.trim().parse().map_err(|_| bad("true or false"))?)
-            }
-            _ => return Err(bad("a value this key cannot take from the environment")),
-        };
-    }
-    Ok(())
+    crate::config::load("built-in defaults", defaults, file, env)
+        .map_err(|e| DistributedError::Config(e.to_string()))
 }
 
 #[cfg(test)]

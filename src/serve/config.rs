@@ -1,11 +1,9 @@
 //! `tracepipe serve` configuration: one typed struct whose defaults live in the
-//! checked-in `config/serve.toml`, overridden by an optional file, then by
-//! `TRACEPIPE_…` environment variables, then by command-line flags.
-//!
-//! Every layer is merged as TOML before the struct is built, so an unknown key in
-//! any file is rejected by the same `deny_unknown_fields` check. Environment
-//! variables are derived from the keys of the defaults, so only known keys have
-//! one; other `TRACEPIPE_*` variables belong to other tools and are ignored.
+//! checked-in `config/serve.toml`, loaded by the rules every command shares
+//! (src/config.rs: defaults, file, `TRACEPIPE_…` environment), then
+//! command-line flags. Environment variables are derived from the keys of the
+//! defaults, so only known keys have one; other `TRACEPIPE_*` variables belong
+//! to other tools and are ignored.
 
 use serde::Deserialize;
 
@@ -15,9 +13,6 @@ use std::path::{Path, PathBuf};
 
 /// The defaults, compiled in so that the binary runs from any directory.
 pub const DEFAULTS: &str = include_str!("../../config/serve.toml");
-
-/// The prefix of every environment override.
-pub const ENV_PREFIX: &str = "TRACEPIPE_";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,26 +65,7 @@ pub struct PricingConfig {
     pub usd_per_1k_tokens: f64,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    #[error("{source_name}: {message}")]
-    Parse {
-        source_name: String,
-        message: String,
-    },
-    #[error("reading {path}: {source}", path = path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("environment variable {name}: {message}")]
-    Env { name: String, message: String },
-    #[error("{key}: {message}")]
-    Invalid { key: &'static str, message: String },
-    #[error("no data directory: set TRACEPIPE_DATA_DIR (neither XDG_DATA_HOME nor HOME is set)")]
-    NoDataDir,
-}
+pub use crate::config::ConfigError;
 
 /// Values given on the command line; they win over every other layer.
 #[derive(Debug, Clone, Default)]
@@ -106,27 +82,8 @@ impl ServeConfig {
     where
         I: IntoIterator<Item = (String, String)>,
     {
-        let mut merged = parse_table("config/serve.toml (built in)", DEFAULTS)?;
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-            let user = parse_table(&path.display().to_string(), &text)?;
-            merge(&mut merged, user);
-        }
-        let known = env_names(&parse_table("defaults", DEFAULTS)?);
-        for (name, value) in env {
-            if let Some(path) = known.iter().find(|(n, _)| *n == name).map(|(_, p)| p) {
-                set_path(&mut merged, path, env_value(&name, &value)?);
-            }
-        }
-        let mut config: ServeConfig = ServeConfig::deserialize(toml::Value::Table(merged))
-            .map_err(|e| ConfigError::Parse {
-                source_name: file
-                    .map_or_else(|| "configuration".into(), |p| p.display().to_string()),
-                message: e.to_string(),
-            })?;
+        let mut config: ServeConfig =
+            crate::config::load("config/serve.toml (built in)", DEFAULTS, file, env)?;
         if let Some(l) = overrides.listen {
             config.listen = l;
         }
@@ -144,7 +101,7 @@ impl ServeConfig {
         let positive = |key: &'static str, v: u64| {
             if v == 0 {
                 Err(ConfigError::Invalid {
-                    key,
+                    key: key.into(),
                     message: "must be at least 1".into(),
                 })
             } else {
@@ -193,7 +150,7 @@ impl ServeConfig {
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(ConfigError::Invalid {
-                    key,
+                    key: key.into(),
                     message: format!("{v} is not a price"),
                 });
             }
@@ -201,12 +158,12 @@ impl ServeConfig {
         self.admission
             .validate()
             .map_err(|message| ConfigError::Invalid {
-                key: "admission",
+                key: "admission".into(),
                 message,
             })?;
         if self.admin_display_name.trim().is_empty() {
             return Err(ConfigError::Invalid {
-                key: "admin_display_name",
+                key: "admin_display_name".into(),
                 message: "is empty".into(),
             });
         }
@@ -226,90 +183,12 @@ impl ServeConfig {
         }
         match var("HOME").filter(|v| !v.is_empty()) {
             Some(home) => Ok(PathBuf::from(home).join(".local/share/tracepipe")),
-            None => Err(ConfigError::NoDataDir),
+            None => Err(ConfigError::Invalid {
+                key: "data_dir".into(),
+                message: "no data directory: set TRACEPIPE_DATA_DIR (neither XDG_DATA_HOME nor HOME is set)".into(),
+            }),
         }
     }
-}
-
-fn parse_table(source_name: &str, text: &str) -> Result<toml::Table, ConfigError> {
-    text.parse::<toml::Table>().map_err(|e| ConfigError::Parse {
-        source_name: source_name.to_owned(),
-        message: e.to_string(),
-    })
-}
-
-/// Overlays `top` onto `base`, table by table.
-fn merge(base: &mut toml::Table, top: toml::Table) {
-    for (key, value) in top {
-        match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(b)), toml::Value::Table(t)) => merge(b, t),
-            (_, v) => {
-                base.insert(key, v);
-            }
-        }
-    }
-}
-
-/// `(TRACEPIPE_SECTION_KEY, [section, key])` for every leaf of the defaults.
-fn env_names(defaults: &toml::Table) -> Vec<(String, Vec<String>)> {
-    fn walk(table: &toml::Table, path: &mut Vec<String>, out: &mut Vec<(String, Vec<String>)>) {
-        for (key, value) in table {
-            path.push(key.clone());
-            match value {
-                toml::Value::Table(t) => walk(t, path, out),
-                _ => out.push((
-                    format!("{ENV_PREFIX}{}", path.join("_").to_ascii_uppercase()),
-                    path.clone(),
-                )),
-            }
-            path.pop();
-        }
-    }
-    let mut out = Vec::new();
-    walk(defaults, &mut Vec::new(), &mut out);
-    out
-}
-
-/// An environment value as TOML: a number or boolean when it reads as one,
-/// otherwise the text itself. The struct's types then decide what is valid.
-fn env_value(name: &str, raw: &str) -> Result<toml::Value, ConfigError> {
-    if raw.contains('\0') {
-        return Err(ConfigError::Env {
-            name: name.to_owned(),
-            message: "contains NUL".into(),
-        });
-    }
-    if let Ok(i) = raw.parse::<i64>() {
-        return Ok(toml::Value::Integer(i));
-    }
-    if let Ok(f) = raw.parse::<f64>() {
-        if f.is_finite() {
-            return Ok(toml::Value::Float(f));
-        }
-    }
-    match raw {
-        "true" => Ok(toml::Value::Boolean(true)),
-        "false" => Ok(toml::Value::Boolean(false)),
-        _ => Ok(toml::Value::String(raw.to_owned())),
-    }
-}
-
-fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
-    let Some((last, parents)) = path.split_last() else {
-        return;
-    };
-    let mut current = table;
-    for p in parents {
-        let entry = current
-            .entry(p.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        if !entry.is_table() {
-            *entry = toml::Value::Table(toml::Table::new());
-        }
-        let toml::Value::Table(t) = entry else { return };
-        current = t;
-    }
-    current.insert(last.clone(), value);
 }
 
 #[cfg(test)]
@@ -397,7 +276,11 @@ mod tests {
         .expect("ignored");
         let err =
             load(None, &[("TRACEPIPE_PROCESSING_WORKERS", "many")]).expect_err("not a number");
-        assert!(err.to_string().contains("workers"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("TRACEPIPE_PROCESSING_WORKERS: expected an integer"),
+            "{err}"
+        );
         let err = load(None, &[("TRACEPIPE_PROCESSING_WORKERS", "0")]).expect_err("zero");
         assert!(err.to_string().contains("processing.workers"), "{err}");
     }
@@ -412,9 +295,7 @@ mod tests {
             home.expect("home"),
             PathBuf::from("/home/u/.local/share/tracepipe")
         );
-        assert!(matches!(
-            c.resolved_data_dir(|_| None),
-            Err(ConfigError::NoDataDir)
-        ));
+        let err = c.resolved_data_dir(|_| None).expect_err("no home");
+        assert!(err.to_string().contains("TRACEPIPE_DATA_DIR"), "{err}");
     }
 }
