@@ -460,9 +460,15 @@ fn poison_messages_are_dead_lettered_and_their_partitions_move_on() {
     // a SessionRef that can never succeed, with a known Example.
     let missing = upload(&url, &key, &files[0]);
     let missing_session = missing["id"].as_str().expect("id").to_owned();
-    let missing_example = missing["example_id"]
+    let listed: Value = reqwest::blocking::Client::new()
+        .get(format!("{url}/examples?session_id={missing_session}"))
+        .header("X-API-Key", &key)
+        .send()
+        .and_then(|r| r.json())
+        .expect("the upload's Example");
+    let missing_example = listed["items"][0]["id"]
         .as_str()
-        .expect("example_id")
+        .expect("example id")
         .to_owned();
     let object = Path::from(format!("{name}/sessions/{missing_session}/session.avro"));
     let store = store();

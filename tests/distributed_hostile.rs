@@ -53,6 +53,8 @@ fn the_gateway_and_processor_refuse_what_they_cannot_bound() {
         return;
     }
     let mut deployment = Deployment::new("hostile")
+        // The gateway's limit is [limits].max_events, the processor's max_events.
+        .with_env("TRACEPIPE_LIMITS_MAX_EVENTS", "200")
         .with_env("TRACEPIPE_MAX_EVENTS", "200")
         .with_env("TRACEPIPE_MAX_ACTIONS", "20");
     deployment.start("gateway", "gateway");
@@ -112,7 +114,18 @@ fn the_gateway_and_processor_refuse_what_they_cannot_bound() {
     let too_many = expect(upload(form(clicks(150))), 201);
     let good = expect(upload(form(clicks(2))), 201);
     let example = |body: &Value| {
-        let id = body["example_id"].as_str().expect("example id").to_owned();
+        let session = body["id"].as_str().expect("session id");
+        let listed = expect(
+            http.get(format!("{url}/examples?session_id={session}"))
+                .header("X-API-Key", &key)
+                .send()
+                .expect("examples"),
+            200,
+        );
+        let id = listed["items"][0]["id"]
+            .as_str()
+            .expect("the upload's Example")
+            .to_owned();
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let example = expect(
@@ -142,4 +155,76 @@ fn the_gateway_and_processor_refuse_what_they_cannot_bound() {
         "{failed}"
     );
     assert_eq!(example(&good)["status"], "COMPLETED");
+}
+
+/// Issue #11: an Example whose processing kept ending with its processor
+/// (killed, out of memory) is not retried forever. Two earlier starts that
+/// never ended are recorded as the processor records them; the next start
+/// gives the Example up as FAILED `interrupted`, and a good upload goes
+/// through right after. One unfinished start is tried again.
+#[test]
+fn an_example_that_kept_killing_its_processor_is_given_up() {
+    if !services_available() {
+        return;
+    }
+    let mut deployment = Deployment::new("crashloop");
+    deployment.start("gateway", "gateway");
+    let (url, key) = deployment.gateway();
+    let fixture = common::fixtures()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("create_label"))
+        .expect("the create_label fixture");
+    let example_of = |session: &str| -> Value {
+        let list: Value = Client::new()
+            .get(format!("{url}/examples?session_id={session}"))
+            .header("X-API-Key", &key)
+            .send()
+            .and_then(|r| r.json())
+            .expect("examples");
+        list["items"][0].clone()
+    };
+    let store = common::store();
+    let mark = |example: &Value, starts: &str| {
+        let location = object_store::path::Path::from(format!(
+            "{}/examples/{}/unfinished-starts",
+            deployment.name,
+            example["id"].as_str().expect("example id")
+        ));
+        common::runtime()
+            .block_on(object_store::ObjectStoreExt::put(
+                store.as_ref(),
+                &location,
+                starts.to_owned().into(),
+            ))
+            .expect("record the unfinished starts");
+    };
+    // Uploaded while no processor runs: PENDING, with its starts recorded.
+    let doomed = common::upload_id(&url, &key, &fixture);
+    let retried = common::upload_id(&url, &key, &fixture);
+    mark(&example_of(&doomed), "2");
+    mark(&example_of(&retried), "1");
+    deployment.start("processor", "processor");
+    let settled = |session: &str| {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let example = example_of(session);
+            if matches!(example["status"].as_str(), Some("COMPLETED" | "FAILED")) {
+                return example;
+            }
+            assert!(Instant::now() < deadline, "still {example}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    let given_up = settled(&doomed);
+    assert_eq!(given_up["status"], "FAILED", "{given_up}");
+    assert_eq!(given_up["error"]["code"], "interrupted", "{given_up}");
+    assert!(
+        given_up["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("2 times")),
+        "{given_up}"
+    );
+    assert_eq!(settled(&retried)["status"], "COMPLETED");
+    let good = common::upload_id(&url, &key, &fixture);
+    assert_eq!(settled(&good)["status"], "COMPLETED");
 }

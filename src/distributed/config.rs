@@ -119,6 +119,7 @@ pub struct ProcessorConfig {
     pub max_output_bytes: usize,
     pub partition_queue: usize,
     pub retry_backoff_secs: u64,
+    pub max_attempts: u32,
     pub kafka: KafkaConfig,
     pub topics: Topics,
     pub s3: S3Config,

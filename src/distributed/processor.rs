@@ -228,6 +228,63 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
         message,
         reference: Some(reference.clone()),
     };
+    // Starts that never ended: a session whose processing kills the processor
+    // (out of memory) comes back after the rebalance; after `max_attempts`
+    // such starts it is given up, as tracepipe serve gives it up.
+    let marker = join_key(
+        &shared.prefix,
+        &format!("examples/{}/unfinished-starts", reference.example_id),
+    );
+    let unfinished = unfinished_starts(shared, &marker).await.map_err(retry)?;
+    if unfinished >= shared.config.max_attempts {
+        let _ = shared.store.delete(&marker).await;
+        return Err(fail(
+            "interrupted",
+            format!(
+                "processing was started {unfinished} times and the processor stopped each time before it ended \
+                 (killed, or out of memory); it is not tried again. The session may be too large: upload a \
+                 shorter recording, or lower max_events and max_actions"
+            ),
+        ));
+    }
+    shared
+        .store
+        .put(&marker, (unfinished + 1).to_string().into())
+        .await
+        .map_err(retry)?;
+    let outcome = synthesise(shared, &reference, &trace, started, &fail).await;
+    // This start ended, whatever its outcome: only a start the process did not
+    // survive stays counted.
+    if let Err(e) = shared.store.delete(&marker).await {
+        ::tracing::warn!("clearing {marker}: {e}");
+    }
+    outcome
+}
+
+/// How many starts of an Example ended with their processor, from its marker.
+async fn unfinished_starts(shared: &Shared, marker: &Path) -> Result<u32, object_store::Error> {
+    match shared.store.get(marker).await {
+        Ok(object) => {
+            let bytes = object.bytes().await?;
+            // An unreadable marker counts as none: a start is cheap to repeat.
+            Ok(std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|text| text.trim().parse().ok())
+                .unwrap_or(0))
+        }
+        Err(object_store::Error::NotFound { .. }) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads the referenced session, synthesises its Example and announces it.
+async fn synthesise(
+    shared: &Shared,
+    reference: &SessionRef,
+    trace: &opentelemetry::Context,
+    started: std::time::Instant,
+    fail: &(dyn Fn(&'static str, String) -> Failure + Sync),
+) -> Result<(), Failure> {
     let session_id = Uuid::parse_str(&reference.session_id)
         .map_err(|e| fail("invalid_message", format!("session id: {e}")))?;
     let example_id = Uuid::parse_str(&reference.example_id)
