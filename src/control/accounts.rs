@@ -209,9 +209,7 @@ fn find_account(
     let sql = format!(
         "SELECT {ACCOUNT_COLUMNS} FROM accounts a JOIN users u ON u.id = a.user_id WHERE {condition}"
     );
-    Ok(conn
-        .query_row(&sql, params, account_from_row)
-        .optional()?)
+    Ok(conn.query_row(&sql, params, account_from_row).optional()?)
 }
 
 fn is_unique_violation(e: &rusqlite::Error) -> bool {
@@ -280,7 +278,13 @@ fn session_user(conn: &Connection, token_hash: &str, now: &str) -> ControlResult
             params![token_hash, now],
             |row| {
                 let id: String = row.get(0)?;
-                Ok((id, row.get(1)?, row.get(2)?, row.get(3)?, row.get::<_, String>(4)?))
+                Ok((
+                    id,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get::<_, String>(4)?,
+                ))
             },
         )
         .optional()?;
@@ -447,7 +451,8 @@ impl AccountStore for SqliteAccountStore {
         payload: &str,
         expires_at: &str,
     ) -> ControlResult<()> {
-        let (key, payload, expires_at) = (key.to_owned(), payload.to_owned(), expires_at.to_owned());
+        let (key, payload, expires_at) =
+            (key.to_owned(), payload.to_owned(), expires_at.to_owned());
         self.db
             .call(move |conn| {
                 conn.execute(
@@ -606,7 +611,11 @@ pub(crate) mod conformance {
         assert_eq!(by_identity.user.id, grace.id);
         assert_eq!(by_identity.password_hash, None);
         assert_eq!(
-            store.account(grace.id).await.expect("account").map(|a| a.oidc),
+            store
+                .account(grace.id)
+                .await
+                .expect("account")
+                .map(|a| a.oidc),
             Some(Some(identity))
         );
 
@@ -658,7 +667,10 @@ pub(crate) mod conformance {
         assert!(listed.iter().all(|s| s.user_id == ada.id));
 
         store.end_session(&first.token_hash).await.expect("end");
-        store.end_session(&first.token_hash).await.expect("end twice");
+        store
+            .end_session(&first.token_hash)
+            .await
+            .expect("end twice");
         assert!(store
             .session_user(&first.token_hash, &t)
             .await
@@ -705,8 +717,14 @@ pub(crate) mod conformance {
             store.take_pending_sign_in("k1", &t).await.expect("take"),
             Some("{\"state\":1}".into())
         );
-        assert_eq!(store.take_pending_sign_in("k1", &t).await.expect("again"), None);
-        assert_eq!(store.take_pending_sign_in("k2", &t).await.expect("expired"), None);
+        assert_eq!(
+            store.take_pending_sign_in("k1", &t).await.expect("again"),
+            None
+        );
+        assert_eq!(
+            store.take_pending_sign_in("k2", &t).await.expect("expired"),
+            None
+        );
 
         // Server secrets: the first candidate stays.
         let kept = store.server_secret("csrf", &[1; 32]).await.expect("secret");

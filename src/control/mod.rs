@@ -9,6 +9,7 @@
 //! text with milliseconds, so the API's answers look the same on both.
 
 pub mod accounts;
+pub mod accounts_postgres;
 pub mod conformance;
 pub mod postgres;
 pub mod sqlite;

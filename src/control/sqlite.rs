@@ -187,12 +187,7 @@ fn migrate(conn: &mut Connection) -> ControlResult<()> {
     }
     // Each step runs once, in its own transaction, from the version found.
     let steps = [
-        SCHEMA_V1,
-        SCHEMA_V2,
-        SCHEMA_V3,
-        SCHEMA_V4,
-        SCHEMA_V5,
-        SCHEMA_V6,
+        SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
     ];
     for (to, step) in (1..).zip(steps) {
         if version < to {

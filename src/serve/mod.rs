@@ -40,11 +40,11 @@ use crate::admission::Admission;
 use crate::api::catalog_store::CatalogStore;
 pub use crate::api::error::ServiceError;
 use crate::api::{ApiState, Dispatch, Reservation};
-use crate::control::sqlite::{self as db, Db, SqliteControlPlane};
 use crate::control::accounts::SqliteAccountStore;
+use crate::control::sqlite::{self as db, Db, SqliteControlPlane};
 use crate::control::ControlPlane;
-use crate::web::WebAuth;
 use crate::pipeline::{OutputLimits, Pipeline};
+use crate::web::WebAuth;
 
 /// Everything the workers and the table sink share.
 pub struct AppState {
@@ -145,9 +145,7 @@ pub async fn run(
         }),
         admission: Admission::new(config.admission.clone()),
         accounts: Arc::new(SqliteAccountStore::new(db.clone())),
-        web: Arc::new(
-            WebAuth::new(&config.web, &format!("http://{local}"))?,
-        ),
+        web: Arc::new(WebAuth::new(&config.web, &format!("http://{local}"))?),
     });
     let state = Arc::new(AppState {
         config,

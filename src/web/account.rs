@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -102,11 +102,25 @@ async fn render(
     Ok(page.render_with(status, account_page(user, &account, &sessions, message)))
 }
 
+#[derive(Deserialize)]
+pub struct Saved {
+    saved: Option<String>,
+}
+
 pub async fn show(
     State(state): State<Arc<ApiState>>,
     user: WebUser,
+    Query(saved): Query<Saved>,
 ) -> Result<Response, WebError> {
-    render(&state, &user, StatusCode::OK, None).await
+    let message = match saved.saved.as_deref() {
+        Some("name") => Some((NoticeKind::Ok, "Your name is saved.")),
+        Some("password") => Some((
+            NoticeKind::Ok,
+            "Your password is changed; other browsers are signed out.",
+        )),
+        _ => None,
+    };
+    render(&state, &user, StatusCode::OK, message).await
 }
 
 #[derive(Deserialize)]
@@ -134,7 +148,7 @@ pub async fn rename(
         .await;
     }
     state.accounts.set_display_name(user.user.id, name).await?;
-    Ok(Redirect::to("/account").into_response())
+    Ok(Redirect::to("/account?saved=name").into_response())
 }
 
 #[derive(Deserialize)]
@@ -199,5 +213,8 @@ pub async fn change_password(
     state.accounts.set_password(user.user.id, &new_hash).await?;
     let cookies = start_session(&state, &headers, user.user.id).await?;
     tracing::info!(user = %user.user.id, "password changed; sessions ended");
-    Ok(with_cookies(Redirect::to("/account").into_response(), cookies))
+    Ok(with_cookies(
+        Redirect::to("/account?saved=password").into_response(),
+        cookies,
+    ))
 }

@@ -81,7 +81,10 @@ async fn check_visitor_csrf(
     }
 }
 
-pub(super) fn with_cookies(mut response: Response, cookies: impl IntoIterator<Item = String>) -> Response {
+pub(super) fn with_cookies(
+    mut response: Response,
+    cookies: impl IntoIterator<Item = String>,
+) -> Response {
     for cookie in cookies {
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
@@ -342,12 +345,15 @@ pub async fn sign_in(
     let provider = state.web.oidc_provider_name();
     if let Err(throttled) = state.web.throttle.check(&form.email, client) {
         let seconds = throttled.retry_after_secs();
-        let text = format!(
-            "Too many failed sign-ins. Try again in {seconds} seconds."
-        );
+        let text = format!("Too many failed sign-ins. Try again in {seconds} seconds.");
         let mut response = page.render_with(
             StatusCode::TOO_MANY_REQUESTS,
-            sign_in_page(&csrf.token, &form.email, provider, Some((NoticeKind::Error, &text))),
+            sign_in_page(
+                &csrf.token,
+                &form.email,
+                provider,
+                Some((NoticeKind::Error, &text)),
+            ),
         );
         if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);

@@ -85,10 +85,7 @@ fn create_form(user: &WebUser) -> Markup {
     }
 }
 
-pub async fn list(
-    State(state): State<Arc<ApiState>>,
-    user: WebUser,
-) -> Result<Response, WebError> {
+pub async fn list(State(state): State<Arc<ApiState>>, user: WebUser) -> Result<Response, WebError> {
     let keys = live_keys(&state, &user).await?;
     let page = Page {
         title: "API keys",

@@ -187,11 +187,10 @@ pub fn notice(kind: NoticeKind, text: &str) -> Markup {
     let class = match kind {
         NoticeKind::Error => "notice error",
         NoticeKind::Ok => "notice ok",
-        NoticeKind::Info => "notice",
     };
     let role = match kind {
         NoticeKind::Error => "alert",
-        NoticeKind::Ok | NoticeKind::Info => "status",
+        NoticeKind::Ok => "status",
     };
     html! { div class=(class) role=(role) { (text) } }
 }
@@ -200,7 +199,6 @@ pub fn notice(kind: NoticeKind, text: &str) -> Markup {
 pub enum NoticeKind {
     Error,
     Ok,
-    Info,
 }
 
 /// The landing page's picture: a recording flows through Tracepipe into

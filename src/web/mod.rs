@@ -20,6 +20,8 @@ mod auth;
 mod keys;
 pub mod layout;
 mod pages;
+#[cfg(test)]
+mod tests;
 mod usage;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -46,7 +48,6 @@ use url::Url;
 use crate::api::ApiState;
 use crate::control::accounts::AccountStore;
 use crate::control::{ControlError, User};
-
 
 pub const CSS_ROUTE: &str = "/static/web.css";
 pub const JS_ROUTE: &str = "/static/web.js";
@@ -124,7 +125,9 @@ impl WebAuth {
             None
         } else {
             if config.oidc_client_id.trim().is_empty() {
-                return Err(WebConfigError::Oidc("web.oidc_client_id must be set too".into()));
+                return Err(WebConfigError::Oidc(
+                    "web.oidc_client_id must be set too".into(),
+                ));
             }
             let secret = std::env::var(&config.oidc_client_secret_env).map_err(|_| {
                 WebConfigError::Oidc(format!(
@@ -132,12 +135,13 @@ impl WebAuth {
                     config.oidc_client_secret_env
                 ))
             })?;
-            let redirect = base_url.join("/auth/oidc/callback").map_err(|e| {
-                WebConfigError::BaseUrl {
-                    url: base.to_owned(),
-                    reason: e.to_string(),
-                }
-            })?;
+            let redirect =
+                base_url
+                    .join("/auth/oidc/callback")
+                    .map_err(|e| WebConfigError::BaseUrl {
+                        url: base.to_owned(),
+                        reason: e.to_string(),
+                    })?;
             Some(OidcSetup {
                 provider_name: config.oidc_provider_name.clone(),
                 config: OidcConfig::new(
@@ -194,14 +198,14 @@ impl WebAuth {
 
     /// The CSRF key, loaded from (or first stored in) the account store, so
     /// it survives restarts and is shared by every instance.
-    pub async fn csrf_key(&self, accounts: &dyn AccountStore) -> Result<&CsrfKey, WebError> {
+    pub async fn csrf_key(&self, accounts: &dyn AccountStore) -> Result<&CsrfKey, ControlError> {
         self.csrf
             .get_or_try_init(|| async {
                 let stored = accounts
                     .server_secret(CSRF_SECRET_NAME, CsrfKey::generate().as_bytes())
                     .await?;
                 CsrfKey::from_bytes(&stored)
-                    .map_err(|e| WebError::Internal(format!("the stored CSRF key: {e}")))
+                    .map_err(|e| ControlError::Corrupt(format!("the stored CSRF key: {e}")))
             })
             .await
     }
@@ -330,7 +334,10 @@ impl IntoResponse for WebError {
             path: "",
             user: None,
         };
-        page.render_with(status, html! { h1 { (title) } p { (text) } p { a href="/" { "Home" } } })
+        page.render_with(
+            status,
+            html! { h1 { (title) } p { (text) } p { a href="/" { "Home" } } },
+        )
     }
 }
 

@@ -48,7 +48,12 @@ pub async fn landing(MaybeWebUser(user): MaybeWebUser) -> Result<Response, WebEr
 /// The base URL people reach this deployment at: the configured one, or the
 /// request's own host when none is configured.
 fn base_url(state: &ApiState, headers: &HeaderMap) -> String {
-    let configured = state.web.base_url().as_str().trim_end_matches('/').to_owned();
+    let configured = state
+        .web
+        .base_url()
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned();
     if state.web.base_url_configured() {
         return configured;
     }

@@ -13,10 +13,7 @@ use super::{WebError, WebUser};
 use crate::api::usage::this_period;
 use crate::api::ApiState;
 
-pub async fn show(
-    State(state): State<Arc<ApiState>>,
-    user: WebUser,
-) -> Result<Response, WebError> {
+pub async fn show(State(state): State<Arc<ApiState>>, user: WebUser) -> Result<Response, WebError> {
     let usage = this_period(&state, user.user.id, None).await?;
     let cost = &usage.estimated_cost;
     let period = |t: &str| t.get(..10).unwrap_or(t).to_owned();
