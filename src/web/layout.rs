@@ -100,6 +100,9 @@ impl Page<'_> {
                     meta name="viewport" content="width=device-width, initial-scale=1";
                     title { (self.title) " · Tracepipe" }
                     link rel="stylesheet" href=(CSS_ROUTE);
+                    // No icon: an empty one, rather than a request for
+                    // /favicon.ico answered 404.
+                    link rel="icon" href="data:,";
                     // For page scripts calling the API with the session
                     // cookie: unsafe methods need it in X-CSRF-Token.
                     @if let Some(user) = self.user {

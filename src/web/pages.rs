@@ -83,6 +83,9 @@ pub async fn quickstart(
     let upload = format!(
         "curl -sS {base}/v1/sessions \\\n  -H \"X-API-Key: $TRACEPIPE_API_KEY\" \\\n  -F suite_id=gmail \\\n  -F input_events=@recording.trace.json.gz"
     );
+    let find = format!(
+        "curl -sS \"{base}/v1/examples?session_id=$SESSION_ID\" \\\n  -H \"X-API-Key: $TRACEPIPE_API_KEY\""
+    );
     let poll = format!(
         "curl -sS {base}/v1/examples/$EXAMPLE_ID \\\n  -H \"X-API-Key: $TRACEPIPE_API_KEY\""
     );
@@ -92,7 +95,7 @@ pub async fn quickstart(
     let usage = format!("curl -sS {base}/v1/usage \\\n  -H \"X-API-Key: $TRACEPIPE_API_KEY\"");
     Ok(page.render(html! {
         h1 { "Quickstart" }
-        p class="lead" { "From a browser recording to training data in four requests to " code { (base) } "." }
+        p class="lead" { "From a browser recording to training data in a few requests to " code { (base) } "." }
         h2 { "1. Create an API key" }
         p {
             @if user.is_some() {
@@ -106,10 +109,13 @@ pub async fn quickstart(
         p {
             "Record a session with the capture script or extension (see the "
             a href="/capture" { "capture how-to" } "), then upload it for a suite. "
-            "The answer holds the session and the Example being made from it; keep the Example's id:"
+            "The answer is the stored session; keep its id:"
         }
         pre { code { (upload) } }
-        pre { code { "export EXAMPLE_ID=…   # examples[0].id of the answer" } }
+        pre { code { "export SESSION_ID=…   # \"id\" of the answer" } }
+        p { "An Example (the training data of the session) is made at once; find its id:" }
+        pre { code { (find) } }
+        pre { code { "export EXAMPLE_ID=…   # items[0].id of the answer" } }
         h2 { "3. Wait for the Example" }
         p { "Processing is automatic. Ask until " code { "status" } " is " code { "COMPLETED" } " (or " code { "FAILED" } ", with the reason):" }
         pre { code { (poll) } }
