@@ -147,7 +147,10 @@ pub async fn get(
     caller: Caller,
     Query(q): Query<UsageQuery>,
 ) -> ApiResult<axum::Json<Usage>> {
-    let suite = state.catalog.snapshot().suite_filter(q.suite_id.as_deref())?;
+    let suite = state
+        .catalog
+        .snapshot()
+        .suite_filter(q.suite_id.as_deref())?;
     Ok(axum::Json(this_period(&state, caller.0.id, suite).await?))
 }
 

@@ -30,7 +30,6 @@ use super::events::{self, SessionRef, StatusEvent};
 use super::outbox::{self, OutboxMessage};
 use super::{catalog_feed, kafka, open_store, tracing, DistributedError};
 use crate::admission::Admission;
-use crate::web::WebAuth;
 use crate::api::catalog_store::CatalogStore;
 use crate::api::{ApiState, Dispatch, Reservation};
 use crate::control::accounts::AccountStore;
@@ -38,6 +37,7 @@ use crate::control::accounts_postgres::PostgresAccountStore;
 use crate::control::postgres::{PostgresControlPlane, StatusUpdate, WorkEncoder};
 use crate::control::{ControlPlane, ExampleError, ExampleRecord, SessionRecord, Status};
 use crate::pipeline::{Pipeline, SESSION_OBJECT};
+use crate::web::WebAuth;
 
 /// Seconds between checks of the stored catalog's version, so that a change
 /// made through another gateway reaches this one's API.
