@@ -593,3 +593,30 @@ async fn passwords_never_appear_in_a_response_or_a_log() {
     );
     assert!(!log.contains("Xyzzy"), "a password in the log: {log}");
 }
+
+#[test]
+fn behind_https_every_cookie_is_secure_and_host_prefixed() {
+    let mut config = ServeConfig::load(None, Vec::new(), &Overrides::default())
+        .expect("defaults")
+        .web;
+    config.public_base_url = "https://tracepipe.example".into();
+    let auth = WebAuth::new(&config, "http://127.0.0.1:8080").expect("web");
+    let session = auth.session_cookie().set("token");
+    assert!(session.starts_with("__Host-tp_session=token;"), "{session}");
+    assert!(
+        session.ends_with("HttpOnly; SameSite=Lax; Secure"),
+        "{session}"
+    );
+    let presession = auth.side_cookie("tp_presession", "value", 60);
+    assert_eq!(
+        presession,
+        "__Host-tp_presession=value; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure"
+    );
+    assert_eq!(auth.base_url().as_str(), "https://tracepipe.example/");
+
+    // Over plain http (the default, a laptop) neither.
+    config.public_base_url = String::new();
+    let plain = WebAuth::new(&config, "http://127.0.0.1:8080").expect("web");
+    assert!(!plain.session_cookie().set("token").contains("Secure"));
+    assert!(!plain.side_cookie("tp_oidc", "v", 1).contains("__Host-"));
+}
