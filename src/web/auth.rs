@@ -536,7 +536,13 @@ pub async fn oidc_callback(
                 is_admin: false,
                 created_at: now(),
             };
-            let email = claims.email.clone().filter(|e| valid_email(e));
+            // An email the provider says it has not verified is not kept:
+            // it would hold that address against its real owner's
+            // registration.
+            let email = claims
+                .email
+                .clone()
+                .filter(|e| valid_email(e) && claims.email_verified != Some(false));
             let outcome = state
                 .accounts
                 .register(&NewAccount {
