@@ -17,6 +17,7 @@ mod review;
 mod serve;
 mod telemetry;
 mod text;
+mod web;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

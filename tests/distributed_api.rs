@@ -125,6 +125,129 @@ fn the_gateway_serves_the_capture_page_and_the_api_documentation() {
     // OpenAPI: public, and lists what is routed.
 }
 
+/// The cookies a response sets, as `name=value` pairs.
+fn set_cookies(response: &Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| !v.contains("Max-Age=0"))
+        .filter_map(|v| v.split(';').next().map(str::to_owned))
+        .collect()
+}
+
+fn csrf_in(page: &str) -> String {
+    let start = page
+        .find("name=\"csrf_token\" value=\"")
+        .expect("a CSRF field")
+        + "name=\"csrf_token\" value=\"".len();
+    page[start..][..page[start..].find('"').expect("end")].to_owned()
+}
+
+/// Issue #12: the gateway serves the web pages too, its accounts and
+/// sessions in PostgreSQL: a visitor registers, creates a key on the keys
+/// page, and the key and the session cookie both work on the API.
+#[test]
+fn the_gateway_serves_the_web_pages_with_accounts_in_postgres() {
+    if !services_available() {
+        return;
+    }
+    let mut deployment = Deployment::new("web");
+    deployment.start("gateway", "gateway");
+    let (url, _) = deployment.gateway();
+    let root = url.trim_end_matches("/v1").to_owned();
+    let http = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let form = |fields: &[(&str, &str)]| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish()
+    };
+
+    let register = http
+        .get(format!("{root}/register"))
+        .send()
+        .expect("GET /register");
+    assert_eq!(register.status().as_u16(), 200);
+    let presession = set_cookies(&register).join("; ");
+    let csrf = csrf_in(&register.text().expect("page"));
+    let email = format!("ada.{}@example.test", std::process::id());
+    let registered = http
+        .post(format!("{root}/register"))
+        .header(reqwest::header::COOKIE, &presession)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(form(&[
+            ("display_name", "Ada"),
+            ("email", &email),
+            ("password", "correct horse battery staple"),
+            ("csrf_token", &csrf),
+        ]))
+        .send()
+        .expect("POST /register");
+    assert_eq!(registered.status().as_u16(), 303);
+    let session = set_cookies(&registered)
+        .into_iter()
+        .find(|c| c.starts_with("tp_session="))
+        .expect("a session cookie");
+
+    let keys = http
+        .get(format!("{root}/keys"))
+        .header(reqwest::header::COOKIE, &session)
+        .send()
+        .expect("GET /keys");
+    assert_eq!(keys.status().as_u16(), 200);
+    let csrf = csrf_in(&keys.text().expect("page"));
+    let created = http
+        .post(format!("{root}/keys"))
+        .header(reqwest::header::COOKIE, &session)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(form(&[("name", "gateway"), ("csrf_token", &csrf)]))
+        .send()
+        .expect("POST /keys");
+    assert_eq!(created.status().as_u16(), 201);
+    let page = created.text().expect("page");
+    let start = page.find("data-testid=\"new-key\">").expect("the new key") + 22;
+    let key = page[start..][..page[start..].find('<').expect("end")].to_owned();
+
+    let api = Api {
+        url,
+        http: http.clone(),
+    };
+    let me = expect(api.get(&key, "/users/me"), 200);
+    assert_eq!(me["display_name"], "Ada");
+    // The session cookie on the API: reading needs nothing more, writing
+    // needs the CSRF header.
+    let listed = http
+        .get(format!("{}/api-keys", api.url))
+        .header(reqwest::header::COOKIE, &session)
+        .send()
+        .expect("GET /api-keys");
+    let listed = expect(listed, 200);
+    assert_eq!(listed["total"], 1);
+    let refused = http
+        .post(format!("{}/api-keys", api.url))
+        .header(reqwest::header::COOKIE, &session)
+        .send()
+        .expect("POST /api-keys");
+    assert_eq!(refused.status().as_u16(), 403);
+    let accepted = http
+        .post(format!("{}/api-keys", api.url))
+        .header(reqwest::header::COOKIE, &session)
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .expect("POST /api-keys");
+    assert_eq!(accepted.status().as_u16(), 201);
+}
+
 /// Issue #10: a catalog change made through the gateway's API changes what
 /// the running processor produces for the next upload, with no restart. The
 /// gmail map loses its `create_label` mapping: the same recording that made a

@@ -36,7 +36,7 @@ pub async fn ensure_admin(
 }
 
 /// A fresh key and how it is stored and listed.
-fn key_record(name: Option<String>) -> Result<(ApiKey, auth::NewKey), ServiceError> {
+pub(crate) fn key_record(name: Option<String>) -> Result<(ApiKey, auth::NewKey), ServiceError> {
     let key = auth::generate()?;
     let record = ApiKey {
         id: Uuid::new_v4(),

@@ -88,12 +88,16 @@ impl Caller {
 impl FromRequestParts<Arc<ApiState>> for Caller {
     type Rejection = ApiError;
 
+    /// An API key in `X-API-Key`, or else a signed-in browser's session
+    /// cookie; with the cookie, a method that changes something needs the
+    /// session's CSRF token in `X-CSRF-Token`, so that another site cannot
+    /// make the browser call the API.
     async fn from_request_parts(
         parts: &mut Parts,
         state: &Arc<ApiState>,
     ) -> Result<Self, ApiError> {
         let Some(value) = parts.headers.get(HEADER) else {
-            return Err(ApiError::unauthorized("missing X-API-Key header"));
+            return from_session_cookie(parts, state).await;
         };
         let key = value
             .to_str()
@@ -110,6 +114,35 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
         user.map(Caller)
             .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))
     }
+}
+
+async fn from_session_cookie(parts: &Parts, state: &ApiState) -> Result<Caller, ApiError> {
+    let Some((user, session_hash)) = crate::web::session_of(state, &parts.headers)
+        .await
+        .map_err(ServiceError::from)?
+    else {
+        return Err(ApiError::unauthorized("missing X-API-Key header"));
+    };
+    if !parts.method.is_safe() {
+        let key = state
+            .web
+            .csrf_key(state.accounts.as_ref())
+            .await
+            .map_err(ServiceError::from)?;
+        let presented = parts
+            .headers
+            .get(tracepipe_accounts::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !key.verify(&session_hash, presented) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "csrf_token_invalid",
+                "a request authenticated by the session cookie must carry the session's X-CSRF-Token header",
+            ));
+        }
+    }
+    Ok(Caller(user))
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub enum ServiceError {
     Random(String),
     #[error(transparent)]
     Telemetry(#[from] crate::telemetry::TelemetryError),
+    #[error(transparent)]
+    WebConfig(#[from] crate::web::WebConfigError),
 }
 
 impl ServiceError {

@@ -15,7 +15,7 @@ pub mod models;
 pub mod openapi;
 mod review;
 mod sessions;
-mod usage;
+pub mod usage;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +33,7 @@ use uuid::Uuid;
 use self::catalog_store::CatalogStore;
 use self::error::ApiError;
 use crate::admission::{self, Admission};
+use crate::control::accounts::AccountStore;
 use crate::control::ControlPlane;
 use crate::pipeline::Pipeline;
 use crate::serve::config::{LimitsConfig, PricingConfig};
@@ -57,6 +58,10 @@ pub struct ApiState {
     pub dispatch: Arc<dyn Dispatch>,
     /// Per-key limits and the upload guard (src/admission).
     pub admission: Arc<Admission>,
+    /// Web accounts and sessions (src/control/accounts.rs).
+    pub accounts: Arc<dyn AccountStore>,
+    /// The web pages' cookie, CSRF key, sign-in throttle and OpenID client.
+    pub web: Arc<crate::web::WebAuth>,
 }
 
 /// How accepted Examples reach the processors. The Example is already stored

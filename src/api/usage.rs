@@ -32,40 +32,40 @@ pub struct UsageQuery {
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Usage {
-    billing_period: Period,
-    suite_id: Option<Uuid>,
-    sessions_uploaded: i64,
-    examples_generated: i64,
-    tokens: Tokens,
-    storage: Storage,
-    estimated_cost: Cost,
+    pub billing_period: Period,
+    pub suite_id: Option<Uuid>,
+    pub sessions_uploaded: i64,
+    pub examples_generated: i64,
+    pub tokens: Tokens,
+    pub storage: Storage,
+    pub estimated_cost: Cost,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
-struct Period {
-    start: String,
-    end: String,
+pub struct Period {
+    pub start: String,
+    pub end: String,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
-struct Tokens {
-    total: i64,
+pub struct Tokens {
+    pub total: i64,
     /// `provider/name` of each model → tokens. The RULES models use none.
-    by_model: BTreeMap<String, i64>,
+    pub by_model: BTreeMap<String, i64>,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
-struct Storage {
-    current_gb: f64,
-    gb_hours: f64,
+pub struct Storage {
+    pub current_gb: f64,
+    pub gb_hours: f64,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
-struct Cost {
-    tokens: f64,
-    storage: f64,
-    total: f64,
-    currency: &'static str,
+pub struct Cost {
+    pub tokens: f64,
+    pub storage: f64,
+    pub total: f64,
+    pub currency: &'static str,
 }
 
 /// Dollars to whole cents, as a bill shows them; never `-0.0`.
@@ -147,15 +147,25 @@ pub async fn get(
     caller: Caller,
     Query(q): Query<UsageQuery>,
 ) -> ApiResult<axum::Json<Usage>> {
+    let suite = state
+        .catalog
+        .snapshot()
+        .suite_filter(q.suite_id.as_deref())?;
+    Ok(axum::Json(this_period(&state, caller.0.id, suite).await?))
+}
+
+/// The user's usage in the current calendar month (UTC), of one suite or
+/// all: what `GET /usage` answers and the usage page shows.
+pub async fn this_period(
+    state: &ApiState,
+    user_id: Uuid,
+    suite: Option<Uuid>,
+) -> Result<Usage, ServiceError> {
     let now = Utc::now();
     let period = month(now);
     let (start, end) = (timestamp(period.0), timestamp(period.1));
+    let rows = state.control.usage(user_id, suite, &start, &end).await?;
     let snapshot = state.catalog.snapshot();
-    let suite = snapshot.suite_filter(q.suite_id.as_deref())?;
-    let rows = state
-        .control
-        .usage(caller.0.id, suite, &start, &end)
-        .await?;
     let views = snapshot.models.views();
     let model_name = |id: Uuid| {
         views
@@ -164,14 +174,7 @@ pub async fn get(
             .map(|v| format!("{}/{}", v.provider_name(), v.name))
             .unwrap_or_else(|| id.to_string())
     };
-    Ok(axum::Json(summarise(
-        rows,
-        suite,
-        period,
-        now,
-        &state.pricing,
-        model_name,
-    )?))
+    summarise(rows, suite, period, now, &state.pricing, model_name)
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //! can read across users by forgetting a filter. Timestamps are RFC 3339 UTC
 //! text with milliseconds, so the API's answers look the same on both.
 
+pub mod accounts;
+pub mod accounts_postgres;
 pub mod conformance;
 pub mod postgres;
 pub mod sqlite;

@@ -22,7 +22,7 @@ use super::{
 
 /// `PRAGMA user_version` of the schema this build writes. A database from a
 /// newer build is refused rather than misread.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE users (
@@ -122,6 +122,10 @@ CREATE TABLE catalog_version (version INTEGER NOT NULL);
 INSERT INTO catalog_version (version) VALUES (0);
 "#;
 
+/// Version 6: web accounts, sessions, OpenID sign-ins in progress and the
+/// server's secrets (src/control/accounts.rs).
+use super::accounts::SCHEMA_V6;
+
 /// The shared handle. Cloning is cheap.
 #[derive(Clone)]
 pub struct Db {
@@ -182,7 +186,9 @@ fn migrate(conn: &mut Connection) -> ControlResult<()> {
         )));
     }
     // Each step runs once, in its own transaction, from the version found.
-    let steps = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5];
+    let steps = [
+        SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+    ];
     for (to, step) in (1..).zip(steps) {
         if version < to {
             let tx = conn.transaction()?;

@@ -95,6 +95,7 @@ pub struct GatewayConfig {
     pub s3: S3Config,
     pub database: DatabaseConfig,
     pub outbox: OutboxConfig,
+    pub web: crate::web::WebConfig,
 }
 
 /// The gateway's outbox relay (see `outbox.rs`).

@@ -32,9 +32,12 @@ use super::{catalog_feed, kafka, open_store, tracing, DistributedError};
 use crate::admission::Admission;
 use crate::api::catalog_store::CatalogStore;
 use crate::api::{ApiState, Dispatch, Reservation};
+use crate::control::accounts::AccountStore;
+use crate::control::accounts_postgres::PostgresAccountStore;
 use crate::control::postgres::{PostgresControlPlane, StatusUpdate, WorkEncoder};
 use crate::control::{ControlPlane, ExampleError, ExampleRecord, SessionRecord, Status};
 use crate::pipeline::{Pipeline, SESSION_OBJECT};
+use crate::web::WebAuth;
 
 /// Seconds between checks of the stored catalog's version, so that a change
 /// made through another gateway reaches this one's API.
@@ -137,6 +140,11 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
     });
     let postgres = Arc::new(PostgresControlPlane::connect(&config.database, Some(encoder)).await?);
     let control: Arc<dyn ControlPlane> = postgres.clone();
+    // After the control plane's migrations: accounts refer to its users.
+    let accounts: Arc<dyn AccountStore> = Arc::new(
+        PostgresAccountStore::connect(config.database.url.expose(), &config.database.schema)
+            .await?,
+    );
     let limits = Limits {
         max_decompressed_bytes: config.limits.max_decompressed_bytes,
         max_events: config.limits.max_events,
@@ -184,6 +192,11 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
             wake: outbox_wake.clone(),
         }),
         admission: Admission::new(config.admission.clone()),
+        accounts,
+        web: Arc::new(
+            WebAuth::new(&config.web, &format!("http://{local}"))
+                .map_err(|e| DistributedError::Config(e.to_string()))?,
+        ),
     });
     let status = tokio::spawn(consume_status(config.clone(), postgres.clone()));
     let relay = tokio::spawn(outbox::relay(
@@ -226,11 +239,12 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         config.topics.catalog.clone(),
     ));
 
-    let app = crate::api::router(api)
+    let app = crate::api::router(api.clone())
         .layer(axum::middleware::from_fn(crate::telemetry::http::track))
         .merge(crate::telemetry::routes(metrics))
         .merge(crate::capture_page::routes())
-        .merge(crate::api_docs::routes());
+        .merge(crate::api_docs::routes())
+        .merge(crate::web::routes(api));
     {
         use std::io::Write;
         let mut out = std::io::stdout().lock();

@@ -27,6 +27,7 @@ pub struct ServeConfig {
     pub admission: AdmissionConfig,
     pub tables: TablesConfig,
     pub pricing: PricingConfig,
+    pub web: crate::web::WebConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -40,9 +40,11 @@ use crate::admission::Admission;
 use crate::api::catalog_store::CatalogStore;
 pub use crate::api::error::ServiceError;
 use crate::api::{ApiState, Dispatch, Reservation};
+use crate::control::accounts::SqliteAccountStore;
 use crate::control::sqlite::{self as db, Db, SqliteControlPlane};
 use crate::control::ControlPlane;
 use crate::pipeline::{OutputLimits, Pipeline};
+use crate::web::WebAuth;
 
 /// Everything the workers and the table sink share.
 pub struct AppState {
@@ -142,6 +144,8 @@ pub async fn run(
             queue: queue.clone(),
         }),
         admission: Admission::new(config.admission.clone()),
+        accounts: Arc::new(SqliteAccountStore::new(db.clone())),
+        web: Arc::new(WebAuth::new(&config.web, &format!("http://{local}"))?),
     });
     let state = Arc::new(AppState {
         config,
@@ -164,7 +168,8 @@ pub async fn run(
         .layer(axum::middleware::from_fn(crate::telemetry::http::track))
         .merge(crate::telemetry::routes(metrics))
         .merge(crate::capture_page::routes())
-        .merge(crate::api_docs::routes());
+        .merge(crate::api_docs::routes())
+        .merge(crate::web::routes(state.api.clone()));
     crate::admission::listener::serve(listener, app, &state.config.admission, shutdown_signal())
         .await;
 
