@@ -34,19 +34,6 @@ impl Api {
             .send()
             .expect("GET")
     }
-
-    fn post(&self, key: &str, path: &str, body: &Value) -> Response {
-        self.req(reqwest::Method::POST, key, path)
-            .json(body)
-            .send()
-            .expect("POST")
-    }
-
-    fn delete(&self, key: &str, path: &str) -> Response {
-        self.req(reqwest::Method::DELETE, key, path)
-            .send()
-            .expect("DELETE")
-    }
 }
 
 /// The status and JSON body, with the status checked.

@@ -179,6 +179,34 @@ async fn publish_batch(
     }
 }
 
+/// A connection whose search path is the configured schema (created if
+/// missing).
+async fn open(config: &DatabaseConfig) -> Result<Client, DistributedError> {
+    let schema = &config.schema;
+    if schema.is_empty()
+        || !schema
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(DistributedError::Config(format!(
+            "database.schema `{schema}` may only hold a-z 0-9 _"
+        )));
+    }
+    let (client, connection) = tokio_postgres::connect(config.url.expose(), NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("the outbox relay's PostgreSQL connection ended: {e}");
+        }
+    });
+    // The schema name was checked above; identifiers cannot be bound.
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};"
+        ))
+        .await?;
+    Ok(client)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,32 +234,4 @@ mod tests {
             .kafka_headers()
             .is_none());
     }
-}
-
-/// A connection whose search path is the configured schema (created if
-/// missing).
-async fn open(config: &DatabaseConfig) -> Result<Client, DistributedError> {
-    let schema = &config.schema;
-    if schema.is_empty()
-        || !schema
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    {
-        return Err(DistributedError::Config(format!(
-            "database.schema `{schema}` may only hold a-z 0-9 _"
-        )));
-    }
-    let (client, connection) = tokio_postgres::connect(config.url.expose(), NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!("the outbox relay's PostgreSQL connection ended: {e}");
-        }
-    });
-    // The schema name was checked above; identifiers cannot be bound.
-    client
-        .batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};"
-        ))
-        .await?;
-    Ok(client)
 }

@@ -56,7 +56,7 @@ enum Failure {
     Poison {
         code: &'static str,
         message: String,
-        reference: Option<SessionRef>,
+        reference: Option<Box<SessionRef>>,
     },
     /// The infrastructure failed: try the same message again.
     Retry(String),
@@ -168,7 +168,7 @@ async fn work(shared: Arc<Shared>, mut messages: mpsc::Receiver<OwnedMessage>) {
                     message: error,
                     reference,
                 }) => {
-                    match dead_letter(&shared, &message, code, &error, reference.as_ref()).await {
+                    match dead_letter(&shared, &message, code, &error, reference.as_deref()).await {
                         Ok(()) => break,
                         Err(e) => ::tracing::warn!("dead-lettering: {e}; retrying"),
                     }
@@ -203,7 +203,7 @@ fn retry(e: impl std::fmt::Display) -> Failure {
 
 async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure> {
     let started = std::time::Instant::now();
-    let poison = |code, message: String, reference: Option<SessionRef>| Failure::Poison {
+    let poison = |code, message: String, reference: Option<Box<SessionRef>>| Failure::Poison {
         code,
         message,
         reference,
@@ -226,7 +226,7 @@ async fn process(shared: &Shared, message: &OwnedMessage) -> Result<(), Failure>
     let fail = |code, message: String| Failure::Poison {
         code,
         message,
-        reference: Some(reference.clone()),
+        reference: Some(Box::new(reference.clone())),
     };
     // Starts that never ended: a session whose processing kills the processor
     // (out of memory) comes back after the rebalance; after `max_attempts`
@@ -361,7 +361,7 @@ async fn synthesise(
             )
         })?;
 
-    status(shared, &reference, events::PROCESSING, None, None)
+    status(shared, reference, events::PROCESSING, None, None)
         .await
         .map_err(retry)?;
 
@@ -431,19 +431,13 @@ async fn synthesise(
         &shared.config.topics.examples,
         &reference.session_id,
         &bytes,
-        tracing::inject(&trace),
+        tracing::inject(trace),
     )
     .await
     .map_err(retry)?;
-    status(
-        shared,
-        &reference,
-        events::COMPLETED,
-        None,
-        Some(completion),
-    )
-    .await
-    .map_err(retry)?;
+    status(shared, reference, events::COMPLETED, None, Some(completion))
+        .await
+        .map_err(retry)?;
     crate::telemetry::pipeline::session_processed(
         &reference.suite,
         "completed",

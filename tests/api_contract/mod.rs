@@ -850,9 +850,7 @@ pub fn every_documented_operation_is_routed(target: &mut dyn Target) {
 }
 
 /// Issue #21: a client retrying an upload with the same `Idempotency-Key`
-
 /// (after a 503 or a timeout) gets the Session its first attempt made.
-
 pub fn retries_with_one_idempotency_key_make_one_session(target: &mut dyn Target) {
     let server = target.api();
     let key = server.admin_key();
@@ -916,13 +914,9 @@ pub fn retries_with_one_idempotency_key_make_one_session(target: &mut dyn Target
 }
 
 /// Issue #13: the review routes. A session's timeline pages through every
-
 /// event once, its screenshots are JPEGs, an Example's actions are its tool
-
 /// calls, another user sees none of it, and a screenshot name cannot leave
-
 /// the session's folder.
-
 pub fn a_session_can_be_reviewed_through_events_screenshots_and_actions(target: &mut dyn Target) {
     let server = target.api();
     let admin = server.admin_key();
