@@ -8,7 +8,11 @@ marks), then for each N measures the peak RSS of
   * `tracepipe inspect` on the file: reading alone, the floor;
   * `tracepipe process` on it (classification, both conversations, tables);
   * `tracepipe serve` (optional, --serve): a fresh server per run, the file
-    uploaded, its Example waited for, the server's VmHWM read from /proc.
+    uploaded, its Example waited for, the server's VmHWM read from /proc;
+  * the distributed gateway and processor (optional, --distributed, on the
+    services of `eval "$(scripts/services/env.sh)"`): a fresh pair per run with
+    names of their own, the file uploaded to the gateway, its Example waited
+    for, both VmHWM read from /proc.
 
 Each line prints the ratio to the same command's run on the smallest N and
 to `inspect` on the same file, and what the run ended in (a session beyond the
@@ -86,57 +90,104 @@ def multipart(fields, file_field, file_path):
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
+def api_client(base, key, timeout):
+    def call(method, route, body=None, content_type=None):
+        request = urllib.request.Request(base + route, data=body, method=method, headers={"X-API-Key": key})
+        if content_type:
+            request.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                return answer.status, json.load(answer)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+    return call
+
+
+def upload_and_wait(call, path, timeout):
+    """Uploads `path` to the gmail suite and waits for its Example: what it ended in."""
+    body, content_type = multipart({"suite_id": "gmail"}, "input_events", path)
+    status, answer = call("POST", "/sessions", body, content_type)
+    if status != 201:
+        return f"{status} {answer['error']['code']}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        _, examples = call("GET", f"/examples?session_id={answer['id']}")
+        states = [e["status"] for e in examples["items"]]
+        if states and all(s in ("COMPLETED", "FAILED") for s in states):
+            failed = [e for e in examples["items"] if e["status"] == "FAILED"]
+            return "ok" if not failed else f"FAILED {failed[0]['error']['code']}"
+        time.sleep(0.2)
+    return "timeout"
+
+
+def started(process, pattern, seconds=60):
+    """The first match of `pattern` in the process's stdout lines, or None."""
+    found = {}
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            return None
+        for name, regex in pattern.items():
+            match = re.search(regex, line)
+            if match and name not in found:
+                found[name] = match[1]
+        if len(found) == len(pattern):
+            return found
+    return None
+
+
+def peak_mb(pid):
+    with open(f"/proc/{pid}/status") as fh:
+        return int(re.search(r"VmHWM:\s+(\d+)", fh.read())[1]) / 1024
+
+
+def stop(*processes):
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def serve_run(binary, path, work, env_limits, timeout):
     """Peak RSS (MB) of a fresh `tracepipe serve` that takes `path` and processes it."""
     data = tempfile.mkdtemp(dir=work)
     env = dict(os.environ, TRACEPIPE_DATA_DIR=data, TRACEPIPE_LISTEN="127.0.0.1:0", **env_limits)
     server = subprocess.Popen([binary, "serve"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
-        key = base = None
-        deadline = time.time() + 60
-        while time.time() < deadline and not (key and base):
-            line = server.stdout.readline()
-            if not line:
-                break
-            key = key or (re.search(r"(tp_live_\S+)", line) or [None, None])[1]
-            base = base or (re.search(r"(http://\S+/v1)", line) or [None, None])[1]
-        if not (key and base):
+        found = started(server, {"key": r"(tp_live_\S+)", "base": r"(http://\S+/v1)"})
+        if not found:
             return None, "serve did not start"
-        def call(method, route, body=None, content_type=None):
-            request = urllib.request.Request(base + route, data=body, method=method, headers={"X-API-Key": key})
-            if content_type:
-                request.add_header("Content-Type", content_type)
-            try:
-                with urllib.request.urlopen(request, timeout=timeout) as answer:
-                    return answer.status, json.load(answer)
-            except urllib.error.HTTPError as error:
-                return error.code, json.load(error)
-        status, suites = call("GET", "/suites")
-        suite = next(s["id"] for s in suites["items"] if s["name"] == "gmail")
-        body, content_type = multipart({"suite_id": suite}, "input_events", path)
-        status, answer = call("POST", "/sessions", body, content_type)
-        if status != 201:
-            outcome = f"{status} {answer['error']['code']}"
-        else:
-            outcome = "timeout"
-            deadline = time.time() + timeout
-            while time.time() < deadline:
-                _, examples = call("GET", f"/examples?session_id={answer['id']}")
-                states = [e["status"] for e in examples["items"]]
-                if states and all(s in ("COMPLETED", "FAILED") for s in states):
-                    failed = [e for e in examples["items"] if e["status"] == "FAILED"]
-                    outcome = "ok" if not failed else f"FAILED {failed[0]['error']['code']}"
-                    break
-                time.sleep(0.2)
-        with open(f"/proc/{server.pid}/status") as fh:
-            peak_kb = int(re.search(r"VmHWM:\s+(\d+)", fh.read())[1])
-        return peak_kb / 1024, outcome
+        outcome = upload_and_wait(api_client(found["base"], found["key"], timeout), path, timeout)
+        return peak_mb(server.pid), outcome
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
+
+
+def distributed_run(binary, path, env_limits, timeout):
+    """Peak RSS (MB) of a fresh gateway and processor, and what the upload ended in."""
+    name = f"rss{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, **env_limits,
+               TRACEPIPE_TOPICS_SESSIONS=f"{name}.sessions", TRACEPIPE_TOPICS_EXAMPLES=f"{name}.examples",
+               TRACEPIPE_TOPICS_DEAD_LETTER=f"{name}.dead-letter", TRACEPIPE_TOPICS_STATUS=f"{name}.status",
+               TRACEPIPE_TOPICS_CATALOG=f"{name}.catalog", TRACEPIPE_S3_PREFIX=name,
+               TRACEPIPE_DATABASE_SCHEMA=name, TRACEPIPE_LISTEN="127.0.0.1:0",
+               TRACEPIPE_METRICS_LISTEN="127.0.0.1:0")
+    gateway = subprocess.Popen([binary, "gateway"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env=dict(env, TRACEPIPE_KAFKA_GROUP=f"{name}-gateway"))
+    processor = subprocess.Popen([binary, "processor"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                 env=dict(env, TRACEPIPE_KAFKA_GROUP=f"{name}-processor"))
+    try:
+        found = started(gateway, {"key": r"(tp_live_\S+)", "base": r"(http://\S+/v1)"})
+        if not found or not started(processor, {"ready": r"(ready)"}):
+            return None, None, "the gateway or the processor did not start"
+        outcome = upload_and_wait(api_client(found["base"], found["key"], timeout), path, timeout)
+        return peak_mb(gateway.pid), peak_mb(processor.pid), outcome
+    finally:
+        stop(gateway, processor)
 
 
 def main():
@@ -146,6 +197,8 @@ def main():
                     help="comma-separated events per session")
     ap.add_argument("--shapes", default="jsonl,trace")
     ap.add_argument("--serve", action="store_true", help="also measure tracepipe serve")
+    ap.add_argument("--distributed", action="store_true",
+                    help="also measure the gateway and the processor (needs the services' environment)")
     ap.add_argument("--unlimited", action="store_true", help="raise every limit (shows the unbounded cost)")
     ap.add_argument("--max-rss-mb", type=float, default=256, help="bound at the default limits")
     ap.add_argument("--work", default=os.path.expanduser("~/.cache/tracepipe/session-rss"))
@@ -157,6 +210,9 @@ def main():
     limit_args = ["--max-events", str(huge), "--max-actions", str(huge), "--max-output-bytes", str(huge)] if args.unlimited else []
     env_limits = {"TRACEPIPE_LIMITS_MAX_EVENTS": str(huge), "TRACEPIPE_LIMITS_MAX_ACTIONS": str(huge),
                   "TRACEPIPE_LIMITS_MAX_OUTPUT_BYTES": str(huge)} if args.unlimited else {}
+    # The processor's limits are top-level keys of config/processor.toml.
+    processor_limits = {"TRACEPIPE_MAX_EVENTS": str(huge), "TRACEPIPE_MAX_ACTIONS": str(huge),
+                        "TRACEPIPE_MAX_OUTPUT_BYTES": str(huge)} if args.unlimited else {}
     over = []
     print(f"{'shape':6} {'events':>8} {'command':8} {'peak MB':>8} {'x first':>8} {'x inspect':>9}  outcome")
     for shape in args.shapes.split(","):
@@ -175,6 +231,12 @@ def main():
                     peak, outcome = serve_run(args.binary, path, work, env_limits, args.timeout)
                 if peak is not None:
                     runs.append(("serve", peak, outcome))
+            if args.distributed:
+                gateway, processor, outcome = distributed_run(
+                    args.binary, path, {**env_limits, **processor_limits}, args.timeout)
+                if gateway is not None:
+                    runs.append(("gateway", gateway, outcome))
+                    runs.append(("processor", processor, outcome))
             for command, peak, outcome in runs:
                 first.setdefault(command, peak)
                 print(f"{shape:6} {n:>8} {command:8} {peak:8.1f} {peak / first[command]:8.2f} {peak / floor:9.2f}  {outcome}",

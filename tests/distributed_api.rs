@@ -470,3 +470,10 @@ fn a_session_can_be_reviewed_through_events_screenshots_and_actions() {
         api_contract::a_session_can_be_reviewed_through_events_screenshots_and_actions(&mut target);
     }
 }
+
+#[test]
+fn a_key_restricted_to_suites_sees_only_them() {
+    if let Some(mut target) = Distributed::start("contract_scoped_keys") {
+        api_contract::a_key_restricted_to_suites_sees_only_them(&mut target);
+    }
+}

@@ -182,3 +182,8 @@ fn a_session_can_be_reviewed_through_events_screenshots_and_actions() {
         &mut Serve::start(),
     );
 }
+
+#[test]
+fn a_key_restricted_to_suites_sees_only_them() {
+    api_contract::a_key_restricted_to_suites_sees_only_them(&mut Serve::start());
+}

@@ -45,8 +45,41 @@ pub(crate) fn key_record(name: Option<String>) -> Result<(ApiKey, auth::NewKey),
         created_at: control::now(),
         last_used_at: None,
         revoked_at: None,
+        suite_ids: None,
     };
     Ok((record, key))
+}
+
+/// A key request's suites, named by id or name, as their ids; every one must
+/// be in the catalog.
+pub(crate) fn key_suites(
+    snapshot: &crate::api::catalog_store::Snapshot,
+    named: &[String],
+) -> ApiResult<Vec<Uuid>> {
+    if named.is_empty() {
+        return Err(ApiError::unprocessable(
+            "invalid_field",
+            "`suite_ids` names at least one suite; leave it out for a key for every suite",
+        )
+        .field("suite_ids"));
+    }
+    let mut ids = Vec::new();
+    for name in named {
+        let suite = snapshot.suite_by_name_or_id(name).ok_or_else(|| {
+            ApiError::unprocessable(
+                "unknown_suite",
+                format!(
+                    "there is no suite `{}`",
+                    crate::admission::truncated(name, 64)
+                ),
+            )
+            .field("suite_ids")
+        })?;
+        if !ids.contains(&suite.id) {
+            ids.push(suite.id);
+        }
+    }
+    Ok(ids)
 }
 
 #[derive(Serialize)]
@@ -78,6 +111,7 @@ pub struct CreatedKey {
     key: String,
     masked: String,
     created_at: String,
+    suite_ids: Option<Vec<Uuid>>,
 }
 
 impl CreatedKey {
@@ -88,6 +122,7 @@ impl CreatedKey {
             key: secret,
             masked: record.masked,
             created_at: record.created_at,
+            suite_ids: record.suite_ids,
         }
     }
 }
@@ -139,6 +174,9 @@ pub async fn create_user(
 pub struct NewKey {
     #[serde(default)]
     name: Option<String>,
+    /// The suites the key may be used for, by id or name; absent: every suite.
+    #[serde(default)]
+    suite_ids: Option<Vec<String>>,
 }
 
 /// `POST /api-keys`: a new key for the caller. The body is optional.
@@ -147,22 +185,32 @@ pub async fn create_key(
     caller: Caller,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedKey>)> {
-    let name = if body.iter().all(u8::is_ascii_whitespace) {
-        None
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        NewKey::default()
     } else {
-        serde_json::from_slice::<NewKey>(&body)
-            .map_err(|e| {
-                ApiError::unprocessable(
-                    "invalid_body",
-                    format!("the body is not a key request: {e}"),
-                )
-            })?
-            .name
+        serde_json::from_slice::<NewKey>(&body).map_err(|e| {
+            ApiError::unprocessable(
+                "invalid_body",
+                format!("the body is not a key request: {e}"),
+            )
+        })?
     };
-    if let Some(n) = &name {
+    if let Some(n) = &request.name {
         check_name("name", n)?;
     }
-    let (record, key) = key_record(name)?;
+    let suite_ids = request
+        .suite_ids
+        .map(|named| key_suites(&state.catalog.snapshot(), &named))
+        .transpose()?;
+    // A key restricted to suites makes no key for more of them.
+    if let (Some(wanted), Some(_)) = (&suite_ids, &caller.1 .0) {
+        for suite in wanted {
+            caller.1.check(*suite)?;
+        }
+    }
+    let suite_ids = suite_ids.or_else(|| caller.1 .0.clone());
+    let (mut record, key) = key_record(request.name)?;
+    record.suite_ids = suite_ids;
     state
         .control
         .insert_api_key(caller.0.id, &record, &key.hash)

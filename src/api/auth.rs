@@ -71,9 +71,55 @@ pub fn hash(key: &str) -> String {
     out
 }
 
-/// The authenticated user of a request.
+/// The authenticated user of a request, and the suites its key may be used
+/// for.
 #[derive(Debug, Clone)]
-pub struct Caller(pub User);
+pub struct Caller(pub User, pub KeyScope);
+
+/// The suites a request may touch: its API key's, or every suite (a key
+/// without suites, a signed-in browser).
+#[derive(Debug, Clone, Default)]
+pub struct KeyScope(pub Option<Vec<uuid::Uuid>>);
+
+impl KeyScope {
+    pub fn allows(&self, suite_id: uuid::Uuid) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|suites| suites.contains(&suite_id))
+    }
+
+    /// Refuses a write to a suite the key is not for.
+    pub fn check(&self, suite_id: uuid::Uuid) -> Result<(), ApiError> {
+        if self.allows(suite_id) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "key_not_for_suite",
+                format!("this API key is restricted to other suites than {suite_id}; use a key for that suite"),
+            )
+            .field("suite_id"))
+        }
+    }
+
+    /// The suite a list is filtered to: the one asked for, if the key is for
+    /// it; a key for one suite lists that suite; a key for several must name
+    /// one.
+    pub fn list_filter(&self, asked: Option<uuid::Uuid>) -> Result<Option<uuid::Uuid>, ApiError> {
+        match (&self.0, asked) {
+            (None, asked) => Ok(asked),
+            (Some(_), Some(suite)) => self.check(suite).map(|()| Some(suite)),
+            (Some(suites), None) => match suites.as_slice() {
+                [only] => Ok(Some(*only)),
+                _ => Err(ApiError::unprocessable(
+                    "suite_id_required",
+                    "this API key is restricted to several suites: name one with `suite_id`",
+                )
+                .field("suite_id")),
+            },
+        }
+    }
+}
 
 impl Caller {
     pub fn require_admin(&self) -> Result<(), ApiError> {
@@ -106,12 +152,13 @@ impl FromRequestParts<Arc<ApiState>> for Caller {
             .filter(|k| k.starts_with(KEY_PREFIX))
             .ok_or_else(|| ApiError::unauthorized("invalid API key"))?;
         let digest = hash(key);
-        let user = state
+        let owner = state
             .control
             .authenticate(&digest)
             .await
             .map_err(ServiceError::from)?;
-        user.map(Caller)
+        owner
+            .map(|owner| Caller(owner.user, KeyScope(owner.suite_ids)))
             .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))
     }
 }
@@ -142,7 +189,7 @@ async fn from_session_cookie(parts: &Parts, state: &ApiState) -> Result<Caller, 
             ));
         }
     }
-    Ok(Caller(user))
+    Ok(Caller(user, KeyScope::default()))
 }
 
 #[cfg(test)]

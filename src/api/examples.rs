@@ -115,6 +115,7 @@ pub async fn create(
         .control
         .get_session(user_id, session_id)
         .await?
+        .filter(|s| caller.1.allows(s.suite_id))
         .ok_or_else(|| ApiError::not_found("session").field("session_id"))?;
     let snapshot = state.catalog.snapshot();
     if !snapshot.models.exists(body.model_id) {
@@ -177,6 +178,7 @@ pub async fn get(
         .control
         .get_example(user_id, id)
         .await?
+        .filter(|r| caller.1.allows(r.suite_id))
         .map(axum::Json)
         .ok_or_else(|| ApiError::not_found("example"))
 }
@@ -203,10 +205,12 @@ pub async fn list(
         per_page: q.per_page,
     }
     .page()?;
-    let suite_id = state
-        .catalog
-        .snapshot()
-        .suite_filter(q.suite_id.as_deref())?;
+    let suite_id = caller.1.list_filter(
+        state
+            .catalog
+            .snapshot()
+            .suite_filter(q.suite_id.as_deref())?,
+    )?;
     let filter = ExampleFilter {
         session_id: q.session_id,
         suite_id,
@@ -229,6 +233,7 @@ pub async fn messages(
         .control
         .get_example(user_id, id)
         .await?
+        .filter(|r| caller.1.allows(r.suite_id))
         .ok_or_else(|| ApiError::not_found("example"))?;
     let path = completed_path(&example)?;
     let location = object_store::path::Path::parse(&path)

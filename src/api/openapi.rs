@@ -131,8 +131,6 @@ struct Fails {
     /// 400: a malformed path id or query parameter, or a malformed body.
     bad_request: bool,
     not_found: bool,
-    /// 403: administrators only.
-    admin: bool,
     /// 409: in use, duplicate, not yet completed.
     conflict: bool,
     /// 413 and 415: request bodies.
@@ -144,7 +142,6 @@ struct Fails {
 const READ: Fails = Fails {
     bad_request: true,
     not_found: false,
-    admin: false,
     conflict: false,
     body: false,
     busy: false,
@@ -174,7 +171,11 @@ fn operation(op: Op) -> Value {
         "malformed path id, query parameter or body",
     );
     add(401, true, "missing, invalid or revoked API key");
-    add(403, f.admin, "only administrators may do this");
+    add(
+        403,
+        true,
+        "only administrators may do this (`forbidden`), or the API key is restricted to other suites (`key_not_for_suite`)",
+    );
     add(
         404,
         f.not_found,
@@ -259,7 +260,6 @@ fn build() -> Value {
     let write = Fails {
         bad_request: true,
         not_found: true,
-        admin: true,
         conflict: true,
         body: true,
         busy: false,
@@ -1362,6 +1362,10 @@ fn schemas() -> Value {
     );
     schemas.insert("NewApiKey".into(), closed(json!({
             "name": { "type": "string", "minLength": 1, "maxLength": 200, "pattern": PRINTABLE, "nullable": true },
+            "suite_ids": {
+                "type": "array", "minItems": 1, "maxItems": 100, "items": suite_ref(), "nullable": true,
+                "description": "the suites the key may be used for, by id or name; absent: every suite (a key restricted to suites makes keys for those only)",
+            },
         }), &[]));
     schemas.insert("CreatedApiKey".into(), object(json!({
             "id": uuid(),
@@ -1369,7 +1373,8 @@ fn schemas() -> Value {
             "key": { "type": "string", "pattern": "^tp_live_[A-Za-z0-9_-]{43}$", "description": "the secret: store it now" },
             "masked": { "type": "string", "description": "how the key is listed: its prefix and the ends of its random part" },
             "created_at": timestamp(),
-        }), &["id", "name", "key", "masked", "created_at"]));
+            "suite_ids": nullable(json!({ "type": "array", "items": uuid() })),
+        }), &["id", "name", "key", "masked", "created_at", "suite_ids"]));
     schemas.insert("ApiKey".into(), object(json!({
             "id": uuid(),
             "name": nullable(json!({ "type": "string" })),
@@ -1377,7 +1382,8 @@ fn schemas() -> Value {
             "created_at": timestamp(),
             "last_used_at": nullable(timestamp()),
             "revoked_at": nullable(timestamp()),
-        }), &["id", "name", "masked", "created_at", "last_used_at", "revoked_at"]));
+            "suite_ids": nullable(json!({ "type": "array", "items": uuid(), "description": "the suites the key may be used for; null: every suite" })),
+        }), &["id", "name", "masked", "created_at", "last_used_at", "revoked_at", "suite_ids"]));
     schemas.insert("Usage".into(), object(json!({
             "billing_period": object(json!({ "start": timestamp(), "end": timestamp() }), &["start", "end"]),
             "suite_id": nullable(uuid()),

@@ -39,6 +39,7 @@ async fn own_session(state: &ApiState, caller: &Caller, id: Uuid) -> ApiResult<S
         .control
         .get_session(user_id, id)
         .await?
+        .filter(|r| caller.1.allows(r.suite_id))
         .ok_or_else(|| ApiError::not_found("session"))?;
     let key = ObjectPath::from(format!("sessions/{id}/{SESSION_OBJECT}"));
     review::load_session(state.objects.as_ref(), &key)
@@ -93,6 +94,7 @@ pub async fn screenshot(
         .control
         .get_session(user_id, id)
         .await?
+        .filter(|r| caller.1.allows(r.suite_id))
         .ok_or_else(|| ApiError::not_found("session"))?;
     let key = ObjectPath::from(format!("sessions/{id}/screenshots/{name}"));
     let bytes = match state.objects.get(&key).await {
@@ -121,6 +123,7 @@ pub async fn actions(
         .control
         .get_example(user_id, id)
         .await?
+        .filter(|r| caller.1.allows(r.suite_id))
         .ok_or_else(|| ApiError::not_found("example"))?;
     completed_path(&example)?;
     let key = ObjectPath::from(format!("examples/{id}/{ACTIONS_OBJECT}"));

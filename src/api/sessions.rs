@@ -256,6 +256,7 @@ pub async fn create(
             .field("suite_id")
         })?;
     let suite_id = suite.id;
+    caller.1.check(suite_id)?;
     let description = description.filter(|d| !d.trim().is_empty());
     if let Some(text) = &description {
         crate::text::check_text("description", text).map_err(|e| {
@@ -460,6 +461,7 @@ pub async fn get(
         .control
         .get_session(caller.0.id, id)
         .await?
+        .filter(|s| caller.1.allows(s.suite_id))
         .map(axum::Json)
         .ok_or_else(|| ApiError::not_found("session"))
 }
@@ -484,10 +486,12 @@ pub async fn list(
         per_page: q.per_page,
     }
     .page()?;
-    let suite = state
-        .catalog
-        .snapshot()
-        .suite_filter(q.suite_id.as_deref())?;
+    let suite = caller.1.list_filter(
+        state
+            .catalog
+            .snapshot()
+            .suite_filter(q.suite_id.as_deref())?,
+    )?;
     let (items, total) = state
         .control
         .list_sessions(caller.0.id, suite, page)

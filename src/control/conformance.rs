@@ -50,6 +50,7 @@ macro_rules! each_conformance_test {
     ($harness:ident) => {
         $crate::control::conformance::each_conformance_test!(@tests $harness;
             users_are_created_with_their_first_key,
+            keys_carry_their_suites,
             api_keys_are_listed_live_oldest_first_per_user,
             authenticate_refuses_revoked_keys_and_records_use,
             sessions_are_listed_newest_first_per_user_and_suite,
@@ -107,6 +108,7 @@ fn new_key(created_at: String, name: Option<&str>) -> ApiKey {
         created_at,
         last_used_at: None,
         revoked_at: None,
+        suite_ids: None,
     }
 }
 
@@ -202,7 +204,11 @@ pub async fn users_are_created_with_their_first_key(control: &dyn ControlPlane) 
     let (a, key, hash) = new_user(control, "a").await;
     assert_eq!(control.user_count().await.expect("user_count"), before + 1);
     assert_eq!(
-        control.authenticate(&hash).await.expect("authenticate"),
+        control
+            .authenticate(&hash)
+            .await
+            .expect("authenticate")
+            .map(|o| o.user),
         Some(a.clone())
     );
     let admin = User {
@@ -220,7 +226,8 @@ pub async fn users_are_created_with_their_first_key(control: &dyn ControlPlane) 
         control
             .authenticate(&admin_hash)
             .await
-            .expect("authenticate"),
+            .expect("authenticate")
+            .map(|o| o.user),
         Some(admin)
     );
     let (keys, total) = control
@@ -245,7 +252,11 @@ pub async fn users_are_created_with_their_first_key(control: &dyn ControlPlane) 
         .is_err());
     assert_eq!(control.user_count().await.expect("user_count"), before + 2);
     assert_eq!(
-        control.authenticate(&hash).await.expect("authenticate"),
+        control
+            .authenticate(&hash)
+            .await
+            .expect("authenticate")
+            .map(|o| o.user),
         Some(a.clone())
     );
     // Nor is a second key with a hash already in use.
@@ -366,7 +377,11 @@ pub async fn authenticate_refuses_revoked_keys_and_records_use(control: &dyn Con
 
     let before = now();
     assert_eq!(
-        control.authenticate(&hash).await.expect("authenticate"),
+        control
+            .authenticate(&hash)
+            .await
+            .expect("authenticate")
+            .map(|o| o.user),
         Some(a.clone())
     );
     let after = now();
@@ -397,13 +412,63 @@ pub async fn authenticate_refuses_revoked_keys_and_records_use(control: &dyn Con
         .await
         .expect("revoke_api_key"));
     assert_eq!(
-        control.authenticate(&hash).await.expect("authenticate"),
+        control
+            .authenticate(&hash)
+            .await
+            .expect("authenticate")
+            .map(|o| o.user),
         None
     );
     assert_eq!(
-        control.authenticate(&b_hash).await.expect("authenticate"),
+        control
+            .authenticate(&b_hash)
+            .await
+            .expect("authenticate")
+            .map(|o| o.user),
         Some(b)
     );
+}
+
+/// A key restricted to suites says so when it authenticates and when it is
+/// listed; an unrestricted key has no suites.
+pub async fn keys_carry_their_suites(control: &dyn ControlPlane) {
+    let (a, unrestricted, hash) = new_user(control, "a").await;
+    let suites = vec![Uuid::new_v4(), Uuid::new_v4()];
+    let scoped = ApiKey {
+        suite_ids: Some(suites.clone()),
+        ..new_key(at(20), Some("scoped"))
+    };
+    let scoped_hash = random_hash();
+    control
+        .insert_api_key(a.id, &scoped, &scoped_hash)
+        .await
+        .expect("insert_api_key");
+    let owner = control
+        .authenticate(&scoped_hash)
+        .await
+        .expect("authenticate")
+        .expect("a live key");
+    assert_eq!(owner.user, a);
+    assert_eq!(owner.suite_ids, Some(suites.clone()));
+    let owner = control
+        .authenticate(&hash)
+        .await
+        .expect("authenticate")
+        .expect("a live key");
+    assert_eq!(owner.suite_ids, None);
+    let (keys, _) = control
+        .list_api_keys(a.id, page(1, 10))
+        .await
+        .expect("list_api_keys");
+    let listed = |id| {
+        keys.iter()
+            .find(|k| k.id == id)
+            .expect("listed")
+            .suite_ids
+            .clone()
+    };
+    assert_eq!(listed(scoped.id), Some(suites));
+    assert_eq!(listed(unrestricted.id), None);
 }
 
 // ----------------------------------------------------------------- sessions
@@ -984,7 +1049,8 @@ pub async fn timestamps_are_rfc3339_utc_with_milliseconds(control: &dyn ControlP
         .authenticate(&hash)
         .await
         .expect("authenticate")
-        .expect("a user");
+        .expect("a user")
+        .user;
     assert_timestamp(&user.created_at);
     assert_eq!(user.created_at, a.created_at);
     let times = [now(), at(0), "2030-12-31T23:59:59.999Z".to_owned()];

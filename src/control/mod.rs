@@ -80,6 +80,16 @@ pub struct ApiKey {
     pub created_at: String,
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// The suites the key may be used for; None: every suite.
+    pub suite_ids: Option<Vec<Uuid>>,
+}
+
+/// Who a live key belongs to, and what it may be used for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyOwner {
+    pub user: User,
+    /// The key's suites; None: every suite.
+    pub suite_ids: Option<Vec<Uuid>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -235,8 +245,9 @@ pub trait ControlPlane: Send + Sync + 'static {
         key: &ApiKey,
         key_hash: &str,
     ) -> ControlResult<()>;
-    /// The user a live key hash belongs to; records that the key was used.
-    async fn authenticate(&self, key_hash: &str) -> ControlResult<Option<User>>;
+    /// The user a live key hash belongs to, with the key's suites; records
+    /// that the key was used.
+    async fn authenticate(&self, key_hash: &str) -> ControlResult<Option<KeyOwner>>;
     /// The user's live keys, oldest first.
     async fn list_api_keys(&self, user_id: Uuid, page: Page) -> ControlResult<(Vec<ApiKey>, i64)>;
     /// Revokes one of the user's live keys; false when the user has none by

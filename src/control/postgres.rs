@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use super::{
     timestamp, ApiKey, CatalogFile, ControlError, ControlPlane, ControlResult, ExampleError,
-    ExampleFilter, ExampleRecord, NewUpload, Page, SessionRecord, Status, StoredCatalog,
+    ExampleFilter, ExampleRecord, KeyOwner, NewUpload, Page, SessionRecord, Status, StoredCatalog,
     StoredObject, UploadOutcome, UsageRows, User,
 };
 use crate::distributed::config::DatabaseConfig;
@@ -189,8 +189,11 @@ CREATE TABLE catalog_version (
 INSERT INTO catalog_version (version) VALUES (0);
 ";
 
+/// Step 3: the suites an API key may be used for (NULL: every suite).
+const STEP_3: &str = "ALTER TABLE api_keys ADD COLUMN suite_ids uuid[];";
+
 /// The migration steps in order; step N is recorded as version N.
-const MIGRATIONS: &[&str] = &[STEP_1, STEP_2];
+const MIGRATIONS: &[&str] = &[STEP_1, STEP_2, STEP_3];
 
 /// The distributed deployment's control plane. Cloning shares the pool.
 #[derive(Clone)]
@@ -480,6 +483,7 @@ fn key_from_row(row: &Row) -> ControlResult<ApiKey> {
         created_at: time_col(row, "created_at")?,
         last_used_at: opt_time_col(row, "last_used_at")?,
         revoked_at: opt_time_col(row, "revoked_at")?,
+        suite_ids: col(row, "suite_ids")?,
     })
 }
 
@@ -542,8 +546,8 @@ async fn insert_api_key(
 ) -> ControlResult<()> {
     client
         .execute(
-            "INSERT INTO api_keys (id, user_id, name, prefix, key_sha256, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO api_keys (id, user_id, name, prefix, key_sha256, created_at, suite_ids)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[
                 &key.id,
                 &user_id,
@@ -551,6 +555,7 @@ async fn insert_api_key(
                 &key.masked,
                 &key_hash,
                 &parse_time(&key.created_at)?,
+                &key.suite_ids,
             ],
         )
         .await?;
@@ -660,7 +665,7 @@ impl ControlPlane for PostgresControlPlane {
         insert_api_key(&self.client().await?, user_id, key, key_hash).await
     }
 
-    async fn authenticate(&self, key_hash: &str) -> ControlResult<Option<User>> {
+    async fn authenticate(&self, key_hash: &str) -> ControlResult<Option<KeyOwner>> {
         let now = now_millis();
         // One round trip on every request: the lookup, and the use recorded
         // when the last one is older than the resolution.
@@ -669,18 +674,25 @@ impl ControlPlane for PostgresControlPlane {
             .await?
             .query_opt(
                 "WITH live AS (
-                    SELECT id, user_id FROM api_keys WHERE key_sha256 = $1 AND revoked_at IS NULL
+                    SELECT id, user_id, suite_ids FROM api_keys WHERE key_sha256 = $1 AND revoked_at IS NULL
                  ), used AS (
                     UPDATE api_keys SET last_used_at = $2
                     WHERE id IN (SELECT id FROM live)
                       AND (last_used_at IS NULL OR last_used_at < $3)
                  )
-                 SELECT u.id, u.display_name, u.is_admin, u.created_at
+                 SELECT u.id, u.display_name, u.is_admin, u.created_at, live.suite_ids
                  FROM live JOIN users u ON u.id = live.user_id",
                 &[&key_hash, &now, &(now - LAST_USED_RESOLUTION)],
             )
             .await?;
-        row.as_ref().map(user_from_row).transpose()
+        row.as_ref()
+            .map(|row| {
+                Ok(KeyOwner {
+                    user: user_from_row(row)?,
+                    suite_ids: col(row, "suite_ids")?,
+                })
+            })
+            .transpose()
     }
 
     async fn list_api_keys(&self, user_id: Uuid, page: Page) -> ControlResult<(Vec<ApiKey>, i64)> {
@@ -688,7 +700,7 @@ impl ControlPlane for PostgresControlPlane {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys
+                "SELECT id, name, prefix, created_at, last_used_at, revoked_at, suite_ids FROM api_keys
                  WHERE user_id = $1 AND revoked_at IS NULL
                  ORDER BY created_at, id LIMIT $2 OFFSET $3",
                 &[&user_id, &limit, &offset],

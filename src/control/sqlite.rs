@@ -16,13 +16,13 @@ use std::collections::HashSet;
 
 use super::{
     now, ApiKey, CatalogFile, ControlError, ControlPlane, ControlResult, ExampleError,
-    ExampleFilter, ExampleRecord, NewUpload, Page, SessionRecord, Status, StoredCatalog,
+    ExampleFilter, ExampleRecord, KeyOwner, NewUpload, Page, SessionRecord, Status, StoredCatalog,
     StoredObject, UploadOutcome, UsageRows, User,
 };
 
 /// `PRAGMA user_version` of the schema this build writes. A database from a
 /// newer build is refused rather than misread.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE users (
@@ -126,6 +126,10 @@ INSERT INTO catalog_version (version) VALUES (0);
 /// server's secrets (src/control/accounts.rs).
 use super::accounts::SCHEMA_V6;
 
+/// Version 7: the suites an API key may be used for (a JSON array of ids;
+/// NULL: every suite).
+const SCHEMA_V7: &str = "ALTER TABLE api_keys ADD COLUMN suite_ids TEXT;";
+
 /// The shared handle. Cloning is cheap.
 #[derive(Clone)]
 pub struct Db {
@@ -187,7 +191,7 @@ fn migrate(conn: &mut Connection) -> ControlResult<()> {
     }
     // Each step runs once, in its own transaction, from the version found.
     let steps = [
-        SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6,
+        SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
     ];
     for (to, step) in (1..).zip(steps) {
         if version < to {
@@ -254,8 +258,8 @@ pub fn insert_api_key(
     // `prefix` holds the masked form: keys made before version 5 kept their
     // first characters only, and are listed as such.
     conn.execute(
-        "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![key.id.to_string(), user_id.to_string(), key.name, key.masked, key_hash, key.created_at],
+        "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at, suite_ids) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![key.id.to_string(), user_id.to_string(), key.name, key.masked, key_hash, key.created_at, suite_ids_text(&key.suite_ids)],
     )?;
     Ok(())
 }
@@ -264,15 +268,38 @@ pub fn insert_api_key(
 /// rather than one per request.
 const LAST_USED_RESOLUTION: chrono::Duration = chrono::Duration::seconds(60);
 
-/// The user a live (not revoked) key hash belongs to; records the use.
-pub fn authenticate(conn: &Connection, key_hash: &str) -> ControlResult<Option<User>> {
+/// A key's suites as stored: a JSON array of ids, or NULL for every suite.
+fn suite_ids_text(suite_ids: &Option<Vec<Uuid>>) -> Option<String> {
+    suite_ids.as_ref().map(|ids| {
+        serde_json::Value::from(ids.iter().map(|id| id.to_string()).collect::<Vec<_>>()).to_string()
+    })
+}
+
+fn suite_ids_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Vec<Uuid>>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|t| {
+        serde_json::from_str::<Vec<Uuid>>(&t).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+        })
+    })
+    .transpose()
+}
+
+/// The user a live (not revoked) key hash belongs to, with the key's
+/// suites; records the use.
+pub fn authenticate(conn: &Connection, key_hash: &str) -> ControlResult<Option<KeyOwner>> {
     let user = conn
         .query_row(
-            "SELECT u.id, u.display_name, u.is_admin, u.created_at
+            "SELECT u.id, u.display_name, u.is_admin, u.created_at, k.suite_ids
              FROM api_keys k JOIN users u ON u.id = k.user_id
              WHERE k.key_hash = ?1 AND k.revoked_at IS NULL",
             [key_hash],
-            user_from_row,
+            |r| {
+                Ok(KeyOwner {
+                    user: user_from_row(r)?,
+                    suite_ids: suite_ids_col(r, 4)?,
+                })
+            },
         )
         .optional()?;
     if user.is_some() {
@@ -297,7 +324,7 @@ pub fn list_api_keys(
 ) -> ControlResult<(Vec<ApiKey>, i64)> {
     let (limit, offset) = page.limit_offset();
     let mut stmt = conn.prepare(
-        "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys
+        "SELECT id, name, prefix, created_at, last_used_at, revoked_at, suite_ids FROM api_keys
          WHERE user_id = ?1 AND revoked_at IS NULL ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
     )?;
     let items = stmt
@@ -309,6 +336,7 @@ pub fn list_api_keys(
                 created_at: r.get(3)?,
                 last_used_at: r.get(4)?,
                 revoked_at: r.get(5)?,
+                suite_ids: suite_ids_col(r, 6)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -866,7 +894,7 @@ impl ControlPlane for SqliteControlPlane {
             .await
     }
 
-    async fn authenticate(&self, key_hash: &str) -> ControlResult<Option<User>> {
+    async fn authenticate(&self, key_hash: &str) -> ControlResult<Option<KeyOwner>> {
         let key_hash = key_hash.to_owned();
         self.db
             .call(move |conn| authenticate(conn, &key_hash))
@@ -1194,6 +1222,7 @@ mod tests {
             created_at: now(),
             last_used_at: None,
             revoked_at: None,
+            suite_ids: None,
         };
         insert_api_key(&conn, u.id, &key, "hash").expect("key");
         assert!(authenticate(&conn, "hash").expect("lookup").is_some());

@@ -35,7 +35,25 @@ async fn live_keys(state: &ApiState, user: &WebUser) -> Result<Vec<ApiKey>, WebE
     Ok(keys)
 }
 
-fn keys_table(keys: &[ApiKey]) -> Markup {
+/// The names of a key's suites, or "every suite".
+fn suites_of(state: &ApiState, key: &ApiKey) -> String {
+    let snapshot = state.catalog.snapshot();
+    match &key.suite_ids {
+        None => "every suite".to_owned(),
+        Some(ids) => ids
+            .iter()
+            .map(|id| {
+                snapshot
+                    .catalog
+                    .suite_by_id(*id)
+                    .map_or_else(|| id.to_string(), |s| s.name.clone())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+fn keys_table(state: &ApiState, keys: &[ApiKey]) -> Markup {
     html! {
         @if keys.is_empty() {
             p { "You have no API keys yet." }
@@ -46,6 +64,7 @@ fn keys_table(keys: &[ApiKey]) -> Markup {
                     tr {
                         th scope="col" { "Name" }
                         th scope="col" { "Key" }
+                        th scope="col" { "Suites" }
                         th scope="col" { "Created" }
                         th scope="col" { "Last used" }
                         th scope="col" { span class="hint" { "Actions" } }
@@ -56,6 +75,7 @@ fn keys_table(keys: &[ApiKey]) -> Markup {
                         tr {
                             td { (key.name.as_deref().unwrap_or("(unnamed)")) }
                             td { code { (key.masked) } }
+                            td { (suites_of(state, key)) }
                             td { (key.created_at) }
                             td { (key.last_used_at.as_deref().unwrap_or("never")) }
                             td {
@@ -70,7 +90,8 @@ fn keys_table(keys: &[ApiKey]) -> Markup {
     }
 }
 
-fn create_form(user: &WebUser) -> Markup {
+fn create_form(state: &ApiState, user: &WebUser) -> Markup {
+    let snapshot = state.catalog.snapshot();
     html! {
         h2 { "Create a key" }
         form class="stack" method="post" action="/keys" {
@@ -79,6 +100,16 @@ fn create_form(user: &WebUser) -> Markup {
                 "Name"
                 span class="hint" id="key-name-hint" { "Optional: what the key is for, e.g. \"CI uploads\"." }
                 input type="text" name="name" maxlength="200" aria-describedby="key-name-hint";
+            }
+            label {
+                "Suite"
+                span class="hint" id="key-suite-hint" { "A key for one suite cannot upload to or read the others." }
+                select name="suite" aria-describedby="key-suite-hint" {
+                    option value="" { "Every suite" }
+                    @for suite in snapshot.catalog.suites() {
+                        option value=(suite.id) { (suite.display_name) " (" (suite.name) ")" }
+                    }
+                }
             }
             div { button type="submit" { "Create key" } }
         }
@@ -95,9 +126,9 @@ pub async fn list(State(state): State<Arc<ApiState>>, user: WebUser) -> Result<R
     Ok(page.render(html! {
         h1 { "API keys" }
         p { "Send a key in the " code { "X-API-Key" } " header of every API request. See the " a href="/quickstart" { "Quickstart" } "." }
-        (create_form(&user))
+        (create_form(&state, &user))
         h2 { "Your keys" }
-        (keys_table(&keys))
+        (keys_table(&state, &keys))
     }))
 }
 
@@ -105,6 +136,9 @@ pub async fn list(State(state): State<Arc<ApiState>>, user: WebUser) -> Result<R
 pub struct CreateForm {
     #[serde(default)]
     name: String,
+    /// A suite's id; empty: every suite.
+    #[serde(default)]
+    suite: String,
     #[serde(default, rename = "csrf_token")]
     csrf: String,
 }
@@ -128,14 +162,22 @@ pub async fn create(
             html! {
                 h1 { "API keys" }
                 (notice(NoticeKind::Error, "A key's name has at most 200 printable characters."))
-                (create_form(&user))
+                (create_form(&state, &user))
                 h2 { "Your keys" }
-                (keys_table(&keys))
+                (keys_table(&state, &keys))
             },
         ));
     }
     let name = (!name.is_empty()).then(|| name.to_owned());
-    let (record, key) = crate::api::account::key_record(name)?;
+    let suite_ids = match form.suite.trim() {
+        "" => None,
+        named => Some(
+            crate::api::account::key_suites(&state.catalog.snapshot(), &[named.to_owned()])
+                .map_err(|_| WebError::NotFound)?,
+        ),
+    };
+    let (mut record, key) = crate::api::account::key_record(name)?;
+    record.suite_ids = suite_ids;
     state
         .control
         .insert_api_key(user.user.id, &record, &key.hash)
@@ -160,9 +202,9 @@ pub async fn create(
                 }
                 p id="copy-status" role="status" aria-live="polite" {}
             }
-            (create_form(&user))
+            (create_form(&state, &user))
             h2 { "Your keys" }
-            (keys_table(&keys))
+            (keys_table(&state, &keys))
         },
     ))
 }

@@ -1117,3 +1117,115 @@ pub fn a_session_can_be_reviewed_through_events_screenshots_and_actions(target: 
         assert_eq!(error["code"], "not_found", "{path}");
     }
 }
+
+/// Issue #12: an API key restricted to suites uploads to and reads only
+/// those suites; it cannot make a key for more of them.
+pub fn a_key_restricted_to_suites_sees_only_them(target: &mut dyn Target) {
+    let server = target.api();
+    let admin = server.admin_key();
+    let gmail = server.gmail(&admin);
+    let created = json_of(
+        server
+            .post(&admin, "/api-keys")
+            .json(&json!({ "name": "gmail only", "suite_ids": ["gmail"] }))
+            .send()
+            .expect("create a scoped key"),
+        StatusCode::CREATED,
+    );
+    assert_eq!(created["suite_ids"], json!([gmail]), "{created}");
+    let scoped = created["key"].as_str().expect("key").to_owned();
+    let listed = json_of(
+        server.get(&admin, "/api-keys").send().expect("keys"),
+        StatusCode::OK,
+    );
+    let entry = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|k| k["id"] == created["id"])
+        .expect("the scoped key is listed")
+        .clone();
+    assert_eq!(entry["suite_ids"], json!([gmail]));
+    assert!(listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .any(|k| k["suite_ids"].is_null()));
+
+    // Unknown suites are refused by name.
+    let refused = error_of(
+        server
+            .post(&admin, "/api-keys")
+            .json(&json!({ "suite_ids": ["no-such-suite"] }))
+            .send()
+            .expect("create"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert_eq!(refused["code"], "unknown_suite", "{refused}");
+
+    // The scoped key uploads to its suite and lists it.
+    let fixture =
+        std::fs::read(repo().join("tests/fixtures/recordings/create_label.trace.json.gz"))
+            .expect("fixture");
+    let session = json_of(
+        server.upload(&scoped, "gmail", "create_label.trace.json.gz", fixture),
+        StatusCode::CREATED,
+    );
+    let session_id = session["id"].as_str().expect("id");
+    let sessions = json_of(
+        server.get(&scoped, "/sessions").send().expect("list"),
+        StatusCode::OK,
+    );
+    assert_eq!(sessions["total"], 1, "{sessions}");
+
+    // A suite outside the key: refused for an upload, a list and a new key.
+    let other_suite = json_of(
+        server
+            .post(&admin, "/suites")
+            .json(&json!({ "name": "notes", "display_name": "Notes", "actions": [] }))
+            .send()
+            .expect("create a suite"),
+        StatusCode::CREATED,
+    );
+    let other = other_suite["id"].as_str().expect("suite id");
+    let refused = error_of(
+        server.upload(&scoped, "notes", "t.jsonl", b"{}\n".to_vec()),
+        StatusCode::FORBIDDEN,
+    );
+    assert_eq!(refused["code"], "key_not_for_suite", "{refused}");
+    let refused = error_of(
+        server
+            .get(&scoped, &format!("/sessions?suite_id={other}"))
+            .send()
+            .expect("list"),
+        StatusCode::FORBIDDEN,
+    );
+    assert_eq!(refused["code"], "key_not_for_suite", "{refused}");
+    let wider = error_of(
+        server
+            .post(&scoped, "/api-keys")
+            .json(&json!({ "suite_ids": ["gmail", other] }))
+            .send()
+            .expect("create"),
+        StatusCode::FORBIDDEN,
+    );
+    assert_eq!(wider["code"], "key_not_for_suite", "{wider}");
+    // A key made with the scoped key is scoped the same.
+    let made = json_of(
+        server
+            .post(&scoped, "/api-keys")
+            .json(&json!({ "name": "made by the scoped key" }))
+            .send()
+            .expect("create"),
+        StatusCode::CREATED,
+    );
+    assert_eq!(made["suite_ids"], json!([gmail]), "{made}");
+    // The same user's unrestricted key sees the session too.
+    json_of(
+        server
+            .get(&admin, &format!("/sessions/{session_id}"))
+            .send()
+            .expect("get"),
+        StatusCode::OK,
+    );
+}
