@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::{ControlResult, Page};
 use tracepipe_billing::InvoiceLine;
 
+#[cfg(test)]
 pub mod conformance;
 
 /// Whether the user has a card Stripe can charge.
