@@ -40,7 +40,7 @@ fn disabled() -> ApiError {
 }
 
 fn stripe_failed(e: impl std::fmt::Display) -> ApiError {
-    eprintln!("billing: Stripe: {e}");
+    tracing::warn!("billing: Stripe: {e}");
     let mut refusal = ApiError::new(
         StatusCode::BAD_GATEWAY,
         "stripe_unavailable",
@@ -257,7 +257,7 @@ async fn apply(state: &ApiState, event: &WebhookEvent) -> ApiResult<()> {
         "invoice.paid" | "invoice.payment_failed" | "invoice.finalized" => {
             invoice_changed(state, &event.event_type, object).await?;
         }
-        other => eprintln!("billing: webhook event {other} ({}) ignored", event.id),
+        other => tracing::info!(event = %event.id, "billing: webhook event {other} ignored"),
     }
     Ok(())
 }
@@ -283,7 +283,7 @@ async fn card_on_file(
                 )
                 .await?;
         }
-        None => eprintln!("billing: webhook for customer {customer}, who is no user here"),
+        None => tracing::warn!(%customer, "billing: webhook for a customer who is no user here"),
     }
     Ok(())
 }
@@ -309,7 +309,7 @@ async fn invoice_changed(state: &ApiState, event_type: &str, object: &Value) -> 
         }
     };
     let Some(invoice) = recorded else {
-        eprintln!("billing: webhook for Stripe invoice {stripe_id}, which is not in the ledger");
+        tracing::warn!(invoice = %stripe_id, "billing: webhook for a Stripe invoice not in the ledger");
         return Ok(());
     };
     let stated = object

@@ -96,7 +96,7 @@ async fn connect(config: &DatabaseConfig) -> ControlResult<Client> {
         .map_err(|e| ControlError::Unavailable(e.to_string()))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
-            eprintln!("billing: the PostgreSQL connection ended: {e}");
+            tracing::warn!("billing: the PostgreSQL connection ended: {e}");
         }
     });
     // The schema name was checked above; identifiers cannot be bound.

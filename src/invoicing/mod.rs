@@ -363,7 +363,9 @@ impl Invoicing {
             match self.store.month_close(&previous.to_string()).await {
                 Ok(Some(_)) => {}
                 Ok(None) => self.scheduled_close(previous, &claimed_by).await,
-                Err(e) => eprintln!("billing: reading the close of {previous}: {e}"),
+                Err(e) => {
+                    tracing::warn!(period = %previous, "billing: reading the month's close: {e}")
+                }
             }
             tokio::time::sleep(SCHEDULE_CHECK).await;
         }
@@ -378,14 +380,14 @@ impl Invoicing {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => {
-                eprintln!("billing: claiming the close of {period}: {e}");
+                tracing::warn!(%period, "billing: claiming the month's close: {e}");
                 return;
             }
         }
-        eprintln!("billing: closing {period}");
+        tracing::info!(%period, "billing: closing the month");
         match self.close(period, claimed_by, false, |_| {}).await {
-            Ok(summary) => eprintln!("billing: {}", describe(period, &summary)),
-            Err(e) => eprintln!("billing: closing {period}: {e}"),
+            Ok(summary) => tracing::info!("billing: {}", describe(period, &summary)),
+            Err(e) => tracing::error!(%period, "billing: closing the month: {e}"),
         }
     }
 }
