@@ -30,7 +30,7 @@ use crate::invoicing::ensure_customer;
 
 /// The page Stripe sends the browser back to, under the address the request
 /// came to, when `[billing] return_url` is empty.
-const PAYMENT_PAGE: &str = "/billing";
+pub(crate) const PAYMENT_PAGE: &str = "/billing";
 
 fn disabled() -> ApiError {
     ApiError::conflict(
@@ -118,17 +118,15 @@ pub struct Redirect {
     url: String,
 }
 
-/// `POST /billing/setup`: starts saving a card — a Stripe Checkout Session
-/// in setup mode, whose URL the browser goes to. Stripe's webhook says when
-/// the card is saved.
-pub async fn setup(
-    State(state): State<Arc<ApiState>>,
-    caller: Caller,
-    headers: HeaderMap,
-) -> ApiResult<(StatusCode, axum::Json<Redirect>)> {
-    let stripe = stripe(&state)?;
-    let back = return_url(&state, &headers)?;
-    let user_id = caller.0.id;
+/// Starts saving a card for `user_id`: a Stripe Checkout Session in setup
+/// mode, whose URL the browser goes to; Stripe sends it back to `back`.
+/// Shared by `POST /billing/setup` and the payment page.
+pub(crate) async fn start_card_setup(
+    state: &ApiState,
+    user_id: Uuid,
+    back: &str,
+) -> ApiResult<String> {
+    let stripe = stripe(state)?;
     let customer_id = ensure_customer(state.billing.as_ref(), stripe, user_id)
         .await
         .map_err(stripe_failed)?;
@@ -138,7 +136,7 @@ pub async fn setup(
         .create_setup_checkout_session(&SetupCheckout {
             customer_id: &customer_id,
             success_url: &success,
-            cancel_url: &back,
+            cancel_url: back,
             attempt_id: &attempt,
         })
         .await
@@ -153,29 +151,47 @@ pub async fn setup(
             .set_card(user_id, CardStatus::PendingSetup, None, None)
             .await?;
     }
+    Ok(url)
+}
+
+/// A Stripe customer-portal session for `user_id`, where the card on file
+/// is changed; Stripe sends the browser back to `back`.
+pub(crate) async fn open_portal(state: &ApiState, user_id: Uuid, back: &str) -> ApiResult<String> {
+    let stripe = stripe(state)?;
+    let customer_id = ensure_customer(state.billing.as_ref(), stripe, user_id)
+        .await
+        .map_err(stripe_failed)?;
+    let session = stripe
+        .create_portal_session(&customer_id, back, &Uuid::new_v4().to_string())
+        .await
+        .map_err(stripe_failed)?;
+    Ok(session.url)
+}
+
+/// `POST /billing/setup`: starts saving a card; answers the Checkout URL.
+/// Stripe's webhook says when the card is saved.
+pub async fn setup(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<(StatusCode, axum::Json<Redirect>)> {
+    // Billing off is said before anything is asked of the request.
+    stripe(&state)?;
+    let back = return_url(&state, &headers)?;
+    let url = start_card_setup(&state, caller.0.id, &back).await?;
     Ok((StatusCode::CREATED, axum::Json(Redirect { url })))
 }
 
-/// `POST /billing/portal`: a Stripe customer-portal session, where the
-/// caller changes the card on file.
+/// `POST /billing/portal`: Stripe's customer portal, to change the card.
 pub async fn portal(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
     headers: HeaderMap,
 ) -> ApiResult<(StatusCode, axum::Json<Redirect>)> {
-    let stripe = stripe(&state)?;
+    stripe(&state)?;
     let back = return_url(&state, &headers)?;
-    let customer_id = ensure_customer(state.billing.as_ref(), stripe, caller.0.id)
-        .await
-        .map_err(stripe_failed)?;
-    let session = stripe
-        .create_portal_session(&customer_id, &back, &Uuid::new_v4().to_string())
-        .await
-        .map_err(stripe_failed)?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(Redirect { url: session.url }),
-    ))
+    let url = open_portal(&state, caller.0.id, &back).await?;
+    Ok((StatusCode::CREATED, axum::Json(Redirect { url })))
 }
 
 #[derive(Serialize)]

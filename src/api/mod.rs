@@ -6,7 +6,7 @@
 
 pub mod account;
 pub mod auth;
-mod billing;
+pub(crate) mod billing;
 mod catalog;
 pub mod catalog_store;
 pub mod error;

@@ -284,13 +284,16 @@ mod tests {
             Some(file),
             &[(
                 "TRACEPIPE_BILLING_STRIPE_SECRET_KEY",
-                "sk_test_abcdefSECRET",
+                "sk_test_abcdefMUSTNOTLEAK",
             )],
         )
         .expect("valid");
         assert_eq!(c.pricing.models["openai/gpt-4o"].usd_per_1k_tokens, 0.005);
         assert!(c.billing.stripe_enabled());
-        assert!(!format!("{c:?}").contains("SECRET"), "the key is masked");
+        assert!(
+            !format!("{c:?}").contains("MUSTNOTLEAK"),
+            "the key is masked"
+        );
         let bad = "[pricing.models]\n\"x/y\" = { usd_per_1k_tokens = -1 }\n";
         assert!(load(Some(bad), &[]).is_err());
     }
