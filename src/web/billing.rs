@@ -121,7 +121,13 @@ pub async fn show(
     user: WebUser,
     Query(query): Query<PaymentQuery>,
 ) -> Result<Response, WebError> {
-    let message = (query.setup.as_deref() == Some("done")).then(|| {
+    let on_file = state
+        .billing
+        .billing_account(user.user.id)
+        .await?
+        .is_some_and(|a| a.card_status == CardStatus::OnFile);
+    // Back from Checkout before Stripe's webhook has arrived.
+    let message = (query.setup.as_deref() == Some("done") && !on_file).then(|| {
         (
             NoticeKind::Ok,
             "Thank you: Stripe confirms the card in a moment; this page shows it once it has."
@@ -199,7 +205,7 @@ fn invoice_rows(invoices: &[InvoiceRecord]) -> Markup {
                         td {
                             ul class="plain" {
                                 @for line in &invoice.lines {
-                                    li { (line.description) ": " (line.quantity) " — " (money(line.amount_cents)) }
+                                    li { (line.description) " (" (line.quantity) "): " (money(line.amount_cents)) }
                                 }
                             }
                         }
