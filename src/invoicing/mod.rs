@@ -420,3 +420,67 @@ pub fn money(cents: i64) -> String {
     let abs = cents.unsigned_abs();
     format!("{sign}${}.{:02}", abs / 100, abs % 100)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::billing::conformance::make_user;
+    use crate::control::billing_sqlite::SqliteBillingStore;
+    use crate::control::sqlite::{Db, SqliteControlPlane};
+    use crate::serve::config::{Overrides, ServeConfig};
+
+    async fn invoicing(db: &Db) -> Invoicing {
+        let config = ServeConfig::load(None, Vec::new(), &Overrides::default()).expect("defaults");
+        let control: Arc<dyn ControlPlane> = Arc::new(SqliteControlPlane::new(db.clone()));
+        let catalog_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+        let catalog = Arc::new(
+            CatalogStore::open(control.as_ref(), &catalog_dir)
+                .await
+                .expect("catalog"),
+        );
+        Invoicing {
+            control,
+            store: Arc::new(SqliteBillingStore::new(db.clone())),
+            stripe: None,
+            pricing: config.pricing,
+            catalog,
+        }
+    }
+
+    /// Two servers noticing the month's end at once: one claims the close,
+    /// the other leaves it; the month is closed once.
+    #[tokio::test]
+    async fn servers_closing_at_once_close_the_month_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::open(&dir.path().join("t.db")).expect("open");
+        let a = invoicing(&db).await;
+        let b = invoicing(&db).await;
+        make_user(a.control.as_ref(), "Ada").await;
+        let period = Period::containing(Utc::now()).previous();
+        tokio::join!(
+            a.scheduled_close(period, "gateway a"),
+            b.scheduled_close(period, "gateway b")
+        );
+        let close = a
+            .store
+            .month_close(&period.to_string())
+            .await
+            .expect("read")
+            .expect("closed");
+        assert!(["gateway a", "gateway b"].contains(&close.claimed_by.as_str()));
+        assert!(close.finished_at.is_some());
+        // The month that has not ended is not closed by the schedule's rule.
+        let error = a
+            .close(Period::containing(Utc::now()), "command", false, |_| {})
+            .await
+            .expect_err("not ended");
+        assert!(matches!(error, CloseError::NotEnded { .. }), "{error}");
+    }
+
+    #[test]
+    fn money_reads_as_dollars_and_cents() {
+        assert_eq!(money(0), "$0.00");
+        assert_eq!(money(738), "$7.38");
+        assert_eq!(money(-5), "-$0.05");
+    }
+}
