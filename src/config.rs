@@ -77,6 +77,9 @@ fn overlay_onto(
     at: &str,
     source_name: &str,
 ) -> Result<(), ConfigError> {
+    // A table the defaults leave empty is a map whose keys are the file's
+    // (`[pricing.models]`, keyed by model); serde checks its values.
+    let open = base.is_empty();
     for (key, value) in overlay {
         let name = if at.is_empty() {
             key.clone()
@@ -93,6 +96,9 @@ fn overlay_onto(
                     source_name: source_name.to_owned(),
                     message: format!("`{name}` must be a table"),
                 })
+            }
+            (None, value) if open => {
+                base.insert(key, value);
             }
             (None, _) => {
                 return Err(ConfigError::UnknownKey {

@@ -11,6 +11,7 @@ mod config;
 mod control;
 mod distributed;
 mod export;
+mod invoicing;
 mod mcp;
 mod pipeline;
 mod review;
@@ -64,6 +65,8 @@ enum Command {
     Sink(cmd::sink::SinkArgs),
     /// Drive recordings through a running serve or gateway; report throughput and latencies.
     Loadgen(cmd::loadgen::LoadgenArgs),
+    /// Billing: close a month (invoice every user, bill through Stripe when configured).
+    Billing(cmd::billing::BillingArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Processor(args) => cmd::processor::run(args).map(|()| ExitCode::SUCCESS),
         Command::Sink(args) => cmd::sink::run(args).map(|()| ExitCode::SUCCESS),
         Command::Loadgen(args) => cmd::loadgen::run(args),
+        Command::Billing(args) => cmd::billing::run(args),
     };
     match result {
         Ok(code) => code,

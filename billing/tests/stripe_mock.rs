@@ -11,147 +11,18 @@
 //! Skipped, with a printed reason, when `TRACEPIPE_TEST_STRIPE_URL` is not
 //! set and `CI` is not set; under CI a missing service is a failure.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+mod support;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::Router;
+use std::collections::BTreeMap;
+
+use axum::http::Method;
 use chrono::{TimeZone, Utc};
+use support::stripe_proxy::{stripe_mock_url, Call, Proxy};
 use tracepipe_billing::{
     compute_invoice, InvoiceDraft, InvoiceStatus, MeterEvent, Period, PeriodInvoice, PeriodUsage,
     PriceList, SecretKey, SetupCheckout, StripeClient, StripeError, TokenCounts, TokenPrices,
     UnitPrice,
 };
-
-// stripe-mock takes `sk_test_` and letters and digits for a "valid looking" key.
-const TEST_KEY: &str = "sk_test_TracepipeBillingTests";
-
-fn stripe_mock_url() -> Option<String> {
-    if let Ok(url) = std::env::var("TRACEPIPE_TEST_STRIPE_URL") {
-        return Some(url);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but TRACEPIPE_TEST_STRIPE_URL is not: scripts/services/all.sh start stripe-mock; eval \"$(scripts/services/env.sh)\""
-    );
-    eprintln!(
-        "skipped: TRACEPIPE_TEST_STRIPE_URL is not set (scripts/services/all.sh start stripe-mock; eval \"$(scripts/services/env.sh)\")"
-    );
-    None
-}
-
-/// One call the client made.
-#[derive(Debug, Clone)]
-struct Call {
-    method: Method,
-    path: String,
-    idempotency_key: Option<String>,
-    form: BTreeMap<String, String>,
-}
-
-struct Recorder {
-    upstream: String,
-    http: reqwest::Client,
-    calls: Mutex<Vec<Call>>,
-    /// Idempotency key → (request body, status, answer body).
-    answered: Mutex<HashMap<String, (Bytes, StatusCode, Bytes)>>,
-}
-
-/// The recording proxy, on a free loopback port.
-struct Proxy {
-    url: String,
-    recorder: Arc<Recorder>,
-}
-
-impl Proxy {
-    async fn start(upstream: &str) -> Proxy {
-        let recorder = Arc::new(Recorder {
-            upstream: upstream.trim_end_matches('/').to_owned(),
-            http: reqwest::Client::new(),
-            calls: Mutex::new(Vec::new()),
-            answered: Mutex::new(HashMap::new()),
-        });
-        let app = Router::new().fallback(forward).with_state(recorder.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Proxy { url, recorder }
-    }
-
-    fn client(&self) -> StripeClient {
-        StripeClient::with_api_base(SecretKey::new(TEST_KEY), &self.url).expect("client")
-    }
-
-    fn calls(&self) -> Vec<Call> {
-        self.recorder.calls.lock().expect("calls").clone()
-    }
-
-    fn clear(&self) {
-        self.recorder.calls.lock().expect("calls").clear();
-    }
-}
-
-async fn forward(
-    State(recorder): State<Arc<Recorder>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let idempotency_key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    recorder.calls.lock().expect("calls").push(Call {
-        method: method.clone(),
-        path: uri.path().to_owned(),
-        idempotency_key: idempotency_key.clone(),
-        form: url::form_urlencoded::parse(&body).into_owned().collect(),
-    });
-    if let Some(key) = &idempotency_key {
-        let seen = recorder.answered.lock().expect("answers").get(key).cloned();
-        if let Some((first_body, status, answer)) = seen {
-            if first_body != body {
-                let error = r#"{"error":{"type":"idempotency_error","message":"Keys for idempotent requests can only be used with the same parameters they were first used with."}}"#;
-                return (StatusCode::BAD_REQUEST, error).into_response();
-            }
-            return (status, [("idempotent-replayed", "true")], answer).into_response();
-        }
-    }
-    let mut request = recorder.http.request(
-        method,
-        format!(
-            "{}{}",
-            recorder.upstream,
-            uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
-        ),
-    );
-    for name in ["authorization", "content-type", "idempotency-key"] {
-        if let Some(value) = headers.get(name) {
-            request = request.header(name, value.as_bytes());
-        }
-    }
-    let answer = request
-        .body(body.clone())
-        .send()
-        .await
-        .expect("stripe-mock");
-    let status = StatusCode::from_u16(answer.status().as_u16()).expect("status");
-    let answer = answer.bytes().await.expect("body");
-    if let Some(key) = idempotency_key {
-        recorder
-            .answered
-            .lock()
-            .expect("answers")
-            .insert(key, (body, status, answer.clone()));
-    }
-    (status, answer).into_response()
-}
 
 fn usd(x: f64) -> UnitPrice {
     UnitPrice::from_usd(x).expect("price")

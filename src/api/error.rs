@@ -39,6 +39,10 @@ pub enum ServiceError {
     Telemetry(#[from] crate::telemetry::TelemetryError),
     #[error(transparent)]
     WebConfig(#[from] crate::web::WebConfigError),
+    #[error("pricing: {0}")]
+    Pricing(#[from] crate::invoicing::pricing::PricingError),
+    #[error("billing: {0}")]
+    Stripe(#[from] tracepipe_billing::StripeError),
 }
 
 impl ServiceError {

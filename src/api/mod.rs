@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod auth;
+pub(crate) mod billing;
 mod catalog;
 pub mod catalog_store;
 pub mod error;
@@ -34,9 +35,10 @@ use self::catalog_store::CatalogStore;
 use self::error::ApiError;
 use crate::admission::{self, Admission};
 use crate::control::accounts::AccountStore;
+use crate::control::billing::BillingStore;
 use crate::control::ControlPlane;
 use crate::pipeline::Pipeline;
-use crate::serve::config::{LimitsConfig, PricingConfig};
+use crate::serve::config::{BillingConfig, LimitsConfig, PricingConfig};
 
 /// Everything a request handler shares.
 pub struct ApiState {
@@ -62,6 +64,11 @@ pub struct ApiState {
     pub accounts: Arc<dyn AccountStore>,
     /// The web pages' cookie, CSRF key, sign-in throttle and OpenID client.
     pub web: Arc<crate::web::WebAuth>,
+    /// The billing ledger, in the control plane's database.
+    pub billing: Arc<dyn BillingStore>,
+    /// Stripe, when `[billing] stripe_secret_key` is set.
+    pub stripe: Option<tracepipe_billing::StripeClient>,
+    pub billing_config: BillingConfig,
 }
 
 /// How accepted Examples reach the processors. The Example is already stored
@@ -175,6 +182,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
             axum::routing::delete(account::revoke_key),
         )
         .route("/usage", get(usage::get))
+        .route("/invoices", get(billing::list_invoices))
+        .route("/billing/payment-method", get(billing::payment_method))
+        .route("/billing/setup", post(billing::setup))
+        .route("/billing/portal", post(billing::portal))
+        .route("/billing/webhooks", post(billing::webhook))
         .route("/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(limits.max_json_body_bytes))
         .layer(middleware::from_fn_with_state(request_timeout, timeout));

@@ -910,6 +910,76 @@ fn build() -> Value {
         }),
     );
     add(
+        "/invoices",
+        "get",
+        operation(Op {
+            summary: "The caller's invoices, latest period first: each closed month's lines, amounts and status",
+            tag: "billing",
+            params: paging(),
+            body: None,
+            ok: (200, answer("a page of invoices", list("Invoice"))),
+            fails: READ,
+        }),
+    );
+    add(
+        "/billing/payment-method",
+        "get",
+        operation(Op {
+            summary: "Whether the caller has a card on file (its brand and last four digits only)",
+            tag: "billing",
+            params: vec![],
+            body: None,
+            ok: (200, answer("the payment method", r("PaymentMethod"))),
+            fails: READ,
+        }),
+    );
+    let stripe_call = Fails {
+        bad_request: true,
+        conflict: true,
+        ..READ
+    };
+    add(
+        "/billing/setup",
+        "post",
+        operation(Op {
+            summary: "Start saving a card: a Stripe Checkout Session in setup mode, whose URL the browser goes to (409 billing_disabled without Stripe)",
+            tag: "billing",
+            params: vec![],
+            body: None,
+            ok: (201, answer("where to send the browser", r("Redirect"))),
+            fails: stripe_call,
+        }),
+    );
+    add(
+        "/billing/portal",
+        "post",
+        operation(Op {
+            summary: "Stripe's customer portal, where the caller changes the card on file (409 billing_disabled without Stripe)",
+            tag: "billing",
+            params: vec![],
+            body: None,
+            ok: (201, answer("where to send the browser", r("Redirect"))),
+            fails: stripe_call,
+        }),
+    );
+    add(
+        "/billing/webhooks",
+        "post",
+        json!({
+            "summary": "Stripe's webhook endpoint: authenticated by its Stripe-Signature header, not an API key; an event received before is refused",
+            "tags": ["billing"],
+            "security": [],
+            "parameters": [{ "name": "Stripe-Signature", "in": "header", "required": true, "schema": { "type": "string" } }],
+            "requestBody": json_body(json!({ "type": "object", "description": "a Stripe event, exactly as Stripe sent it" })),
+            "responses": {
+                "200": answer("acted on", object(json!({ "received": { "type": "boolean" } }), &["received"])),
+                "400": error("the signature is missing, does not match, or is outside the tolerance (`invalid_signature`)"),
+                "409": error("the event was received before (`webhook_replayed`), or webhooks are not configured (`billing_disabled`)"),
+                "500": error("internal error; the message carries a reference for the server log"),
+            },
+        }),
+    );
+    add(
         "/openapi.json",
         "get",
         json!({
@@ -930,7 +1000,7 @@ fn build() -> Value {
         "servers": [{ "url": "/v1" }],
         "security": [{ "ApiKey": [] }],
         "tags": [
-            { "name": "sessions" }, { "name": "examples" }, { "name": "review" }, { "name": "catalog" }, { "name": "account" }, { "name": "meta" }
+            { "name": "sessions" }, { "name": "examples" }, { "name": "review" }, { "name": "catalog" }, { "name": "account" }, { "name": "billing" }, { "name": "meta" }
         ],
         "paths": paths,
         "components": {
@@ -1404,5 +1474,38 @@ fn schemas() -> Value {
                 "currency": { "type": "string", "enum": ["USD"] },
             }), &["tokens", "storage", "total", "currency"]),
         }), &["billing_period", "suite_id", "sessions_uploaded", "examples_generated", "tokens", "storage", "estimated_cost"]));
+    schemas.insert("InvoiceLine".into(), object(json!({
+            "key": { "type": "string", "description": "`tokens:input:<provider/name>` (all of the model's tokens) or `storage:gb-hours`" },
+            "description": { "type": "string" },
+            "quantity": object(json!({
+                "unit": { "type": "string", "enum": ["tokens", "gb_hours"] },
+                "count": { "type": "integer", "minimum": 0, "description": "tokens" },
+                "micro": { "type": "integer", "minimum": 0, "description": "millionths of a GB-hour" },
+            }), &["unit"]),
+            "unit_price": { "type": "number", "minimum": 0, "description": "USD per million tokens, or per GB-hour" },
+            "amount_cents": { "type": "integer", "minimum": 0, "description": "rounded to the cent, half-up, on its own" },
+        }), &["key", "description", "quantity", "unit_price", "amount_cents"]));
+    schemas.insert("Invoice".into(), object(json!({
+            "id": uuid(),
+            "period": { "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$", "description": "the calendar month (UTC)" },
+            "lines": { "type": "array", "items": r("InvoiceLine") },
+            "subtotal_cents": { "type": "integer", "minimum": 0 },
+            "total_cents": { "type": "integer", "minimum": 0, "description": "the sum of the lines" },
+            "currency": { "type": "string", "enum": ["usd"] },
+            "status": { "type": "string", "enum": ["draft", "not_billed", "open", "paid", "uncollectible", "void"], "description": "not_billed: computed from the price list, not sent to Stripe (billing off, or nothing to charge); the rest are Stripe's" },
+            "stripe_invoice_id": nullable(json!({ "type": "string" })),
+            "hosted_invoice_url": nullable(json!({ "type": "string", "format": "uri" })),
+            "created_at": timestamp(),
+            "updated_at": timestamp(),
+        }), &["id", "period", "lines", "subtotal_cents", "total_cents", "currency", "status", "stripe_invoice_id", "hosted_invoice_url", "created_at", "updated_at"]));
+    schemas.insert("PaymentMethod".into(), object(json!({
+            "billing_enabled": { "type": "boolean", "description": "false: Stripe is not configured; invoices are computed, not billed" },
+            "card_status": { "type": "string", "enum": ["none", "pending_setup", "on_file"] },
+            "card_brand": nullable(json!({ "type": "string" })),
+            "card_last4": nullable(json!({ "type": "string" })),
+        }), &["billing_enabled", "card_status", "card_brand", "card_last4"]));
+    schemas.insert("Redirect".into(), object(json!({
+            "url": { "type": "string", "format": "uri", "description": "Stripe's page; short-lived" },
+        }), &["url"]));
     Value::Object(schemas)
 }

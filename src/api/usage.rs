@@ -14,11 +14,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::auth::Caller;
+use crate::api::catalog_store::Snapshot;
 use crate::api::error::{ApiResult, ServiceError};
 use crate::api::extract::Query;
 use crate::api::ApiState;
 use crate::api_shared::month;
-use crate::control::{timestamp, StoredObject, UsageRows};
+use crate::control::{timestamp, UsageRows};
+use crate::invoicing::pricing;
 use crate::serve::config::PricingConfig;
 
 const BYTES_PER_GB: f64 = 1e9;
@@ -68,36 +70,34 @@ pub struct Cost {
     pub currency: &'static str,
 }
 
-/// Dollars to whole cents, as a bill shows them; never `-0.0`.
-fn cents(usd: f64) -> f64 {
-    let rounded = (usd * 100.0).round() / 100.0;
-    if rounded == 0.0 {
-        0.0
-    } else {
-        rounded
+/// Cents as dollars.
+fn dollars(cents: i64) -> f64 {
+    cents as f64 / 100.0
+}
+
+/// `provider/name` of each model the catalog knows; the id of one it no
+/// longer does.
+pub(crate) fn model_namer(snapshot: &Snapshot) -> impl Fn(Uuid) -> String {
+    let views = snapshot.models.views();
+    move |id: Uuid| {
+        views
+            .iter()
+            .find(|v| v.id == id)
+            .map(|v| format!("{}/{}", v.provider_name(), v.name))
+            .unwrap_or_else(|| id.to_string())
     }
 }
 
-fn parse_time(t: &str) -> Result<DateTime<Utc>, ServiceError> {
-    DateTime::parse_from_rfc3339(t)
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|e| ServiceError::Corrupt(format!("timestamp {t}: {e}")))
-}
-
-fn gb_hours(
-    objects: &[StoredObject],
-    start: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<f64, ServiceError> {
-    let mut total = 0.0;
-    for o in objects {
-        let from = parse_time(&o.created_at)?.max(start);
-        if from < now {
-            let hours = (now - from).num_milliseconds() as f64 / 3_600_000.0;
-            total += o.bytes as f64 / BYTES_PER_GB * hours;
-        }
+/// Tokens of the period by model name.
+pub(crate) fn tokens_by_name(
+    tokens_by_model: &[(Uuid, i64)],
+    model_name: impl Fn(Uuid) -> String,
+) -> BTreeMap<String, i64> {
+    let mut by_model: BTreeMap<String, i64> = BTreeMap::new();
+    for &(model, tokens) in tokens_by_model {
+        *by_model.entry(model_name(model)).or_default() += tokens;
     }
-    Ok(total)
+    by_model
 }
 
 fn summarise(
@@ -108,15 +108,18 @@ fn summarise(
     pricing: &PricingConfig,
     model_name: impl Fn(Uuid) -> String,
 ) -> Result<Usage, ServiceError> {
-    let mut by_model: BTreeMap<String, i64> = BTreeMap::new();
-    for (model, tokens) in rows.tokens_by_model {
-        *by_model.entry(model_name(model)).or_default() += tokens;
-    }
+    let by_model = tokens_by_name(&rows.tokens_by_model, model_name);
     let total_tokens: i64 = by_model.values().sum();
     let current_gb = rows.objects.iter().map(|o| o.bytes as f64).sum::<f64>() / BYTES_PER_GB;
-    let gb_hours = gb_hours(&rows.objects, start, now.min(end))?;
-    let tokens_cost = cents(total_tokens as f64 / 1000.0 * pricing.usd_per_1k_tokens);
-    let storage_cost = cents(gb_hours * pricing.usd_per_gb_hour);
+    let gb_hours = pricing::gb_hours(&rows.objects, start, now.min(end))?;
+    // The month's invoice so far: the estimate is what closing now would bill.
+    let draft = pricing::invoice_draft(
+        tracepipe_billing::Period::containing(start),
+        &by_model,
+        gb_hours,
+        pricing,
+    )?;
+    let (tokens_cents, storage_cents, total_cents) = pricing::split_cents(&draft);
     Ok(Usage {
         billing_period: Period {
             start: timestamp(start),
@@ -134,9 +137,9 @@ fn summarise(
             gb_hours,
         },
         estimated_cost: Cost {
-            tokens: tokens_cost,
-            storage: storage_cost,
-            total: cents(tokens_cost + storage_cost),
+            tokens: dollars(tokens_cents),
+            storage: dollars(storage_cents),
+            total: dollars(total_cents),
             currency: "USD",
         },
     })
@@ -166,20 +169,14 @@ pub async fn this_period(
     let (start, end) = (timestamp(period.0), timestamp(period.1));
     let rows = state.control.usage(user_id, suite, &start, &end).await?;
     let snapshot = state.catalog.snapshot();
-    let views = snapshot.models.views();
-    let model_name = |id: Uuid| {
-        views
-            .iter()
-            .find(|v| v.id == id)
-            .map(|v| format!("{}/{}", v.provider_name(), v.name))
-            .unwrap_or_else(|| id.to_string())
-    };
+    let model_name = model_namer(&snapshot);
     summarise(rows, suite, period, now, &state.pricing, model_name)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::StoredObject;
     use chrono::TimeZone;
 
     #[test]
@@ -220,6 +217,7 @@ mod tests {
         let pricing = PricingConfig {
             usd_per_gb_hour: 0.5,
             usd_per_1k_tokens: 0.002,
+            models: BTreeMap::new(),
         };
         let model = Uuid::new_v4();
         let rows = UsageRows {
@@ -236,11 +234,5 @@ mod tests {
         assert_eq!(u.estimated_cost.tokens, 0.0);
         assert_eq!(u.estimated_cost.total, 10.0);
         assert_eq!(u.tokens.by_model.get("rules/gmail"), Some(&1500));
-    }
-
-    #[test]
-    fn a_cost_is_never_negative_zero() {
-        assert!(cents(-0.001).is_sign_positive());
-        assert_eq!(cents(0.005), 0.01);
     }
 }

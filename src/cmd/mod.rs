@@ -1,3 +1,4 @@
+pub mod billing;
 pub mod catalog;
 pub mod eval;
 pub mod export;

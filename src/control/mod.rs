@@ -10,6 +10,9 @@
 
 pub mod accounts;
 pub mod accounts_postgres;
+pub mod billing;
+pub mod billing_postgres;
+pub mod billing_sqlite;
 pub mod conformance;
 pub mod postgres;
 pub mod sqlite;

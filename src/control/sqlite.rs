@@ -22,7 +22,7 @@ use super::{
 
 /// `PRAGMA user_version` of the schema this build writes. A database from a
 /// newer build is refused rather than misread.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE users (
@@ -126,9 +126,49 @@ INSERT INTO catalog_version (version) VALUES (0);
 /// server's secrets (src/control/accounts.rs).
 use super::accounts::SCHEMA_V6;
 
-/// Version 7: the suites an API key may be used for (a JSON array of ids;
+/// Version 7: the billing ledger (control/billing_sqlite.rs): each user's
+/// Stripe customer and card status, invoices, the Stripe webhook events
+/// acted on, and each month's close.
+const SCHEMA_V7: &str = r#"
+CREATE TABLE billing_accounts (
+    user_id TEXT PRIMARY KEY REFERENCES users(id),
+    stripe_customer_id TEXT UNIQUE,
+    card_status TEXT NOT NULL DEFAULT 'none',
+    card_brand TEXT,
+    card_last4 TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE invoices (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    period TEXT NOT NULL,
+    lines TEXT NOT NULL,
+    subtotal_cents INTEGER NOT NULL,
+    total_cents INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    status TEXT NOT NULL,
+    stripe_invoice_id TEXT UNIQUE,
+    hosted_invoice_url TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (user_id, period)
+);
+CREATE TABLE stripe_webhook_events (
+    event_id TEXT PRIMARY KEY,
+    event_type TEXT NOT NULL,
+    received_at TEXT NOT NULL
+);
+CREATE TABLE billing_month_closes (
+    period TEXT PRIMARY KEY,
+    claimed_by TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT
+);
+"#;
+
+/// Version 8: the suites an API key may be used for (a JSON array of ids;
 /// NULL: every suite).
-const SCHEMA_V7: &str = "ALTER TABLE api_keys ADD COLUMN suite_ids TEXT;";
+const SCHEMA_V8: &str = "ALTER TABLE api_keys ADD COLUMN suite_ids TEXT;";
 
 /// The shared handle. Cloning is cheap.
 #[derive(Clone)]
@@ -191,7 +231,7 @@ fn migrate(conn: &mut Connection) -> ControlResult<()> {
     }
     // Each step runs once, in its own transaction, from the version found.
     let steps = [
-        SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7,
+        SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8,
     ];
     for (to, step) in (1..).zip(steps) {
         if version < to {

@@ -89,6 +89,7 @@ pub struct GatewayConfig {
     pub orphan_sweep_min_age_secs: u64,
     pub limits: crate::serve::config::LimitsConfig,
     pub pricing: crate::serve::config::PricingConfig,
+    pub billing: crate::serve::config::BillingConfig,
     pub admission: AdmissionConfig,
     pub kafka: KafkaConfig,
     pub topics: Topics,
@@ -213,6 +214,22 @@ mod tests {
             !format!("{config:?}").contains("pw"),
             "the password is masked"
         );
+    }
+
+    #[test]
+    fn the_gateway_prices_models_named_in_a_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("gateway.toml");
+        std::fs::write(
+            &file,
+            "[pricing.models]\n\"openai/gpt-4o\" = { usd_per_1k_tokens = 0.005 }\n",
+        )
+        .expect("write");
+        let config: GatewayConfig = load(GATEWAY_DEFAULTS, Some(&file), env(&[])).expect("gateway");
+        assert_eq!(config.pricing.models.len(), 1);
+        // A closed table still refuses a key it does not have.
+        std::fs::write(&file, "[billing]\nstripe_key = \"x\"\n").expect("write");
+        assert!(load::<GatewayConfig>(GATEWAY_DEFAULTS, Some(&file), env(&[])).is_err());
     }
 
     #[test]

@@ -34,8 +34,11 @@ use crate::api::catalog_store::CatalogStore;
 use crate::api::{ApiState, Dispatch, Reservation};
 use crate::control::accounts::AccountStore;
 use crate::control::accounts_postgres::PostgresAccountStore;
+use crate::control::billing::BillingStore;
+use crate::control::billing_postgres::PostgresBillingStore;
 use crate::control::postgres::{PostgresControlPlane, StatusUpdate, WorkEncoder};
 use crate::control::{ControlPlane, ExampleError, ExampleRecord, SessionRecord, Status};
+use crate::invoicing::Invoicing;
 use crate::pipeline::{Pipeline, SESSION_OBJECT};
 use crate::web::WebAuth;
 
@@ -145,6 +148,11 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         PostgresAccountStore::connect(config.database.url.expose(), &config.database.schema)
             .await?,
     );
+    // After the control plane: the billing tables refer to its users.
+    let billing: Arc<dyn BillingStore> =
+        Arc::new(PostgresBillingStore::connect(&config.database).await?);
+    let stripe = crate::invoicing::stripe_client(&config.billing)
+        .map_err(|e| DistributedError::Config(format!("[billing]: {e}")))?;
     let limits = Limits {
         max_decompressed_bytes: config.limits.max_decompressed_bytes,
         max_events: config.limits.max_events,
@@ -197,6 +205,22 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
             WebAuth::new(&config.web, &format!("http://{local}"))
                 .map_err(|e| DistributedError::Config(e.to_string()))?,
         ),
+        billing: billing.clone(),
+        stripe: stripe.clone(),
+        billing_config: config.billing.clone(),
+    });
+    // Every gateway runs it; the month's close record lets one close it.
+    let scheduled_close = config.billing.scheduled_close.then(|| {
+        let invoicing = Invoicing {
+            control: control.clone(),
+            store: billing,
+            stripe,
+            pricing: config.pricing.clone(),
+            catalog: catalog.clone(),
+        };
+        tokio::spawn(
+            invoicing.run_scheduled(format!("gateway {local} (pid {})", std::process::id())),
+        )
     });
     let status = tokio::spawn(consume_status(config.clone(), postgres.clone()));
     let relay = tokio::spawn(outbox::relay(
@@ -266,6 +290,9 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
     sweep.abort();
     database.abort();
     refresh.abort();
+    if let Some(task) = scheduled_close {
+        task.abort();
+    }
     let _ = std::fs::remove_dir_all(&uploads);
     Ok(())
 }

@@ -5,9 +5,12 @@
 //! defaults, so only known keys have one; other `TRACEPIPE_*` variables belong
 //! to other tools and are ignored.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use crate::admission::AdmissionConfig;
+pub use crate::distributed::config::Secret;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -28,6 +31,7 @@ pub struct ServeConfig {
     pub tables: TablesConfig,
     pub pricing: PricingConfig,
     pub web: crate::web::WebConfig,
+    pub billing: BillingConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -59,11 +63,47 @@ pub struct TablesConfig {
     pub flush_interval_secs: u64,
 }
 
+/// The one price list (no tiers): what `GET /usage` estimates and the
+/// month's invoice bills, through [`crate::invoicing::pricing`].
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PricingConfig {
     pub usd_per_gb_hour: f64,
+    /// Tokens of a model not listed in `models`, per 1 000.
     pub usd_per_1k_tokens: f64,
+    /// Per model, keyed `provider/name` as usage is.
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelPrice>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPrice {
+    pub usd_per_1k_tokens: f64,
+}
+
+/// Billing through Stripe: off while `stripe_secret_key` is empty (then
+/// invoices are computed from the price list and marked not billed).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingConfig {
+    pub stripe_secret_key: Secret,
+    /// Stripe's API; stripe-mock's address in tests.
+    pub stripe_api_base: String,
+    /// The signing secret of the webhook endpoint (`whsec_…`).
+    pub webhook_secret: Secret,
+    pub webhook_tolerance_secs: u64,
+    /// Where Stripe's Checkout and portal send the browser back; empty: the
+    /// payment page at the address the request came to.
+    pub return_url: String,
+    /// Closes the previous month once it has ended, once.
+    pub scheduled_close: bool,
+}
+
+impl BillingConfig {
+    pub fn stripe_enabled(&self) -> bool {
+        !self.stripe_secret_key.expose().is_empty()
+    }
 }
 
 pub use crate::config::ConfigError;
@@ -145,17 +185,12 @@ impl ServeConfig {
             "tables.flush_interval_secs",
             self.tables.flush_interval_secs,
         )?;
-        for (key, v) in [
-            ("pricing.usd_per_gb_hour", self.pricing.usd_per_gb_hour),
-            ("pricing.usd_per_1k_tokens", self.pricing.usd_per_1k_tokens),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(ConfigError::Invalid {
-                    key: key.into(),
-                    message: format!("{v} is not a price"),
-                });
+        crate::invoicing::pricing::check(&self.pricing).map_err(|(key, message)| {
+            ConfigError::Invalid {
+                key: key.into(),
+                message,
             }
-        }
+        })?;
         self.admission
             .validate()
             .map_err(|message| ConfigError::Invalid {
@@ -237,6 +272,30 @@ mod tests {
         };
         let c = ServeConfig::load(None, std::iter::empty(), &flags).expect("valid");
         assert_eq!(c.listen.port(), 1);
+    }
+
+    #[test]
+    fn models_are_priced_from_a_file_and_the_stripe_key_from_the_environment() {
+        let c = load(None, &[]).expect("defaults");
+        assert!(!c.billing.stripe_enabled(), "billing is off by default");
+        assert!(c.pricing.models.is_empty());
+        let file = "[pricing.models]\n\"openai/gpt-4o\" = { usd_per_1k_tokens = 0.005 }\n";
+        let c = load(
+            Some(file),
+            &[(
+                "TRACEPIPE_BILLING_STRIPE_SECRET_KEY",
+                "sk_test_abcdefMUSTNOTLEAK",
+            )],
+        )
+        .expect("valid");
+        assert_eq!(c.pricing.models["openai/gpt-4o"].usd_per_1k_tokens, 0.005);
+        assert!(c.billing.stripe_enabled());
+        assert!(
+            !format!("{c:?}").contains("MUSTNOTLEAK"),
+            "the key is masked"
+        );
+        let bad = "[pricing.models]\n\"x/y\" = { usd_per_1k_tokens = -1 }\n";
+        assert!(load(Some(bad), &[]).is_err());
     }
 
     #[test]

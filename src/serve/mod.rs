@@ -41,8 +41,11 @@ use crate::api::catalog_store::CatalogStore;
 pub use crate::api::error::ServiceError;
 use crate::api::{ApiState, Dispatch, Reservation};
 use crate::control::accounts::SqliteAccountStore;
+use crate::control::billing::BillingStore;
+use crate::control::billing_sqlite::SqliteBillingStore;
 use crate::control::sqlite::{self as db, Db, SqliteControlPlane};
 use crate::control::ControlPlane;
+use crate::invoicing::Invoicing;
 use crate::pipeline::{OutputLimits, Pipeline};
 use crate::web::WebAuth;
 
@@ -131,6 +134,8 @@ pub async fn run(
     let admin_key =
         crate::api::account::ensure_admin(control.as_ref(), &config.admin_display_name).await?;
 
+    let billing: Arc<dyn BillingStore> = Arc::new(SqliteBillingStore::new(db.clone()));
+    let stripe = crate::invoicing::stripe_client(&config.billing)?;
     let api = Arc::new(ApiState {
         limits: config.limits.clone(),
         pricing: config.pricing.clone(),
@@ -146,6 +151,9 @@ pub async fn run(
         admission: Admission::new(config.admission.clone()),
         accounts: Arc::new(SqliteAccountStore::new(db.clone())),
         web: Arc::new(WebAuth::new(&config.web, &format!("http://{local}"))?),
+        billing,
+        stripe,
+        billing_config: config.billing.clone(),
     });
     let state = Arc::new(AppState {
         config,
@@ -158,6 +166,17 @@ pub async fn run(
     let workers = worker::spawn(state.clone(), jobs, stop_rx.clone());
     let requeue = tokio::spawn(worker::requeue_unfinished(state.clone()));
     let sink = tokio::spawn(sink::run(state.clone(), stop_rx.clone()));
+    let scheduled_close = state.config.billing.scheduled_close.then(|| {
+        let api = &state.api;
+        let invoicing = Invoicing {
+            control: api.control.clone(),
+            store: api.billing.clone(),
+            stripe: api.stripe.clone(),
+            pricing: api.pricing.clone(),
+            catalog: api.catalog.clone(),
+        };
+        tokio::spawn(invoicing.run_scheduled("serve".to_owned()))
+    });
 
     announce(&Started {
         url: format!("http://{local}"),
@@ -177,6 +196,9 @@ pub async fn run(
     // otherwise it stays PROCESSING and the next start picks it up again.
     let _ = stop_tx.send(true);
     requeue.abort();
+    if let Some(task) = scheduled_close {
+        task.abort();
+    }
     let grace = Duration::from_secs(state.config.processing.shutdown_grace_secs);
     if tokio::time::timeout(grace, workers).await.is_err() {
         ::tracing::warn!(

@@ -37,6 +37,14 @@ pub const SIGNED_IN_NAV: &[NavItem] = &[
         label: "Usage",
     },
     NavItem {
+        path: "/billing",
+        label: "Payment method",
+    },
+    NavItem {
+        path: "/invoices",
+        label: "Invoices",
+    },
+    NavItem {
         path: "/account",
         label: "Account",
     },

@@ -17,6 +17,7 @@
 
 mod account;
 mod auth;
+mod billing;
 mod keys;
 pub mod layout;
 mod pages;
@@ -476,6 +477,10 @@ pub fn routes(state: Arc<ApiState>) -> Router {
             get(keys::confirm_revoke).post(keys::revoke),
         )
         .route("/usage", get(usage::show))
+        .route("/billing", get(billing::show))
+        .route("/billing/setup", post(billing::setup))
+        .route("/billing/portal", post(billing::portal))
+        .route("/invoices", get(billing::invoices))
         .route(CSS_ROUTE, get(stylesheet))
         .route(JS_ROUTE, get(script))
         .with_state(state)

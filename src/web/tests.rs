@@ -17,6 +17,7 @@ use crate::admission::Admission;
 use crate::api::catalog_store::CatalogStore;
 use crate::api::{ApiState, Dispatch, Reservation};
 use crate::control::accounts::SqliteAccountStore;
+use crate::control::billing_sqlite::SqliteBillingStore;
 use crate::control::sqlite::{Db, SqliteControlPlane};
 use crate::control::ControlPlane;
 use crate::pipeline::Pipeline;
@@ -73,8 +74,11 @@ async fn server(throttle: Option<ThrottleConfig>) -> Server {
         catalog,
         dispatch: Arc::new(NoProcessors),
         admission: Admission::new(config.admission.clone()),
-        accounts: Arc::new(SqliteAccountStore::new(db)),
+        accounts: Arc::new(SqliteAccountStore::new(db.clone())),
         web: Arc::new(web),
+        billing: Arc::new(SqliteBillingStore::new(db)),
+        stripe: None,
+        billing_config: config.billing.clone(),
     });
     let app = crate::api::router(state.clone()).merge(super::routes(state));
     Server { app, _dir: dir }
