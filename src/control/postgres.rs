@@ -1221,6 +1221,7 @@ mod tests {
             created_at: crate::control::now(),
             last_used_at: None,
             revoked_at: None,
+            suite_ids: None,
         };
         control
             .insert_user(&user, &key, &Uuid::new_v4().to_string())
@@ -1357,7 +1358,8 @@ mod tests {
                 .authenticate("old-hash")
                 .await
                 .expect("authenticate")
-                .expect("the old key still works");
+                .expect("the old key still works")
+                .user;
             assert!(admin_user.is_admin);
             assert_eq!(admin_user.created_at, "2026-01-01T00:00:00.000Z");
             let keys = control

@@ -23,6 +23,7 @@ pub async fn make_user(control: &dyn ControlPlane, name: &str) -> Uuid {
         created_at: now(),
         last_used_at: None,
         revoked_at: None,
+        suite_ids: None,
     };
     control
         .insert_user(&user, &key, &Uuid::new_v4().to_string())
