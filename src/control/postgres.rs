@@ -1296,7 +1296,8 @@ mod tests {
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
-            assert_eq!(versions, vec![1, 2]);
+            let every: Vec<i32> = (1..).take(MIGRATIONS.len()).collect();
+            assert_eq!(versions, every);
             PostgresControlPlane::connect(&config, None)
                 .await
                 .expect("a restart migrates nothing");
