@@ -10,7 +10,7 @@ use uuid::Uuid;
 use tracepipe_processors::catalog::{McpServer, ServerInfo, Suite};
 
 /// A suite in a list: its actions are counted, not shown.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SuiteSummary {
     id: Uuid,
     name: String,
@@ -33,7 +33,8 @@ impl SuiteSummary {
 }
 
 /// An MCP server in a list: its tools are counted, not shown.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = McpServerSummary)]
 pub struct ServerSummary {
     id: Uuid,
     name: String,

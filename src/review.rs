@@ -56,11 +56,18 @@ impl ReviewError {
 /// Paging of `/events` and `/screenshots`: `cursor` (the `next_cursor` of the
 /// previous page) and/or `after_ms` (the first item at or after that time),
 /// and `limit`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// the previous page's next_cursor
+    #[param(minimum = 0, maximum = 4_294_967_295_u64)]
     pub cursor: Option<u64>,
+    /// start at the first item at or after this time (with cursor: whichever is later)
+    #[param(minimum = 0)]
     pub after_ms: Option<f64>,
+    /// items per page
+    #[param(minimum = 1, maximum = 1000, default = 200)]
     pub limit: Option<u32>,
 }
 
@@ -108,9 +115,10 @@ impl PageQuery {
 }
 
 /// One page of a session's timeline.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventsPage {
     pub total: usize,
+    /// milliseconds from the session's first event to its last
     pub duration_ms: f64,
     pub items: Vec<EventView>,
     /// Where the next page starts; absent on the last page.
@@ -119,11 +127,17 @@ pub struct EventsPage {
 }
 
 /// An event as a reviewer reads it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Event)]
 pub struct EventView {
     /// The event's position in the session: actions' evidence names it.
     pub index: usize,
+    /// milliseconds since the session began
     pub t_ms: f64,
+    #[schema(
+        value_type = String,
+        pattern = "^(click|change|submit|key|navigation|network_request|screenshot|input|scroll)$"
+    )]
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
@@ -147,7 +161,8 @@ pub struct EventView {
 }
 
 /// What an event acted on, in brief.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = EventTarget)]
 pub struct TargetView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
@@ -220,7 +235,7 @@ pub fn events_page(session: &Session, query: &PageQuery) -> Result<EventsPage, B
 }
 
 /// One page of a session's screenshots.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ScreenshotsPage {
     pub total: usize,
     pub items: Vec<ScreenshotView>,
@@ -228,7 +243,9 @@ pub struct ScreenshotsPage {
     pub next_cursor: Option<usize>,
 }
 
-#[derive(Debug, Serialize)]
+/// A stored screenshot and when it was taken.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Screenshot)]
 pub struct ScreenshotView {
     pub name: String,
     pub t_ms: f64,
@@ -299,17 +316,21 @@ pub fn valid_screenshot_name(name: &str) -> bool {
 
 /// One classified action of an Example, as stored in `actions.json` and
 /// answered by `/examples/{id}/actions`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ClassifiedAction)]
 pub struct ActionView {
     pub index: usize,
     pub action: String,
     pub tool: String,
+    #[schema(value_type = Object)]
     pub arguments: Value,
     pub confidence: f64,
     pub low_confidence: bool,
     /// The events it was classified from, by timeline index.
     pub evidence: Vec<usize>,
+    #[schema(required)]
     pub evidence_start: Option<usize>,
+    #[schema(required)]
     pub evidence_end: Option<usize>,
     pub start_ms: f64,
     pub end_ms: f64,

@@ -146,6 +146,7 @@ pub struct PeriodUsage {
 /// How much of a metered item a line bills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "unit", rename_all = "snake_case")]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub enum Quantity {
     /// Priced per million.
     Tokens { count: u64 },
@@ -200,6 +201,7 @@ impl fmt::Display for Quantity {
 
 /// One metered item of an invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct InvoiceLine {
     /// Stable within an invoice, and part of the idempotency key of the
     /// Stripe invoice item: `tokens:input:<provider/name>`,
@@ -208,8 +210,10 @@ pub struct InvoiceLine {
     pub description: String,
     pub quantity: Quantity,
     /// Per million tokens, or per GB-hour.
+    #[cfg_attr(feature = "utoipa", schema(value_type = f64, minimum = 0))]
     pub unit_price: UnitPrice,
     /// In cents (the currency's minor unit), rounded half-up.
+    #[cfg_attr(feature = "utoipa", schema(minimum = 0))]
     pub amount_cents: i64,
 }
 

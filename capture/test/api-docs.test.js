@@ -94,7 +94,7 @@ describe("the API documentation pages", () => {
     const opened = await open("/v1/docs");
     const { page } = opened;
     await page.getByRole("heading", { name: /^Tracepipe API/ }).waitFor();
-    const listSessions = page.locator("#operations-sessions-get_sessions");
+    const listSessions = page.locator("#operations-sessions-list_sessions");
     await listSessions.getByText("/sessions", { exact: true }).waitFor();
     assert.ok(await page.getByText("The caller's sessions, newest first").isVisible());
     await check(opened, "swagger-ui");

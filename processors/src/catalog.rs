@@ -50,6 +50,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[non_exhaustive]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub enum ParameterType {
     String,
     Integer,
@@ -149,6 +150,7 @@ impl std::fmt::Display for ParameterType {
 /// The human-facing application (`Gmail`). Owns its Actions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct Suite {
     pub id: Uuid,
     /// The key used in paths and by classifiers (`gmail`).
@@ -173,13 +175,16 @@ impl Suite {
 /// One canonical thing a person does in a Suite (`send_email`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct Action {
     pub id: Uuid,
     pub suite_id: Uuid,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// The user instruction this action is rendered as; see [`template`].
+    /// The user instruction this action is rendered as: `{param}` for a
+    /// parameter's value, `[…]` around an optional part (see [`template`]).
+    #[cfg_attr(feature = "utoipa", schema(value_type = String))]
     pub template: Template,
     pub parameters: Vec<ActionParameter>,
 }
@@ -196,6 +201,7 @@ impl Action {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct ActionParameter {
     pub id: Uuid,
     pub action_id: Uuid,
@@ -210,6 +216,7 @@ pub struct ActionParameter {
 /// What an MCP server reported about itself in `initialize`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct ServerInfo {
     pub name: String,
     pub version: String,
@@ -220,6 +227,7 @@ pub struct ServerInfo {
 /// This is also the format of `catalog/mcp-servers/<name>.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct McpServer {
     pub id: Uuid,
     pub name: String,
@@ -318,6 +326,7 @@ impl McpServer {
 /// One tool of an MCP server, with its full input JSON Schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct Tool {
     pub id: Uuid,
     pub mcp_server_id: Uuid,
@@ -327,6 +336,7 @@ pub struct Tool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The tool's `inputSchema`, verbatim.
+    #[cfg_attr(feature = "utoipa", schema(value_type = Object))]
     pub input_schema: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<Value>,
@@ -425,6 +435,7 @@ impl Tool {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct ToolParameter {
     pub id: Uuid,
     pub tool_id: Uuid,
@@ -439,6 +450,7 @@ pub struct ToolParameter {
 /// Binds one Suite to one McpServer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct ActionToolMap {
     pub id: Uuid,
     pub suite_id: Uuid,
@@ -455,6 +467,7 @@ impl ActionToolMap {
 /// One Action carried out by one Tool.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct ActionToolMapping {
     pub id: Uuid,
     pub action_tool_map_id: Uuid,
@@ -466,6 +479,7 @@ pub struct ActionToolMapping {
 /// One ActionParameter feeding one ToolParameter, optionally transformed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct ActionToolParameterMapping {
     pub id: Uuid,
     pub action_tool_mapping_id: Uuid,

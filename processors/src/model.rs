@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// The kinds of model that can classify a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub enum ModelProvider {
     /// The declarative rules engine that ships with Tracepipe.
     Rules,

@@ -10,10 +10,13 @@ use uuid::Uuid;
 use crate::api::auth::{self, Caller};
 use crate::api::error::{ApiError, ApiResult, ServiceError};
 use crate::api::extract::{Ids, Json, List, PageQuery, Query};
+use crate::api::openapi::{Always, BadRequest, BodyRefused, NotFound};
 use crate::api::ApiState;
 use crate::control::{self, ApiKey, ControlPlane, User};
 
 const MAX_NAME_CHARS: usize = 200;
+/// Suites one key may be restricted to.
+const MAX_KEY_SUITES: usize = 100;
 
 /// On the first start (no users yet), creates the administrator and answers
 /// its key, which is shown once and never stored in the clear.
@@ -56,10 +59,10 @@ pub(crate) fn key_suites(
     snapshot: &crate::api::catalog_store::Snapshot,
     named: &[String],
 ) -> ApiResult<Vec<Uuid>> {
-    if named.is_empty() {
+    if named.is_empty() || named.len() > MAX_KEY_SUITES {
         return Err(ApiError::unprocessable(
             "invalid_field",
-            "`suite_ids` names at least one suite; leave it out for a key for every suite",
+            format!("`suite_ids` names 1 to {MAX_KEY_SUITES} suites; leave it out for a key for every suite"),
         )
         .field("suite_ids"));
     }
@@ -82,12 +85,21 @@ pub(crate) fn key_suites(
     Ok(ids)
 }
 
-#[derive(Serialize)]
+/// The caller.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Me {
     id: Uuid,
     display_name: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/users/me",
+    operation_id = "get_caller",
+    tag = "account",
+    summary = "The caller",
+    responses((status = 200, description = "the caller", body = Me), Always)
+)]
 pub async fn me(caller: Caller) -> axum::Json<Me> {
     axum::Json(Me {
         id: caller.0.id,
@@ -95,22 +107,37 @@ pub async fn me(caller: Caller) -> axum::Json<Me> {
     })
 }
 
-#[derive(Deserialize)]
+// The names' pattern is what `check_name` accepts: no control characters and
+// not only white space.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     display_name: String,
     #[serde(default)]
     is_admin: bool,
 }
 
 /// A key as created: the only answer that carries the secret.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CreatedApiKey)]
 pub struct CreatedKey {
     id: Uuid,
+    #[schema(required)]
     name: Option<String>,
+    /// the secret: store it now
+    #[schema(pattern = "^tp_live_[A-Za-z0-9_-]{43}$")]
     key: String,
+    /// how the key is listed: its prefix and the ends of its random part
     masked: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    /// The suites the key may be used for; null: every suite.
+    #[schema(required)]
     suite_ids: Option<Vec<Uuid>>,
 }
 
@@ -126,7 +153,8 @@ impl CreatedKey {
         }
     }
 }
-#[derive(Serialize)]
+/// A new user and its first key, shown only now.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedUser {
     user: User,
     api_key: CreatedKey,
@@ -147,6 +175,18 @@ fn check_name(field: &str, name: &str) -> ApiResult<()> {
 }
 
 /// `POST /users` (administrators): a user and its first key.
+#[utoipa::path(
+    post,
+    path = "/users",
+    operation_id = "create_user",
+    tag = "account",
+    summary = "Create a user and its first API key (administrators)",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "the user and its key, shown only now", body = CreatedUser),
+        Always, BadRequest, BodyRefused
+    )
+)]
 pub async fn create_user(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -169,17 +209,56 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewApiKey)]
 pub struct NewKey {
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     name: Option<String>,
     /// The suites the key may be used for, by id or name; absent: every suite.
     #[serde(default)]
+    #[schema(schema_with = key_suites_schema)]
     suite_ids: Option<Vec<String>>,
 }
 
+/// What [`key_suites`] accepts, as the OpenAPI document states it: 1 to 100
+/// suites, each by its id or name.
+fn key_suites_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(64)),
+        )
+        .min_items(Some(1))
+        .max_items(Some(100))
+        .description(Some(
+            "the suites the key may be used for, by id or name; absent: every suite (a key restricted to suites makes keys for those only)",
+        ))
+        .build()
+}
+
 /// `POST /api-keys`: a new key for the caller. The body is optional.
+#[utoipa::path(
+    post,
+    path = "/api-keys",
+    operation_id = "create_api_key",
+    tag = "account",
+    summary = "A new API key for the caller; the key is shown only in this answer",
+    request_body(content = Option<NewKey>, content_type = "application/json"),
+    responses(
+        (status = 201, description = "the key", body = CreatedKey),
+        Always, BadRequest, BodyRefused
+    )
+)]
 pub async fn create_key(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -188,12 +267,13 @@ pub async fn create_key(
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         NewKey::default()
     } else {
-        serde_json::from_slice::<NewKey>(&body).map_err(|e| {
+        let object = serde_json::from_slice(&body).map_err(|e| {
             ApiError::unprocessable(
                 "invalid_body",
-                format!("the body is not a key request: {e}"),
+                format!("the body is not a key request (a JSON object): {e}"),
             )
-        })?
+        })?;
+        crate::api::extract::from_object::<NewKey>(object)?
     };
     if let Some(n) = &request.name {
         check_name("name", n)?;
@@ -222,6 +302,18 @@ pub async fn create_key(
 }
 
 /// `GET /api-keys`: the caller's live keys, masked.
+#[utoipa::path(
+    get,
+    path = "/api-keys",
+    operation_id = "list_api_keys",
+    tag = "account",
+    summary = "The caller's keys, masked",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "a page of keys", body = List<ApiKey>),
+        Always, BadRequest
+    )
+)]
 pub async fn list_keys(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -234,6 +326,18 @@ pub async fn list_keys(
 
 /// `DELETE /api-keys/{id}`: revokes one of the caller's keys (the one in use
 /// too), at once: `204`.
+#[utoipa::path(
+    delete,
+    path = "/api-keys/{api_key_id}",
+    operation_id = "revoke_api_key",
+    tag = "account",
+    summary = "Revoke one of the caller's keys",
+    params(("api_key_id" = Uuid, Path, description = "the key's id")),
+    responses(
+        (status = 204, description = "revoked; the key no longer authenticates"),
+        Always, BadRequest, NotFound
+    )
+)]
 pub async fn revoke_key(
     State(state): State<Arc<ApiState>>,
     caller: Caller,

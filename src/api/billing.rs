@@ -22,8 +22,9 @@ use tracepipe_billing::{verify_webhook, SetupCheckout, StripeClient, WebhookEven
 use uuid::Uuid;
 
 use crate::api::auth::Caller;
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult, ErrorBody};
 use crate::api::extract::{List, PageQuery, Query};
+use crate::api::openapi::{Always, BadRequest, Conflict, StripeUnavailable};
 use crate::api::ApiState;
 use crate::control::billing::{CardStatus, InvoiceRecord, InvoiceStatus, InvoiceUpdate};
 use crate::invoicing::ensure_customer;
@@ -55,6 +56,18 @@ fn stripe(state: &ApiState) -> ApiResult<&StripeClient> {
 }
 
 /// `GET /invoices`: the caller's invoices, latest period first.
+#[utoipa::path(
+    get,
+    path = "/invoices",
+    operation_id = "list_invoices",
+    tag = "billing",
+    summary = "The caller's invoices, latest period first: each closed month's lines, amounts and status",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "a page of invoices", body = List<InvoiceRecord>),
+        Always, BadRequest
+    )
+)]
 pub async fn list_invoices(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -65,16 +78,30 @@ pub async fn list_invoices(
     Ok(axum::Json(List::new(items, total, page)))
 }
 
-#[derive(Serialize)]
+/// Whether the caller has a card on file: its brand and last four digits only.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PaymentMethod {
     /// False: Stripe is not configured; invoices are computed, not billed.
     billing_enabled: bool,
     card_status: CardStatus,
+    #[schema(required)]
     card_brand: Option<String>,
+    #[schema(required)]
     card_last4: Option<String>,
 }
 
 /// `GET /billing/payment-method`: whether the caller has a card on file.
+#[utoipa::path(
+    get,
+    path = "/billing/payment-method",
+    operation_id = "get_payment_method",
+    tag = "billing",
+    summary = "Whether the caller has a card on file (its brand and last four digits only)",
+    responses(
+        (status = 200, description = "the payment method", body = PaymentMethod),
+        Always, BadRequest
+    )
+)]
 pub async fn payment_method(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -112,9 +139,11 @@ fn return_url(state: &ApiState, headers: &HeaderMap) -> ApiResult<String> {
     Ok(format!("http://{host}{PAYMENT_PAGE}"))
 }
 
-#[derive(Serialize)]
+/// Where to send the browser.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Redirect {
-    /// Where to send the browser.
+    /// Stripe's page; short-lived.
+    #[schema(format = "uri")]
     url: String,
 }
 
@@ -170,6 +199,17 @@ pub(crate) async fn open_portal(state: &ApiState, user_id: Uuid, back: &str) -> 
 
 /// `POST /billing/setup`: starts saving a card; answers the Checkout URL.
 /// Stripe's webhook says when the card is saved.
+#[utoipa::path(
+    post,
+    path = "/billing/setup",
+    operation_id = "start_card_setup",
+    tag = "billing",
+    summary = "Start saving a card: a Stripe Checkout Session in setup mode, whose URL the browser goes to (409 billing_disabled without Stripe)",
+    responses(
+        (status = 201, description = "where to send the browser", body = Redirect),
+        Always, BadRequest, Conflict, StripeUnavailable
+    )
+)]
 pub async fn setup(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -183,6 +223,17 @@ pub async fn setup(
 }
 
 /// `POST /billing/portal`: Stripe's customer portal, to change the card.
+#[utoipa::path(
+    post,
+    path = "/billing/portal",
+    operation_id = "open_billing_portal",
+    tag = "billing",
+    summary = "Stripe's customer portal, where the caller changes the card on file (409 billing_disabled without Stripe)",
+    responses(
+        (status = 201, description = "where to send the browser", body = Redirect),
+        Always, BadRequest, Conflict, StripeUnavailable
+    )
+)]
 pub async fn portal(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -194,21 +245,39 @@ pub async fn portal(
     Ok((StatusCode::CREATED, axum::Json(Redirect { url })))
 }
 
-#[derive(Serialize)]
+/// Stripe's event, acknowledged.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Received {
     received: bool,
 }
 
 /// `POST /billing/webhooks`: one event from Stripe.
+#[utoipa::path(
+    post,
+    path = "/billing/webhooks",
+    operation_id = "receive_stripe_webhook",
+    tag = "billing",
+    summary = "Stripe's webhook endpoint: authenticated by its Stripe-Signature header, not an API key; an event received before is refused",
+    security(()),
+    params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the body")),
+    request_body(
+        content = Object,
+        description = "a Stripe event, exactly as Stripe sent it",
+        content_type = "application/json"
+    ),
+    responses(
+        (status = 200, description = "acted on", body = Received),
+        (status = 400, description = "the signature is missing, does not match, or is outside the tolerance (`invalid_signature`)", body = ErrorBody),
+        (status = 409, description = "the event was received before (`webhook_replayed`), or webhooks are not configured (`billing_disabled`)", body = ErrorBody),
+        (status = 500, description = "internal error; the message carries a reference for the server log", body = ErrorBody),
+    )
+)]
 pub async fn webhook(
     State(state): State<Arc<ApiState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<axum::Json<Received>> {
-    let secret = state.billing_config.webhook_secret.expose();
-    if secret.is_empty() {
-        return Err(disabled());
-    }
+    // A request without the header is malformed whatever the configuration.
     let signature = headers
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok())
@@ -218,6 +287,10 @@ pub async fn webhook(
                 "the Stripe-Signature header is missing",
             )
         })?;
+    let secret = state.billing_config.webhook_secret.expose();
+    if secret.is_empty() {
+        return Err(disabled());
+    }
     let event = verify_webhook(
         &body,
         signature,

@@ -21,6 +21,7 @@ use crate::api::auth::Caller;
 use crate::api::catalog_store::{Files, WriteError};
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::extract::{Ids, Json, List, PageQuery, Query};
+use crate::api::openapi::{Always, BadRequest, BodyRefused, Conflict, NotFound};
 use crate::api::ApiState;
 use crate::api_shared::{ServerSummary, SuiteSummary};
 
@@ -81,6 +82,17 @@ fn gone(what: &str) -> ApiError {
 
 // ---------------------------------------------------------------------- suites
 
+#[utoipa::path(
+    get,
+    path = "/suites",
+    tag = "catalog",
+    summary = "Suites",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "a page of suites", body = List<SuiteSummary>),
+        Always, BadRequest
+    )
+)]
 pub async fn list_suites(
     State(state): State<Arc<ApiState>>,
     _caller: Caller,
@@ -94,6 +106,17 @@ pub async fn list_suites(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/suites/{suite_id}",
+    tag = "catalog",
+    summary = "A suite with its actions",
+    params(("suite_id" = String, Path, min_length = 1, max_length = 64, description = "the suite's id, or its name (`gmail`)")),
+    responses(
+        (status = 200, description = "the suite", body = Suite),
+        Always, BadRequest, NotFound
+    )
+)]
 pub async fn get_suite(
     State(state): State<Arc<ApiState>>,
     _caller: Caller,
@@ -109,6 +132,17 @@ pub async fn get_suite(
         .ok_or_else(|| gone("suite"))
 }
 
+#[utoipa::path(
+    post,
+    path = "/suites",
+    tag = "catalog",
+    summary = "Create a suite (administrators)",
+    request_body = SuiteFile,
+    responses(
+        (status = 201, description = "the suite", body = Suite),
+        Always, BadRequest, Conflict, BodyRefused
+    )
+)]
 pub async fn create_suite(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -147,6 +181,18 @@ fn suite_name(state: &ApiState, id: Uuid) -> ApiResult<String> {
         .ok_or_else(|| gone("suite"))
 }
 
+#[utoipa::path(
+    put,
+    path = "/suites/{suite_id}",
+    tag = "catalog",
+    summary = "Replace a suite (administrators; the name cannot change)",
+    params(("suite_id" = String, Path, min_length = 1, max_length = 64, description = "the suite's id, or its name (`gmail`)")),
+    request_body = SuiteFile,
+    responses(
+        (status = 200, description = "the suite", body = Suite),
+        Always, BadRequest, NotFound, Conflict, BodyRefused
+    )
+)]
 pub async fn put_suite(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -171,6 +217,17 @@ pub async fn put_suite(
     Ok(axum::Json(suite))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/suites/{suite_id}",
+    tag = "catalog",
+    summary = "Delete a suite, its maps and rules (administrators; not while sessions use it)",
+    params(("suite_id" = String, Path, min_length = 1, max_length = 64, description = "the suite's id, or its name (`gmail`)")),
+    responses(
+        (status = 204, description = "deleted"),
+        Always, BadRequest, NotFound, Conflict
+    )
+)]
 pub async fn delete_suite(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -204,6 +261,17 @@ pub async fn delete_suite(
 
 // --------------------------------------------------------------------- actions
 
+#[utoipa::path(
+    get,
+    path = "/suites/{suite_id}/actions",
+    tag = "catalog",
+    summary = "A suite's actions",
+    params(("suite_id" = String, Path, min_length = 1, max_length = 64, description = "the suite's id, or its name (`gmail`)"), PageQuery),
+    responses(
+        (status = 200, description = "a page of actions", body = List<Action>),
+        Always, BadRequest, NotFound
+    )
+)]
 pub async fn list_actions(
     State(state): State<Arc<ApiState>>,
     _caller: Caller,
@@ -219,6 +287,17 @@ pub async fn list_actions(
     Ok(axum::Json(List::slice(suite.actions.clone(), page)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/suites/{suite_id}/actions/{action_id}",
+    tag = "catalog",
+    summary = "An action",
+    params(("suite_id" = String, Path, min_length = 1, max_length = 64, description = "the suite's id, or its name (`gmail`)"), ("action_id" = Uuid, Path, description = "the action's id")),
+    responses(
+        (status = 200, description = "the action", body = Action),
+        Always, BadRequest, NotFound
+    )
+)]
 pub async fn get_action(
     State(state): State<Arc<ApiState>>,
     _caller: Caller,
@@ -240,6 +319,18 @@ fn find_action(catalog: &Catalog, suite: &str, action: &str) -> Option<Action> {
     catalog.suite(suite)?.action(action).cloned()
 }
 
+#[utoipa::path(
+    post,
+    path = "/suites/{suite_id}/actions",
+    tag = "catalog",
+    summary = "Add an action to a suite (administrators)",
+    params(("suite_id" = String, Path, min_length = 1, max_length = 64, description = "the suite's id, or its name (`gmail`)")),
+    request_body = ActionFile,
+    responses(
+        (status = 201, description = "the action", body = Action),
+        Always, BadRequest, NotFound, Conflict, BodyRefused
+    )
+)]
 pub async fn create_action(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -283,6 +374,18 @@ fn action_names(state: &ApiState, suite_id: Uuid, action_id: Uuid) -> ApiResult<
     Ok((suite.name.clone(), action.name.clone()))
 }
 
+#[utoipa::path(
+    put,
+    path = "/suites/{suite_id}/actions/{action_id}",
+    tag = "catalog",
+    summary = "Replace an action (administrators; the name cannot change)",
+    params(("suite_id" = String, Path, min_length = 1, max_length = 64, description = "the suite's id, or its name (`gmail`)"), ("action_id" = Uuid, Path, description = "the action's id")),
+    request_body = ActionFile,
+    responses(
+        (status = 200, description = "the action", body = Action),
+        Always, BadRequest, NotFound, Conflict, BodyRefused
+    )
+)]
 pub async fn put_action(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -313,6 +416,17 @@ pub async fn put_action(
     Ok(axum::Json(updated))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/suites/{suite_id}/actions/{action_id}",
+    tag = "catalog",
+    summary = "Delete an action (administrators; not while a map or the rules use it)",
+    params(("suite_id" = String, Path, min_length = 1, max_length = 64, description = "the suite's id, or its name (`gmail`)"), ("action_id" = Uuid, Path, description = "the action's id")),
+    responses(
+        (status = 204, description = "deleted"),
+        Always, BadRequest, NotFound, Conflict
+    )
+)]
 pub async fn delete_action(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -339,9 +453,12 @@ pub async fn delete_action(
 // ----------------------------------------------------------------- MCP servers
 
 /// An MCP server as `initialize` and `tools/list` describe it.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = McpServerInput)]
 pub struct ServerBody {
+    /// lower-case letters, digits, `_` and `-` (what `check_server_name` accepts)
+    #[schema(pattern = "^[a-z0-9][a-z0-9_-]*$", max_length = 100)]
     name: String,
     #[serde(default)]
     server_info: Option<ServerInfo>,
@@ -349,7 +466,50 @@ pub struct ServerBody {
     protocol_version: Option<String>,
     /// MCP Tool objects: `name`, `inputSchema`, optional `title`,
     /// `description`, `outputSchema`, `annotations`.
+    #[schema(value_type = Vec<ToolInput>)]
     tools: Vec<Value>,
+}
+
+/// An MCP Tool object as `tools/list` gives it, as the OpenAPI document states
+/// it: what [`check_tool`] accepts, other members allowed. The handlers keep
+/// tools as JSON to hand to `McpServer::from_tools_list`, so this type is
+/// never built: it names the schema.
+pub enum ToolInput {}
+
+impl utoipa::PartialSchema for ToolInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        let text =
+            || ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null]));
+        let any = || ObjectBuilder::new().schema_type(SchemaType::AnyValue);
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "name",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1)),
+            )
+            .required("name")
+            .property("title", text())
+            .property("description", text())
+            .property(
+                "inputSchema",
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .description(Some("JSON Schema of the arguments; type object")),
+            )
+            .required("inputSchema")
+            .property("outputSchema", any())
+            .property("annotations", any())
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ToolInput {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ToolInput".into()
+    }
 }
 
 fn check_server_name(name: &str) -> ApiResult<()> {
@@ -453,6 +613,17 @@ fn with_tools(server: &McpServer, tools: &[Value]) -> ApiResult<McpServer> {
     .map_err(|e| ApiError::unprocessable("invalid_catalog", e.to_string()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/mcp-servers",
+    tag = "catalog",
+    summary = "MCP servers",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "a page of MCP servers", body = List<ServerSummary>),
+        Always, BadRequest
+    )
+)]
 pub async fn list_servers(
     State(state): State<Arc<ApiState>>,
     _caller: Caller,
@@ -469,6 +640,17 @@ pub async fn list_servers(
     Ok(axum::Json(List::slice(items, page)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/mcp-servers/{mcp_server_id}",
+    tag = "catalog",
+    summary = "An MCP server with its tools",
+    params(("mcp_server_id" = Uuid, Path, description = "the MCP server's id")),
+    responses(
+        (status = 200, description = "the MCP server", body = McpServer),
+        Always, BadRequest, NotFound
+    )
+)]
 pub async fn get_server(
     State(state): State<Arc<ApiState>>,
     _caller: Caller,
@@ -484,6 +666,17 @@ pub async fn get_server(
         .ok_or_else(|| gone("MCP server"))
 }
 
+#[utoipa::path(
+    post,
+    path = "/mcp-servers",
+    tag = "catalog",
+    summary = "Add an MCP server from its tools/list (administrators)",
+    request_body = ServerBody,
+    responses(
+        (status = 201, description = "the MCP server", body = McpServer),
+        Always, BadRequest, Conflict, BodyRefused
+    )
+)]
 pub async fn create_server(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -523,6 +716,18 @@ fn server_name(state: &ApiState, id: Uuid) -> ApiResult<String> {
         .ok_or_else(|| gone("MCP server"))
 }
 
+#[utoipa::path(
+    put,
+    path = "/mcp-servers/{mcp_server_id}",
+    tag = "catalog",
+    summary = "Replace an MCP server (administrators; the name cannot change)",
+    params(("mcp_server_id" = Uuid, Path, description = "the MCP server's id")),
+    request_body = ServerBody,
+    responses(
+        (status = 200, description = "the MCP server", body = McpServer),
+        Always, BadRequest, NotFound, Conflict, BodyRefused
+    )
+)]
 pub async fn put_server(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -548,6 +753,17 @@ pub async fn put_server(
     Ok(axum::Json(updated))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/mcp-servers/{mcp_server_id}",
+    tag = "catalog",
+    summary = "Delete an MCP server (administrators; not while a map uses it)",
+    params(("mcp_server_id" = Uuid, Path, description = "the MCP server's id")),
+    responses(
+        (status = 204, description = "deleted"),
+        Always, BadRequest, NotFound, Conflict
+    )
+)]
 pub async fn delete_server(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -578,6 +794,17 @@ pub async fn delete_server(
 
 // ----------------------------------------------------------------------- tools
 
+#[utoipa::path(
+    get,
+    path = "/mcp-servers/{mcp_server_id}/tools",
+    tag = "catalog",
+    summary = "An MCP server's tools",
+    params(("mcp_server_id" = Uuid, Path, description = "the MCP server's id"), PageQuery),
+    responses(
+        (status = 200, description = "a page of tools", body = List<Tool>),
+        Always, BadRequest, NotFound
+    )
+)]
 pub async fn list_tools(
     State(state): State<Arc<ApiState>>,
     _caller: Caller,
@@ -593,6 +820,17 @@ pub async fn list_tools(
     Ok(axum::Json(List::slice(server.tools.clone(), page)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/mcp-servers/{mcp_server_id}/tools/{tool_id}",
+    tag = "catalog",
+    summary = "A tool",
+    params(("mcp_server_id" = Uuid, Path, description = "the MCP server's id"), ("tool_id" = Uuid, Path, description = "the tool's id")),
+    responses(
+        (status = 200, description = "the tool", body = Tool),
+        Always, BadRequest, NotFound
+    )
+)]
 pub async fn get_tool(
     State(state): State<Arc<ApiState>>,
     _caller: Caller,
@@ -642,6 +880,18 @@ fn edit_tools(
     Ok(())
 }
 
+#[utoipa::path(
+    post,
+    path = "/mcp-servers/{mcp_server_id}/tools",
+    tag = "catalog",
+    summary = "Add a tool (administrators)",
+    params(("mcp_server_id" = Uuid, Path, description = "the MCP server's id")),
+    request_body = ToolInput,
+    responses(
+        (status = 201, description = "the tool", body = Tool),
+        Always, BadRequest, NotFound, Conflict, BodyRefused
+    )
+)]
 pub async fn create_tool(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -687,6 +937,18 @@ fn tool_names(state: &ApiState, server_id: Uuid, tool_id: Uuid) -> ApiResult<(St
     Ok((server.name.clone(), tool.name.clone()))
 }
 
+#[utoipa::path(
+    put,
+    path = "/mcp-servers/{mcp_server_id}/tools/{tool_id}",
+    tag = "catalog",
+    summary = "Replace a tool (administrators; the name cannot change)",
+    params(("mcp_server_id" = Uuid, Path, description = "the MCP server's id"), ("tool_id" = Uuid, Path, description = "the tool's id")),
+    request_body = ToolInput,
+    responses(
+        (status = 200, description = "the tool", body = Tool),
+        Always, BadRequest, NotFound, Conflict, BodyRefused
+    )
+)]
 pub async fn put_tool(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -717,6 +979,17 @@ pub async fn put_tool(
     Ok(axum::Json(updated))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/mcp-servers/{mcp_server_id}/tools/{tool_id}",
+    tag = "catalog",
+    summary = "Delete a tool (administrators; not while a map uses it)",
+    params(("mcp_server_id" = Uuid, Path, description = "the MCP server's id"), ("tool_id" = Uuid, Path, description = "the tool's id")),
+    responses(
+        (status = 204, description = "deleted"),
+        Always, BadRequest, NotFound, Conflict
+    )
+)]
 pub async fn delete_tool(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -743,16 +1016,34 @@ pub async fn delete_tool(
 
 // ----------------------------------------------------------- action tool maps
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MapQuery {
-    /// A suite's id or name.
+    /// only maps of this suite (its id or name)
+    #[param(min_length = 1, max_length = 64)]
     suite_id: Option<String>,
+    /// only maps onto this MCP server
     mcp_server_id: Option<Uuid>,
+    /// 1-based page
+    #[param(minimum = 1, maximum = 1_000_000, default = 1)]
     page: Option<u32>,
+    /// items per page
+    #[param(minimum = 1, maximum = 100, default = 20)]
     per_page: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/action-tool-maps",
+    tag = "catalog",
+    summary = "Action tool maps",
+    params(MapQuery),
+    responses(
+        (status = 200, description = "a page of maps", body = List<ActionToolMap>),
+        Always, BadRequest
+    )
+)]
 pub async fn list_maps(
     State(state): State<Arc<ApiState>>,
     _caller: Caller,
@@ -775,6 +1066,17 @@ pub async fn list_maps(
     Ok(axum::Json(List::slice(items, page)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/action-tool-maps/{action_tool_map_id}",
+    tag = "catalog",
+    summary = "An action tool map",
+    params(("action_tool_map_id" = Uuid, Path, description = "the map's id")),
+    responses(
+        (status = 200, description = "the map", body = ActionToolMap),
+        Always, BadRequest, NotFound
+    )
+)]
 pub async fn get_map(
     State(state): State<Arc<ApiState>>,
     _caller: Caller,
@@ -792,20 +1094,34 @@ pub async fn get_map(
 
 /// A map by name, as in `suites/<suite>/maps/<server>.json`, with ids for the
 /// two ends.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ActionToolMapInput)]
 pub struct NewMap {
     suite_id: Uuid,
     mcp_server_id: Uuid,
     tool_mappings: Vec<ToolMappingFile>,
 }
 
-#[derive(Deserialize)]
+/// A map's new tool mappings.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ActionToolMapUpdate)]
 pub struct MapBody {
     tool_mappings: Vec<ToolMappingFile>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/action-tool-maps",
+    tag = "catalog",
+    summary = "Map a suite onto an MCP server (administrators)",
+    request_body = NewMap,
+    responses(
+        (status = 201, description = "the map", body = ActionToolMap),
+        Always, BadRequest, Conflict, BodyRefused
+    )
+)]
 pub async fn create_map(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -882,6 +1198,18 @@ fn map_key(state: &ApiState, id: Uuid) -> ApiResult<(String, String)> {
     Ok((suite.name.clone(), server.name.clone()))
 }
 
+#[utoipa::path(
+    put,
+    path = "/action-tool-maps/{action_tool_map_id}",
+    tag = "catalog",
+    summary = "Replace a map's tool mappings (administrators)",
+    params(("action_tool_map_id" = Uuid, Path, description = "the map's id")),
+    request_body = MapBody,
+    responses(
+        (status = 200, description = "the map", body = ActionToolMap),
+        Always, BadRequest, NotFound, Conflict, BodyRefused
+    )
+)]
 pub async fn put_map(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -911,6 +1239,17 @@ pub async fn put_map(
     Ok(axum::Json(updated))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/action-tool-maps/{action_tool_map_id}",
+    tag = "catalog",
+    summary = "Delete an action tool map (administrators)",
+    params(("action_tool_map_id" = Uuid, Path, description = "the map's id")),
+    responses(
+        (status = 204, description = "deleted"),
+        Always, BadRequest, NotFound, Conflict
+    )
+)]
 pub async fn delete_map(
     State(state): State<Arc<ApiState>>,
     caller: Caller,

@@ -55,18 +55,25 @@ impl ServiceError {
 }
 
 /// The JSON error body: `{"error": {"code", "message", "field"?, "at"?}}`.
-#[derive(Debug, Serialize)]
-struct Body<'a> {
-    error: Detail<'a>,
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
 }
 
-#[derive(Debug, Serialize)]
-struct Detail<'a> {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ErrorDetail<'a> {
+    /// short and stable, for programs
     code: &'a str,
+    /// what is wrong and what to do
     message: &'a str,
+    /// the request field at fault
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     field: Option<&'a str>,
+    /// where inside the field (byte 1042, line 3)
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     at: Option<&'a str>,
 }
 
@@ -222,8 +229,8 @@ impl IntoResponse for ApiError {
             .field
             .as_deref()
             .map(|f| crate::admission::truncated(f, crate::text::MAX_FIELD_CHARS));
-        let body = Body {
-            error: Detail {
+        let body = ErrorBody {
+            error: ErrorDetail {
                 code: self.code,
                 message: &crate::text::capped_message(&self.message),
                 field: field.as_deref(),

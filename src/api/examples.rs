@@ -16,6 +16,7 @@ use crate::api::catalog_store::Snapshot;
 use crate::api::error::{ApiError, ApiResult, ServiceError};
 use crate::api::extract::{Ids, Json, List, PageQuery, Query};
 use crate::api::models::ModelView;
+use crate::api::openapi::{Always, BadRequest, BodyRefused, Conflict, NotFound, Saturated};
 use crate::api::ApiState;
 use crate::control::{self, ExampleFilter, ExampleRecord, SessionRecord, Status};
 
@@ -66,17 +67,36 @@ fn pending(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewExample {
     session_id: Uuid,
     model_id: Uuid,
     #[serde(default)]
+    #[schema(schema_with = model_configuration_schema)]
     model_configuration: Option<Value>,
     /// Which of the suite's maps to synthesise with; the first by MCP server
     /// name when absent.
     #[serde(default)]
     action_tool_map_id: Option<Uuid>,
+}
+
+/// What [`check_configuration`] accepts, as the OpenAPI document states it.
+fn model_configuration_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(
+            "kept with the Example; min_confidence (0..1) leaves out less confident actions",
+        ))
+        .property(
+            "min_confidence",
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .minimum(Some(0))
+                .maximum(Some(1)),
+        )
+        .build()
 }
 
 /// Checks `model_configuration`: an object; `min_confidence`, when given, a
@@ -103,6 +123,18 @@ fn check_configuration(config: Option<Value>) -> ApiResult<Value> {
 }
 
 /// `POST /examples`: a PENDING Example, processed in the background.
+#[utoipa::path(
+    post,
+    path = "/examples",
+    operation_id = "create_example",
+    tag = "examples",
+    summary = "Ask for an Example of a session with a model; processed in the background",
+    request_body = NewExample,
+    responses(
+        (status = 201, description = "the Example, PENDING", body = ExampleRecord),
+        Always, BadRequest, NotFound, BodyRefused, Saturated
+    )
+)]
 pub async fn create(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -168,6 +200,18 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(example)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/examples/{example_id}",
+    operation_id = "get_example",
+    tag = "examples",
+    summary = "One of the caller's Examples: metadata and status",
+    params(("example_id" = Uuid, Path, description = "the Example's id")),
+    responses(
+        (status = 200, description = "the Example", body = ExampleRecord),
+        Always, BadRequest, NotFound
+    )
+)]
 pub async fn get(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -183,18 +227,39 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found("example"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// only Examples of this session
     session_id: Option<Uuid>,
-    /// A suite's id or name.
+    /// only Examples of this suite (its id or name)
+    #[param(min_length = 1, max_length = 64)]
     suite_id: Option<String>,
+    /// only Examples made with this model
     model_id: Option<Uuid>,
+    /// only Examples in this state
     status: Option<Status>,
+    /// 1-based page
+    #[param(minimum = 1, maximum = 1_000_000, default = 1)]
     page: Option<u32>,
+    /// items per page
+    #[param(minimum = 1, maximum = 100, default = 20)]
     per_page: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/examples",
+    operation_id = "list_examples",
+    tag = "examples",
+    summary = "The caller's Examples, newest first",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "a page of Examples", body = List<ExampleRecord>),
+        Always, BadRequest
+    )
+)]
 pub async fn list(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -223,6 +288,18 @@ pub async fn list(
 }
 
 /// `GET /examples/{id}/messages`: the conversation, once COMPLETED.
+#[utoipa::path(
+    get,
+    path = "/examples/{example_id}/messages",
+    operation_id = "get_example_messages",
+    tag = "examples",
+    summary = "The Example's conversation, one chat message per line",
+    params(("example_id" = Uuid, Path, description = "the Example's id")),
+    responses(
+        (status = 200, description = "messages.jsonl", body = String, content_type = "application/jsonl"),
+        Always, BadRequest, NotFound, Conflict
+    )
+)]
 pub async fn messages(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -275,6 +352,18 @@ pub(super) fn completed_path(example: &ExampleRecord) -> ApiResult<String> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/models",
+    operation_id = "list_models",
+    tag = "examples",
+    summary = "The classifier models and the suites each classifies",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "a page of models", body = List<ModelView>),
+        Always, BadRequest
+    )
+)]
 pub async fn models(
     State(state): State<Arc<ApiState>>,
     _caller: Caller,

@@ -14,18 +14,32 @@ use crate::control::Page;
 pub const DEFAULT_PER_PAGE: u32 = 20;
 pub const MAX_PER_PAGE: u32 = 100;
 
-/// A JSON body.
+/// A JSON body: an object. serde would read a struct from an array of its
+/// fields' values too (`["name", true]`); the API takes objects only, as its
+/// document says.
 pub struct Json<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Json(v)),
+        match axum::Json::<JsonObject>::from_request(req, state).await {
+            Ok(axum::Json(object)) => from_object(object).map(Json),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
+}
+
+type JsonObject = serde_json::Map<String, serde_json::Value>;
+
+/// `T` from a body already read as a JSON object.
+pub fn from_object<T: DeserializeOwned>(object: JsonObject) -> Result<T, ApiError> {
+    T::deserialize(serde_json::Value::Object(object)).map_err(|e| {
+        ApiError::unprocessable(
+            "invalid_body",
+            format!("the body does not fit this operation: {e}"),
+        )
+    })
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
@@ -65,10 +79,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 /// `page` and `per_page` as they arrive. Unknown query parameters are refused
 /// on every list, so that a misspelt filter (`?suiteid=`) is an error rather
 /// than silently ignored.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// 1-based page
+    #[param(minimum = 1, maximum = 1_000_000, default = 1)]
     pub page: Option<u32>,
+    /// items per page
+    #[param(minimum = 1, maximum = 100, default = 20)]
     pub per_page: Option<u32>,
 }
 
@@ -96,11 +115,14 @@ impl PageQuery {
 }
 
 /// A list answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct List<T> {
     pub items: Vec<T>,
+    #[schema(minimum = 0)]
     pub total: i64,
+    #[schema(minimum = 1)]
     pub page: u32,
+    #[schema(minimum = 1, maximum = 100)]
     pub per_page: u32,
 }
 

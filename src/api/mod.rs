@@ -231,6 +231,15 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// The OpenAPI document, public like any API description.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "get_openapi_document",
+    tag = "meta",
+    summary = "This document",
+    security(()),
+    responses((status = 200, description = "the OpenAPI document", body = Object))
+)]
 async fn openapi() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],

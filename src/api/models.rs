@@ -15,7 +15,8 @@ use tracepipe_processors::classify::{Model, RulesError, RulesModel, RulesOptions
 use tracepipe_processors::model::{ModelProvider, ModelRef};
 
 /// A Model as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Model)]
 pub struct ModelView {
     pub id: Uuid,
     pub provider: ModelProvider,

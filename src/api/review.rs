@@ -17,6 +17,7 @@ use super::examples::completed_path;
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ApiResult, ServiceError};
 use crate::api::extract::{parse_id, Ids, Query};
+use crate::api::openapi::{Always, BadRequest, Conflict, NotFound};
 use crate::api::ApiState;
 use crate::pipeline::SESSION_OBJECT;
 use crate::review::{
@@ -48,6 +49,18 @@ async fn own_session(state: &ApiState, caller: &Caller, id: Uuid) -> ApiResult<S
 }
 
 /// `GET /sessions/{id}/events`: the timeline, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/sessions/{session_id}/events",
+    operation_id = "list_session_events",
+    tag = "review",
+    summary = "The session's normalised timeline, a page at a time",
+    params(("session_id" = Uuid, Path, description = "the session's id"), PageQuery),
+    responses(
+        (status = 200, description = "a page of events", body = EventsPage),
+        Always, BadRequest, NotFound
+    )
+)]
 pub async fn events(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -61,6 +74,18 @@ pub async fn events(
 }
 
 /// `GET /sessions/{id}/screenshots`: the stored screenshots with their times.
+#[utoipa::path(
+    get,
+    path = "/sessions/{session_id}/screenshots",
+    operation_id = "list_session_screenshots",
+    tag = "review",
+    summary = "The session's screenshots with their times, a page at a time",
+    params(("session_id" = Uuid, Path, description = "the session's id"), PageQuery),
+    responses(
+        (status = 200, description = "a page of screenshots", body = ScreenshotsPage),
+        Always, BadRequest, NotFound
+    )
+)]
 pub async fn screenshots(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -74,6 +99,25 @@ pub async fn screenshots(
 }
 
 /// `GET /sessions/{id}/screenshots/{name}`: one JPEG.
+#[utoipa::path(
+    get,
+    path = "/sessions/{session_id}/screenshots/{name}",
+    operation_id = "get_session_screenshot",
+    tag = "review",
+    summary = "One screenshot (redacted at capture), as JPEG",
+    params(
+        ("session_id" = Uuid, Path, description = "the session's id"),
+        (
+            "name" = String, Path,
+            pattern = "^[A-Za-z0-9_ -][A-Za-z0-9._ -]{0,127}$",
+            description = "a name as the screenshots list gives it"
+        ),
+    ),
+    responses(
+        (status = 200, description = "the JPEG", body = Vec<u8>, content_type = "image/jpeg"),
+        Always, BadRequest, NotFound
+    )
+)]
 pub async fn screenshot(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -105,7 +149,8 @@ pub async fn screenshot(
     Ok(([(header::CONTENT_TYPE, "image/jpeg")], bytes).into_response())
 }
 
-#[derive(Serialize)]
+/// An Example's classified actions with their evidence.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ExampleActions {
     example_id: Uuid,
     session_id: Uuid,
@@ -113,6 +158,18 @@ pub struct ExampleActions {
 }
 
 /// `GET /examples/{id}/actions`: the classified actions, once COMPLETED.
+#[utoipa::path(
+    get,
+    path = "/examples/{example_id}/actions",
+    operation_id = "list_example_actions",
+    tag = "review",
+    summary = "The Example's classified actions with their evidence",
+    params(("example_id" = Uuid, Path, description = "the Example's id")),
+    responses(
+        (status = 200, description = "the actions, in order", body = ExampleActions),
+        Always, BadRequest, NotFound, Conflict
+    )
+)]
 pub async fn actions(
     State(state): State<Arc<ApiState>>,
     caller: Caller,

@@ -31,6 +31,7 @@ use super::examples::default_example;
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ApiResult, ServiceError};
 use crate::api::extract::{Ids, List, PageQuery, Query};
+use crate::api::openapi::{Always, BadRequest, BodyRefused, Conflict, NotFound, Saturated};
 use crate::api::ApiState;
 use crate::api_shared::idempotency;
 use crate::control::{self, NewUpload, SessionRecord, UploadOutcome};
@@ -155,9 +156,51 @@ fn format_name(format: SourceFormat) -> &'static str {
     }
 }
 
+/// The upload form as the OpenAPI document states it. The handler reads the
+/// parts one by one as they stream (the file straight to disk), so the form is
+/// never built as a whole; the field names are the ones `create` matches.
+#[derive(utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "the document's form only: `create` reads the parts as they stream"
+)]
+pub struct UploadForm {
+    /// the suite's id, or its name (`gmail`)
+    #[schema(min_length = 1, max_length = 64)]
+    suite_id: String,
+    #[schema(max_length = 16384, nullable = false)]
+    description: Option<String>,
+    /// `true` keeps the screenshots of a recording without tracepipe:sensitive
+    /// marks (made without the capture script), which are otherwise left out
+    #[schema(value_type = Option<String>, pattern = "^(true|false)$", nullable = false)]
+    screenshots_safe: Option<bool>,
+    /// A Chrome trace (JSON object or array, gzipped or not) or an input_events.jsonl
+    #[schema(value_type = String, format = Binary)]
+    input_events: Vec<u8>,
+}
+
 /// `POST /sessions` (multipart: `suite_id`, `description`?, `input_events`).
 /// With an `Idempotency-Key`, a retry of the same upload answers `200` with
 /// the Session the first attempt made.
+#[utoipa::path(
+    post,
+    path = "/sessions",
+    operation_id = "create_session",
+    tag = "sessions",
+    summary = "Upload a recording; its suite's default model is queued on it",
+    params((
+        "Idempotency-Key" = Option<String>, Header, nullable = false,
+        min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "Names the upload: a retry with the same key and the same upload answers 200 with the Session the first attempt made; the same key with another upload is 422"
+    )),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "the stored Session", body = SessionRecord),
+        (status = 200, description = "a retry: the Session this Idempotency-Key made", body = SessionRecord),
+        Always, BadRequest, Conflict, BodyRefused, Saturated
+    )
+)]
 pub async fn create(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -452,6 +495,18 @@ async fn discard_session(state: &ApiState, session_id: Uuid) {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/sessions/{session_id}",
+    operation_id = "get_session",
+    tag = "sessions",
+    summary = "One of the caller's sessions",
+    params(("session_id" = Uuid, Path, description = "the session's id")),
+    responses(
+        (status = 200, description = "the Session", body = SessionRecord),
+        Always, BadRequest, NotFound
+    )
+)]
 pub async fn get(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
@@ -466,16 +521,34 @@ pub async fn get(
         .ok_or_else(|| ApiError::not_found("session"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// A suite's id or name.
+    /// only sessions of this suite (its id or name)
+    #[param(min_length = 1, max_length = 64)]
     suite_id: Option<String>,
     // Not `#[serde(flatten)] PageQuery`: flattening hands numbers over as text.
+    /// 1-based page
+    #[param(minimum = 1, maximum = 1_000_000, default = 1)]
     page: Option<u32>,
+    /// items per page
+    #[param(minimum = 1, maximum = 100, default = 20)]
     per_page: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    operation_id = "list_sessions",
+    tag = "sessions",
+    summary = "The caller's sessions, newest first",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "a page of sessions", body = List<SessionRecord>),
+        Always, BadRequest
+    )
+)]
 pub async fn list(
     State(state): State<Arc<ApiState>>,
     caller: Caller,

@@ -17,6 +17,7 @@ use crate::api::auth::Caller;
 use crate::api::catalog_store::Snapshot;
 use crate::api::error::{ApiResult, ServiceError};
 use crate::api::extract::Query;
+use crate::api::openapi::{Always, BadRequest};
 use crate::api::ApiState;
 use crate::api_shared::month;
 use crate::control::{timestamp, UsageRows};
@@ -25,48 +26,68 @@ use crate::serve::config::PricingConfig;
 
 const BYTES_PER_GB: f64 = 1e9;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
-    /// A suite's id or name.
+    /// only this suite (its id or name)
+    #[param(min_length = 1, max_length = 64)]
     suite_id: Option<String>,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+/// The caller's use in the current calendar month (UTC).
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Usage {
     pub billing_period: Period,
+    #[schema(required)]
     pub suite_id: Option<Uuid>,
+    #[schema(minimum = 0)]
     pub sessions_uploaded: i64,
+    #[schema(minimum = 0)]
     pub examples_generated: i64,
     pub tokens: Tokens,
     pub storage: Storage,
     pub estimated_cost: Cost,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = BillingPeriod)]
 pub struct Period {
+    #[schema(format = DateTime)]
     pub start: String,
+    #[schema(format = DateTime)]
     pub end: String,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = TokenUsage)]
 pub struct Tokens {
+    #[schema(minimum = 0)]
     pub total: i64,
     /// `provider/name` of each model → tokens. The RULES models use none.
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub by_model: BTreeMap<String, i64>,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = StorageUsage)]
 pub struct Storage {
+    #[schema(minimum = 0)]
     pub current_gb: f64,
+    #[schema(minimum = 0)]
     pub gb_hours: f64,
 }
 
-#[derive(Debug, Serialize, PartialEq)]
+#[derive(Debug, Serialize, PartialEq, utoipa::ToSchema)]
+#[schema(as = EstimatedCost)]
 pub struct Cost {
+    #[schema(minimum = 0)]
     pub tokens: f64,
+    #[schema(minimum = 0)]
     pub storage: f64,
+    #[schema(minimum = 0)]
     pub total: f64,
+    #[schema(value_type = String, pattern = "^USD$")]
     pub currency: &'static str,
 }
 
@@ -145,6 +166,15 @@ fn summarise(
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/usage",
+    operation_id = "get_usage",
+    tag = "account",
+    summary = "The caller's use in the current calendar month (UTC)",
+    params(UsageQuery),
+    responses((status = 200, description = "usage", body = Usage), Always, BadRequest)
+)]
 pub async fn get(
     State(state): State<Arc<ApiState>>,
     caller: Caller,

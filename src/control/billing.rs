@@ -22,7 +22,7 @@ use tracepipe_billing::InvoiceLine;
 pub mod conformance;
 
 /// Whether the user has a card Stripe can charge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CardStatus {
     None,
@@ -69,7 +69,7 @@ pub struct BillingAccount {
 /// Where an invoice is. `Draft`: recorded, not yet billed (a close in
 /// progress or interrupted); `NotBilled`: computed only — Stripe is off, or
 /// there was nothing to charge; the rest are Stripe's invoice statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceStatus {
     Draft,
@@ -139,22 +139,33 @@ impl FromStr for InvoiceStatus {
 }
 
 /// One user's invoice for one period (`YYYY-MM`); at most one per pair.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Invoice)]
 pub struct InvoiceRecord {
     pub id: Uuid,
     #[serde(skip)]
     pub user_id: Uuid,
+    /// The calendar month (UTC).
+    #[schema(pattern = "^[0-9]{4}-[0-9]{2}$")]
     pub period: String,
     pub lines: Vec<InvoiceLine>,
     /// In cents. Equal to the total while there are no taxes or discounts.
+    #[schema(minimum = 0)]
     pub subtotal_cents: i64,
+    /// The sum of the lines, in cents.
+    #[schema(minimum = 0)]
     pub total_cents: i64,
+    #[schema(pattern = "^usd$")]
     pub currency: String,
     pub status: InvoiceStatus,
+    #[schema(required)]
     pub stripe_invoice_id: Option<String>,
     /// Stripe's page for the invoice, once it is finalised.
+    #[schema(required, format = "uri")]
     pub hosted_invoice_url: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

@@ -64,26 +64,33 @@ impl Page {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub display_name: String,
     pub is_admin: bool,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
 /// An API key as listed: never the secret, only enough of it to tell keys
 /// apart (`tp_live_Ab12…xY9z`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: Uuid,
+    #[schema(required)]
     pub name: Option<String>,
-    /// The key's first and last characters around an ellipsis.
+    /// The key's first and last characters around an ellipsis
+    /// (`tp_live_Ab12…xY9z`): enough to tell keys apart, never the secret.
     pub masked: String,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(required, format = DateTime)]
     pub last_used_at: Option<String>,
+    #[schema(required, format = DateTime)]
     pub revoked_at: Option<String>,
     /// The suites the key may be used for; None: every suite.
+    #[schema(required)]
     pub suite_ids: Option<Vec<Uuid>>,
 }
 
@@ -95,26 +102,36 @@ pub struct KeyOwner {
     pub suite_ids: Option<Vec<Uuid>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// An uploaded recording.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Session)]
 pub struct SessionRecord {
     pub id: Uuid,
     pub user_id: Uuid,
     pub suite_id: Uuid,
+    #[schema(required)]
     pub description: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Object key of the raw upload, relative to the deployment's object store.
     pub storage_path: String,
     /// `CHROME_TRACE` or `INPUT_EVENTS_JSONL`.
+    #[schema(pattern = "^(CHROME_TRACE|INPUT_EVENTS_JSONL)$")]
     pub source_format: String,
+    #[schema(minimum = 0)]
     pub size_bytes: i64,
+    #[schema(minimum = 0)]
     pub event_count: i64,
     /// The uploaded file's name, as the client sent it.
+    #[schema(required)]
     pub source_name: Option<String>,
     /// SHA-256 of the uploaded bytes, lowercase hex.
+    #[schema(required, pattern = "^[0-9a-f]{64}$")]
     pub source_sha256: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Where an Example is in its processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Status {
     Pending,
@@ -145,13 +162,15 @@ impl Status {
 }
 
 /// Why an Example failed: a stable code and what to do about it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct ExampleError {
     pub code: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A training conversation asked of a session with a model.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Example)]
 pub struct ExampleRecord {
     pub id: Uuid,
     pub session_id: Uuid,
@@ -159,17 +178,25 @@ pub struct ExampleRecord {
     pub user_id: Uuid,
     pub suite_id: Uuid,
     pub model_id: Uuid,
+    #[schema(required)]
     pub action_tool_map_id: Option<Uuid>,
+    #[schema(value_type = Object)]
     pub model_configuration: serde_json::Value,
     /// Object key of `messages.jsonl`, once COMPLETED.
+    #[schema(required)]
     pub storage_path: Option<String>,
     pub status: Status,
+    #[schema(required)]
     pub error: Option<ExampleError>,
     /// Tool calls in the conversation, once COMPLETED.
+    #[schema(required, minimum = 0)]
     pub tool_calls: Option<i64>,
     /// Classified actions left out (unmapped, invalid), once COMPLETED.
+    #[schema(required, minimum = 0)]
     pub rejected_calls: Option<i64>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 

@@ -12,7 +12,9 @@ starts one with a temporary data directory, runs this file and stops it;
 without the two variables the test is skipped.
 """
 
+import json
 import os
+import urllib.request
 
 import pytest
 import schemathesis
@@ -49,6 +51,18 @@ CONFIG = schemathesis.config.SchemathesisConfig.from_dict(
 # Loaded at collection: schemathesis' lazy fixture loader does not run under
 # the pinned pytest.
 schema = schemathesis.openapi.from_url(f"{API_URL}/openapi.json", config=CONFIG, wait_for_schema=30)
+
+
+def test_the_document_is_valid_openapi_3_1():
+    """The document against the OpenAPI 3.1 schema, as schemathesis (pinned)
+    ships it and checks documents with."""
+    from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
+
+    with urllib.request.urlopen(f"{API_URL}/openapi.json", timeout=30) as answer:
+        document = json.load(answer)
+    assert document["openapi"].startswith("3.1.")
+    errors = [str(e) for e in OPENAPI_31_VALIDATOR.iter_errors(document)]
+    assert errors == []
 
 
 @schema.parametrize()

@@ -12,7 +12,16 @@ use super::{
 /// `catalog/suites/<suite>/suite.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "utoipa",
+    schema(
+        as = SuiteInput,
+        description = "A suite as its catalog file gives it: names, no ids"
+    )
+)]
 pub struct SuiteFile {
+    #[cfg_attr(feature = "utoipa", schema(pattern = "^[a-z][a-z0-9_]*$"))]
     pub name: String,
     pub display_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -22,11 +31,15 @@ pub struct SuiteFile {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", schema(as = ActionInput))]
 pub struct ActionFile {
+    #[cfg_attr(feature = "utoipa", schema(pattern = "^[a-z][a-z0-9_]*$"))]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// See [`super::template`].
+    /// The user instruction: `{param}` for a parameter's value, `[…]`
+    /// around an optional part (see [`super::template`]).
     pub template: String,
     #[serde(default)]
     pub parameters: Vec<ActionParameterFile>,
@@ -34,7 +47,10 @@ pub struct ActionFile {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", schema(as = ActionParameterInput))]
 pub struct ActionParameterFile {
+    #[cfg_attr(feature = "utoipa", schema(pattern = "^[a-z][a-z0-9_]*$"))]
     pub name: String,
     #[serde(rename = "type")]
     pub param_type: ParameterType,
@@ -55,6 +71,8 @@ pub struct ActionToolMapFile {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", schema(as = ToolMappingInput))]
 pub struct ToolMappingFile {
     pub action: String,
     pub tool: String,
@@ -64,6 +82,8 @@ pub struct ToolMappingFile {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", schema(as = ParameterMappingInput))]
 pub struct ParameterMappingFile {
     pub action_parameter: String,
     pub tool_parameter: String,

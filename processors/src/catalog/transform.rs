@@ -8,6 +8,7 @@ use serde_json::Value;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub enum Transform {
     /// A comma-separated string becomes a list of strings, each trimmed, empty
     /// ones dropped (`"a@x.com, b@y.com,"` → `["a@x.com", "b@y.com"]`). A list
