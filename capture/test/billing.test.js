@@ -19,6 +19,7 @@ const os = require("node:os");
 const path = require("node:path");
 const { execFile, execFileSync } = require("node:child_process");
 const { promisify } = require("node:util");
+const { AxeBuilder } = require("@axe-core/playwright");
 const { launchBrowser } = require("../recorder/session.js");
 const { ROOT, freePort, startServe } = require("./extension-support.js");
 
@@ -68,6 +69,19 @@ function startStripeProxy(upstream) {
       resolve({ url: `http://127.0.0.1:${server.address().port}`, calls, close: () => new Promise((done) => server.close(done)) });
     });
   });
+}
+
+// No serious or critical axe violation on the page, then its full-page
+// screenshot in the test artifacts.
+async function checkPage(page, name) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`),
+    [],
+    `axe on ${name}`,
+  );
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
 // The Stripe-Signature header Stripe would send.
@@ -151,7 +165,7 @@ describe("billing pages", { skip: STRIPE ? false : "TRACEPIPE_TEST_STRIPE_URL is
     await page.getByRole("link", { name: "Payment method" }).click();
     await page.waitForURL(/\/billing$/);
     assert.equal(await page.getByTestId("card-status").textContent(), "No card on file");
-    await page.screenshot({ path: path.join(ARTIFACTS, "payment-method-none.png"), fullPage: true });
+    await checkPage(page, "payment-method-none");
     await Promise.all([page.waitForURL(/\/billing\/setup$/), page.getByRole("button", { name: "Add a card" }).click()]);
     assert.equal(toStripe.length, 1);
     assert.equal(toStripe[0].status, 303);
@@ -185,7 +199,7 @@ describe("billing pages", { skip: STRIPE ? false : "TRACEPIPE_TEST_STRIPE_URL is
     await page.reload();
     assert.equal(await page.getByTestId("card-status").textContent(), "visa ending in 4242");
     assert.ok(await page.getByRole("button", { name: "Change card" }).isVisible());
-    await page.screenshot({ path: path.join(ARTIFACTS, "payment-method-on-file.png"), fullPage: true });
+    await checkPage(page, "payment-method-on-file");
 
     // A key from the keys page, and a recording uploaded with it.
     await page.goto(`${env.serve.url}/keys`);
@@ -229,7 +243,7 @@ describe("billing pages", { skip: STRIPE ? false : "TRACEPIPE_TEST_STRIPE_URL is
     const dollars = `$${Math.floor(invoice.total_cents / 100)}.${String(invoice.total_cents % 100).padStart(2, "0")}`;
     assert.equal((await row.getByTestId("invoice-total").textContent()).trim(), dollars);
     assert.match(await row.getByTestId("invoice-status").textContent(), /^(Open|Paid)$/);
-    await page.screenshot({ path: path.join(ARTIFACTS, "invoices.png"), fullPage: true });
+    await checkPage(page, "invoices");
     assert.deepEqual(elsewhere, [], "requests to other hosts");
     assert.deepEqual(errors, [], "console errors");
     await context.close();
