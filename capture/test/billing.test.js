@@ -84,6 +84,17 @@ async function checkPage(page, name) {
   await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
+// Presses Tab until `locator` has the focus (at most 60 times): the page is
+// used with the keyboard alone.
+async function tabTo(page, locator, what) {
+  const handle = await locator.elementHandle();
+  for (let i = 0; i < 60; i += 1) {
+    await page.keyboard.press("Tab");
+    if (await handle.evaluate((el) => el === document.activeElement)) return;
+  }
+  assert.fail(`Tab never reached ${what}`);
+}
+
 // The Stripe-Signature header Stripe would send.
 function sign(payload, timestamp) {
   const v1 = crypto.createHmac("sha256", WEBHOOK_SECRET).update(`${timestamp}.${payload}`).digest("hex");
@@ -166,7 +177,8 @@ describe("billing pages", { skip: STRIPE ? false : "TRACEPIPE_TEST_STRIPE_URL is
     await page.waitForURL(/\/billing$/);
     assert.equal(await page.getByTestId("card-status").textContent(), "No card on file");
     await checkPage(page, "payment-method-none");
-    await Promise.all([page.waitForURL(/\/billing\/setup$/), page.getByRole("button", { name: "Add a card" }).click()]);
+    await tabTo(page, page.getByRole("button", { name: "Add a card" }), "Add a card");
+    await Promise.all([page.waitForURL(/\/billing\/setup$/), page.keyboard.press("Enter")]);
     assert.equal(toStripe.length, 1);
     assert.equal(toStripe[0].status, 303);
     assert.match(toStripe[0].location, /^https:\/\/checkout\.stripe\.com\//);
@@ -230,7 +242,8 @@ describe("billing pages", { skip: STRIPE ? false : "TRACEPIPE_TEST_STRIPE_URL is
     assert.ok(invoicePosts.some((c) => c.path === "/v1/invoiceitems"));
 
     // The invoices page and the API agree.
-    await page.getByRole("link", { name: "Invoices" }).click();
+    await tabTo(page, page.getByRole("link", { name: "Invoices" }), "the Invoices link");
+    await page.keyboard.press("Enter");
     await page.waitForURL(/\/invoices$/);
     const row = page.getByTestId(`invoice-${month.text}`);
     await row.waitFor();
