@@ -184,6 +184,8 @@ describe("billing pages", { skip: STRIPE ? false : "TRACEPIPE_TEST_STRIPE_URL is
     assert.match(toStripe[0].location, /^https:\/\/checkout\.stripe\.com\//);
     const posted = env.stripe.calls.filter((c) => c.method === "POST").map((c) => c.path);
     assert.deepEqual(posted, ["/v1/customers", "/v1/checkout/sessions"]);
+    // Stripe's customer has the account's email, for its receipts.
+    assert.equal(env.stripe.calls.find((c) => c.path === "/v1/customers").form.email, "grace@example.test");
     const checkout = env.stripe.calls.find((c) => c.path === "/v1/checkout/sessions");
     assert.equal(checkout.form.mode, "setup");
     assert.equal(checkout.form.success_url, `${env.serve.url}/billing?setup=done`);

@@ -147,6 +147,19 @@ pub struct Redirect {
     url: String,
 }
 
+/// The Stripe customer of `user_id`, made with the account's email when it
+/// is not there yet.
+async fn customer_of(state: &ApiState, stripe: &StripeClient, user_id: Uuid) -> ApiResult<String> {
+    let email = state
+        .accounts
+        .account(user_id)
+        .await?
+        .and_then(|account| account.email);
+    ensure_customer(state.billing.as_ref(), stripe, user_id, email.as_deref())
+        .await
+        .map_err(stripe_failed)
+}
+
 /// Starts saving a card for `user_id`: a Stripe Checkout Session in setup
 /// mode, whose URL the browser goes to; Stripe sends it back to `back`.
 /// Shared by `POST /billing/setup` and the payment page.
@@ -156,9 +169,7 @@ pub(crate) async fn start_card_setup(
     back: &str,
 ) -> ApiResult<String> {
     let stripe = stripe(state)?;
-    let customer_id = ensure_customer(state.billing.as_ref(), stripe, user_id)
-        .await
-        .map_err(stripe_failed)?;
+    let customer_id = customer_of(state, stripe, user_id).await?;
     let success = format!("{back}?setup=done");
     let attempt = Uuid::new_v4().to_string();
     let session = stripe
@@ -187,9 +198,7 @@ pub(crate) async fn start_card_setup(
 /// is changed; Stripe sends the browser back to `back`.
 pub(crate) async fn open_portal(state: &ApiState, user_id: Uuid, back: &str) -> ApiResult<String> {
     let stripe = stripe(state)?;
-    let customer_id = ensure_customer(state.billing.as_ref(), stripe, user_id)
-        .await
-        .map_err(stripe_failed)?;
+    let customer_id = customer_of(state, stripe, user_id).await?;
     let session = stripe
         .create_portal_session(&customer_id, back, &Uuid::new_v4().to_string())
         .await

@@ -128,6 +128,7 @@ pub async fn ensure_customer(
     store: &dyn BillingStore,
     stripe: &StripeClient,
     user_id: Uuid,
+    email: Option<&str>,
 ) -> Result<String, String> {
     if let Some(id) = store
         .billing_account(user_id)
@@ -137,10 +138,10 @@ pub async fn ensure_customer(
     {
         return Ok(id);
     }
-    // No email is known to the control plane yet: Stripe's customer carries
-    // the account id in its metadata.
+    // Stripe's customer carries the account id in its metadata, and the
+    // account's email when it has one (Stripe sends receipts there).
     let customer = stripe
-        .create_customer(&user_id.to_string(), "")
+        .create_customer(&user_id.to_string(), email.unwrap_or_default())
         .await
         .map_err(|e| e.to_string())?;
     store
@@ -259,7 +260,7 @@ impl Invoicing {
                 .await?;
             return Ok(UserOutcome::NotBilled { total_cents });
         }
-        let customer_id = ensure_customer(self.store.as_ref(), stripe, user_id).await?;
+        let customer_id = ensure_customer(self.store.as_ref(), stripe, user_id, None).await?;
         // The recorded lines, not today's usage: a resumed close sends what
         // the first one did, so Stripe's idempotency keys match.
         let draft = InvoiceDraft {
