@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::error::{ApiError, ServiceError};
 use super::ApiState;
-use crate::control::User;
+use crate::control::{ExampleRecord, SessionRecord, User};
 
 pub const KEY_PREFIX: &str = "tp_live_";
 /// Characters of the random part shown at each end of a masked key: enough
@@ -122,6 +122,27 @@ impl KeyScope {
 }
 
 impl Caller {
+    /// The caller's session `id`, if it is theirs and in their key's suites:
+    /// a client cannot tell "not yours" or "not for this key" from "not there".
+    pub async fn session(
+        &self,
+        state: &ApiState,
+        id: uuid::Uuid,
+    ) -> Result<Option<SessionRecord>, ApiError> {
+        let found = state.control.get_session(self.0.id, id).await?;
+        Ok(found.filter(|s| self.1.allows(s.suite_id)))
+    }
+
+    /// The caller's Example `id`, on the same terms as [`Caller::session`].
+    pub async fn example(
+        &self,
+        state: &ApiState,
+        id: uuid::Uuid,
+    ) -> Result<Option<ExampleRecord>, ApiError> {
+        let found = state.control.get_example(self.0.id, id).await?;
+        Ok(found.filter(|e| self.1.allows(e.suite_id)))
+    }
+
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.0.is_admin {
             Ok(())

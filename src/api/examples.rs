@@ -141,13 +141,9 @@ pub async fn create(
     Json(body): Json<NewExample>,
 ) -> ApiResult<(StatusCode, axum::Json<ExampleRecord>)> {
     let config = check_configuration(body.model_configuration)?;
-    let user_id = caller.0.id;
-    let session_id = body.session_id;
-    let session = state
-        .control
-        .get_session(user_id, session_id)
+    let session = caller
+        .session(&state, body.session_id)
         .await?
-        .filter(|s| caller.1.allows(s.suite_id))
         .ok_or_else(|| ApiError::not_found("session").field("session_id"))?;
     let snapshot = state.catalog.snapshot();
     if !snapshot.models.exists(body.model_id) {
@@ -217,12 +213,9 @@ pub async fn get(
     caller: Caller,
     Ids([id]): Ids<1>,
 ) -> ApiResult<axum::Json<ExampleRecord>> {
-    let user_id = caller.0.id;
-    state
-        .control
-        .get_example(user_id, id)
+    caller
+        .example(&state, id)
         .await?
-        .filter(|r| caller.1.allows(r.suite_id))
         .map(axum::Json)
         .ok_or_else(|| ApiError::not_found("example"))
 }
@@ -305,12 +298,9 @@ pub async fn messages(
     caller: Caller,
     Ids([id]): Ids<1>,
 ) -> ApiResult<Response> {
-    let user_id = caller.0.id;
-    let example = state
-        .control
-        .get_example(user_id, id)
+    let example = caller
+        .example(&state, id)
         .await?
-        .filter(|r| caller.1.allows(r.suite_id))
         .ok_or_else(|| ApiError::not_found("example"))?;
     let path = completed_path(&example)?;
     let location = object_store::path::Path::parse(&path)

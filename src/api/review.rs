@@ -35,12 +35,9 @@ fn stored(e: ReviewError) -> ApiError {
 
 /// The caller's session `id`, decoded; 404 when it is not theirs.
 async fn own_session(state: &ApiState, caller: &Caller, id: Uuid) -> ApiResult<Session> {
-    let user_id = caller.0.id;
-    state
-        .control
-        .get_session(user_id, id)
+    caller
+        .session(state, id)
         .await?
-        .filter(|r| caller.1.allows(r.suite_id))
         .ok_or_else(|| ApiError::not_found("session"))?;
     let key = ObjectPath::from(format!("sessions/{id}/{SESSION_OBJECT}"));
     review::load_session(state.objects.as_ref(), &key)
@@ -133,12 +130,9 @@ pub async fn screenshot(
         )
         .field("name"));
     }
-    let user_id = caller.0.id;
-    state
-        .control
-        .get_session(user_id, id)
+    caller
+        .session(&state, id)
         .await?
-        .filter(|r| caller.1.allows(r.suite_id))
         .ok_or_else(|| ApiError::not_found("session"))?;
     let key = ObjectPath::from(format!("sessions/{id}/screenshots/{name}"));
     let bytes = match state.objects.get(&key).await {
@@ -175,12 +169,9 @@ pub async fn actions(
     caller: Caller,
     Ids([id]): Ids<1>,
 ) -> ApiResult<axum::Json<ExampleActions>> {
-    let user_id = caller.0.id;
-    let example = state
-        .control
-        .get_example(user_id, id)
+    let example = caller
+        .example(&state, id)
         .await?
-        .filter(|r| caller.1.allows(r.suite_id))
         .ok_or_else(|| ApiError::not_found("example"))?;
     completed_path(&example)?;
     let key = ObjectPath::from(format!("examples/{id}/{ACTIONS_OBJECT}"));

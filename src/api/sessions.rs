@@ -512,11 +512,9 @@ pub async fn get(
     caller: Caller,
     Ids([id]): Ids<1>,
 ) -> ApiResult<axum::Json<SessionRecord>> {
-    state
-        .control
-        .get_session(caller.0.id, id)
+    caller
+        .session(&state, id)
         .await?
-        .filter(|s| caller.1.allows(s.suite_id))
         .map(axum::Json)
         .ok_or_else(|| ApiError::not_found("session"))
 }
