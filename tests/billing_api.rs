@@ -12,21 +12,18 @@ mod api_contract;
 #[path = "../billing/tests/support/stripe_proxy.rs"]
 mod stripe_proxy;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tracepipe_billing::{sign_webhook, Period};
 
-use api_contract::{error_of, json_of, repo, Api};
+use api_contract::{error_of, json_of, repo, Api, ServeProcess};
 use stripe_proxy::{stripe_mock_url, Proxy, TEST_KEY};
 
-const STARTUP: Duration = Duration::from_secs(60);
 const WEBHOOK_SECRET: &str = "whsec_tracepipe_billing_api_test";
 /// High enough that one small recording stored for a month costs cents.
 const USD_PER_GB_HOUR: &str = "50";
@@ -50,60 +47,6 @@ fn billing_env(stripe_api_base: Option<&str>) -> Vec<(&'static str, String)> {
         ));
     }
     env
-}
-
-/// A running `tracepipe serve`; killed when dropped.
-struct Server {
-    child: Child,
-    api: Api,
-}
-
-impl Server {
-    fn start(data_dir: &Path, env: &[(&str, String)]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .arg("--catalog")
-            .arg(repo().join("catalog"))
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start tracepipe serve");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                println!("server: {line}");
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + STARTUP;
-        let mut admin_key = None;
-        let base = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).expect("the server prints its URL");
-            if let Some(key) = line.split_whitespace().find(|w| w.starts_with("tp_live_")) {
-                admin_key = Some(key.to_owned());
-            }
-            if let Some(url) = line.split("listening on ").nth(1) {
-                break url.trim().to_owned();
-            }
-        };
-        Server {
-            child,
-            api: Api::new(base, admin_key),
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A user made by the administrator: (id, key).
@@ -210,7 +153,7 @@ fn a_card_is_saved_by_signed_webhook_and_a_month_is_billed_once() {
     let proxy = runtime.block_on(Proxy::start(&stripe));
     let env = billing_env(Some(&proxy.url));
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path(), &env);
+    let server = ServeProcess::start(dir.path(), &env);
     let api = &server.api;
     let (ada, ada_key) = new_user(api, "Ada");
     let (_bob, bob_key) = new_user(api, "Bob");
@@ -473,7 +416,7 @@ fn a_card_is_saved_by_signed_webhook_and_a_month_is_billed_once() {
 fn with_billing_off_the_month_is_computed_and_shown_not_billed() {
     let env = billing_env(None);
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(dir.path(), &env);
+    let server = ServeProcess::start(dir.path(), &env);
     let api = &server.api;
     let (_ada, ada_key) = new_user(api, "Ada");
     let (_bob, bob_key) = new_user(api, "Bob");

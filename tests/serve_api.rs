@@ -4,98 +4,33 @@
 
 mod api_contract;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
-use api_contract::{repo, Api, Target, MAX_DECOMPRESSED, MAX_UPLOAD};
+use api_contract::{Api, ServeProcess, Target, MAX_DECOMPRESSED, MAX_UPLOAD};
 
-const STARTUP: Duration = Duration::from_secs(60);
-
-/// A running server; killed when dropped.
-struct Server {
-    child: Child,
-    api: Api,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .arg("--catalog")
-            .arg(repo().join("catalog"))
-            .env("TRACEPIPE_LIMITS_MAX_UPLOAD_BYTES", MAX_UPLOAD.to_string())
-            .env(
-                "TRACEPIPE_LIMITS_MAX_DECOMPRESSED_BYTES",
-                MAX_DECOMPRESSED.to_string(),
-            )
-            .env("TRACEPIPE_TABLES_FLUSH_INTERVAL_SECS", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start tracepipe serve");
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                println!("server: {line}");
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let deadline = Instant::now() + STARTUP;
-        let mut admin_key = None;
-        let base = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = rx.recv_timeout(left).expect("the server prints its URL");
-            if let Some(key) = line.split_whitespace().find(|w| w.starts_with("tp_live_")) {
-                admin_key = Some(key.to_owned());
-            }
-            if let Some(url) = line.split("listening on ").nth(1) {
-                break url.trim().to_owned();
-            }
-        };
-        Server {
-            child,
-            api: Api::new(base, admin_key),
-        }
-    }
-
-    /// Stops with SIGTERM, as a service manager would, and waits.
-    fn stop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The settings of every server here: the contract's limits, and tables
+/// flushed every second.
+fn limits() -> Vec<(&'static str, String)> {
+    vec![
+        ("TRACEPIPE_LIMITS_MAX_UPLOAD_BYTES", MAX_UPLOAD.to_string()),
+        (
+            "TRACEPIPE_LIMITS_MAX_DECOMPRESSED_BYTES",
+            MAX_DECOMPRESSED.to_string(),
+        ),
+        ("TRACEPIPE_TABLES_FLUSH_INTERVAL_SECS", "1".to_owned()),
+    ]
 }
 
 /// `tracepipe serve` on a data directory of its own.
 struct Serve {
     dir: tempfile::TempDir,
-    server: Server,
+    server: ServeProcess,
 }
 
 impl Serve {
     fn start() -> Serve {
         let dir = tempfile::tempdir().expect("temp dir");
-        let server = Server::start(dir.path());
+        let server = ServeProcess::start(dir.path(), &limits());
         Serve { dir, server }
     }
 }
@@ -107,7 +42,7 @@ impl Target for Serve {
 
     fn restart(&mut self) -> Api {
         self.server.stop();
-        self.server = Server::start(self.dir.path());
+        self.server = ServeProcess::start(self.dir.path(), &limits());
         self.server.api.clone()
     }
 

@@ -7,7 +7,11 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use std::io::Write;
@@ -109,6 +113,74 @@ impl Api {
             .and_then(|s| s["id"].as_str())
             .expect("the gmail suite is in the catalog")
             .to_owned()
+    }
+}
+
+/// A running `tracepipe serve` on `data_dir`, with `env` added to its
+/// environment; killed when dropped.
+pub struct ServeProcess {
+    child: Child,
+    pub api: Api,
+}
+
+impl ServeProcess {
+    pub fn start(data_dir: &Path, env: &[(&str, String)]) -> ServeProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .arg("--catalog")
+            .arg(repo().join("catalog"))
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start tracepipe serve");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("server: {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut admin_key = None;
+        let base = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx.recv_timeout(left).expect("the server prints its URL");
+            if let Some(key) = line.split_whitespace().find(|w| w.starts_with("tp_live_")) {
+                admin_key = Some(key.to_owned());
+            }
+            if let Some(url) = line.split("listening on ").nth(1) {
+                break url.trim().to_owned();
+            }
+        };
+        ServeProcess {
+            child,
+            api: Api::new(base, admin_key),
+        }
+    }
+
+    /// Stops with SIGTERM, as a service manager would, and waits.
+    pub fn stop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
