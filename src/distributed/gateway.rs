@@ -68,10 +68,12 @@ impl Reservation for OutboxWake {
     }
 }
 
-/// Turns an accepted Example into its message on the sessions topic.
+/// Turns an accepted Example into its message on the sessions topic. The
+/// catalog is read through the control plane that holds this encoder, so it
+/// is set once that control plane has loaded it, before the API takes work.
 struct SessionRefEncoder {
     topic: String,
-    catalog: Arc<CatalogStore>,
+    catalog: std::sync::OnceLock<Arc<CatalogStore>>,
 }
 
 impl WorkEncoder for SessionRefEncoder {
@@ -80,7 +82,11 @@ impl WorkEncoder for SessionRefEncoder {
         session: &SessionRecord,
         example: &ExampleRecord,
     ) -> Result<OutboxMessage, String> {
-        let snapshot = self.catalog.snapshot();
+        let snapshot = self
+            .catalog
+            .get()
+            .ok_or("the catalog is not loaded yet")?
+            .snapshot();
         let suite = snapshot
             .catalog
             .suite_by_id(example.suite_id)
@@ -128,20 +134,19 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         Arc::new(PrefixStore::new(store.clone(), prefix.clone()))
     };
     kafka::ensure_topics(&config.kafka, &config.topics).await?;
-    // The catalog is needed to encode work, and work is encoded by the control
-    // plane: the store is opened over a control plane without an encoder.
-    let seeding = PostgresControlPlane::connect(&config.database, None).await?;
+    let encoder = Arc::new(SessionRefEncoder {
+        topic: config.topics.sessions.clone(),
+        catalog: std::sync::OnceLock::new(),
+    });
+    let postgres =
+        Arc::new(PostgresControlPlane::connect(&config.database, Some(encoder.clone())).await?);
     let catalog = Arc::new(
-        CatalogStore::open(&seeding, &config.catalog)
+        CatalogStore::open(postgres.as_ref(), &config.catalog)
             .await
             .map_err(|e| DistributedError::Config(e.to_string()))?,
     );
-    drop(seeding);
-    let encoder = Arc::new(SessionRefEncoder {
-        topic: config.topics.sessions.clone(),
-        catalog: catalog.clone(),
-    });
-    let postgres = Arc::new(PostgresControlPlane::connect(&config.database, Some(encoder)).await?);
+    // Set once, here: a second set cannot happen.
+    let _ = encoder.catalog.set(catalog.clone());
     let control: Arc<dyn ControlPlane> = postgres.clone();
     // After the control plane's migrations: accounts refer to its users.
     let accounts: Arc<dyn AccountStore> = Arc::new(
