@@ -498,8 +498,7 @@ mod tests {
     /// afterwards.
     #[tokio::test]
     async fn the_postgres_store_conforms() {
-        let Ok(url) = std::env::var("TRACEPIPE_DATABASE_URL") else {
-            eprintln!("skipped: TRACEPIPE_DATABASE_URL is not set");
+        let Some(url) = crate::control::postgres::tests::database_url() else {
             return;
         };
         let schema = format!("accounts_test_{}", Uuid::new_v4().simple());

@@ -524,14 +524,7 @@ mod tests {
     /// A fresh schema holding a `users` table as the control plane makes it;
     /// None (skipped) without `TRACEPIPE_DATABASE_URL`, a failure under CI.
     async fn fresh_schema() -> Option<(DatabaseConfig, Client)> {
-        let Ok(url) = std::env::var("TRACEPIPE_DATABASE_URL") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI is set but TRACEPIPE_DATABASE_URL is not"
-            );
-            eprintln!("skipped: TRACEPIPE_DATABASE_URL is not set");
-            return None;
-        };
+        let url = crate::control::postgres::tests::database_url()?;
         let schema = format!("billing_test_{}", Uuid::new_v4().simple());
         let config: DatabaseConfig = toml::from_str(&format!("url = {url:?}\nschema = {schema:?}"))
             .expect("database config");

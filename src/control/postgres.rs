@@ -1063,7 +1063,7 @@ impl ControlPlane for PostgresControlPlane {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::future::Future;
     use std::panic::AssertUnwindSafe;
 
@@ -1076,7 +1076,7 @@ mod tests {
     /// The test database, from `scripts/services/env.sh`. Without it the
     /// tests are skipped with the reason printed, except under CI, where the
     /// services are started first and a missing database is a failure.
-    fn database_url() -> Option<String> {
+    pub(crate) fn database_url() -> Option<String> {
         if let Ok(url) = std::env::var("TRACEPIPE_DATABASE_URL") {
             return Some(url);
         }
