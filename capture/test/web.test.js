@@ -228,7 +228,10 @@ describe("the web pages, as a new customer", () => {
     await page.getByLabel("Password").fill("not the password at all");
     const refused = await Promise.all([page.waitForResponse((r) => r.request().method() === "POST"), page.getByRole("button", { name: "Sign in" }).click()]);
     assert.equal(refused[0].status(), 401);
-    // Chromium logs the expected 401 of the refused sign-in as a console error.
+    // Chromium logs the expected 401 of the refused sign-in as a console error,
+    // at some point while the answer loads: forgotten once the page has.
+    await page.getByText("The email or password is wrong.").waitFor();
+    await page.waitForLoadState("load");
     env.errors.length = 0;
     assert.ok(await page.getByText("The email or password is wrong.").isVisible());
     assert.equal(await page.getByLabel("Password").inputValue(), "", "the password is not echoed");
