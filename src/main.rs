@@ -7,7 +7,6 @@ mod api_shared;
 mod builtin_catalog;
 mod capture_page;
 mod cmd;
-mod config;
 mod control;
 mod distributed;
 mod export;
@@ -16,9 +15,12 @@ mod mcp;
 mod pipeline;
 mod review;
 mod serve;
-mod telemetry;
 mod text;
 mod web;
+
+// The shared configuration loader and telemetry, under the names the modules
+// above use.
+use tracepipe_telemetry::{self as telemetry, config};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

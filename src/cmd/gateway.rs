@@ -20,7 +20,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
         std::env::vars(),
     )?;
     // Before the runtime, so it is dropped (flushing the spans) after it.
-    let _tracing = crate::distributed::tracing::init("gateway", &config.otlp_endpoint)?;
+    let _tracing = crate::telemetry::tracing::init("gateway", &config.otlp_endpoint)?;
     tokio::runtime::Runtime::new()
         .context("starting the async runtime")?
         .block_on(crate::distributed::gateway::run(config))?;

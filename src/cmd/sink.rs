@@ -20,7 +20,7 @@ pub fn run(args: SinkArgs) -> anyhow::Result<()> {
         std::env::vars(),
     )?;
     // Before the runtime, so it is dropped (flushing the spans) after it.
-    let _tracing = crate::distributed::tracing::init("sink", &config.otlp_endpoint)?;
+    let _tracing = crate::telemetry::tracing::init("sink", &config.otlp_endpoint)?;
     tokio::runtime::Runtime::new()
         .context("starting the async runtime")?
         .block_on(crate::distributed::sink::run(config))?;

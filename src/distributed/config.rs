@@ -3,7 +3,6 @@
 //! then `TRACEPIPE_<SECTION>_<KEY>` environment variables. Unknown keys in a
 //! file are an error; the environment can only set keys the defaults have.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -12,27 +11,11 @@ use serde::Deserialize;
 
 use super::DistributedError;
 use crate::admission::AdmissionConfig;
+use crate::config::Secret;
 
 pub const GATEWAY_DEFAULTS: &str = include_str!("../../config/gateway.toml");
 pub const PROCESSOR_DEFAULTS: &str = include_str!("../../config/processor.toml");
 pub const SINK_DEFAULTS: &str = include_str!("../../config/sink.toml");
-
-/// A value that must never reach a log: its `Debug` and `Display` mask it.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

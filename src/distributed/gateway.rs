@@ -28,7 +28,7 @@ use tracepipe_ingest::Limits;
 use super::config::GatewayConfig;
 use super::events::{self, SessionRef, StatusEvent};
 use super::outbox::{self, OutboxMessage};
-use super::{catalog_feed, kafka, open_store, tracing, DistributedError};
+use super::{catalog_feed, kafka, open_store, DistributedError};
 use crate::admission::Admission;
 use crate::api::catalog_store::CatalogStore;
 use crate::api::{ApiState, Dispatch, Reservation};
@@ -40,6 +40,7 @@ use crate::control::postgres::{PostgresControlPlane, StatusUpdate, WorkEncoder};
 use crate::control::{ControlPlane, ExampleError, ExampleRecord, SessionRecord, Status};
 use crate::invoicing::Invoicing;
 use crate::pipeline::{Pipeline, SESSION_OBJECT};
+use crate::telemetry::tracing;
 use crate::web::WebAuth;
 
 /// Seconds between checks of the stored catalog's version, so that a change

@@ -29,10 +29,6 @@ pub mod kafka;
 pub mod outbox;
 pub mod processor;
 pub mod sink;
-// Lives with the rest of the telemetry; declared here because only the
-// distributed services trace.
-#[path = "../telemetry/tracing.rs"]
-pub mod tracing;
 
 use std::sync::Arc;
 

@@ -32,9 +32,10 @@ use super::catalog_feed::{self, CatalogFeed};
 use super::config::ProcessorConfig;
 use super::events::{self, ExampleEvent, SessionRef, StatusEvent};
 use super::kafka::{self, Consumer};
-use super::{open_store, tracing, DistributedError};
+use super::{open_store, DistributedError};
 use crate::api::catalog_store::{rows_of_dir, snapshot_of};
 use crate::pipeline::{OutputLimits, Pipeline, PipelineError};
+use crate::telemetry::tracing;
 
 /// How long one attempt waits for the catalog version a work item names to
 /// arrive on the catalog topic before it is retried.
@@ -409,7 +410,14 @@ async fn synthesise(
             ),
             other => retry(other),
         })?;
-    crate::telemetry::pipeline::synthesized(&reference.suite, &output);
+    crate::telemetry::pipeline::synthesized(
+        &reference.suite,
+        output.classification,
+        output
+            .actions
+            .iter()
+            .map(|action| (action.action.as_str(), action.low_confidence)),
+    );
     let completion = Completion {
         tool_calls: i64::try_from(output.actions.len()).unwrap_or(i64::MAX),
         rejected_calls: i64::try_from(output.rejections.len()).unwrap_or(i64::MAX),

@@ -38,7 +38,8 @@ use tracepipe_sinks::{
 use super::config::SinkConfig;
 use super::events::{self, ExampleEvent};
 use super::kafka::{self, Consumer};
-use super::{open_store, tracing, DistributedError};
+use super::{open_store, DistributedError};
+use crate::telemetry::tracing;
 
 /// What the sink holds of one partition since its last commit.
 struct PartitionState {
@@ -280,10 +281,18 @@ impl Sink {
         };
         let flushing = std::time::Instant::now();
         let mut written = state.examples.flush().await?;
-        crate::telemetry::sink::written("examples", &written, flushing.elapsed());
+        crate::telemetry::sink::written(
+            "examples",
+            written.iter().map(|file| (file.rows, file.size)),
+            flushing.elapsed(),
+        );
         let flushing = std::time::Instant::now();
         let actions = state.actions.flush().await?;
-        crate::telemetry::sink::written("actions", &actions, flushing.elapsed());
+        crate::telemetry::sink::written(
+            "actions",
+            actions.iter().map(|file| (file.rows, file.size)),
+            flushing.elapsed(),
+        );
         written.extend(actions);
         let mut offsets = TopicPartitionList::new();
         offsets

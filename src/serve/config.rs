@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::admission::AdmissionConfig;
-pub use crate::distributed::config::Secret;
+pub use crate::config::Secret;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 

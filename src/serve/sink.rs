@@ -104,10 +104,18 @@ async fn drain(state: &AppState, writers: &mut Writers) -> Result<(), ServiceErr
         }
         let flushing = std::time::Instant::now();
         let examples = writers.examples.flush().await?;
-        crate::telemetry::sink::written("examples", &examples, flushing.elapsed());
+        crate::telemetry::sink::written(
+            "examples",
+            examples.iter().map(|file| (file.rows, file.size)),
+            flushing.elapsed(),
+        );
         let flushing = std::time::Instant::now();
         let actions = writers.actions.flush().await?;
-        crate::telemetry::sink::written("actions", &actions, flushing.elapsed());
+        crate::telemetry::sink::written(
+            "actions",
+            actions.iter().map(|file| (file.rows, file.size)),
+            flushing.elapsed(),
+        );
         state
             .db
             .call(move |conn| db::outbox_delete_through(conn, last))

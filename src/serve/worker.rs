@@ -215,7 +215,13 @@ async fn run(state: &AppState, job: &Job) -> Result<Completion, ExampleError> {
         )
         .await
         .map_err(pipeline_failure)?;
-    crate::telemetry::pipeline::synthesized(&suite, &out);
+    crate::telemetry::pipeline::synthesized(
+        &suite,
+        out.classification,
+        out.actions
+            .iter()
+            .map(|action| (action.action.as_str(), action.low_confidence)),
+    );
     let messages = object_store::path::Path::from(out.example.messages_path.as_str());
     let size = state
         .api

@@ -3,22 +3,22 @@
 
 use std::time::Duration;
 
-use crate::pipeline::ExampleOutput;
-
 use super::name;
 
-/// A session became an Example: its classification time and its actions,
-/// by suite and action (both from the catalog, so bounded).
-pub fn synthesized(suite: &str, output: &ExampleOutput) {
+/// A session became an Example: its classification time and its actions
+/// (name, low confidence), by suite and action (both from the catalog, so
+/// bounded).
+pub fn synthesized<'a>(
+    suite: &str,
+    classification: Duration,
+    actions: impl IntoIterator<Item = (&'a str, bool)>,
+) {
     metrics::histogram!(name("classification_duration_seconds"), "suite" => suite.to_owned())
-        .record(output.classification.as_secs_f64());
-    for action in &output.actions {
-        let labels = [
-            ("suite", suite.to_owned()),
-            ("action", action.action.clone()),
-        ];
+        .record(classification.as_secs_f64());
+    for (action, low_confidence) in actions {
+        let labels = [("suite", suite.to_owned()), ("action", action.to_owned())];
         metrics::counter!(name("actions_total"), &labels).increment(1);
-        if action.low_confidence {
+        if low_confidence {
             metrics::counter!(name("low_confidence_actions_total"), &labels).increment(1);
         }
     }

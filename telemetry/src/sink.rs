@@ -2,20 +2,19 @@
 
 use std::time::Duration;
 
-use tracepipe_sinks::WrittenObject;
-
 use super::name;
 
-/// The files of `table` a flush completed, and how long it took.
-pub fn written(table: &'static str, objects: &[WrittenObject], took: Duration) {
+/// The files of `table` a flush completed, each as (rows, bytes), and how
+/// long it took.
+pub fn written(table: &'static str, files: impl IntoIterator<Item = (u64, u64)>, took: Duration) {
     let labels = [("table", table), ("format", "parquet")];
     metrics::histogram!(name("flush_duration_seconds"), "table" => table)
         .record(took.as_secs_f64());
-    for object in objects {
+    for (rows, bytes) in files {
         metrics::counter!(name("files_written_total"), &labels).increment(1);
-        metrics::counter!(name("rows_written_total"), &labels).increment(object.rows);
-        metrics::counter!(name("bytes_written_total"), &labels).increment(object.size);
-        metrics::histogram!(name("file_size_bytes"), &labels).record(object.size as f64);
+        metrics::counter!(name("rows_written_total"), &labels).increment(rows);
+        metrics::counter!(name("bytes_written_total"), &labels).increment(bytes);
+        metrics::histogram!(name("file_size_bytes"), &labels).record(bytes as f64);
     }
 }
 

@@ -5,12 +5,31 @@
 //! defaults do not have is refused, with its full name, wherever it comes
 //! from; an environment value takes the type of the default it replaces.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use toml::{Table, Value};
 
 const ENV_PREFIX: &str = "TRACEPIPE";
+
+/// A value that must never reach a log: its `Debug` and `Display` mask it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
 
 /// What is wrong with a configuration, and where.
 #[derive(Debug, thiserror::Error)]

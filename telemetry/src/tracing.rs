@@ -16,7 +16,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use rdkafka::message::{Header, Headers, OwnedHeaders};
 
-use crate::distributed::DistributedError;
+use crate::TelemetryError;
 
 /// The installed exporter; dropping it flushes the spans still batched.
 pub struct Tracing(Option<SdkTracerProvider>);
@@ -34,7 +34,7 @@ impl Drop for Tracing {
 /// Installs the exporter for `service` when an endpoint is configured. Call it
 /// outside the tokio runtime: the blocking HTTP client must not be built, nor
 /// dropped, inside one.
-pub fn init(service: &str, configured: &str) -> Result<Tracing, DistributedError> {
+pub fn init(service: &str, configured: &str) -> Result<Tracing, TelemetryError> {
     let endpoint = if configured.is_empty() {
         std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").unwrap_or_default()
     } else {
@@ -51,7 +51,10 @@ pub fn init(service: &str, configured: &str) -> Result<Tracing, DistributedError
         .with_protocol(Protocol::HttpBinary)
         .with_endpoint(url)
         .build()
-        .map_err(|e| DistributedError::Config(format!("otlp_endpoint {endpoint}: {e}")))?;
+        .map_err(|source| TelemetryError::Exporter {
+            endpoint: endpoint.clone(),
+            source,
+        })?;
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_resource(

@@ -6,7 +6,12 @@
 //! calls the helpers in the submodules, which are no-ops until a recorder is
 //! installed (unit tests and the one-shot commands never install one).
 //! [`routes`] serves `/metrics`, `/healthz` and `/readyz`.
+//!
+//! Beside them: the layered configuration loader every command shares
+//! ([`config`]) and the OTLP traces of the distributed services ([`tracing`]).
+//! This crate depends on no other Tracepipe crate, so every one can use it.
 
+pub mod config;
 pub mod gateway;
 pub mod health;
 pub mod http;
@@ -14,6 +19,7 @@ pub mod kafka;
 pub mod logs;
 pub mod pipeline;
 pub mod sink;
+pub mod tracing;
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -34,6 +40,12 @@ pub enum TelemetryError {
         what: String,
         #[source]
         source: std::io::Error,
+    },
+    #[error("configuration: otlp_endpoint {endpoint}: {source}")]
+    Exporter {
+        endpoint: String,
+        #[source]
+        source: opentelemetry_otlp::ExporterBuildError,
     },
 }
 
