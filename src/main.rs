@@ -4,22 +4,18 @@ mod admission;
 mod api;
 mod api_docs;
 mod api_shared;
-mod builtin_catalog;
 mod capture_page;
 mod cmd;
 mod control;
 mod distributed;
-mod export;
 mod invoicing;
-mod mcp;
-mod pipeline;
-mod review;
 mod serve;
 mod text;
 mod web;
 
-// The shared configuration loader and telemetry, under the names the modules
-// above use.
+// The library crates, under the names the modules above use.
+use tracepipe_export as export;
+use tracepipe_pipeline::{self as pipeline, builtin_catalog, mcp, review};
 use tracepipe_telemetry::{self as telemetry, config};
 
 use clap::{Parser, Subcommand};

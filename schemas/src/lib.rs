@@ -7,6 +7,10 @@
 //! field so that `serde` drives both the Avro and the JSON encodings.
 
 mod avro;
+// The Kafka topics' values carry the analyst-table rows (tracepipe-sinks),
+// which only the distributed services need: hence a feature.
+#[cfg(feature = "kafka-events")]
+pub mod events;
 
 pub use avro::{decode_session, encode_session, session_schema, AvroError, SESSION_SCHEMA_JSON};
 

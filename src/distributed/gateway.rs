@@ -26,7 +26,6 @@ use uuid::Uuid;
 use tracepipe_ingest::Limits;
 
 use super::config::GatewayConfig;
-use super::events::{self, SessionRef, StatusEvent};
 use super::outbox::{self, OutboxMessage};
 use super::{catalog_feed, kafka, open_store, DistributedError};
 use crate::admission::Admission;
@@ -42,6 +41,7 @@ use crate::invoicing::Invoicing;
 use crate::pipeline::{Pipeline, SESSION_OBJECT};
 use crate::telemetry::tracing;
 use crate::web::WebAuth;
+use tracepipe_schemas::events::{self, SessionRef, StatusEvent};
 
 /// Seconds between checks of the stored catalog's version, so that a change
 /// made through another gateway reaches this one's API.

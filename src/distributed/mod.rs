@@ -23,7 +23,6 @@
 
 pub mod catalog_feed;
 pub mod config;
-pub mod events;
 pub mod gateway;
 pub mod kafka;
 pub mod outbox;
@@ -66,7 +65,7 @@ pub enum DistributedError {
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
-    Event(#[from] events::EventError),
+    Event(#[from] tracepipe_schemas::events::EventError),
     #[error("{what}: {source}")]
     Io {
         what: String,

@@ -30,12 +30,12 @@ use tracepipe_schemas::decode_session;
 
 use super::catalog_feed::{self, CatalogFeed};
 use super::config::ProcessorConfig;
-use super::events::{self, ExampleEvent, SessionRef, StatusEvent};
 use super::kafka::{self, Consumer};
 use super::{open_store, DistributedError};
 use crate::api::catalog_store::{rows_of_dir, snapshot_of};
 use crate::pipeline::{OutputLimits, Pipeline, PipelineError};
 use crate::telemetry::tracing;
+use tracepipe_schemas::events::{self, ExampleEvent, SessionRef, StatusEvent};
 
 /// How long one attempt waits for the catalog version a work item names to
 /// arrive on the catalog topic before it is retried.

@@ -36,10 +36,10 @@ use tracepipe_sinks::{
 };
 
 use super::config::SinkConfig;
-use super::events::{self, ExampleEvent};
 use super::kafka::{self, Consumer};
 use super::{open_store, DistributedError};
 use crate::telemetry::tracing;
+use tracepipe_schemas::events::{self, ExampleEvent};
 
 /// What the sink holds of one partition since its last commit.
 struct PartitionState {

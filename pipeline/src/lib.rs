@@ -36,6 +36,15 @@
 //! Object-store I/O is async. Reading a recording, classifying and synthesising
 //! are CPU work and run on tokio's blocking threads, so a runtime's workers stay
 //! free for I/O.
+//!
+//! Beside it, what the pipeline and its commands share: the review file of an
+//! Example ([`review`]), the catalog compiled into the binary
+//! ([`builtin_catalog`]) and the stdio MCP client `tracepipe catalog
+//! import-mcp` lists a server's tools with ([`mcp`]).
+
+pub mod builtin_catalog;
+pub mod mcp;
+pub mod review;
 
 use std::fs::File;
 use std::io::{BufReader, Read};

@@ -130,15 +130,11 @@ impl Event for SessionRef {
     const NAME: &'static str = "SessionRef";
     fn codec() -> &'static Codec {
         static CODEC: OnceLock<Codec> = OnceLock::new();
-        CODEC.get_or_init(|| Codec::new(include_str!("../../schemas/avro/session_ref.avsc")))
+        CODEC.get_or_init(|| Codec::new(include_str!("../avro/session_ref.avsc")))
     }
     fn earlier_codecs() -> &'static [Codec] {
         static CODECS: OnceLock<[Codec; 1]> = OnceLock::new();
-        CODECS.get_or_init(|| {
-            [Codec::new(include_str!(
-                "../../schemas/avro/session_ref.v1.avsc"
-            ))]
-        })
+        CODECS.get_or_init(|| [Codec::new(include_str!("../avro/session_ref.v1.avsc"))])
     }
 }
 
@@ -153,7 +149,7 @@ impl Event for ExampleEvent {
     const NAME: &'static str = "ExampleEvent";
     fn codec() -> &'static Codec {
         static CODEC: OnceLock<Codec> = OnceLock::new();
-        CODEC.get_or_init(|| Codec::new(include_str!("../../schemas/avro/example_event.avsc")))
+        CODEC.get_or_init(|| Codec::new(include_str!("../avro/example_event.avsc")))
     }
 }
 
@@ -180,15 +176,11 @@ impl Event for StatusEvent {
     const NAME: &'static str = "StatusEvent";
     fn codec() -> &'static Codec {
         static CODEC: OnceLock<Codec> = OnceLock::new();
-        CODEC.get_or_init(|| Codec::new(include_str!("../../schemas/avro/status_event.avsc")))
+        CODEC.get_or_init(|| Codec::new(include_str!("../avro/status_event.avsc")))
     }
     fn earlier_codecs() -> &'static [Codec] {
         static CODECS: OnceLock<[Codec; 1]> = OnceLock::new();
-        CODECS.get_or_init(|| {
-            [Codec::new(include_str!(
-                "../../schemas/avro/status_event.v1.avsc"
-            ))]
-        })
+        CODECS.get_or_init(|| [Codec::new(include_str!("../avro/status_event.v1.avsc"))])
     }
 }
 

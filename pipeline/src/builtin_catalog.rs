@@ -23,7 +23,7 @@ macro_rules! builtin_file {
     ($path:literal) => {
         BuiltinFile {
             path: $path,
-            contents: include_str!(concat!("../catalog/", $path)),
+            contents: include_str!(concat!("../../catalog/", $path)),
         }
     };
 }
@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn every_file_of_the_catalog_folder_is_built_in_unchanged() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../catalog");
         let mut on_disk = BTreeMap::new();
         json_files(&root, &root, &mut on_disk);
         let mut built_in = BTreeMap::new();
