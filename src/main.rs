@@ -6,7 +6,6 @@ mod api_docs;
 mod api_shared;
 mod capture_page;
 mod cmd;
-mod control;
 mod distributed;
 mod invoicing;
 mod serve;
@@ -14,6 +13,7 @@ mod text;
 mod web;
 
 // The library crates, under the names the modules above use.
+use tracepipe_control as control;
 use tracepipe_export as export;
 use tracepipe_pipeline::{self as pipeline, builtin_catalog, mcp, review};
 use tracepipe_telemetry::{self as telemetry, config};

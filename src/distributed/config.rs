@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::DistributedError;
 use crate::admission::AdmissionConfig;
-use crate::config::Secret;
+use crate::control::postgres::DatabaseConfig;
 
 pub const GATEWAY_DEFAULTS: &str = include_str!("../../config/gateway.toml");
 pub const PROCESSOR_DEFAULTS: &str = include_str!("../../config/processor.toml");
@@ -52,14 +52,6 @@ impl S3Config {
             format!("s3://{}/{prefix}", self.bucket)
         }
     }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseConfig {
-    /// Holds the password.
-    pub url: Secret,
-    pub schema: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

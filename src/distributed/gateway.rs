@@ -26,7 +26,7 @@ use uuid::Uuid;
 use tracepipe_ingest::Limits;
 
 use super::config::GatewayConfig;
-use super::outbox::{self, OutboxMessage};
+use super::outbox;
 use super::{catalog_feed, kafka, open_store, DistributedError};
 use crate::admission::Admission;
 use crate::api::catalog_store::CatalogStore;
@@ -35,7 +35,7 @@ use crate::control::accounts::AccountStore;
 use crate::control::accounts_postgres::PostgresAccountStore;
 use crate::control::billing::BillingStore;
 use crate::control::billing_postgres::PostgresBillingStore;
-use crate::control::postgres::{PostgresControlPlane, StatusUpdate, WorkEncoder};
+use crate::control::postgres::{OutboxMessage, PostgresControlPlane, StatusUpdate, WorkEncoder};
 use crate::control::{ControlPlane, ExampleError, ExampleRecord, SessionRecord, Status};
 use crate::invoicing::Invoicing;
 use crate::pipeline::{Pipeline, SESSION_OBJECT};
@@ -111,7 +111,7 @@ impl WorkEncoder for SessionRefEncoder {
             &reference.session_id,
         );
         let value = events::encode(&reference).map_err(|e| e.to_string())?;
-        Ok(OutboxMessage::new(
+        Ok(outbox::message(
             &self.topic,
             &reference.session_id,
             value,

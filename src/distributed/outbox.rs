@@ -23,54 +23,50 @@ use serde_json::{Map, Value};
 use tokio::sync::Notify;
 use tokio_postgres::{Client, NoTls};
 
-use super::config::{DatabaseConfig, OutboxConfig};
+use super::config::OutboxConfig;
 use super::{kafka, DistributedError};
+use crate::control::postgres::{DatabaseConfig, OutboxMessage};
 
-/// A Kafka message as the outbox holds it.
-#[derive(Debug, Clone)]
-pub struct OutboxMessage {
-    pub topic: String,
-    pub key: String,
-    pub value: Vec<u8>,
-    /// Header name → value (the trace context), a JSON object.
-    pub headers: Value,
-}
-
-impl OutboxMessage {
-    pub fn new(topic: &str, key: &str, value: Vec<u8>, headers: Option<OwnedHeaders>) -> Self {
-        use rdkafka::message::Headers as _;
-        let mut fields = Map::new();
-        if let Some(headers) = headers {
-            for header in headers.iter() {
-                if let Some(value) = header.value {
-                    fields.insert(
-                        header.key.to_owned(),
-                        Value::String(String::from_utf8_lossy(value).into_owned()),
-                    );
-                }
+/// The outbox row of a Kafka message with these headers (the trace context).
+pub fn message(
+    topic: &str,
+    key: &str,
+    value: Vec<u8>,
+    headers: Option<OwnedHeaders>,
+) -> OutboxMessage {
+    use rdkafka::message::Headers as _;
+    let mut fields = Map::new();
+    if let Some(headers) = headers {
+        for header in headers.iter() {
+            if let Some(value) = header.value {
+                fields.insert(
+                    header.key.to_owned(),
+                    Value::String(String::from_utf8_lossy(value).into_owned()),
+                );
             }
         }
-        OutboxMessage {
-            topic: topic.to_owned(),
-            key: key.to_owned(),
-            value,
-            headers: Value::Object(fields),
-        }
     }
+    OutboxMessage {
+        topic: topic.to_owned(),
+        key: key.to_owned(),
+        value,
+        headers: Value::Object(fields),
+    }
+}
 
-    fn kafka_headers(&self) -> Option<OwnedHeaders> {
-        let fields = self.headers.as_object().filter(|f| !f.is_empty())?;
-        Some(
-            fields
-                .iter()
-                .fold(OwnedHeaders::new(), |headers, (key, value)| {
-                    headers.insert(Header {
-                        key,
-                        value: value.as_str().map(str::as_bytes),
-                    })
-                }),
-        )
-    }
+/// The Kafka headers `message` is published with.
+fn kafka_headers(message: &OutboxMessage) -> Option<OwnedHeaders> {
+    let fields = message.headers.as_object().filter(|f| !f.is_empty())?;
+    Some(
+        fields
+            .iter()
+            .fold(OwnedHeaders::new(), |headers, (key, value)| {
+                headers.insert(Header {
+                    key,
+                    value: value.as_str().map(str::as_bytes),
+                })
+            }),
+    )
 }
 
 /// Publishes the outbox for as long as the gateway runs. `wake` is notified
@@ -155,7 +151,7 @@ async fn publish_batch(
     let results = join_all(
         messages
             .iter()
-            .map(|(_, m)| kafka::send(producer, &m.topic, &m.key, &m.value, m.kafka_headers())),
+            .map(|(_, m)| kafka::send(producer, &m.topic, &m.key, &m.value, kafka_headers(&m))),
     )
     .await;
     let mut sent = Vec::with_capacity(messages.len());
@@ -217,12 +213,12 @@ mod tests {
             key: "traceparent",
             value: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
         });
-        let message = OutboxMessage::new("t", "k", vec![1, 2], Some(headers));
+        let stored = message("t", "k", vec![1, 2], Some(headers));
         assert_eq!(
-            message.headers["traceparent"],
+            stored.headers["traceparent"],
             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
         );
-        let back = message.kafka_headers().expect("headers");
+        let back = kafka_headers(&stored).expect("headers");
         use rdkafka::message::Headers as _;
         let first = back.iter().next().expect("one header");
         assert_eq!(first.key, "traceparent");
@@ -230,8 +226,6 @@ mod tests {
             first.value,
             Some(&b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"[..])
         );
-        assert!(OutboxMessage::new("t", "k", vec![], None)
-            .kafka_headers()
-            .is_none());
+        assert!(kafka_headers(&message("t", "k", vec![], None)).is_none());
     }
 }

@@ -511,7 +511,7 @@ impl AccountStore for SqliteAccountStore {
 #[cfg(test)]
 pub(crate) mod conformance {
     use super::*;
-    use crate::control::{now, timestamp};
+    use crate::{now, timestamp};
 
     fn user(name: &str) -> User {
         User {

@@ -400,7 +400,7 @@ impl BillingStore for SqliteBillingStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::billing::conformance;
+    use crate::billing::conformance;
 
     #[tokio::test]
     async fn the_ledger_conforms() {

@@ -48,7 +48,7 @@ pub trait FinishExample: Sync {
 /// impl Future<Output = ()>)` that runs the test on a fresh backend.
 macro_rules! each_conformance_test {
     ($harness:ident) => {
-        $crate::control::conformance::each_conformance_test!(@tests $harness;
+        $crate::conformance::each_conformance_test!(@tests $harness;
             users_are_created_with_their_first_key,
             keys_carry_their_suites,
             api_keys_are_listed_live_oldest_first_per_user,
@@ -67,7 +67,7 @@ macro_rules! each_conformance_test {
             #[tokio::test]
             async fn $name() {
                 $harness(|control| async move {
-                    $crate::control::conformance::$name(&*control).await
+                    $crate::conformance::$name(&*control).await
                 })
                 .await;
             }

@@ -498,7 +498,7 @@ mod tests {
     /// afterwards.
     #[tokio::test]
     async fn the_postgres_store_conforms() {
-        let Some(url) = crate::control::postgres::tests::database_url() else {
+        let Some(url) = crate::postgres::tests::database_url() else {
             return;
         };
         let schema = format!("accounts_test_{}", Uuid::new_v4().simple());

@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::{ControlResult, Page};
 use tracepipe_billing::InvoiceLine;
 
-#[cfg(test)]
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
 /// Whether the user has a card Stripe can charge.

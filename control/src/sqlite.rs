@@ -1086,7 +1086,7 @@ impl ControlPlane for SqliteControlPlane {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::conformance::{self, FinishExample, Finished};
+    use crate::conformance::{self, FinishExample, Finished};
 
     fn open() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -1282,7 +1282,7 @@ mod tests {
         test(Arc::new(SqliteControlPlane::new(db))).await;
     }
 
-    crate::control::conformance::each_conformance_test!(on_sqlite);
+    crate::conformance::each_conformance_test!(on_sqlite);
 
     /// The embedded worker's way of finishing an Example.
     struct Worker(Db);

@@ -22,6 +22,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime,
 };
+use serde::Deserialize;
+use serde_json::Value;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::FromSql;
 use tokio_postgres::{NoTls, Row};
@@ -32,8 +34,28 @@ use super::{
     ExampleFilter, ExampleRecord, KeyOwner, NewUpload, Page, SessionRecord, Status, StoredCatalog,
     StoredObject, UploadOutcome, UsageRows, User,
 };
-use crate::distributed::config::DatabaseConfig;
-use crate::distributed::outbox::OutboxMessage;
+use tracepipe_telemetry::config::Secret;
+
+/// Where the PostgreSQL control plane lives (`[database]` of the gateway's
+/// configuration).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Holds the password.
+    pub url: Secret,
+    pub schema: String,
+}
+
+/// A Kafka message as the outbox holds it, written in the same transaction as
+/// the rows it announces; the gateway's relay publishes it.
+#[derive(Debug, Clone)]
+pub struct OutboxMessage {
+    pub topic: String,
+    pub key: String,
+    pub value: Vec<u8>,
+    /// Header name → value (the trace context), a JSON object.
+    pub headers: Value,
+}
 
 /// Turns an Example about to be stored into the Kafka message that hands it
 /// to the processors; written to the outbox with the Example's row.
@@ -1071,7 +1093,7 @@ pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::control::conformance::{self, FinishExample, Finished};
+    use crate::conformance::{self, FinishExample, Finished};
 
     /// The test database, from `scripts/services/env.sh`. Without it the
     /// tests are skipped with the reason printed, except under CI, where the
@@ -1212,13 +1234,13 @@ pub(crate) mod tests {
             id: Uuid::new_v4(),
             display_name: "u".into(),
             is_admin: false,
-            created_at: crate::control::now(),
+            created_at: crate::now(),
         };
         let key = ApiKey {
             id: Uuid::new_v4(),
             name: None,
             masked: "tp_live_Ab12…xY9z".into(),
-            created_at: crate::control::now(),
+            created_at: crate::now(),
             last_used_at: None,
             revoked_at: None,
             suite_ids: None,
@@ -1235,7 +1257,7 @@ pub(crate) mod tests {
         idempotency: Option<&str>,
         configuration: serde_json::Value,
     ) -> NewUpload {
-        let now = crate::control::now();
+        let now = crate::now();
         let session = SessionRecord {
             id: Uuid::new_v4(),
             user_id: user,

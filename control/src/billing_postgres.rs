@@ -20,7 +20,7 @@ use super::billing::{
     MonthClose,
 };
 use super::{timestamp, ControlError, ControlResult, Page};
-use crate::distributed::config::DatabaseConfig;
+use crate::postgres::DatabaseConfig;
 
 /// Steps of the billing schema, applied in order, each once.
 const MIGRATIONS: &[&str] = &["
@@ -519,12 +519,12 @@ impl BillingStore for PostgresBillingStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::billing::conformance;
+    use crate::billing::conformance;
 
     /// A fresh schema holding a `users` table as the control plane makes it;
     /// None (skipped) without `TRACEPIPE_DATABASE_URL`, a failure under CI.
     async fn fresh_schema() -> Option<(DatabaseConfig, Client)> {
-        let url = crate::control::postgres::tests::database_url()?;
+        let url = crate::postgres::tests::database_url()?;
         let schema = format!("billing_test_{}", Uuid::new_v4().simple());
         let config: DatabaseConfig = toml::from_str(&format!("url = {url:?}\nschema = {schema:?}"))
             .expect("database config");

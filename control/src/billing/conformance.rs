@@ -6,7 +6,7 @@ use uuid::Uuid;
 use tracepipe_billing::{InvoiceLine, Quantity, UnitPrice};
 
 use super::{BillingStore, CardStatus, InvoiceRecord, InvoiceStatus, InvoiceUpdate};
-use crate::control::{now, ApiKey, ControlPlane, Page, User};
+use crate::{now, ApiKey, ControlPlane, Page, User};
 
 /// A user made through the control plane, for the suite.
 pub async fn make_user(control: &dyn ControlPlane, name: &str) -> Uuid {
