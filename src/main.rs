@@ -1,22 +1,14 @@
 //! `tracepipe`: one binary, a subcommand per job.
 
-mod admission;
-mod api;
-mod api_docs;
-mod api_shared;
-mod capture_page;
 mod cmd;
-mod distributed;
-mod invoicing;
-mod serve;
-mod text;
-mod web;
 
-// The library crates, under the names the modules above use.
+// The library crates, under the names the subcommands use.
+use tracepipe_api::{api, invoicing, serve};
 use tracepipe_control as control;
+use tracepipe_distributed as distributed;
 use tracepipe_export as export;
-use tracepipe_pipeline::{self as pipeline, builtin_catalog, mcp, review};
-use tracepipe_telemetry::{self as telemetry, config};
+use tracepipe_pipeline::{self as pipeline, builtin_catalog, mcp};
+use tracepipe_telemetry as telemetry;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

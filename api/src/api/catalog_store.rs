@@ -532,7 +532,7 @@ mod tests {
 
     #[test]
     fn the_repository_catalog_survives_a_round_trip_through_rows() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../catalog");
         let catalog = Catalog::load_dir(&root).expect("repository catalog loads");
         let mut files = Files::from_catalog(&catalog);
         files.rules = read_rules(&root, &catalog).expect("rules read");

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// The defaults, compiled in so that the binary runs from any directory.
-pub const DEFAULTS: &str = include_str!("../../config/serve.toml");
+pub const DEFAULTS: &str = include_str!("../../../config/serve.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -26,43 +26,49 @@ const ZIP_FOLDER: &str = "tracepipe-capture-extension";
 const EXTENSION_FILES: &[(&str, &[u8])] = &[
     (
         "manifest.json",
-        include_bytes!("../capture/extension/manifest.json"),
+        include_bytes!("../../capture/extension/manifest.json"),
     ),
     (
         "managed_schema.json",
-        include_bytes!("../capture/extension/managed_schema.json"),
+        include_bytes!("../../capture/extension/managed_schema.json"),
     ),
     (
         "background.js",
-        include_bytes!("../capture/extension/background.js"),
+        include_bytes!("../../capture/extension/background.js"),
     ),
     (
         "settings.js",
-        include_bytes!("../capture/extension/settings.js"),
+        include_bytes!("../../capture/extension/settings.js"),
     ),
-    ("queue.js", include_bytes!("../capture/extension/queue.js")),
+    (
+        "queue.js",
+        include_bytes!("../../capture/extension/queue.js"),
+    ),
     (
         "offscreen.html",
-        include_bytes!("../capture/extension/offscreen.html"),
+        include_bytes!("../../capture/extension/offscreen.html"),
     ),
     (
         "offscreen.js",
-        include_bytes!("../capture/extension/offscreen.js"),
+        include_bytes!("../../capture/extension/offscreen.js"),
     ),
     (
         "popup.html",
-        include_bytes!("../capture/extension/popup.html"),
+        include_bytes!("../../capture/extension/popup.html"),
     ),
-    ("popup.js", include_bytes!("../capture/extension/popup.js")),
+    (
+        "popup.js",
+        include_bytes!("../../capture/extension/popup.js"),
+    ),
     (
         "popup.css",
-        include_bytes!("../capture/extension/popup.css"),
+        include_bytes!("../../capture/extension/popup.css"),
     ),
     (
         "README.md",
-        include_bytes!("../capture/extension/README.md"),
+        include_bytes!("../../capture/extension/README.md"),
     ),
-    ("capture.js", include_bytes!("../capture/capture.js")),
+    ("capture.js", include_bytes!("../../capture/capture.js")),
 ];
 
 const HOWTO_PAGE: &str = include_str!("capture_page.html");
@@ -171,7 +177,7 @@ mod tests {
 
     #[test]
     fn the_zip_holds_every_file_of_the_extension_folder() {
-        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("capture/extension");
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../capture/extension");
         let mut on_disk: Vec<String> = std::fs::read_dir(&folder)
             .expect("capture/extension is readable")
             .map(|entry| {

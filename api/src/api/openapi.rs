@@ -456,7 +456,7 @@ mod tests {
         }
         let db = Db::open(&data.join("tracepipe.db")).expect("a database");
         let control: Arc<dyn ControlPlane> = Arc::new(SqliteControlPlane::new(db.clone()));
-        let catalog_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+        let catalog_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../catalog");
         let catalog = Arc::new(
             CatalogStore::open(control.as_ref(), &catalog_dir)
                 .await

@@ -433,7 +433,7 @@ mod tests {
     async fn invoicing(db: &Db) -> Invoicing {
         let config = ServeConfig::load(None, Vec::new(), &Overrides::default()).expect("defaults");
         let control: Arc<dyn ControlPlane> = Arc::new(SqliteControlPlane::new(db.clone()));
-        let catalog_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+        let catalog_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../catalog");
         let catalog = Arc::new(
             CatalogStore::open(control.as_ref(), &catalog_dir)
                 .await

@@ -130,7 +130,7 @@ pub fn load<T: DeserializeOwned>(
     file: Option<&Path>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<T, DistributedError> {
-    crate::config::load("built-in defaults", defaults, file, env)
+    tracepipe_telemetry::config::load("built-in defaults", defaults, file, env)
         .map_err(|e| DistributedError::Config(e.to_string()))
 }
 

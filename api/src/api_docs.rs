@@ -101,49 +101,49 @@ static ASSETS: [Asset; 10] = [
         "swagger-ui-5.35.0/swagger-ui-bundle.js",
         JAVASCRIPT,
         VENDORED_CACHE,
-        include_bytes!("../assets/vendor/swagger-ui-dist/swagger-ui-bundle.js"),
+        include_bytes!("../../assets/vendor/swagger-ui-dist/swagger-ui-bundle.js"),
     ),
     Asset::new(
         "swagger-ui-5.35.0/swagger-ui.css",
         CSS,
         VENDORED_CACHE,
-        include_bytes!("../assets/vendor/swagger-ui-dist/swagger-ui.css"),
+        include_bytes!("../../assets/vendor/swagger-ui-dist/swagger-ui.css"),
     ),
     Asset::new(
         "swagger-ui-5.35.0/swagger-ui-bundle.js.LICENSE.txt",
         TEXT,
         VENDORED_CACHE,
-        include_bytes!("../assets/vendor/swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt"),
+        include_bytes!("../../assets/vendor/swagger-ui-dist/swagger-ui-bundle.js.LICENSE.txt"),
     ),
     Asset::new(
         "swagger-ui-5.35.0/LICENSE",
         TEXT,
         VENDORED_CACHE,
-        include_bytes!("../assets/vendor/swagger-ui-dist/LICENSE"),
+        include_bytes!("../../assets/vendor/swagger-ui-dist/LICENSE"),
     ),
     Asset::new(
         "swagger-ui-5.35.0/NOTICE",
         TEXT,
         VENDORED_CACHE,
-        include_bytes!("../assets/vendor/swagger-ui-dist/NOTICE"),
+        include_bytes!("../../assets/vendor/swagger-ui-dist/NOTICE"),
     ),
     Asset::new(
         "redoc-2.5.4/redoc.standalone.js",
         JAVASCRIPT,
         VENDORED_CACHE,
-        include_bytes!("../assets/vendor/redoc/redoc.standalone.js"),
+        include_bytes!("../../assets/vendor/redoc/redoc.standalone.js"),
     ),
     Asset::new(
         "redoc-2.5.4/redoc.standalone.js.LICENSE.txt",
         TEXT,
         VENDORED_CACHE,
-        include_bytes!("../assets/vendor/redoc/redoc.standalone.js.LICENSE.txt"),
+        include_bytes!("../../assets/vendor/redoc/redoc.standalone.js.LICENSE.txt"),
     ),
     Asset::new(
         "redoc-2.5.4/LICENSE",
         TEXT,
         VENDORED_CACHE,
-        include_bytes!("../assets/vendor/redoc/LICENSE"),
+        include_bytes!("../../assets/vendor/redoc/LICENSE"),
     ),
 ];
 
@@ -328,7 +328,7 @@ mod tests {
     #[tokio::test]
     async fn assets_are_gzipped_for_a_browser_that_accepts_it() {
         let uri = format!("{ASSETS_ROUTE}/redoc-2.5.4/redoc.standalone.js");
-        let bundle = include_bytes!("../assets/vendor/redoc/redoc.standalone.js");
+        let bundle = include_bytes!("../../assets/vendor/redoc/redoc.standalone.js");
         for accepted in ["gzip, deflate, br, zstd", "br;q=1.0, GZIP;q=0.5", "*"] {
             let (status, headers, body) = fetch_accepting(&uri, Some(accepted)).await;
             assert_eq!(status, StatusCode::OK);
