@@ -26,16 +26,30 @@ RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \
     && apt-get install -y --no-install-recommends \
         build-essential cmake perl pkg-config zlib1g-dev binutils
 WORKDIR /src
-# The workspace: the binary's crate and its members; config/ and the Avro
-# schemas are compiled in (include_str!), benches/ is named by Cargo.toml.
+# The workspace: the binary's crate and every member crate; compiled in
+# (include_str!/include_bytes!) are config/, the Avro schemas, catalog/ (the
+# built-in catalog), the capture extension and script, and the vendored API
+# documentation bundles; benches/ is named by Cargo.toml.
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY schemas ./schemas
 COPY ingest ./ingest
 COPY processors ./processors
 COPY sinks ./sinks
+COPY accounts ./accounts
+COPY billing ./billing
+COPY telemetry ./telemetry
+COPY pipeline ./pipeline
+COPY export ./export
+COPY control ./control
+COPY api ./api
+COPY distributed ./distributed
 COPY benches ./benches
 COPY config ./config
+COPY catalog ./catalog
+COPY capture/capture.js ./capture/capture.js
+COPY capture/extension ./capture/extension
+COPY assets/vendor ./assets/vendor
 ARG CARGO_BUILD_JOBS=
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \

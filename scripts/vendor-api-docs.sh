@@ -2,7 +2,7 @@
 # Fetches the browser bundles behind GET /v1/docs (Swagger UI) and GET /v1/redoc
 # (ReDoc) from the npm registry at pinned versions and copies the files the
 # pages load, with their licences, into assets/vendor/. The files are committed
-# and compiled into the binary (src/api_docs.rs), so building Tracepipe needs no
+# and compiled into the binary (api/src/api_docs.rs), so building Tracepipe needs no
 # Node step; run this only to change a version, then update the versions and
 # integrity strings below and in assets/vendor/README.md.
 #

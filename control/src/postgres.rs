@@ -10,7 +10,7 @@
 //!
 //! Every Example written also writes its Kafka work item to the `outbox`
 //! table in the same transaction, when a [`WorkEncoder`] is given: the outbox
-//! relay (`distributed/outbox.rs`) publishes it, so an acknowledged upload is
+//! relay (`distributed/src/outbox.rs`) publishes it, so an acknowledged upload is
 //! processed however long Kafka is away, and a refused one announces nothing.
 
 use std::collections::HashSet;

@@ -123,7 +123,7 @@ INSERT INTO catalog_version (version) VALUES (0);
 "#;
 
 /// Version 6: web accounts, sessions, OpenID sign-ins in progress and the
-/// server's secrets (src/control/accounts.rs).
+/// server's secrets (accounts.rs).
 use super::accounts::SCHEMA_V6;
 
 /// Version 7: the billing ledger (control/billing_sqlite.rs): each user's

@@ -1,7 +1,7 @@
 //! The catalog, from the gateways to the processors, on a compacted topic.
 //!
 //! The catalog is stored in PostgreSQL with a version every write increments
-//! (src/control). Each gateway announces the version it serves on the catalog
+//! (tracepipe-control). Each gateway announces the version it serves on the catalog
 //! topic (one key, so compaction keeps the latest); each processor follows the
 //! topic from its start and keeps the newest version it has seen. A work item
 //! names the version it was accepted under, and a processor synthesises with

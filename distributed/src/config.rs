@@ -124,7 +124,7 @@ pub struct SinkConfig {
 }
 
 /// Loads a service's configuration by the rules every command shares
-/// (src/config.rs).
+/// (tracepipe_telemetry::config).
 pub fn load<T: DeserializeOwned>(
     defaults: &str,
     file: Option<&Path>,

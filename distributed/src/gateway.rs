@@ -1,5 +1,5 @@
 //! `tracepipe gateway`: the distributed deployment's HTTP front. It serves the
-//! one `/v1` API (src/api) over the PostgreSQL control plane, with S3 for
+//! one `/v1` API (tracepipe-api) over the PostgreSQL control plane, with S3 for
 //! objects and Kafka, through the outbox, for work; and it runs the status
 //! consumer that moves Examples through PENDING → PROCESSING → COMPLETED or
 //! FAILED.

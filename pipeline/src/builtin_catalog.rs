@@ -116,7 +116,7 @@ mod tests {
         assert_eq!(
             on_disk.keys().collect::<Vec<_>>(),
             built_in.keys().collect::<Vec<_>>(),
-            "catalog/ and src/builtin_catalog.rs list different files"
+            "catalog/ and pipeline/src/builtin_catalog.rs list different files"
         );
         assert!(on_disk == built_in, "a built-in file differs from catalog/");
     }

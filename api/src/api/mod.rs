@@ -60,7 +60,7 @@ pub struct ApiState {
     pub dispatch: Arc<dyn Dispatch>,
     /// Per-key limits and the upload guard (src/admission).
     pub admission: Arc<Admission>,
-    /// Web accounts and sessions (src/control/accounts.rs).
+    /// Web accounts and sessions (tracepipe_control::accounts).
     pub accounts: Arc<dyn AccountStore>,
     /// The web pages' cookie, CSRF key, sign-in throttle and OpenID client.
     pub web: Arc<crate::web::WebAuth>,

@@ -1,6 +1,6 @@
 //! `tracepipe serve` configuration: one typed struct whose defaults live in the
 //! checked-in `config/serve.toml`, loaded by the rules every command shares
-//! (src/config.rs: defaults, file, `TRACEPIPE_…` environment), then
+//! (tracepipe_telemetry::config: defaults, file, `TRACEPIPE_…` environment), then
 //! command-line flags. Environment variables are derived from the keys of the
 //! defaults, so only known keys have one; other `TRACEPIPE_*` variables belong
 //! to other tools and are ignored.
