@@ -257,6 +257,7 @@ struct JsonRpcError {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct JsonRpcErrorDetail {
+    #[schema(minimum = -2147483648, maximum = 2147483647)]
     code: i64,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -283,14 +284,39 @@ enum JsonRpcAnswer {
     Error(JsonRpcError),
 }
 
+/// The largest integer id taken: what a JavaScript number holds exactly.
+const MAX_INTEGER_ID: i64 = (1 << 53) - 1;
+
 fn id_schema() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
     Schema::OneOf(
         OneOfBuilder::new()
             .item(ObjectBuilder::new().schema_type(Type::String))
-            .item(ObjectBuilder::new().schema_type(Type::Integer))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(-MAX_INTEGER_ID))
+                    .maximum(Some(MAX_INTEGER_ID)),
+            )
             .build(),
     )
+}
+
+/// A JSON-RPC error code: a 32-bit integer.
+fn is_error_code(code: &Value) -> bool {
+    integer(code).is_some_and(|c| i32::try_from(c).is_ok())
+}
+
+/// A number that is an integer, as JSON Schema counts them (`1.0` is one),
+/// within what a JavaScript number holds exactly.
+fn integer(value: &Value) -> Option<i64> {
+    let exact = value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() <= MAX_INTEGER_ID as f64)
+            .map(|f| f as i64)
+    })?;
+    (exact.abs() <= MAX_INTEGER_ID).then_some(exact)
 }
 
 /// A body read as one of the message kinds, or what is wrong with it.
@@ -321,9 +347,10 @@ fn classify(body: Value) -> Result<Incoming, String> {
     }
     let id = message.get("id").cloned();
     if let Some(id) = &id {
-        let integer = id.as_i64().is_some() || id.as_u64().is_some();
-        if !(id.is_string() || integer) {
-            return Err("`id` is text or an integer".into());
+        if !(id.is_string() || integer(id).is_some()) {
+            return Err(format!(
+                "`id` is text or an integer of at most {MAX_INTEGER_ID} in size"
+            ));
         }
     }
     let params = match message.get("params") {
@@ -358,7 +385,7 @@ fn classify(body: Value) -> Result<Incoming, String> {
 fn error_detail_is_valid(e: &Map<String, Value>) -> bool {
     e.keys()
         .all(|k| ["code", "message", "data"].contains(&k.as_str()))
-        && e.get("code").is_some_and(|c| c.as_i64().is_some())
+        && e.get("code").is_some_and(is_error_code)
         && e.get("message").is_some_and(Value::is_string)
         && e.get("data").is_none_or(Value::is_object)
 }
