@@ -473,7 +473,11 @@ pub(super) async fn post_mcp(
         Ok(Incoming::NoAnswer) => return StatusCode::ACCEPTED.into_response(),
         Err(why) => return malformed("invalid_jsonrpc", why),
     };
-    let answer = match answer(&state, &caller, &method, params).await {
+    let agent = Agent {
+        caller,
+        key: crate::admission::keys::key_id(&headers),
+    };
+    let answer = match answer(&state, &agent, &method, params).await {
         Ok(result) => JsonRpcAnswer::Result(JsonRpcResult {
             jsonrpc: JsonRpcVersion::V2,
             id,
@@ -484,10 +488,17 @@ pub(super) async fn post_mcp(
     axum::Json(answer).into_response()
 }
 
+/// Who sends a request: the caller, and the API key's id for its upload
+/// slots.
+struct Agent {
+    caller: Caller,
+    key: Option<[u8; 32]>,
+}
+
 /// The result of a request, or its JSON-RPC error.
 async fn answer(
     state: &Arc<ApiState>,
-    caller: &Caller,
+    agent: &Agent,
     method: &str,
     params: Map<String, Value>,
 ) -> Result<Value, (i64, String)> {
@@ -521,7 +532,7 @@ async fn answer(
                     format!("unknown tool `{}`", crate::admission::truncated(name, 64)),
                 ));
             };
-            Ok(call_tool(state, caller, tool.name, arguments).await)
+            Ok(call_tool(state, agent, tool.name, arguments).await)
         }
         _ => Err((
             METHOD_NOT_FOUND,
@@ -801,11 +812,11 @@ fn rewrite_references(value: &mut Value, found: &mut Vec<String>) {
 /// tool error with the API's error body.
 async fn call_tool(
     state: &Arc<ApiState>,
-    caller: &Caller,
+    agent: &Agent,
     name: &str,
     arguments: Map<String, Value>,
 ) -> Value {
-    match run_tool(state, caller, name, arguments).await {
+    match run_tool(state, agent, name, arguments).await {
         Ok(Answer::Structured(value)) => json!({
             "content": [{"type": "text", "text": value.to_string()}],
             "structuredContent": value,
@@ -875,11 +886,11 @@ struct ExampleArgument {
 
 async fn run_tool(
     state: &Arc<ApiState>,
-    caller: &Caller,
+    agent: &Agent,
     name: &str,
     args: Map<String, Value>,
 ) -> ApiResult<Answer> {
-    let caller = caller.clone();
+    let caller = agent.caller.clone();
     let state_ = || State(state.clone());
     match name {
         "list_suites" => {
@@ -898,7 +909,7 @@ async fn run_tool(
             structured(json!({ "suites": suites }))
         }
         "upload_session" => {
-            let (_, record) = upload(state, caller, arguments(args)?).await?;
+            let (_, record) = upload(state, caller, agent.key, arguments(args)?).await?;
             structured(record)
         }
         "get_session" => {
@@ -963,8 +974,31 @@ struct UploadArguments {
 async fn upload(
     state: &Arc<ApiState>,
     caller: Caller,
+    key: Option<[u8; 32]>,
     args: UploadArguments,
 ) -> ApiResult<(StatusCode, crate::control::SessionRecord)> {
+    // The key's upload slot, as `POST /sessions` takes one: held until the
+    // upload is stored.
+    let _slot = match key {
+        None => None,
+        Some(key) => {
+            let keys = &state.admission.keys;
+            let slot = keys.start_upload(key, std::time::Instant::now());
+            if slot.is_none() {
+                let mut refusal = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_uploads",
+                    format!(
+                        "this API key has {} uploads in progress, the most allowed at once; retry when one has finished",
+                        keys.max_uploads()
+                    ),
+                );
+                refusal.retry_after_secs = Some(5);
+                return Err(refusal);
+            }
+            slot
+        }
+    };
     let idempotency_key = match &args.idempotency_key {
         None => None,
         Some(key) => {

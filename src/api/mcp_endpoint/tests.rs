@@ -15,7 +15,8 @@ use crate::serve::config::{Overrides, ServeConfig};
 struct Endpoint {
     app: axum::Router,
     key: String,
-    _data: tempfile::TempDir,
+    /// The data folder, removed when the last endpoint over it goes.
+    _data: std::sync::Arc<tempfile::TempDir>,
 }
 
 async fn endpoint(adjust: impl FnOnce(&mut ServeConfig)) -> Endpoint {
@@ -26,7 +27,7 @@ async fn endpoint(adjust: impl FnOnce(&mut ServeConfig)) -> Endpoint {
     Endpoint {
         app: router(state),
         key,
-        _data: data,
+        _data: std::sync::Arc::new(data),
     }
 }
 
@@ -315,4 +316,73 @@ async fn get_is_the_server_listing_unless_it_asks_for_an_event_stream() {
     )
     .expect("JSON");
     assert!(body["total"].as_i64().is_some_and(|n| n > 0), "{body}");
+}
+
+#[tokio::test]
+async fn a_key_for_some_suites_sees_and_uploads_to_those_only() {
+    let endpoint = endpoint(|_| {}).await;
+    let rest = |method: &str, uri: &str, body: Value| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("x-api-key", &endpoint.key)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("a request")
+    };
+    let created = endpoint
+        .app
+        .clone()
+        .oneshot(rest(
+            "POST",
+            "/v1/suites",
+            json!({"name": "notes", "display_name": "Notes", "actions": []}),
+        ))
+        .await
+        .expect("infallible");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let response = endpoint
+        .app
+        .clone()
+        .oneshot(rest(
+            "POST",
+            "/v1/api-keys",
+            json!({"suite_ids": ["notes"]}),
+        ))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let key: Value = serde_json::from_slice(
+        &to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("a body"),
+    )
+    .expect("JSON");
+    let scoped = Endpoint {
+        app: endpoint.app.clone(),
+        key: key["key"].as_str().expect("the key").to_owned(),
+        _data: endpoint._data.clone(),
+    };
+
+    let suites = scoped.call("list_suites", json!({})).await;
+    let names: Vec<&str> = suites["structuredContent"]["suites"]
+        .as_array()
+        .expect("suites")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["notes"]);
+    let all = endpoint.call("list_suites", json!({})).await;
+    assert_eq!(
+        all["structuredContent"]["suites"].as_array().map(Vec::len),
+        Some(2)
+    );
+
+    let refused = scoped
+        .call(
+            "upload_session",
+            json!({"suite_id": "gmail", "content_base64": "e30K"}),
+        )
+        .await;
+    assert_eq!(tool_error(&refused)["error"]["code"], "key_not_for_suite");
 }
