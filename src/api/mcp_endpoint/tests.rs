@@ -4,21 +4,27 @@
 
 use axum::body::{to_bytes, Body};
 use axum::http::{Request, StatusCode};
+use base64::Engine;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
+use std::sync::Arc;
+
 use super::is_public;
 use crate::api::openapi::tests::serve_state;
-use crate::api::router;
+use crate::api::{router, ApiState, Dispatch, Reservation};
 use crate::serve::config::{Overrides, ServeConfig};
 
 struct Endpoint {
     app: axum::Router,
     key: String,
     /// The data folder, removed when the last endpoint over it goes.
-    _data: std::sync::Arc<tempfile::TempDir>,
+    _data: Arc<tempfile::TempDir>,
 }
 
+/// The endpoint over a fresh `tracepipe serve` state with `adjust`ed
+/// configuration; with no processors, a new Example cannot be queued
+/// (`queue_full`).
 async fn endpoint(adjust: impl FnOnce(&mut ServeConfig)) -> Endpoint {
     let data = tempfile::tempdir().expect("a temporary folder");
     let mut config = ServeConfig::load(None, [], &Overrides::default()).expect("configuration");
@@ -27,7 +33,40 @@ async fn endpoint(adjust: impl FnOnce(&mut ServeConfig)) -> Endpoint {
     Endpoint {
         app: router(state),
         key,
-        _data: std::sync::Arc::new(data),
+        _data: Arc::new(data),
+    }
+}
+
+/// Takes every Example and leaves it PENDING: nothing processes here.
+struct KeepPending;
+
+impl Dispatch for KeepPending {
+    fn reserve(&self) -> Option<Box<dyn Reservation>> {
+        Some(Box::new(KeepPending))
+    }
+}
+
+impl Reservation for KeepPending {
+    fn send(self: Box<Self>, _example_id: uuid::Uuid) {}
+}
+
+/// [`endpoint`] whose uploads are stored with their Example PENDING.
+async fn accepting_endpoint(adjust: impl FnOnce(&mut ServeConfig)) -> Endpoint {
+    let data = tempfile::tempdir().expect("a temporary folder");
+    let mut config = ServeConfig::load(None, [], &Overrides::default()).expect("configuration");
+    adjust(&mut config);
+    let (state, key) = serve_state(data.path(), &config).await;
+    let Ok(state) = Arc::try_unwrap(state) else {
+        panic!("the state has one owner")
+    };
+    let state = ApiState {
+        dispatch: Arc::new(KeepPending),
+        ..state
+    };
+    Endpoint {
+        app: router(Arc::new(state)),
+        key,
+        _data: Arc::new(data),
     }
 }
 
@@ -228,6 +267,44 @@ async fn urls_are_fetched_only_from_allowed_public_hosts() {
         "{body}"
     );
 
+    // Allowed, private addresses too: fetched, and stored as an upload is.
+    let recording = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/recordings/list_labels.trace.json.gz");
+    let bytes = std::fs::read(&recording).expect("the fixture");
+    let size = bytes.len();
+    let site = axum::Router::new().route(
+        "/recordings/list_labels.trace.json.gz",
+        axum::routing::get(move || async move { bytes }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let port = listener.local_addr().expect("an address").port();
+    tokio::spawn(async move { axum::serve(listener, site).await });
+    let fetching = accepting_endpoint(|c| {
+        c.limits.mcp_fetch_allowed_hosts = vec!["127.0.0.1".into()];
+        c.limits.mcp_fetch_private_addresses = true;
+    })
+    .await;
+    let stored = fetching
+        .call(
+            "upload_session",
+            json!({"suite_id": "gmail",
+                   "url": format!("http://127.0.0.1:{port}/recordings/list_labels.trace.json.gz")}),
+        )
+        .await;
+    assert_eq!(stored["isError"], false, "{stored}");
+    let session = &stored["structuredContent"];
+    assert_eq!(session["size_bytes"], size);
+    assert_eq!(session["source_name"], "list_labels.trace.json.gz");
+    let missing = fetching
+        .call(
+            "upload_session",
+            json!({"suite_id": "gmail", "url": format!("http://127.0.0.1:{port}/nothing")}),
+        )
+        .await;
+    assert_eq!(tool_error(&missing)["error"]["code"], "url_unreachable");
+
     for private in [
         "127.0.0.1",
         "10.1.2.3",
@@ -385,4 +462,30 @@ async fn a_key_for_some_suites_sees_and_uploads_to_those_only() {
         )
         .await;
     assert_eq!(tool_error(&refused)["error"]["code"], "key_not_for_suite");
+}
+
+#[tokio::test]
+async fn an_inline_recording_over_the_limit_is_refused() {
+    let endpoint = endpoint(|c| c.limits.mcp_max_inline_upload_bytes = 300).await;
+    let encode = |n: usize| base64::engine::general_purpose::STANDARD.encode(vec![b' '; n]);
+    // Over the limit, by a byte or by far.
+    for size in [301, 3000] {
+        let refused = endpoint
+            .call(
+                "upload_session",
+                json!({"suite_id": "gmail", "content_base64": encode(size)}),
+            )
+            .await;
+        let body = tool_error(&refused);
+        assert_eq!(body["error"]["code"], "payload_too_large", "{size}");
+        assert_eq!(body["error"]["field"], "content_base64");
+    }
+    // At the limit it is read, and refused for what it is: not a recording.
+    let read = endpoint
+        .call(
+            "upload_session",
+            json!({"suite_id": "gmail", "content_base64": encode(300)}),
+        )
+        .await;
+    assert_ne!(tool_error(&read)["error"]["code"], "payload_too_large");
 }
