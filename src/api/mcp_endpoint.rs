@@ -86,8 +86,9 @@ pub(super) async fn bearer_as_api_key(mut request: Request, next: Next) -> Respo
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .and_then(|token| HeaderValue::from_str(token.trim()).ok());
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .and_then(|(_, token)| HeaderValue::from_str(token.trim()).ok());
         if let Some(key) = bearer {
             request.headers_mut().insert(auth::HEADER, key);
         }
