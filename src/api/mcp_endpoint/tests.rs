@@ -138,7 +138,9 @@ async fn a_request_without_a_valid_api_key_is_refused_with_401() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{authorization:?}");
         assert_eq!(body["error"]["code"], "unauthorized", "{authorization:?}");
     }
-    let (status, body) = endpoint.post(Some(&endpoint.bearer()), initialize()).await;
+    // The scheme's name is case-insensitive (RFC 9110).
+    let lower = format!("bearer {}", endpoint.key);
+    let (status, body) = endpoint.post(Some(&lower), initialize()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["result"]["protocolVersion"], "2025-06-18");
     assert_eq!(body["result"]["serverInfo"]["name"], "tracepipe");
