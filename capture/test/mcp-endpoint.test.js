@@ -190,10 +190,13 @@ function startDistributed() {
       await sleep(200);
     }
   };
+  // Every service's stderr, for a failure's message.
+  const errors = () =>
+    ["gateway", "processor", "sink"].map((service) => `--- ${service}\n${fs.readFileSync(path.join(logs, `${service}.err`), "utf8")}`).join("\n");
   start("gateway");
   start("processor");
   start("sink");
-  return { gateway, stop, logs };
+  return { gateway, stop, errors };
 }
 
 const distributedSkip = process.env.TRACEPIPE_KAFKA_BOOTSTRAP
@@ -216,6 +219,11 @@ describe("the MCP endpoint of the distributed gateway", { skip: distributedSkip 
   });
 
   test("an agent lists the tools, uploads a recording and downloads its Example's messages", async () => {
-    await exercise(env.gateway.url, env.gateway.key);
+    try {
+      await exercise(env.gateway.url, env.gateway.key);
+    } catch (error) {
+      error.message += `\n${env.deployment.errors()}`;
+      throw error;
+    }
   });
 });
