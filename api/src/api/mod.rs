@@ -12,6 +12,7 @@ pub mod catalog_store;
 pub mod error;
 mod examples;
 mod extract;
+mod mcp_endpoint;
 pub mod models;
 pub mod openapi;
 mod review;
@@ -193,6 +194,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
 
     let v1 = uploads
         .merge(rest)
+        .merge(mcp_endpoint::routes(limits))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(middleware::from_fn_with_state(
@@ -202,7 +204,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .layer(middleware::from_fn_with_state(
             admission,
             admission::keys::limit_rate,
-        ));
+        ))
+        .layer(middleware::from_fn(mcp_endpoint::bearer_as_api_key));
     Router::new().nest("/v1", v1).fallback(not_found)
 }
 

@@ -18,7 +18,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
-use super::{account, billing, catalog, examples, review, sessions, usage};
+use super::{account, billing, catalog, examples, mcp_endpoint, review, sessions, usage};
 
 /// The document, rendered once.
 pub fn document() -> &'static str {
@@ -49,6 +49,7 @@ const API_KEY_SCHEME: &str = "ApiKey";
         (name = "catalog", description = "Suites, their actions, MCP servers, their tools, and the maps between them"),
         (name = "account", description = "Users, API keys and usage"),
         (name = "billing", description = "Invoices and the card on file (Stripe)"),
+        (name = "mcp", description = "Tracepipe as an MCP server for agents (docs/mcp-endpoint.md), and the catalog's MCP servers"),
         (name = "meta", description = "This document"),
     ),
     components(schemas(ErrorBody)),
@@ -78,6 +79,9 @@ const API_KEY_SCHEME: &str = "ApiKey";
         catalog::list_servers,
         catalog::create_server,
         catalog::get_server,
+        mcp_endpoint::post_mcp,
+        mcp_endpoint::get_mcp,
+        mcp_endpoint::get_mcp_server,
         catalog::put_server,
         catalog::delete_server,
         catalog::list_tools,
@@ -276,7 +280,7 @@ impl IntoResponses for StripeUnavailable {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeSet;
     use std::sync::Arc;
 
@@ -449,6 +453,17 @@ mod tests {
         )];
         let config = ServeConfig::load(None, unlimited, &Overrides::default())
             .expect("the built-in configuration");
+        let (state, key) = serve_state(data, &config).await;
+        (router(state), key)
+    }
+
+    /// `tracepipe serve`'s API state over a fresh data folder with `config`
+    /// (no processors: `POST /examples` answers 503), and its
+    /// administrator's key.
+    pub(crate) async fn serve_state(
+        data: &std::path::Path,
+        config: &ServeConfig,
+    ) -> (Arc<ApiState>, String) {
         let objects_dir = data.join("objects");
         let uploads_dir = data.join("uploads");
         for dir in [&objects_dir, &uploads_dir] {
@@ -489,7 +504,7 @@ mod tests {
             stripe: None,
             billing_config: config.billing.clone(),
         });
-        (router(state), key)
+        (state, key)
     }
 
     async fn call(app: &axum::Router, method: &str, uri: &str, key: &str) -> (StatusCode, Value) {
@@ -555,6 +570,6 @@ mod tests {
             }
         }
         // The router's routes (src/api/mod.rs), each with its methods.
-        assert_eq!(operations.len(), 49, "{operations:#?}");
+        assert_eq!(operations.len(), 52, "{operations:#?}");
     }
 }

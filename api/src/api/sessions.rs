@@ -45,7 +45,7 @@ const MAX_SHOWN_NAME: usize = 64;
 
 /// An upload's private folder, removed when the request ends: by then the
 /// pipeline has copied what it keeps into the object store.
-struct UploadDir {
+pub(super) struct UploadDir {
     dir: PathBuf,
 }
 
@@ -216,14 +216,7 @@ pub async fn create(
             format!("send the session as multipart/form-data: {}", e.body_text()),
         )
     })?;
-    let session_id = Uuid::new_v4();
-    let upload = UploadDir {
-        dir: state.uploads_dir.join(session_id.to_string()),
-    };
-    tokio::fs::create_dir(&upload.dir)
-        .await
-        .map_err(|e| ServiceError::io(format!("creating {}", upload.dir.display()), e))?;
-    let file = upload.dir.join(FILE_FIELD);
+    let (upload, file) = UploadDir::create(&state).await?;
 
     let mut suite_field = None;
     let mut description = None;
@@ -285,6 +278,64 @@ pub async fn create(
         ApiError::bad_request("missing_field", "the form has no `input_events` file")
             .field(FILE_FIELD)
     })?;
+    let form = UploadFields {
+        suite: suite_raw,
+        description,
+        screenshots_safe,
+        size,
+        source_name,
+        idempotency_key: key,
+    };
+    let (status, record) = accept(state, caller, upload, file, form).await?;
+    Ok((status, axum::Json(record)))
+}
+
+/// An upload's fields once its file is on disk, however it arrived (the
+/// multipart form, the MCP endpoint's `upload_session`).
+pub(super) struct UploadFields {
+    /// The suite's id or name, as sent.
+    pub suite: String,
+    pub description: Option<String>,
+    pub screenshots_safe: Option<UnmarkedScreenshots>,
+    /// Bytes of the file, as sent.
+    pub size: u64,
+    /// The file name the client gave the upload.
+    pub source_name: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+impl UploadDir {
+    /// A new upload's private folder and the path its file goes to.
+    pub(super) async fn create(state: &ApiState) -> ApiResult<(UploadDir, PathBuf)> {
+        let upload = UploadDir {
+            dir: state.uploads_dir.join(Uuid::new_v4().to_string()),
+        };
+        tokio::fs::create_dir(&upload.dir)
+            .await
+            .map_err(|e| ServiceError::io(format!("creating {}", upload.dir.display()), e))?;
+        let file = upload.dir.join(FILE_FIELD);
+        Ok((upload, file))
+    }
+}
+
+/// Checks an upload whose file is in `upload`'s folder at `file` and stores
+/// it: what `POST /sessions` does once the form is read.
+pub(super) async fn accept(
+    state: Arc<ApiState>,
+    caller: Caller,
+    upload: UploadDir,
+    file: PathBuf,
+    form: UploadFields,
+) -> ApiResult<(StatusCode, SessionRecord)> {
+    let UploadFields {
+        suite: suite_raw,
+        description,
+        screenshots_safe,
+        size,
+        source_name,
+        idempotency_key: key,
+    } = form;
+    let session_id = Uuid::new_v4();
     let snapshot = state.catalog.snapshot();
     let suite = snapshot
         .suite_by_name_or_id(suite_raw.trim())
@@ -316,7 +367,7 @@ pub async fn create(
             .await?
             .map_err(|e| ServiceError::io("hashing the upload", e))?;
             if let Some(record) = replay(&state, caller.0.id, &key, &fingerprint).await? {
-                return Ok((StatusCode::OK, axum::Json(record)));
+                return Ok((StatusCode::OK, record));
             }
             Some((key, fingerprint))
         }
@@ -337,8 +388,7 @@ pub async fn create(
         },
         source_name,
     };
-    let (status, record) = tokio::spawn(store(state.clone(), upload, file, received)).await??;
-    Ok((status, axum::Json(record)))
+    tokio::spawn(store(state.clone(), upload, file, received)).await?
 }
 
 /// The Session a retried upload's key made; `422` if the key was used for

@@ -55,6 +55,15 @@ pub struct LimitsConfig {
     pub max_events: usize,
     pub max_actions: usize,
     pub max_output_bytes: usize,
+    /// The MCP endpoint's `upload_session`: largest recording sent inline
+    /// (base64), decoded.
+    pub mcp_max_inline_upload_bytes: u64,
+    /// Hosts `upload_session` may fetch a recording from by URL; none by
+    /// default.
+    pub mcp_fetch_allowed_hosts: Vec<String>,
+    /// Whether an allowed host may resolve to a loopback, private or
+    /// link-local address (off: no requests into the operator's network).
+    pub mcp_fetch_private_addresses: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
