@@ -160,6 +160,7 @@ fn new_example(session: &SessionRecord, model: Uuid, created_at: String) -> Exam
         error: None,
         tool_calls: None,
         rejected_calls: None,
+        reviewed: false,
         created_at: created_at.clone(),
         updated_at: created_at,
     }
@@ -834,6 +835,7 @@ pub async fn examples_are_listed_newest_first_with_filters(control: &dyn Control
                 model_id: Some(gpt),
                 status: Some(Status::Pending),
                 session_id: Some(in_gmail.id),
+                reviewed: Some(false),
             },
             Box::new(|e| e.suite_id == gmail && e.model_id == gpt && e.status == Status::Pending),
         ),
