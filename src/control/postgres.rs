@@ -1297,6 +1297,33 @@ pub(crate) mod tests {
         .await;
     }
 
+    #[tokio::test]
+    async fn unreviewed_examples_are_completed_ones_without_a_review() {
+        in_fresh_schema(|_, config| async move {
+            let control = PostgresControlPlane::connect(&config, None)
+                .await
+                .expect("connect");
+            conformance::unreviewed_examples_are_completed_ones_without_a_review(
+                &control,
+                &StatusConsumer(control.clone()),
+            )
+            .await;
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn daily_usage_counts_each_day() {
+        in_fresh_schema(|_, config| async move {
+            let control = PostgresControlPlane::connect(&config, None)
+                .await
+                .expect("connect");
+            conformance::daily_usage_counts_each_day(&control, &StatusConsumer(control.clone()))
+                .await;
+        })
+        .await;
+    }
+
     // ------------------------------------------------------------- fixtures
 
     async fn user(control: &PostgresControlPlane) -> User {

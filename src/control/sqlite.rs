@@ -1434,4 +1434,22 @@ mod tests {
         let control = SqliteControlPlane::new(db.clone());
         conformance::usage_counts_what_the_period_holds(&control, &Worker(db)).await;
     }
+
+    #[tokio::test]
+    async fn unreviewed_examples_are_completed_ones_without_a_review() {
+        let (_dir, db) = open();
+        let control = SqliteControlPlane::new(db.clone());
+        conformance::unreviewed_examples_are_completed_ones_without_a_review(
+            &control,
+            &Worker(db),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn daily_usage_counts_each_day() {
+        let (_dir, db) = open();
+        let control = SqliteControlPlane::new(db.clone());
+        conformance::daily_usage_counts_each_day(&control, &Worker(db)).await;
+    }
 }
