@@ -11,6 +11,11 @@ use crate::control::reviews::{Decision, Origin, ReviewItem};
 use crate::review::ActionView;
 use tracepipe_processors::synth::ReviewedCall;
 
+/// The reviewed Example's training line (`{"messages":…,"tools":…}`) beside
+/// its `messages.jsonl`, which `tracepipe export --reviewed-only` reads in
+/// place of the analyst table's.
+pub const REVIEWED_LINE_OBJECT: &str = "reviewed.jsonl";
+
 /// The confidence an added action is taken with: a person said it happened.
 pub const ADDED_CONFIDENCE: f64 = 1.0;
 

@@ -125,8 +125,39 @@ fn a_key_restricted_to_suites_sees_only_them() {
 
 #[test]
 fn an_example_is_reviewed_corrected_and_re_synthesised() {
-    let reviewed =
-        api_contract::an_example_is_reviewed_corrected_and_re_synthesised(&mut Serve::start());
+    let mut serve = Serve::start();
+    let reviewed = api_contract::an_example_is_reviewed_corrected_and_re_synthesised(&mut serve);
+
+    // `tracepipe export --reviewed-only` over serve's objects: the reviewed
+    // Example alone, as its review re-synthesised it (the tables are flushed
+    // at shutdown).
+    serve.server.stop();
+    let out = tempfile::tempdir().expect("temp dir");
+    let objects = serve.dir.path().join("objects");
+    let export = std::process::Command::new(env!("CARGO_BIN_EXE_tracepipe"))
+        .args(["export", "--reviewed-only", "--from"])
+        .arg(&objects)
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("export");
+    assert!(
+        export.status.success(),
+        "export failed: {}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let lines = std::fs::read_to_string(out.path().join("train.jsonl")).expect("train split");
+    assert_eq!(lines.lines().count(), 1, "{lines}");
+    let line: serde_json::Value = serde_json::from_str(lines.trim_end()).expect("a JSON line");
+    let called: Vec<&str> = line["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .flat_map(|m| m["tool_calls"].as_array().into_iter().flatten())
+        .map(|c| c["function"]["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(called, vec!["read_email", "list_email_labels", "delete_email"]);
+    assert!(lines.contains("18c2f0a1b2ffffff"), "the corrected argument: {lines}");
     // `tracepipe eval` reads the downloaded label file beside the recording:
     // the classifier finds what it found before the review, so the corrected
     // argument and the added call show as its mistakes.

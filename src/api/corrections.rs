@@ -26,7 +26,9 @@ use crate::api::openapi::{Always, BadRequest, BodyRefused, Conflict, NotFound};
 use crate::api::ApiState;
 use crate::control::reviews::{QueueEntry, Review, ReviewItem, ReviewOutcome, ReviewState};
 use crate::control::ExampleRecord;
-use crate::corrections::{self, AddedBody, CallCheck, DecisionBody, LabelFile, Refusal};
+use crate::corrections::{
+    self, AddedBody, CallCheck, DecisionBody, LabelFile, Refusal, REVIEWED_LINE_OBJECT,
+};
 use crate::review::{self as timeline, actions_json, ACTIONS_OBJECT};
 use tracepipe_processors::catalog::Catalog;
 use tracepipe_processors::synth::Synthesizer;
@@ -37,9 +39,6 @@ use tracepipe_processors::validate::CallError;
 pub const CLASSIFIED_ACTIONS_OBJECT: &str = "actions.classified.json";
 /// Likewise for the conversation made from the classification.
 pub const CLASSIFIED_MESSAGES_OBJECT: &str = "messages.classified.jsonl";
-/// The reviewed Example's training line (`{"messages":…,"tools":…}`), which
-/// `tracepipe export --reviewed-only` reads in place of the table's.
-pub const REVIEWED_LINE_OBJECT: &str = "reviewed.jsonl";
 
 /// COMPLETED Examples given a review per queue request, at most: the queue
 /// covers every Example once enough requests have passed, without one
