@@ -123,7 +123,10 @@ fn require_object(arguments: &Value) -> Result<(), Refusal> {
     if arguments.is_object() {
         Ok(())
     } else {
-        Err(Refusal::new("arguments", "`arguments` must be a JSON object"))
+        Err(Refusal::new(
+            "arguments",
+            "`arguments` must be a JSON object",
+        ))
     }
 }
 
@@ -188,7 +191,10 @@ pub fn added(body: &AddedBody, check: &dyn CallCheck) -> Result<ReviewItem, Refu
         }
     }
     if body.end_ms < body.start_ms {
-        return Err(Refusal::new("end_ms", "`end_ms` must not be before `start_ms`"));
+        return Err(Refusal::new(
+            "end_ms",
+            "`end_ms` must not be before `start_ms`",
+        ));
     }
     require_object(&body.arguments)?;
     let action = check.check(&body.tool, &body.arguments, None)?;
@@ -361,7 +367,10 @@ mod tests {
     fn items_start_pending_in_time_order_with_stable_indices() {
         let items = items_of(&[action(0, 50.0, "a@x"), action(1, 10.0, "b@x")]);
         assert_eq!(
-            items.iter().map(|i| (i.index, i.start_ms)).collect::<Vec<_>>(),
+            items
+                .iter()
+                .map(|i| (i.index, i.start_ms))
+                .collect::<Vec<_>>(),
             vec![(1, 10.0), (0, 50.0)]
         );
         assert!(items
@@ -396,13 +405,16 @@ mod tests {
             refused(body(Verdict::Changed, None, Some(json!({"to": "c@x"})))),
             "arguments/to"
         );
+        assert_eq!(refused(body(Verdict::Changed, Some("nope"), None)), "tool");
         assert_eq!(
-            refused(body(Verdict::Changed, Some("nope"), None)),
+            refused(body(Verdict::Changed, None, Some(json!([1])))),
+            "arguments"
+        );
+        assert_eq!(refused(body(Verdict::Changed, None, None)), "decision");
+        assert_eq!(
+            refused(body(Verdict::Deleted, Some("send_email"), None)),
             "tool"
         );
-        assert_eq!(refused(body(Verdict::Changed, None, Some(json!([1])))), "arguments");
-        assert_eq!(refused(body(Verdict::Changed, None, None)), "decision");
-        assert_eq!(refused(body(Verdict::Deleted, Some("send_email"), None)), "tool");
         assert_eq!(
             refused(body(Verdict::Confirmed, None, Some(json!({})))),
             "arguments"
@@ -481,13 +493,19 @@ mod tests {
                 {"name": "send_email", "arguments": {"to": ["c@x"]}},
             ])
         );
-        assert_eq!((labels.scenario.as_str(), labels.suite.as_str()), ("inbox", "gmail"));
+        assert_eq!(
+            (labels.scenario.as_str(), labels.suite.as_str()),
+            ("inbox", "gmail")
+        );
     }
 
     #[test]
     fn scenarios_are_named_after_the_recording() {
         let id = "0a1b";
-        assert_eq!(scenario_name(Some("batch_delete.trace.json.gz"), id), "batch_delete");
+        assert_eq!(
+            scenario_name(Some("batch_delete.trace.json.gz"), id),
+            "batch_delete"
+        );
         assert_eq!(scenario_name(Some("dir/x.jsonl"), id), "x");
         assert_eq!(scenario_name(Some("plain"), id), "plain");
         assert_eq!(scenario_name(Some("with space.json"), id), id);

@@ -156,8 +156,14 @@ fn an_example_is_reviewed_corrected_and_re_synthesised() {
         .flat_map(|m| m["tool_calls"].as_array().into_iter().flatten())
         .map(|c| c["function"]["name"].as_str().expect("name"))
         .collect();
-    assert_eq!(called, vec!["read_email", "list_email_labels", "delete_email"]);
-    assert!(lines.contains("18c2f0a1b2ffffff"), "the corrected argument: {lines}");
+    assert_eq!(
+        called,
+        vec!["read_email", "list_email_labels", "delete_email"]
+    );
+    assert!(
+        lines.contains("18c2f0a1b2ffffff"),
+        "the corrected argument: {lines}"
+    );
     // `tracepipe eval` reads the downloaded label file beside the recording:
     // the classifier finds what it found before the review, so the corrected
     // argument and the added call show as its mistakes.
@@ -179,7 +185,11 @@ fn an_example_is_reviewed_corrected_and_re_synthesised() {
         .output()
         .expect("eval");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "eval failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "eval failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         stdout.contains("delete_message: 3 expected, 2 emitted"),
         "the label file's three calls against the two classified: {stdout}"

@@ -637,9 +637,11 @@ impl<'c> Synthesizer<'c> {
         let suite = self.suite;
         let tool_id = self.tools.iter().find(|t| t.name == tool)?.id;
         let onto_tool = |m: &&ActionToolMapping| m.tool_id == tool_id;
-        let preferred = preferred
-            .and_then(|name| suite.action(name))
-            .filter(|a| self.map.mapping_for_action(a.id).is_some_and(|m| onto_tool(&m)));
+        let preferred = preferred.and_then(|name| suite.action(name)).filter(|a| {
+            self.map
+                .mapping_for_action(a.id)
+                .is_some_and(|m| onto_tool(&m))
+        });
         preferred.or_else(|| {
             self.map
                 .tool_mappings

@@ -438,7 +438,10 @@ fn reviewed_calls_carry_changes_additions_and_report_what_breaks_the_schema() {
         });
         let reviewed = s.synthesize_reviewed(&model(), &config, &calls);
         assert_eq!(reviewed.records.len(), 2);
-        assert_eq!(reviewed.records[0].arguments["to"], json!(["bob@example.com"]));
+        assert_eq!(
+            reviewed.records[0].arguments["to"],
+            json!(["bob@example.com"])
+        );
         assert!(
             reviewed.records[0].instruction.contains("bob@example.com"),
             "{}",

@@ -100,7 +100,10 @@ async fn review_of(state: &ApiState, example: &ExampleRecord) -> ApiResult<Revie
         items: corrections::items_of(&actions),
         updated_at: None,
     };
-    state.control.open_review(&fresh, &example.created_at).await?;
+    state
+        .control
+        .open_review(&fresh, &example.created_at)
+        .await?;
     // Another request may have opened it first: the stored one is the one.
     state
         .control
@@ -139,10 +142,7 @@ fn review_completed() -> ApiError {
 }
 
 /// The Example's suite, map and MCP server in the current catalog.
-fn parts<'c>(
-    catalog: &'c Catalog,
-    example: &ExampleRecord,
-) -> ApiResult<Synthesizer<'c>> {
+fn parts<'c>(catalog: &'c Catalog, example: &ExampleRecord) -> ApiResult<Synthesizer<'c>> {
     let gone = |what: &str| {
         ApiError::conflict(
             "catalog_changed",
@@ -160,16 +160,20 @@ fn parts<'c>(
     let server = catalog
         .mcp_server_by_id(map.mcp_server_id)
         .ok_or_else(|| gone("MCP server"))?;
-    Synthesizer::new(suite, map, server).map_err(|e| {
-        ServiceError::Corrupt(format!("the catalog's map {}: {e}", map.id)).into()
-    })
+    Synthesizer::new(suite, map, server)
+        .map_err(|e| ServiceError::Corrupt(format!("the catalog's map {}: {e}", map.id)).into())
 }
 
 /// Checks calls against the tools the Example's map calls.
 struct MapCheck<'s, 'c>(&'s Synthesizer<'c>);
 
 impl CallCheck for MapCheck<'_, '_> {
-    fn check(&self, tool: &str, arguments: &Value, action: Option<&str>) -> Result<String, Refusal> {
+    fn check(
+        &self,
+        tool: &str,
+        arguments: &Value,
+        action: Option<&str>,
+    ) -> Result<String, Refusal> {
         let synth = self.0;
         let Some(def) = synth.action_for_tool(tool, action) else {
             let known: Vec<&str> = synth.tools().iter().map(|t| t.name.as_str()).collect();
@@ -288,7 +292,9 @@ pub async fn complete(
     let (example, review) = open_review(state, caller, example_id).await?;
     let messages_path = completed_path(&example)?;
     let messages_key = ObjectPath::parse(&messages_path).map_err(|e| {
-        ServiceError::Corrupt(format!("example {example_id} storage path {messages_path}: {e}"))
+        ServiceError::Corrupt(format!(
+            "example {example_id} storage path {messages_path}: {e}"
+        ))
     })?;
     let synthesis = {
         let snapshot = state.catalog.snapshot();
@@ -330,7 +336,12 @@ pub async fn complete(
     line.push(b'\n');
     put(store, &messages_key, messages).await?;
     put(store, &actions_key, actions).await?;
-    put(store, &example_object(example_id, REVIEWED_LINE_OBJECT), line).await?;
+    put(
+        store,
+        &example_object(example_id, REVIEWED_LINE_OBJECT),
+        line,
+    )
+    .await?;
     let outcome = ReviewOutcome {
         tool_calls: i64::try_from(synthesis.records.len()).unwrap_or(i64::MAX),
         rejected_calls: i64::try_from(synthesis.rejections.len()).unwrap_or(i64::MAX),
@@ -377,7 +388,10 @@ pub async fn labels(
         .map(|s| s.name.clone())
         .unwrap_or_else(|| example.suite_id.to_string());
     let file_name = format!("{scenario}.expected.json");
-    Ok((file_name, corrections::label_file(scenario, suite, &review.items)))
+    Ok((
+        file_name,
+        corrections::label_file(scenario, suite, &review.items),
+    ))
 }
 
 /// A page of the review queue.
@@ -425,7 +439,10 @@ async fn seed_queue(state: &ApiState, caller: &Caller) -> ApiResult<()> {
                     items: Vec::new(),
                     updated_at: None,
                 };
-                state.control.open_review(&empty, &example.created_at).await?;
+                state
+                    .control
+                    .open_review(&empty, &example.created_at)
+                    .await?;
             }
             Err(e) => return Err(e),
         }
@@ -489,7 +506,8 @@ fn item_path(path: Result<Path<(String, String)>, PathRejection>) -> ApiResult<(
         path.map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))?;
     let id = parse_id("example_id", &raw_id)?;
     let index = raw_index.parse::<u32>().map_err(|_| {
-        ApiError::bad_request("invalid_path", "`index` is an item's index, 0 or more").field("index")
+        ApiError::bad_request("invalid_path", "`index` is an item's index, 0 or more")
+            .field("index")
     })?;
     Ok((id, index))
 }

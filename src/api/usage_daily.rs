@@ -69,8 +69,11 @@ pub struct DayUsage {
 
 fn date(field: &'static str, text: &str) -> ApiResult<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        ApiError::unprocessable("invalid_query", format!("`{field}` must be a date, YYYY-MM-DD"))
-            .field(field)
+        ApiError::unprocessable(
+            "invalid_query",
+            format!("`{field}` must be a date, YYYY-MM-DD"),
+        )
+        .field(field)
     })
 }
 
@@ -217,7 +220,15 @@ mod tests {
         let days = series(day("2026-02-27"), day("2026-03-03"), &rows);
         let got: Vec<(&str, i64, i64, i64, i64)> = days
             .iter()
-            .map(|d| (d.date.as_str(), d.sessions, d.examples, d.tokens, d.storage_bytes))
+            .map(|d| {
+                (
+                    d.date.as_str(),
+                    d.sessions,
+                    d.examples,
+                    d.tokens,
+                    d.storage_bytes,
+                )
+            })
             .collect();
         assert_eq!(
             got,
@@ -243,8 +254,14 @@ mod tests {
             (day("2026-01-01"), day("2026-12-31"))
         );
         let code = |from, to| range(from, to, today).map(|_| ()).unwrap_err().code;
-        assert_eq!(code(Some("2025-01-01"), Some("2026-12-31")), "range_too_long");
-        assert_eq!(code(Some("2026-02-01"), Some("2026-01-01")), "invalid_query");
+        assert_eq!(
+            code(Some("2025-01-01"), Some("2026-12-31")),
+            "range_too_long"
+        );
+        assert_eq!(
+            code(Some("2026-02-01"), Some("2026-01-01")),
+            "invalid_query"
+        );
         assert_eq!(code(Some("2026-02-30"), None), "invalid_query");
         assert_eq!(code(None, Some("yesterday")), "invalid_query");
     }

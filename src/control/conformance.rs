@@ -1335,7 +1335,10 @@ pub async fn reviews_record_decisions_until_completed(control: &dyn ControlPlane
     let session = new_session(a.id, Uuid::new_v4(), at(0));
     let example = new_example(&session, Uuid::new_v4(), at(1));
     store(control, &session, Some(&example)).await;
-    assert_eq!(control.get_review(a.id, example.id).await.expect("get"), None);
+    assert_eq!(
+        control.get_review(a.id, example.id).await.expect("get"),
+        None
+    );
 
     // Stored in index order; answered in time order.
     let classified = vec![
@@ -1359,7 +1362,10 @@ pub async fn reviews_record_decisions_until_completed(control: &dyn ControlPlane
         .open_review(&stolen, &example.created_at)
         .await
         .expect("open_review of another's");
-    assert_eq!(control.get_review(b.id, example.id).await.expect("get"), None);
+    assert_eq!(
+        control.get_review(b.id, example.id).await.expect("get"),
+        None
+    );
 
     let stored = control
         .get_review(a.id, example.id)
@@ -1470,7 +1476,10 @@ pub async fn reviews_record_decisions_until_completed(control: &dyn ControlPlane
 
     // Lists filter on the flag.
     let other = new_example(&session, Uuid::new_v4(), at(2));
-    control.insert_example(&other).await.expect("insert_example");
+    control
+        .insert_example(&other)
+        .await
+        .expect("insert_example");
     for (flag, expected) in [(true, example.id), (false, other.id)] {
         let filter = ExampleFilter {
             reviewed: Some(flag),
@@ -1501,7 +1510,8 @@ pub async fn the_review_queue_puts_low_confidence_first(control: &dyn ControlPla
     let theirs = new_example(&theirs_session, Uuid::new_v4(), at(1));
     store(control, &theirs_session, Some(&theirs)).await;
 
-    let open = |example: &ExampleRecord, items| (new_review(example, items), example.created_at.clone());
+    let open =
+        |example: &ExampleRecord, items| (new_review(example, items), example.created_at.clone());
     for (review, created_at) in [
         open(
             &older,
@@ -1546,7 +1556,12 @@ pub async fn the_review_queue_puts_low_confidence_first(control: &dyn ControlPla
     );
     let first = &queue[0];
     assert_eq!(
-        (first.session_id, first.confidence, first.low_confidence, first.start_ms),
+        (
+            first.session_id,
+            first.confidence,
+            first.low_confidence,
+            first.start_ms
+        ),
         (newer_session.id, Some(0.2), true, 10.0)
     );
     // Pages from an offset.
@@ -1694,7 +1709,10 @@ pub async fn daily_usage_counts_each_day(control: &dyn ControlPlane, finish: &dy
     // Examples complete now, so they count today.
     for tokens in [5, 6] {
         let example = new_example(&first, Uuid::new_v4(), at(0));
-        control.insert_example(&example).await.expect("insert_example");
+        control
+            .insert_example(&example)
+            .await
+            .expect("insert_example");
         let done = Finished {
             storage_path: "examples/x/messages.jsonl".into(),
             tool_calls: 1,
@@ -1715,7 +1733,11 @@ pub async fn daily_usage_counts_each_day(control: &dyn ControlPlane, finish: &dy
         .expect("daily_usage");
     assert_eq!(recent.stored_before, 7 + 100 + 1000 + 10);
     let summed = recent.days.iter().fold(DayCounts::default(), |mut acc, d| {
-        assert!(d.date == today || d.date < today, "{} is not today or just before", d.date);
+        assert!(
+            d.date == today || d.date < today,
+            "{} is not today or just before",
+            d.date
+        );
         acc.examples += d.examples;
         acc.tokens += d.tokens;
         acc.bytes_added += d.bytes_added;
@@ -1723,7 +1745,12 @@ pub async fn daily_usage_counts_each_day(control: &dyn ControlPlane, finish: &dy
         acc
     });
     assert_eq!(
-        (summed.sessions, summed.examples, summed.tokens, summed.bytes_added),
+        (
+            summed.sessions,
+            summed.examples,
+            summed.tokens,
+            summed.bytes_added
+        ),
         (0, 2, 11, 6)
     );
 }

@@ -1192,7 +1192,9 @@ impl ControlPlane for SqliteControlPlane {
     ) -> ControlResult<Vec<QueueEntry>> {
         let suites = suites.map(<[Uuid]>::to_vec);
         self.db
-            .call(move |conn| reviews::review_queue(conn, user_id, suites.as_deref(), offset, limit))
+            .call(move |conn| {
+                reviews::review_queue(conn, user_id, suites.as_deref(), offset, limit)
+            })
             .await
     }
 }
@@ -1439,11 +1441,8 @@ mod tests {
     async fn unreviewed_examples_are_completed_ones_without_a_review() {
         let (_dir, db) = open();
         let control = SqliteControlPlane::new(db.clone());
-        conformance::unreviewed_examples_are_completed_ones_without_a_review(
-            &control,
-            &Worker(db),
-        )
-        .await;
+        conformance::unreviewed_examples_are_completed_ones_without_a_review(&control, &Worker(db))
+            .await;
     }
 
     #[tokio::test]

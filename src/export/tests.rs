@@ -563,8 +563,17 @@ async fn reviewed_only_exports_the_reviewed_conversations() {
         reviewed_only: true,
         ..Filters::default()
     };
-    let report = run(&source, &destination, &options(filters, Format::OpenAi, "train=1")).await;
-    assert_eq!(report.manifest.examples.exported, 1, "{:?}", report.manifest);
+    let report = run(
+        &source,
+        &destination,
+        &options(filters, Format::OpenAi, "train=1"),
+    )
+    .await;
+    assert_eq!(
+        report.manifest.examples.exported, 1,
+        "{:?}",
+        report.manifest
+    );
     assert_eq!(
         exported(&destination, &report, Format::OpenAi).await,
         BTreeSet::from([5])

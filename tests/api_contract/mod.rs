@@ -1334,7 +1334,10 @@ pub fn an_example_is_reviewed_corrected_and_re_synthesised(target: &mut dyn Targ
     );
     let session_id = session["id"].as_str().expect("id").to_owned();
     let example_id = auto_example(&server, &admin, &session_id);
-    assert_eq!(poll_example(&server, &admin, &example_id)["status"], "COMPLETED");
+    assert_eq!(
+        poll_example(&server, &admin, &example_id)["status"],
+        "COMPLETED"
+    );
     let review_path = format!("/examples/{example_id}/review");
 
     // Before anyone looks: the classified actions, pending, in time order.
@@ -1364,7 +1367,10 @@ pub fn an_example_is_reviewed_corrected_and_re_synthesised(target: &mut dyn Targ
             (&item["tool"], &item["arguments"], &item["confidence"]),
             (&action["tool"], &action["arguments"], &action["confidence"])
         );
-        assert_eq!((&item["origin"], &item["decision"]), (&json!("classified"), &json!("pending")));
+        assert_eq!(
+            (&item["origin"], &item["decision"]),
+            (&json!("classified"), &json!("pending"))
+        );
         assert!(item["low_confidence"].is_boolean() && item["end_ms"].is_number());
     }
     let starts: Vec<f64> = items
@@ -1398,7 +1404,8 @@ pub fn an_example_is_reviewed_corrected_and_re_synthesised(target: &mut dyn Targ
         })
         .collect();
     assert!(
-        keys.windows(2).all(|w| w[0].0 < w[1].0 || (w[0].0 == w[1].0 && w[0].1 <= w[1].1)),
+        keys.windows(2)
+            .all(|w| w[0].0 < w[1].0 || (w[0].0 == w[1].0 && w[0].1 <= w[1].1)),
         "low-confidence first, then the least confident: {queue}"
     );
     let paged = json_of(
@@ -1445,12 +1452,23 @@ pub fn an_example_is_reviewed_corrected_and_re_synthesised(target: &mut dyn Targ
         StatusCode::OK,
     );
     assert_eq!(
-        (&changed["decision"], &changed["arguments"], &changed["index"]),
-        (&json!("changed"), &json!({"messageId": corrected_id}), &first["index"])
+        (
+            &changed["decision"],
+            &changed["arguments"],
+            &changed["index"]
+        ),
+        (
+            &json!("changed"),
+            &json!({"messageId": corrected_id}),
+            &first["index"]
+        )
     );
     let confirmed = server
         .client
-        .put(format!("{}{review_path}/items/{}", server.base, items[1]["index"]))
+        .put(format!(
+            "{}{review_path}/items/{}",
+            server.base, items[1]["index"]
+        ))
         .header("X-API-Key", &admin)
         .json(&json!({"decision": "confirmed"}))
         .send()
@@ -1469,7 +1487,10 @@ pub fn an_example_is_reviewed_corrected_and_re_synthesised(target: &mut dyn Targ
     assert_eq!(missing["field"], "index");
 
     // A missed label listing between the two actions.
-    assert!(starts[0] < starts[1], "two actions at two times: {starts:?}");
+    assert!(
+        starts[0] < starts[1],
+        "two actions at two times: {starts:?}"
+    );
     let between = (starts[0] + starts[1]) / 2.0;
     let added = json_of(
         server
@@ -1492,7 +1513,9 @@ pub fn an_example_is_reviewed_corrected_and_re_synthesised(target: &mut dyn Targ
     let backwards = error_of(
         server
             .post(&admin, &format!("{review_path}/items"))
-            .json(&json!({"tool": "list_email_labels", "arguments": {}, "start_ms": 5, "end_ms": 1}))
+            .json(
+                &json!({"tool": "list_email_labels", "arguments": {}, "start_ms": 5, "end_ms": 1}),
+            )
             .send()
             .expect("add"),
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -1510,7 +1533,10 @@ pub fn an_example_is_reviewed_corrected_and_re_synthesised(target: &mut dyn Targ
     );
     let other = created["api_key"]["key"].as_str().expect("key").to_owned();
     for path in [review_path.clone(), format!("{review_path}/labels")] {
-        error_of(server.get(&other, &path).send().expect("other"), StatusCode::NOT_FOUND);
+        error_of(
+            server.get(&other, &path).send().expect("other"),
+            StatusCode::NOT_FOUND,
+        );
     }
     error_of(
         server
@@ -1537,7 +1563,10 @@ pub fn an_example_is_reviewed_corrected_and_re_synthesised(target: &mut dyn Targ
         .iter()
         .map(|i| i["tool"].as_str().expect("tool"))
         .collect();
-    assert_eq!(tools, vec!["read_email", "list_email_labels", "delete_email"]);
+    assert_eq!(
+        tools,
+        vec!["read_email", "list_email_labels", "delete_email"]
+    );
 
     // The label file: the reviewed calls in time order, as an attachment.
     let response = server
@@ -1559,7 +1588,10 @@ pub fn an_example_is_reviewed_corrected_and_re_synthesised(target: &mut dyn Targ
         {"name": "delete_email", "arguments": items[1]["arguments"]},
     ]);
     assert_eq!(labels["tool_calls"], expected_calls, "{labels}");
-    assert_eq!((&labels["scenario"], &labels["suite"]), (&json!("delete_message"), &json!("gmail")));
+    assert_eq!(
+        (&labels["scenario"], &labels["suite"]),
+        (&json!("delete_message"), &json!("gmail"))
+    );
 
     // Completing it re-synthesises the Example from the reviewed actions.
     let done = json_of(
@@ -1569,7 +1601,11 @@ pub fn an_example_is_reviewed_corrected_and_re_synthesised(target: &mut dyn Targ
             .expect("complete"),
         StatusCode::OK,
     );
-    assert_eq!((&done["reviewed"], &done["tool_calls"]), (&json!(true), &json!(3)), "{done}");
+    assert_eq!(
+        (&done["reviewed"], &done["tool_calls"]),
+        (&json!(true), &json!(3)),
+        "{done}"
+    );
     let messages = server
         .get(&admin, &format!("/examples/{example_id}/messages"))
         .send()
@@ -1588,11 +1624,18 @@ pub fn an_example_is_reviewed_corrected_and_re_synthesised(target: &mut dyn Targ
             .expect("actions"),
         StatusCode::OK,
     );
-    assert_eq!(actions["actions"].as_array().map(Vec::len), Some(3), "{actions}");
+    assert_eq!(
+        actions["actions"].as_array().map(Vec::len),
+        Some(3),
+        "{actions}"
+    );
     for (flag, listed) in [(true, true), (false, false)] {
         let list = json_of(
             server
-                .get(&admin, &format!("/examples?reviewed={flag}&session_id={session_id}"))
+                .get(
+                    &admin,
+                    &format!("/examples?reviewed={flag}&session_id={session_id}"),
+                )
                 .send()
                 .expect("list"),
             StatusCode::OK,
@@ -1608,10 +1651,7 @@ pub fn an_example_is_reviewed_corrected_and_re_synthesised(target: &mut dyn Targ
         StatusCode::CONFLICT,
     );
     assert_eq!(again["code"], "review_completed");
-    error_of(
-        put(json!({"decision": "deleted"})),
-        StatusCode::CONFLICT,
-    );
+    error_of(put(json!({"decision": "deleted"})), StatusCode::CONFLICT);
     let queue = json_of(
         server
             .get(&admin, "/review-queue?limit=200")
@@ -1669,7 +1709,10 @@ pub fn daily_usage_covers_every_day_of_the_range(target: &mut dyn Target) {
     assert!(last["examples"].as_i64().expect("examples") >= 1, "{last}");
     assert!(last["storage_bytes"].as_i64().expect("bytes") > 0, "{last}");
     assert!(days.iter().all(|d| d["tokens"].is_i64()));
-    let dates: Vec<&str> = days.iter().map(|d| d["date"].as_str().expect("date")).collect();
+    let dates: Vec<&str> = days
+        .iter()
+        .map(|d| d["date"].as_str().expect("date"))
+        .collect();
     assert!(dates.windows(2).all(|w| w[0] < w[1]), "in order: {dates:?}");
 
     let one = json_of(
