@@ -410,7 +410,7 @@ pub struct QueuePage {
 pub struct QueueQuery {
     /// the previous page's next_cursor
     #[param(minimum = 0, maximum = 4_294_967_295_u64)]
-    pub cursor: Option<u64>,
+    pub cursor: Option<u32>,
     /// entries per page
     #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<u32>,
@@ -465,7 +465,7 @@ pub async fn queue(state: &ApiState, caller: &Caller, query: &QueueQuery) -> Api
         }
     };
     seed_queue(state, caller).await?;
-    let offset = query.cursor.unwrap_or(0);
+    let offset = u64::from(query.cursor.unwrap_or(0));
     let mut data = state
         .control
         .review_queue(caller.0.id, caller.1 .0.as_deref(), offset, limit + 1)

@@ -1394,11 +1394,12 @@ pub fn an_example_is_reviewed_corrected_and_re_synthesised(target: &mut dyn Targ
         .filter(|e| e["example_id"] == example_id.as_str())
         .count();
     assert_eq!(ours, items.len(), "{queue}");
-    let keys: Vec<(bool, f64)> = entries
+    // (0 for low-confidence, 1 otherwise; the confidence): never decreasing.
+    let keys: Vec<(u8, f64)> = entries
         .iter()
         .map(|e| {
             (
-                !e["low_confidence"].as_bool().expect("low_confidence"),
+                u8::from(!e["low_confidence"].as_bool().expect("low_confidence")),
                 e["confidence"].as_f64().unwrap_or(f64::MAX),
             )
         })
