@@ -40,6 +40,7 @@ impl Refusal {
 /// What a reviewer may decide about an item (never back to pending).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = ReviewVerdict)]
 pub enum Verdict {
     Confirmed,
     Changed,
@@ -49,6 +50,7 @@ pub enum Verdict {
 /// A decision on one item, as `PUT …/review/items/{index}` takes it.
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReviewDecision)]
 pub struct DecisionBody {
     pub decision: Verdict,
     /// With `changed`: the tool to call instead.
@@ -64,6 +66,7 @@ pub struct DecisionBody {
 /// A missed action, as `POST …/review/items` takes it.
 #[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewReviewItem)]
 pub struct AddedBody {
     #[schema(min_length = 1, max_length = 200)]
     pub tool: String,

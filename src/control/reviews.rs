@@ -24,6 +24,7 @@ pub enum ReviewState {
 /// Where a review item came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = ReviewItemOrigin)]
 pub enum Origin {
     /// One of the Example's classified actions.
     Classified,
@@ -34,6 +35,7 @@ pub enum Origin {
 /// What the reviewer decided about an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = ReviewItemDecision)]
 pub enum Decision {
     Pending,
     Confirmed,
