@@ -1,6 +1,6 @@
 //! Tracepipe's HTTP side, written once for both deployments: the `/v1` API
 //! ([`api`]), admission control in front of it ([`admission`]), its
-//! documentation pages ([`api_docs`]), the capture extension's page
+//! documentation pages ([`api_docs`]), the pure core of reviews ([`corrections`]), the capture extension's page
 //! ([`capture_page`]), the web pages ([`web`]) and invoicing ([`invoicing`]),
 //! plus the embedded deployment that runs them with the processor and the
 //! sink in one process ([`serve`], whose configuration holds the limits,
@@ -15,6 +15,7 @@ pub mod api;
 pub mod api_docs;
 pub mod api_shared;
 pub mod capture_page;
+pub mod corrections;
 pub mod invoicing;
 pub mod serve;
 pub mod text;

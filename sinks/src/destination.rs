@@ -69,6 +69,11 @@ fn open_local(
     Ok((Arc::new(store), Path::default()))
 }
 
+/// The training line (`{"messages":…,"tools":…}`) a completed review
+/// re-synthesised, beside the Example's `messages.jsonl`: `tracepipe export
+/// --reviewed-only` reads it in place of the analyst table's line.
+pub const REVIEWED_LINE_OBJECT: &str = "reviewed.jsonl";
+
 /// `<prefix>/examples/<example_id>/messages.jsonl`.
 pub fn example_messages_path(prefix: &Path, example_id: &str) -> Path {
     prefix

@@ -21,6 +21,7 @@ mod upload;
 mod writer;
 
 pub use destination::{
+    REVIEWED_LINE_OBJECT,
     example_messages_path, open_destination, open_destination_with, put_object, session_object_path,
 };
 pub use error::SinkError;

@@ -18,7 +18,10 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
-use super::{account, billing, catalog, examples, mcp_endpoint, review, sessions, usage};
+use super::{
+    account, billing, catalog, corrections, examples, mcp_endpoint, review, sessions, usage,
+    usage_daily,
+};
 
 /// The document, rendered once.
 pub fn document() -> &'static str {
@@ -61,6 +64,12 @@ const API_KEY_SCHEME: &str = "ApiKey";
         review::screenshots,
         review::screenshot,
         review::actions,
+        corrections::get_review,
+        corrections::put_item,
+        corrections::post_item,
+        corrections::post_complete,
+        corrections::get_labels,
+        corrections::get_queue,
         examples::create,
         examples::list,
         examples::get,
@@ -100,6 +109,7 @@ const API_KEY_SCHEME: &str = "ApiKey";
         account::list_keys,
         account::revoke_key,
         usage::get,
+        usage_daily::get,
         billing::list_invoices,
         billing::payment_method,
         billing::setup,
@@ -570,6 +580,6 @@ pub(crate) mod tests {
             }
         }
         // The router's routes (src/api/mod.rs), each with its methods.
-        assert_eq!(operations.len(), 52, "{operations:#?}");
+        assert_eq!(operations.len(), 59, "{operations:#?}");
     }
 }
