@@ -246,6 +246,13 @@ pub async fn upload(
                 "Description " span class="hint" { "(optional, given to every file)" }
                 input type="text" name="description" id="description" maxlength="2000";
             }
+            label class="check" {
+                input type="checkbox" name="screenshots_safe" id="screenshots-safe" value="true";
+                span {
+                    "Keep the screenshots of recordings made without the capture script "
+                    span class="hint" { "(they carry no marks of sensitive fields, so nothing was painted over: tick only when no password or card number shows on screen)" }
+                }
+            }
             div class="dropzone" id="dropzone" {
                 label for="files" { strong { "Choose files" } " or drop them here" }
                 input type="file" id="files" name="input_events" multiple

@@ -58,11 +58,12 @@
     return { item, bar, state };
   }
 
-  function send(file, suite, description, view) {
+  function send(file, fields, view) {
     return new Promise((resolve) => {
       const body = new FormData();
-      body.append('suite_id', suite);
-      if (description) body.append('description', description);
+      body.append('suite_id', fields.suite);
+      if (fields.description) body.append('description', fields.description);
+      if (fields.screenshotsSafe) body.append('screenshots_safe', 'true');
       body.append('input_events', file, file.name);
       const xhr = new XMLHttpRequest();
       xhr.open('POST', form.dataset.endpoint);
@@ -114,15 +115,18 @@
       input.focus();
       return;
     }
-    const suite = form.elements.suite_id.value;
-    const description = form.elements.description.value.trim();
+    const fields = {
+      suite: form.elements.suite_id.value,
+      description: form.elements.description.value.trim(),
+      screenshotsSafe: form.elements.screenshots_safe.checked,
+    };
     const batch = files;
     const views = batch.map(row);
     button.disabled = true;
     status.textContent = `Uploading ${batch.length} file${batch.length === 1 ? '' : 's'}…`;
     let stored = 0;
     for (let i = 0; i < batch.length; i += 1) {
-      if (await send(batch[i], suite, description, views[i])) stored += 1;
+      if (await send(batch[i], fields, views[i])) stored += 1;
     }
     button.disabled = false;
     status.textContent = `Done: ${stored} of ${batch.length} stored.`;
