@@ -4,10 +4,13 @@
 //! (`session.avro`, `screenshots/…`, `actions.json`) from their object stores
 //! and give the same shapes.
 
+use std::sync::Arc;
+
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::OnceCell;
 
 use tracepipe_processors::synth::Synthesis;
 use tracepipe_schemas::{decode_session, AvroError, Event, EventKind, Session};
@@ -381,6 +384,50 @@ pub async fn load_session(store: &dyn ObjectStore, key: &Path) -> Result<Session
         key: key.to_string(),
         source,
     })
+}
+
+/// Sessions kept decoded: a review opens with several requests on one
+/// session (a timeline page, the screenshot pages), then pages through it.
+const CACHED_SESSIONS: usize = 3;
+
+/// The sessions the review routes read most recently, decoded. A stored
+/// session never changes, so an entry is never stale; requests for a session
+/// being decoded wait for that one decoding.
+struct DecodedSessions {
+    /// Most recent last; each slot is filled by the first request for it.
+    entries: std::sync::Mutex<Vec<(String, Arc<OnceCell<Arc<Session>>>)>>,
+}
+
+static DECODED: DecodedSessions = DecodedSessions {
+    entries: std::sync::Mutex::new(Vec::new()),
+};
+
+impl DecodedSessions {
+    fn slot(&self, name: String) -> Arc<OnceCell<Arc<Session>>> {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = match entries.iter().position(|(n, _)| *n == name) {
+            Some(at) => entries.remove(at).1,
+            None => Arc::new(OnceCell::new()),
+        };
+        entries.push((name, slot.clone()));
+        if entries.len() > CACHED_SESSIONS {
+            entries.remove(0);
+        }
+        slot
+    }
+}
+
+/// The normalised Session stored at `key`, decoded once for the review
+/// routes' successive requests (see [`DecodedSessions`]).
+pub async fn load_session_shared(
+    store: &dyn ObjectStore,
+    key: &Path,
+) -> Result<Arc<Session>, ReviewError> {
+    // The store's own description keeps two stores' equal keys apart.
+    let slot = DECODED.slot(format!("{store}/{key}"));
+    slot.get_or_try_init(|| async { load_session(store, key).await.map(Arc::new) })
+        .await
+        .cloned()
 }
 
 /// The actions stored at `key`.

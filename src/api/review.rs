@@ -34,13 +34,13 @@ fn stored(e: ReviewError) -> ApiError {
 }
 
 /// The caller's session `id`, decoded; 404 when it is not theirs.
-async fn own_session(state: &ApiState, caller: &Caller, id: Uuid) -> ApiResult<Session> {
+async fn own_session(state: &ApiState, caller: &Caller, id: Uuid) -> ApiResult<Arc<Session>> {
     caller
         .session(state, id)
         .await?
         .ok_or_else(|| ApiError::not_found("session"))?;
     let key = ObjectPath::from(format!("sessions/{id}/{SESSION_OBJECT}"));
-    review::load_session(state.objects.as_ref(), &key)
+    review::load_session_shared(state.objects.as_ref(), &key)
         .await
         .map_err(stored)
 }
