@@ -6,7 +6,8 @@
 //
 // Writes a Chrome trace of --events tracepipe marks (clicks, changes, keys)
 // and requests, with a screenshot (the JPEGs of a recorded fixture, in turn)
-// every --shot-every events: about 100 MB for 100 k events. Starts a fresh
+// every --shot-every events and the fixture's marks and requests (five mail
+// actions) every --block-every: about 100 MB for 100 k events. Starts a fresh
 // `tracepipe serve` with limits.max_events raised to take it, registers a
 // user, uploads the file through the API with the page's session cookie
 // (screenshots_safe: the synthetic trace has no sensitive-field marks), waits
@@ -33,19 +34,29 @@ function option(name, fallback) {
 const EVENTS = option('events', 100_000);
 const SHOT_EVERY = option('shot-every', 30);
 const RUNS = option('runs', 5);
+const BLOCK_EVERY = option('block-every', 5000);
 const PID = 25141;
 const BROWSER_PID = 25056;
 const FRAME = '50DB5996AB9B6E508043ECD9CFD4B626';
 const URL_BASE = 'http://127.0.0.1:8765/';
 
-// The fixture's screenshot events, whose JPEGs the big trace reuses in turn.
-function fixtureShots() {
+// Read by the ingest of a Chrome trace (ingest/src/chrome/), screenshots aside.
+const KEPT = new Set(['ResourceSendRequest', 'ResourceReceiveResponse', 'ResourceFinish', 'EventTiming', 'EventDispatch',
+  'SoftNavigationHeuristics::SameDocumentNavigationCommitted', 'FrameCommittedInBrowser']);
+
+// The recorded fixture: its screenshots' JPEGs, which the big trace reuses in
+// turn, and its marks and requests (five mail actions), which it repeats.
+function fixture() {
   const trace = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(ROOT, 'tests', 'fixtures', 'recordings', 'multi_action_session.trace.json.gz'))));
-  return trace.traceEvents.filter((e) => e.name === 'Screenshot').map((e) => e.args.snapshot);
+  const shots = trace.traceEvents.filter((e) => e.name === 'Screenshot').map((e) => e.args.snapshot);
+  const block = trace.traceEvents.filter((e) => e.ts > 0 && (KEPT.has(e.name) || (e.name || '').startsWith('tracepipe:')));
+  const start = Math.min(...block.map((e) => e.ts));
+  const span = Math.max(...block.map((e) => e.ts)) - start;
+  return { shots, block, start, span };
 }
 
 function writeTrace(file) {
-  const shots = fixtureShots();
+  const { shots, block, start, span } = fixture();
   const out = fs.openSync(file, 'w');
   const write = (event, first = false) => fs.writeSync(out, `${first ? '' : ',\n'}${JSON.stringify(event)}`);
   fs.writeSync(out, '{"traceEvents":[\n');
@@ -55,9 +66,23 @@ function writeTrace(file) {
   write({ args: { data: { frame: FRAME, isInPrimaryMainFrame: true, isOutermostMainFrame: true, name: '', processId: PID, url: URL_BASE } }, cat: 'disabled-by-default-devtools.timeline', name: 'FrameCommittedInBrowser', ph: 'I', pid: BROWSER_PID, s: 't', tid: BROWSER_PID, ts: t0 + 10 });
   const labels = ['Compose', 'Inbox', 'Send', 'Search mail', 'Archive', 'Labels', 'Reply', 'Settings'];
   let shot = 0;
+  let blocks = 0;
+  let ts = t0 + 1000;
   for (let i = 0; i < EVENTS; i += 1) {
+    // Every --block-every events, the fixture's actions, shifted to now.
+    if (i % BLOCK_EVERY === BLOCK_EVERY / 2) {
+      blocks += 1;
+      for (const event of block) {
+        const copy = JSON.parse(JSON.stringify(event));
+        copy.ts = ts + (event.ts - start);
+        const data = copy.args && copy.args.data;
+        if (data && data.requestId) data.requestId = `${data.requestId}-b${blocks}`;
+        write(copy);
+      }
+      ts += span + 200_000;
+    }
     // 200 ms apart: a 100 k-event recording spans about 5.5 hours.
-    const ts = t0 + 1000 + i * 200_000;
+    ts += 200_000;
     const label = labels[i % labels.length];
     const kind = i % 10;
     if (kind === 9) {
@@ -76,14 +101,14 @@ function writeTrace(file) {
   }
   fs.writeSync(out, '\n],"metadata":{}}\n');
   fs.closeSync(out);
-  return { bytes: fs.statSync(file).size, screenshots: shot };
+  return { bytes: fs.statSync(file).size, screenshots: shot, blocks };
 }
 
 async function main() {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tracepipe-review-open-'));
   const recording = path.join(work, 'big.trace.json');
   const written = writeTrace(recording);
-  console.log(`recording: ${EVENTS} events, ${written.screenshots} screenshots, ${(written.bytes / 1e6).toFixed(1)} MB`);
+  console.log(`recording: ${EVENTS} synthetic events, ${written.blocks} copies of a recorded five-action session, ${written.screenshots} screenshots, ${(written.bytes / 1e6).toFixed(1)} MB`);
   process.env.TRACEPIPE_LIMITS_MAX_EVENTS = String(EVENTS * 2);
   process.env.TRACEPIPE_LIMITS_MAX_ACTIONS = String(EVENTS * 2);
   const serve = await startServe({ port: await freePort(), dataDir: path.join(work, 'data') });
