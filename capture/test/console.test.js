@@ -267,10 +267,24 @@ describe("the console, as a customer reviewing recordings", () => {
     assert.ok((await messages.text()).includes('"tool_calls"'));
   });
 
-  test("another user's session is not found", async () => {
+  test("another user's session is not found, nor listed", async () => {
     const other = await env.browser.newContext();
-    const response = await other.request.get(`${env.serve.url}/sessions/${env.sessions[REVIEWED]}`, { maxRedirects: 0 });
-    assert.equal(response.status(), 303, "a visitor is sent to sign in");
+    const id = env.sessions[REVIEWED];
+    const visitor = await other.request.get(`${env.serve.url}/sessions/${id}`, { maxRedirects: 0 });
+    assert.equal(visitor.status(), 303, "a visitor is sent to sign in");
+    const page = await other.newPage();
+    await page.goto(`${env.serve.url}/register`);
+    await page.getByLabel("Your name").fill("Bob");
+    await page.getByLabel("Email").fill(`bob.${Date.now()}@example.test`);
+    await page.getByLabel("Password").fill("bob's own long password");
+    await Promise.all([page.waitForURL(/\/keys$/), page.getByRole("button", { name: /Create/ }).click()]);
+    for (const route of [`/sessions/${id}`, `/sessions/${id}/timeline.jsonl`]) {
+      assert.equal((await page.request.get(`${env.serve.url}${route}`)).status(), 404, route);
+    }
+    for (const route of ["/sessions", "/examples", "/console"]) {
+      const body = await (await page.request.get(`${env.serve.url}${route}`)).text();
+      assert.ok(!body.includes(id) && !body.includes(`${REVIEWED}.trace`), `${route} shows nothing of Ada's`);
+    }
     await other.close();
     const missing = await env.page.goto(`${env.serve.url}/sessions/00000000-0000-4000-8000-000000000000`);
     assert.equal(missing.status(), 404);
