@@ -394,16 +394,19 @@ const CACHED_SESSIONS: usize = 3;
 /// session never changes, so an entry is never stale; requests for a session
 /// being decoded wait for that one decoding.
 struct DecodedSessions {
-    /// Most recent last; each slot is filled by the first request for it.
-    entries: std::sync::Mutex<Vec<(String, Arc<OnceCell<Arc<Session>>>)>>,
+    /// Most recent last, by the store and key; each slot is filled by the
+    /// first request for it.
+    entries: std::sync::Mutex<Vec<(String, SessionSlot)>>,
 }
+
+type SessionSlot = Arc<OnceCell<Arc<Session>>>;
 
 static DECODED: DecodedSessions = DecodedSessions {
     entries: std::sync::Mutex::new(Vec::new()),
 };
 
 impl DecodedSessions {
-    fn slot(&self, name: String) -> Arc<OnceCell<Arc<Session>>> {
+    fn slot(&self, name: String) -> SessionSlot {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let slot = match entries.iter().position(|(n, _)| *n == name) {
             Some(at) => entries.remove(at).1,

@@ -454,6 +454,14 @@ pub async fn examples(
         .control
         .list_examples(user.user.id, &examples_filter, filter.list_page())
         .await?;
+    let mut rows = Vec::with_capacity(examples.len());
+    for example in &examples {
+        let session = state
+            .control
+            .get_session(user.user.id, example.session_id)
+            .await?;
+        rows.push((example, session.map(|s| session_title(&s))));
+    }
     let snapshot = state.catalog.snapshot();
     let model_name = crate::api::usage::model_namer(&snapshot);
     let page = Page {
@@ -470,7 +478,7 @@ pub async fn examples(
         } @else {
             table class="list" {
                 thead { tr {
-                    th scope="col" { "Example" }
+                    th scope="col" { "Recording" }
                     th scope="col" { "Status" }
                     th scope="col" { "Suite" }
                     th scope="col" { "Model" }
@@ -479,11 +487,14 @@ pub async fn examples(
                     th scope="col" { "Download" }
                 } }
                 tbody {
-                    @for example in &examples {
+                    @for (example, recording) in &rows {
                         tr {
-                            td { a href=(format!("/sessions/{}?example={}", example.session_id, example.id)) {
-                                "Review " span class="id" { (example.id.to_string().get(..8).unwrap_or_default()) }
-                            } }
+                            td {
+                                a href=(format!("/sessions/{}?example={}", example.session_id, example.id)) {
+                                    (recording.as_deref().unwrap_or("Session"))
+                                }
+                                div class="id" { "Example " (example.id.to_string().get(..8).unwrap_or_default()) }
+                            }
                             td {
                                 (status_badge(example.status))
                                 @if let Some(error) = &example.error { div class="hint" { (error.message) } }
