@@ -12,7 +12,8 @@
 // user, uploads the file through the API with the page's session cookie
 // (screenshots_safe: the synthetic trace has no sensitive-field marks), waits
 // for its Example, then opens /sessions/{id} --runs times and prints each
-// open time and the median.
+// open time: the first (which decodes the stored session) and the median of
+// the later ones.
 //
 //   node scripts/measure-review-open.js                 # the debug binary of $CARGO_TARGET_DIR or target/
 //   TRACEPIPE_BIN=target/release/tracepipe node scripts/measure-review-open.js --runs 7
@@ -170,9 +171,11 @@ async function main() {
       if (process.env.VERBOSE) console.log(`  ${requests.filter((r) => !r.includes('/static/')).slice(0, 8).join('\n  ')}`);
       await review.close();
     }
-    times.sort((a, b) => a - b);
-    const median = times[Math.floor(times.length / 2)];
-    console.log(`review page open time, median of ${RUNS}: ${(median / 1000).toFixed(2)} s (${EVENTS} events, ${(written.bytes / 1e6).toFixed(0)} MB)`);
+    // The first open decodes the stored session; the later ones find it
+    // decoded (the review routes keep the last few sessions).
+    const later = times.slice(1).sort((a, b) => a - b);
+    const median = later.length ? later[Math.floor(later.length / 2)] : times[0];
+    console.log(`review page open time (${EVENTS} events, ${(written.bytes / 1e6).toFixed(0)} MB): first open ${(times[0] / 1000).toFixed(2)} s, later opens median ${(median / 1000).toFixed(2)} s`);
   } finally {
     await browser.close();
     await serve.stop();

@@ -408,6 +408,15 @@ pub async fn show(
     Query(q): Query<ReviewQuery>,
 ) -> Result<Response, WebError> {
     let session = own_session(&state, &user, &raw_id).await?;
+    // The page's script asks for the timeline and the screenshots next, which
+    // decode the stored session: start now, and they wait for this decoding.
+    let objects = state.objects.clone();
+    let key = ObjectPath::from(format!("sessions/{}/{SESSION_OBJECT}", session.id));
+    tokio::spawn(async move {
+        if let Err(error) = review::load_session_shared(objects.as_ref(), &key).await {
+            tracing::debug!(%error, "decoding a session ahead of its review page's requests");
+        }
+    });
     let filter = ExampleFilter {
         session_id: Some(session.id),
         ..ExampleFilter::default()
@@ -561,7 +570,7 @@ pub async fn timeline_download(
 ) -> Result<Response, WebError> {
     let record = own_session(&state, &user, &raw_id).await?;
     let key = ObjectPath::from(format!("sessions/{}/{SESSION_OBJECT}", record.id));
-    let session = review::load_session(state.objects.as_ref(), &key)
+    let session = review::load_session_shared(state.objects.as_ref(), &key)
         .await
         .map_err(|e| WebError::Internal(e.to_string()))?;
     let mut out = Vec::new();
