@@ -20,7 +20,9 @@ const ARTIFACTS = path.join(process.env.TRACEPIPE_CACHE || path.join(os.homedir(
 const RECORDINGS = path.join(ROOT, "tests", "fixtures", "recordings");
 // The one reviewed in detail first: several actions, screenshots.
 const REVIEWED = "multi_action_session";
-const UPLOADED = [REVIEWED, "create_label", "send_simple"];
+// account_secrets types an app password and a card number: neither may show.
+const UPLOADED = [REVIEWED, "create_label", "send_simple", "account_secrets"];
+const SECRETS = ["hunter2-Secret!", "4111 1111 1111 1111", "4111111111111111"];
 const PERSON = { name: "Ada Lovelace", email: `ada.${Date.now()}@example.test`, password: "the analytical engine 1843" };
 
 describe("the console, as a customer reviewing recordings", () => {
@@ -104,9 +106,9 @@ describe("the console, as a customer reviewing recordings", () => {
     // The fixtures were recorded without the capture script's marks.
     await page.getByLabel(/Keep the screenshots/).check();
     await page.locator("#files").setInputFiles(UPLOADED.map((name) => path.join(RECORDINGS, `${name}.trace.json.gz`)));
-    assert.match(await page.locator("#chosen").textContent(), /3 files chosen/);
+    assert.match(await page.locator("#chosen").textContent(), new RegExp(`${UPLOADED.length} files chosen`));
     await page.getByRole("button", { name: "Upload" }).click();
-    await page.getByRole("status").filter({ hasText: "Done: 3 of 3 stored." }).waitFor();
+    await page.getByRole("status").filter({ hasText: `Done: ${UPLOADED.length} of ${UPLOADED.length} stored.` }).waitFor();
     const items = page.locator(".upload-item");
     assert.equal(await items.count(), UPLOADED.length);
     for (let i = 0; i < UPLOADED.length; i += 1) {
@@ -265,6 +267,31 @@ describe("the console, as a customer reviewing recordings", () => {
     const messages = await page.request.get(`${env.serve.url}${href}`);
     assert.equal(messages.status(), 200);
     assert.ok((await messages.text()).includes('"tool_calls"'));
+  });
+
+  test("typed secrets reach neither the review page, its timeline, nor its conversation", async () => {
+    const { page } = env;
+    const id = env.sessions.account_secrets;
+    await go(`/sessions/${id}`);
+    await page.locator('#review[data-timeline-ready="true"]').waitFor();
+    // Every event, a page at a time, as the page's Later button walks them.
+    while (await page.locator("#events-later").isEnabled()) {
+      const range = await page.locator("#events-range").textContent();
+      await page.locator("#events-later").click();
+      await page.waitForFunction((before) => document.getElementById("events-range").textContent !== before, range);
+      const text = await page.locator("main").textContent();
+      for (const secret of SECRETS) assert.ok(!text.includes(secret), `the page shows ${secret}`);
+    }
+    assert.ok(await page.locator("#events").getByText("value withheld (masked)").count() > 0, "masked fields say so");
+    const timeline = await (await page.request.get(`${env.serve.url}/sessions/${id}/timeline.jsonl`)).text();
+    const example = (await api(`/examples?session_id=${id}`)).items[0];
+    const messages = await (await page.request.get(`${env.serve.url}/v1/examples/${example.id}/messages`)).text();
+    const html = await (await page.request.get(`${env.serve.url}/sessions/${id}`)).text();
+    for (const secret of SECRETS) {
+      for (const [what, body] of [["timeline", timeline], ["messages", messages], ["page", html]]) {
+        assert.ok(!body.includes(secret), `${what} holds ${secret}`);
+      }
+    }
   });
 
   test("another user's session is not found, nor listed", async () => {
