@@ -215,6 +215,11 @@ describe("the console, as a customer reviewing recordings", () => {
     // No masked value reaches the page.
     assert.equal(await page.locator("#events").getByText("hunter2").count(), 0);
     await checkPage("review");
+    // The README's picture (docs/review-page.png): the timeline and the actions.
+    await page.locator("main").evaluate((main) => main.scrollIntoView());
+    const top = (await page.locator("main h1").boundingBox()).y - 16;
+    const box = await page.locator("#action-list").boundingBox();
+    await page.screenshot({ path: path.join(ARTIFACTS, "review-top.png"), fullPage: true, clip: { x: 0, y: top, width: 1440, height: Math.round(box.y + box.height - top) } });
   });
 
   test("the review page with the keyboard alone: select actions, step the timeline and the strip", async () => {

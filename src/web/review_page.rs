@@ -339,7 +339,10 @@ fn actions_panel(
                         dt { "Time" } dd { (seconds(action.start_ms)) " to " (seconds(action.end_ms)) }
                         dt { "Evidence" } dd {
                             @match (action.evidence_start, action.evidence_end) {
-                                (Some(first), Some(last)) => { (action.evidence.len()) " events, #" (first) " to #" (last) }
+                                (Some(first), Some(last)) => {
+                                    (action.evidence.len()) @if action.evidence.len() == 1 { " event, #" } @else { " events, #" }
+                                    (first) " to #" (last)
+                                }
                                 _ => { "none" }
                             }
                         }
