@@ -13,7 +13,9 @@ use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use tracepipe_processors::synth::Synthesis;
-use tracepipe_schemas::{decode_session, AvroError, Event, EventKind, Session};
+use tracepipe_schemas::{
+    decode_session, decode_session_head, AvroError, Event, EventKind, Session,
+};
 
 /// The classified actions' name in an Example's folder, beside `messages.jsonl`.
 pub const ACTIONS_OBJECT: &str = "actions.json";
@@ -183,9 +185,10 @@ fn ms(us: i64) -> f64 {
     us as f64 / 1000.0
 }
 
-/// The name of a screenshot under `screenshots/`, if `event` points at one.
+/// The name of a screenshot under `screenshots/`, if `event` points at a
+/// stored one.
 fn screenshot_name(event: &Event) -> Option<String> {
-    let blob = &event.screenshot.as_ref()?.blob;
+    let blob = &event.screenshot.as_ref().filter(|s| s.bytes > 0)?.blob;
     blob.strip_prefix("screenshots/").map(str::to_owned)
 }
 
@@ -431,6 +434,33 @@ pub async fn load_session_shared(
     slot.get_or_try_init(|| async { load_session(store, key).await.map(Arc::new) })
         .await
         .cloned()
+}
+
+/// The session stored at `key` if the review routes have it decoded already.
+pub fn decoded_session(store: &dyn ObjectStore, key: &Path) -> Option<Arc<Session>> {
+    let name = format!("{store}/{key}");
+    let entries = DECODED.entries.lock().unwrap_or_else(|p| p.into_inner());
+    entries
+        .iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, slot)| slot.get().cloned())
+}
+
+/// The header and first `max_events` events of the session stored at `key`,
+/// decoded off the async workers: a timeline's first page long before the
+/// whole of a big session is decoded.
+pub async fn load_session_head(
+    store: &dyn ObjectStore,
+    key: &Path,
+    max_events: usize,
+) -> Result<Session, ReviewError> {
+    let avro = read(store, key).await?;
+    let decoded =
+        tokio::task::spawn_blocking(move || decode_session_head(&avro, max_events)).await?;
+    decoded.map_err(|source| ReviewError::Decode {
+        key: key.to_string(),
+        source,
+    })
 }
 
 /// The actions stored at `key`.

@@ -8,7 +8,10 @@
 
 mod avro;
 
-pub use avro::{decode_session, encode_session, session_schema, AvroError, SESSION_SCHEMA_JSON};
+pub use avro::{
+    decode_session, decode_session_head, encode_session, session_schema, AvroError,
+    SESSION_SCHEMA_JSON,
+};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

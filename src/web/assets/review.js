@@ -206,6 +206,18 @@
     noFrame.hidden = true;
   }
 
+  // Until the screenshot list arrives (a long recording's takes a while),
+  // the first frame the shown events name.
+  function provisionalFrame(items) {
+    const first = items.find((event) => event.screenshot);
+    if (!first || !frame.hidden) return;
+    frame.src = `${api}/screenshots/${encodeURIComponent(first.screenshot)}`;
+    frame.alt = `Screenshot at ${seconds(first.t_ms)}`;
+    caption.textContent = `Screenshot at ${seconds(first.t_ms)}; the strip is loading.`;
+    frame.hidden = false;
+    noFrame.hidden = true;
+  }
+
   function addThumbs(shots) {
     if (view.thumbs.length === 0) strip.replaceChildren();
     shots.forEach((shot) => {
@@ -333,6 +345,7 @@
       total: page.total,
     };
     scrub.max = String(Math.ceil(view.duration));
+    if (view.shots.length === 0) provisionalFrame(page.items);
     renderEvents();
     drawOverview();
     drawLane();
