@@ -4,13 +4,18 @@
 //! (`session.avro`, `screenshots/…`, `actions.json`) from their object stores
 //! and give the same shapes.
 
+use std::sync::Arc;
+
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::sync::OnceCell;
 
 use tracepipe_processors::synth::Synthesis;
-use tracepipe_schemas::{decode_session, AvroError, Event, EventKind, Session};
+use tracepipe_schemas::{
+    decode_session, decode_session_head, AvroError, Event, EventKind, Session,
+};
 
 /// The classified actions' name in an Example's folder, beside `messages.jsonl`.
 pub const ACTIONS_OBJECT: &str = "actions.json";
@@ -180,9 +185,10 @@ fn ms(us: i64) -> f64 {
     us as f64 / 1000.0
 }
 
-/// The name of a screenshot under `screenshots/`, if `event` points at one.
+/// The name of a screenshot under `screenshots/`, if `event` points at a
+/// stored one.
 fn screenshot_name(event: &Event) -> Option<String> {
-    let blob = &event.screenshot.as_ref()?.blob;
+    let blob = &event.screenshot.as_ref().filter(|s| s.bytes > 0)?.blob;
     blob.strip_prefix("screenshots/").map(str::to_owned)
 }
 
@@ -377,6 +383,80 @@ async fn read(store: &dyn ObjectStore, key: &Path) -> Result<bytes::Bytes, Revie
 pub async fn load_session(store: &dyn ObjectStore, key: &Path) -> Result<Session, ReviewError> {
     let avro = read(store, key).await?;
     let decoded = tokio::task::spawn_blocking(move || decode_session(&avro)).await?;
+    decoded.map_err(|source| ReviewError::Decode {
+        key: key.to_string(),
+        source,
+    })
+}
+
+/// Sessions kept decoded: a review opens with several requests on one
+/// session (a timeline page, the screenshot pages), then pages through it.
+const CACHED_SESSIONS: usize = 3;
+
+/// The sessions the review routes read most recently, decoded. A stored
+/// session never changes, so an entry is never stale; requests for a session
+/// being decoded wait for that one decoding.
+struct DecodedSessions {
+    /// Most recent last, by the store and key; each slot is filled by the
+    /// first request for it.
+    entries: std::sync::Mutex<Vec<(String, SessionSlot)>>,
+}
+
+type SessionSlot = Arc<OnceCell<Arc<Session>>>;
+
+static DECODED: DecodedSessions = DecodedSessions {
+    entries: std::sync::Mutex::new(Vec::new()),
+};
+
+impl DecodedSessions {
+    fn slot(&self, name: String) -> SessionSlot {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = match entries.iter().position(|(n, _)| *n == name) {
+            Some(at) => entries.remove(at).1,
+            None => Arc::new(OnceCell::new()),
+        };
+        entries.push((name, slot.clone()));
+        if entries.len() > CACHED_SESSIONS {
+            entries.remove(0);
+        }
+        slot
+    }
+}
+
+/// The normalised Session stored at `key`, decoded once for the review
+/// routes' successive requests (see [`DecodedSessions`]).
+pub async fn load_session_shared(
+    store: &dyn ObjectStore,
+    key: &Path,
+) -> Result<Arc<Session>, ReviewError> {
+    // The store's own description keeps two stores' equal keys apart.
+    let slot = DECODED.slot(format!("{store}/{key}"));
+    slot.get_or_try_init(|| async { load_session(store, key).await.map(Arc::new) })
+        .await
+        .cloned()
+}
+
+/// The session stored at `key` if the review routes have it decoded already.
+pub fn decoded_session(store: &dyn ObjectStore, key: &Path) -> Option<Arc<Session>> {
+    let name = format!("{store}/{key}");
+    let entries = DECODED.entries.lock().unwrap_or_else(|p| p.into_inner());
+    entries
+        .iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, slot)| slot.get().cloned())
+}
+
+/// The header and first `max_events` events of the session stored at `key`,
+/// decoded off the async workers: a timeline's first page long before the
+/// whole of a big session is decoded.
+pub async fn load_session_head(
+    store: &dyn ObjectStore,
+    key: &Path,
+    max_events: usize,
+) -> Result<Session, ReviewError> {
+    let avro = read(store, key).await?;
+    let decoded =
+        tokio::task::spawn_blocking(move || decode_session_head(&avro, max_events)).await?;
     decoded.map_err(|source| ReviewError::Decode {
         key: key.to_string(),
         source,

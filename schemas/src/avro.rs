@@ -208,8 +208,9 @@ fn read_long(input: &mut &[u8]) -> Result<i64, AvroError> {
     ))
 }
 
-/// Decodes a datum of the current schema one event at a time.
-fn decode_current(mut datum: &[u8]) -> Result<Session, AvroError> {
+/// Decodes a datum of the current schema one event at a time, stopping after
+/// `max_events`.
+fn decode_current(mut datum: &[u8], max_events: usize) -> Result<Session, AvroError> {
     let known = known();
     let decode = |e| AvroError::Decode {
         source: Box::new(e),
@@ -217,7 +218,7 @@ fn decode_current(mut datum: &[u8]) -> Result<Session, AvroError> {
     let header = apache_avro::from_avro_datum(&known.header, &mut datum, None).map_err(decode)?;
     let header: Header = apache_avro::from_value(&header).map_err(decode)?;
     let mut events = Vec::new();
-    loop {
+    while events.len() < max_events {
         let count = read_long(&mut datum)?;
         if count == 0 {
             break;
@@ -227,6 +228,9 @@ fn decode_current(mut datum: &[u8]) -> Result<Session, AvroError> {
             read_long(&mut datum)?;
         }
         for _ in 0..count.unsigned_abs() {
+            if events.len() == max_events {
+                break;
+            }
             if datum.is_empty() {
                 return Err(AvroError::BadEvents("truncated"));
             }
@@ -252,6 +256,13 @@ fn decode_current(mut datum: &[u8]) -> Result<Session, AvroError> {
 /// Decodes a single-object encoded session written with the current or any earlier
 /// schema.
 pub fn decode_session(bytes: &[u8]) -> Result<Session, AvroError> {
+    decode_session_head(bytes, usize::MAX)
+}
+
+/// The session's header and its first `max_events` events, without decoding
+/// the rest when it is of the current schema: the first page of a long
+/// session's timeline in milliseconds rather than the whole session's time.
+pub fn decode_session_head(bytes: &[u8], max_events: usize) -> Result<Session, AvroError> {
     let known = known();
     if bytes.len() < 10 || bytes[..2] != MARKER {
         return Err(AvroError::NotSingleObject);
@@ -265,7 +276,7 @@ pub fn decode_session(bytes: &[u8]) -> Result<Session, AvroError> {
         .find(|(f, _)| *f == fingerprint)
         .ok_or(AvroError::UnknownSchema { fingerprint })?;
     if fingerprint == known.current_fingerprint {
-        return decode_current(&bytes[10..]);
+        return decode_current(&bytes[10..], max_events);
     }
     let decode = |e| AvroError::Decode {
         source: Box::new(e),
@@ -273,5 +284,7 @@ pub fn decode_session(bytes: &[u8]) -> Result<Session, AvroError> {
     let mut datum = &bytes[10..];
     let value =
         apache_avro::from_avro_datum(writer, &mut datum, Some(&known.current)).map_err(decode)?;
-    apache_avro::from_value(&value).map_err(decode)
+    let mut session: Session = apache_avro::from_value(&value).map_err(decode)?;
+    session.events.truncate(max_events);
+    Ok(session)
 }

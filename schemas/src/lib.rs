@@ -12,7 +12,10 @@ mod avro;
 #[cfg(feature = "kafka-events")]
 pub mod events;
 
-pub use avro::{decode_session, encode_session, session_schema, AvroError, SESSION_SCHEMA_JSON};
+pub use avro::{
+    decode_session, decode_session_head, encode_session, session_schema, AvroError,
+    SESSION_SCHEMA_JSON,
+};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -220,3 +220,18 @@ fn an_events_count_beyond_the_bytes_is_an_error() {
         Err(AvroError::BadEvents(_))
     ));
 }
+
+#[test]
+fn the_head_of_a_session_is_its_header_and_first_events() {
+    let mut session = sample();
+    session.events = (0..5)
+        .map(|i| Event::new(EventKind::Click, i * 1000))
+        .collect();
+    let bytes = encode_session(&session).unwrap();
+    for max in [0, 2, 5, 9] {
+        let head = decode_session_head(&bytes, max).unwrap();
+        assert_eq!(head.events, session.events[..max.min(5)], "{max}");
+        assert_eq!(head.duration_us, session.duration_us);
+        assert_eq!(head.session_id, session.session_id);
+    }
+}

@@ -21,7 +21,8 @@ use crate::api::openapi::{Always, BadRequest, Conflict, NotFound};
 use crate::api::ApiState;
 use crate::pipeline::SESSION_OBJECT;
 use crate::review::{
-    self, ActionView, BadQuery, EventsPage, PageQuery, ReviewError, ScreenshotsPage, ACTIONS_OBJECT,
+    self, ActionView, BadQuery, EventsPage, PageQuery, ReviewError, ScreenshotsPage,
+    ACTIONS_OBJECT, MAX_EVENTS_LIMIT,
 };
 use tracepipe_schemas::Session;
 
@@ -34,13 +35,13 @@ fn stored(e: ReviewError) -> ApiError {
 }
 
 /// The caller's session `id`, decoded; 404 when it is not theirs.
-async fn own_session(state: &ApiState, caller: &Caller, id: Uuid) -> ApiResult<Session> {
+async fn own_session(state: &ApiState, caller: &Caller, id: Uuid) -> ApiResult<Arc<Session>> {
     caller
         .session(state, id)
         .await?
         .ok_or_else(|| ApiError::not_found("session"))?;
     let key = ObjectPath::from(format!("sessions/{id}/{SESSION_OBJECT}"));
-    review::load_session(state.objects.as_ref(), &key)
+    review::load_session_shared(state.objects.as_ref(), &key)
         .await
         .map_err(stored)
 }
@@ -64,10 +65,48 @@ pub async fn events(
     Ids([id]): Ids<1>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<axum::Json<EventsPage>> {
+    if q.cursor.is_none() && q.after_ms.is_none() {
+        if let Some(page) = first_page_early(&state, &caller, id, &q).await? {
+            return Ok(axum::Json(page));
+        }
+    }
     let session = own_session(&state, &caller, id).await?;
     review::events_page(&session, &q)
         .map(axum::Json)
         .map_err(bad_query)
+}
+
+/// The first page of a session the review routes have not decoded yet, from
+/// the head of its stored form, while the whole is decoded for the pages
+/// after it: a long session's timeline opens without waiting for all of it.
+async fn first_page_early(
+    state: &ApiState,
+    caller: &Caller,
+    id: Uuid,
+    q: &PageQuery,
+) -> ApiResult<Option<EventsPage>> {
+    let record = caller
+        .session(state, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("session"))?;
+    let key = ObjectPath::from(format!("sessions/{id}/{SESSION_OBJECT}"));
+    if review::decoded_session(state.objects.as_ref(), &key).is_some() {
+        return Ok(None);
+    }
+    let objects = state.objects.clone();
+    let whole = key.clone();
+    tokio::spawn(async move {
+        if let Err(error) = review::load_session_shared(objects.as_ref(), &whole).await {
+            tracing::debug!(%error, "decoding a session for its timeline's later pages");
+        }
+    });
+    let head = review::load_session_head(state.objects.as_ref(), &key, MAX_EVENTS_LIMIT)
+        .await
+        .map_err(stored)?;
+    let mut page = review::events_page(&head, q).map_err(bad_query)?;
+    page.total = usize::try_from(record.event_count).unwrap_or(usize::MAX);
+    page.next_cursor = (page.items.len() < page.total).then_some(page.items.len());
+    Ok(Some(page))
 }
 
 /// `GET /sessions/{id}/screenshots`: the stored screenshots with their times.

@@ -25,6 +25,22 @@ pub struct NavItem {
 /// parts of the product (billing) add their entry here.
 pub const SIGNED_IN_NAV: &[NavItem] = &[
     NavItem {
+        path: "/console",
+        label: "Dashboard",
+    },
+    NavItem {
+        path: "/upload",
+        label: "Upload",
+    },
+    NavItem {
+        path: "/sessions",
+        label: "Sessions",
+    },
+    NavItem {
+        path: "/examples",
+        label: "Examples",
+    },
+    NavItem {
         path: "/quickstart",
         label: "Quickstart",
     },

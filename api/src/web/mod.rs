@@ -18,12 +18,16 @@
 mod account;
 mod auth;
 mod billing;
+mod console;
+mod daily_usage;
 mod keys;
 pub mod layout;
 mod pages;
+mod review_page;
 #[cfg(test)]
 mod tests;
 mod usage;
+mod usage_chart;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -52,7 +56,10 @@ use crate::control::{ControlError, User};
 
 pub const CSS_ROUTE: &str = "/static/web.css";
 pub const JS_ROUTE: &str = "/static/web.js";
-const CSS: &str = include_str!("assets/web.css");
+const CSS: &str = concat!(
+    include_str!("assets/web.css"),
+    include_str!("assets/console.css")
+);
 const JS: &str = include_str!("assets/web.js");
 
 /// The name the CSRF key is stored under in the account store.
@@ -483,5 +490,6 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .route("/invoices", get(billing::invoices))
         .route(CSS_ROUTE, get(stylesheet))
         .route(JS_ROUTE, get(script))
+        .merge(console::routes())
         .with_state(state)
 }

@@ -624,3 +624,60 @@ fn behind_https_every_cookie_is_secure_and_host_prefixed() {
     assert!(!plain.session_cookie().set("token").contains("Secure"));
     assert!(!plain.side_cookie("tp_oidc", "v", 1).contains("__Host-"));
 }
+
+#[tokio::test]
+async fn the_console_pages_are_a_signed_in_users_and_answer_404_for_a_session_not_theirs() {
+    let server = server(None).await;
+    let mut visitor = Browser::new(&server);
+    let missing = format!("/sessions/{}", uuid::Uuid::new_v4());
+    for page in [
+        "/console",
+        "/upload",
+        "/sessions",
+        "/examples",
+        missing.as_str(),
+    ] {
+        let answer = visitor.get(page).await;
+        assert_eq!(answer.status, StatusCode::SEE_OTHER, "{page}");
+        assert_eq!(answer.location.as_deref(), Some("/sign-in"), "{page}");
+    }
+    let mut ada = Browser::new(&server);
+    ada.register("Ada", "ada@example.test", ADA_PASSWORD).await;
+    for page in [
+        "/console",
+        "/upload",
+        "/sessions",
+        "/sessions?suite=gmail&status=COMPLETED&page=2",
+        "/examples?status=nonsense",
+        "/usage",
+    ] {
+        let answer = ada.get(page).await;
+        assert_eq!(answer.status, StatusCode::OK, "{page}: {}", answer.body);
+    }
+    // The upload page posts to the API with the session's CSRF token, the
+    // API's one cookie path; the suites to choose from are the catalog's.
+    let upload = ada.get("/upload").await.body;
+    assert!(upload.contains("data-endpoint=\"/v1/sessions\""));
+    assert!(upload.contains("name=\"csrf-token\""));
+    assert!(upload.contains("<option value=\"gmail\">"));
+    let usage = ada.get("/usage").await.body;
+    assert!(
+        usage.contains("data-series=\"[{"),
+        "the daily series is on the page"
+    );
+    for page in [
+        missing.as_str(),
+        "/sessions/not-an-id",
+        "/sessions/not-an-id/timeline.jsonl",
+    ] {
+        assert_eq!(ada.get(page).await.status, StatusCode::NOT_FOUND, "{page}");
+    }
+    for script in [
+        "/static/console/review.js",
+        "/static/console/upload.js",
+        "/static/console/usage-chart.js",
+        "/static/vendor/uplot-1.6.32/uPlot.iife.min.js",
+    ] {
+        assert_eq!(visitor.get(script).await.status, StatusCode::OK, "{script}");
+    }
+}
