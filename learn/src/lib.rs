@@ -69,22 +69,45 @@ pub enum LearnError {
         tool: String,
         server: String,
     },
-    #[error(
-        "contradictory labels: the same step ({step}) is `{first_tool}` in {first_recording} at {first_ms:.0} ms \
-         but `{second_tool}` in {second_recording} at {second_ms:.0} ms"
-    )]
-    Contradiction {
-        step: String,
-        first_tool: String,
-        first_recording: String,
-        first_ms: f64,
-        second_tool: String,
-        second_recording: String,
-        second_ms: f64,
-    },
+    #[error("contradictory labels: {0}")]
+    Contradiction(Box<Conflict>),
     /// The files learned do not load: a defect of the learner, not of the input.
     #[error("the learned {what} does not load: {message}")]
     Generated { what: &'static str, message: String },
+}
+
+/// One step labelled as two different tools.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    /// The step, in words.
+    pub step: String,
+    pub first: LabelledAt,
+    pub second: LabelledAt,
+}
+
+/// Where a demonstration labelled a step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledAt {
+    pub tool: String,
+    pub recording: String,
+    /// Session time of the step.
+    pub ms: f64,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the same step ({}) is `{}` in {} at {:.0} ms but `{}` in {} at {:.0} ms",
+            self.step,
+            self.first.tool,
+            self.first.recording,
+            self.first.ms,
+            self.second.tool,
+            self.second.recording,
+            self.second.ms
+        )
+    }
 }
 
 /// What `learn` produces: the three catalog files and the report.
@@ -264,10 +287,9 @@ fn common_prefix(names: &[&str]) -> Option<String> {
 /// Matchers for a set of observed steps: one per kind of step, the names
 /// they share kept (all of them when few, a common prefix otherwise).
 fn matchers(sigs: &[&Signature], routes: &mut BTreeMap<String, String>) -> Vec<MatcherRule> {
-    let mut groups: BTreeMap<
-        (String, Option<String>, Vec<String>, Option<String>),
-        Vec<&Signature>,
-    > = BTreeMap::new();
+    // Kind, key, modifiers, route.
+    type Step = (String, Option<String>, Vec<String>, Option<String>);
+    let mut groups: BTreeMap<Step, Vec<&Signature>> = BTreeMap::new();
     for s in sigs {
         let route = s.route.as_ref().map(|r| {
             let name = r.name();
@@ -558,22 +580,22 @@ fn contradiction(
     demos: &[Demonstration],
 ) -> LearnError {
     let at = |t: &ToolRule| {
-        t.seen_at
+        let (recording, ms) = t
+            .seen_at
             .first()
             .map(|&(d, us)| (demos[d].name.clone(), us as f64 / 1000.0))
-            .unwrap_or_default()
+            .unwrap_or_default();
+        LabelledAt {
+            tool: t.tool.clone(),
+            recording,
+            ms,
+        }
     };
-    let (first_recording, first_ms) = at(a);
-    let (second_recording, second_ms) = at(b);
-    LearnError::Contradiction {
+    LearnError::Contradiction(Box::new(Conflict {
         step: step_name(step),
-        first_tool: a.tool.clone(),
-        first_recording,
-        first_ms,
-        second_tool: b.tool.clone(),
-        second_recording,
-        second_ms,
-    }
+        first: at(a),
+        second: at(b),
+    }))
 }
 
 fn build_rules(
