@@ -74,7 +74,7 @@ pub(crate) enum Placed {
     /// A `data-*` attribute of the mark that began the form.
     StartData { attr: String },
     /// The value typed into the field that began the form.
-    StartValue,
+    StartValue { input: bool },
     /// A `data-*` attribute of the committing mark.
     CommitData { attr: String },
     /// A route group of the committing mark's URL.
@@ -97,7 +97,7 @@ impl Placed {
         match self {
             Placed::Field { .. } => 0,
             Placed::FieldSplit { .. } => 1,
-            Placed::StartValue => 2,
+            Placed::StartValue { .. } => 2,
             Placed::Toggle { .. } => 3,
             Placed::Selection { .. } => 4,
             Placed::StartData { .. } => 5,
@@ -425,7 +425,9 @@ fn case(
             match &a.found {
                 Found::Field { label } if !trigger => {
                     if start_pos == Some(a.pos) {
-                        placed.push(Placed::StartValue);
+                        placed.push(Placed::StartValue {
+                            input: m.tag() == Some("input"),
+                        });
                     } else if Some(a.pos) > start_pos {
                         placed.push(Placed::Field {
                             label: label.clone(),

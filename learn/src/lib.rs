@@ -346,7 +346,7 @@ fn placed_key(p: &Placed) -> String {
         Placed::Field { label, .. } | Placed::FieldSplit { label, .. } => format!("field:{label}"),
         Placed::Toggle { attr, remove } => format!("toggle:{attr}:{remove}"),
         Placed::StartData { attr } => format!("start-data:{attr}"),
-        Placed::StartValue => "start-value".into(),
+        Placed::StartValue { .. } => "start-value".into(),
         Placed::CommitData { attr } => format!("data:{attr}"),
         Placed::CommitRoute { shape } => format!("route:{}", shape.pattern()),
         Placed::Selection { label, attr, .. } => format!("selection:{label}:{attr}"),
@@ -764,7 +764,7 @@ fn build_rules(
                 Some(Placed::StartData { attr }) => {
                     push_capture(&mut flow.capture, path, SourceRule::Data(attr.clone()))
                 }
-                Some(Placed::StartValue) => {
+                Some(Placed::StartValue { .. }) => {
                     push_capture(&mut flow.capture, path.clone(), SourceRule::Value);
                     // Later edits of the same field update it.
                     if let Some(Shape::Flow { start: s }) =
@@ -852,10 +852,12 @@ fn build_rules(
                 continue;
             }
             let t = &tools[members[0]];
-            let text_fields = t
-                .chosen
-                .iter()
-                .any(|c| matches!(&c.placed, Some(Placed::Field { input: true, .. })));
+            let text_fields = t.chosen.iter().any(|c| {
+                matches!(
+                    &c.placed,
+                    Some(Placed::Field { input: true, .. } | Placed::StartValue { input: true })
+                )
+            });
             let outcome = &mut flow.outcomes[0];
             if !text_fields
                 || outcome

@@ -59,7 +59,7 @@ fn describe(p: &Placed) -> String {
         } => format!("the {attr} of the items ticked"),
         Placed::Toggle { attr, remove: true } => format!("the {attr} of the items unticked"),
         Placed::StartData { attr } => format!("{attr} of the step that begins it"),
-        Placed::StartValue => "the value typed into the field that begins it".into(),
+        Placed::StartValue { .. } => "the value typed into the field that begins it".into(),
         Placed::CommitData { attr } => format!("{attr} of the step that completes it"),
         Placed::CommitRoute { shape } => format!(
             "the route `{}` ({}) at the step that completes it",
