@@ -791,10 +791,14 @@ fn build_rules(
             }
         }
         for (attr, (add, remove)) in toggles {
-            let Some(add) = add.or_else(|| remove.clone()) else {
+            // The rules language collects unticked ids only beside ticked ones.
+            let Some(add) = add else {
+                notes.push(format!(
+                    "`{}`: items unticked ({attr}) are not learned without a demonstration that ticks some",
+                    t.action
+                ));
                 continue;
             };
-            let remove = remove.filter(|r| *r != add);
             let on = MatcherRule {
                 kind: vec!["click", "change"],
                 has_data: Some(attr.clone()),
