@@ -224,6 +224,8 @@ fn align_all(server: &McpServer, demos: &[Demonstration]) -> Result<Aligned, Lea
 pub(crate) struct Chosen {
     pub leaf: LeafPath,
     pub placed: Option<Placed>,
+    /// Further sources at the same step that yield the value as often.
+    pub fallbacks: Vec<Placed>,
     /// Demonstrations where the chosen source yields the labelled value, of
     /// those that have the argument.
     pub explained: usize,
@@ -378,13 +380,29 @@ fn choose(leaf: &LeafPath, cases: &[&Case]) -> Chosen {
             }
         }
     }
-    let best = counts
-        .into_values()
-        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.rank().cmp(&a.1.rank())));
+    let mut ranked: Vec<(usize, Placed)> = counts.into_values().collect();
+    ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.rank().cmp(&b.1.rank())));
+    let best = ranked.first().cloned();
+    // Read at the same step and as often: tried next when an app leaves
+    // the first out.
+    let fallbacks = ranked
+        .iter()
+        .skip(1)
+        .filter(|(n, p)| {
+            Some(*n) == best.as_ref().map(|b| b.0)
+                && matches!(p, Placed::CommitData { .. } | Placed::CommitRoute { .. })
+                && matches!(
+                    best.as_ref().map(|b| &b.1),
+                    Some(Placed::CommitData { .. } | Placed::CommitRoute { .. })
+                )
+        })
+        .map(|(_, p)| p.clone())
+        .collect();
     Chosen {
         leaf: leaf.clone(),
         explained: best.as_ref().map_or(0, |b| b.0),
         placed: best.map(|b| b.1),
+        fallbacks,
         of,
     }
 }
@@ -533,15 +551,18 @@ fn commit_captures(chosen: &[Chosen], routes: &mut BTreeMap<String, String>) -> 
     chosen
         .iter()
         .filter_map(|ch| {
-            let from = match ch.placed.as_ref()? {
-                Placed::CommitData { attr } => SourceRule::Data(attr.clone()),
-                Placed::CommitRoute { shape } => route_source(shape, routes),
-                Placed::Selection { .. } => SourceRule::Selection,
-                _ => return None,
-            };
-            Some(CaptureRule {
+            let mut from = Vec::new();
+            for p in ch.placed.iter().chain(&ch.fallbacks) {
+                from.push(match p {
+                    Placed::CommitData { attr } => SourceRule::Data(attr.clone()),
+                    Placed::CommitRoute { shape } => route_source(shape, routes),
+                    Placed::Selection { .. } => SourceRule::Selection,
+                    _ => return None,
+                });
+            }
+            (!from.is_empty()).then(|| CaptureRule {
                 set: action_path(&ch.leaf),
-                from: vec![from],
+                from,
             })
         })
         .collect()
