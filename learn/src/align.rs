@@ -61,11 +61,13 @@ impl Signature {
 /// Where an argument can be read, placed in the rule that would read it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Placed {
-    /// A field of the form: its committed value.
+    /// A field of the form: its committed value. `list`: the labelled
+    /// value is a list of this one value.
     Field {
         label: String,
         raw: String,
         input: bool,
+        list: bool,
     },
     /// A field holding a comma-separated list.
     FieldSplit { label: String, raw: String },
@@ -125,8 +127,8 @@ pub(crate) struct Case {
     pub t_us: i64,
     pub shape: Shape,
     pub commit: Signature,
-    /// The commit is the nth mark of its kind since the form began.
-    pub occurrence: usize,
+    /// The steps (not changes) after the start, the commit included.
+    pub steps: Vec<Signature>,
     /// The mark after the commit is a form submit.
     pub then_submit: bool,
     /// Per argument leaf: every placement that yields its value here.
@@ -264,7 +266,21 @@ pub(crate) fn align(
                 && !feeding.contains(&p)
                 && !in_selection_group(m, &selection)
         };
+        // The first evidence of the next call, where this one must have ended.
+        let bound = || {
+            calls
+                .get(k + 1)
+                .map(|(_, next)| {
+                    explain(next, marks, lo, &selection)
+                        .iter()
+                        .filter_map(|e| e.evidence(marks))
+                        .min()
+                        .unwrap_or(marks.len())
+                })
+                .unwrap_or(marks.len())
+        };
         let any_found = ex.iter().any(|e| !e.found.is_empty());
+        let partly_unexplained = ex.iter().any(|e| e.found.is_empty());
         let commit = if any_found {
             let ready = ex
                 .iter()
@@ -285,36 +301,38 @@ pub(crate) fn align(
                 })
                 .max()
                 .unwrap_or(lo);
-            (ready..marks.len()).find(|&p| can_commit(p)).map(|first| {
-                // The same values carried on by the next marks (a click and
-                // the navigation it causes) are one step.
-                let mut last = first;
-                // A navigation ends the step: it is what the step caused.
-                if carries_all(&ex, first, marks) {
-                    while marks[last].kind() != EventKind::Navigation
-                        && last + 1 < marks.len()
-                        && can_commit(last + 1)
-                        && carries_all(&ex, last + 1, marks)
-                    {
-                        last += 1;
+            // With a value nowhere to be seen, the values seen do not tell
+            // when the call was complete: its last possible step is.
+            let last_possible = if partly_unexplained {
+                // A submit is what its button or Enter caused.
+                (ready..bound())
+                    .rev()
+                    .find(|&p| can_commit(p) && marks[p].kind() != EventKind::Submit)
+            } else {
+                None
+            };
+            last_possible.map(|p| (p, p)).or_else(|| {
+                (ready..marks.len()).find(|&p| can_commit(p)).map(|first| {
+                    // The same values carried on by the next marks (a click and
+                    // the navigation it causes) are one step.
+                    let mut last = first;
+                    // A navigation ends the step: it is what the step caused.
+                    if carries_all(&ex, first, marks) {
+                        while marks[last].kind() != EventKind::Navigation
+                            && last + 1 < marks.len()
+                            && can_commit(last + 1)
+                            && carries_all(&ex, last + 1, marks)
+                        {
+                            last += 1;
+                        }
                     }
-                }
-                (first, last)
+                    (first, last)
+                })
             })
         } else {
             // No argument to follow: the last navigation (else the last
             // step) before the next call's evidence.
-            let bound = calls
-                .get(k + 1)
-                .map(|(_, next)| {
-                    explain(next, marks, lo, &selection)
-                        .iter()
-                        .filter_map(|e| e.evidence(marks))
-                        .min()
-                        .unwrap_or(marks.len())
-                })
-                .unwrap_or(marks.len());
-            let candidates: Vec<usize> = (lo..bound).filter(|&p| can_commit(p)).collect();
+            let candidates: Vec<usize> = (lo..bound()).filter(|&p| can_commit(p)).collect();
             candidates
                 .iter()
                 .rev()
@@ -433,6 +451,7 @@ fn case(
                             label: label.clone(),
                             raw: m.raw_label().unwrap_or(label).to_string(),
                             input: m.tag() == Some("input"),
+                            list: e.value.is_array(),
                         });
                     }
                 }
@@ -497,12 +516,12 @@ fn case(
         }
     }
     let start_sig = start_pos.map(|p| Signature::of(&marks[p]));
-    let occurrence = match start_pos {
+    let steps: Vec<Signature> = match start_pos {
         Some(s) => (s + 1..=commit)
-            .filter(|&p| same_step(&Signature::of(&marks[p]), &commit_sig))
-            .count()
-            .max(1),
-        None => 1,
+            .filter(|&p| marks[p].kind() != EventKind::Change)
+            .map(|p| Signature::of(&marks[p]))
+            .collect(),
+        None => Vec::new(),
     };
     Case {
         demo,
@@ -513,13 +532,21 @@ fn case(
             None => Shape::Trigger,
         },
         commit: commit_sig,
-        occurrence,
+        steps,
         then_submit: marks
             .get(commit + 1)
             .is_some_and(|m| m.kind() == EventKind::Submit),
         leaves: leaves_out,
         unexplained,
     }
+}
+
+/// Plain Enter in a single-line text input.
+pub(crate) fn enter_in_input(s: &Signature) -> bool {
+    s.kind == EventKind::Key
+        && s.key.as_deref() == Some("Enter")
+        && s.modifiers.is_empty()
+        && s.tag.as_deref() == Some("input")
 }
 
 /// Two marks a matcher on kind, name and key cannot tell apart.

@@ -26,8 +26,8 @@ pub use report::{ActionReport, ArgumentReport, Report};
 
 use align::{Case, LeafPath, Placed, Shape, Signature, Unaligned};
 use rules_file::{
-    CaptureRule, ConditionRule, FieldRule, FlagRule, FlowRule, MatcherRule, ModelName, OutcomeRule,
-    RulesDocument, SelectionRule, SourceRule, ToggleRule, TriggerRule,
+    CaptureRule, ChooseRule, ConditionRule, FieldRule, FlagRule, FlowRule, MatcherRule, ModelName,
+    OutcomeRule, RulesDocument, SelectionRule, SourceRule, ToggleRule, TriggerRule,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -451,6 +451,7 @@ fn generalise(
             tools.push(c.tool.clone());
         }
     }
+    let enter_commits = enter_commits(&cases);
     let mut routes: BTreeMap<String, String> = BTreeMap::new();
     let mut rules_by_tool = Vec::new();
     for tool in &tools {
@@ -477,8 +478,31 @@ fn generalise(
             .collect();
         let commit_sigs: Vec<&Signature> = shaped.iter().map(|c| &c.commit).collect();
         let mut commits = matchers(&commit_sigs, &mut routes);
-        let occurrence = shaped[0].occurrence;
-        if occurrence > 1 && shaped.iter().all(|c| c.occurrence == occurrence) {
+        // A form completed on its nth step (a two-step filter) counts the
+        // steps any of its completions would take, Enter in a text input
+        // too when Enter completes forms in this app: the first step may
+        // have been taken either way.
+        let text_fields = chosen.iter().any(|c| {
+            matches!(
+                &c.placed,
+                Some(Placed::Field { input: true, .. } | Placed::StartValue { input: true })
+            )
+        });
+        let counts: Vec<usize> = shaped
+            .iter()
+            .map(|c| {
+                c.steps
+                    .iter()
+                    .filter(|s| {
+                        shaped.iter().any(|o| align::same_step(s, &o.commit))
+                            || (enter_commits && text_fields && align::enter_in_input(s))
+                    })
+                    .count()
+                    .max(1)
+            })
+            .collect();
+        let occurrence = counts[0];
+        if occurrence > 1 && counts.iter().all(|&n| n == occurrence) {
             for m in &mut commits {
                 m.occurrence = Some(occurrence);
             }
@@ -490,7 +514,11 @@ fn generalise(
         let begun_by_click = shaped
             .iter()
             .all(|c| matches!(&c.shape, Shape::Flow { start } if start.kind != EventKind::Change));
-        if as_flow && occurrence == 1 && begun_by_click && shaped.iter().all(|c| c.then_submit) {
+        if as_flow
+            && counts.iter().all(|&n| n == 1)
+            && begun_by_click
+            && shaped.iter().all(|c| c.then_submit)
+        {
             commits.push(MatcherRule {
                 kind: vec!["submit"],
                 ..MatcherRule::default()
@@ -739,6 +767,27 @@ fn build_rules(
         for ch in &t.chosen {
             let path = action_path(&ch.leaf);
             match &ch.placed {
+                Some(Placed::Field { raw, list, .. }) if *list && ch.leaf.field.is_some() => {
+                    // A list inside an object is not typed by the suite: a
+                    // single choice is added to it as a list.
+                    let field = FieldRule {
+                        on: MatcherRule {
+                            kind: vec!["change"],
+                            label: vec![raw.clone()],
+                            ..MatcherRule::default()
+                        },
+                        set: None,
+                        toggle: None,
+                        flag: None,
+                        choose: Some(ChooseRule {
+                            id: SourceRule::Value,
+                            add: path,
+                        }),
+                    };
+                    if !flow.fields.contains(&field) {
+                        flow.fields.push(field);
+                    }
+                }
                 Some(Placed::Field { raw, .. } | Placed::FieldSplit { raw, .. }) => {
                     let field = FieldRule {
                         on: MatcherRule {
@@ -749,6 +798,7 @@ fn build_rules(
                         set: Some(path),
                         toggle: None,
                         flag: None,
+                        choose: None,
                     };
                     if !flow.fields.contains(&field) {
                         flow.fields.push(field);
@@ -768,6 +818,7 @@ fn build_rules(
                                 param: path.clone(),
                                 value: value.clone(),
                             }),
+                            choose: None,
                         };
                         if !flow.fields.contains(&field) {
                             flow.fields.push(field);
@@ -801,6 +852,7 @@ fn build_rules(
                                 set: Some(path),
                                 toggle: None,
                                 flag: None,
+                                choose: None,
                             };
                             if !flow.fields.contains(&field) {
                                 flow.fields.push(field);
@@ -842,6 +894,7 @@ fn build_rules(
                     remove,
                 }),
                 flag: None,
+                choose: None,
             });
         }
         let outcome = OutcomeRule {
@@ -865,13 +918,7 @@ fn build_rules(
     }
     // Enter in a text field committed a form in some demonstration: let it
     // commit every single-outcome form with text fields.
-    let enter_commits = cases.iter().any(|c| {
-        c.commit.kind == EventKind::Key
-            && c.commit.key.as_deref() == Some("Enter")
-            && c.commit.modifiers.is_empty()
-            && c.commit.tag.as_deref() == Some("input")
-    });
-    if enter_commits {
+    if enter_commits(cases) {
         for (flow, members) in &mut flows {
             if flow.outcomes.len() != 1 {
                 continue;
@@ -924,6 +971,11 @@ fn build_rules(
         flows: flows.into_iter().map(|(f, _)| f).collect(),
         triggers: triggers.into_iter().map(|(t, _)| t).collect(),
     })
+}
+
+/// Did Enter in a text input complete a form in some demonstration?
+fn enter_commits(cases: &[&Case]) -> bool {
+    cases.iter().any(|c| align::enter_in_input(&c.commit))
 }
 
 fn push_capture(list: &mut Vec<CaptureRule>, set: String, from: SourceRule) {

@@ -94,6 +94,14 @@ pub struct FieldRule {
     pub toggle: Option<ToggleRule>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flag: Option<FlagRule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub choose: Option<ChooseRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChooseRule {
+    pub id: SourceRule,
+    pub add: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
