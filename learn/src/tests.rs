@@ -18,6 +18,11 @@ fn server() -> McpServer {
             "properties": {"taskId": {"type": "string"}}, "required": ["taskId"]}}),
         json!({"name": "get_task", "inputSchema": {"type": "object",
             "properties": {"taskId": {"type": "string"}}, "required": ["taskId"]}}),
+        json!({"name": "create_rule", "inputSchema": {"type": "object",
+            "properties": {
+                "criteria": {"type": "object", "properties": {"from": {"type": "string"}}},
+                "action": {"type": "object", "properties": {"removeLabelIds": {"type": "array", "items": {"type": "string"}}}}},
+            "required": ["criteria", "action"]}}),
         json!({"name": "tag_tasks", "inputSchema": {"type": "object",
             "properties": {"taskIds": {"type": "array", "items": {"type": "string"}},
                            "priority": {"type": "string"}},
@@ -456,4 +461,68 @@ fn names_become_snake_case() {
         Some("download attachment")
     );
     assert_eq!(common_prefix(&["pay rent", "fix the bike"]), None);
+}
+
+/// A two-step form: criteria, "Next", then actions, "Next" again.
+fn rule_form(from: &str, archive: bool) -> Builder {
+    let mut b = Builder::new();
+    b.click("New rule", &[])
+        .type_into("From", from)
+        .click("Next", &[]);
+    if archive {
+        b.tick("Archive (skip the Inbox)", &[]);
+    }
+    b.tick("Mark as read", &[]).click("Next", &[]);
+    b
+}
+
+#[test]
+fn a_two_step_form_completes_on_its_second_step_with_constants_named_by_checkboxes() {
+    let server = server();
+    let learned = learn(
+        "tasks",
+        &server,
+        &[demo(
+            "rule",
+            &rule_form("boss@example.com", true),
+            json!([{"name": "create_rule", "arguments": {
+                "criteria": {"from": "boss@example.com"},
+                "action": {"removeLabelIds": ["INBOX", "UNREAD"]}}}]),
+        )],
+    )
+    .expect("learns");
+    let flow = &learned.rules.flows[0];
+    assert_eq!(flow.outcomes[0].on[0].label, ["Next"]);
+    assert_eq!(flow.outcomes[0].on[0].occurrence, Some(2));
+    let flags: Vec<(&str, &str)> = flow
+        .fields
+        .iter()
+        .filter_map(|f| {
+            f.flag
+                .as_ref()
+                .map(|g| (f.on.label[0].as_str(), g.value.as_str()))
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("Archive (skip the Inbox)", "INBOX"),
+            ("Mark as read", "UNREAD")
+        ]
+    );
+    let model =
+        LearnedModel::load(&learned.suite, &learned.map, &learned.rules, &server).expect("loads");
+    let calls = model
+        .calls(
+            &server,
+            &rule_form("hr@example.com", false).session("unseen"),
+        )
+        .expect("classifies");
+    assert_eq!(
+        calls,
+        vec![(
+            "create_rule".to_string(),
+            json!({"criteria": {"from": "hr@example.com"}, "action": {"removeLabelIds": ["UNREAD"]}})
+        )]
+    );
 }
