@@ -41,6 +41,8 @@ enum Command {
     Process(cmd::process::ProcessArgs),
     /// Measure classification accuracy on recorded scenarios with expected tool calls.
     Eval(cmd::eval::EvalArgs),
+    /// Learn a suite, its action-tool map and rules from labelled demonstrations.
+    Learn(cmd::learn::LearnArgs),
     /// Manage the Capability Surface: import MCP servers, check the catalog.
     Catalog(cmd::catalog::CatalogArgs),
     /// Run the HTTP API with its processor and sink in one process (embedded deployment).
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Process(args) => cmd::process::run(args),
         Command::Eval(args) => cmd::eval::run(args),
+        Command::Learn(args) => cmd::learn::run(args),
         Command::Catalog(args) => cmd::catalog::run(args).map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => cmd::serve::run(args).map(|()| ExitCode::SUCCESS),
         Command::Export(args) => cmd::export::run(args),

@@ -10,7 +10,7 @@
 mod engine;
 mod rules;
 
-pub use rules::RulesError;
+pub use rules::{normalize_label, RulesError};
 
 use crate::catalog::{ParameterType, Suite};
 use crate::model::{ClassifiedAction, ModelProvider, ModelRef};

@@ -447,7 +447,7 @@ pub(crate) struct CompiledRules {
 /// Lower-case, without bidi marks, a trailing keyboard hint ("(Ctrl-Enter)"),
 /// a trailing colon or ellipsis, and with single spaces: how two clients'
 /// renderings of the same accessible name are compared.
-pub(crate) fn normalize_label(label: &str) -> String {
+pub fn normalize_label(label: &str) -> String {
     let cleaned: String = label
         .chars()
         .filter(|c| !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'))

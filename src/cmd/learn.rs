@@ -1,0 +1,148 @@
+//! `tracepipe learn`: a suite, its action-tool map and rules learned from
+//! labelled demonstrations (see the `tracepipe-learn` crate).
+//!
+//! DIR holds recordings, each beside a `<name>.expected.json` sidecar naming
+//! the tool calls it performed. The learned files go into the catalog
+//! directory (`suites/<suite>/{suite.json,rules.json,maps/<server>.json}`),
+//! the report beside the rules (`learn-report.{txt,json}`), and the report is
+//! printed.
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tracepipe_ingest::{read_session, DiscardScreenshots, Limits};
+use tracepipe_learn::{Demonstration, ExpectedCall};
+use tracepipe_processors::catalog::{parse_mcp_server, Catalog};
+
+#[derive(clap::Args)]
+pub struct LearnArgs {
+    /// The MCP server (as imported into the catalog) whose tools the demonstrations call.
+    #[arg(long)]
+    mcp_server: String,
+    /// The suite to write (snake_case); an existing one of that name is replaced.
+    #[arg(long)]
+    suite: String,
+    /// The directory of demonstrations: recordings beside `<name>.expected.json` sidecars.
+    #[arg(long)]
+    from: PathBuf,
+    /// The catalog directory.
+    #[arg(long, env = "TRACEPIPE_CATALOG", default_value = "catalog")]
+    catalog: PathBuf,
+}
+
+#[derive(Deserialize)]
+struct Sidecar {
+    tool_calls: Vec<ExpectedCall>,
+}
+
+/// The recording beside `<stem>.expected.json`: any other file named `<stem>.…`.
+fn recording_for(dir: &Path, stem: &str, files: &[PathBuf]) -> Option<PathBuf> {
+    files
+        .iter()
+        .find(|f| {
+            f.parent() == Some(dir)
+                && f.file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_prefix(stem))
+                    .is_some_and(|rest| rest.starts_with('.') && rest != ".expected.json")
+        })
+        .cloned()
+}
+
+pub fn read_demonstrations(dir: &Path) -> anyhow::Result<Vec<Demonstration>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for sidecar in &files {
+        let Some(stem) = sidecar
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".expected.json"))
+        else {
+            continue;
+        };
+        let Some(recording) = recording_for(dir, stem, &files) else {
+            bail!("{} has no recording beside it", sidecar.display());
+        };
+        let expected: Sidecar = serde_json::from_slice(
+            &std::fs::read(sidecar).with_context(|| format!("reading {}", sidecar.display()))?,
+        )
+        .with_context(|| format!("reading {}", sidecar.display()))?;
+        let file = std::fs::File::open(&recording)
+            .with_context(|| format!("opening {}", recording.display()))?;
+        let session = read_session(
+            file,
+            stem.to_string(),
+            &Limits::default(),
+            &mut DiscardScreenshots,
+        )
+        .with_context(|| format!("reading {}", recording.display()))?;
+        out.push(Demonstration {
+            name: recording
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            session,
+            tool_calls: expected.tool_calls,
+        });
+    }
+    if out.is_empty() {
+        bail!(
+            "no demonstrations (recordings beside *.expected.json) in {}",
+            dir.display()
+        );
+    }
+    Ok(out)
+}
+
+pub fn run(args: LearnArgs) -> anyhow::Result<ExitCode> {
+    let server_file = args
+        .catalog
+        .join("mcp-servers")
+        .join(format!("{}.json", args.mcp_server));
+    let contents = std::fs::read_to_string(&server_file)
+        .with_context(|| format!("reading {}", server_file.display()))?;
+    let server = parse_mcp_server(&server_file.display().to_string(), &contents)?;
+    let demonstrations = read_demonstrations(&args.from)?;
+    let started = std::time::Instant::now();
+    let learned = tracepipe_learn::learn(&args.suite, &server, &demonstrations)?;
+    let took = started.elapsed();
+    let suite_dir = args.catalog.join("suites").join(&args.suite);
+    std::fs::create_dir_all(suite_dir.join("maps"))
+        .with_context(|| format!("creating {}", suite_dir.display()))?;
+    let write = |path: PathBuf, contents: String| {
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))
+    };
+    write(suite_dir.join("suite.json"), learned.suite_json())?;
+    write(suite_dir.join("rules.json"), learned.rules_json())?;
+    write(
+        suite_dir
+            .join("maps")
+            .join(format!("{}.json", args.mcp_server)),
+        learned.map_json(),
+    )?;
+    let text = learned.report.to_text();
+    write(suite_dir.join("learn-report.txt"), text.clone())?;
+    write(
+        suite_dir.join("learn-report.json"),
+        learned.report.to_json(),
+    )?;
+    Catalog::load_dir(&args.catalog).with_context(|| {
+        format!(
+            "the catalog {} with the learned suite",
+            args.catalog.display()
+        )
+    })?;
+    print!("{text}");
+    println!(
+        "\nlearned from {} demonstrations in {:.1} ms (leave-one-out included); wrote {}",
+        demonstrations.len(),
+        took.as_secs_f64() * 1000.0,
+        suite_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
