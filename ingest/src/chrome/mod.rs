@@ -6,7 +6,10 @@
 //! says which process and frames belong to the recorded page. Every other event is
 //! recognised by its name alone and skipped without being parsed.
 
+mod perfetto;
 mod scan;
+
+pub use perfetto::looks_like_perfetto;
 
 use crate::builder::SessionBuilder;
 use crate::decode::PlainReader;
@@ -347,14 +350,59 @@ struct Reader<'s> {
     screenshot_count: usize,
 }
 
+/// How a Chrome trace is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    /// The Trace Event Format: JSON, an object or a bare array.
+    Json,
+    /// Perfetto's protobuf `Trace`.
+    Perfetto,
+}
+
+/// What hands out a trace's events one at a time, whatever its encoding.
+trait Items {
+    fn next_item(&mut self) -> Result<Option<TopLevel<'_>>, IngestError>;
+}
+
+impl<R: Read> Items for Splitter<R> {
+    fn next_item(&mut self) -> Result<Option<TopLevel<'_>>, IngestError> {
+        Splitter::next_item(self)
+    }
+}
+
+impl<R: Read> Items for perfetto::PacketReader<R> {
+    fn next_item(&mut self) -> Result<Option<TopLevel<'_>>, IngestError> {
+        perfetto::PacketReader::next_item(self)
+    }
+}
+
+/// Whether an event of this name is one Tracepipe keeps (for encodings where
+/// the name is known before the event is decoded).
+fn wanted_name(name: &str) -> bool {
+    name.starts_with(MARK_PREFIX) || WANTED.contains(&name)
+}
+
+fn items<'r, R: Read + 'r>(
+    input: PlainReader<R>,
+    encoding: Encoding,
+    limits: Limits,
+    wanted: fn(&str) -> bool,
+) -> Box<dyn Items + 'r> {
+    match encoding {
+        Encoding::Json => Box::new(Splitter::new(input, limits)),
+        Encoding::Perfetto => Box::new(perfetto::PacketReader::new(input, limits, wanted)),
+    }
+}
+
 /// Reads a Chrome trace (plain or gzipped, already wrapped) into a builder.
 pub(crate) fn read<R: Read>(
     input: PlainReader<R>,
+    encoding: Encoding,
     limits: Limits,
     guard: &ScreenshotGuard,
     screenshots: &mut dyn ScreenshotSink,
 ) -> Result<SessionBuilder, IngestError> {
-    let mut splitter = Splitter::new(input, limits);
+    let mut splitter = items(input, encoding, limits, wanted_name);
     let mut reader = Reader {
         builder: SessionBuilder::new(SourceFormat::ChromeTrace),
         pending: Vec::new(),
@@ -396,9 +444,12 @@ pub(crate) fn read<R: Read>(
 /// else is parsed, and no image is decoded.
 pub(crate) fn scan_privacy<R: Read>(
     input: PlainReader<R>,
+    encoding: Encoding,
     limits: Limits,
 ) -> Result<ScreenPrivacy, IngestError> {
-    let mut splitter = Splitter::new(input, limits);
+    let mut splitter = items(input, encoding, limits, |name| {
+        name == SENSITIVE_MARK || name == "Screenshot"
+    });
     let mut privacy = ScreenPrivacy::default();
     while let Some(item) = splitter.next_item()? {
         let TopLevel::Event(raw, at) = item else {
