@@ -17,6 +17,7 @@
 //! ```
 
 mod builder;
+pub mod capture;
 mod chrome;
 mod decode;
 mod error;
@@ -28,6 +29,7 @@ mod recognize;
 pub mod redact;
 
 pub use builder::Scrubbed;
+pub use capture::{Capture, CaptureReport};
 pub use error::{IngestError, Location};
 pub use limits::{Limits, DEFAULT_MAX_EVENTS};
 pub use recognize::{recognize, NotRecording};
