@@ -129,9 +129,10 @@ fn chrome_80_navigation_start_gives_the_document_url() {
 
 #[test]
 fn chrome_103_frame_committed_in_browser_gives_navigations_without_the_loading_category() {
-    // Recorded without `loading`/`navigation` (a category set like the
-    // Performance panel's of that time): the browser's `FrameCommittedInBrowser`
-    // has the URL; hash-route changes show only in the marks' URLs.
+    // Recorded without `loading` and `navigation` (chrome://tracing with
+    // only the timeline categories ticked): the browser's
+    // `FrameCommittedInBrowser` has the URL; hash-route changes show only in
+    // the marks' URLs.
     let s = read(&[
         process_name(10, "Browser"),
         process_name(20, "Renderer"),
