@@ -458,6 +458,13 @@ fn every_documented_operation_is_routed() {
 }
 
 #[test]
+fn a_recording_without_the_script_is_a_session_that_says_so() {
+    if let Some(mut target) = Distributed::start("contract_no_script") {
+        api_contract::a_recording_without_the_script_is_a_session_that_says_so(&mut target);
+    }
+}
+
+#[test]
 fn retries_with_one_idempotency_key_make_one_session() {
     if let Some(mut target) = Distributed::start("contract_idempotency") {
         api_contract::retries_with_one_idempotency_key_make_one_session(&mut target);

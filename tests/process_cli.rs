@@ -796,3 +796,48 @@ fn writes_to_an_object_store_url() {
         );
     });
 }
+
+#[test]
+fn a_trace_recorded_without_the_capture_script_is_processed_and_said_so() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let url = "http://localhost:8765/#inbox";
+    let trace = serde_json::json!({"traceEvents": [
+        {"args": {"frame": "F1", "data": {"documentLoaderURL": url, "isLoadingMainFrame": true}},
+         "cat": "blink.user_timing", "name": "navigationStart", "ph": "R", "pid": 2, "tid": 1, "ts": 1_000},
+        {"args": {"data": {"type": "click"}}, "cat": "devtools.timeline", "name": "EventDispatch", "ph": "X", "dur": 3, "pid": 2, "tid": 1, "ts": 2_000},
+        {"args": {"data": {"type": "keydown"}}, "cat": "devtools.timeline", "name": "EventDispatch", "ph": "X", "dur": 3, "pid": 2, "tid": 1, "ts": 3_000},
+        {"args": {"data": {"requestId": "2.1", "url": "http://localhost:8765/api/messages", "requestMethod": "GET"}},
+         "cat": "devtools.timeline", "name": "ResourceSendRequest", "ph": "I", "pid": 2, "tid": 1, "ts": 3_100}
+    ], "metadata": {"trace-capture-datetime": "2026-12-04 20:00:00"}});
+    let input = tmp.path().join("plain.json");
+    std::fs::write(&input, serde_json::to_vec(&trace).expect("JSON")).expect("write");
+    let out = tmp.path().join("out");
+    let output = process(&out, std::slice::from_ref(&input), &[]);
+    let stdout = text(&output);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("recorded without the capture script (1):"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("found 2 inputs without targets, 1 requests, 1 navigations"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("docs/recording.md"), "{stdout}");
+    // The Example says so too.
+    let examples = read_table(&out, "examples");
+    assert_eq!(strings(&examples, "capture"), vec!["none".to_owned()]);
+
+    // `inspect` prints the same line beside its summary.
+    let inspected = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
+        .arg("inspect")
+        .arg(&input)
+        .output()
+        .expect("run tracepipe inspect");
+    let stderr = String::from_utf8_lossy(&inspected.stderr);
+    assert!(inspected.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("recorded without the capture script"),
+        "{stderr}"
+    );
+}

@@ -107,6 +107,11 @@ fn every_documented_operation_is_routed() {
 }
 
 #[test]
+fn a_recording_without_the_script_is_a_session_that_says_so() {
+    api_contract::a_recording_without_the_script_is_a_session_that_says_so(&mut Serve::start());
+}
+
+#[test]
 fn retries_with_one_idempotency_key_make_one_session() {
     api_contract::retries_with_one_idempotency_key_make_one_session(&mut Serve::start());
 }

@@ -15,10 +15,15 @@
 // injected). --scenarios DIR and --capture FILE override the app's scenario
 // folder and capture script; --screenshot-every N keeps one Screenshot frame
 // in N (0 keeps none; a scenario may set its own `screenshotEvery`).
+// --format json|devtools|array|proto saves the recording as CDP's JSON object
+// (the default, <scenario>.trace.json.gz), with the DevTools Performance
+// panel's categories as the panel saves it (.devtools.json.gz), as
+// chrome://tracing's bare event array left unterminated (.array.json.gz), or
+// as Perfetto protobuf (.pftrace.gz); docs/recording.md describes each.
 
 const fs = require("node:fs");
 const path = require("node:path");
-const { SCENARIO_DIR, CAPTURE_SCRIPT, recordScenario, scenarioNames } = require("./session.js");
+const { SCENARIO_DIR, CAPTURE_SCRIPT, FORMATS, recordScenario, scenarioNames } = require("./session.js");
 
 const REPO = path.resolve(__dirname, "..", "..");
 
@@ -47,13 +52,13 @@ const APPS = {
 function usage(message) {
   if (message) console.error(message);
   console.error(
-    "usage: node capture/recorder/record.js [--app demo|alt] [--out DIR] [--port N] [--scenarios DIR] [--capture FILE] [--screenshot-every N] [scenario…]"
+    "usage: node capture/recorder/record.js [--app demo|alt] [--format json|devtools|array|proto] [--out DIR] [--port N] [--scenarios DIR] [--capture FILE] [--screenshot-every N] [scenario…]"
   );
   console.error(`scenarios: ${scenarioNames().join(" ")}`);
   process.exit(2);
 }
 
-const VALUED = ["--out", "--port", "--app", "--scenarios", "--capture", "--screenshot-every"];
+const VALUED = ["--out", "--port", "--app", "--scenarios", "--capture", "--screenshot-every", "--format"];
 
 function parseArgs(argv) {
   const options = { out: path.join(REPO, "out", "recordings"), names: [] };
@@ -76,6 +81,8 @@ function parseArgs(argv) {
   options.appConfig = app;
   options.scenarios = path.resolve(options.scenarios || app.scenarios);
   options.capture = path.resolve(options.capture || app.capture);
+  options.format = options.format || "json";
+  if (!FORMATS[options.format]) usage(`unknown format ${options.format} (${Object.keys(FORMATS).join(", ")})`);
   if (options.screenshotEvery !== undefined) {
     options.screenshotEvery = Number(options.screenshotEvery);
     if (!Number.isInteger(options.screenshotEvery) || options.screenshotEvery < 0) usage("--screenshot-every takes a whole number");
@@ -111,8 +118,9 @@ async function main() {
           captureScript: options.capture,
           reset: resetWith ? resetWith(demo) : undefined,
           keepScreenshot: every === undefined ? undefined : everyNth(every),
+          format: options.format,
         });
-        fs.writeFileSync(path.join(options.out, `${name}.trace.json.gz`), trace);
+        fs.writeFileSync(path.join(options.out, `${name}.${FORMATS[options.format].extension}`), trace);
         fs.copyFileSync(path.join(options.scenarios, `${name}.expected.json`), path.join(options.out, `${name}.expected.json`));
         console.log(`${name}: ${(trace.length / 1024).toFixed(0)} KiB in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       } catch (error) {

@@ -37,6 +37,42 @@ const TRACE_CATEGORIES = [
   "disabled-by-default-devtools.screenshot",
 ];
 
+// The DevTools Performance panel's own set (devtools-frontend's
+// TimelineController, with Screenshots and JavaScript sampling on, plus the
+// rundown categories of its "enhanced traces"): no `navigation`, no
+// `latencyInfo`, and far more events than Tracepipe needs.
+const DEVTOOLS_PANEL_CATEGORIES = [
+  "-*",
+  "blink.console",
+  "blink.user_timing",
+  "devtools.timeline",
+  "disabled-by-default-devtools.timeline",
+  "disabled-by-default-devtools.timeline.frame",
+  "disabled-by-default-devtools.timeline.stack",
+  "disabled-by-default-v8.compile",
+  "disabled-by-default-v8.cpu_profiler",
+  "loading",
+  "disabled-by-default-lighthouse",
+  "v8.execute",
+  "v8",
+  "disabled-by-default-devtools.target-rundown",
+  "disabled-by-default-devtools.v8-source-rundown",
+  "disabled-by-default-devtools.screenshot",
+];
+
+// How a recording is saved. `json`: what CDP tracing returns, as an object
+// (the default, and the committed fixtures); `devtools`: the Performance
+// panel's category set saved as the panel saves it (`metadata` first, then
+// `traceEvents`); `array`: chrome://tracing's bare JSON event array, without
+// its closing `]` as Chrome leaves it when tracing is aborted; `proto`:
+// Perfetto's protobuf, streamed over CDP (`streamFormat: "proto"`).
+const FORMATS = {
+  json: { extension: "trace.json.gz", categories: TRACE_CATEGORIES },
+  devtools: { extension: "devtools.json.gz", categories: DEVTOOLS_PANEL_CATEGORIES },
+  array: { extension: "array.json.gz", categories: TRACE_CATEGORIES },
+  proto: { extension: "pftrace.gz", categories: TRACE_CATEGORIES },
+};
+
 // Small, so that the JPEG frames the screenshot category adds stay small.
 const VIEWPORT = { width: 1024, height: 700 };
 
@@ -105,14 +141,55 @@ function scenarioNames(scenarioDir = SCENARIO_DIR) {
 // time), while consecutive JPEG frames are nearly identical: side by side they
 // fall into gzip's 32 KiB window and the file shrinks by more than half.
 // With `keepScreenshot(index)`, only the frames it accepts are kept.
-function screenshotsLast(traceBuffer, keepScreenshot = () => true) {
+//
+// `format` says how the events are laid out (see FORMATS): `devtools` puts a
+// `metadata` object like the Performance panel's first; `array` writes the
+// bare array without its closing bracket.
+function screenshotsLast(traceBuffer, keepScreenshot = () => true, format = "json") {
   const trace = JSON.parse(traceBuffer.toString("utf8"));
   const events = Array.isArray(trace) ? trace : trace.traceEvents;
   const frames = events.filter((e) => e.name === "Screenshot").filter((_, i) => keepScreenshot(i));
   const ordered = [...events.filter((e) => e.name !== "Screenshot"), ...frames];
   const lines = ordered.map((event) => JSON.stringify(event)).join(",\n");
+  if (format === "array") return Buffer.from(`[${lines},\n`, "utf8");
+  if (format === "devtools") {
+    const metadata = {
+      source: "DevTools",
+      startTime: new Date().toISOString(),
+      dataOrigin: "TraceEvents",
+      hostDOMInteractionsEnabled: true,
+      ...(trace.metadata || {}),
+    };
+    return Buffer.from(`{"metadata": ${JSON.stringify(metadata)},\n"traceEvents": [\n${lines}\n]}\n`, "utf8");
+  }
   const metadata = Array.isArray(trace) ? "" : `,\n"metadata":${JSON.stringify(trace.metadata || {})}`;
   return Buffer.from(`{"traceEvents":[\n${lines}]${metadata}}\n`, "utf8");
+}
+
+// Records in Perfetto's protobuf format over the browser's CDP session, as
+// Playwright's startTracing cannot: `Tracing.start` with `streamFormat:
+// "proto"`, then the stream read with `IO.read` until its end.
+async function startProtoTracing(browser, categories) {
+  const cdp = await browser.newBrowserCDPSession();
+  const complete = new Promise((resolve) => cdp.once("Tracing.tracingComplete", resolve));
+  await cdp.send("Tracing.start", {
+    transferMode: "ReturnAsStream",
+    streamFormat: "proto",
+    traceConfig: { includedCategories: categories, excludedCategories: ["*"] },
+  });
+  return async () => {
+    await cdp.send("Tracing.end");
+    const { stream } = await complete;
+    const chunks = [];
+    for (;;) {
+      const { data, base64Encoded, eof } = await cdp.send("IO.read", { handle: stream, size: 1 << 20 });
+      chunks.push(Buffer.from(data, base64Encoded ? "base64" : "utf8"));
+      if (eof) break;
+    }
+    await cdp.send("IO.close", { handle: stream });
+    await cdp.detach();
+    return Buffer.concat(chunks);
+  };
 }
 
 // Records `name` against the running demo app and returns the gzipped trace.
@@ -128,9 +205,13 @@ async function recordScenario(name, demo, options = {}) {
   else demo.mailbox.reset();
   const browser = await launchBrowser();
   try {
+    const format = options.format || "json";
+    const { categories } = FORMATS[format];
     const { context, page } = await newCapturingPage(browser, { captureScript: options.captureScript, viewport: options.viewport });
     if (options.settleMs) await page.waitForTimeout(options.settleMs);
-    await browser.startTracing(page, { screenshots: true, categories: TRACE_CATEGORIES });
+    let stopProto;
+    if (format === "proto") stopProto = await startProtoTracing(browser, categories);
+    else await browser.startTracing(page, { screenshots: true, categories });
     await page.goto(`${demo.url}#inbox`);
     if (options.ready) await options.ready(page);
     else await page.getByRole("row").first().waitFor();
@@ -138,9 +219,15 @@ async function recordScenario(name, demo, options = {}) {
     await scenario(page, scenarioHelpers(page, demo.url));
     // Lets the last action's requests and repaint land in the trace.
     await page.waitForTimeout(600);
+    if (stopProto) {
+      // Protobuf packets are not rewritten: the file is what Chrome wrote.
+      const proto = await stopProto();
+      await context.close();
+      return zlib.gzipSync(proto, { level: 9 });
+    }
     const trace = await browser.stopTracing();
     await context.close();
-    return zlib.gzipSync(screenshotsLast(trace, options.keepScreenshot), { level: 9 });
+    return zlib.gzipSync(screenshotsLast(trace, options.keepScreenshot, format), { level: 9 });
   } finally {
     await browser.close();
   }
@@ -150,6 +237,8 @@ module.exports = {
   CAPTURE_SCRIPT,
   SCENARIO_DIR,
   TRACE_CATEGORIES,
+  DEVTOOLS_PANEL_CATEGORIES,
+  FORMATS,
   launchBrowser,
   newCapturingPage,
   loadScenario,

@@ -148,6 +148,7 @@ fn new_session(user: Uuid, suite: Uuid, created_at: String) -> SessionRecord {
         event_count: 3,
         source_name: None,
         source_sha256: None,
+        capture: "script".into(),
     }
 }
 

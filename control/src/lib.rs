@@ -132,6 +132,11 @@ pub struct SessionRecord {
     /// SHA-256 of the uploaded bytes, lowercase hex.
     #[schema(required, pattern = "^[0-9a-f]{64}$")]
     pub source_sha256: Option<String>,
+    /// How its actions were captured: `script` (the capture script's marks
+    /// name what was clicked and typed) or `none` (recorded without it: only
+    /// inputs without targets, requests and navigations; docs/recording.md).
+    #[schema(pattern = "^(script|none)$")]
+    pub capture: String,
 }
 
 /// Where an Example is in its processing.

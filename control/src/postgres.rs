@@ -218,8 +218,12 @@ const STEP_3: &str = "ALTER TABLE api_keys ADD COLUMN suite_ids uuid[];";
 /// Step 4: reviews of Examples and their items (control/reviews_postgres.rs).
 use super::reviews_postgres::{self, STEP_4};
 
+/// Step 5: how a session's actions were captured (`script` or `none`);
+/// sessions stored before were all read as made with the script.
+const STEP_5: &str = "ALTER TABLE sessions ADD COLUMN capture text NOT NULL DEFAULT 'script';";
+
 /// The migration steps in order; step N is recorded as version N.
-const MIGRATIONS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4];
+const MIGRATIONS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4, STEP_5];
 
 /// The distributed deployment's control plane. Cloning shares the pool.
 #[derive(Clone)]
@@ -514,7 +518,7 @@ fn key_from_row(row: &Row) -> ControlResult<ApiKey> {
 }
 
 const SESSION_COLUMNS: &str = "id, user_id, suite_id, description, created_at, storage_path, \
-     source_format, size_bytes, event_count, source_name, source_sha256";
+     source_format, size_bytes, event_count, source_name, source_sha256, capture";
 
 fn session_from_row(row: &Row) -> ControlResult<SessionRecord> {
     Ok(SessionRecord {
@@ -529,6 +533,7 @@ fn session_from_row(row: &Row) -> ControlResult<SessionRecord> {
         event_count: col(row, "event_count")?,
         source_name: col(row, "source_name")?,
         source_sha256: col(row, "source_sha256")?,
+        capture: col(row, "capture")?,
     })
 }
 
@@ -594,7 +599,7 @@ async fn insert_session(client: &impl GenericClient, s: &SessionRecord) -> Contr
         .execute(
             &format!(
                 "INSERT INTO sessions ({SESSION_COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             ),
             &[
                 &s.id,
@@ -608,6 +613,7 @@ async fn insert_session(client: &impl GenericClient, s: &SessionRecord) -> Contr
                 &s.event_count,
                 &s.source_name,
                 &s.source_sha256,
+                &s.capture,
             ],
         )
         .await?;
@@ -1389,6 +1395,7 @@ pub(crate) mod tests {
             event_count: 1,
             source_name: None,
             source_sha256: None,
+            capture: "script".into(),
         };
         let example = ExampleRecord {
             id: Uuid::new_v4(),

@@ -23,7 +23,7 @@ use super::{
 
 /// `PRAGMA user_version` of the schema this build writes. A database from a
 /// newer build is refused rather than misread.
-const SCHEMA_VERSION: i64 = 9;
+const SCHEMA_VERSION: i64 = 10;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE users (
@@ -174,6 +174,10 @@ const SCHEMA_V8: &str = "ALTER TABLE api_keys ADD COLUMN suite_ids TEXT;";
 /// Version 9: reviews of Examples and their items (control/reviews.rs).
 use super::reviews::SCHEMA_V9;
 
+/// Version 10: how a session's actions were captured (`script` or `none`);
+/// sessions stored before were all read as made with the script.
+const SCHEMA_V10: &str = "ALTER TABLE sessions ADD COLUMN capture TEXT NOT NULL DEFAULT 'script';";
+
 /// The shared handle. Cloning is cheap.
 #[derive(Clone)]
 pub struct Db {
@@ -236,7 +240,7 @@ fn migrate(conn: &mut Connection) -> ControlResult<()> {
     // Each step runs once, in its own transaction, from the version found.
     let steps = [
         SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8,
-        SCHEMA_V9,
+        SCHEMA_V9, SCHEMA_V10,
     ];
     for (to, step) in (1..).zip(steps) {
         if version < to {
@@ -405,7 +409,7 @@ pub fn revoke_api_key(conn: &Connection, user_id: Uuid, key_id: Uuid) -> Control
 // ------------------------------------------------------------------- sessions
 
 const SESSION_COLUMNS: &str =
-    "id, user_id, suite_id, description, created_at, storage_path, source_format, size_bytes, event_count, source_name, source_sha256";
+    "id, user_id, suite_id, description, created_at, storage_path, source_format, size_bytes, event_count, source_name, source_sha256, capture";
 
 fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
@@ -420,13 +424,14 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<SessionRecord> {
         event_count: r.get(8)?,
         source_name: r.get(9)?,
         source_sha256: r.get(10)?,
+        capture: r.get(11)?,
     })
 }
 
 pub fn insert_session(conn: &Connection, s: &SessionRecord) -> ControlResult<()> {
     conn.execute(
         &format!(
-            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            "INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
         ),
         params![
             s.id.to_string(),
@@ -439,7 +444,8 @@ pub fn insert_session(conn: &Connection, s: &SessionRecord) -> ControlResult<()>
             s.size_bytes,
             s.event_count,
             s.source_name,
-            s.source_sha256
+            s.source_sha256,
+            s.capture
         ],
     )?;
     Ok(())
@@ -1291,6 +1297,7 @@ mod tests {
             event_count: 1,
             source_name: Some("send_simple.trace.json.gz".into()),
             source_sha256: Some("ab".repeat(32)),
+            capture: "none".into(),
         };
         insert_session(&conn, &s).expect("session");
         assert_eq!(
@@ -1336,6 +1343,7 @@ mod tests {
             event_count: 1,
             source_name: None,
             source_sha256: None,
+            capture: "script".into(),
         };
         let first = session(a.id);
         insert_session(&conn, &first).expect("session");

@@ -165,6 +165,7 @@ fn rows(i: usize) -> (ExampleRow, Vec<ActionRow>) {
         rejected_calls: 0,
         source_name: None,
         source_sha256: None,
+        capture: "script".into(),
     };
     (example, actions)
 }

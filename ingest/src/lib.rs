@@ -1,8 +1,9 @@
 //! Streaming readers that turn a browser recording into a normalised
 //! [`Session`](tracepipe_schemas::Session).
 //!
-//! Two recording shapes are read: Chrome's Trace Event Format (a JSON object or a
-//! bare array, gzipped or not) and the capture extension's `input_events.jsonl`.
+//! Two recording shapes are read: a Chrome trace (the Trace Event Format's JSON
+//! object or bare array, or Perfetto's protobuf, gzipped or not) and the
+//! capture extension's `input_events.jsonl`.
 //! Readers never hold the whole recording: memory is bounded by the largest single
 //! event plus the events kept, and screenshots are handed to a [`ScreenshotSink`]
 //! one at a time. Every failure is an [`IngestError`] that says what is wrong and
@@ -16,6 +17,7 @@
 //! ```
 
 mod builder;
+pub mod capture;
 mod chrome;
 mod decode;
 mod error;
@@ -27,6 +29,7 @@ mod recognize;
 pub mod redact;
 
 pub use builder::Scrubbed;
+pub use capture::{Capture, CaptureReport};
 pub use error::{IngestError, Location};
 pub use limits::{Limits, DEFAULT_MAX_EVENTS};
 pub use recognize::{recognize, NotRecording};
@@ -102,7 +105,7 @@ fn detect(prefix: &[u8]) -> Result<SourceFormat, IngestError> {
         }
         b => Err(IngestError::UnknownFormat {
             reason: format!(
-                "expected a Chrome trace (JSON) or input_events.jsonl, but the content starts with byte 0x{b:02x}"
+                "expected a Chrome trace (JSON or Perfetto protobuf) or input_events.jsonl, but the content starts with byte 0x{b:02x}"
             ),
         }),
     }
@@ -139,10 +142,10 @@ pub fn read_session_scrubbed<R: Read>(
     guard: &ScreenshotGuard,
     screenshots: &mut dyn ScreenshotSink,
 ) -> Result<(Session, Scrubbed), IngestError> {
-    let (input, format) = open(reader, limits)?;
-    let builder = match format {
-        SourceFormat::ChromeTrace => chrome::read(input, *limits, guard, screenshots)?,
-        SourceFormat::InputEventsJsonl => jsonl::read(input, *limits, guard, screenshots)?,
+    let (input, shape) = open(reader, limits)?;
+    let builder = match shape {
+        Shape::Chrome(encoding) => chrome::read(input, encoding, *limits, guard, screenshots)?,
+        Shape::InputEventsJsonl => jsonl::read(input, *limits, guard, screenshots)?,
     };
     if builder.is_empty() {
         // JSON that holds nothing of a page: refused rather than stored as
@@ -170,32 +173,45 @@ pub fn scan_screen_privacy<R: Read>(
     reader: R,
     limits: &Limits,
 ) -> Result<ScreenPrivacy, IngestError> {
-    let (input, format) = open(reader, limits)?;
-    match format {
-        SourceFormat::ChromeTrace => chrome::scan_privacy(input, *limits),
-        SourceFormat::InputEventsJsonl => Ok(ScreenPrivacy::default()),
+    let (input, shape) = open(reader, limits)?;
+    match shape {
+        Shape::Chrome(encoding) => chrome::scan_privacy(input, encoding, *limits),
+        Shape::InputEventsJsonl => Ok(ScreenPrivacy::default()),
     }
 }
 
-/// Unwraps gzip and sniffs the shape of a recording.
-fn open<R: Read>(
-    reader: R,
-    limits: &Limits,
-) -> Result<(PlainReader<R>, SourceFormat), IngestError> {
+/// What a recording is, as its content says: a Chrome trace in either
+/// encoding, or the capture extension's JSON Lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Chrome(chrome::Encoding),
+    InputEventsJsonl,
+}
+
+/// Unwraps gzip and sniffs the shape of a recording from its content (a
+/// file's name says nothing: `.json` files hold Perfetto traces too).
+fn open<R: Read>(reader: R, limits: &Limits) -> Result<(PlainReader<R>, Shape), IngestError> {
     let mut input = PlainReader::new(reader, limits)?;
     // Leading whitespace has no bound of its own; the size limits bound it.
     let mut want = 4096;
-    let format = loop {
+    let shape = loop {
         let prefix = input.peek_prefix(want)?;
-        let blank = prefix.iter().all(u8::is_ascii_whitespace);
         let complete = prefix.len() < want;
+        // Checked first: a packet's tag byte is a newline to a JSON sniffer.
+        if chrome::looks_like_perfetto(prefix, complete) {
+            break Shape::Chrome(chrome::Encoding::Perfetto);
+        }
+        let blank = prefix.iter().all(u8::is_ascii_whitespace);
         if !blank || complete {
             if let Some(kind) = recognize(prefix, complete) {
                 return Err(IngestError::NotARecording { kind });
             }
-            break detect(prefix)?;
+            break match detect(prefix)? {
+                SourceFormat::ChromeTrace => Shape::Chrome(chrome::Encoding::Json),
+                SourceFormat::InputEventsJsonl => Shape::InputEventsJsonl,
+            };
         }
         want *= 4;
     };
-    Ok((input, format))
+    Ok((input, shape))
 }

@@ -65,7 +65,8 @@ use uuid::Uuid;
 use crate::review::{actions_json, ACTIONS_OBJECT};
 use tracepipe_ingest::redact::{ScreenshotGuard, UnmarkedScreenshots};
 use tracepipe_ingest::{
-    read_session_scrubbed, scan_screen_privacy, screenshot_key, IngestError, Limits, ScreenshotSink,
+    read_session_scrubbed, scan_screen_privacy, screenshot_key, CaptureReport, IngestError, Limits,
+    ScreenshotSink,
 };
 use tracepipe_processors::browser::{BrowserExample, BrowserOptions, BrowserSynthesizer};
 use tracepipe_processors::catalog::{ActionToolMap, Catalog, McpServer, Suite};
@@ -785,6 +786,7 @@ impl Pipeline {
             rejected_calls: to_i32(synthesis.rejections.len()),
             source_name: session.source_name.clone(),
             source_sha256: session.source_sha256.clone(),
+            capture: CaptureReport::of(&session).capture.as_str().to_owned(),
         };
 
         let actions_key = messages_key

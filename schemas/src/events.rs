@@ -216,6 +216,7 @@ mod tests {
                 rejected_calls: 0,
                 source_name: Some("send_simple.trace.json.gz".into()),
                 source_sha256: Some("ab".repeat(32)),
+                capture: "script".into(),
             },
             actions: vec![ActionRow {
                 example_id: "e".into(),

@@ -76,6 +76,16 @@ pub struct ExampleRow {
     /// SHA-256 of the recording's bytes, lowercase hex.
     #[serde(default)]
     pub source_sha256: Option<String>,
+    /// How the session's actions were captured: `script` (the capture
+    /// script's marks), or `none` when it was recorded without it and no
+    /// action could be named (docs/recording.md). Rows written before this
+    /// column read as `script`.
+    #[serde(default = "captured_by_script")]
+    pub capture: String,
+}
+
+fn captured_by_script() -> String {
+    "script".to_owned()
 }
 
 /// One classified action of an Example, with the tool call it became.
@@ -149,6 +159,7 @@ impl TableRow for ExampleRow {
                     Field::new("rejected_calls", DataType::Int32, false),
                     Field::new("source_name", DataType::Utf8, true),
                     Field::new("source_sha256", DataType::Utf8, true),
+                    Field::new("capture", DataType::Utf8, false),
                 ]))
             })
             .clone()
@@ -188,6 +199,7 @@ impl TableRow for ExampleRow {
             )),
             optional_strings(rows.iter().map(|r| r.source_name.as_deref())),
             optional_strings(rows.iter().map(|r| r.source_sha256.as_deref())),
+            strings(rows.iter().map(|r| r.capture.as_str())),
         ];
         Ok(RecordBatch::try_new(Self::file_schema(), columns)?)
     }
@@ -207,6 +219,7 @@ impl TableRow for ExampleRow {
             &self.status,
             &self.messages_path,
             &self.training_line,
+            &self.capture,
         ]
         .iter()
         .map(|s| s.len())

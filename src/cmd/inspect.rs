@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tracepipe_ingest::redact::{ScreenshotGuard, UnmarkedScreenshots};
 use tracepipe_ingest::{
-    read_session, read_session_scrubbed, scan_screen_privacy, screenshot_key, DiscardScreenshots,
-    IngestError, Limits, ScreenshotSink,
+    read_session, read_session_scrubbed, scan_screen_privacy, screenshot_key, CaptureReport,
+    DiscardScreenshots, IngestError, Limits, ScreenshotSink,
 };
 use tracepipe_schemas::{Event, EventKind, Session};
 
@@ -119,6 +119,9 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
                 }
                 out.flush().context("writing the timeline")?;
                 eprintln!("{}", summary(path, &session));
+                if let Some(line) = CaptureReport::of(&session).missing_script_line() {
+                    eprintln!("{}: {line}", path.display());
+                }
             }
             Err(e) => {
                 out.flush().context("writing the timeline")?;

@@ -37,7 +37,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use tracepipe_ingest::redact::UnmarkedScreenshots;
-use tracepipe_ingest::{Limits, DEFAULT_MAX_EVENTS};
+use tracepipe_ingest::{CaptureReport, Limits, DEFAULT_MAX_EVENTS};
 use tracepipe_processors::catalog::Catalog;
 use tracepipe_processors::classify::{RulesModel, RulesOptions};
 use tracepipe_sinks::{
@@ -104,7 +104,8 @@ pub struct ProcessArgs {
     /// rerun a job "on another day"; not for users, hence hidden.
     #[arg(long, hide = true, value_name = "RFC3339")]
     now: Option<String>,
-    /// Recordings: Chrome traces (JSON, optionally gzipped) or input_events.jsonl.
+    /// Recordings: Chrome traces (JSON or Perfetto protobuf, optionally
+    /// gzipped) or input_events.jsonl.
     #[arg(required = true, value_name = "TRACE")]
     inputs: Vec<PathBuf>,
 }
@@ -233,6 +234,8 @@ struct Tally {
     provenance: Vec<Provenance>,
     /// Inputs whose Example has no tool call (a lone system message).
     no_action: Vec<String>,
+    /// (input, what was found) of recordings made without the capture script.
+    without_script: Vec<(String, String)>,
     /// (input, earlier input of the same content): same session, same Example.
     duplicates: Vec<(PathBuf, PathBuf)>,
     /// Inputs that are at fault.
@@ -494,6 +497,9 @@ async fn record(
     if example.actions.is_empty() {
         tally.no_action.push(name.clone());
     }
+    if let Some(line) = CaptureReport::of(&ingested.session).missing_script_line() {
+        tally.without_script.push((name.clone(), line));
+    }
     tally.rejected_calls.extend(
         example
             .rejections
@@ -710,6 +716,7 @@ fn print_summary(
             .collect();
         print_list("examples without a tool call", &found);
     }
+    print_list("recorded without the capture script", &tally.without_script);
     print_list("rejected tool calls", &tally.rejected_calls);
     print_list(
         "browser steps left out (event number, step: why)",

@@ -323,6 +323,7 @@ pub fn recorded_fixtures_become_the_expected_tool_calls(target: &mut dyn Target)
         // Provenance: the uploaded file's name and the SHA-256 of its bytes.
         assert_eq!(session["source_name"], format!("{scenario}.trace.json.gz"));
         assert_eq!(session["source_sha256"], sha256.as_str());
+        assert_eq!(session["capture"], "script");
         let session_id = session["id"].as_str().expect("session id").to_owned();
         let fetched = json_of(
             server
@@ -617,6 +618,44 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     encoder.write_all(bytes).expect("gzip");
     encoder.finish().expect("gzip")
+}
+
+/// A trace recorded without the capture script: a page load, two inputs
+/// without targets and a request, and no `tracepipe:` mark.
+pub fn trace_without_marks() -> Vec<u8> {
+    let url = "http://localhost:8765/#inbox";
+    let events = json!({"traceEvents": [
+        {"args": {"frame": "F1", "data": {"documentLoaderURL": url, "isLoadingMainFrame": true}},
+         "cat": "blink.user_timing", "name": "navigationStart", "ph": "R", "pid": 2, "tid": 1, "ts": 1_000},
+        {"args": {"data": {"type": "click"}}, "cat": "devtools.timeline", "name": "EventDispatch", "ph": "X", "dur": 3, "pid": 2, "tid": 1, "ts": 2_000},
+        {"args": {"data": {"type": "keydown"}}, "cat": "devtools.timeline", "name": "EventDispatch", "ph": "X", "dur": 3, "pid": 2, "tid": 1, "ts": 3_000},
+        {"args": {"data": {"requestId": "2.1", "url": "http://localhost:8765/api/messages", "requestMethod": "GET"}},
+         "cat": "devtools.timeline", "name": "ResourceSendRequest", "ph": "I", "pid": 2, "tid": 1, "ts": 3_100}
+    ]});
+    serde_json::to_vec(&events).expect("JSON")
+}
+
+/// A recording made without the capture script is stored, and its Session
+/// says so (`capture: "none"`), in the answer and when read back.
+pub fn a_recording_without_the_script_is_a_session_that_says_so(target: &mut dyn Target) {
+    let server = target.api();
+    let key = server.admin_key();
+    let suite = server.gmail(&key);
+    let session = json_of(
+        server.upload(&key, &suite, "plain.json", trace_without_marks()),
+        StatusCode::CREATED,
+    );
+    assert_eq!(session["capture"], "none", "{session}");
+    assert_eq!(session["event_count"], 4, "{session}");
+    let session_id = session["id"].as_str().expect("session id");
+    let fetched = json_of(
+        server
+            .get(&key, &format!("/sessions/{session_id}"))
+            .send()
+            .expect("get"),
+        StatusCode::OK,
+    );
+    assert_eq!(fetched, session);
 }
 
 pub fn bad_uploads_are_refused_with_a_json_error_that_names_the_problem(target: &mut dyn Target) {

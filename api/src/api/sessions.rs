@@ -24,7 +24,7 @@ use uuid::Uuid;
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use tracepipe_ingest::redact::UnmarkedScreenshots;
-use tracepipe_ingest::IngestError;
+use tracepipe_ingest::{CaptureReport, IngestError};
 use tracepipe_schemas::SourceFormat;
 
 use super::examples::default_example;
@@ -482,6 +482,10 @@ async fn store(
         event_count: i64::try_from(ingested.session.events.len()).unwrap_or(i64::MAX),
         source_name: ingested.session.source_name.clone(),
         source_sha256: ingested.session.source_sha256.clone(),
+        capture: CaptureReport::of(&ingested.session)
+            .capture
+            .as_str()
+            .to_owned(),
     };
     let example = default_example(&state.catalog.snapshot(), &record);
     // The queue slot is taken only now, once the upload is stored and read:

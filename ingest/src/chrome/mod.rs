@@ -6,7 +6,10 @@
 //! says which process and frames belong to the recorded page. Every other event is
 //! recognised by its name alone and skipped without being parsed.
 
+mod perfetto;
 mod scan;
+
+pub use perfetto::looks_like_perfetto;
 
 use crate::builder::SessionBuilder;
 use crate::decode::PlainReader;
@@ -37,9 +40,13 @@ const WANTED: &[&str] = &[
     "ResourceFinish",
     "Screenshot",
     "TracingStartedInBrowser",
+    "TracingStartedInPage",
     "FrameCommittedInBrowser",
     "FrameLoader:state_snapshot",
+    "navigationStart",
+    "CommitLoad",
     "SoftNavigationHeuristics::SameDocumentNavigationCommitted",
+    "SoftNavigation",
     "process_name",
 ];
 const MARK_PREFIX: &str = "tracepipe:";
@@ -184,6 +191,54 @@ struct FrameInfo {
 struct TracingStartedData {
     #[serde(default)]
     frames: Vec<FrameInfo>,
+    /// `TracingStartedInPage` (Chrome 69 and older): the main frame's id.
+    #[serde(default)]
+    page: Option<String>,
+}
+
+/// `navigationStart` (a `blink.user_timing` mark of every document load):
+/// the frame is at the top level; `data` with the URL since about Chrome 75.
+#[derive(Deserialize)]
+struct NavigationStartArgs {
+    #[serde(default)]
+    frame: Option<String>,
+    #[serde(default)]
+    data: Option<NavigationStartData>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NavigationStartData {
+    #[serde(default, rename = "documentLoaderURL")]
+    document_loader_url: Option<String>,
+    #[serde(default)]
+    is_loading_main_frame: Option<bool>,
+}
+
+/// `CommitLoad`: a frame committed a document load (`page` instead of
+/// `isMainFrame` before Chrome 70).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CommitLoadData {
+    #[serde(default)]
+    frame: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    is_main_frame: Option<bool>,
+    #[serde(default)]
+    page: Option<String>,
+}
+
+/// `SoftNavigation` (soft-navigation heuristics, Chrome 110 and later behind
+/// the origin trial or flag): a same-document navigation an interaction caused.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SoftNavigationData {
+    #[serde(default, rename = "mostRecentURL")]
+    most_recent_url: Option<String>,
+    #[serde(default, rename = "initialURL")]
+    initial_url: Option<String>,
 }
 
 /// `FrameLoader:state_snapshot`: the frame's document URL after a load or a
@@ -234,16 +289,6 @@ struct ScreenshotArgs<'a> {
     snapshot: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
-struct TraceMetadata {
-    #[serde(default, rename = "user-agent")]
-    user_agent: Option<String>,
-    #[serde(default, rename = "startTime")]
-    start_time: Option<String>,
-    #[serde(default, rename = "trace-capture-datetime")]
-    capture_datetime: Option<String>,
-}
-
 /// Chrome's `trace-capture-datetime` as RFC 3339. Chrome writes it in UTC, to
 /// the second, when tracing starts, unpadded (`2016-8-18 22:28:10`, the
 /// pattern `y-M-d H:m:s`); padded values read the same. Anything else is not
@@ -276,6 +321,11 @@ struct Pending {
     event: Event,
     pid: Option<i64>,
     frame: Option<String>,
+    /// A navigation from an event of older Chrome (`navigationStart`,
+    /// `CommitLoad`, `FrameCommittedInBrowser`): used only when the trace has
+    /// no `FrameLoader:state_snapshot` navigation, which says the same and
+    /// more (same-document changes too).
+    fallback: bool,
 }
 
 struct Reader<'s> {
@@ -287,19 +337,72 @@ struct Reader<'s> {
     /// Frames showing the browser's own pages.
     browser_frames: HashSet<String>,
     browser_pids: HashSet<i64>,
+    /// Main frames of the recorded page, and frames known to be inside one.
+    main_frames: HashSet<String>,
+    sub_frames: HashSet<String>,
+    /// Whether a `FrameLoader:state_snapshot` gave a navigation.
+    snapshot_navigations: bool,
+    /// `metadata.startTime` and `metadata.trace-capture-datetime`, RFC 3339.
+    start_time: Option<String>,
+    capture_datetime: Option<String>,
     screenshots: &'s mut dyn ScreenshotSink,
     guard: &'s ScreenshotGuard,
     screenshot_count: usize,
 }
 
+/// How a Chrome trace is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encoding {
+    /// The Trace Event Format: JSON, an object or a bare array.
+    Json,
+    /// Perfetto's protobuf `Trace`.
+    Perfetto,
+}
+
+/// What hands out a trace's events one at a time, whatever its encoding.
+trait Items {
+    fn next_item(&mut self) -> Result<Option<TopLevel<'_>>, IngestError>;
+}
+
+impl<R: Read> Items for Splitter<R> {
+    fn next_item(&mut self) -> Result<Option<TopLevel<'_>>, IngestError> {
+        Splitter::next_item(self)
+    }
+}
+
+impl<R: Read> Items for perfetto::PacketReader<R> {
+    fn next_item(&mut self) -> Result<Option<TopLevel<'_>>, IngestError> {
+        perfetto::PacketReader::next_item(self)
+    }
+}
+
+/// Whether an event of this name is one Tracepipe keeps (for encodings where
+/// the name is known before the event is decoded).
+fn wanted_name(name: &str) -> bool {
+    name.starts_with(MARK_PREFIX) || WANTED.contains(&name)
+}
+
+fn items<'r, R: Read + 'r>(
+    input: PlainReader<R>,
+    encoding: Encoding,
+    limits: Limits,
+    wanted: fn(&str) -> bool,
+) -> Box<dyn Items + 'r> {
+    match encoding {
+        Encoding::Json => Box::new(Splitter::new(input, limits)),
+        Encoding::Perfetto => Box::new(perfetto::PacketReader::new(input, limits, wanted)),
+    }
+}
+
 /// Reads a Chrome trace (plain or gzipped, already wrapped) into a builder.
 pub(crate) fn read<R: Read>(
     input: PlainReader<R>,
+    encoding: Encoding,
     limits: Limits,
     guard: &ScreenshotGuard,
     screenshots: &mut dyn ScreenshotSink,
 ) -> Result<SessionBuilder, IngestError> {
-    let mut splitter = Splitter::new(input, limits);
+    let mut splitter = items(input, encoding, limits, wanted_name);
     let mut reader = Reader {
         builder: SessionBuilder::new(SourceFormat::ChromeTrace),
         pending: Vec::new(),
@@ -307,6 +410,11 @@ pub(crate) fn read<R: Read>(
         page_pids: HashSet::new(),
         browser_frames: HashSet::new(),
         browser_pids: HashSet::new(),
+        main_frames: HashSet::new(),
+        sub_frames: HashSet::new(),
+        snapshot_navigations: false,
+        start_time: None,
+        capture_datetime: None,
         screenshots,
         guard,
         screenshot_count: 0,
@@ -325,7 +433,7 @@ pub(crate) fn read<R: Read>(
                     }
                 }
             }
-            TopLevel::Metadata(raw, at) => reader.metadata(raw, at)?,
+            TopLevel::Metadata(key, raw, at) => reader.metadata(key, raw, at)?,
         }
     }
     Ok(reader.finish())
@@ -336,9 +444,12 @@ pub(crate) fn read<R: Read>(
 /// else is parsed, and no image is decoded.
 pub(crate) fn scan_privacy<R: Read>(
     input: PlainReader<R>,
+    encoding: Encoding,
     limits: Limits,
 ) -> Result<ScreenPrivacy, IngestError> {
-    let mut splitter = Splitter::new(input, limits);
+    let mut splitter = items(input, encoding, limits, |name| {
+        name == SENSITIVE_MARK || name == "Screenshot"
+    });
     let mut privacy = ScreenPrivacy::default();
     while let Some(item) = splitter.next_item()? {
         let TopLevel::Event(raw, at) = item else {
@@ -379,24 +490,25 @@ fn shape_error(at: u64, what: &str, err: serde_json::Error) -> IngestError {
 }
 
 impl Reader<'_> {
-    fn metadata(&mut self, raw: &[u8], at: u64) -> Result<(), IngestError> {
-        let meta: TraceMetadata =
-            serde_json::from_slice(raw).map_err(|e| shape_error(at, "trace `metadata`", e))?;
-        if let Some(ua) = meta.user_agent {
-            self.builder.set_user_agent(ua);
-        }
-        // `startTime` (DevTools' saved recordings) is RFC 3339 already;
-        // Chrome's own `trace-capture-datetime` is written as tracing starts.
-        let started_at = meta
-            .start_time
-            .filter(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok())
-            .or_else(|| {
-                meta.capture_datetime
-                    .as_deref()
-                    .and_then(capture_datetime_rfc3339)
-            });
-        if let Some(start) = started_at {
-            self.builder.set_started_at(start);
+    /// One member of the trace's `metadata` (one of [`scan::METADATA_KEYS`]).
+    fn metadata(&mut self, key: &str, raw: &[u8], at: u64) -> Result<(), IngestError> {
+        let value: serde_json::Value = serde_json::from_slice(raw)
+            .map_err(|e| shape_error(at, &format!("trace `metadata.{key}`"), e))?;
+        // Tools write what they like here; only text is understood.
+        let Some(value) = value.as_str().map(str::to_owned) else {
+            return Ok(());
+        };
+        match key {
+            "user-agent" => self.builder.set_user_agent(value),
+            // `startTime` (DevTools' saved recordings) is RFC 3339 already and
+            // wins over Chrome's own `trace-capture-datetime`, written as
+            // tracing starts, whichever comes first in the file.
+            "startTime" => {
+                if chrono::DateTime::parse_from_rfc3339(&value).is_ok() {
+                    self.start_time = Some(value);
+                }
+            }
+            _ => self.capture_datetime = capture_datetime_rfc3339(&value),
         }
         Ok(())
     }
@@ -452,11 +564,103 @@ impl Reader<'_> {
                     self.frame_seen(f);
                 }
             }
+            "TracingStartedInPage" => {
+                // Chrome 69 and older: logged by the page's renderer itself.
+                let data: DataArgs<TracingStartedData> =
+                    serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                if let Some(t) = ts {
+                    self.builder.set_origin(t);
+                }
+                if let Some(pid) = ev.pid {
+                    self.page_pids.insert(pid);
+                }
+                if let Some(d) = data.data {
+                    if let Some(page) = d.page {
+                        self.main_frames.insert(page);
+                    }
+                    for f in d.frames {
+                        self.frame_seen(f);
+                    }
+                }
+            }
             "FrameCommittedInBrowser" => {
                 let data: DataArgs<FrameInfo> =
                     serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
-                if let Some(f) = data.data {
-                    self.frame_seen(f);
+                let Some(f) = data.data else { return Ok(()) };
+                let main_frame = f.parent.is_none()
+                    && !f
+                        .frame
+                        .as_ref()
+                        .is_some_and(|id| self.sub_frames.contains(id));
+                if let (true, Some(ts), Some(url)) = (main_frame, ts, f.url.as_ref()) {
+                    if !url.is_empty() && !is_browser_url(url) {
+                        self.fallback_navigation(ts, url.clone(), ev.pid, f.frame.clone());
+                    }
+                }
+                self.frame_seen(f);
+            }
+            "navigationStart" => {
+                if ev.cat != "blink.user_timing" {
+                    return Ok(());
+                }
+                let args: NavigationStartArgs =
+                    serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let (Some(data), Some(ts)) = (args.data, ts) else {
+                    return Ok(());
+                };
+                let main_frame = match data.is_loading_main_frame {
+                    Some(main) => main,
+                    None => args
+                        .frame
+                        .as_ref()
+                        .is_some_and(|f| self.main_frames.contains(f)),
+                };
+                if let Some(url) = data
+                    .document_loader_url
+                    .filter(|u| main_frame && !u.is_empty())
+                {
+                    if let Some(pid) = ev.pid {
+                        self.page_pids.insert(pid);
+                    }
+                    self.fallback_navigation(ts, url, ev.pid, args.frame);
+                }
+            }
+            "CommitLoad" => {
+                let data: DataArgs<CommitLoadData> =
+                    serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let (Some(d), Some(ts)) = (data.data, ts) else {
+                    return Ok(());
+                };
+                let main_frame = d.is_main_frame.unwrap_or_else(|| {
+                    d.page.is_some() && d.page == d.frame
+                        || d.frame
+                            .as_ref()
+                            .is_some_and(|f| self.main_frames.contains(f))
+                });
+                if let Some(url) = d.url.filter(|u| main_frame && !u.is_empty()) {
+                    if !is_browser_url(&url) {
+                        if let Some(pid) = ev.pid {
+                            self.page_pids.insert(pid);
+                        }
+                        if let Some(frame) = &d.frame {
+                            self.main_frames.insert(frame.clone());
+                        }
+                    }
+                    self.fallback_navigation(ts, url, ev.pid, d.frame);
+                }
+            }
+            "SoftNavigation" => {
+                let data: DataArgs<SoftNavigationData> =
+                    serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+                let (Some(d), Some(ts)) = (data.data, ts) else {
+                    return Ok(());
+                };
+                if let Some(url) = d
+                    .most_recent_url
+                    .or(d.initial_url)
+                    .filter(|u| !u.is_empty())
+                {
+                    self.navigation(ts, url, ev.pid, None);
                 }
             }
             "FrameLoader:state_snapshot" => {
@@ -472,6 +676,7 @@ impl Reader<'_> {
                     return Ok(());
                 }
                 if let Some(url) = snap.document_loader_url.filter(|u| !u.is_empty()) {
+                    self.snapshot_navigations = true;
                     self.navigation(ts, url, ev.pid, snap.frame.and_then(|f| f.id_ref));
                 }
             }
@@ -643,13 +848,29 @@ impl Reader<'_> {
     /// A navigation of the page; whether it stayed in the same document is
     /// decided once the events are in order.
     fn navigation(&mut self, ts: i64, url: String, pid: Option<i64>, frame: Option<String>) {
-        let mut e = Event::new(EventKind::Navigation, ts);
-        e.navigation = Some(Navigation {
-            same_document: false,
-            from_url: None,
+        self.pending.push(Pending {
+            event: navigation_event(ts, url),
+            pid,
+            frame,
+            fallback: false,
         });
-        e.url = Some(url);
-        self.keep(e, pid, frame);
+    }
+
+    /// A navigation from an event that only older traces need (see
+    /// [`Pending::fallback`]).
+    fn fallback_navigation(
+        &mut self,
+        ts: i64,
+        url: String,
+        pid: Option<i64>,
+        frame: Option<String>,
+    ) {
+        self.pending.push(Pending {
+            event: navigation_event(ts, url),
+            pid,
+            frame,
+            fallback: true,
+        });
     }
 
     /// A request seen earlier, with the time it was sent.
@@ -660,6 +881,13 @@ impl Reader<'_> {
     }
 
     fn frame_seen(&mut self, f: FrameInfo) {
+        if let Some(frame) = &f.frame {
+            if f.parent.is_some() {
+                self.sub_frames.insert(frame.clone());
+            } else if f.url.as_deref().is_some_and(|u| !is_browser_url(u)) {
+                self.main_frames.insert(frame.clone());
+            }
+        }
         match (f.url.as_deref(), f.frame) {
             (Some(url), Some(frame)) if is_browser_url(url) && !url.starts_with("about:blank") => {
                 self.browser_frames.insert(frame);
@@ -674,12 +902,23 @@ impl Reader<'_> {
     }
 
     fn keep(&mut self, event: Event, pid: Option<i64>, frame: Option<String>) {
-        self.pending.push(Pending { event, pid, frame });
+        self.pending.push(Pending {
+            event,
+            pid,
+            frame,
+            fallback: false,
+        });
     }
 
     /// Drops what belongs to the browser's own pages and processes.
     fn finish(mut self) -> SessionBuilder {
+        if let Some(start) = self.start_time.take().or(self.capture_datetime.take()) {
+            self.builder.set_started_at(start);
+        }
         for p in self.pending {
+            if p.fallback && self.snapshot_navigations {
+                continue;
+            }
             if p.frame
                 .as_ref()
                 .is_some_and(|f| self.browser_frames.contains(f))
@@ -704,6 +943,16 @@ impl Reader<'_> {
         }
         self.builder
     }
+}
+
+fn navigation_event(ts: i64, url: String) -> Event {
+    let mut e = Event::new(EventKind::Navigation, ts);
+    e.navigation = Some(Navigation {
+        same_document: false,
+        from_url: None,
+    });
+    e.url = Some(url);
+    e
 }
 
 /// The `snapshot` member of screenshot args, found without parsing the args

@@ -6,6 +6,11 @@
 //! splitter never builds a tree of the document: it scans bytes, tracking only
 //! strings and nesting, and hands each event to the caller as one contiguous slice
 //! that lives in a reusable buffer. Memory is bounded by the largest single event.
+//!
+//! The `metadata` member is walked the same way: the DevTools Performance panel
+//! saves "enhanced traces" whose metadata holds every script's source map, so
+//! only the few members a Session uses are kept and the rest is skipped as it
+//! streams past.
 
 use crate::decode::PlainReader;
 use crate::error::Location;
@@ -69,9 +74,14 @@ fn has_byte(word: u64, b: u8) -> u64 {
 pub enum TopLevel<'a> {
     /// One trace event, as raw JSON, and the byte offset where it starts.
     Event(&'a [u8], u64),
-    /// The `metadata` member of the object form, as raw JSON.
-    Metadata(&'a [u8], u64),
+    /// One member of the object form's `metadata` that [`METADATA_KEYS`]
+    /// names: its key, its raw JSON value, and where the value starts.
+    Metadata(&'static str, &'a [u8], u64),
 }
+
+/// The members of a trace's `metadata` that are read; any other member (source
+/// maps, annotations, CPU throttling settings) is skipped unparsed.
+pub const METADATA_KEYS: &[&str] = &["user-agent", "startTime", "trace-capture-datetime"];
 
 pub struct Splitter<R: Read> {
     input: PlainReader<R>,
@@ -94,6 +104,10 @@ enum State {
     Start,
     /// Inside the top-level object, before a key or `}`.
     ObjectMember {
+        first: bool,
+    },
+    /// Inside the `metadata` object, before a key or `}`.
+    MetadataMember {
         first: bool,
     },
     /// Inside the event array.
@@ -412,12 +426,40 @@ impl<R: Read> Splitter<R> {
                             self.pos += 1;
                             self.state = State::Events { top_level: false, first: true };
                         }
-                        "metadata" => {
-                            let at = self.base + self.pos as u64;
-                            let (s, e) = self.scan_value(true)?;
-                            return Ok(Some(TopLevel::Metadata(&self.buf[s..e], at)));
+                        "metadata" if vb == b'{' => {
+                            self.pos += 1;
+                            self.state = State::MetadataMember { first: true };
                         }
                         _ => {
+                            self.scan_value(false)?;
+                        }
+                    }
+                }
+                State::MetadataMember { first } => {
+                    let b = self.expect_more("a member of `metadata` or `}`")?;
+                    if b == b'}' {
+                        self.pos += 1;
+                        self.state = State::ObjectMember { first: false };
+                        continue;
+                    }
+                    if !first {
+                        self.expect_byte(b',', "`,` or `}` in `metadata`")?;
+                        self.expect_more("a member name")?;
+                    }
+                    if self.buf[self.pos] != b'"' {
+                        return Err(IngestError::syntax(self.at(self.pos), "expected a member name in quotes"));
+                    }
+                    let key = self.read_key()?;
+                    self.expect_byte(b':', "`:` after a member name")?;
+                    self.expect_more("a member value")?;
+                    self.state = State::MetadataMember { first: false };
+                    match METADATA_KEYS.iter().find(|k| **k == key) {
+                        Some(known) => {
+                            let at = self.base + self.pos as u64;
+                            let (s, e) = self.scan_value(true)?;
+                            return Ok(Some(TopLevel::Metadata(known, &self.buf[s..e], at)));
+                        }
+                        None => {
                             self.scan_value(false)?;
                         }
                     }

@@ -117,6 +117,13 @@ pub fn sample_example(i: usize) -> SampleExample {
         rejected_calls: i32::try_from(i % 2).expect("small"),
         source_name: (!i.is_multiple_of(4)).then(|| format!("recording-{i}.trace.json.gz")),
         source_sha256: (!i.is_multiple_of(4)).then(|| format!("{i:064x}")),
+        // Every fifth recorded without the capture script.
+        capture: if i.is_multiple_of(5) {
+            "none"
+        } else {
+            "script"
+        }
+        .into(),
     };
     SampleExample {
         example,
