@@ -151,7 +151,7 @@ async fn publish_batch(
     let results = join_all(
         messages
             .iter()
-            .map(|(_, m)| kafka::send(producer, &m.topic, &m.key, &m.value, kafka_headers(&m))),
+            .map(|(_, m)| kafka::send(producer, &m.topic, &m.key, &m.value, kafka_headers(m))),
     )
     .await;
     let mut sent = Vec::with_capacity(messages.len());

@@ -42,8 +42,9 @@ async fn server(throttle: Option<ThrottleConfig>) -> Server {
     let config = ServeConfig::load(None, Vec::new(), &Overrides::default()).expect("defaults");
     let db = Db::open(&dir.path().join("tracepipe.db")).expect("database");
     let control: Arc<dyn ControlPlane> = Arc::new(SqliteControlPlane::new(db.clone()));
+    let catalog_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../catalog");
     let catalog = Arc::new(
-        CatalogStore::open(control.as_ref(), std::path::Path::new("catalog"))
+        CatalogStore::open(control.as_ref(), &catalog_dir)
             .await
             .expect("catalog"),
     );
