@@ -149,10 +149,19 @@ mod tests {
             r#"{"target":{"tag":"div","role":"menuitemcheckbox"},
                 "state":{"aria-checked":"false","checked":true,"aria-expanded":" True ","aria-pressed":"mixed"}}"#,
         );
-        assert_eq!(e.state.get("aria-checked").map(String::as_str), Some("false"));
+        assert_eq!(
+            e.state.get("aria-checked").map(String::as_str),
+            Some("false")
+        );
         assert_eq!(e.state.get("checked").map(String::as_str), Some("true"));
-        assert_eq!(e.state.get("aria-expanded").map(String::as_str), Some("true"));
-        assert_eq!(e.state.get("aria-pressed").map(String::as_str), Some("mixed"));
+        assert_eq!(
+            e.state.get("aria-expanded").map(String::as_str),
+            Some("true")
+        );
+        assert_eq!(
+            e.state.get("aria-pressed").map(String::as_str),
+            Some("mixed")
+        );
     }
 
     #[test]
