@@ -1,14 +1,17 @@
 //! Menu toggles in real recordings: both reference mail clients label an open
 //! message through a menu of `menuitemcheckbox` entries, which fire no
 //! `change`. Recorded by real Chromium with each client's capture script,
-//! read by the real reader and classified by the gmail suite's rules, adding
-//! a label must come out as adding it and unticking one as removing it.
+//! read by the real reader, classified by the gmail suite's rules and made
+//! into tool calls as `tracepipe eval` makes them, adding a label must come
+//! out as adding it and unticking one as removing it: exactly the calls of
+//! the scenario's `.expected.json`.
 
 use std::fs::File;
 use tracepipe_ingest::{read_session, DiscardScreenshots, Limits};
 use tracepipe_processors::catalog::Catalog;
 use tracepipe_processors::classify::{Model, RulesModel, RulesOptions};
 use tracepipe_processors::model::ClassifiedAction;
+use tracepipe_processors::synth::Synthesizer;
 use tracepipe_schemas::{EventKind, Session};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -23,6 +26,38 @@ fn model() -> RulesModel {
         RulesOptions::default(),
     )
     .unwrap()
+}
+
+/// The scenario's tool calls, from its recording, as `eval` scores them, and
+/// those its `.expected.json` lists.
+fn tool_calls(dir: &str, scenario: &str) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let catalog = Catalog::load_dir(format!("{ROOT}/catalog")).unwrap();
+    let suite = catalog.suite("gmail").unwrap();
+    let synthesizer = Synthesizer::new(
+        suite,
+        catalog.action_tool_map("gmail", "gmail").unwrap(),
+        catalog.mcp_server("gmail").unwrap(),
+    )
+    .unwrap();
+    let model = model();
+    let session = recording(&format!("{dir}/{scenario}.trace.json.gz"));
+    let synthesis = synthesizer.synthesize(
+        model.model_ref(),
+        &serde_json::json!({}),
+        &model.classify(&session),
+    );
+    assert!(synthesis.rejections.is_empty());
+    let got = synthesis
+        .records
+        .iter()
+        .map(|r| serde_json::json!({"name": r.tool, "arguments": r.arguments}))
+        .collect();
+    let sidecar: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(format!("{ROOT}/{dir}/{scenario}.expected.json")).unwrap(),
+    )
+    .unwrap();
+    let expected = sidecar["tool_calls"].as_array().unwrap().clone();
+    (got, expected)
 }
 
 fn recording(path: &str) -> Session {
@@ -109,4 +144,15 @@ fn alt_app_label_as_menu_adds_then_removes() {
             (serde_json::json!([]), serde_json::json!(["Label_3"])),
         ]
     );
+}
+
+#[test]
+fn both_clients_menu_toggles_give_the_expected_tool_calls() {
+    for (dir, scenario) in [
+        ("tests/fixtures/recordings", "label_menu_toggle"),
+        ("tests/fixtures/recordings-alt", "label_add_remove"),
+    ] {
+        let (got, expected) = tool_calls(dir, scenario);
+        assert_eq!(got, expected, "{dir}/{scenario}");
+    }
 }
