@@ -17,6 +17,7 @@
   // break our marks.
   const mark = performance.mark.bind(performance);
   const clearMarks = performance.clearMarks.bind(performance);
+  const clockNow = performance.now.bind(performance);
 
   const TEXT_LIMIT = 80;
   const KEYS_WORTH_RECORDING = new Set(["Enter", "Escape", "Tab", "Delete"]);
@@ -369,7 +370,7 @@
   function recordClickWithState(el, detail) {
     flushClick();
     detail.url = location.href;
-    pendingClick = { el, detail, startTime: performance.now() };
+    pendingClick = { el, detail, startTime: clockNow() };
     setTimeout(flushClick, 0);
   }
 
