@@ -16,7 +16,9 @@
  *   - target carries only the contract's fields (no checked state, no
  *     autocomplete), and its selector is attribute-based;
  *   - a `change` is recorded every time the browser fires one (no
- *     de-duplication against the Enter-time change).
+ *     de-duplication against the Enter-time change);
+ *   - a click's after-click `state` is read in a MessageChannel task and
+ *     written as strings only ("true", not true).
  */
 (function tracepipeAltCapture() {
   "use strict";
@@ -39,10 +41,13 @@
     "[role=button],[role=link],[role=checkbox],[role=menuitem],[role=menuitemcheckbox],[role=menuitemradio]," +
     "[role=option],[role=tab],[role=switch],[role=radio],[role=row],[role=treeitem],[role=textbox],[role=searchbox],[role=combobox]";
 
-  function emit(type, detail) {
-    detail.url = String(location.href);
+  function emit(type, detail, at) {
+    settleClick();
+    if (!("url" in detail)) detail.url = String(location.href);
+    var options = { detail: detail };
+    if (typeof at === "number") options.startTime = at;
     try {
-      markFn("tracepipe:" + type, { detail: detail });
+      markFn("tracepipe:" + type, options);
     } catch (e) {
       /* never disturb the page */
     }
@@ -240,10 +245,59 @@
       ) {
         return;
       }
-      emit("click", { target: describe(node) });
+      if (hasState(node)) clickLater(node, { target: describe(node) });
+      else emit("click", { target: describe(node) });
     },
     true
   );
+
+  // ---- after-click state ---------------------------------------------------
+  // The contract asks for a clicked control's checked / aria-checked /
+  // aria-pressed / aria-selected / aria-expanded as they are once the
+  // click's handlers ran. This script reads them in a task posted through a
+  // MessageChannel (capture.js uses a timer): the message arrives after the
+  // click's whole dispatch. Every value is written as the string the DOM
+  // shows ("true", "false", "mixed"); the mark keeps the click's own time.
+  var STATEFUL = ["aria-checked", "aria-pressed", "aria-selected", "aria-expanded"];
+  var waiting = [];
+  var channel = new MessageChannel();
+  channel.port1.onmessage = settleClick;
+
+  function hasState(node) {
+    if (node instanceof HTMLInputElement && /^(checkbox|radio)$/.test(node.type)) return true;
+    for (var i = 0; i < STATEFUL.length; i += 1) if (node.hasAttribute(STATEFUL[i])) return true;
+    return false;
+  }
+
+  function readState(node) {
+    var out = {};
+    if (node instanceof HTMLInputElement && /^(checkbox|radio)$/.test(node.type)) out.checked = String(node.checked);
+    STATEFUL.forEach(function (name) {
+      if (node.hasAttribute(name)) out[name] = node.getAttribute(name);
+    });
+    return out;
+  }
+
+  function settleClick() {
+    var batch = waiting || [];
+    waiting = [];
+    batch.forEach(function (w) {
+      try {
+        w.detail.state = readState(w.node);
+      } catch (e) {
+        /* marked without state */
+      }
+      emit("click", w.detail, w.at);
+    });
+  }
+
+  function clickLater(node, detail) {
+    detail.url = String(location.href);
+    waiting.push({ node: node, detail: detail, at: perf.now() });
+    channel.port2.postMessage(0);
+  }
+
+  window.addEventListener("pagehide", settleClick, true);
 
   // An element that stands for an item by its data-…-id, when nothing more
   // specific was hit.

@@ -17,6 +17,7 @@
   // break our marks.
   const mark = performance.mark.bind(performance);
   const clearMarks = performance.clearMarks.bind(performance);
+  const clockNow = performance.now.bind(performance);
 
   const TEXT_LIMIT = 80;
   const KEYS_WORTH_RECORDING = new Set(["Enter", "Escape", "Tab", "Delete"]);
@@ -33,10 +34,15 @@
     "option", "treeitem", "row", "textbox", "searchbox", "combobox", "slider", "spinbutton",
   ]);
 
-  function record(type, detail) {
-    detail.url = location.href;
+  // `startTime` places a mark made later at the moment it stands for (a
+  // click marked once its handlers ran, below).
+  function record(type, detail, startTime) {
+    // Marks stay in the order of the events: a click still waiting for its
+    // state goes first.
+    flushClick();
+    if (detail.url === undefined) detail.url = location.href;
     try {
-      mark("tracepipe:" + type, { detail });
+      mark("tracepipe:" + type, startTime === undefined ? { detail } : { detail, startTime });
       // The trace already holds the mark; dropping it from the page's own
       // timeline keeps long sessions from growing the page's memory and keeps
       // our entries out of the page's performance.getEntries().
@@ -313,6 +319,61 @@
     return isSubmitButton && el.form !== null && el.form === enterField.form;
   }
 
+  // ---- The state a click leaves ------------------------------------------
+  // A menu's checkbox item (role="menuitemcheckbox") fires no `change`: only
+  // its aria-checked after the click says whether the click ticked or
+  // unticked it. So a click on an element carrying any of these is marked
+  // once the click is over, with a `state` of what it carries then.
+  const STATE_ATTRIBUTES = ["aria-checked", "aria-pressed", "aria-selected", "aria-expanded"];
+
+  function isCheckable(el) {
+    return el instanceof HTMLInputElement && (el.type === "checkbox" || el.type === "radio");
+  }
+
+  function carriesState(el) {
+    return isCheckable(el) || STATE_ATTRIBUTES.some((name) => el.hasAttribute(name));
+  }
+
+  function stateOf(el) {
+    const state = {};
+    if (isCheckable(el)) state.checked = el.checked;
+    for (const name of STATE_ATTRIBUTES) {
+      const value = el.getAttribute(name);
+      if (value !== null) state[name] = value;
+    }
+    return state;
+  }
+
+  // The click waiting for its state: the element, the detail described when
+  // the click happened (the handlers may remove or rewrite the element) and
+  // the time of the click.
+  let pendingClick = null;
+
+  function flushClick() {
+    if (!pendingClick) return;
+    const { el, detail, startTime } = pendingClick;
+    pendingClick = null;
+    try {
+      detail.state = stateOf(el);
+    } catch (error) {
+      // The click is still worth a mark without its state.
+    }
+    record("click", detail, startTime);
+  }
+
+  // Read in a task of its own, not a microtask: for a click the person made,
+  // the browser runs microtasks after each listener, so one queued here
+  // would run before the page's own click handlers. A task runs after the
+  // whole dispatch: every handler, their microtasks and the checkbox's
+  // default action. Any mark made before that task (the checkbox's
+  // `change`, a key pressed at once) and pagehide flush the click first.
+  function recordClickWithState(el, detail) {
+    flushClick();
+    detail.url = location.href;
+    pendingClick = { el, detail, startTime: clockNow() };
+    setTimeout(flushClick, 0);
+  }
+
   function onClick(event) {
     const raw = eventElement(event);
     if (!raw) return;
@@ -321,7 +382,8 @@
     // control, which is the one worth recording.
     if (el.localName === "label" && el.control && !el.control.disabled) return;
     if (isSyntheticSubmitClick(event, el)) return;
-    record("click", { target: describe(el) });
+    if (carriesState(el)) recordClickWithState(el, { target: describe(el) });
+    else record("click", { target: describe(el) });
   }
 
   function onChange(event) {
@@ -465,6 +527,7 @@
   window.addEventListener("keyup", onKeyUp, options);
   window.addEventListener("focusin", onFocusIn, options);
   window.addEventListener("focusout", onFocusOut, options);
+  window.addEventListener("pagehide", flushClick, options);
 
   for (const type of ["focusin", "focusout", "input", "change", "scroll", "resize", "pageshow", "load"]) {
     window.addEventListener(type, () => reportSensitive(type), options);

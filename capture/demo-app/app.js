@@ -167,6 +167,11 @@
         },
       }, "Apply")
     );
+    placeMenu(anchor, menu);
+  }
+
+  // Shows `menu` under `anchor` until a click outside it or Escape.
+  function placeMenu(anchor, menu) {
     const rect = anchor.getBoundingClientRect();
     menu.style.left = `${rect.left + window.scrollX}px`;
     menu.style.top = `${rect.bottom + window.scrollY + 4}px`;
@@ -188,6 +193,44 @@
     };
     document.addEventListener("mousedown", onOutside);
     document.addEventListener("keydown", onEscape);
+  }
+
+  // ---- The "Labels" menu of an open message: the same choice as "Label as",
+  // made the way Gmail's own menus make it, with menuitemcheckbox entries
+  // whose aria-checked a click flips. No `change` fires; "Apply" reports
+  // what changed.
+  function openLabelsMenu(anchor, currentLabels, onApply) {
+    if (closeMenu) closeMenu();
+    const ids = SYSTEM_MENU_LABELS.concat(userLabels().map((l) => l.id));
+    const entries = ids.map((id) =>
+      h("div", {
+        class: "menu-entry",
+        role: "menuitemcheckbox",
+        tabindex: "-1",
+        "aria-checked": String(currentLabels.includes(id)),
+        "data-label-id": id,
+        onclick: (event) => {
+          const entry = event.currentTarget;
+          entry.setAttribute("aria-checked", String(entry.getAttribute("aria-checked") !== "true"));
+        },
+      }, labelName(id))
+    );
+    const menu = h("div", { class: "label-menu", role: "menu", "aria-label": "Labels" },
+      h("div", { class: "menu-entries" }, entries),
+      h("div", {
+        class: "menu-entry",
+        role: "menuitem",
+        tabindex: "-1",
+        onclick: () => {
+          const ticked = entries.filter((entry) => entry.getAttribute("aria-checked") === "true").map((entry) => entry.dataset.labelId);
+          const addLabelIds = ticked.filter((id) => !currentLabels.includes(id));
+          const removeLabelIds = ids.filter((id) => currentLabels.includes(id) && !ticked.includes(id));
+          closeMenu();
+          if (addLabelIds.length || removeLabelIds.length) onApply({ addLabelIds, removeLabelIds });
+        },
+      }, "Apply")
+    );
+    placeMenu(anchor, menu);
   }
 
   // ---- Message lists: #inbox, #sent, #drafts, #label/<name>, #search/<query>.
@@ -289,7 +332,15 @@
             chips.replaceChildren(...labelChips());
             toast("Labels changed.");
           });
-        }, { "aria-haspopup": "true", "aria-expanded": "false" })),
+        }, { "aria-haspopup": "true", "aria-expanded": "false" }),
+        iconButton("label", "Labels", (event) => {
+          openLabelsMenu(event.currentTarget, message.labelIds, async (change) => {
+            const result = await api("POST", `/api/messages/${id}/modify`, change);
+            message.labelIds = result.messages[0].labelIds;
+            chips.replaceChildren(...labelChips());
+            toast("Labels changed.");
+          });
+        }, { "aria-haspopup": "menu", "aria-expanded": "false" })),
       h("article", { class: "message", "data-message-id": message.id },
         h("h1", {}, message.subject || "(no subject)", " ", chips),
         h("div", { class: "meta" },

@@ -303,3 +303,41 @@ test("injecting the script again changes nothing and it adds one non-enumerable 
   assert.equal(await page.evaluate(() => Object.keys(window).includes("__tracepipeCapture")), false);
   await context.close();
 });
+
+test("a click on a menuitemcheckbox carries the state its handlers left; the menu fires no change", async () => {
+  const { context, page } = await env.open("#inbox");
+  await page.getByRole("row").filter({ hasText: "Design review notes" }).click();
+  await page.getByRole("article").getByRole("heading", { name: "Design review notes" }).waitFor();
+  await page.getByRole("button", { name: "Labels", exact: true }).click();
+  const menu = page.getByRole("menu", { name: "Labels" });
+  await menu.getByRole("menuitemcheckbox", { name: "Work", exact: true }).click();
+  await menu.getByRole("menuitemcheckbox", { name: "Important", exact: true }).click();
+  await menu.getByRole("menuitem", { name: "Apply" }).click();
+  const marks = await env.marks(page);
+  assert.deepEqual(marks.map((m) => m.type), ["click", "click", "click", "click", "click"]);
+  const [row, opener, work, important, apply] = marks;
+  assert.equal(row.state, undefined, "a row has no state");
+  assert.deepEqual(opener.state, { "aria-expanded": "true" });
+  // Work was on the message: the click unticked it, which only the state
+  // after the click says (target.checked is read before the handlers ran).
+  assert.equal(work.target.role, "menuitemcheckbox");
+  assert.deepEqual(work.target.data, { "data-label-id": "Label_1" });
+  assert.deepEqual(work.state, { "aria-checked": "false" });
+  assert.equal(work.target.checked, true);
+  assert.deepEqual(important.state, { "aria-checked": "true" });
+  assert.equal(apply.target.label, "Apply");
+  assert.equal(apply.state, undefined);
+  assert.ok(work.url.endsWith("#inbox/18c2f0a1b2d3721d"));
+  await context.close();
+});
+
+test("a native checkbox's click carries its checked property, and comes before its change", async () => {
+  const { context, page } = await env.open("#inbox");
+  await page.getByRole("row").filter({ hasText: "Lunch on Thursday?" }).getByRole("checkbox", { name: "Select" }).check();
+  await page.getByRole("row").filter({ hasText: "Lunch on Thursday?" }).getByRole("checkbox", { name: "Select" }).uncheck();
+  const marks = await env.marks(page);
+  assert.deepEqual(marks.map((m) => m.type), ["click", "change", "click", "change"]);
+  assert.deepEqual(marks[0].state, { checked: true });
+  assert.deepEqual(marks[2].state, { checked: false });
+  await context.close();
+});

@@ -20,6 +20,36 @@ pub struct MarkDetail {
     pub url: Option<String>,
     #[serde(default)]
     pub masked: bool,
+    /// A click's target state after the click's handlers ran (absent in
+    /// recordings made before the contract carried it).
+    #[serde(default)]
+    pub state: BTreeMap<String, serde_json::Value>,
+}
+
+/// The state members the capture contract defines; others are ignored.
+const STATE_NAMES: [&str; 5] = [
+    "checked",
+    "aria-checked",
+    "aria-pressed",
+    "aria-selected",
+    "aria-expanded",
+];
+
+/// A state value as `true`, `false` or `mixed`: the script writes a
+/// property as a boolean and an ARIA attribute as its text. Anything else
+/// (an attribute set to a value ARIA does not define) says nothing.
+fn state_value(value: &serde_json::Value) -> Option<&'static str> {
+    match value {
+        serde_json::Value::Bool(true) => Some("true"),
+        serde_json::Value::Bool(false) => Some("false"),
+        serde_json::Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" => Some("true"),
+            "false" => Some("false"),
+            "mixed" => Some("mixed"),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,6 +119,12 @@ pub fn event_from_mark(kind: EventKind, ts: i64, detail: MarkDetail) -> Event {
         Some(other) => Some(other.to_string()),
     };
     e.masked = detail.masked;
+    e.state = detail
+        .state
+        .iter()
+        .filter(|(name, _)| STATE_NAMES.contains(&name.as_str()))
+        .filter_map(|(name, value)| Some((name.clone(), state_value(value)?.to_string())))
+        .collect();
     e.key = detail.key;
     e.modifiers = detail
         .modifiers
@@ -96,4 +132,47 @@ pub fn event_from_mark(kind: EventKind, ts: i64, detail: MarkDetail) -> Event {
         .map(|m| m.to_ascii_lowercase())
         .collect();
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn click(detail: &str) -> Event {
+        let detail: MarkDetail = serde_json::from_str(detail).expect("test detail is JSON");
+        event_from_mark(EventKind::Click, 0, detail)
+    }
+
+    #[test]
+    fn after_click_state_is_read_and_normalised() {
+        let e = click(
+            r#"{"target":{"tag":"div","role":"menuitemcheckbox"},
+                "state":{"aria-checked":"false","checked":true,"aria-expanded":" True ","aria-pressed":"mixed"}}"#,
+        );
+        assert_eq!(
+            e.state.get("aria-checked").map(String::as_str),
+            Some("false")
+        );
+        assert_eq!(e.state.get("checked").map(String::as_str), Some("true"));
+        assert_eq!(
+            e.state.get("aria-expanded").map(String::as_str),
+            Some("true")
+        );
+        assert_eq!(
+            e.state.get("aria-pressed").map(String::as_str),
+            Some("mixed")
+        );
+    }
+
+    #[test]
+    fn unknown_state_names_and_values_are_dropped() {
+        let e = click(r#"{"state":{"aria-checked":"maybe","open":"true","aria-selected":1}}"#);
+        assert!(e.state.is_empty());
+    }
+
+    #[test]
+    fn a_mark_without_state_has_none() {
+        let e = click(r#"{"target":{"tag":"button","label":"Apply"}}"#);
+        assert!(e.state.is_empty());
+    }
 }

@@ -16,6 +16,7 @@ pub const SESSION_SCHEMA_JSON: &str = include_str!("../avro/session.avsc");
 const PREVIOUS_SESSION_SCHEMAS: &[&str] = &[
     include_str!("../avro/session.v1.avsc"),
     include_str!("../avro/session.v2.avsc"),
+    include_str!("../avro/session.v3.avsc"),
 ];
 
 const MARKER: [u8; 2] = [0xC3, 0x01];

@@ -114,6 +114,13 @@ pub struct Event {
     pub network: Option<NetworkRequest>,
     pub screenshot: Option<ScreenshotRef>,
     pub input: Option<InputDispatch>,
+    /// For a click, the target's state after the click's own handlers ran,
+    /// keyed by the capture contract's names (`checked`, `aria-checked`,
+    /// `aria-pressed`, `aria-selected`, `aria-expanded`), each `true`,
+    /// `false` or `mixed`. Empty for other events and for recordings made
+    /// before the contract carried it: a toggle's new state then is unknown.
+    #[serde(default)]
+    pub state: BTreeMap<String, String>,
 }
 
 impl Event {
@@ -132,6 +139,7 @@ impl Event {
             network: None,
             screenshot: None,
             input: None,
+            state: BTreeMap::new(),
         }
     }
 

@@ -12,6 +12,7 @@ fn sample() -> Session {
         data: BTreeMap::from([("data-message-id".to_string(), "18c2f0".to_string())]),
         ..Target::default()
     });
+    click.state = BTreeMap::from([("aria-checked".to_string(), "false".to_string())]);
     let mut change = Event::new(EventKind::Change, 2_000);
     change.value = Some("Zoë — 東京 ✉".into());
     let mut secret = Event::new(EventKind::Change, 2_100);
@@ -149,6 +150,31 @@ fn sample_written_with_the_second_schema_still_decodes() {
     assert_eq!(session.source_sha256, None);
 }
 
+/// `tests/data/session-v3.avro` was written with `avro/session.v3.avsc`, before
+/// events carried a click's after-state. It must keep decoding, every event
+/// with an empty state.
+#[test]
+fn sample_written_with_the_third_schema_still_decodes() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/session-v3.avro"
+    ))
+    .unwrap();
+    assert_ne!(
+        bytes[..10],
+        encode_session(&sample()).unwrap()[..10],
+        "written with another schema than the current one"
+    );
+    let session = decode_session(&bytes).unwrap();
+    assert_eq!(
+        session.source_name.as_deref(),
+        Some("label_add_remove.trace.json.gz")
+    );
+    assert_eq!(session.events.len(), 2);
+    assert_eq!(session.events[1].label(), Some("Projects"));
+    assert!(session.events.iter().all(|e| e.state.is_empty()));
+}
+
 #[test]
 fn current_schema_differs_from_earlier_ones_only_by_added_optional_fields() {
     let now: serde_json::Value = serde_json::from_str(SESSION_SCHEMA_JSON).unwrap();
@@ -163,6 +189,7 @@ fn current_schema_differs_from_earlier_ones_only_by_added_optional_fields() {
     for earlier in [
         include_str!("../avro/session.v1.avsc"),
         include_str!("../avro/session.v2.avsc"),
+        include_str!("../avro/session.v3.avsc"),
     ] {
         let earlier: serde_json::Value = serde_json::from_str(earlier).unwrap();
         for name in names(&earlier) {

@@ -171,6 +171,9 @@ fn timeline_line(session: &Session, index: usize, e: &Event) -> Value {
     if !e.modifiers.is_empty() {
         m.insert("modifiers".into(), json!(e.modifiers));
     }
+    if !e.state.is_empty() {
+        m.insert("state".into(), json!(e.state));
+    }
     if let Some(n) = &e.navigation {
         m.insert("same_document".into(), json!(n.same_document));
     }

@@ -66,6 +66,20 @@ impl Checks {
                     check.explicit = Some(state);
                 }
             }
+            // A click that says what the control shows afterwards settles it
+            // like a change: a menu's checkbox item fires no change, and an
+            // item that started ticked is unticked by one click.
+            EventKind::Click => match after_click_state(e) {
+                Some(AfterClick::Ticked(state)) => {
+                    check.ticked = state;
+                    check.explicit = Some(state);
+                }
+                Some(AfterClick::Mixed) => {
+                    check.ticked = false;
+                    check.explicit = None;
+                }
+                None => check.ticked = !check.ticked,
+            },
             _ => check.ticked = !check.ticked,
         }
     }
@@ -92,6 +106,28 @@ impl Checks {
 
     fn is_empty(&self) -> bool {
         self.ticked().next().is_none()
+    }
+}
+
+/// What a checkable control shows after a click, from the state the capture
+/// script read once the click's handlers ran.
+enum AfterClick {
+    Ticked(bool),
+    /// Part of a selection has it, part not: neither added nor removed.
+    Mixed,
+}
+
+/// The after-click state of a checkable control: the `checked` property of a
+/// native checkbox or radio, else `aria-checked` (checkbox, switch and
+/// menuitemcheckbox roles), else `aria-pressed` (toggle buttons). None for
+/// recordings without it, whose clicks count as flips.
+fn after_click_state(e: &Event) -> Option<AfterClick> {
+    let value = ["checked", "aria-checked", "aria-pressed"]
+        .iter()
+        .find_map(|name| e.state.get(*name))?;
+    match value.as_str() {
+        "mixed" => Some(AfterClick::Mixed),
+        other => boolish(other).map(AfterClick::Ticked),
     }
 }
 
