@@ -9,6 +9,7 @@ mod capture_page;
 mod cmd;
 mod config;
 mod control;
+mod corrections;
 mod distributed;
 mod export;
 mod invoicing;

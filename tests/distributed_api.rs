@@ -477,3 +477,17 @@ fn a_key_restricted_to_suites_sees_only_them() {
         api_contract::a_key_restricted_to_suites_sees_only_them(&mut target);
     }
 }
+
+#[test]
+fn an_example_is_reviewed_corrected_and_re_synthesised() {
+    if let Some(mut target) = Distributed::start("reviewed") {
+        api_contract::an_example_is_reviewed_corrected_and_re_synthesised(&mut target);
+    }
+}
+
+#[test]
+fn daily_usage_covers_every_day_of_the_range() {
+    if let Some(mut target) = Distributed::start("daily_usage") {
+        api_contract::daily_usage_covers_every_day_of_the_range(&mut target);
+    }
+}

@@ -122,3 +122,89 @@ fn a_session_can_be_reviewed_through_events_screenshots_and_actions() {
 fn a_key_restricted_to_suites_sees_only_them() {
     api_contract::a_key_restricted_to_suites_sees_only_them(&mut Serve::start());
 }
+
+#[test]
+fn an_example_is_reviewed_corrected_and_re_synthesised() {
+    let mut serve = Serve::start();
+    let reviewed = api_contract::an_example_is_reviewed_corrected_and_re_synthesised(&mut serve);
+
+    // `tracepipe export --reviewed-only` over serve's objects: the reviewed
+    // Example alone, as its review re-synthesised it (the tables are flushed
+    // at shutdown).
+    serve.server.stop();
+    let out = tempfile::tempdir().expect("temp dir");
+    let objects = serve.dir.path().join("objects");
+    let export = std::process::Command::new(env!("CARGO_BIN_EXE_tracepipe"))
+        .args(["export", "--reviewed-only", "--from"])
+        .arg(&objects)
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("export");
+    assert!(
+        export.status.success(),
+        "export failed: {}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let lines = std::fs::read_to_string(out.path().join("train.jsonl")).expect("train split");
+    assert_eq!(lines.lines().count(), 1, "{lines}");
+    let line: serde_json::Value = serde_json::from_str(lines.trim_end()).expect("a JSON line");
+    let called: Vec<&str> = line["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .flat_map(|m| m["tool_calls"].as_array().into_iter().flatten())
+        .map(|c| c["function"]["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        called,
+        vec!["read_email", "list_email_labels", "delete_email"]
+    );
+    assert!(
+        lines.contains("18c2f0a1b2ffffff"),
+        "the corrected argument: {lines}"
+    );
+    // `tracepipe eval` reads the downloaded label file beside the recording:
+    // the classifier finds what it found before the review, so the corrected
+    // argument and the added call show as its mistakes.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::copy(
+        &reviewed.fixture,
+        dir.path().join("delete_message.trace.json.gz"),
+    )
+    .expect("copy the recording");
+    std::fs::write(
+        dir.path().join(&reviewed.file_name),
+        serde_json::to_vec_pretty(&reviewed.labels).expect("labels"),
+    )
+    .expect("write the labels");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tracepipe"))
+        .current_dir(api_contract::repo())
+        .args(["eval", "--verbose"])
+        .arg(dir.path())
+        .output()
+        .expect("eval");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "eval failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("delete_message: 3 expected, 2 emitted"),
+        "the label file's three calls against the two classified: {stdout}"
+    );
+    assert!(
+        stdout.contains("18c2f0a1b2ffffff"),
+        "the corrected argument is what eval expects: {stdout}"
+    );
+    assert!(
+        stdout.contains("missed list_email_labels {}"),
+        "the added call is expected: {stdout}"
+    );
+}
+
+#[test]
+fn daily_usage_covers_every_day_of_the_range() {
+    api_contract::daily_usage_covers_every_day_of_the_range(&mut Serve::start());
+}

@@ -26,7 +26,8 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::catalog::{
-    prune_empty, ActionToolMap, McpServer, ParameterType, Suite, TemplateError, Tool,
+    prune_empty, Action, ActionToolMap, ActionToolMapping, McpServer, ParameterType, Suite,
+    TemplateError, Tool,
 };
 use crate::model::{ClassifiedAction, ModelRef};
 use crate::validate::{CallError, ToolValidator, ValidateError, Violation};
@@ -338,6 +339,24 @@ pub struct PlannedCall<'c> {
     pub arguments: Value,
 }
 
+/// A tool call a reviewer settled on: a classified action as it was or as
+/// changed, or one they added. Reviewed calls are taken as they are: no
+/// confidence threshold applies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewedCall {
+    /// The suite action it stands for, when known; otherwise the action
+    /// mapped onto `tool`.
+    pub action: Option<String>,
+    pub tool: String,
+    pub arguments: Value,
+    pub confidence: f64,
+    pub low_confidence: bool,
+    /// Indices into `Session::events`.
+    pub evidence: Vec<usize>,
+    pub start_us: i64,
+    pub end_us: i64,
+}
+
 /// A Suite, its map onto one server, and that server's compiled schemas.
 #[derive(Debug)]
 pub struct Synthesizer<'c> {
@@ -595,6 +614,125 @@ impl<'c> Synthesizer<'c> {
                     index,
                     action: action.action.clone(),
                     tool,
+                    reason,
+                }),
+            }
+        }
+        Synthesis {
+            model: model.clone(),
+            model_configuration: model_configuration.clone(),
+            action_tool_map_id: self.map.id,
+            messages: conversation.messages,
+            tools: self.tool_definitions(),
+            records,
+            rejections,
+        }
+    }
+}
+
+impl<'c> Synthesizer<'c> {
+    /// The suite action a call of `tool` stands for: `preferred` when its
+    /// mapping is onto `tool`, else the first action mapped onto it.
+    pub fn action_for_tool(&self, tool: &str, preferred: Option<&str>) -> Option<&'c Action> {
+        let suite = self.suite;
+        let tool_id = self.tools.iter().find(|t| t.name == tool)?.id;
+        let onto_tool = |m: &&ActionToolMapping| m.tool_id == tool_id;
+        let preferred = preferred.and_then(|name| suite.action(name)).filter(|a| {
+            self.map
+                .mapping_for_action(a.id)
+                .is_some_and(|m| onto_tool(&m))
+        });
+        preferred.or_else(|| {
+            self.map
+                .tool_mappings
+                .iter()
+                .find(onto_tool)
+                .and_then(|m| suite.action_by_id(m.action_id))
+        })
+    }
+
+    /// Checks a call's arguments against its tool's input schema.
+    pub fn check_call(&self, tool: &str, arguments: &Value) -> Result<(), CallError> {
+        self.validator.validate(tool, arguments)
+    }
+
+    /// The instruction for one reviewed call: its action's template rendered
+    /// with the call's arguments read back through the mapping (a
+    /// transformed value reads as the call carries it, as in [`Self::plan`]).
+    fn plan_reviewed(&self, call: &ReviewedCall) -> Result<(String, String), RejectionReason> {
+        let def = self
+            .action_for_tool(&call.tool, call.action.as_deref())
+            .ok_or(RejectionReason::Unmapped)?;
+        let mapping = self
+            .map
+            .mapping_for_action(def.id)
+            .ok_or(RejectionReason::Unmapped)?;
+        let tool = self
+            .server
+            .tool_by_id(mapping.tool_id)
+            .ok_or(RejectionReason::Unmapped)?;
+        let mut values = Map::new();
+        for pm in &mapping.parameter_mappings {
+            let (Some(ap), Some(tp)) = (
+                def.parameter_by_id(pm.action_parameter_id),
+                tool.parameter_by_id(pm.tool_parameter_id),
+            ) else {
+                continue;
+            };
+            if let Some(v) = call.arguments.get(&tp.name) {
+                values.insert(ap.name.clone(), v.clone());
+            }
+        }
+        let instruction = def.template.render(&values).map_err(|e| match e {
+            TemplateError::Missing { placeholder } => RejectionReason::MissingValue { placeholder },
+            other => RejectionReason::MissingValue {
+                placeholder: other.to_string(),
+            },
+        })?;
+        match self.validator.validate(&tool.name, &call.arguments) {
+            Ok(()) => Ok((def.name.clone(), instruction)),
+            Err(CallError::Invalid { violations, .. }) => {
+                Err(RejectionReason::Schema { violations })
+            }
+            Err(CallError::UnknownTool { .. }) => Err(RejectionReason::Unmapped),
+        }
+    }
+
+    /// The conversation of reviewed calls, in the order given, built as
+    /// [`Self::synthesize`] builds one from classified actions: a call that
+    /// no longer validates is reported, never emitted.
+    pub fn synthesize_reviewed(
+        &self,
+        model: &ModelRef,
+        model_configuration: &Value,
+        calls: &[ReviewedCall],
+    ) -> Synthesis {
+        let mut conversation = Conversation::new(self.system_prompt());
+        let mut records = Vec::new();
+        let mut rejections = Vec::new();
+        for (index, call) in calls.iter().enumerate() {
+            match self.plan_reviewed(call) {
+                Ok((action, instruction)) => {
+                    let call_id =
+                        conversation.push_call(instruction.clone(), &call.tool, &call.arguments);
+                    records.push(ActionRecord {
+                        index,
+                        call_id,
+                        action,
+                        tool: call.tool.clone(),
+                        instruction,
+                        arguments: call.arguments.clone(),
+                        confidence: call.confidence,
+                        low_confidence: call.low_confidence,
+                        evidence: call.evidence.clone(),
+                        start_us: call.start_us,
+                        end_us: call.end_us,
+                    });
+                }
+                Err(reason) => rejections.push(Rejection {
+                    index,
+                    action: call.action.clone().unwrap_or_default(),
+                    tool: Some(call.tool.clone()),
                     reason,
                 }),
             }

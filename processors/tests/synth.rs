@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use serde_json::{json, Map, Value};
 use tracepipe_processors::catalog::Catalog;
 use tracepipe_processors::model::{ClassifiedAction, ModelProvider, ModelRef};
-use tracepipe_processors::synth::{synthesize, Message, RejectionReason, Synthesizer};
+use tracepipe_processors::synth::{
+    synthesize, Message, RejectionReason, ReviewedCall, Synthesis, Synthesizer,
+};
 
 fn catalog() -> Catalog {
     Catalog::load_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../catalog"))
@@ -364,4 +366,96 @@ fn messages_round_trip_through_serde() {
         let m: Message = serde_json::from_str(line).expect("a message");
         assert_eq!(serde_json::to_string(&m).expect("json"), line);
     }
+}
+
+/// The reviewed calls that confirm every call of `synthesis` as it is.
+fn confirmed(synthesis: &Synthesis) -> Vec<ReviewedCall> {
+    synthesis
+        .records
+        .iter()
+        .map(|r| ReviewedCall {
+            action: Some(r.action.clone()),
+            tool: r.tool.clone(),
+            arguments: r.arguments.clone(),
+            confidence: r.confidence,
+            low_confidence: r.low_confidence,
+            evidence: r.evidence.clone(),
+            start_us: r.start_us,
+            end_us: r.end_us,
+        })
+        .collect()
+}
+
+#[test]
+fn confirming_every_call_gives_back_the_same_conversation() {
+    with(|s| {
+        let config = json!({});
+        let original = s.synthesize(&model(), &config, &every_action());
+        assert!(original.rejections.is_empty(), "{:?}", original.rejections);
+        let reviewed = s.synthesize_reviewed(&model(), &config, &confirmed(&original));
+        assert_eq!(reviewed.rejections, Vec::new());
+        assert_eq!(reviewed.messages, original.messages);
+        assert_eq!(reviewed.records.len(), original.records.len());
+        for (a, b) in reviewed.records.iter().zip(&original.records) {
+            assert_eq!(
+                (&a.action, &a.tool, &a.instruction, &a.arguments),
+                (&b.action, &b.tool, &b.instruction, &b.arguments)
+            );
+        }
+    });
+}
+
+#[test]
+fn reviewed_calls_carry_changes_additions_and_report_what_breaks_the_schema() {
+    with(|s| {
+        let config = json!({});
+        let original = s.synthesize(
+            &model(),
+            &config,
+            &[action(
+                "send_email",
+                json!({"to": "alice@example.com", "subject": "Hi", "body": "Hello"}),
+            )],
+        );
+        let mut calls = confirmed(&original);
+        calls[0].arguments["to"] = json!(["bob@example.com"]);
+        // A missed label listing, with no action named: the action mapped onto
+        // the tool stands for it.
+        calls.push(ReviewedCall {
+            action: None,
+            tool: "list_email_labels".into(),
+            arguments: json!({}),
+            confidence: 1.0,
+            low_confidence: false,
+            evidence: Vec::new(),
+            start_us: 30,
+            end_us: 40,
+        });
+        // A call whose arguments no longer fit the tool.
+        calls.push(ReviewedCall {
+            arguments: json!({"to": "not a list"}),
+            ..calls[0].clone()
+        });
+        let reviewed = s.synthesize_reviewed(&model(), &config, &calls);
+        assert_eq!(reviewed.records.len(), 2);
+        assert_eq!(
+            reviewed.records[0].arguments["to"],
+            json!(["bob@example.com"])
+        );
+        assert!(
+            reviewed.records[0].instruction.contains("bob@example.com"),
+            "{}",
+            reviewed.records[0].instruction
+        );
+        assert_eq!(reviewed.records[1].action, "list_labels");
+        assert_eq!(reviewed.records[1].tool, "list_email_labels");
+        assert_eq!(reviewed.rejections.len(), 1);
+        assert_eq!(reviewed.rejections[0].index, 2);
+        assert!(matches!(
+            reviewed.rejections[0].reason,
+            RejectionReason::Schema { .. }
+        ));
+        assert!(s.check_call("send_email", &json!({"to": 3})).is_err());
+        assert!(s.action_for_tool("no_such_tool", None).is_none());
+    });
 }

@@ -62,6 +62,7 @@ fn pending(
         error: None,
         tool_calls: None,
         rejected_calls: None,
+        reviewed: false,
         created_at: now.clone(),
         updated_at: now,
     }
@@ -233,6 +234,8 @@ pub struct ListQuery {
     model_id: Option<Uuid>,
     /// only Examples in this state
     status: Option<Status>,
+    /// only Examples whose review is completed (true) or not (false)
+    reviewed: Option<bool>,
     /// 1-based page
     #[param(minimum = 1, maximum = 1_000_000, default = 1)]
     page: Option<u32>,
@@ -274,6 +277,7 @@ pub async fn list(
         suite_id,
         model_id: q.model_id,
         status: q.status,
+        reviewed: q.reviewed,
     };
     let user_id = caller.0.id;
     let (items, total) = state.control.list_examples(user_id, &filter, page).await?;

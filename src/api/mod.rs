@@ -9,6 +9,7 @@ pub mod auth;
 pub(crate) mod billing;
 mod catalog;
 pub mod catalog_store;
+pub mod corrections;
 pub mod error;
 mod examples;
 mod extract;
@@ -17,6 +18,7 @@ pub mod openapi;
 mod review;
 mod sessions;
 pub mod usage;
+pub mod usage_daily;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -120,6 +122,27 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/examples/{example_id}", get(examples::get))
         .route("/examples/{example_id}/messages", get(examples::messages))
         .route("/examples/{example_id}/actions", get(review::actions))
+        .route(
+            "/examples/{example_id}/review",
+            get(corrections::get_review),
+        )
+        .route(
+            "/examples/{example_id}/review/items",
+            post(corrections::post_item),
+        )
+        .route(
+            "/examples/{example_id}/review/items/{index}",
+            axum::routing::put(corrections::put_item),
+        )
+        .route(
+            "/examples/{example_id}/review/complete",
+            post(corrections::post_complete),
+        )
+        .route(
+            "/examples/{example_id}/review/labels",
+            get(corrections::get_labels),
+        )
+        .route("/review-queue", get(corrections::get_queue))
         .route("/models", get(examples::models))
         .route(
             "/suites",
@@ -182,6 +205,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             axum::routing::delete(account::revoke_key),
         )
         .route("/usage", get(usage::get))
+        .route("/usage/daily", get(usage_daily::get))
         .route("/invoices", get(billing::list_invoices))
         .route("/billing/payment-method", get(billing::payment_method))
         .route("/billing/setup", post(billing::setup))

@@ -18,7 +18,9 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
-use super::{account, billing, catalog, examples, review, sessions, usage};
+use super::{
+    account, billing, catalog, corrections, examples, review, sessions, usage, usage_daily,
+};
 
 /// The document, rendered once.
 pub fn document() -> &'static str {
@@ -60,6 +62,12 @@ const API_KEY_SCHEME: &str = "ApiKey";
         review::screenshots,
         review::screenshot,
         review::actions,
+        corrections::get_review,
+        corrections::put_item,
+        corrections::post_item,
+        corrections::post_complete,
+        corrections::get_labels,
+        corrections::get_queue,
         examples::create,
         examples::list,
         examples::get,
@@ -96,6 +104,7 @@ const API_KEY_SCHEME: &str = "ApiKey";
         account::list_keys,
         account::revoke_key,
         usage::get,
+        usage_daily::get,
         billing::list_invoices,
         billing::payment_method,
         billing::setup,
@@ -555,6 +564,6 @@ mod tests {
             }
         }
         // The router's routes (src/api/mod.rs), each with its methods.
-        assert_eq!(operations.len(), 49, "{operations:#?}");
+        assert_eq!(operations.len(), 56, "{operations:#?}");
     }
 }

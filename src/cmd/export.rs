@@ -47,6 +47,9 @@ pub struct ExportArgs {
     /// Leave out Examples with any action flagged low-confidence.
     #[arg(long)]
     drop_low_confidence: bool,
+    /// Only Examples a person reviewed, as their review re-synthesised them.
+    #[arg(long)]
+    reviewed_only: bool,
     /// Splits and their shares, assigned by a hash of the Example id.
     #[arg(long, value_name = "NAME=SHARE,…", default_value = "train=1")]
     split: String,
@@ -65,6 +68,7 @@ async fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         drop_low_confidence: args.drop_low_confidence,
         min_confidence: args.min_confidence,
         models: args.models.into_iter().collect(),
+        reviewed_only: args.reviewed_only,
         since: args.since.as_deref().map(parse_time).transpose()?,
         suites: args.suites.into_iter().collect(),
         until: args.until.as_deref().map(parse_time).transpose()?,

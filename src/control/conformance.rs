@@ -21,6 +21,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::reviews::{
+    DayCounts, Decision, Origin, QueueEntry, Review, ReviewItem, ReviewOutcome, ReviewState,
+};
 use super::{
     now, timestamp, ApiKey, CatalogFile, ControlPlane, ExampleFilter, ExampleRecord, NewUpload,
     Page, SessionRecord, Status, StoredCatalog, StoredObject, UploadOutcome, User,
@@ -60,6 +63,8 @@ macro_rules! each_conformance_test {
             existing_sessions_and_sessions_of_suite_span_users,
             catalog_is_replaced_whole_at_its_version,
             timestamps_are_rfc3339_utc_with_milliseconds,
+            reviews_record_decisions_until_completed,
+            the_review_queue_puts_low_confidence_first,
         );
     };
     (@tests $harness:ident; $($name:ident),* $(,)?) => {
@@ -160,6 +165,7 @@ fn new_example(session: &SessionRecord, model: Uuid, created_at: String) -> Exam
         error: None,
         tool_calls: None,
         rejected_calls: None,
+        reviewed: false,
         created_at: created_at.clone(),
         updated_at: created_at,
     }
@@ -834,6 +840,7 @@ pub async fn examples_are_listed_newest_first_with_filters(control: &dyn Control
                 model_id: Some(gpt),
                 status: Some(Status::Pending),
                 session_id: Some(in_gmail.id),
+                reviewed: Some(false),
             },
             Box::new(|e| e.suite_id == gmail && e.model_id == gpt && e.status == Status::Pending),
         ),
@@ -1287,4 +1294,459 @@ pub async fn usage_counts_what_the_period_holds(
     );
     assert_eq!(theirs.objects.len(), 1);
     assert!(theirs.tokens_by_model.is_empty());
+}
+
+// ------------------------------------------------------------------ reviews
+
+fn review_item(index: u32, start_ms: f64, confidence: Option<f64>, low: bool) -> ReviewItem {
+    ReviewItem {
+        index,
+        origin: Origin::Classified,
+        decision: Decision::Pending,
+        action: "send_email".into(),
+        tool: "send_email".into(),
+        arguments: json!({"to": ["a@example.com"], "subject": format!("item {index}")}),
+        confidence,
+        low_confidence: low,
+        start_ms,
+        end_ms: start_ms + 10.0,
+        evidence: vec![index, index + 1],
+    }
+}
+
+fn new_review(example: &ExampleRecord, items: Vec<ReviewItem>) -> Review {
+    Review {
+        example_id: example.id,
+        session_id: example.session_id,
+        user_id: example.user_id,
+        suite_id: example.suite_id,
+        state: ReviewState::Open,
+        items,
+        updated_at: None,
+    }
+}
+
+/// A review is stored once, keeps its items in time order, takes decisions
+/// and added items while open and belongs to its user; completing it marks
+/// the Example reviewed, and then it no longer changes.
+pub async fn reviews_record_decisions_until_completed(control: &dyn ControlPlane) {
+    let (a, _, _) = new_user(control, "a").await;
+    let (b, _, _) = new_user(control, "b").await;
+    let session = new_session(a.id, Uuid::new_v4(), at(0));
+    let example = new_example(&session, Uuid::new_v4(), at(1));
+    store(control, &session, Some(&example)).await;
+    assert_eq!(
+        control.get_review(a.id, example.id).await.expect("get"),
+        None
+    );
+
+    // Stored in index order; answered in time order.
+    let classified = vec![
+        review_item(0, 500.0, Some(0.9), false),
+        review_item(1, 100.0, Some(0.4), true),
+    ];
+    let review = new_review(&example, classified.clone());
+    control
+        .open_review(&review, &example.created_at)
+        .await
+        .expect("open_review");
+    // A second opening (another request racing) changes nothing.
+    control
+        .open_review(&new_review(&example, Vec::new()), &example.created_at)
+        .await
+        .expect("open_review again");
+    // Nor may anyone open a review of another user's Example.
+    let mut stolen = new_review(&example, Vec::new());
+    stolen.user_id = b.id;
+    control
+        .open_review(&stolen, &example.created_at)
+        .await
+        .expect("open_review of another's");
+    assert_eq!(
+        control.get_review(b.id, example.id).await.expect("get"),
+        None
+    );
+
+    let stored = control
+        .get_review(a.id, example.id)
+        .await
+        .expect("get")
+        .expect("the review");
+    assert_eq!(stored.state, ReviewState::Open);
+    assert_eq!(stored.updated_at, None, "never reviewed yet");
+    assert_eq!(stored.session_id, session.id);
+    assert_eq!(stored.suite_id, session.suite_id);
+    assert_eq!(
+        stored.items,
+        vec![classified[1].clone(), classified[0].clone()]
+    );
+
+    // A decision on an item.
+    let mut changed = classified[0].clone();
+    changed.decision = Decision::Changed;
+    changed.tool = "draft_email".into();
+    changed.arguments = json!({"to": ["b@example.com"]});
+    assert!(!control
+        .update_review_item(b.id, example.id, &changed)
+        .await
+        .expect("update by another user"));
+    let mut missing = changed.clone();
+    missing.index = 7;
+    assert!(!control
+        .update_review_item(a.id, example.id, &missing)
+        .await
+        .expect("update of no item"));
+    assert!(control
+        .update_review_item(a.id, example.id, &changed)
+        .await
+        .expect("update"));
+
+    // An added item takes the next index, whatever index it came with.
+    let mut added = review_item(0, 300.0, None, false);
+    added.origin = Origin::Added;
+    added.decision = Decision::Confirmed;
+    added.evidence = Vec::new();
+    assert_eq!(
+        control
+            .add_review_item(b.id, example.id, &added)
+            .await
+            .expect("add by another user"),
+        None
+    );
+    let stored_added = control
+        .add_review_item(a.id, example.id, &added)
+        .await
+        .expect("add")
+        .expect("an open review");
+    assert_eq!(stored_added.index, 2);
+    let reviewed = control
+        .get_review(a.id, example.id)
+        .await
+        .expect("get")
+        .expect("the review");
+    assert_eq!(
+        reviewed.items,
+        vec![classified[1].clone(), stored_added.clone(), changed.clone()]
+    );
+    let updated_at = reviewed.updated_at.expect("reviewed now");
+    assert_timestamp(&updated_at);
+
+    // Completing it.
+    let outcome = ReviewOutcome {
+        tool_calls: 2,
+        rejected_calls: 0,
+        messages_bytes: 321,
+    };
+    assert!(!control
+        .complete_review(b.id, example.id, &outcome)
+        .await
+        .expect("complete by another user"));
+    assert!(control
+        .complete_review(a.id, example.id, &outcome)
+        .await
+        .expect("complete"));
+    assert!(!control
+        .complete_review(a.id, example.id, &outcome)
+        .await
+        .expect("complete twice"));
+    let done = control
+        .get_example(a.id, example.id)
+        .await
+        .expect("get_example")
+        .expect("the example");
+    assert!(done.reviewed);
+    assert_eq!((done.tool_calls, done.rejected_calls), (Some(2), Some(0)));
+    let closed = control
+        .get_review(a.id, example.id)
+        .await
+        .expect("get")
+        .expect("the review");
+    assert_eq!(closed.state, ReviewState::Completed);
+    assert!(!control
+        .update_review_item(a.id, example.id, &classified[1])
+        .await
+        .expect("update after completion"));
+    assert_eq!(
+        control
+            .add_review_item(a.id, example.id, &added)
+            .await
+            .expect("add after completion"),
+        None
+    );
+
+    // Lists filter on the flag.
+    let other = new_example(&session, Uuid::new_v4(), at(2));
+    control
+        .insert_example(&other)
+        .await
+        .expect("insert_example");
+    for (flag, expected) in [(true, example.id), (false, other.id)] {
+        let filter = ExampleFilter {
+            reviewed: Some(flag),
+            ..ExampleFilter::default()
+        };
+        let (items, total) = control
+            .list_examples(a.id, &filter, page(1, 10))
+            .await
+            .expect("list_examples");
+        assert_eq!((ids(&items, |e| e.id), total), (vec![expected], 1));
+    }
+}
+
+/// The queue holds the pending items of the user's open reviews in their
+/// key's suites: low-confidence first, then the least confident, then the
+/// newest Example; decided items and completed reviews leave it.
+pub async fn the_review_queue_puts_low_confidence_first(control: &dyn ControlPlane) {
+    let (a, _, _) = new_user(control, "a").await;
+    let (b, _, _) = new_user(control, "b").await;
+    let (gmail, calendar) = (Uuid::new_v4(), Uuid::new_v4());
+    let older_session = new_session(a.id, gmail, at(0));
+    let older = new_example(&older_session, Uuid::new_v4(), at(1));
+    store(control, &older_session, Some(&older)).await;
+    let newer_session = new_session(a.id, calendar, at(10));
+    let newer = new_example(&newer_session, Uuid::new_v4(), at(11));
+    store(control, &newer_session, Some(&newer)).await;
+    let theirs_session = new_session(b.id, gmail, at(0));
+    let theirs = new_example(&theirs_session, Uuid::new_v4(), at(1));
+    store(control, &theirs_session, Some(&theirs)).await;
+
+    let open =
+        |example: &ExampleRecord, items| (new_review(example, items), example.created_at.clone());
+    for (review, created_at) in [
+        open(
+            &older,
+            vec![
+                review_item(0, 0.0, Some(0.95), false),
+                review_item(1, 10.0, Some(0.5), true),
+                review_item(2, 20.0, Some(0.8), false),
+            ],
+        ),
+        open(
+            &newer,
+            vec![
+                review_item(0, 0.0, Some(0.5), true),
+                review_item(1, 10.0, Some(0.2), true),
+                review_item(2, 20.0, Some(0.8), false),
+            ],
+        ),
+        open(&theirs, vec![review_item(0, 0.0, Some(0.1), true)]),
+    ] {
+        control
+            .open_review(&review, &created_at)
+            .await
+            .expect("open_review");
+    }
+    let order = |entries: &[QueueEntry]| -> Vec<(Uuid, u32)> {
+        entries.iter().map(|e| (e.example_id, e.index)).collect()
+    };
+    let queue = control
+        .review_queue(a.id, None, 0, 100)
+        .await
+        .expect("review_queue");
+    assert_eq!(
+        order(&queue),
+        vec![
+            (newer.id, 1),
+            (newer.id, 0),
+            (older.id, 1),
+            (newer.id, 2),
+            (older.id, 2),
+            (older.id, 0),
+        ]
+    );
+    let first = &queue[0];
+    assert_eq!(
+        (
+            first.session_id,
+            first.confidence,
+            first.low_confidence,
+            first.start_ms
+        ),
+        (newer_session.id, Some(0.2), true, 10.0)
+    );
+    // Pages from an offset.
+    let page_two = control
+        .review_queue(a.id, None, 2, 2)
+        .await
+        .expect("review_queue");
+    assert_eq!(order(&page_two), order(&queue[2..4]));
+    // A key for one suite sees that suite's.
+    let gmail_only = control
+        .review_queue(a.id, Some(&[gmail]), 0, 100)
+        .await
+        .expect("review_queue");
+    assert_eq!(
+        order(&gmail_only),
+        vec![(older.id, 1), (older.id, 2), (older.id, 0)]
+    );
+    // A decided item leaves; a completed review takes the rest with it.
+    let mut confirmed = review_item(1, 10.0, Some(0.2), true);
+    confirmed.decision = Decision::Confirmed;
+    assert!(control
+        .update_review_item(a.id, newer.id, &confirmed)
+        .await
+        .expect("update"));
+    let outcome = ReviewOutcome {
+        tool_calls: 3,
+        rejected_calls: 0,
+        messages_bytes: 1,
+    };
+    assert!(control
+        .complete_review(a.id, older.id, &outcome)
+        .await
+        .expect("complete"));
+    let left = control
+        .review_queue(a.id, None, 0, 100)
+        .await
+        .expect("review_queue");
+    assert_eq!(order(&left), vec![(newer.id, 0), (newer.id, 2)]);
+}
+
+/// Reviews start from the user's COMPLETED Examples that have none yet.
+pub async fn unreviewed_examples_are_completed_ones_without_a_review(
+    control: &dyn ControlPlane,
+    finish: &dyn FinishExample,
+) {
+    let (a, _, _) = new_user(control, "a").await;
+    let (b, _, _) = new_user(control, "b").await;
+    let (gmail, calendar) = (Uuid::new_v4(), Uuid::new_v4());
+    let done = Finished {
+        storage_path: "examples/x/messages.jsonl".into(),
+        tool_calls: 1,
+        rejected_calls: 0,
+        tokens: 0,
+        messages_bytes: 10,
+    };
+    let mut made = Vec::new();
+    for (user, suite, secs, finished) in [
+        (a.id, gmail, 0, true),
+        (a.id, calendar, 1, true),
+        (a.id, gmail, 2, false),
+        (a.id, gmail, 3, true),
+        (b.id, gmail, 4, true),
+    ] {
+        let session = new_session(user, suite, at(secs));
+        let example = new_example(&session, Uuid::new_v4(), at(secs));
+        store(control, &session, Some(&example)).await;
+        if finished {
+            finish.finish(example.id, &done).await;
+        }
+        made.push(example);
+    }
+    let found = control
+        .unreviewed_examples(a.id, None, 10)
+        .await
+        .expect("unreviewed_examples");
+    assert_eq!(
+        ids(&found, |e| e.id),
+        vec![made[3].id, made[1].id, made[0].id],
+        "newest first"
+    );
+    assert!(found.iter().all(|e| e.status == Status::Completed));
+    let limited = control
+        .unreviewed_examples(a.id, Some(&[gmail]), 1)
+        .await
+        .expect("unreviewed_examples");
+    assert_eq!(ids(&limited, |e| e.id), vec![made[3].id]);
+    control
+        .open_review(&new_review(&made[3], Vec::new()), &made[3].created_at)
+        .await
+        .expect("open_review");
+    let rest = control
+        .unreviewed_examples(a.id, Some(&[gmail]), 10)
+        .await
+        .expect("unreviewed_examples");
+    assert_eq!(ids(&rest, |e| e.id), vec![made[0].id]);
+}
+
+/// The daily series: uploads by the day they were made, Examples, tokens and
+/// conversation bytes by the day they completed, and what was stored before.
+pub async fn daily_usage_counts_each_day(control: &dyn ControlPlane, finish: &dyn FinishExample) {
+    let (a, _, _) = new_user(control, "a").await;
+    let (b, _, _) = new_user(control, "b").await;
+    let (gmail, calendar) = (Uuid::new_v4(), Uuid::new_v4());
+    let day = 24 * 3600;
+    let sized = |user, suite, secs, bytes| {
+        let mut s = new_session(user, suite, at(secs));
+        s.size_bytes = bytes;
+        s
+    };
+    let before = sized(a.id, gmail, -day, 7);
+    let first = sized(a.id, gmail, 0, 100);
+    let second = sized(a.id, calendar, 60, 1000);
+    let third = sized(a.id, gmail, 2 * day, 10);
+    let others = sized(b.id, gmail, 0, 99);
+    for s in [&before, &first, &second, &third, &others] {
+        store(control, s, None).await;
+    }
+    let (start, end) = (at(0), at(3 * day));
+    let rows = control
+        .daily_usage(a.id, None, &start, &end)
+        .await
+        .expect("daily_usage");
+    assert_eq!(rows.stored_before, 7);
+    let day_of = |secs: i64| at(secs)[..10].to_owned();
+    let counts = |date: String, sessions, bytes_added| DayCounts {
+        date,
+        sessions,
+        examples: 0,
+        tokens: 0,
+        bytes_added,
+    };
+    assert_eq!(
+        rows.days,
+        vec![counts(day_of(0), 2, 1100), counts(day_of(2 * day), 1, 10)]
+    );
+    let gmail_rows = control
+        .daily_usage(a.id, Some(gmail), &start, &end)
+        .await
+        .expect("daily_usage");
+    assert_eq!(
+        gmail_rows.days,
+        vec![counts(day_of(0), 1, 100), counts(day_of(2 * day), 1, 10)]
+    );
+
+    // Examples complete now, so they count today.
+    for tokens in [5, 6] {
+        let example = new_example(&first, Uuid::new_v4(), at(0));
+        control
+            .insert_example(&example)
+            .await
+            .expect("insert_example");
+        let done = Finished {
+            storage_path: "examples/x/messages.jsonl".into(),
+            tool_calls: 1,
+            rejected_calls: 0,
+            tokens,
+            messages_bytes: 3,
+        };
+        finish.finish(example.id, &done).await;
+    }
+    let today = timestamp(Utc::now())[..10].to_owned();
+    let window = (
+        timestamp(Utc::now() - Duration::hours(1)),
+        timestamp(Utc::now() + Duration::hours(1)),
+    );
+    let recent = control
+        .daily_usage(a.id, None, &window.0, &window.1)
+        .await
+        .expect("daily_usage");
+    assert_eq!(recent.stored_before, 7 + 100 + 1000 + 10);
+    let summed = recent.days.iter().fold(DayCounts::default(), |mut acc, d| {
+        assert!(d.date <= today, "{} is not today or just before", d.date);
+        acc.examples += d.examples;
+        acc.tokens += d.tokens;
+        acc.bytes_added += d.bytes_added;
+        acc.sessions += d.sessions;
+        acc
+    });
+    assert_eq!(
+        (
+            summed.sessions,
+            summed.examples,
+            summed.tokens,
+            summed.bytes_added
+        ),
+        (0, 2, 11, 6)
+    );
 }

@@ -15,6 +15,8 @@ pub mod billing_postgres;
 pub mod billing_sqlite;
 pub mod conformance;
 pub mod postgres;
+pub mod reviews;
+pub mod reviews_postgres;
 pub mod sqlite;
 
 use std::collections::HashSet;
@@ -22,6 +24,8 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use self::reviews::{DailyRows, QueueEntry, Review, ReviewItem, ReviewOutcome};
 
 /// What went wrong in the control plane. Callers decide what a client hears:
 /// [`ControlError::Unavailable`] is worth a retry, [`ControlError::StorageFull`]
@@ -194,6 +198,8 @@ pub struct ExampleRecord {
     /// Classified actions left out (unmapped, invalid), once COMPLETED.
     #[schema(required, minimum = 0)]
     pub rejected_calls: Option<i64>,
+    /// Re-synthesised from a completed review of its actions.
+    pub reviewed: bool,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -206,6 +212,7 @@ pub struct ExampleFilter {
     pub suite_id: Option<Uuid>,
     pub model_id: Option<Uuid>,
     pub status: Option<Status>,
+    pub reviewed: Option<bool>,
 }
 
 /// One stored catalog file: `kind` is `mcp_server`, `suite`, `map` or
@@ -337,4 +344,62 @@ pub trait ControlPlane: Send + Sync + 'static {
         start: &str,
         end: &str,
     ) -> ControlResult<UsageRows>;
+    /// The user's activity per UTC day between `start` and `end`
+    /// (timestamps as stored), and what they had stored before `start`.
+    async fn daily_usage(
+        &self,
+        user_id: Uuid,
+        suite_id: Option<Uuid>,
+        start: &str,
+        end: &str,
+    ) -> ControlResult<DailyRows>;
+
+    // ---------------------------------------------------------------- reviews
+    /// Stores `review` (of its user's Example, made at `example_created_at`)
+    /// unless the Example has one already.
+    async fn open_review(&self, review: &Review, example_created_at: &str) -> ControlResult<()>;
+    async fn get_review(&self, user_id: Uuid, example_id: Uuid) -> ControlResult<Option<Review>>;
+    /// Replaces item `item.index` of the user's open review; false when the
+    /// user has no open review with that item.
+    async fn update_review_item(
+        &self,
+        user_id: Uuid,
+        example_id: Uuid,
+        item: &ReviewItem,
+    ) -> ControlResult<bool>;
+    /// Adds `item` under the review's next index; the item as stored, or
+    /// None when the user has no open review of that Example.
+    async fn add_review_item(
+        &self,
+        user_id: Uuid,
+        example_id: Uuid,
+        item: &ReviewItem,
+    ) -> ControlResult<Option<ReviewItem>>;
+    /// Closes the user's open review and marks the Example reviewed with the
+    /// results of its re-synthesis, together; false when there is no open
+    /// review.
+    async fn complete_review(
+        &self,
+        user_id: Uuid,
+        example_id: Uuid,
+        outcome: &ReviewOutcome,
+    ) -> ControlResult<bool>;
+    /// Up to `limit` of the user's COMPLETED Examples in `suites` (None:
+    /// every suite) that have no review yet, newest first.
+    async fn unreviewed_examples(
+        &self,
+        user_id: Uuid,
+        suites: Option<&[Uuid]>,
+        limit: u32,
+    ) -> ControlResult<Vec<ExampleRecord>>;
+    /// The pending items of the user's open reviews in `suites`:
+    /// low-confidence first, then the least confident, then the newest
+    /// Example; `limit` from `offset`.
+    async fn review_queue(
+        &self,
+        user_id: Uuid,
+        suites: Option<&[Uuid]>,
+        offset: u64,
+        limit: u32,
+    ) -> ControlResult<Vec<QueueEntry>>;
 }

@@ -27,6 +27,7 @@ use tokio_postgres::types::FromSql;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
+use super::reviews::{DailyRows, QueueEntry, Review, ReviewItem, ReviewOutcome};
 use super::{
     timestamp, ApiKey, CatalogFile, ControlError, ControlPlane, ControlResult, ExampleError,
     ExampleFilter, ExampleRecord, KeyOwner, NewUpload, Page, SessionRecord, Status, StoredCatalog,
@@ -192,8 +193,11 @@ INSERT INTO catalog_version (version) VALUES (0);
 /// Step 3: the suites an API key may be used for (NULL: every suite).
 const STEP_3: &str = "ALTER TABLE api_keys ADD COLUMN suite_ids uuid[];";
 
+/// Step 4: reviews of Examples and their items (control/reviews_postgres.rs).
+use super::reviews_postgres::{self, STEP_4};
+
 /// The migration steps in order; step N is recorded as version N.
-const MIGRATIONS: &[&str] = &[STEP_1, STEP_2, STEP_3];
+const MIGRATIONS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4];
 
 /// The distributed deployment's control plane. Cloning shares the pool.
 #[derive(Clone)]
@@ -508,7 +512,7 @@ fn session_from_row(row: &Row) -> ControlResult<SessionRecord> {
 
 const EXAMPLE_COLUMNS: &str = "id, session_id, user_id, suite_id, model_id, action_tool_map_id, \
      model_configuration, storage_path, status, error_code, error_message, tool_calls, \
-     rejected_calls, created_at, updated_at";
+     rejected_calls, created_at, updated_at, reviewed";
 
 fn example_from_row(row: &Row) -> ControlResult<ExampleRecord> {
     let status: String = col(row, "status")?;
@@ -533,6 +537,7 @@ fn example_from_row(row: &Row) -> ControlResult<ExampleRecord> {
         rejected_calls: col(row, "rejected_calls")?,
         created_at: time_col(row, "created_at")?,
         updated_at: time_col(row, "updated_at")?,
+        reviewed: col(row, "reviewed")?,
     })
 }
 
@@ -883,14 +888,15 @@ impl ControlPlane for PostgresControlPlane {
         let (limit, offset) = page.limit_offset();
         let condition = "user_id = $1 AND ($2::uuid IS NULL OR session_id = $2)
              AND ($3::uuid IS NULL OR suite_id = $3) AND ($4::uuid IS NULL OR model_id = $4)
-             AND ($5::text IS NULL OR status = $5)";
+             AND ($5::text IS NULL OR status = $5)
+             AND ($6::boolean IS NULL OR reviewed = $6)";
         let status = filter.status.map(Status::as_str);
         let client = self.client().await?;
         let rows = client
             .query(
                 &format!(
                     "SELECT {EXAMPLE_COLUMNS} FROM examples WHERE {condition}
-                     ORDER BY created_at DESC, seq DESC LIMIT $6 OFFSET $7"
+                     ORDER BY created_at DESC, seq DESC LIMIT $7 OFFSET $8"
                 ),
                 &[
                     &user_id,
@@ -898,6 +904,7 @@ impl ControlPlane for PostgresControlPlane {
                     &filter.suite_id,
                     &filter.model_id,
                     &status,
+                    &filter.reviewed,
                     &limit,
                     &offset,
                 ],
@@ -916,6 +923,7 @@ impl ControlPlane for PostgresControlPlane {
                     &filter.suite_id,
                     &filter.model_id,
                     &status,
+                    &filter.reviewed,
                 ],
             )
             .await?;
@@ -1059,6 +1067,90 @@ impl ControlPlane for PostgresControlPlane {
                 })
                 .collect::<ControlResult<_>>()?,
         })
+    }
+
+    async fn daily_usage(
+        &self,
+        user_id: Uuid,
+        suite_id: Option<Uuid>,
+        start: &str,
+        end: &str,
+    ) -> ControlResult<DailyRows> {
+        reviews_postgres::daily_usage(&self.client().await?, user_id, suite_id, start, end).await
+    }
+
+    async fn open_review(&self, review: &Review, example_created_at: &str) -> ControlResult<()> {
+        reviews_postgres::open_review(&mut self.client().await?, review, example_created_at).await
+    }
+
+    async fn get_review(&self, user_id: Uuid, example_id: Uuid) -> ControlResult<Option<Review>> {
+        reviews_postgres::get_review(&self.client().await?, user_id, example_id).await
+    }
+
+    async fn update_review_item(
+        &self,
+        user_id: Uuid,
+        example_id: Uuid,
+        item: &ReviewItem,
+    ) -> ControlResult<bool> {
+        reviews_postgres::update_item(&mut self.client().await?, user_id, example_id, item).await
+    }
+
+    async fn add_review_item(
+        &self,
+        user_id: Uuid,
+        example_id: Uuid,
+        item: &ReviewItem,
+    ) -> ControlResult<Option<ReviewItem>> {
+        reviews_postgres::add_item(&mut self.client().await?, user_id, example_id, item).await
+    }
+
+    async fn complete_review(
+        &self,
+        user_id: Uuid,
+        example_id: Uuid,
+        outcome: &ReviewOutcome,
+    ) -> ControlResult<bool> {
+        reviews_postgres::complete_review(&mut self.client().await?, user_id, example_id, outcome)
+            .await
+    }
+
+    async fn unreviewed_examples(
+        &self,
+        user_id: Uuid,
+        suites: Option<&[Uuid]>,
+        limit: u32,
+    ) -> ControlResult<Vec<ExampleRecord>> {
+        let columns = EXAMPLE_COLUMNS
+            .split(',')
+            .map(|c| format!("e.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let suites: Option<Vec<Uuid>> = suites.map(<[Uuid]>::to_vec);
+        self.client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {columns} FROM examples e WHERE {}
+                     ORDER BY e.created_at DESC, e.seq DESC LIMIT $3",
+                    reviews_postgres::UNREVIEWED
+                ),
+                &[&user_id, &suites, &i64::from(limit)],
+            )
+            .await?
+            .iter()
+            .map(example_from_row)
+            .collect()
+    }
+
+    async fn review_queue(
+        &self,
+        user_id: Uuid,
+        suites: Option<&[Uuid]>,
+        offset: u64,
+        limit: u32,
+    ) -> ControlResult<Vec<QueueEntry>> {
+        reviews_postgres::review_queue(&self.client().await?, user_id, suites, offset, limit).await
     }
 }
 
@@ -1205,6 +1297,33 @@ pub(crate) mod tests {
         .await;
     }
 
+    #[tokio::test]
+    async fn unreviewed_examples_are_completed_ones_without_a_review() {
+        in_fresh_schema(|_, config| async move {
+            let control = PostgresControlPlane::connect(&config, None)
+                .await
+                .expect("connect");
+            conformance::unreviewed_examples_are_completed_ones_without_a_review(
+                &control,
+                &StatusConsumer(control.clone()),
+            )
+            .await;
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn daily_usage_counts_each_day() {
+        in_fresh_schema(|_, config| async move {
+            let control = PostgresControlPlane::connect(&config, None)
+                .await
+                .expect("connect");
+            conformance::daily_usage_counts_each_day(&control, &StatusConsumer(control.clone()))
+                .await;
+        })
+        .await;
+    }
+
     // ------------------------------------------------------------- fixtures
 
     async fn user(control: &PostgresControlPlane) -> User {
@@ -1262,6 +1381,7 @@ pub(crate) mod tests {
             error: None,
             tool_calls: None,
             rejected_calls: None,
+            reviewed: false,
             created_at: now.clone(),
             updated_at: now,
         };

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use async_trait::async_trait;
 use std::collections::HashSet;
 
+use super::reviews::{self, DailyRows, QueueEntry, Review, ReviewItem, ReviewOutcome};
 use super::{
     now, ApiKey, CatalogFile, ControlError, ControlPlane, ControlResult, ExampleError,
     ExampleFilter, ExampleRecord, KeyOwner, NewUpload, Page, SessionRecord, Status, StoredCatalog,
@@ -22,7 +23,7 @@ use super::{
 
 /// `PRAGMA user_version` of the schema this build writes. A database from a
 /// newer build is refused rather than misread.
-const SCHEMA_VERSION: i64 = 8;
+const SCHEMA_VERSION: i64 = 9;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE users (
@@ -170,6 +171,9 @@ CREATE TABLE billing_month_closes (
 /// NULL: every suite).
 const SCHEMA_V8: &str = "ALTER TABLE api_keys ADD COLUMN suite_ids TEXT;";
 
+/// Version 9: reviews of Examples and their items (control/reviews.rs).
+use super::reviews::SCHEMA_V9;
+
 /// The shared handle. Cloning is cheap.
 #[derive(Clone)]
 pub struct Db {
@@ -232,6 +236,7 @@ fn migrate(conn: &mut Connection) -> ControlResult<()> {
     // Each step runs once, in its own transaction, from the version found.
     let steps = [
         SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8,
+        SCHEMA_V9,
     ];
     for (to, step) in (1..).zip(steps) {
         if version < to {
@@ -553,7 +558,17 @@ pub fn sessions_of_suite(conn: &Connection, suite_id: Uuid) -> ControlResult<i64
 // ------------------------------------------------------------------- examples
 
 const EXAMPLE_COLUMNS: &str = "id, session_id, user_id, suite_id, model_id, action_tool_map_id, model_configuration, \
-     storage_path, status, error_code, error_message, tool_calls, rejected_calls, created_at, updated_at";
+     storage_path, status, error_code, error_message, tool_calls, rejected_calls, created_at, updated_at, \
+     reviewed";
+
+/// [`EXAMPLE_COLUMNS`] qualified by a table alias.
+fn prefixed_example_columns(alias: &str) -> String {
+    EXAMPLE_COLUMNS
+        .split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 fn example_from_row(r: &Row<'_>) -> rusqlite::Result<ExampleRecord> {
     let config: String = r.get(6)?;
@@ -583,6 +598,7 @@ fn example_from_row(r: &Row<'_>) -> rusqlite::Result<ExampleRecord> {
         rejected_calls: r.get(12)?,
         created_at: r.get(13)?,
         updated_at: r.get(14)?,
+        reviewed: r.get(15)?,
     })
 }
 
@@ -629,27 +645,29 @@ pub fn list_examples(
     let (limit, offset) = page.limit_offset();
     let condition =
         "user_id = ?1 AND (?2 IS NULL OR session_id = ?2) AND (?3 IS NULL OR suite_id = ?3)
-         AND (?4 IS NULL OR model_id = ?4) AND (?5 IS NULL OR status = ?5)";
+         AND (?4 IS NULL OR model_id = ?4) AND (?5 IS NULL OR status = ?5)
+         AND (?6 IS NULL OR reviewed = ?6)";
     let args = (
         user_id.to_string(),
         filter.session_id.map(|v| v.to_string()),
         filter.suite_id.map(|v| v.to_string()),
         filter.model_id.map(|v| v.to_string()),
         filter.status.map(Status::as_str),
+        filter.reviewed,
     );
     let mut stmt = conn.prepare(&format!(
         "SELECT {EXAMPLE_COLUMNS} FROM examples WHERE {condition}
-         ORDER BY created_at DESC, seq DESC LIMIT ?6 OFFSET ?7"
+         ORDER BY created_at DESC, seq DESC LIMIT ?7 OFFSET ?8"
     ))?;
     let items = stmt
         .query_map(
-            params![args.0, args.1, args.2, args.3, args.4, limit, offset],
+            params![args.0, args.1, args.2, args.3, args.4, args.5, limit, offset],
             example_from_row,
         )?
         .collect::<Result<Vec<_>, _>>()?;
     let total = conn.query_row(
         &format!("SELECT count(*) FROM examples WHERE {condition}"),
-        params![args.0, args.1, args.2, args.3, args.4],
+        params![args.0, args.1, args.2, args.3, args.4, args.5],
         |r| r.get(0),
     )?;
     Ok((items, total))
@@ -1081,6 +1099,104 @@ impl ControlPlane for SqliteControlPlane {
             .call(move |conn| usage(conn, user_id, suite_id, &start, &end))
             .await
     }
+
+    async fn daily_usage(
+        &self,
+        user_id: Uuid,
+        suite_id: Option<Uuid>,
+        start: &str,
+        end: &str,
+    ) -> ControlResult<DailyRows> {
+        let (start, end) = (start.to_owned(), end.to_owned());
+        self.db
+            .call(move |conn| reviews::daily_usage(conn, user_id, suite_id, &start, &end))
+            .await
+    }
+
+    async fn open_review(&self, review: &Review, example_created_at: &str) -> ControlResult<()> {
+        let (review, created_at) = (review.clone(), example_created_at.to_owned());
+        self.db
+            .call(move |conn| reviews::open_review(conn, &review, &created_at))
+            .await
+    }
+
+    async fn get_review(&self, user_id: Uuid, example_id: Uuid) -> ControlResult<Option<Review>> {
+        self.db
+            .call(move |conn| reviews::get_review(conn, user_id, example_id))
+            .await
+    }
+
+    async fn update_review_item(
+        &self,
+        user_id: Uuid,
+        example_id: Uuid,
+        item: &ReviewItem,
+    ) -> ControlResult<bool> {
+        let item = item.clone();
+        self.db
+            .call(move |conn| reviews::update_item(conn, user_id, example_id, &item))
+            .await
+    }
+
+    async fn add_review_item(
+        &self,
+        user_id: Uuid,
+        example_id: Uuid,
+        item: &ReviewItem,
+    ) -> ControlResult<Option<ReviewItem>> {
+        let item = item.clone();
+        self.db
+            .call(move |conn| reviews::add_item(conn, user_id, example_id, &item))
+            .await
+    }
+
+    async fn complete_review(
+        &self,
+        user_id: Uuid,
+        example_id: Uuid,
+        outcome: &ReviewOutcome,
+    ) -> ControlResult<bool> {
+        let outcome = outcome.clone();
+        self.db
+            .call(move |conn| reviews::complete_review(conn, user_id, example_id, &outcome))
+            .await
+    }
+
+    async fn unreviewed_examples(
+        &self,
+        user_id: Uuid,
+        suites: Option<&[Uuid]>,
+        limit: u32,
+    ) -> ControlResult<Vec<ExampleRecord>> {
+        let suites = suites.map(<[Uuid]>::to_vec);
+        self.db
+            .call(move |conn| {
+                reviews::unreviewed_examples(
+                    conn,
+                    user_id,
+                    suites.as_deref(),
+                    limit,
+                    &prefixed_example_columns("e"),
+                    example_from_row,
+                )
+            })
+            .await
+    }
+
+    async fn review_queue(
+        &self,
+        user_id: Uuid,
+        suites: Option<&[Uuid]>,
+        offset: u64,
+        limit: u32,
+    ) -> ControlResult<Vec<QueueEntry>> {
+        let suites = suites.map(<[Uuid]>::to_vec);
+        self.db
+            .call(move |conn| {
+                reviews::review_queue(conn, user_id, suites.as_deref(), offset, limit)
+            })
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -1319,5 +1435,20 @@ mod tests {
         let (_dir, db) = open();
         let control = SqliteControlPlane::new(db.clone());
         conformance::usage_counts_what_the_period_holds(&control, &Worker(db)).await;
+    }
+
+    #[tokio::test]
+    async fn unreviewed_examples_are_completed_ones_without_a_review() {
+        let (_dir, db) = open();
+        let control = SqliteControlPlane::new(db.clone());
+        conformance::unreviewed_examples_are_completed_ones_without_a_review(&control, &Worker(db))
+            .await;
+    }
+
+    #[tokio::test]
+    async fn daily_usage_counts_each_day() {
+        let (_dir, db) = open();
+        let control = SqliteControlPlane::new(db.clone());
+        conformance::daily_usage_counts_each_day(&control, &Worker(db)).await;
     }
 }

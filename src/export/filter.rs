@@ -48,6 +48,9 @@ pub struct Filters {
     pub min_confidence: Option<f64>,
     /// Model names (`model_name`).
     pub models: BTreeSet<String>,
+    /// Only Examples whose review was completed, with their reviewed
+    /// conversation (`examples/<id>/reviewed.jsonl`) in place of the table's.
+    pub reviewed_only: bool,
     /// Inclusive lower bound on `created_at`.
     pub since: Option<DateTime<Utc>>,
     pub suites: BTreeSet<String>,

@@ -411,11 +411,35 @@ async fn read_examples(
         let ids = read::strings(&batch, "example_id").map_err(column_error)?;
         let lines = read::strings(&batch, "training_line").map_err(column_error)?;
         for row in 0..batch.num_rows() {
-            run.example(&suite, ids.value(row), lines.value(row))
-                .await?;
+            let id = ids.value(row);
+            if run.options.filters.reviewed_only {
+                // Reviewed: the conversation its review re-synthesised.
+                if let Some(line) = reviewed_line(source, id).await? {
+                    run.example(&suite, id, &line).await?;
+                }
+            } else {
+                run.example(&suite, id, lines.value(row)).await?;
+            }
         }
     }
     Ok(())
+}
+
+/// The training line a completed review stored for Example `id`, if any.
+async fn reviewed_line(source: &Location, id: &str) -> Result<Option<String>, ExportError> {
+    let key = source
+        .prefix
+        .clone()
+        .join("examples")
+        .join(id)
+        .join(crate::corrections::REVIEWED_LINE_OBJECT);
+    let bytes = match source.store.get(&key).await {
+        Ok(got) => got.bytes().await?,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    // A line that is not text is one the checks reject, as any bad line.
+    Ok(Some(String::from_utf8_lossy(&bytes).trim_end().to_owned()))
 }
 
 async fn read_actions(

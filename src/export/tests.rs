@@ -536,3 +536,46 @@ async fn a_missing_table_is_an_empty_export() {
     assert_eq!(report.manifest.examples.exported, 0);
     assert_eq!(report.manifest.files["train.jsonl"].bytes, 0);
 }
+
+#[tokio::test]
+async fn reviewed_only_exports_the_reviewed_conversations() {
+    let source = memory_source().await;
+    // Example 2 was reviewed into another conversation (example 5's lines);
+    // a FAILED Example's stray review object is not a reason to export it.
+    for (i, line) in [(2, training_line(5)), (FAILED, training_line(6))] {
+        let key = source
+            .prefix
+            .clone()
+            .join("examples")
+            .join(example_id(i).as_str())
+            .join(crate::corrections::REVIEWED_LINE_OBJECT);
+        source
+            .store
+            .put(&key, format!("{line}\n").into())
+            .await
+            .expect("put");
+    }
+    let destination = Location {
+        store: memory(),
+        prefix: Path::from("out"),
+    };
+    let filters = Filters {
+        reviewed_only: true,
+        ..Filters::default()
+    };
+    let report = run(
+        &source,
+        &destination,
+        &options(filters, Format::OpenAi, "train=1"),
+    )
+    .await;
+    assert_eq!(
+        report.manifest.examples.exported, 1,
+        "{:?}",
+        report.manifest
+    );
+    assert_eq!(
+        exported(&destination, &report, Format::OpenAi).await,
+        BTreeSet::from([5])
+    );
+}

@@ -1301,3 +1301,440 @@ pub fn a_key_restricted_to_suites_sees_only_them(target: &mut dyn Target) {
         StatusCode::OK,
     );
 }
+
+/// What a review left behind for the checks only one deployment can make
+/// (`tracepipe eval` on the label file, in serve's test).
+pub struct Reviewed {
+    /// The recording that was reviewed.
+    pub fixture: PathBuf,
+    /// The label file as downloaded, and the name it came with.
+    pub labels: Value,
+    pub file_name: String,
+}
+
+/// Issue #13: an Example's review. It starts as the classified actions; a
+/// reviewer changes one argument (a change the tool's schema refuses is
+/// refused, naming the argument), adds a missed action and completes it: the
+/// Example is re-synthesised from the reviewed actions, flagged reviewed,
+/// and its label file has the reviewed calls in time order. Low-confidence
+/// actions head the queue; another user sees none of it.
+pub fn an_example_is_reviewed_corrected_and_re_synthesised(target: &mut dyn Target) -> Reviewed {
+    let server = target.api();
+    let admin = server.admin_key();
+    let suite = server.gmail(&admin);
+    let fixture = repo().join("tests/fixtures/recordings/delete_message.trace.json.gz");
+    let session = json_of(
+        server.upload(
+            &admin,
+            &suite,
+            "delete_message.trace.json.gz",
+            std::fs::read(&fixture).expect("fixture"),
+        ),
+        StatusCode::CREATED,
+    );
+    let session_id = session["id"].as_str().expect("id").to_owned();
+    let example_id = auto_example(&server, &admin, &session_id);
+    assert_eq!(
+        poll_example(&server, &admin, &example_id)["status"],
+        "COMPLETED"
+    );
+    let review_path = format!("/examples/{example_id}/review");
+
+    // Before anyone looks: the classified actions, pending, in time order.
+    let actions = json_of(
+        server
+            .get(&admin, &format!("/examples/{example_id}/actions"))
+            .send()
+            .expect("actions"),
+        StatusCode::OK,
+    );
+    let review = json_of(
+        server.get(&admin, &review_path).send().expect("review"),
+        StatusCode::OK,
+    );
+    assert_eq!(review["example_id"], example_id.as_str());
+    assert_eq!(review["session_id"], session_id.as_str());
+    assert_eq!(review["state"], "open");
+    assert!(review["updated_at"].is_null(), "{review}");
+    let items = review["items"].as_array().expect("items").clone();
+    let classified = actions["actions"].as_array().expect("actions");
+    assert_eq!(items.len(), classified.len());
+    assert!(items.len() >= 2, "the fixture has two actions: {review}");
+    for item in &items {
+        let index = item["index"].as_u64().expect("index") as usize;
+        let action = &classified[index];
+        assert_eq!(
+            (&item["tool"], &item["arguments"], &item["confidence"]),
+            (&action["tool"], &action["arguments"], &action["confidence"])
+        );
+        assert_eq!(
+            (&item["origin"], &item["decision"]),
+            (&json!("classified"), &json!("pending"))
+        );
+        assert!(item["low_confidence"].is_boolean() && item["end_ms"].is_number());
+    }
+    let starts: Vec<f64> = items
+        .iter()
+        .map(|i| i["start_ms"].as_f64().expect("start_ms"))
+        .collect();
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "time order");
+
+    // The queue: this Example's actions, low-confidence first, then the
+    // least confident.
+    let queue = json_of(
+        server
+            .get(&admin, "/review-queue?limit=200")
+            .send()
+            .expect("queue"),
+        StatusCode::OK,
+    );
+    let entries = queue["data"].as_array().expect("data");
+    let ours = entries
+        .iter()
+        .filter(|e| e["example_id"] == example_id.as_str())
+        .count();
+    assert_eq!(ours, items.len(), "{queue}");
+    // (0 for low-confidence, 1 otherwise; the confidence): never decreasing.
+    let keys: Vec<(u8, f64)> = entries
+        .iter()
+        .map(|e| {
+            (
+                u8::from(!e["low_confidence"].as_bool().expect("low_confidence")),
+                e["confidence"].as_f64().unwrap_or(f64::MAX),
+            )
+        })
+        .collect();
+    assert!(
+        keys.windows(2)
+            .all(|w| w[0].0 < w[1].0 || (w[0].0 == w[1].0 && w[0].1 <= w[1].1)),
+        "low-confidence first, then the least confident: {queue}"
+    );
+    let paged = json_of(
+        server
+            .get(&admin, "/review-queue?limit=1")
+            .send()
+            .expect("queue"),
+        StatusCode::OK,
+    );
+    assert_eq!(paged["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(paged["next_cursor"], 1, "{paged}");
+
+    // The first action is read_email: a wrong id is corrected; a value its
+    // schema refuses, and a tool the map does not call, are refused.
+    let first = &items[0];
+    assert_eq!(first["tool"], "read_email", "{first}");
+    let item_path = format!("{review_path}/items/{}", first["index"]);
+    let put = |body: Value| {
+        server
+            .client
+            .put(format!("{}{item_path}", server.base))
+            .header("X-API-Key", &admin)
+            .json(&body)
+            .send()
+            .expect("put item")
+    };
+    let refused = error_of(
+        put(json!({"decision": "changed", "arguments": {"messageId": 5}})),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert_eq!(
+        (&refused["code"], &refused["field"]),
+        (&json!("validation_error"), &json!("arguments/messageId")),
+        "{refused}"
+    );
+    let refused = error_of(
+        put(json!({"decision": "changed", "tool": "no_such_tool"})),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert_eq!(refused["field"], "tool", "{refused}");
+    let corrected_id = "18c2f0a1b2ffffff";
+    let changed = json_of(
+        put(json!({"decision": "changed", "arguments": {"messageId": corrected_id}})),
+        StatusCode::OK,
+    );
+    assert_eq!(
+        (
+            &changed["decision"],
+            &changed["arguments"],
+            &changed["index"]
+        ),
+        (
+            &json!("changed"),
+            &json!({"messageId": corrected_id}),
+            &first["index"]
+        )
+    );
+    let confirmed = server
+        .client
+        .put(format!(
+            "{}{review_path}/items/{}",
+            server.base, items[1]["index"]
+        ))
+        .header("X-API-Key", &admin)
+        .json(&json!({"decision": "confirmed"}))
+        .send()
+        .expect("confirm");
+    assert_eq!(json_of(confirmed, StatusCode::OK)["decision"], "confirmed");
+    let missing = error_of(
+        server
+            .client
+            .put(format!("{}{review_path}/items/999", server.base))
+            .header("X-API-Key", &admin)
+            .json(&json!({"decision": "confirmed"}))
+            .send()
+            .expect("no such item"),
+        StatusCode::NOT_FOUND,
+    );
+    assert_eq!(missing["field"], "index");
+
+    // A missed label listing between the two actions.
+    assert!(
+        starts[0] < starts[1],
+        "two actions at two times: {starts:?}"
+    );
+    let between = (starts[0] + starts[1]) / 2.0;
+    let added = json_of(
+        server
+            .post(&admin, &format!("{review_path}/items"))
+            .json(&json!({
+                "tool": "list_email_labels",
+                "arguments": {},
+                "start_ms": between,
+                "end_ms": between,
+            }))
+            .send()
+            .expect("add"),
+        StatusCode::CREATED,
+    );
+    assert_eq!(
+        (&added["origin"], &added["index"], &added["action"]),
+        (&json!("added"), &json!(items.len()), &json!("list_labels")),
+        "{added}"
+    );
+    let backwards = error_of(
+        server
+            .post(&admin, &format!("{review_path}/items"))
+            .json(
+                &json!({"tool": "list_email_labels", "arguments": {}, "start_ms": 5, "end_ms": 1}),
+            )
+            .send()
+            .expect("add"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
+    assert_eq!(backwards["field"], "end_ms");
+
+    // Another user sees none of it.
+    let created = json_of(
+        server
+            .post(&admin, "/users")
+            .json(&json!({ "display_name": "Reviewer elsewhere" }))
+            .send()
+            .expect("create user"),
+        StatusCode::CREATED,
+    );
+    let other = created["api_key"]["key"].as_str().expect("key").to_owned();
+    for path in [review_path.clone(), format!("{review_path}/labels")] {
+        error_of(
+            server.get(&other, &path).send().expect("other"),
+            StatusCode::NOT_FOUND,
+        );
+    }
+    error_of(
+        server
+            .post(&other, &format!("{review_path}/complete"))
+            .send()
+            .expect("other"),
+        StatusCode::NOT_FOUND,
+    );
+    let theirs = json_of(
+        server.get(&other, "/review-queue").send().expect("queue"),
+        StatusCode::OK,
+    );
+    assert_eq!(theirs["data"], json!([]), "{theirs}");
+
+    // The review now: decided, the added action in its place.
+    let review = json_of(
+        server.get(&admin, &review_path).send().expect("review"),
+        StatusCode::OK,
+    );
+    assert!(review["updated_at"].is_string(), "{review}");
+    let tools: Vec<&str> = review["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["tool"].as_str().expect("tool"))
+        .collect();
+    assert_eq!(
+        tools,
+        vec!["read_email", "list_email_labels", "delete_email"]
+    );
+
+    // The label file: the reviewed calls in time order, as an attachment.
+    let response = server
+        .get(&admin, &format!("{review_path}/labels"))
+        .send()
+        .expect("labels");
+    let disposition = response.headers()[reqwest::header::CONTENT_DISPOSITION]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_eq!(
+        disposition,
+        "attachment; filename=\"delete_message.expected.json\""
+    );
+    let labels = json_of(response, StatusCode::OK);
+    let expected_calls = json!([
+        {"name": "read_email", "arguments": {"messageId": corrected_id}},
+        {"name": "list_email_labels", "arguments": {}},
+        {"name": "delete_email", "arguments": items[1]["arguments"]},
+    ]);
+    assert_eq!(labels["tool_calls"], expected_calls, "{labels}");
+    assert_eq!(
+        (&labels["scenario"], &labels["suite"]),
+        (&json!("delete_message"), &json!("gmail"))
+    );
+
+    // Completing it re-synthesises the Example from the reviewed actions.
+    let done = json_of(
+        server
+            .post(&admin, &format!("{review_path}/complete"))
+            .send()
+            .expect("complete"),
+        StatusCode::OK,
+    );
+    assert_eq!(
+        (&done["reviewed"], &done["tool_calls"]),
+        (&json!(true), &json!(3)),
+        "{done}"
+    );
+    let messages = server
+        .get(&admin, &format!("/examples/{example_id}/messages"))
+        .send()
+        .expect("messages")
+        .text()
+        .expect("text");
+    let calls: Vec<Value> = tool_calls(&messages)
+        .into_iter()
+        .map(|(name, arguments)| json!({"name": name, "arguments": arguments}))
+        .collect();
+    assert_eq!(Value::Array(calls), expected_calls, "{messages}");
+    let actions = json_of(
+        server
+            .get(&admin, &format!("/examples/{example_id}/actions"))
+            .send()
+            .expect("actions"),
+        StatusCode::OK,
+    );
+    assert_eq!(
+        actions["actions"].as_array().map(Vec::len),
+        Some(3),
+        "{actions}"
+    );
+    for (flag, listed) in [(true, true), (false, false)] {
+        let list = json_of(
+            server
+                .get(
+                    &admin,
+                    &format!("/examples?reviewed={flag}&session_id={session_id}"),
+                )
+                .send()
+                .expect("list"),
+            StatusCode::OK,
+        );
+        assert_eq!(list["total"] == 1, listed, "reviewed={flag}: {list}");
+    }
+    // A completed review no longer changes, and leaves the queue.
+    let again = error_of(
+        server
+            .post(&admin, &format!("{review_path}/complete"))
+            .send()
+            .expect("complete again"),
+        StatusCode::CONFLICT,
+    );
+    assert_eq!(again["code"], "review_completed");
+    error_of(put(json!({"decision": "deleted"})), StatusCode::CONFLICT);
+    let queue = json_of(
+        server
+            .get(&admin, "/review-queue?limit=200")
+            .send()
+            .expect("queue"),
+        StatusCode::OK,
+    );
+    assert!(
+        queue["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .all(|e| e["example_id"] != example_id.as_str()),
+        "{queue}"
+    );
+    let review = json_of(
+        server.get(&admin, &review_path).send().expect("review"),
+        StatusCode::OK,
+    );
+    assert_eq!(review["state"], "completed");
+
+    Reviewed {
+        fixture,
+        labels,
+        file_name: "delete_message.expected.json".into(),
+    }
+}
+
+/// Issue #13: the daily usage series has every day of the range, today's
+/// uploads counted, and refuses a range too long or backwards.
+pub fn daily_usage_covers_every_day_of_the_range(target: &mut dyn Target) {
+    let server = target.api();
+    let admin = server.admin_key();
+    let suite = server.gmail(&admin);
+    let fixture =
+        std::fs::read(repo().join("tests/fixtures/recordings/create_label.trace.json.gz"))
+            .expect("fixture");
+    let session = json_of(
+        server.upload(&admin, &suite, "create_label.trace.json.gz", fixture),
+        StatusCode::CREATED,
+    );
+    let example_id = auto_example(&server, &admin, session["id"].as_str().expect("id"));
+    poll_example(&server, &admin, &example_id);
+    let today = session["created_at"].as_str().expect("created_at")[..10].to_owned();
+    let daily = json_of(
+        server.get(&admin, "/usage/daily").send().expect("daily"),
+        StatusCode::OK,
+    );
+    let days = daily["days"].as_array().expect("days");
+    assert_eq!(days.len(), 30, "the last 30 days by default: {daily}");
+    assert_eq!(daily["to"], today.as_str());
+    let last = days.last().expect("today");
+    assert_eq!(last["date"], today.as_str());
+    assert!(last["sessions"].as_i64().expect("sessions") >= 1, "{last}");
+    assert!(last["examples"].as_i64().expect("examples") >= 1, "{last}");
+    assert!(last["storage_bytes"].as_i64().expect("bytes") > 0, "{last}");
+    assert!(days.iter().all(|d| d["tokens"].is_i64()));
+    let dates: Vec<&str> = days
+        .iter()
+        .map(|d| d["date"].as_str().expect("date"))
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] < w[1]), "in order: {dates:?}");
+
+    let one = json_of(
+        server
+            .get(&admin, &format!("/usage/daily?from={today}&to={today}"))
+            .send()
+            .expect("daily"),
+        StatusCode::OK,
+    );
+    assert_eq!(one["days"].as_array().map(Vec::len), Some(1), "{one}");
+    for (query, code) in [
+        ("from=2020-01-01&to=2026-01-01", "range_too_long"),
+        ("from=2026-02-01&to=2026-01-01", "invalid_query"),
+    ] {
+        let error = error_of(
+            server
+                .get(&admin, &format!("/usage/daily?{query}"))
+                .send()
+                .expect("daily"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+        assert_eq!(error["code"], code, "{query}");
+    }
+}
