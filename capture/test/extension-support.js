@@ -151,4 +151,4 @@ async function exampleToolCalls(serve, sessionId) {
   throw new Error(`no completed Example for session ${sessionId} within 60 s`);
 }
 
-module.exports = { ARTIFACTS, EXTENSION_ID, downloadExtension, ROOT, apiGet, exampleToolCalls, freePort, launchWithExtension, openPopup, startServe };
+module.exports = { ARTIFACTS, EXTENSION_ID, downloadExtension, ROOT, apiGet, exampleToolCalls, freePort, launchWithExtension, openPopup, startServe, tracepipeBinary };
