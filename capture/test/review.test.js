@@ -215,7 +215,15 @@ describe("reviewing a recording: corrections, the label file, eval", () => {
     assert.deepEqual(shown, ["read_email", "list_email_labels", "delete_email"]);
     assert.match(await page.locator("#new-chat").textContent(), new RegExp(CORRECTED_ID));
     assert.equal(await page.getByRole("button", { name: "Confirm", exact: true }).count(), 0, "a completed review no longer changes");
+    assert.equal(await page.getByRole("heading", { name: "Conversation before the review" }).count(), 1);
     await checkPage("review-completed");
+    // Opened again: the reviewed actions, the review closed.
+    await go(`/sessions/${env.sessionId}?example=${env.exampleId}`);
+    await page.locator('#review-work[data-ready="true"]').waitFor();
+    assert.deepEqual(await page.locator("#action-list button.action .tool").allTextContents(), ["read_email", "list_email_labels", "delete_email"]);
+    assert.equal(await page.locator("#add-form").isVisible(), false);
+    assert.equal(await page.getByRole("button", { name: "Complete review" }).count(), 0);
+    await checkPage("review-reopened");
     // (a) the Example's messages, as the API serves them.
     const calls = toolCalls(await (await api(`/examples/${env.exampleId}/messages`)).text());
     assert.deepEqual(calls.map((c) => c.name), ["read_email", "list_email_labels", "delete_email"]);

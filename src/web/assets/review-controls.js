@@ -18,6 +18,10 @@
   const stateLine = $('review-state');
   const announce = $('announce');
   const review = { state: 'open', items: [] };
+  // Completed on this page: the actions shown are still the classified ones
+  // the decisions were made on. A review completed before the page loaded
+  // shows the reviewed actions instead, which no decision indexes.
+  let completedHere = false;
 
   const DECISIONS = {
     pending: 'Not reviewed',
@@ -225,15 +229,23 @@
       ? `Review open: ${decided} of ${classified.length} actions decided, ${added} added.`
       : 'Review completed: the conversation was re-synthesised from the reviewed actions.';
     work.dataset.reviewState = review.state;
-    document.querySelectorAll('.review-controls[data-action-index]').forEach((box) => {
-      const item = classified.find((c) => c.index === Number(box.dataset.actionIndex));
-      renderControls(box, item);
-    });
-    classified.forEach(markList);
-    renderAdded();
     const open = review.state === 'open';
-    $('add-form').querySelectorAll('input, select, textarea, button').forEach((c) => { c.disabled = !open; });
-    $('complete-review').disabled = !open;
+    if (open || completedHere) {
+      document.querySelectorAll('.review-controls[data-action-index]').forEach((box) => {
+        const item = classified.find((c) => c.index === Number(box.dataset.actionIndex));
+        renderControls(box, item);
+      });
+      classified.forEach(markList);
+    } else {
+      document.querySelectorAll('.review-controls[data-action-index]').forEach((box) => {
+        box.replaceChildren(el('p', { class: 'review-status' }, el('span', { class: 'badge decision decision-confirmed', text: '✓ Reviewed' }), ' This is the action as the review left it.'));
+      });
+    }
+    renderAdded();
+    $('add-form').closest('.review-add').hidden = !open;
+    $('complete-review').hidden = !open;
+    $('complete-help').hidden = !open;
+    if (!open) $('chat-title').textContent = completedHere ? 'Conversation before the review' : 'Conversation (reviewed)';
   }
 
   async function load() {
@@ -322,6 +334,7 @@
     button.disabled = true;
     try {
       await send('POST', `${api}/complete`);
+      completedHere = true;
       await load();
       const response = await fetch(`/v1/examples/${exampleId}/messages`);
       if (!response.ok) throw new Error(`the new conversation: ${response.status}`);
