@@ -31,7 +31,7 @@ use crate::corrections::{
 };
 use crate::review::{self as timeline, actions_json, ACTIONS_OBJECT};
 use tracepipe_processors::catalog::Catalog;
-use tracepipe_processors::synth::Synthesizer;
+use tracepipe_processors::synth::{Synthesizer, ToolDefinition};
 use tracepipe_processors::validate::CallError;
 
 /// Where the classification is kept once a review replaces `actions.json`,
@@ -162,6 +162,17 @@ fn parts<'c>(catalog: &'c Catalog, example: &ExampleRecord) -> ApiResult<Synthes
         .ok_or_else(|| gone("MCP server"))?;
     Synthesizer::new(suite, map, server)
         .map_err(|e| ServiceError::Corrupt(format!("the catalog's map {}: {e}", map.id)).into())
+}
+
+/// The tools a reviewer may call instead of, or add beside, the classified
+/// actions of `example`: those its map calls, with their input schemas.
+pub fn tool_definitions(
+    state: &ApiState,
+    example: &ExampleRecord,
+) -> ApiResult<Vec<ToolDefinition>> {
+    let snapshot = state.catalog.snapshot();
+    let synth = parts(&snapshot.catalog, example)?;
+    Ok(synth.tool_definitions())
 }
 
 /// Checks calls against the tools the Example's map calls.

@@ -41,6 +41,10 @@ pub const SIGNED_IN_NAV: &[NavItem] = &[
         label: "Examples",
     },
     NavItem {
+        path: "/review",
+        label: "Review queue",
+    },
+    NavItem {
         path: "/quickstart",
         label: "Quickstart",
     },

@@ -19,7 +19,6 @@ mod account;
 mod auth;
 mod billing;
 mod console;
-mod daily_usage;
 mod keys;
 pub mod layout;
 mod pages;

@@ -23,18 +23,23 @@ use object_store::path::Path as ObjectPath;
 use object_store::ObjectStoreExt;
 use serde::Deserialize;
 use serde_json::Value;
+use tracepipe_processors::synth::ToolDefinition;
 use uuid::Uuid;
 
 use super::console::{human_bytes, session_title, short_time, status_badge, suite_name};
 use super::layout::Page;
 use super::{WebError, WebUser};
-use crate::api::ApiState;
+use crate::api::{corrections, ApiState};
 use crate::control::{ExampleFilter, ExampleRecord, Page as ListPage, SessionRecord, Status};
 use crate::pipeline::SESSION_OBJECT;
 use crate::review::{self, ActionView, PageQuery, ACTIONS_OBJECT, MAX_EVENTS_LIMIT};
 
 const REVIEW_JS_ROUTE: &str = "/static/console/review.js";
 const REVIEW_JS: &str = include_str!("assets/review.js");
+const CONTROLS_JS_ROUTE: &str = "/static/console/review-controls.js";
+const CONTROLS_JS: &str = include_str!("assets/review-controls.js");
+const QUEUE_JS_ROUTE: &str = "/static/console/review-queue.js";
+const QUEUE_JS: &str = include_str!("assets/review-queue.js");
 /// Examples of one session the page offers to switch between.
 const EXAMPLES_SHOWN: u32 = 20;
 /// Evidence indices handed to the script per action; an action's evidence
@@ -51,6 +56,15 @@ pub fn routes() -> Router<Arc<ApiState>> {
         .route(
             REVIEW_JS_ROUTE,
             get(|| async { super::asset("text/javascript; charset=utf-8", REVIEW_JS) }),
+        )
+        .route("/review", get(queue_page))
+        .route(
+            CONTROLS_JS_ROUTE,
+            get(|| async { super::asset("text/javascript; charset=utf-8", CONTROLS_JS) }),
+        )
+        .route(
+            QUEUE_JS_ROUTE,
+            get(|| async { super::asset("text/javascript; charset=utf-8", QUEUE_JS) }),
         )
 }
 
@@ -367,6 +381,93 @@ fn actions_panel(
     }
 }
 
+/// The review of a COMPLETED Example: its state and the added actions (the
+/// script fills them in from `GET /v1/examples/{id}/review`), the form that
+/// adds a missed action over a time range, completing the review, and the
+/// label file. `tools` are what its map calls: the choices of every tool
+/// select, their input schemas a template for the arguments.
+fn review_work(example: &ExampleRecord, tools: &[ToolDefinition]) -> Markup {
+    let schemas: serde_json::Map<String, Value> = tools
+        .iter()
+        .map(|t| (t.function.name.clone(), t.function.parameters.clone()))
+        .collect();
+    html! {
+        section class="review-work" id="review-work" aria-labelledby="review-title"
+            data-example-id=(example.id)
+            data-tools=(Value::Object(schemas)) {
+            h2 id="review-title" { "Review" }
+            p id="review-state" role="status" { "Loading the review…" }
+            div class="review-add" {
+                h3 id="add-title" { "Add a missed action" }
+                p class="hint" id="add-help" {
+                    "Set the time range: move the time (the slider above, or a screenshot) to where the action starts and choose "
+                    em { "Mark start" } ", then to its end and choose " em { "Mark end" } ", or type the seconds. Then pick the tool and its arguments."
+                }
+                form id="add-form" class="review-form" aria-labelledby="add-title" aria-describedby="add-help" novalidate {
+                    div class="range" {
+                        label for="add-start" { "From (s)" }
+                        input type="number" id="add-start" name="start" min="0" step="0.001" required;
+                        button type="button" class="secondary" id="mark-start" { "Mark start" }
+                        label for="add-end" { "To (s)" }
+                        input type="number" id="add-end" name="end" min="0" step="0.001" required;
+                        button type="button" class="secondary" id="mark-end" { "Mark end" }
+                    }
+                    label for="add-tool" { "Tool" }
+                    select id="add-tool" name="tool" {
+                        @for tool in tools { option value=(tool.function.name) { (tool.function.name) } }
+                    }
+                    label for="add-arguments" { "Arguments (JSON)" }
+                    textarea id="add-arguments" name="arguments" rows="4" spellcheck="false" aria-describedby="add-error" { "{}" }
+                    p class="field-error" id="add-error" role="alert" hidden {}
+                    button type="submit" { "Add action" }
+                }
+            }
+            h3 id="added-title" { "Added actions" }
+            ol class="added-list" id="added-list" aria-labelledby="added-title" {}
+            p class="hint" id="added-none" { "None yet." }
+            div class="actions" {
+                button type="button" id="complete-review" aria-describedby="complete-help" { "Complete review" }
+                a class="button secondary" id="labels-download"
+                    href=(format!("/v1/examples/{}/review/labels", example.id))
+                    download { "Download label file (.expected.json)" }
+            }
+            p class="hint" id="complete-help" { "Completing re-synthesises the conversation from the reviewed actions; the review then no longer changes." }
+            div class="new-conversation" id="new-conversation" hidden {
+                h3 id="new-chat-title" tabindex="-1" { "Conversation after the review" }
+                ol class="chat" id="new-chat" tabindex="0" aria-labelledby="new-chat-title" {}
+            }
+        }
+    }
+}
+
+/// `GET /review`: the signed-in user's review queue, low-confidence actions
+/// first; the script pages through `GET /v1/review-queue`.
+pub async fn queue_page(user: WebUser) -> Result<Response, WebError> {
+    let page = Page {
+        title: "Review queue",
+        path: "/review",
+        user: Some(&user),
+    };
+    Ok(page.render(html! {
+        h1 { "Review queue" }
+        p { "Actions waiting for review across your sessions: the ones the classifier flagged as low-confidence first, then the least confident." }
+        table class="list" id="review-queue" {
+            caption class="visually-hidden" { "Actions waiting for review" }
+            thead { tr {
+                th scope="col" { "Action" }
+                th scope="col" { "Tool" }
+                th scope="col" { "Confidence" }
+                th scope="col" { "Time" }
+                th scope="col" { "Review" }
+            } }
+            tbody id="queue-rows" {}
+        }
+        p id="queue-status" role="status" { "Loading the queue…" }
+        button type="button" class="secondary" id="queue-more" hidden { "More" }
+        script src=(QUEUE_JS_ROUTE) defer {}
+    }))
+}
+
 async fn read_object(state: &ApiState, key: &str) -> Result<Option<bytes::Bytes>, WebError> {
     let path = ObjectPath::parse(key).map_err(|e| WebError::Internal(format!("{key}: {e}")))?;
     match state.objects.get(&path).await {
@@ -539,6 +640,14 @@ pub async fn show(
             div class="review-grid" {
                 (actions_panel(actions, &places, calls_total))
             }
+            @if let Some(e) = example.filter(|e| e.status == Status::Completed && !actions.is_empty()) {
+                @match corrections::tool_definitions(&state, e) {
+                    Ok(tools) => { (review_work(e, &tools)) }
+                    Err(error) => {
+                        p class="notice" role="status" { "This Example cannot be reviewed: " (error.message) }
+                    }
+                }
+            }
             div class="review-grid" {
                 section class="transcript" aria-labelledby="transcript-title" {
                     h2 id="transcript-title" { "Browser transcript" }
@@ -561,6 +670,7 @@ pub async fn show(
             p class="visually-hidden" id="announce" aria-live="polite" {}
         }
         script src=(REVIEW_JS_ROUTE) defer {}
+        script src=(CONTROLS_JS_ROUTE) defer {}
     }))
 }
 

@@ -15,7 +15,7 @@ use crate::api::ApiState;
 
 pub async fn show(State(state): State<Arc<ApiState>>, user: WebUser) -> Result<Response, WebError> {
     let usage = this_period(&state, user.user.id, None).await?;
-    let charts = super::usage_chart::section(&state, user.user.id).await?;
+    let charts = super::usage_chart::section(&state, &user.user).await?;
     let cost = &usage.estimated_cost;
     let period = |t: &str| t.get(..10).unwrap_or(t).to_owned();
     let page = Page {

@@ -10,9 +10,16 @@ use axum::routing::get;
 use axum::Router;
 use maud::{html, Markup};
 
-use super::daily_usage::{charted_range, daily_usage, DayUsage};
+use chrono::{Days, NaiveDate, Utc};
+
 use super::WebError;
+use crate::api::auth::{Caller, KeyScope};
+use crate::api::usage_daily::{self, DayUsage};
 use crate::api::ApiState;
+use crate::control::User;
+
+/// The days the usage page charts, today included.
+const CHARTED_DAYS: u64 = 30;
 
 const UPLOT_VERSION: &str = "1.6.32";
 const UPLOT_JS_ROUTE: &str = "/static/vendor/uplot-1.6.32/uPlot.iife.min.js";
@@ -63,11 +70,25 @@ async fn vendored(content_type: &'static str, body: &'static [u8]) -> Response {
     response
 }
 
-/// The charts section of the usage page, for the signed-in `user_id`.
-pub async fn section(state: &ApiState, user_id: uuid::Uuid) -> Result<Markup, WebError> {
+/// The last [`CHARTED_DAYS`] days, today (UTC) included.
+fn charted_range() -> (NaiveDate, NaiveDate) {
+    let today = Utc::now().date_naive();
+    let from = today
+        .checked_sub_days(Days::new(CHARTED_DAYS - 1))
+        .unwrap_or(today);
+    (from, today)
+}
+
+/// The charts section of the usage page, for the signed-in `user`: the
+/// series `GET /v1/usage/daily` answers, over every suite (a signed-in
+/// browser's scope).
+pub async fn section(state: &ApiState, user: &User) -> Result<Markup, WebError> {
     let (from, to) = charted_range();
-    let days = daily_usage(state, user_id, from, to).await?;
-    Ok(charts(&days))
+    let caller = Caller(user.clone(), KeyScope::default());
+    let usage = usage_daily::daily(state, &caller, from, to, None)
+        .await
+        .map_err(|e| WebError::Internal(e.message))?;
+    Ok(charts(&usage.days))
 }
 
 fn charts(days: &[DayUsage]) -> Markup {

@@ -364,6 +364,8 @@
     view.time = Math.max(0, Math.min(ms, view.duration || ms));
     scrub.value = String(Math.round(view.time));
     readout.textContent = seconds(view.time);
+    // For the review controls: "mark start/end" take the time shown.
+    root.dataset.timeMs = String(view.time);
     scrub.setAttribute('aria-valuetext', seconds(view.time));
     showFrame(view.time);
     drawOverview();
@@ -461,6 +463,9 @@
   loadEvents(`limit=${pageLimit}`).then(() => {
     scrub.step = '100';
     root.dataset.timelineReady = 'true';
+    // The review queue links to an action: `#action-<index>`.
+    const linked = /^#action-(\d+)$/.exec(window.location.hash);
+    if (linked && actions[Number(linked[1])]) selectAction(Number(linked[1]), { focus: true });
   }).catch(report);
   loadScreenshots().then(() => { root.dataset.screenshotsReady = 'true'; }).catch((error) => {
     noFrame.textContent = `Screenshots could not be loaded: ${error.message}`;
