@@ -363,12 +363,16 @@ fn every_format_checks_line_by_line_and_reruns_byte_identical() {
         "{splits_by_format:?}"
     );
     let manifest = manifest(&dir.path().join("openai-1"));
-    // 23 recordings, two of which classify to no tool call.
+    // 24 recordings: two classify to no tool call, and label_menu_toggle
+    // (the same labels changed through a menu) makes label_add_remove's
+    // conversation again, which is exported once.
     assert_eq!(manifest["examples"]["exported"], 21);
-    assert_eq!(manifest["examples"]["duplicates"], 0);
+    assert_eq!(manifest["examples"]["duplicates"], 1);
+    // The examples and actions tables, each partitioned by the two days the
+    // fixtures were recorded on.
     assert_eq!(
         manifest["source"]["objects"].as_array().map(Vec::len),
-        Some(2)
+        Some(4)
     );
 }
 

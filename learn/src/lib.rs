@@ -383,13 +383,14 @@ fn choose(leaf: &LeafPath, cases: &[&Case]) -> Chosen {
     let mut ranked: Vec<(usize, Placed)> = counts.into_values().collect();
     ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.rank().cmp(&b.1.rank())));
     let best = ranked.first().cloned();
-    // Read at the same step and as often: tried next when an app leaves
-    // the first out.
+    // Read at the same step, in some demonstrations at least: tried next,
+    // in order, when an app leaves the first out (a route another client
+    // spells differently, a menu item without the `data-*` id).
     let fallbacks = ranked
         .iter()
         .skip(1)
         .filter(|(n, p)| {
-            Some(*n) == best.as_ref().map(|b| b.0)
+            *n > 0
                 && matches!(p, Placed::CommitData { .. } | Placed::CommitRoute { .. })
                 && matches!(
                     best.as_ref().map(|b| &b.1),

@@ -222,6 +222,21 @@ pub(crate) fn in_selection_group(m: &Mark, groups: &[(String, String)]) -> bool 
 /// The ticked and explicitly unticked ids after `marks`, as the classifier
 /// tracks checkboxes: a click flips, a change stating true/false settles, a
 /// click on a `<label>` is forwarded to its control and not counted.
+/// Ticked (`true`) or not after a click, from the state the capture script
+/// recorded (`checked`, `aria-checked`, `aria-pressed`); `None` when the click
+/// recorded none or the control is mixed.
+fn state_after_click(mark: &Mark) -> Option<bool> {
+    ["checked", "aria-checked", "aria-pressed"]
+        .iter()
+        .find_map(
+            |name| match mark.event.state.get(*name).map(String::as_str) {
+                Some("true") => Some(true),
+                Some("false") => Some(false),
+                _ => None,
+            },
+        )
+}
+
 fn checks(marks: &[Mark], positions: &[usize], attr: &str) -> (Vec<String>, Vec<String>) {
     let mut state: Vec<(String, bool, Option<bool>)> = Vec::new();
     for &p in positions {
@@ -251,7 +266,16 @@ fn checks(marks: &[Mark], positions: &[usize], attr: &str) -> (Vec<String>, Vec<
                     state[k].2 = Some(s);
                 }
             }
-            _ => state[k].1 = !state[k].1,
+            // A click that recorded its control's state afterwards says
+            // whether the item is now ticked (a menu toggle fires no
+            // `change`); one without it flips the item.
+            _ => match state_after_click(m) {
+                Some(s) => {
+                    state[k].1 = s;
+                    state[k].2 = Some(s);
+                }
+                None => state[k].1 = !state[k].1,
+            },
         }
     }
     let ticked = state.iter().filter(|s| s.1).map(|s| s.0.clone()).collect();

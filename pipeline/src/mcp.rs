@@ -3,7 +3,6 @@
 //! newline-delimited JSON-RPC 2.0. Every request has a deadline; the server's
 //! stderr is kept (its tail) for error messages; the child is killed on drop.
 
-use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -21,6 +20,32 @@ const MAX_LINE_BYTES: u64 = 64 * 1024 * 1024;
 const STDERR_TAIL_BYTES: usize = 16 * 1024;
 /// A server that keeps answering `nextCursor` is cut off after this many pages.
 const MAX_PAGES: usize = 1000;
+
+/// Why talking to an MCP server failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum McpClientError {
+    #[error("no MCP server command given")]
+    NoCommand,
+    #[error("starting MCP server `{command}`: {source}")]
+    Start {
+        command: String,
+        source: std::io::Error,
+    },
+    /// The server misbehaved or went away: what happened, how it exited (if
+    /// it did) and the tail of its stderr.
+    #[error("MCP server `{command}`: {what}{exit}{stderr}")]
+    Server {
+        command: String,
+        what: String,
+        exit: String,
+        stderr: String,
+    },
+    #[error("MCP server `{0}` lists no tools")]
+    NoTools(String),
+}
+
+type Result<T, E = McpClientError> = std::result::Result<T, E>;
 
 /// What the server answered `initialize` with.
 #[derive(Debug, Clone)]
@@ -50,25 +75,24 @@ impl McpClient {
     /// Starts `command[0]` with the rest as arguments, in the current
     /// environment. `timeout` bounds each request.
     pub fn spawn(command: &[String], timeout: Duration) -> Result<McpClient> {
-        let (program, args) = command
-            .split_first()
-            .ok_or_else(|| anyhow!("no server command given"))?;
+        let (program, args) = command.split_first().ok_or(McpClientError::NoCommand)?;
         let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .with_context(|| format!("starting MCP server `{}`", command.join(" ")))?;
+            .map_err(|source| McpClientError::Start {
+                command: command.join(" "),
+                source,
+            })?;
         let stdin = child.stdin.take();
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow!("no stdout pipe"))?;
-        let stderr_pipe = child
-            .stderr
-            .take()
-            .ok_or_else(|| anyhow!("no stderr pipe"))?;
+        let no_pipe = |name: &str| McpClientError::Start {
+            command: command.join(" "),
+            source: std::io::Error::other(format!("no {name} pipe")),
+        };
+        let stdout = child.stdout.take().ok_or_else(|| no_pipe("stdout"))?;
+        let stderr_pipe = child.stderr.take().ok_or_else(|| no_pipe("stderr"))?;
 
         let (tx, incoming) = mpsc::channel();
         thread::spawn(move || read_messages(stdout, tx));
@@ -222,7 +246,7 @@ impl McpClient {
 
     /// An error naming the command, with how the server exited (if it did) and
     /// the tail of its stderr.
-    fn fail(&mut self, what: String) -> anyhow::Error {
+    fn fail(&mut self, what: String) -> McpClientError {
         // A server that is exiting gets a moment to be reaped and to have its
         // last words on stderr read.
         let mut status = None;
@@ -258,7 +282,12 @@ impl McpClient {
         } else {
             format!("\n--- the server's stderr (its last {STDERR_TAIL_BYTES} bytes at most) ---\n{tail}")
         };
-        anyhow!("MCP server `{}`: {what}{status}{stderr}", self.program)
+        McpClientError::Server {
+            command: self.program.clone(),
+            what,
+            exit: status,
+            stderr,
+        }
     }
 }
 
@@ -340,7 +369,7 @@ pub fn fetch_tools(command: &[String], timeout: Duration) -> Result<(Initialized
     let init = client.initialize()?;
     let tools = client.list_tools()?;
     if tools.is_empty() {
-        bail!("MCP server `{}` lists no tools", command.join(" "));
+        return Err(McpClientError::NoTools(command.join(" ")));
     }
     Ok((init, tools))
 }

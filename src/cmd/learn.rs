@@ -20,9 +20,13 @@ pub struct LearnArgs {
     /// The MCP server (as imported into the catalog) whose tools the demonstrations call.
     #[arg(long)]
     mcp_server: String,
-    /// The suite to write (snake_case); an existing one of that name is replaced.
+    /// The suite to write (snake_case).
     #[arg(long)]
     suite: String,
+    /// Replace a suite of that name already in the catalog (a hand-written
+    /// one included); without it, learn refuses to overwrite.
+    #[arg(long)]
+    replace: bool,
     /// The directory of demonstrations: recordings beside `<name>.expected.json` sidecars.
     #[arg(long)]
     from: PathBuf,
@@ -107,11 +111,18 @@ pub fn run(args: LearnArgs) -> anyhow::Result<ExitCode> {
     let contents = std::fs::read_to_string(&server_file)
         .with_context(|| format!("reading {}", server_file.display()))?;
     let server = parse_mcp_server(&server_file.display().to_string(), &contents)?;
+    let suite_dir = args.catalog.join("suites").join(&args.suite);
+    if suite_dir.exists() && !args.replace {
+        bail!(
+            "the catalog already has a suite {:?} ({}): pass --replace to overwrite it, or choose another --suite",
+            args.suite,
+            suite_dir.display()
+        );
+    }
     let demonstrations = read_demonstrations(&args.from)?;
     let started = std::time::Instant::now();
     let learned = tracepipe_learn::learn(&args.suite, &server, &demonstrations)?;
     let took = started.elapsed();
-    let suite_dir = args.catalog.join("suites").join(&args.suite);
     std::fs::create_dir_all(suite_dir.join("maps"))
         .with_context(|| format!("creating {}", suite_dir.display()))?;
     let write = |path: PathBuf, contents: String| {

@@ -271,7 +271,7 @@ async fn urls_are_fetched_only_from_allowed_public_hosts() {
 
     // Allowed, private addresses too: fetched, and stored as an upload is.
     let recording = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/recordings/list_labels.trace.json.gz");
+        .join("../tests/fixtures/recordings/list_labels.trace.json.gz");
     let bytes = std::fs::read(&recording).expect("the fixture");
     let size = bytes.len();
     let site = axum::Router::new().route(
