@@ -307,8 +307,11 @@ func fromCRD(path, out string) int {
 }
 GO
 
-yaml_version="$(sed -n 's/^[[:space:]]*sigs.k8s.io\/yaml \(v[0-9.]*\).*/\1/p' \
-    "$GOMODCACHE/cache/download/helm.sh/helm/v3/@v/$HELM_VERSION.mod" 2>/dev/null | head -1)"
+# helm's go.mod, from the module cache (fetched again if the cache was
+# cleaned while the built helm stayed).
+helm_mod="$GOMODCACHE/cache/download/helm.sh/helm/v3/@v/$HELM_VERSION.mod"
+[[ -f "$helm_mod" ]] || go mod download -json "helm.sh/helm/v3@$HELM_VERSION" >/dev/null || true
+yaml_version="$({ sed -n 's/^[[:space:]]*sigs.k8s.io\/yaml \(v[0-9.]*\).*/\1/p' "$helm_mod" 2>/dev/null || true; } | head -1)"
 yaml_version="${yaml_version:-v1.6.0}"
 key="$(printf '%s\n' "$generator" "$KUBERNETES_VERSION" "$KEDA_VERSION" "$PROMETHEUS_OPERATOR_VERSION" "$yaml_version" |
     sha256sum | cut -c1-12)"
