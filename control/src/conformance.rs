@@ -10,9 +10,9 @@
 //! given alone; the harnesses give each test a fresh one (a temporary SQLite
 //! file, a new PostgreSQL schema), because the catalog and the user count are
 //! the deployment's, not a user's. [`each_conformance_test!`] makes one
-//! `#[tokio::test]` per function from a harness; the two that need an Example
+//! `#[tokio::test]` per function from a harness; those that need an Example
 //! finished (which is not the API's to do) take the implementation's way of
-//! finishing one as [`FinishExample`].
+//! finishing one as [`FinishExample`], which the harness gives too.
 
 use std::collections::HashSet;
 
@@ -46,9 +46,10 @@ pub trait FinishExample: Sync {
     async fn finish(&self, example: Uuid, finished: &Finished);
 }
 
-/// One `#[tokio::test]` per conformance function that needs only the control
-/// plane. `$harness` is an `async fn(impl FnOnce(Arc<dyn ControlPlane>) ->
-/// impl Future<Output = ()>)` that runs the test on a fresh backend.
+/// One `#[tokio::test]` per conformance function. `$harness` is an
+/// `async fn(impl FnOnce(Arc<dyn ControlPlane>, Arc<dyn FinishExample>) ->
+/// impl Future<Output = ()>)` that runs the test on a fresh backend, with that
+/// backend's way of finishing an Example.
 macro_rules! each_conformance_test {
     ($harness:ident) => {
         $crate::conformance::each_conformance_test!(@tests $harness;
@@ -66,13 +67,30 @@ macro_rules! each_conformance_test {
             reviews_record_decisions_until_completed,
             the_review_queue_puts_low_confidence_first,
         );
+        $crate::conformance::each_conformance_test!(@finishing $harness;
+            finished_examples_show_their_results,
+            usage_counts_what_the_period_holds,
+            unreviewed_examples_are_completed_ones_without_a_review,
+            daily_usage_counts_each_day,
+        );
     };
     (@tests $harness:ident; $($name:ident),* $(,)?) => {
         $(
             #[tokio::test]
             async fn $name() {
-                $harness(|control| async move {
+                $harness(|control, _finish| async move {
                     $crate::conformance::$name(&*control).await
+                })
+                .await;
+            }
+        )*
+    };
+    (@finishing $harness:ident; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                $harness(|control, finish| async move {
+                    $crate::conformance::$name(&*control, &*finish).await
                 })
                 .await;
             }

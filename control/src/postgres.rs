@@ -1257,16 +1257,18 @@ pub(crate) mod tests {
         }
     }
 
+    /// A fresh schema for each conformance test, and the gateway's status
+    /// consumer's way of finishing an Example in it.
     async fn on_postgres<F, Fut>(test: F)
     where
-        F: FnOnce(Arc<dyn ControlPlane>) -> Fut,
+        F: FnOnce(Arc<dyn ControlPlane>, Arc<dyn FinishExample>) -> Fut,
         Fut: Future<Output = ()>,
     {
         in_fresh_schema(|_, config| async move {
             let control = PostgresControlPlane::connect(&config, None)
                 .await
                 .expect("connect");
-            test(Arc::new(control)).await;
+            test(Arc::new(control.clone()), Arc::new(StatusConsumer(control))).await;
         })
         .await;
     }
@@ -1293,63 +1295,6 @@ pub(crate) mod tests {
                 .await
                 .expect("update_status");
         }
-    }
-
-    #[tokio::test]
-    async fn finished_examples_show_their_results() {
-        in_fresh_schema(|_, config| async move {
-            let control = PostgresControlPlane::connect(&config, None)
-                .await
-                .expect("connect");
-            conformance::finished_examples_show_their_results(
-                &control,
-                &StatusConsumer(control.clone()),
-            )
-            .await;
-        })
-        .await;
-    }
-
-    #[tokio::test]
-    async fn usage_counts_what_the_period_holds() {
-        in_fresh_schema(|_, config| async move {
-            let control = PostgresControlPlane::connect(&config, None)
-                .await
-                .expect("connect");
-            conformance::usage_counts_what_the_period_holds(
-                &control,
-                &StatusConsumer(control.clone()),
-            )
-            .await;
-        })
-        .await;
-    }
-
-    #[tokio::test]
-    async fn unreviewed_examples_are_completed_ones_without_a_review() {
-        in_fresh_schema(|_, config| async move {
-            let control = PostgresControlPlane::connect(&config, None)
-                .await
-                .expect("connect");
-            conformance::unreviewed_examples_are_completed_ones_without_a_review(
-                &control,
-                &StatusConsumer(control.clone()),
-            )
-            .await;
-        })
-        .await;
-    }
-
-    #[tokio::test]
-    async fn daily_usage_counts_each_day() {
-        in_fresh_schema(|_, config| async move {
-            let control = PostgresControlPlane::connect(&config, None)
-                .await
-                .expect("connect");
-            conformance::daily_usage_counts_each_day(&control, &StatusConsumer(control.clone()))
-                .await;
-        })
-        .await;
     }
 
     // ------------------------------------------------------------- fixtures

@@ -1208,7 +1208,7 @@ impl ControlPlane for SqliteControlPlane {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conformance::{self, FinishExample, Finished};
+    use crate::conformance::{FinishExample, Finished};
 
     fn open() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -1396,14 +1396,19 @@ mod tests {
         assert!(authenticate(&conn, "hash").expect("lookup").is_none());
     }
 
-    /// A fresh database for each conformance test.
+    /// A fresh database for each conformance test, and the embedded worker's
+    /// way of finishing an Example in it.
     async fn on_sqlite<F, Fut>(test: F)
     where
-        F: FnOnce(Arc<dyn ControlPlane>) -> Fut,
+        F: FnOnce(Arc<dyn ControlPlane>, Arc<dyn FinishExample>) -> Fut,
         Fut: std::future::Future<Output = ()>,
     {
         let (_dir, db) = open();
-        test(Arc::new(SqliteControlPlane::new(db))).await;
+        test(
+            Arc::new(SqliteControlPlane::new(db.clone())),
+            Arc::new(Worker(db)),
+        )
+        .await;
     }
 
     crate::conformance::each_conformance_test!(on_sqlite);
@@ -1429,34 +1434,5 @@ mod tests {
                 .await
                 .expect("complete_example");
         }
-    }
-
-    #[tokio::test]
-    async fn finished_examples_show_their_results() {
-        let (_dir, db) = open();
-        let control = SqliteControlPlane::new(db.clone());
-        conformance::finished_examples_show_their_results(&control, &Worker(db)).await;
-    }
-
-    #[tokio::test]
-    async fn usage_counts_what_the_period_holds() {
-        let (_dir, db) = open();
-        let control = SqliteControlPlane::new(db.clone());
-        conformance::usage_counts_what_the_period_holds(&control, &Worker(db)).await;
-    }
-
-    #[tokio::test]
-    async fn unreviewed_examples_are_completed_ones_without_a_review() {
-        let (_dir, db) = open();
-        let control = SqliteControlPlane::new(db.clone());
-        conformance::unreviewed_examples_are_completed_ones_without_a_review(&control, &Worker(db))
-            .await;
-    }
-
-    #[tokio::test]
-    async fn daily_usage_counts_each_day() {
-        let (_dir, db) = open();
-        let control = SqliteControlPlane::new(db.clone());
-        conformance::daily_usage_counts_each_day(&control, &Worker(db)).await;
     }
 }
