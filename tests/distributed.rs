@@ -303,14 +303,25 @@ struct Record {
 
 fn partitions(topic: &str) -> Vec<i32> {
     let consumer: BaseConsumer = kafka_client().create().expect("consumer");
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(30))
-        .expect("metadata");
-    metadata
-        .topics()
-        .iter()
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect()
+    // A broker under load can answer a metadata request for a topic it has
+    // just created with the topic but no partitions yet (leader not
+    // available); ask again for a while before concluding it has none.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(30))
+            .expect("metadata");
+        let ids: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if !ids.is_empty() || Instant::now() > deadline {
+            return ids;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Every message of `topic` up to its end as of the call, read by assignment
