@@ -349,7 +349,10 @@ impl Distributed {
             .with_env(
                 "TRACEPIPE_LIMITS_MAX_DECOMPRESSED_BYTES",
                 &api_contract::MAX_DECOMPRESSED.to_string(),
-            );
+            )
+            // The contract's callback receiver listens on loopback.
+            .with_env("TRACEPIPE_CALLBACKS_PRIVATE_HOSTS", "127.0.0.1")
+            .with_env("TRACEPIPE_CALLBACKS_POLL_INTERVAL_MS", "100");
         deployment.start("gateway", "gateway");
         deployment.start("processor", "processor");
         let (url, admin) = deployment.gateway();
@@ -496,5 +499,14 @@ fn an_example_is_reviewed_corrected_and_re_synthesised() {
 fn daily_usage_covers_every_day_of_the_range() {
     if let Some(mut target) = Distributed::start("daily_usage") {
         api_contract::daily_usage_covers_every_day_of_the_range(&mut target);
+    }
+}
+
+#[test]
+fn status_callbacks_are_signed_sent_once_and_survive_a_restart() {
+    if let Some(mut target) = Distributed::start("contract_callbacks") {
+        api_contract::callbacks::status_callbacks_are_signed_sent_once_and_survive_a_restart(
+            &mut target,
+        );
     }
 }

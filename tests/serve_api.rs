@@ -18,6 +18,9 @@ fn limits() -> Vec<(&'static str, String)> {
             MAX_DECOMPRESSED.to_string(),
         ),
         ("TRACEPIPE_TABLES_FLUSH_INTERVAL_SECS", "1".to_owned()),
+        // The contract's callback receiver listens on loopback.
+        ("TRACEPIPE_CALLBACKS_PRIVATE_HOSTS", "127.0.0.1".to_owned()),
+        ("TRACEPIPE_CALLBACKS_POLL_INTERVAL_MS", "100".to_owned()),
     ]
 }
 
@@ -212,4 +215,11 @@ fn an_example_is_reviewed_corrected_and_re_synthesised() {
 #[test]
 fn daily_usage_covers_every_day_of_the_range() {
     api_contract::daily_usage_covers_every_day_of_the_range(&mut Serve::start());
+}
+
+#[test]
+fn status_callbacks_are_signed_sent_once_and_survive_a_restart() {
+    api_contract::callbacks::status_callbacks_are_signed_sent_once_and_survive_a_restart(
+        &mut Serve::start(),
+    );
 }

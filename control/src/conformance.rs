@@ -21,6 +21,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use super::callbacks::CallbackOutcome;
 use super::reviews::{
     DayCounts, Decision, Origin, QueueEntry, Review, ReviewItem, ReviewOutcome, ReviewState,
 };
@@ -72,6 +73,7 @@ macro_rules! each_conformance_test {
             usage_counts_what_the_period_holds,
             unreviewed_examples_are_completed_ones_without_a_review,
             daily_usage_counts_each_day,
+            callbacks_are_claimed_once_finished_until_delivered,
         );
     };
     (@tests $harness:ident; $($name:ident),* $(,)?) => {
@@ -185,6 +187,7 @@ fn new_example(session: &SessionRecord, model: Uuid, created_at: String) -> Exam
         tool_calls: None,
         rejected_calls: None,
         reviewed: false,
+        callback_url: None,
         created_at: created_at.clone(),
         updated_at: created_at,
     }
@@ -1768,4 +1771,122 @@ pub async fn daily_usage_counts_each_day(control: &dyn ControlPlane, finish: &dy
         ),
         (0, 2, 11, 6)
     );
+}
+
+// ---------------------------------------------------------------- callbacks
+
+/// A callback is due once its Example is finished, claimed by one sender at a
+/// time for a lease, retried when its attempt says so, and done once
+/// delivered; only the attempt holding the claim records an outcome.
+pub async fn callbacks_are_claimed_once_finished_until_delivered(
+    control: &dyn ControlPlane,
+    finish: &dyn FinishExample,
+) {
+    let (a, _, _) = new_user(control, "a").await;
+    let (b, _, _) = new_user(control, "b").await;
+    assert!(!control.has_callback_secret(a.id).await.expect("secret"));
+    assert!(control
+        .set_callback_secret(a.id, Some("whsec_test"))
+        .await
+        .expect("set"));
+    assert!(control.has_callback_secret(a.id).await.expect("secret"));
+    assert!(!control.has_callback_secret(b.id).await.expect("secret"));
+
+    let session = new_session(a.id, Uuid::new_v4(), at(0));
+    let mut example = new_example(&session, Uuid::new_v4(), at(0));
+    example.callback_url = Some("https://receiver.example/hooks".to_owned());
+    store(control, &session, Some(&example)).await;
+    let quiet_session = new_session(a.id, Uuid::new_v4(), at(1));
+    let quiet = new_example(&quiet_session, Uuid::new_v4(), at(1));
+    store(control, &quiet_session, Some(&quiet)).await;
+    let shown = control
+        .get_example(a.id, example.id)
+        .await
+        .expect("get_example")
+        .expect("the example");
+    assert_eq!(shown.callback_url, example.callback_url);
+
+    let t0 = Utc::now();
+    let secs = |s: i64| t0 + Duration::seconds(s);
+    let claim = |now, lease| async move {
+        control
+            .claim_callbacks(now, lease, 10)
+            .await
+            .expect("claim_callbacks")
+    };
+    assert!(claim(t0, secs(60)).await.is_empty(), "not finished yet");
+
+    let finished = Finished {
+        storage_path: format!("examples/{}/messages.jsonl", example.id),
+        tool_calls: 1,
+        rejected_calls: 0,
+        tokens: 10,
+        messages_bytes: 100,
+    };
+    finish.finish(example.id, &finished).await;
+    finish.finish(quiet.id, &finished).await;
+
+    let first = claim(t0, secs(60)).await;
+    assert_eq!(first.len(), 1, "only the Example with a callback URL");
+    assert_eq!(first[0].example.id, example.id);
+    assert_eq!(first[0].example.status, Status::Completed);
+    assert_eq!(first[0].url, "https://receiver.example/hooks");
+    assert_eq!(first[0].attempt, 1);
+    assert_eq!(first[0].secret.as_deref(), Some("whsec_test"));
+    assert!(
+        claim(t0, secs(60)).await.is_empty(),
+        "claimed for the lease"
+    );
+
+    assert!(control
+        .finish_callback(
+            example.id,
+            1,
+            &CallbackOutcome::RetryAt(secs(10), "503".to_owned())
+        )
+        .await
+        .expect("finish_callback"));
+    assert!(claim(secs(5), secs(65)).await.is_empty(), "not due yet");
+    let second = claim(secs(11), secs(71)).await;
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].attempt, 2);
+    assert_eq!(
+        timestamp(second[0].first_attempt_at),
+        timestamp(first[0].first_attempt_at),
+        "the first attempt's time is kept"
+    );
+    assert!(
+        !control
+            .finish_callback(example.id, 1, &CallbackOutcome::Delivered)
+            .await
+            .expect("finish_callback"),
+        "a stale attempt records nothing"
+    );
+    assert!(control
+        .finish_callback(example.id, 2, &CallbackOutcome::Delivered)
+        .await
+        .expect("finish_callback"));
+    assert!(
+        claim(secs(3600), secs(3660)).await.is_empty(),
+        "delivered: never again"
+    );
+
+    // A lease that runs out gives the callback to the next claim.
+    let session = new_session(b.id, Uuid::new_v4(), at(2));
+    let mut lost = new_example(&session, Uuid::new_v4(), at(2));
+    lost.callback_url = Some("https://receiver.example/b".to_owned());
+    store(control, &session, Some(&lost)).await;
+    finish.finish(lost.id, &finished).await;
+    let taken = claim(t0, secs(30)).await;
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].secret, None, "b has no secret");
+    assert!(claim(secs(29), secs(59)).await.is_empty());
+    let again = claim(secs(31), secs(61)).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempt, 2);
+    assert!(control
+        .finish_callback(lost.id, 2, &CallbackOutcome::GaveUp("refused".to_owned()))
+        .await
+        .expect("finish_callback"));
+    assert!(claim(secs(3600), secs(3660)).await.is_empty());
 }

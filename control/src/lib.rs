@@ -13,6 +13,8 @@ pub mod accounts_postgres;
 pub mod billing;
 pub mod billing_postgres;
 pub mod billing_sqlite;
+pub mod callbacks;
+pub mod callbacks_postgres;
 pub mod conformance;
 pub mod postgres;
 pub mod reviews;
@@ -25,6 +27,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use self::callbacks::{CallbackOutcome, DueCallback};
 use self::reviews::{DailyRows, QueueEntry, Review, ReviewItem, ReviewOutcome};
 
 /// What went wrong in the control plane. Callers decide what a client hears:
@@ -205,6 +208,9 @@ pub struct ExampleRecord {
     pub rejected_calls: Option<i64>,
     /// Re-synthesised from a completed review of its actions.
     pub reviewed: bool,
+    /// Where its status is POSTed when it is COMPLETED or FAILED.
+    #[schema(required)]
+    pub callback_url: Option<String>,
     #[schema(format = DateTime)]
     pub created_at: String,
     #[schema(format = DateTime)]
@@ -407,4 +413,27 @@ pub trait ControlPlane: Send + Sync + 'static {
         offset: u64,
         limit: u32,
     ) -> ControlResult<Vec<QueueEntry>>;
+
+    // -------------------------------------------------------------- callbacks
+    /// Sets (or with None removes) the secret the user's status callbacks
+    /// are signed with; false when there is no such user.
+    async fn set_callback_secret(&self, user_id: Uuid, secret: Option<&str>)
+        -> ControlResult<bool>;
+    async fn has_callback_secret(&self, user_id: Uuid) -> ControlResult<bool>;
+    /// Claims up to `limit` callbacks due at `now` (of any user's finished
+    /// Examples) until `lease_until`, counting an attempt of each.
+    async fn claim_callbacks(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        lease_until: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> ControlResult<Vec<DueCallback>>;
+    /// Records what became of `attempt` of the Example's callback; false when
+    /// that attempt no longer holds the claim.
+    async fn finish_callback(
+        &self,
+        example_id: Uuid,
+        attempt: u32,
+        outcome: &CallbackOutcome,
+    ) -> ControlResult<bool>;
 }

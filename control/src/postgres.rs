@@ -29,6 +29,7 @@ use tokio_postgres::types::FromSql;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
+use super::callbacks::{CallbackOutcome, DueCallback};
 use super::reviews::{DailyRows, QueueEntry, Review, ReviewItem, ReviewOutcome};
 use super::{
     timestamp, ApiKey, CatalogFile, ControlError, ControlPlane, ControlResult, ExampleError,
@@ -223,7 +224,10 @@ use super::reviews_postgres::{self, STEP_4};
 const STEP_5: &str = "ALTER TABLE sessions ADD COLUMN capture text NOT NULL DEFAULT 'script';";
 
 /// The migration steps in order; step N is recorded as version N.
-const MIGRATIONS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4, STEP_5];
+/// Step 6: status callbacks (callbacks_postgres.rs).
+use super::callbacks_postgres::{self, STEP_6};
+
+const MIGRATIONS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4, STEP_5, STEP_6];
 
 /// The distributed deployment's control plane. Cloning shares the pool.
 #[derive(Clone)]
@@ -539,9 +543,18 @@ fn session_from_row(row: &Row) -> ControlResult<SessionRecord> {
 
 const EXAMPLE_COLUMNS: &str = "id, session_id, user_id, suite_id, model_id, action_tool_map_id, \
      model_configuration, storage_path, status, error_code, error_message, tool_calls, \
-     rejected_calls, created_at, updated_at, reviewed";
+     rejected_calls, created_at, updated_at, reviewed, callback_url";
 
-fn example_from_row(row: &Row) -> ControlResult<ExampleRecord> {
+/// [`EXAMPLE_COLUMNS`] qualified by the table alias `e`.
+pub(crate) fn e_example_columns() -> String {
+    EXAMPLE_COLUMNS
+        .split(',')
+        .map(|c| format!("e.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) fn example_from_row(row: &Row) -> ControlResult<ExampleRecord> {
     let status: String = col(row, "status")?;
     let code: Option<String> = col(row, "error_code")?;
     let message: Option<String> = col(row, "error_message")?;
@@ -565,6 +578,7 @@ fn example_from_row(row: &Row) -> ControlResult<ExampleRecord> {
         created_at: time_col(row, "created_at")?,
         updated_at: time_col(row, "updated_at")?,
         reviewed: col(row, "reviewed")?,
+        callback_url: col(row, "callback_url")?,
     })
 }
 
@@ -626,8 +640,9 @@ async fn insert_example(client: &impl GenericClient, e: &ExampleRecord) -> Contr
     client
         .execute(
             "INSERT INTO examples (id, session_id, user_id, suite_id, model_id,
-                 action_tool_map_id, model_configuration, status, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                 action_tool_map_id, model_configuration, status, created_at, updated_at,
+                 callback_url)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
             &[
                 &e.id,
                 &e.session_id,
@@ -638,6 +653,7 @@ async fn insert_example(client: &impl GenericClient, e: &ExampleRecord) -> Contr
                 &e.model_configuration,
                 &e.status.as_str(),
                 &created_at,
+                &e.callback_url,
             ],
         )
         .await?;
@@ -1149,11 +1165,7 @@ impl ControlPlane for PostgresControlPlane {
         suites: Option<&[Uuid]>,
         limit: u32,
     ) -> ControlResult<Vec<ExampleRecord>> {
-        let columns = EXAMPLE_COLUMNS
-            .split(',')
-            .map(|c| format!("e.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let columns = e_example_columns();
         let suites: Option<Vec<Uuid>> = suites.map(<[Uuid]>::to_vec);
         self.client()
             .await?
@@ -1179,6 +1191,37 @@ impl ControlPlane for PostgresControlPlane {
         limit: u32,
     ) -> ControlResult<Vec<QueueEntry>> {
         reviews_postgres::review_queue(&self.client().await?, user_id, suites, offset, limit).await
+    }
+
+    async fn set_callback_secret(
+        &self,
+        user_id: Uuid,
+        secret: Option<&str>,
+    ) -> ControlResult<bool> {
+        callbacks_postgres::set_callback_secret(&self.client().await?, user_id, secret).await
+    }
+
+    async fn has_callback_secret(&self, user_id: Uuid) -> ControlResult<bool> {
+        callbacks_postgres::has_callback_secret(&self.client().await?, user_id).await
+    }
+
+    async fn claim_callbacks(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        lease_until: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> ControlResult<Vec<DueCallback>> {
+        callbacks_postgres::claim_callbacks(&self.client().await?, now, lease_until, limit).await
+    }
+
+    async fn finish_callback(
+        &self,
+        example_id: Uuid,
+        attempt: u32,
+        outcome: &CallbackOutcome,
+    ) -> ControlResult<bool> {
+        callbacks_postgres::finish_callback(&self.client().await?, example_id, attempt, outcome)
+            .await
     }
 }
 
@@ -1356,6 +1399,7 @@ pub(crate) mod tests {
             tool_calls: None,
             rejected_calls: None,
             reviewed: false,
+            callback_url: None,
             created_at: now.clone(),
             updated_at: now,
         };

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use async_trait::async_trait;
 use std::collections::HashSet;
 
+use super::callbacks::{self, CallbackOutcome, DueCallback};
 use super::reviews::{self, DailyRows, QueueEntry, Review, ReviewItem, ReviewOutcome};
 use super::{
     now, ApiKey, CatalogFile, ControlError, ControlPlane, ControlResult, ExampleError,
@@ -23,7 +24,7 @@ use super::{
 
 /// `PRAGMA user_version` of the schema this build writes. A database from a
 /// newer build is refused rather than misread.
-const SCHEMA_VERSION: i64 = 10;
+const SCHEMA_VERSION: i64 = 11;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE users (
@@ -178,6 +179,9 @@ use super::reviews::SCHEMA_V9;
 /// sessions stored before were all read as made with the script.
 const SCHEMA_V10: &str = "ALTER TABLE sessions ADD COLUMN capture TEXT NOT NULL DEFAULT 'script';";
 
+/// Version 11: status callbacks (control/callbacks.rs).
+use super::callbacks::SCHEMA_V11;
+
 /// The shared handle. Cloning is cheap.
 #[derive(Clone)]
 pub struct Db {
@@ -240,7 +244,7 @@ fn migrate(conn: &mut Connection) -> ControlResult<()> {
     // Each step runs once, in its own transaction, from the version found.
     let steps = [
         SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8,
-        SCHEMA_V9, SCHEMA_V10,
+        SCHEMA_V9, SCHEMA_V10, SCHEMA_V11,
     ];
     for (to, step) in (1..).zip(steps) {
         if version < to {
@@ -565,10 +569,10 @@ pub fn sessions_of_suite(conn: &Connection, suite_id: Uuid) -> ControlResult<i64
 
 const EXAMPLE_COLUMNS: &str = "id, session_id, user_id, suite_id, model_id, action_tool_map_id, model_configuration, \
      storage_path, status, error_code, error_message, tool_calls, rejected_calls, created_at, updated_at, \
-     reviewed";
+     reviewed, callback_url";
 
 /// [`EXAMPLE_COLUMNS`] qualified by a table alias.
-fn prefixed_example_columns(alias: &str) -> String {
+pub(crate) fn prefixed_example_columns(alias: &str) -> String {
     EXAMPLE_COLUMNS
         .split(',')
         .map(|c| format!("{alias}.{}", c.trim()))
@@ -576,7 +580,7 @@ fn prefixed_example_columns(alias: &str) -> String {
         .join(", ")
 }
 
-fn example_from_row(r: &Row<'_>) -> rusqlite::Result<ExampleRecord> {
+pub(crate) fn example_from_row(r: &Row<'_>) -> rusqlite::Result<ExampleRecord> {
     let config: String = r.get(6)?;
     let status: String = r.get(8)?;
     let code: Option<String> = r.get(9)?;
@@ -605,14 +609,15 @@ fn example_from_row(r: &Row<'_>) -> rusqlite::Result<ExampleRecord> {
         created_at: r.get(13)?,
         updated_at: r.get(14)?,
         reviewed: r.get(15)?,
+        callback_url: r.get(16)?,
     })
 }
 
 pub fn insert_example(conn: &Connection, e: &ExampleRecord) -> ControlResult<()> {
     conn.execute(
         "INSERT INTO examples (id, session_id, user_id, suite_id, model_id, action_tool_map_id,
-             model_configuration, status, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+             model_configuration, status, created_at, updated_at, callback_url)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
         params![
             e.id.to_string(),
             e.session_id.to_string(),
@@ -623,6 +628,7 @@ pub fn insert_example(conn: &Connection, e: &ExampleRecord) -> ControlResult<()>
             e.model_configuration.to_string(),
             e.status.as_str(),
             e.created_at,
+            e.callback_url,
         ],
     )?;
     Ok(())
@@ -1201,6 +1207,46 @@ impl ControlPlane for SqliteControlPlane {
             .call(move |conn| {
                 reviews::review_queue(conn, user_id, suites.as_deref(), offset, limit)
             })
+            .await
+    }
+
+    async fn set_callback_secret(
+        &self,
+        user_id: Uuid,
+        secret: Option<&str>,
+    ) -> ControlResult<bool> {
+        let secret = secret.map(str::to_owned);
+        self.db
+            .call(move |conn| callbacks::set_callback_secret(conn, user_id, secret.as_deref()))
+            .await
+    }
+
+    async fn has_callback_secret(&self, user_id: Uuid) -> ControlResult<bool> {
+        self.db
+            .call(move |conn| callbacks::has_callback_secret(conn, user_id))
+            .await
+    }
+
+    async fn claim_callbacks(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        lease_until: chrono::DateTime<chrono::Utc>,
+        limit: u32,
+    ) -> ControlResult<Vec<DueCallback>> {
+        self.db
+            .call(move |conn| callbacks::claim_callbacks(conn, now, lease_until, limit))
+            .await
+    }
+
+    async fn finish_callback(
+        &self,
+        example_id: Uuid,
+        attempt: u32,
+        outcome: &CallbackOutcome,
+    ) -> ControlResult<bool> {
+        let outcome = outcome.clone();
+        self.db
+            .call(move |conn| callbacks::finish_callback(conn, example_id, attempt, &outcome))
             .await
     }
 }

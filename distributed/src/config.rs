@@ -72,6 +72,7 @@ pub struct GatewayConfig {
     pub database: DatabaseConfig,
     pub outbox: OutboxConfig,
     pub web: crate::web::WebConfig,
+    pub callbacks: crate::callbacks::CallbacksConfig,
 }
 
 /// The gateway's outbox relay (see `outbox.rs`).

@@ -214,6 +214,7 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         billing: billing.clone(),
         stripe: stripe.clone(),
         billing_config: config.billing.clone(),
+        callbacks: config.callbacks.clone(),
     });
     // Every gateway runs it; the month's close record lets one close it.
     let scheduled_close = config.billing.scheduled_close.then(|| {
@@ -229,6 +230,13 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         )
     });
     let status = tokio::spawn(consume_status(config.clone(), postgres.clone()));
+    // Every gateway sends; a callback is claimed by one at a time.
+    let (stop_callbacks, callbacks_stopped) = tokio::sync::watch::channel(false);
+    let callbacks = tokio::spawn(crate::callbacks::run(
+        control.clone(),
+        config.callbacks.clone(),
+        callbacks_stopped,
+    ));
     let relay = tokio::spawn(outbox::relay(
         config.database.clone(),
         producer.clone(),
@@ -291,6 +299,14 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
     crate::admission::listener::serve(listener, app, &config.admission, super::shutdown_signal())
         .await;
     status.abort();
+    let _ = stop_callbacks.send(true);
+    let grace = std::time::Duration::from_secs(config.callbacks.timeout_secs.saturating_add(1));
+    if tokio::time::timeout(grace, callbacks).await.is_err() {
+        ::tracing::warn!(
+            "status callbacks in flight did not finish within {}s",
+            grace.as_secs()
+        );
+    }
     relay.abort();
     kafka_probe.abort();
     sweep.abort();

@@ -38,7 +38,7 @@ use tracepipe_sinks::{open_destination, SinkError};
 
 use crate::pipeline::{PipelineError, SetupError};
 // The other Tracepipe crates, under the names the modules use.
-use tracepipe_api::{admission, api, api_docs, capture_page, invoicing, serve, web};
+use tracepipe_api::{admission, api, api_docs, callbacks, capture_page, invoicing, serve, web};
 use tracepipe_control as control;
 use tracepipe_pipeline as pipeline;
 use tracepipe_telemetry as telemetry;

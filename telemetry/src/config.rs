@@ -164,6 +164,15 @@ fn apply_env(table: &mut Table, prefix: &str, env: &[(String, String)]) -> Resul
             Value::Boolean(_) => {
                 Value::Boolean(text.trim().parse().map_err(|_| bad("true or false"))?)
             }
+            // A list of text (hosts, say): comma-separated, as a deployment's
+            // environment can give it.
+            Value::Array(items) if items.iter().all(Value::is_str) => Value::Array(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(|item| Value::String(item.to_owned()))
+                    .collect(),
+            ),
             _ => return Err(bad("a value this key cannot take from the environment")),
         };
     }
@@ -221,6 +230,30 @@ mod tests {
                 }
             }
         );
+    }
+
+    #[test]
+    fn lists_of_text_come_from_the_environment_comma_separated() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Hosts {
+            hosts: Vec<String>,
+        }
+        let loaded: Hosts = load(
+            "defaults",
+            "hosts = []\n",
+            None,
+            env(&[("TRACEPIPE_HOSTS", " 127.0.0.1, ::1 ,,")]),
+        )
+        .expect("loads");
+        assert_eq!(loaded.hosts, ["127.0.0.1", "::1"]);
+        let empty: Hosts = load(
+            "defaults",
+            "hosts = [\"a\"]\n",
+            None,
+            env(&[("TRACEPIPE_HOSTS", "")]),
+        )
+        .expect("loads");
+        assert!(empty.hosts.is_empty());
     }
 
     #[test]

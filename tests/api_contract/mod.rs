@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use std::io::Write;
 
+pub mod callbacks;
+
 use reqwest::blocking::{multipart, Client, RequestBuilder, Response};
 use reqwest::StatusCode;
 use serde_json::{json, Value};

@@ -349,3 +349,55 @@ pub async fn revoke_key(
         Err(ApiError::not_found("API key"))
     }
 }
+
+/// The secret status callbacks are signed with, shown only when made.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CallbackSecret {
+    /// Verify each callback's `Tracepipe-Signature` with it (docs/api.md,
+    /// "Status callbacks"); store it now.
+    #[schema(pattern = "^tpcb_[A-Za-z0-9_-]{43}$")]
+    secret: String,
+}
+
+/// `POST /account/callback-secret`: a new signing secret for the caller's
+/// status callbacks, replacing any; callbacks not yet sent are signed with it.
+#[utoipa::path(
+    post,
+    path = "/account/callback-secret",
+    operation_id = "create_callback_secret",
+    tag = "account",
+    summary = "A new secret to sign the caller's status callbacks with; shown only in this answer",
+    responses(
+        (status = 201, description = "the secret", body = CallbackSecret),
+        Always
+    )
+)]
+pub async fn create_callback_secret(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+) -> ApiResult<(StatusCode, axum::Json<CallbackSecret>)> {
+    let secret = auth::random_secret("tpcb_")?;
+    state
+        .control
+        .set_callback_secret(caller.0.id, Some(&secret))
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(CallbackSecret { secret })))
+}
+
+/// `DELETE /account/callback-secret`: removes the caller's callback secret;
+/// callbacks not yet sent are given up, and new ones refused.
+#[utoipa::path(
+    delete,
+    path = "/account/callback-secret",
+    operation_id = "delete_callback_secret",
+    tag = "account",
+    summary = "Remove the caller's callback secret",
+    responses((status = 204, description = "removed"), Always)
+)]
+pub async fn delete_callback_secret(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+) -> ApiResult<StatusCode> {
+    state.control.set_callback_secret(caller.0.id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -39,19 +39,24 @@ impl std::fmt::Debug for NewKey {
 }
 
 pub fn generate() -> Result<NewKey, ServiceError> {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|e| ServiceError::Random(e.to_string()))?;
-    let secret = format!(
-        "{KEY_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    );
+    let secret = random_secret(KEY_PREFIX)?;
     Ok(NewKey {
         hash: hash(&secret),
         masked: mask(&secret),
         secret,
     })
+}
+
+/// `prefix` and 32 random bytes, base64url without padding (43 characters).
+pub fn random_secret(prefix: &str) -> Result<String, ServiceError> {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|e| ServiceError::Random(e.to_string()))?;
+    Ok(format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
 }
 
 /// The key's prefix and the first and last characters of its random part.

@@ -63,6 +63,7 @@ fn pending(
         tool_calls: None,
         rejected_calls: None,
         reviewed: false,
+        callback_url: None,
         created_at: now.clone(),
         updated_at: now,
     }
@@ -80,6 +81,12 @@ pub struct NewExample {
     /// name when absent.
     #[serde(default)]
     action_tool_map_id: Option<Uuid>,
+    /// Where to POST the Example's status once it is COMPLETED or FAILED,
+    /// signed with the caller's callback secret (docs/api.md, "Status
+    /// callbacks"); an http(s) URL on a public address.
+    #[serde(default)]
+    #[schema(max_length = 2048)]
+    callback_url: Option<String>,
 }
 
 /// What [`check_configuration`] accepts, as the OpenAPI document states it.
@@ -133,7 +140,7 @@ fn check_configuration(config: Option<Value>) -> ApiResult<Value> {
     request_body = NewExample,
     responses(
         (status = 201, description = "the Example, PENDING", body = ExampleRecord),
-        Always, BadRequest, NotFound, BodyRefused, Saturated
+        Always, BadRequest, NotFound, Conflict, BodyRefused, Saturated
     )
 )]
 pub async fn create(
@@ -142,6 +149,13 @@ pub async fn create(
     Json(body): Json<NewExample>,
 ) -> ApiResult<(StatusCode, axum::Json<ExampleRecord>)> {
     let config = check_configuration(body.model_configuration)?;
+    let callback_url = match &body.callback_url {
+        Some(raw) => Some(
+            crate::callbacks::check_url(state.control.as_ref(), &state.callbacks, caller.0.id, raw)
+                .await?,
+        ),
+        None => None,
+    };
     let session = caller
         .session(&state, body.session_id)
         .await?
@@ -189,7 +203,10 @@ pub async fn create(
         })?,
     };
     let reservation = state.dispatch.reserve().ok_or_else(ApiError::busy)?;
-    let example = pending(&session, body.model_id, map_id, config);
+    let example = ExampleRecord {
+        callback_url,
+        ..pending(&session, body.model_id, map_id, config)
+    };
     state.control.insert_example(&example).await?;
     // The database holds the Example as PENDING, so nothing is lost if the
     // processors are gone.

@@ -11,7 +11,6 @@
 //! stream (`Accept: text/event-stream`), which a stateless server declines
 //! with 405; any other `GET` is the listing (docs/mcp-endpoint.md).
 
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -36,6 +35,7 @@ use super::openapi::{Always, BadRequest, BodyRefused, NotFound};
 use super::sessions::{UploadDir, UploadFields};
 use super::{catalog, examples, sessions, usage, ApiState};
 use crate::api_shared::{idempotency, ServerSummary};
+use crate::outbound;
 use crate::serve::config::LimitsConfig;
 use tracepipe_ingest::redact::UnmarkedScreenshots;
 use tracepipe_processors::catalog::McpServer;
@@ -1051,6 +1051,7 @@ async fn upload(
                 UnmarkedScreenshots::Drop
             }
         }),
+        callback_url: None,
         size,
         source_name,
         idempotency_key,
@@ -1091,24 +1092,21 @@ fn url_refused(message: impl Into<String>) -> ApiError {
 /// resolves to public addresses only (or the operator allows others too):
 /// the size and the file name the URL's path ends in.
 async fn fetch(limits: &LimitsConfig, raw: &str, file: &Path) -> ApiResult<(u64, Option<String>)> {
-    let url = url::Url::parse(raw).map_err(|e| {
-        ApiError::unprocessable("invalid_arguments", format!("`url` is not a URL: {e}"))
-            .field("url")
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(url_refused("`url` must be http or https"));
-    }
-    let host = match url.host() {
-        Some(url::Host::Domain(name)) => name.to_ascii_lowercase(),
-        Some(url::Host::Ipv4(ip)) => ip.to_string(),
-        Some(url::Host::Ipv6(ip)) => ip.to_string(),
-        None => return Err(url_refused("`url` has no host")),
+    let refused = |refusal: outbound::Refusal| match refusal {
+        outbound::Refusal::NotUrl(e) => {
+            ApiError::unprocessable("invalid_arguments", format!("`url` is not a URL: {e}"))
+                .field("url")
+        }
+        outbound::Refusal::Unresolvable { .. } => {
+            ApiError::unprocessable("url_unreachable", refusal.to_string()).field("url")
+        }
+        outbound::Refusal::Private { .. } => url_refused(format!(
+            "{refusal}; this server does not fetch from its own network"
+        )),
+        _ => url_refused(format!("`url` {refusal}")),
     };
-    let allowed = limits.mcp_fetch_allowed_hosts.iter().any(|h| {
-        h.trim_matches(|c| c == '[' || c == ']')
-            .eq_ignore_ascii_case(&host)
-    });
-    if !allowed {
+    let (url, host) = outbound::parse(raw).map_err(refused)?;
+    if !outbound::host_listed(&limits.mcp_fetch_allowed_hosts, &host) {
         return Err(url_refused(format!(
             "this server does not fetch from `{}`; its operator allows {}",
             crate::admission::truncated(&host, 64),
@@ -1119,30 +1117,15 @@ async fn fetch(limits: &LimitsConfig, raw: &str, file: &Path) -> ApiResult<(u64,
             }
         )));
     }
-    let port = url.port_or_known_default().unwrap_or(80);
-    let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+    let destination = outbound::resolve(url, host, limits.mcp_fetch_private_addresses)
         .await
-        .map_err(|e| {
-            ApiError::unprocessable("url_unreachable", format!("`{host}` does not resolve: {e}"))
-                .field("url")
-        })?
-        .collect();
-    if !limits.mcp_fetch_private_addresses {
-        if let Some(private) = addresses.iter().find(|a| !is_public(a.ip())) {
-            return Err(url_refused(format!(
-                "`{host}` resolves to {}, not a public address; this server does not fetch from its own network",
-                private.ip()
-            )));
-        }
-    }
-    // The addresses checked are the ones connected to; no redirects, which
-    // could lead anywhere.
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve_to_addrs(&host, &addresses)
-        .timeout(Duration::from_secs(limits.upload_timeout_secs))
-        .build()
-        .map_err(|e| ServiceError::Corrupt(format!("an HTTP client: {e}")))?;
+        .map_err(refused)?;
+    let client = outbound::client(
+        &destination,
+        Duration::from_secs(limits.upload_timeout_secs),
+    )
+    .map_err(|e| ServiceError::Corrupt(format!("an HTTP client: {e}")))?;
+    let url = destination.url;
     let unreachable = |e: reqwest::Error| {
         ApiError::unprocessable("url_unreachable", format!("fetching `url`: {e}")).field("url")
     };
@@ -1179,41 +1162,6 @@ async fn fetch(limits: &LimitsConfig, raw: &str, file: &Path) -> ApiResult<(u64,
         .and_then(|mut s| s.next_back().map(str::to_owned))
         .filter(|n| !n.is_empty());
     Ok((size, name))
-}
-
-/// Whether `ip` is a public unicast address: not loopback, private,
-/// link-local, shared (CGNAT), documentation, benchmarking, multicast,
-/// reserved or unspecified.
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 192 && b == 0 && v4.octets()[2] == 0)
-                || (a == 198 && (18..20).contains(&b))
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || (first == 0x2001 && v6.segments()[1] == 0x0db8))
-        }
-    }
 }
 
 #[cfg(test)]

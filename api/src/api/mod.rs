@@ -72,6 +72,8 @@ pub struct ApiState {
     /// Stripe, when `[billing] stripe_secret_key` is set.
     pub stripe: Option<tracepipe_billing::StripeClient>,
     pub billing_config: BillingConfig,
+    /// Status callbacks: which hosts a `callback_url` may name (crate::callbacks).
+    pub callbacks: crate::callbacks::CallbacksConfig,
 }
 
 /// How accepted Examples reach the processors. The Example is already stored
@@ -204,6 +206,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/api-keys/{api_key_id}",
             axum::routing::delete(account::revoke_key),
+        )
+        .route(
+            "/account/callback-secret",
+            post(account::create_callback_secret).delete(account::delete_callback_secret),
         )
         .route("/usage", get(usage::get))
         .route("/usage/daily", get(usage_daily::get))

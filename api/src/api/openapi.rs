@@ -55,7 +55,7 @@ const API_KEY_SCHEME: &str = "ApiKey";
         (name = "mcp", description = "Tracepipe as an MCP server for agents (docs/mcp-endpoint.md), and the catalog's MCP servers"),
         (name = "meta", description = "This document"),
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, crate::callbacks::CallbackEvent)),
     paths(
         sessions::create,
         sessions::list,
@@ -108,6 +108,8 @@ const API_KEY_SCHEME: &str = "ApiKey";
         account::create_key,
         account::list_keys,
         account::revoke_key,
+        account::create_callback_secret,
+        account::delete_callback_secret,
         usage::get,
         usage_daily::get,
         billing::list_invoices,
@@ -513,6 +515,7 @@ pub(crate) mod tests {
             billing: Arc::new(SqliteBillingStore::new(db)),
             stripe: None,
             billing_config: config.billing.clone(),
+            callbacks: config.callbacks.clone(),
         });
         (state, key)
     }
@@ -580,6 +583,6 @@ pub(crate) mod tests {
             }
         }
         // The router's routes (src/api/mod.rs), each with its methods.
-        assert_eq!(operations.len(), 59, "{operations:#?}");
+        assert_eq!(operations.len(), 61, "{operations:#?}");
     }
 }

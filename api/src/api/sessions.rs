@@ -40,6 +40,8 @@ use crate::pipeline::{IngestOptions, PipelineError, RAW_OBJECT};
 const FILE_FIELD: &str = "input_events";
 const MAX_SUITE_ID_BYTES: usize = 64;
 const MAX_DESCRIPTION_BYTES: usize = 16 * 1024;
+/// A callback URL's bytes (it may have at most 2 048 characters).
+const MAX_CALLBACK_URL_BYTES: usize = 4 * 2048;
 /// Characters of an unexpected form field's name repeated in an error.
 const MAX_SHOWN_NAME: usize = 64;
 
@@ -175,6 +177,10 @@ pub struct UploadForm {
     /// marks (made without the capture script), which are otherwise left out
     #[schema(value_type = Option<String>, pattern = "^(true|false)$", nullable = false)]
     screenshots_safe: Option<bool>,
+    /// where to POST the status of the upload's Example once it is COMPLETED
+    /// or FAILED, signed with the caller's callback secret
+    #[schema(max_length = 2048, nullable = false)]
+    callback_url: Option<String>,
     /// A Chrome trace (JSON object or array, gzipped or not) or an input_events.jsonl
     #[schema(value_type = String, format = Binary)]
     input_events: Vec<u8>,
@@ -221,6 +227,7 @@ pub async fn create(
     let mut suite_field = None;
     let mut description = None;
     let mut screenshots_safe = None;
+    let mut callback_url = None;
     let mut size = None;
     let mut source_name = None;
     while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -251,6 +258,12 @@ pub async fn create(
                     &read_text(field, "screenshots_safe", 8).await?,
                 )?);
             }
+            "callback_url" => {
+                if callback_url.is_some() {
+                    return Err(duplicate());
+                }
+                callback_url = Some(read_text(field, "callback_url", MAX_CALLBACK_URL_BYTES).await?);
+            }
             FILE_FIELD => {
                 if size.is_some() {
                     return Err(duplicate());
@@ -264,7 +277,7 @@ pub async fn create(
                 return Err(ApiError::bad_request(
                     "unknown_field",
                     format!(
-                        "unknown form field `{name}`; expected suite_id, description, screenshots_safe, input_events"
+                        "unknown form field `{name}`; expected suite_id, description, screenshots_safe, callback_url, input_events"
                     ),
                 )
                 .field(name))
@@ -282,6 +295,7 @@ pub async fn create(
         suite: suite_raw,
         description,
         screenshots_safe,
+        callback_url,
         size,
         source_name,
         idempotency_key: key,
@@ -297,6 +311,8 @@ pub(super) struct UploadFields {
     pub suite: String,
     pub description: Option<String>,
     pub screenshots_safe: Option<UnmarkedScreenshots>,
+    /// Where to POST the status of the upload's Example (crate::callbacks).
+    pub callback_url: Option<String>,
     /// Bytes of the file, as sent.
     pub size: u64,
     /// The file name the client gave the upload.
@@ -331,6 +347,7 @@ pub(super) async fn accept(
         suite: suite_raw,
         description,
         screenshots_safe,
+        callback_url,
         size,
         source_name,
         idempotency_key: key,
@@ -357,6 +374,18 @@ pub(super) async fn accept(
             ApiError::unprocessable("invalid_field", e.to_string()).field("description")
         })?;
     }
+    let callback_url = match callback_url {
+        Some(raw) => Some(
+            crate::callbacks::check_url(
+                state.control.as_ref(),
+                &state.callbacks,
+                caller.0.id,
+                &raw,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let idempotency = match key {
         None => None,
         Some(key) => {
@@ -383,6 +412,7 @@ pub(super) async fn accept(
         description,
         size,
         idempotency,
+        callback_url,
         options: IngestOptions {
             unmarked_screenshots: screenshots_safe.unwrap_or_default(),
         },
@@ -418,6 +448,7 @@ struct Received {
     size: u64,
     /// The `Idempotency-Key` and the upload's fingerprint.
     idempotency: Option<(String, String)>,
+    callback_url: Option<String>,
     options: IngestOptions,
     /// The file name the client gave the upload, for the Session's provenance.
     source_name: Option<String>,
@@ -487,7 +518,11 @@ async fn store(
             .as_str()
             .to_owned(),
     };
-    let example = default_example(&state.catalog.snapshot(), &record);
+    let example =
+        default_example(&state.catalog.snapshot(), &record).map(|example| control::ExampleRecord {
+            callback_url: r.callback_url.clone(),
+            ..example
+        });
     // The queue slot is taken only now, once the upload is stored and read:
     // a client that stalls mid-upload holds no slot of anyone else's.
     let reservation = match example {

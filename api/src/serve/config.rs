@@ -32,6 +32,7 @@ pub struct ServeConfig {
     pub pricing: PricingConfig,
     pub web: crate::web::WebConfig,
     pub billing: BillingConfig,
+    pub callbacks: crate::callbacks::CallbacksConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

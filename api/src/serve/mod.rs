@@ -154,6 +154,7 @@ pub async fn run(
         billing,
         stripe,
         billing_config: config.billing.clone(),
+        callbacks: config.callbacks.clone(),
     });
     let state = Arc::new(AppState {
         config,
@@ -166,6 +167,11 @@ pub async fn run(
     let workers = worker::spawn(state.clone(), jobs, stop_rx.clone());
     let requeue = tokio::spawn(worker::requeue_unfinished(state.clone()));
     let sink = tokio::spawn(sink::run(state.clone(), stop_rx.clone()));
+    let callbacks = tokio::spawn(crate::callbacks::run(
+        state.api.control.clone(),
+        state.config.callbacks.clone(),
+        stop_rx.clone(),
+    ));
     let scheduled_close = state.config.billing.scheduled_close.then(|| {
         let api = &state.api;
         let invoicing = Invoicing {
@@ -203,6 +209,14 @@ pub async fn run(
     if tokio::time::timeout(grace, workers).await.is_err() {
         ::tracing::warn!(
             "workers did not finish within {}s; their examples resume on the next start",
+            grace.as_secs()
+        );
+    }
+    // A callback in flight is either recorded as sent or sent again at the
+    // next start.
+    if tokio::time::timeout(grace, callbacks).await.is_err() {
+        ::tracing::warn!(
+            "status callbacks in flight did not finish within {}s",
             grace.as_secs()
         );
     }

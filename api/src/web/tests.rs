@@ -80,6 +80,7 @@ async fn server(throttle: Option<ThrottleConfig>) -> Server {
         billing: Arc::new(SqliteBillingStore::new(db)),
         stripe: None,
         billing_config: config.billing.clone(),
+        callbacks: config.callbacks.clone(),
     });
     let app = crate::api::router(state.clone()).merge(super::routes(state));
     Server { app, _dir: dir }

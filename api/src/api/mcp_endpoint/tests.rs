@@ -10,9 +10,9 @@ use tower::ServiceExt;
 
 use std::sync::Arc;
 
-use super::is_public;
 use crate::api::openapi::tests::serve_state;
 use crate::api::{router, ApiState, Dispatch, Reservation};
+use crate::outbound::is_public;
 use crate::serve::config::{Overrides, ServeConfig};
 
 struct Endpoint {
