@@ -22,7 +22,7 @@ mod marks;
 mod report;
 pub mod rules_file;
 
-pub use report::{ActionReport, ArgumentReport, Report};
+pub use report::{ActionReport, ArgumentReport, LeaveOneOut, Report};
 
 use align::{Case, LeafPath, Placed, Shape, Signature, Unaligned};
 use rules_file::{
@@ -1178,8 +1178,8 @@ fn leave_one_out(
     server: &McpServer,
     demos: &[Demonstration],
     aligned: &Aligned,
-) -> BTreeMap<String, (usize, usize)> {
-    let mut out: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+) -> BTreeMap<String, LeaveOneOut> {
+    let mut out: BTreeMap<String, LeaveOneOut> = BTreeMap::new();
     for (d, demo) in demos.iter().enumerate() {
         if demo.tool_calls.is_empty() {
             continue;
@@ -1199,12 +1199,12 @@ fn leave_one_out(
         let mut used = vec![false; got.len()];
         for call in &demo.tool_calls {
             let entry = out.entry(call.name.clone()).or_default();
-            entry.1 += 1;
+            entry.calls += 1;
             if let Some(k) = (0..got.len())
                 .find(|&k| !used[k] && got[k].0 == call.name && got[k].1 == call.arguments)
             {
                 used[k] = true;
-                entry.0 += 1;
+                entry.reproduced += 1;
             }
         }
     }

@@ -308,19 +308,37 @@ fn the_report_names_evidence_leave_one_out_and_what_to_record_next() {
         create.recognised_by
     );
     // The Enter demonstration alone taught Enter; the others alone, Save.
-    assert_eq!(create.leave_one_out, (2, 3));
+    assert_eq!(
+        create.leave_one_out,
+        LeaveOneOut {
+            reproduced: 2,
+            calls: 3
+        }
+    );
     let get = report
         .actions
         .iter()
         .find(|a| a.tool == "get_task")
         .expect("get");
-    assert_eq!(get.leave_one_out, (2, 2));
+    assert_eq!(
+        get.leave_one_out,
+        LeaveOneOut {
+            reproduced: 2,
+            calls: 2
+        }
+    );
     let delete = report
         .actions
         .iter()
         .find(|a| a.tool == "delete_task")
         .expect("delete");
-    assert_eq!(delete.leave_one_out, (0, 1));
+    assert_eq!(
+        delete.leave_one_out,
+        LeaveOneOut {
+            reproduced: 0,
+            calls: 1
+        }
+    );
     assert!(delete
         .unexplained
         .iter()
