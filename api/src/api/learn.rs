@@ -7,6 +7,7 @@
 //! their key's suites; and like every read of sessions, a caller learns only
 //! from their own.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -64,9 +65,11 @@ pub struct Learned {
     pub suite: Suite,
     /// Its action-tool map onto the MCP server, as the catalog now holds it.
     pub map: ActionToolMap,
-    /// Its rules for the declarative RULES model (`rules.json`).
+    /// The files written, as a catalog folder holds them, by path
+    /// (`suites/<name>/suite.json`, `suites/<name>/maps/<server>.json`,
+    /// `suites/<name>/rules.json`): what `tracepipe eval --catalog` reads.
     #[schema(value_type = Object)]
-    pub rules: serde_json::Value,
+    pub files: BTreeMap<String, serde_json::Value>,
     /// Per action: the demonstrations, the evidence for each argument,
     /// leave-one-out accuracy, what could not be explained and what to record next.
     pub report: Report,
@@ -351,8 +354,16 @@ pub async fn learn_suite(
         "suite learned from reviewed sessions"
     );
     let rules_json = learned.rules_json();
-    let rules: serde_json::Value = serde_json::from_str(&rules_json)
-        .map_err(|e| ServiceError::Corrupt(format!("the learned rules: {e}")))?;
+    let mut written = BTreeMap::new();
+    for (path, text) in [
+        ("suite.json".to_owned(), learned.suite_json()),
+        (format!("maps/{}.json", server.name), learned.map_json()),
+        ("rules.json".to_owned(), rules_json.clone()),
+    ] {
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| ServiceError::Corrupt(format!("the learned {path}: {e}")))?;
+        written.insert(format!("suites/{}/{path}", body.name), value);
+    }
     let suite_file: SuiteFile = learned.suite.clone();
     let map_file = learned.map.clone();
     let name = body.name.clone();
@@ -389,7 +400,7 @@ pub async fn learn_suite(
         axum::Json(Learned {
             suite,
             map,
-            rules,
+            files: written,
             report: learned.report,
             session_ids,
         }),

@@ -340,7 +340,16 @@ async fn a_suite_is_learned_from_reviewed_sessions_and_written_to_the_catalog() 
         delete["leave_one_out"]["calls"].as_u64() >= Some(1),
         "{delete}"
     );
-    assert!(learned["rules"]["flows"].is_array() || learned["rules"]["triggers"].is_array());
+    let rules = &learned["files"]["suites/mail_learned/rules.json"];
+    assert_eq!(rules["suite"], "mail_learned", "{learned}");
+    assert_eq!(
+        learned["files"]["suites/mail_learned/suite.json"]["name"],
+        "mail_learned"
+    );
+    assert_eq!(
+        learned["files"]["suites/mail_learned/maps/gmail.json"]["mcp_server"],
+        "gmail"
+    );
     assert_eq!(learned["map"]["suite_id"], learned["suite"]["id"]);
 
     // The suite, its map and its rules are in the catalog: listed, and a
