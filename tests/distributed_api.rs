@@ -498,3 +498,10 @@ fn daily_usage_covers_every_day_of_the_range() {
         api_contract::daily_usage_covers_every_day_of_the_range(&mut target);
     }
 }
+
+#[test]
+fn a_suite_is_learned_from_reviewed_sessions_and_evaluated() {
+    if let Some(mut target) = Distributed::start("learned") {
+        api_contract::a_suite_is_learned_from_reviewed_sessions_and_evaluated(&mut target);
+    }
+}

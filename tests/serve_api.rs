@@ -213,3 +213,8 @@ fn an_example_is_reviewed_corrected_and_re_synthesised() {
 fn daily_usage_covers_every_day_of_the_range() {
     api_contract::daily_usage_covers_every_day_of_the_range(&mut Serve::start());
 }
+
+#[test]
+fn a_suite_is_learned_from_reviewed_sessions_and_evaluated() {
+    api_contract::a_suite_is_learned_from_reviewed_sessions_and_evaluated(&mut Serve::start());
+}

@@ -674,6 +674,8 @@ fn build_rules(
     }
     // Triggers.
     let mut triggers: Vec<(TriggerRule, usize)> = Vec::new();
+    // Triggers whose route is the condition an argument's source put there.
+    let mut routed_by_condition: Vec<bool> = Vec::new();
     for (ti, t) in tools
         .iter()
         .enumerate()
@@ -691,6 +693,7 @@ fn build_rules(
                 on.has_data = has_data.clone();
             }
             // A click's route is a condition on where it happens.
+            let mut routed = false;
             let when = match &when {
                 Some(w) if on.kind == ["navigation"] => {
                     let w = ConditionRule {
@@ -700,8 +703,9 @@ fn build_rules(
                     (w.selection.is_some()).then_some(w)
                 }
                 Some(w) => {
-                    if on.route.is_none() {
+                    if on.route.is_none() && w.route.is_some() {
                         on.route = w.route.clone();
+                        routed = true;
                     }
                     let w = ConditionRule {
                         route: None,
@@ -717,6 +721,7 @@ fn build_rules(
                 }
                 continue;
             }
+            routed_by_condition.push(routed);
             triggers.push((
                 TriggerRule {
                     action: t.action.clone(),
@@ -729,6 +734,7 @@ fn build_rules(
             ));
         }
     }
+    generalise_trigger_routes(&mut triggers, &routed_by_condition);
     triggers.sort_by_key(|(r, _)| {
         std::cmp::Reverse(
             r.on.specificity()
@@ -737,12 +743,21 @@ fn build_rules(
                     .map_or(0, |w| usize::from(w.selection.is_some())),
         )
     });
-    // Flows: tools begun by the same steps share one flow.
+    // Flows: tools begun by the same steps share one flow, and so do tools
+    // whose beginnings overlap (one demonstrated from a menu named alike in
+    // two apps, the other in one): two flows begun by one step would leave
+    // the step to whichever is tried first.
     let mut flows: Vec<(FlowRule, Vec<usize>)> = Vec::new();
     for (ti, t) in tools.iter().enumerate() {
         let Some(start) = &t.flow_start else { continue };
-        let k = match flows.iter().position(|(f, _)| &f.start == start) {
-            Some(k) => k,
+        let k = match flows
+            .iter()
+            .position(|(f, _)| starts_overlap(&f.start, start))
+        {
+            Some(k) => {
+                merge_starts(&mut flows[k].0.start, start);
+                k
+            }
             None => {
                 flows.push((
                     FlowRule {
@@ -955,6 +970,9 @@ fn build_rules(
         }
     }
     for (flow, _) in &mut flows {
+        generalise_outcome_routes(&mut flow.outcomes);
+    }
+    for (flow, _) in &mut flows {
         flow.outcomes.sort_by_key(|o| {
             o.when
                 .as_ref()
@@ -972,6 +990,127 @@ fn build_rules(
         flows: flows.into_iter().map(|(f, _)| f).collect(),
         triggers: triggers.into_iter().map(|(t, _)| t).collect(),
     })
+}
+
+/// Whether a route condition is needed to tell an action from `others`
+/// completed by the same step: not when there are none, nor when each of
+/// them asks for a selection this one does not (those are tried first).
+/// Otherwise the route only says where the demonstrations happened to be,
+/// and another app of the kind names its routes differently.
+fn route_needed(selection: bool, others: &[bool]) -> bool {
+    !others.is_empty() && (selection || !others.iter().all(|&s| s))
+}
+
+fn asks_selection(when: Option<&ConditionRule>) -> bool {
+    when.is_some_and(|w| w.selection.is_some())
+}
+
+/// Drops the route conditions of outcomes that the demonstrations tell
+/// apart without them.
+fn generalise_outcome_routes(outcomes: &mut [OutcomeRule]) {
+    let keep: Vec<bool> = outcomes
+        .iter()
+        .map(|o| {
+            let others: Vec<bool> = outcomes
+                .iter()
+                .filter(|x| x.on == o.on && x.action != o.action)
+                .map(|x| asks_selection(x.when.as_ref()))
+                .collect();
+            route_needed(asks_selection(o.when.as_ref()), &others)
+        })
+        .collect();
+    for (o, keep) in outcomes.iter_mut().zip(keep) {
+        if keep {
+            continue;
+        }
+        if let Some(w) = &mut o.when {
+            w.route = None;
+        }
+        if o.when.as_ref().is_some_and(|w| w.selection.is_none()) {
+            o.when = None;
+        }
+    }
+}
+
+/// Drops the routes a condition put on triggers that the demonstrations
+/// tell apart without them.
+fn generalise_trigger_routes(triggers: &mut [(TriggerRule, usize)], routed: &[bool]) {
+    let bare = |m: &MatcherRule| MatcherRule {
+        route: None,
+        ..m.clone()
+    };
+    let drop: Vec<bool> = triggers
+        .iter()
+        .zip(routed)
+        .map(|((t, _), &routed)| {
+            if !routed {
+                return false;
+            }
+            let step = bare(&t.on);
+            let others: Vec<bool> = triggers
+                .iter()
+                .filter(|(x, _)| x.action != t.action && bare(&x.on) == step)
+                .map(|(x, _)| asks_selection(x.when.as_ref()))
+                .collect();
+            !route_needed(asks_selection(t.when.as_ref()), &others)
+        })
+        .collect();
+    for ((t, _), drop) in triggers.iter_mut().zip(drop) {
+        if drop {
+            t.on.route = None;
+        }
+    }
+}
+
+/// The matcher without its names: which kind of step, where.
+fn step_slot(m: &MatcherRule) -> MatcherRule {
+    MatcherRule {
+        label: Vec::new(),
+        label_prefix: None,
+        ..m.clone()
+    }
+}
+
+/// Some step would begin both: the same kind of step with a name in common.
+fn starts_overlap(a: &[MatcherRule], b: &[MatcherRule]) -> bool {
+    a.iter().any(|ma| {
+        b.iter().any(|mb| {
+            step_slot(ma) == step_slot(mb)
+                && (ma.label.iter().any(|l| mb.label.contains(l))
+                    || (ma.label_prefix.is_some() && ma.label_prefix == mb.label_prefix)
+                    || (ma.label.is_empty()
+                        && mb.label.is_empty()
+                        && ma.label_prefix.is_none()
+                        && mb.label_prefix.is_none()))
+        })
+    })
+}
+
+/// `into` begins also where `from` does: the names of the same kind of step
+/// joined, other steps added.
+fn merge_starts(into: &mut Vec<MatcherRule>, from: &[MatcherRule]) {
+    for m in from {
+        if into.contains(m) {
+            continue;
+        }
+        let joinable = into.iter_mut().find(|x| {
+            step_slot(x) == step_slot(m)
+                && !x.label.is_empty()
+                && !m.label.is_empty()
+                && x.label_prefix.is_none()
+                && m.label_prefix.is_none()
+        });
+        match joinable {
+            Some(x) => {
+                for l in &m.label {
+                    if !x.label.contains(l) {
+                        x.label.push(l.clone());
+                    }
+                }
+            }
+            None => into.push(m.clone()),
+        }
+    }
 }
 
 /// Did Enter in a text input complete a form in some demonstration?

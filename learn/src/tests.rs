@@ -544,3 +544,135 @@ fn a_two_step_form_completes_on_its_second_step_with_constants_named_by_checkbox
         )]
     );
 }
+
+/// A task opened at `#<section>/<id>` and its `label` button clicked.
+fn on_route(section: &str, id: &str, label: &str) -> Builder {
+    let mut b = Builder::new();
+    b.navigate(&format!("#{section}/{id}")).click(label, &[]);
+    b
+}
+
+fn trigger_routes(learned: &Learned) -> Vec<(String, Option<String>)> {
+    learned
+        .rules
+        .triggers
+        .iter()
+        .filter(|t| t.on.kind == ["click"])
+        .map(|t| (t.action.clone(), t.on.route.clone()))
+        .collect()
+}
+
+#[test]
+fn a_route_is_a_condition_only_when_the_demonstrations_need_it_to_tell_actions_apart() {
+    let server = server();
+    let deletes = [
+        demo(
+            "delete_a",
+            &on_route("tasks", "t-1", "Delete"),
+            json!([{"name": "get_task", "arguments": {"taskId": "t-1"}}, {"name": "delete_task", "arguments": {"taskId": "t-1"}}]),
+        ),
+        demo(
+            "delete_b",
+            &on_route("tasks", "t-2", "Delete"),
+            json!([{"name": "get_task", "arguments": {"taskId": "t-2"}}, {"name": "delete_task", "arguments": {"taskId": "t-2"}}]),
+        ),
+    ];
+    // Only one action is completed by `Delete`: where it was clicked is not
+    // a condition (another app of the kind names its routes otherwise), the
+    // id is still read from the route.
+    let learned = learn("tasks", &server, &deletes).expect("learned");
+    assert_eq!(
+        trigger_routes(&learned),
+        [("delete_task".to_owned(), None)],
+        "{}",
+        learned.rules_json()
+    );
+    assert!(learned.rules_json().contains("\"group\": \"task_id\""));
+
+    // `Delete` on an archived task archives it: now the route is what tells
+    // the two apart, and each keeps it.
+    let mut both = deletes.to_vec();
+    both.push(demo(
+        "archive_a",
+        &on_route("archive", "t-3", "Delete"),
+        json!([{"name": "get_task", "arguments": {"taskId": "t-3"}}, {"name": "archive_task", "arguments": {"taskId": "t-3"}}]),
+    ));
+    both.push(demo(
+        "archive_b",
+        &on_route("archive", "t-4", "Delete"),
+        json!([{"name": "get_task", "arguments": {"taskId": "t-4"}}, {"name": "archive_task", "arguments": {"taskId": "t-4"}}]),
+    ));
+    let learned = learn("tasks", &server, &both).expect("learned");
+    let routes = trigger_routes(&learned);
+    assert_eq!(routes.len(), 2, "{}", learned.rules_json());
+    assert!(
+        routes.iter().all(|(_, r)| r.is_some()),
+        "{}",
+        learned.rules_json()
+    );
+    let model =
+        LearnedModel::load(&learned.suite, &learned.map, &learned.rules, &server).expect("loads");
+    let calls = model
+        .calls(&server, &on_route("archive", "t-9", "Delete").session("x"))
+        .expect("classified");
+    assert_eq!(
+        calls.last(),
+        Some(&("archive_task".to_owned(), json!({"taskId": "t-9"})))
+    );
+}
+
+#[test]
+fn forms_begun_by_overlapping_steps_are_one_form() {
+    let server = server();
+    let mut by_new = Builder::new();
+    by_new
+        .click("New task", &[])
+        .type_into("Title", "Buy milk")
+        .click("Save", &[]);
+    let mut by_new_again = Builder::new();
+    by_new_again
+        .click("New task", &[])
+        .type_into("Title", "Call Bo")
+        .click("Save", &[]);
+    let mut by_add = Builder::new();
+    by_add
+        .click("Add task", &[])
+        .type_into("Title", "Pay rent")
+        .click("Save", &[]);
+    let mut rule = Builder::new();
+    rule.click("New task", &[])
+        .type_into("From", "ann@example.com")
+        .click("Save rule", &[]);
+    let mut rule_again = Builder::new();
+    rule_again
+        .click("New task", &[])
+        .type_into("From", "bo@example.com")
+        .click("Save rule", &[]);
+    let learned = learn(
+        "tasks",
+        &server,
+        &[
+            demo("new_a", &by_new, json!([{"name": "create_task", "arguments": {"title": "Buy milk"}}])),
+            demo("new_b", &by_new_again, json!([{"name": "create_task", "arguments": {"title": "Call Bo"}}])),
+            demo("add", &by_add, json!([{"name": "create_task", "arguments": {"title": "Pay rent"}}])),
+            demo("rule_a", &rule, json!([{"name": "create_rule", "arguments": {"criteria": {"from": "ann@example.com"}, "action": {}}}])),
+            demo("rule_b", &rule_again, json!([{"name": "create_rule", "arguments": {"criteria": {"from": "bo@example.com"}, "action": {}}}])),
+        ],
+    )
+    .expect("learned");
+    let begun_by_new: Vec<&FlowRule> = learned
+        .rules
+        .flows
+        .iter()
+        .filter(|f| {
+            f.start
+                .iter()
+                .any(|m| m.label.contains(&"New task".to_owned()))
+        })
+        .collect();
+    assert_eq!(begun_by_new.len(), 1, "{}", learned.rules_json());
+    assert_eq!(begun_by_new[0].outcomes.len(), 2);
+    assert!(begun_by_new[0].start[0]
+        .label
+        .contains(&"Add task".to_owned()));
+}
