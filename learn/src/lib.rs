@@ -226,6 +226,8 @@ pub(crate) struct Chosen {
     pub placed: Option<Placed>,
     /// Further sources at the same step that yield the value as often.
     pub fallbacks: Vec<Placed>,
+    /// For a select's option: (value chosen, argument as JSON) per option demonstrated.
+    pub choices: Vec<(String, String)>,
     /// Demonstrations where the chosen source yields the labelled value, of
     /// those that have the argument.
     pub explained: usize,
@@ -353,7 +355,40 @@ fn placed_key(p: &Placed) -> String {
         Placed::CommitRoute { shape } => format!("route:{}", shape.pattern()),
         Placed::Selection { label, attr, .. } => format!("selection:{label}:{attr}"),
         Placed::Flags { items } => format!("flags:{items:?}"),
+        Placed::Choice { label, .. } => format!("choice:{label}"),
     }
+}
+
+/// Per select (by name): the (value chosen, argument as JSON) pairs its
+/// demonstrations show, or None when one value stood for two arguments.
+fn choice_table(
+    leaf: &LeafPath,
+    cases: &[&Case],
+) -> BTreeMap<String, Option<Vec<(String, String)>>> {
+    let mut table: BTreeMap<String, Option<Vec<(String, String)>>> = BTreeMap::new();
+    for c in cases {
+        let Some((_, placed)) = c.leaves.iter().find(|(l, _)| l == leaf) else {
+            continue;
+        };
+        for p in placed {
+            let Placed::Choice {
+                label, value, arg, ..
+            } = p
+            else {
+                continue;
+            };
+            let slot = table
+                .entry(label.clone())
+                .or_insert_with(|| Some(Vec::new()));
+            let Some(pairs) = slot else { continue };
+            match pairs.iter().find(|(v, _)| v == value) {
+                Some((_, a)) if a != arg => *slot = None,
+                Some(_) => {}
+                None => pairs.push((value.clone(), arg.clone())),
+            }
+        }
+    }
+    table
 }
 
 /// The source that yields every demonstration's value, the most direct one
@@ -381,6 +416,13 @@ fn choose(leaf: &LeafPath, cases: &[&Case]) -> Chosen {
         }
     }
     let mut ranked: Vec<(usize, Placed)> = counts.into_values().collect();
+    // A select's options stand for one argument each: a table only while no
+    // option stands for two.
+    let table = choice_table(leaf, cases);
+    ranked.retain(|(_, p)| match p {
+        Placed::Choice { label, .. } => table.get(label).is_some_and(Option::is_some),
+        _ => true,
+    });
     ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.rank().cmp(&b.1.rank())));
     let best = ranked.first().cloned();
     // Read at the same step, in some demonstrations at least: tried next,
@@ -399,8 +441,15 @@ fn choose(leaf: &LeafPath, cases: &[&Case]) -> Chosen {
         })
         .map(|(_, p)| p.clone())
         .collect();
+    let choices = match best.as_ref().map(|b| &b.1) {
+        Some(Placed::Choice { label, .. }) => {
+            table.get(label).cloned().flatten().unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
     Chosen {
         leaf: leaf.clone(),
+        choices,
         explained: best.as_ref().map_or(0, |b| b.0),
         placed: best.map(|b| b.1),
         fallbacks,
@@ -549,7 +598,8 @@ fn generalise(
         });
     }
     let mut notes = Vec::new();
-    let rules = build_rules(suite, &rules_by_tool, &cases, routes, demos, &mut notes)?;
+    let mut rules = build_rules(suite, &rules_by_tool, &cases, routes, demos, &mut notes)?;
+    learn_abandons(&mut rules, &cases, demos, use_demos, &mut notes);
     let (suite_file, map) = build_catalog(suite, server, &rules_by_tool, use_demos.len());
     Ok(Core {
         suite: suite_file,
@@ -793,6 +843,7 @@ fn build_rules(
                             ..MatcherRule::default()
                         },
                         set: None,
+                        from: Vec::new(),
                         toggle: None,
                         flag: None,
                         choose: Some(ChooseRule {
@@ -812,6 +863,7 @@ fn build_rules(
                             ..MatcherRule::default()
                         },
                         set: Some(path),
+                        from: Vec::new(),
                         toggle: None,
                         flag: None,
                         choose: None,
@@ -829,11 +881,35 @@ fn build_rules(
                                 ..MatcherRule::default()
                             },
                             set: None,
+                            from: Vec::new(),
                             toggle: None,
                             flag: Some(FlagRule {
                                 param: path.clone(),
                                 value: value.clone(),
                             }),
+                            choose: None,
+                        };
+                        if !flow.fields.contains(&field) {
+                            flow.fields.push(field);
+                        }
+                    }
+                }
+                Some(Placed::Choice { raw, .. }) => {
+                    for (value, arg) in &ch.choices {
+                        let Ok(arg) = serde_json::from_str::<Value>(arg) else {
+                            continue;
+                        };
+                        let field = FieldRule {
+                            on: MatcherRule {
+                                kind: vec!["change"],
+                                label: vec![raw.clone()],
+                                value_pattern: Some(format!("^{}$", regex::escape(value))),
+                                ..MatcherRule::default()
+                            },
+                            set: Some(path.clone()),
+                            from: vec![SourceRule::Const(arg)],
+                            toggle: None,
+                            flag: None,
                             choose: None,
                         };
                         if !flow.fields.contains(&field) {
@@ -866,6 +942,7 @@ fn build_rules(
                                     ..MatcherRule::default()
                                 },
                                 set: Some(path),
+                                from: Vec::new(),
                                 toggle: None,
                                 flag: None,
                                 choose: None,
@@ -904,6 +981,7 @@ fn build_rules(
             flow.fields.push(FieldRule {
                 on,
                 set: None,
+                from: Vec::new(),
                 toggle: Some(ToggleRule {
                     id: SourceRule::Data(attr),
                     add,
@@ -990,6 +1068,140 @@ fn build_rules(
         flows: flows.into_iter().map(|(f, _)| f).collect(),
         triggers: triggers.into_iter().map(|(t, _)| t).collect(),
     })
+}
+
+/// Whether `m` would match the step `mark` (routes aside: this only finds
+/// where a demonstration began a form).
+fn matcher_matches(m: &MatcherRule, mark: &marks::Mark) -> bool {
+    let normalised = |l: &String| tracepipe_processors::classify::normalize_label(l);
+    m.kind.contains(&kind_name(mark.kind()))
+        && (m.label.is_empty()
+            || mark
+                .label
+                .as_ref()
+                .is_some_and(|l| m.label.iter().any(|x| normalised(x) == *l)))
+        && m.label_prefix.as_ref().is_none_or(|p| {
+            mark.label
+                .as_ref()
+                .is_some_and(|l| l.starts_with(&normalised(p)))
+        })
+        && (m.key.is_empty() || mark.event.key.as_ref().is_some_and(|k| m.key.contains(k)))
+        && (m.tag.is_empty() || mark.tag().is_some_and(|t| m.tag.iter().any(|x| x == t)))
+        && m.has_data.as_ref().is_none_or(|a| mark.data(a).is_some())
+}
+
+/// What ends a form without a call: in a demonstration whose sidecar has no
+/// call for a form it began, the first step after the beginning that is not
+/// the form's own (not a field being filled, not a step that completes it):
+/// a click (`Discard`, `Cancel`) or Escape. Learned as an outcome with no
+/// action, so that the abandoned form's values never reach a later call.
+fn learn_abandons(
+    rules: &mut RulesDocument,
+    cases: &[&Case],
+    demos: &[Demonstration],
+    use_demos: &[usize],
+    notes: &mut Vec<String>,
+) {
+    let triggers: Vec<MatcherRule> = rules.triggers.iter().map(|t| t.on.clone()).collect();
+    let starts_of_flows: Vec<MatcherRule> = rules
+        .flows
+        .iter()
+        .flat_map(|f| f.start.iter().cloned())
+        .collect();
+    for &d in use_demos {
+        let marks = marks::marks(&demos[d].session);
+        let commits: Vec<i64> = cases
+            .iter()
+            .filter(|c| c.demo == d)
+            .map(|c| c.t_us)
+            .collect();
+        for flow in &mut rules.flows {
+            let starts: Vec<usize> = (0..marks.len())
+                .filter(|&i| flow.start.iter().any(|m| matcher_matches(m, &marks[i])))
+                .collect();
+            for (k, &begun) in starts.iter().enumerate() {
+                let end = starts.get(k + 1).copied().unwrap_or(marks.len());
+                let t0 = marks[begun].event.t_us;
+                let t1 = marks.get(end).map_or(i64::MAX, |m| m.event.t_us);
+                if commits.iter().any(|&t| t > t0 && t <= t1) {
+                    continue;
+                }
+                let filled: Vec<&String> = marks[begun + 1..end]
+                    .iter()
+                    .filter(|m| m.kind() == EventKind::Change)
+                    .filter_map(|m| m.label.as_ref())
+                    .collect();
+                let own = |m: &marks::Mark| {
+                    m.label.as_ref().is_some_and(|l| filled.contains(&l))
+                        || flow.fields.iter().any(|f| matcher_matches(&f.on, m))
+                        || flow
+                            .outcomes
+                            .iter()
+                            .any(|o| o.on.iter().any(|x| matcher_matches(x, m)))
+                };
+                // Another action's step, or an item (a message, a row) rather
+                // than a control of the form, does not say what abandons it.
+                let elsewhere = |m: &marks::Mark| {
+                    triggers
+                        .iter()
+                        .chain(&starts_of_flows)
+                        .any(|x| matcher_matches(x, m))
+                        || m.tag() == Some("a")
+                        || m.event.target.as_ref().is_some_and(|t| {
+                            t.role.as_deref().is_some_and(|r| {
+                                matches!(
+                                    r,
+                                    "row"
+                                        | "link"
+                                        | "gridcell"
+                                        | "listitem"
+                                        | "option"
+                                        | "treeitem"
+                                )
+                            })
+                        })
+                };
+                let Some(step) = marks[begun + 1..end].iter().find(|m| {
+                    !own(m)
+                        && !elsewhere(m)
+                        && ((m.kind() == EventKind::Click && m.raw_label().is_some())
+                            || (m.kind() == EventKind::Key
+                                && m.event.key.as_deref() == Some("Escape")))
+                }) else {
+                    continue;
+                };
+                let on = if step.kind() == EventKind::Key {
+                    MatcherRule {
+                        kind: vec!["key"],
+                        key: vec!["Escape".into()],
+                        ..MatcherRule::default()
+                    }
+                } else {
+                    MatcherRule {
+                        kind: vec!["click"],
+                        label: step.raw_label().map(str::to_string).into_iter().collect(),
+                        ..MatcherRule::default()
+                    }
+                };
+                if flow.outcomes.iter().any(|o| o.on.contains(&on)) {
+                    continue;
+                }
+                notes.push(format!(
+                    "`{}` is abandoned by {}: in {} the form begun at {:.0} ms made no call",
+                    flow.name,
+                    step_name(&on),
+                    demos[d].name,
+                    t0 as f64 / 1000.0
+                ));
+                flow.outcomes.push(OutcomeRule {
+                    on: vec![on],
+                    when: None,
+                    action: None,
+                    capture: Vec::new(),
+                });
+            }
+        }
+    }
 }
 
 /// Whether a route condition is needed to tell an action from `others`

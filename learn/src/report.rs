@@ -88,6 +88,9 @@ fn describe(p: &Placed) -> String {
         Placed::Selection { raw, attr, .. } => {
             format!("the selection: {attr} of the items ticked with `{raw}`")
         }
+        Placed::Choice { raw, .. } => {
+            format!("the option chosen in `{raw}`, by the table of options demonstrated")
+        }
         Placed::Flags { items } => items
             .iter()
             .map(|(label, value)| {
@@ -145,6 +148,24 @@ pub(crate) fn build(
                         "a demonstration where `{}` is typed, picked from an element carrying it in a data-* attribute, or shown in the URL",
                         c.leaf
                     ));
+                } else if let Some(Placed::Choice { raw, .. }) = &c.placed {
+                    let table: Vec<String> =
+                        c.choices.iter().map(|(v, a)| format!("{v} → {a}")).collect();
+                    unexplained.push(format!(
+                        "`{}` is not the value `{raw}` commits (the capture records a select's option value, not its visible label): only the options demonstrated are known ({})",
+                        c.leaf,
+                        table.join(", ")
+                    ));
+                    record_next.push(format!(
+                        "a demonstration choosing each other option of `{raw}` that `{}` can take",
+                        c.leaf
+                    ));
+                    if c.explained < c.of {
+                        unexplained.push(format!(
+                            "`{}` is read this way in {} of {} demonstrations",
+                            c.leaf, c.explained, c.of
+                        ));
+                    }
                 } else if c.explained < c.of {
                     unexplained.push(format!(
                         "`{}` is read this way in {} of {} demonstrations",

@@ -23,6 +23,12 @@ fn server() -> McpServer {
                 "criteria": {"type": "object", "properties": {"from": {"type": "string"}}},
                 "action": {"type": "object", "properties": {"removeLabelIds": {"type": "array", "items": {"type": "string"}}}}},
             "required": ["criteria", "action"]}}),
+        json!({"name": "set_priority", "inputSchema": {"type": "object",
+            "properties": {"taskId": {"type": "string"}, "priority": {"type": "string"}},
+            "required": ["taskId", "priority"]}}),
+        json!({"name": "set_status", "inputSchema": {"type": "object",
+            "properties": {"taskId": {"type": "string"}, "status": {"type": "string"}},
+            "required": ["taskId", "status"]}}),
         json!({"name": "tag_tasks", "inputSchema": {"type": "object",
             "properties": {"taskIds": {"type": "array", "items": {"type": "string"}},
                            "priority": {"type": "string"}},
@@ -93,6 +99,14 @@ impl Builder {
         self.push(EventKind::Click, Some(label), "input", data);
         self.push(EventKind::Change, Some(label), "input", data)
             .value = Some("true".into());
+        self
+    }
+
+    /// An option of the `<select>` named `label` chosen: the capture records
+    /// the option's value.
+    fn choose(&mut self, label: &str, value: &str) -> &mut Self {
+        self.push(EventKind::Change, Some(label), "select", &[])
+            .value = Some(value.into());
         self
     }
 
@@ -675,4 +689,173 @@ fn forms_begun_by_overlapping_steps_are_one_form() {
     assert!(begun_by_new[0].start[0]
         .label
         .contains(&"Add task".to_owned()));
+}
+
+/// `#tasks/<id>` opened, `Edit <what>` clicked, `value` chosen in the
+/// select `select`, then `Apply`.
+fn edit_with_select(id: &str, what: &str, select: &str, value: &str) -> Builder {
+    let mut b = Builder::new();
+    b.navigate(&format!("#tasks/{id}"))
+        .click(&format!("Edit {what}"), &[])
+        .choose(select, value)
+        .click("Apply", &[]);
+    b
+}
+
+#[test]
+fn a_select_argument_is_its_option_value_or_a_table_of_the_options_demonstrated() {
+    let server = server();
+    let read = |id: &str| json!({"name": "get_task", "arguments": {"taskId": id}});
+    let learned = learn(
+        "tasks",
+        &server,
+        &[
+            // The argument is the option's visible label, not its value.
+            demo(
+                "priority_a",
+                &edit_with_select("t-1", "priority", "Priority", "3"),
+                json!([read("t-1"), {"name": "set_priority", "arguments": {"taskId": "t-1", "priority": "high"}}]),
+            ),
+            demo(
+                "priority_b",
+                &edit_with_select("t-2", "priority", "Priority", "1"),
+                json!([read("t-2"), {"name": "set_priority", "arguments": {"taskId": "t-2", "priority": "low"}}]),
+            ),
+            // The argument is the option's value.
+            demo(
+                "status_a",
+                &edit_with_select("t-3", "status", "Status", "done"),
+                json!([read("t-3"), {"name": "set_status", "arguments": {"taskId": "t-3", "status": "done"}}]),
+            ),
+            demo(
+                "status_b",
+                &edit_with_select("t-4", "status", "Status", "blocked"),
+                json!([read("t-4"), {"name": "set_status", "arguments": {"taskId": "t-4", "status": "blocked"}}]),
+            ),
+        ],
+    )
+    .expect("learned");
+    let report = learned.report.to_text();
+    assert!(
+        report.contains("status: the committed value of the field `Status`"),
+        "{report}"
+    );
+    assert!(
+        report.contains("priority: the option chosen in `Priority`"),
+        "{report}"
+    );
+    assert!(
+        report.contains("record next: a demonstration choosing each other option of `Priority`"),
+        "{report}"
+    );
+    let model =
+        LearnedModel::load(&learned.suite, &learned.map, &learned.rules, &server).expect("loads");
+    let last = |b: &Builder| {
+        model
+            .calls(&server, &b.session("x"))
+            .expect("classified")
+            .into_iter()
+            .filter(|(t, _)| t != "get_task")
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        last(&edit_with_select("t-9", "priority", "Priority", "3")),
+        [(
+            "set_priority".to_owned(),
+            json!({"taskId": "t-9", "priority": "high"})
+        )]
+    );
+    assert_eq!(
+        last(&edit_with_select("t-9", "priority", "Priority", "1")),
+        [(
+            "set_priority".to_owned(),
+            json!({"taskId": "t-9", "priority": "low"})
+        )]
+    );
+    assert_eq!(
+        last(&edit_with_select("t-9", "status", "Status", "open")),
+        [(
+            "set_status".to_owned(),
+            json!({"taskId": "t-9", "status": "open"})
+        )]
+    );
+    // An option never demonstrated stands for nothing known: no call.
+    assert_eq!(
+        last(&edit_with_select("t-9", "priority", "Priority", "2")),
+        []
+    );
+}
+
+#[test]
+fn what_abandons_a_form_is_learned_from_a_demonstration_without_its_call() {
+    let server = server();
+    let mut cancelled = Builder::new();
+    cancelled
+        .click("New task", &[])
+        .type_into("Title", "Never mind")
+        .click("Cancel", &[]);
+    let mut demos = vec![
+        demo(
+            "new_a",
+            &create_by_button("Buy milk", "ann"),
+            json!([{"name": "create_task", "arguments": {"title": "Buy milk", "assignees": ["ann"]}}]),
+        ),
+        demo(
+            "new_b",
+            &create_by_button("Call Bo", "bo"),
+            json!([{"name": "create_task", "arguments": {"title": "Call Bo", "assignees": ["bo"]}}]),
+        ),
+    ];
+    // A form left, then a `Save` elsewhere on the page: without knowing
+    // what abandons the form, that Save would complete it.
+    let mut stray = Builder::new();
+    stray
+        .click("New task", &[])
+        .type_into("Title", "Oops")
+        .click("Cancel", &[])
+        .click("Save", &[]);
+    let before = learn("tasks", &server, &demos).expect("learned");
+    let model =
+        LearnedModel::load(&before.suite, &before.map, &before.rules, &server).expect("loads");
+    assert_eq!(
+        model
+            .calls(&server, &stray.session("x"))
+            .expect("classified")
+            .len(),
+        1,
+        "without the cancelled demonstration the stray Save completes the form"
+    );
+
+    demos.push(demo("cancelled", &cancelled, json!([])));
+    let learned = learn("tasks", &server, &demos).expect("learned");
+    let flow = learned
+        .rules
+        .flows
+        .iter()
+        .find(|f| f.name == "create_task")
+        .expect("the form");
+    assert!(
+        flow.outcomes
+            .iter()
+            .any(|o| o.action.is_none() && o.on[0].label == ["Cancel"]),
+        "{}",
+        learned.rules_json()
+    );
+    assert!(
+        learned
+            .report
+            .notes
+            .iter()
+            .any(|n| n.contains("abandoned by click `Cancel`") && n.contains("cancelled")),
+        "{:?}",
+        learned.report.notes
+    );
+    let model =
+        LearnedModel::load(&learned.suite, &learned.map, &learned.rules, &server).expect("loads");
+    assert_eq!(
+        model
+            .calls(&server, &stray.session("x"))
+            .expect("classified"),
+        []
+    );
 }
