@@ -1070,31 +1070,67 @@ fn build_rules(
     })
 }
 
-/// Whether `m` would match the step `mark` (routes aside: this only finds
-/// where a demonstration began a form).
-fn matcher_matches(m: &MatcherRule, mark: &marks::Mark) -> bool {
-    let normalised = |l: &String| tracepipe_processors::classify::normalize_label(l);
-    m.kind.contains(&kind_name(mark.kind()))
-        && (m.label.is_empty()
-            || mark
-                .label
+/// A matcher with its names normalised once, for finding where a
+/// demonstration took its step (routes aside: this only finds where forms
+/// were begun and left).
+struct Probe<'r> {
+    m: &'r MatcherRule,
+    labels: Vec<String>,
+    prefix: Option<String>,
+}
+
+impl<'r> Probe<'r> {
+    fn new(m: &'r MatcherRule) -> Probe<'r> {
+        use tracepipe_processors::classify::normalize_label;
+        Probe {
+            m,
+            labels: m.label.iter().map(|l| normalize_label(l)).collect(),
+            prefix: m.label_prefix.as_deref().map(normalize_label),
+        }
+    }
+
+    fn all(list: impl IntoIterator<Item = &'r MatcherRule>) -> Vec<Probe<'r>> {
+        list.into_iter().map(Probe::new).collect()
+    }
+
+    fn hits(&self, mark: &marks::Mark) -> bool {
+        let m = self.m;
+        m.kind.contains(&kind_name(mark.kind()))
+            && (self.labels.is_empty()
+                || mark.label.as_ref().is_some_and(|l| self.labels.contains(l)))
+            && self
+                .prefix
                 .as_ref()
-                .is_some_and(|l| m.label.iter().any(|x| normalised(x) == *l)))
-        && m.label_prefix.as_ref().is_none_or(|p| {
-            mark.label
-                .as_ref()
-                .is_some_and(|l| l.starts_with(&normalised(p)))
+                .is_none_or(|p| mark.label.as_ref().is_some_and(|l| l.starts_with(p)))
+            && (m.key.is_empty() || mark.event.key.as_ref().is_some_and(|k| m.key.contains(k)))
+            && (m.tag.is_empty() || mark.tag().is_some_and(|t| m.tag.iter().any(|x| x == t)))
+            && m.has_data.as_ref().is_none_or(|a| mark.data(a).is_some())
+    }
+}
+
+fn any_hits(probes: &[Probe], mark: &marks::Mark) -> bool {
+    probes.iter().any(|p| p.hits(mark))
+}
+
+/// A step of a list (a message, a row) rather than a control of a form.
+fn is_item(mark: &marks::Mark) -> bool {
+    mark.tag() == Some("a")
+        || mark.event.target.as_ref().is_some_and(|t| {
+            t.role.as_deref().is_some_and(|r| {
+                matches!(
+                    r,
+                    "row" | "link" | "gridcell" | "listitem" | "option" | "treeitem"
+                )
+            })
         })
-        && (m.key.is_empty() || mark.event.key.as_ref().is_some_and(|k| m.key.contains(k)))
-        && (m.tag.is_empty() || mark.tag().is_some_and(|t| m.tag.iter().any(|x| x == t)))
-        && m.has_data.as_ref().is_none_or(|a| mark.data(a).is_some())
 }
 
 /// What ends a form without a call: in a demonstration whose sidecar has no
 /// call for a form it began, the first step after the beginning that is not
-/// the form's own (not a field being filled, not a step that completes it):
-/// a click (`Discard`, `Cancel`) or Escape. Learned as an outcome with no
-/// action, so that the abandoned form's values never reach a later call.
+/// the form's own (not a field being filled, not a step that completes it)
+/// nor another action's or an item's: a click (`Discard`, `Cancel`) or
+/// Escape. Learned as an outcome with no action, so that the abandoned
+/// form's values never reach a later call.
 fn learn_abandons(
     rules: &mut RulesDocument,
     cases: &[&Case],
@@ -1102,105 +1138,109 @@ fn learn_abandons(
     use_demos: &[usize],
     notes: &mut Vec<String>,
 ) {
-    let triggers: Vec<MatcherRule> = rules.triggers.iter().map(|t| t.on.clone()).collect();
-    let starts_of_flows: Vec<MatcherRule> = rules
-        .flows
-        .iter()
-        .flat_map(|f| f.start.iter().cloned())
-        .collect();
-    for &d in use_demos {
-        let marks = marks::marks(&demos[d].session);
-        let commits: Vec<i64> = cases
+    // (flow, the step that abandons it, in words for the report).
+    let mut found: Vec<(usize, MatcherRule, String)> = Vec::new();
+    {
+        let elsewhere = Probe::all(
+            rules
+                .triggers
+                .iter()
+                .map(|t| &t.on)
+                .chain(rules.flows.iter().flat_map(|f| f.start.iter())),
+        );
+        let per_flow: Vec<(Vec<Probe>, Vec<Probe>)> = rules
+            .flows
             .iter()
-            .filter(|c| c.demo == d)
-            .map(|c| c.t_us)
-            .collect();
-        for flow in &mut rules.flows {
-            let starts: Vec<usize> = (0..marks.len())
-                .filter(|&i| flow.start.iter().any(|m| matcher_matches(m, &marks[i])))
-                .collect();
-            for (k, &begun) in starts.iter().enumerate() {
-                let end = starts.get(k + 1).copied().unwrap_or(marks.len());
-                let t0 = marks[begun].event.t_us;
-                let t1 = marks.get(end).map_or(i64::MAX, |m| m.event.t_us);
-                if commits.iter().any(|&t| t > t0 && t <= t1) {
-                    continue;
-                }
-                let filled: Vec<&String> = marks[begun + 1..end]
-                    .iter()
-                    .filter(|m| m.kind() == EventKind::Change)
-                    .filter_map(|m| m.label.as_ref())
-                    .collect();
-                let own = |m: &marks::Mark| {
-                    m.label.as_ref().is_some_and(|l| filled.contains(&l))
-                        || flow.fields.iter().any(|f| matcher_matches(&f.on, m))
-                        || flow
-                            .outcomes
+            .map(|f| {
+                (
+                    Probe::all(&f.start),
+                    Probe::all(
+                        f.fields
                             .iter()
-                            .any(|o| o.on.iter().any(|x| matcher_matches(x, m)))
-                };
-                // Another action's step, or an item (a message, a row) rather
-                // than a control of the form, does not say what abandons it.
-                let elsewhere = |m: &marks::Mark| {
-                    triggers
+                            .map(|x| &x.on)
+                            .chain(f.outcomes.iter().flat_map(|o| o.on.iter())),
+                    ),
+                )
+            })
+            .collect();
+        for &d in use_demos {
+            let marks = marks::marks(&demos[d].session);
+            let commits: Vec<i64> = cases
+                .iter()
+                .filter(|c| c.demo == d)
+                .map(|c| c.t_us)
+                .collect();
+            for (fi, (start, own_steps)) in per_flow.iter().enumerate() {
+                let starts: Vec<usize> = (0..marks.len())
+                    .filter(|&i| any_hits(start, &marks[i]))
+                    .collect();
+                for (k, &begun) in starts.iter().enumerate() {
+                    let end = starts.get(k + 1).copied().unwrap_or(marks.len());
+                    let t0 = marks[begun].event.t_us;
+                    let t1 = marks.get(end).map_or(i64::MAX, |m| m.event.t_us);
+                    if commits.iter().any(|&t| t > t0 && t <= t1) {
+                        continue;
+                    }
+                    let within = &marks[begun + 1..end];
+                    let filled: Vec<&String> = within
                         .iter()
-                        .chain(&starts_of_flows)
-                        .any(|x| matcher_matches(x, m))
-                        || m.tag() == Some("a")
-                        || m.event.target.as_ref().is_some_and(|t| {
-                            t.role.as_deref().is_some_and(|r| {
-                                matches!(
-                                    r,
-                                    "row"
-                                        | "link"
-                                        | "gridcell"
-                                        | "listitem"
-                                        | "option"
-                                        | "treeitem"
-                                )
-                            })
-                        })
-                };
-                let Some(step) = marks[begun + 1..end].iter().find(|m| {
-                    !own(m)
-                        && !elsewhere(m)
-                        && ((m.kind() == EventKind::Click && m.raw_label().is_some())
+                        .filter(|m| m.kind() == EventKind::Change)
+                        .filter_map(|m| m.label.as_ref())
+                        .collect();
+                    let Some(step) = within.iter().find(|m| {
+                        let control = (m.kind() == EventKind::Click && m.raw_label().is_some())
                             || (m.kind() == EventKind::Key
-                                && m.event.key.as_deref() == Some("Escape")))
-                }) else {
-                    continue;
-                };
-                let on = if step.kind() == EventKind::Key {
-                    MatcherRule {
-                        kind: vec!["key"],
-                        key: vec!["Escape".into()],
-                        ..MatcherRule::default()
+                                && m.event.key.as_deref() == Some("Escape"));
+                        control
+                            && !m.label.as_ref().is_some_and(|l| filled.contains(&l))
+                            && !any_hits(own_steps, m)
+                            && !any_hits(&elsewhere, m)
+                            && !is_item(m)
+                    }) else {
+                        continue;
+                    };
+                    let on = if step.kind() == EventKind::Key {
+                        MatcherRule {
+                            kind: vec!["key"],
+                            key: vec!["Escape".into()],
+                            ..MatcherRule::default()
+                        }
+                    } else {
+                        MatcherRule {
+                            kind: vec!["click"],
+                            label: step.raw_label().map(str::to_string).into_iter().collect(),
+                            ..MatcherRule::default()
+                        }
+                    };
+                    if found.iter().any(|(f, o, _)| *f == fi && *o == on) {
+                        continue;
                     }
-                } else {
-                    MatcherRule {
-                        kind: vec!["click"],
-                        label: step.raw_label().map(str::to_string).into_iter().collect(),
-                        ..MatcherRule::default()
-                    }
-                };
-                if flow.outcomes.iter().any(|o| o.on.contains(&on)) {
-                    continue;
+                    let why = format!(
+                        "in {} the form begun at {:.0} ms made no call",
+                        demos[d].name,
+                        t0 as f64 / 1000.0
+                    );
+                    found.push((fi, on, why));
                 }
-                notes.push(format!(
-                    "`{}` is abandoned by {}: in {} the form begun at {:.0} ms made no call",
-                    flow.name,
-                    step_name(&on),
-                    demos[d].name,
-                    t0 as f64 / 1000.0
-                ));
-                flow.outcomes.push(OutcomeRule {
-                    on: vec![on],
-                    when: None,
-                    action: None,
-                    capture: Vec::new(),
-                });
             }
         }
+    }
+    for (fi, on, why) in found {
+        let flow = &mut rules.flows[fi];
+        if flow.outcomes.iter().any(|o| o.on.contains(&on)) {
+            continue;
+        }
+        notes.push(format!(
+            "`{}` is abandoned by {}: {why}",
+            flow.name,
+            step_name(&on)
+        ));
+        flow.outcomes.push(OutcomeRule {
+            on: vec![on],
+            when: None,
+            action: None,
+            capture: Vec::new(),
+        });
     }
 }
 
