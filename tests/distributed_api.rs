@@ -510,3 +510,10 @@ fn status_callbacks_are_signed_sent_once_and_survive_a_restart() {
         );
     }
 }
+
+#[test]
+fn a_suite_is_learned_from_reviewed_sessions_and_evaluated() {
+    if let Some(mut target) = Distributed::start("learned") {
+        api_contract::a_suite_is_learned_from_reviewed_sessions_and_evaluated(&mut target);
+    }
+}

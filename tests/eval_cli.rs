@@ -94,3 +94,54 @@ fn eval_rejects_a_directory_without_scenarios() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no scenarios"));
 }
+
+/// A recording saved uncompressed (`.json`) is scored like the gzipped one,
+/// and `--suite` classifies with a suite other than the sidecar's.
+#[test]
+fn eval_reads_every_recording_format_and_takes_the_suite_to_classify_with() {
+    use std::io::Read;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let source = root.join("tests/fixtures/recordings");
+    let mut trace = String::new();
+    flate2::read::GzDecoder::new(
+        std::fs::File::open(source.join("delete_message.trace.json.gz")).expect("the fixture"),
+    )
+    .read_to_string(&mut trace)
+    .expect("gzip");
+    std::fs::write(dir.path().join("delete_message.json"), trace).expect("write");
+    let mut labels: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(source.join("delete_message.expected.json")).expect("labels"),
+    )
+    .expect("JSON");
+    labels["suite"] = "no_such_suite".into();
+    std::fs::write(
+        dir.path().join("delete_message.expected.json"),
+        labels.to_string(),
+    )
+    .expect("write");
+    let eval = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tracepipe"))
+            .current_dir(root)
+            .arg("eval")
+            .args(extra)
+            .arg(dir.path())
+            .output()
+            .expect("tracepipe runs")
+    };
+    let out = eval(&[]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown suite no_such_suite"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = eval(&["--suite", "gmail", "--min-f1", "1.0", "--min-exact", "1.0"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 sessions"), "{stdout}");
+}

@@ -39,22 +39,17 @@ const HELD_OUT: [&str; 7] = [
     "account_secrets",
 ];
 
-/// Left out of both sets: with the Labels menu demonstrated too, learn sees
-/// two label-editing demonstrations completed on the same Gmail route and
-/// makes that route a condition of `modify_email`, which the second client's
-/// routes never meet (F1 0.939 there). Issue #16 keeps this open.
-const NOT_USED: [&str; 1] = ["label_menu_toggle"];
-
-/// Copies the Gmail recordings into `demos` and `held`.
+/// Copies the Gmail recordings into `demos` and `held`. The demonstrations
+/// include the Labels-menu recording: its menu is named unlike the others'
+/// (`Labels`, not `Label as`) and it completes on the same Gmail route, and
+/// the learned suite must still serve the second client (one form for both
+/// menus; the route no condition, as nothing else completes there).
 fn split(demos: &Path, held: &Path) {
     let source = repo().join("tests/fixtures/recordings");
     for entry in std::fs::read_dir(&source).expect("the fixtures folder") {
         let path = entry.expect("an entry").path();
         let name = path.file_name().and_then(|n| n.to_str()).expect("a name");
         let scenario = name.split('.').next().expect("a stem");
-        if NOT_USED.contains(&scenario) {
-            continue;
-        }
         let to = if HELD_OUT.contains(&scenario) {
             held
         } else {
@@ -117,7 +112,7 @@ fn learned_gmail_suite_scores_within_two_points_of_the_hand_written_one_on_both_
     ]);
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(
-        printed.contains("learned from 16 demonstrations"),
+        printed.contains("learned from 17 demonstrations"),
         "{printed}"
     );
     let suite_dir = catalog.join("suites/gmail");

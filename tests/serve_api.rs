@@ -223,3 +223,8 @@ fn status_callbacks_are_signed_sent_once_and_survive_a_restart() {
         &mut Serve::start(),
     );
 }
+
+#[test]
+fn a_suite_is_learned_from_reviewed_sessions_and_evaluated() {
+    api_contract::a_suite_is_learned_from_reviewed_sessions_and_evaluated(&mut Serve::start());
+}

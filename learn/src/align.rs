@@ -90,6 +90,16 @@ pub(crate) enum Placed {
     /// Constants a ticked checkbox stands for, matched by name (`INBOX` for
     /// "Skip the Inbox"): (the checkbox's name as seen, the constant).
     Flags { items: Vec<(String, String)> },
+    /// The option chosen in a `<select>` of the form, when the argument is
+    /// not the option's value (the capture records the value, not the
+    /// option's visible label): the value committed and the argument it
+    /// stood for (JSON), learned as a table.
+    Choice {
+        label: String,
+        raw: String,
+        value: String,
+        arg: String,
+    },
 }
 
 impl Placed {
@@ -106,6 +116,7 @@ impl Placed {
             Placed::CommitData { .. } => 6,
             Placed::CommitRoute { .. } => 7,
             Placed::Flags { .. } => 8,
+            Placed::Choice { .. } => 9,
         }
     }
 }
@@ -371,20 +382,27 @@ fn case(
     let mut commit_sig = Signature::of(cm);
     let is_nav = cm.kind() == EventKind::Navigation;
     let found_before = |a: &At| a.pos <= commit;
+    // A value nowhere to be seen but a select chosen before the commit: the
+    // select's form.
+    let chose = ex
+        .iter()
+        .any(|e| e.found.is_empty() && !choices(&e.value, marks, lo, commit).is_empty());
     // A navigation carrying every value, or a single mark carrying every
     // value itself: one step. Otherwise a form.
-    let trigger = ex.iter().all(|e| {
-        e.found.is_empty()
-            || e.found
-                .iter()
-                .filter(|a| found_before(a))
-                .any(|a| match &a.found {
-                    Found::Data { .. } => a.pos == commit && run_start == commit,
-                    Found::Route { .. } => a.pos == commit,
-                    Found::Selection { .. } => !is_nav,
-                    _ => false,
-                })
-    }) && (is_nav || run_start == commit);
+    let trigger = !chose
+        && ex.iter().all(|e| {
+            e.found.is_empty()
+                || e.found
+                    .iter()
+                    .filter(|a| found_before(a))
+                    .any(|a| match &a.found {
+                        Found::Data { .. } => a.pos == commit && run_start == commit,
+                        Found::Route { .. } => a.pos == commit,
+                        Found::Selection { .. } => !is_nav,
+                        _ => false,
+                    })
+        })
+        && (is_nav || run_start == commit);
     // Field labels: changes whose value is an argument, and the clicks that
     // focused them.
     let field_labels: Vec<&str> = ex
@@ -494,6 +512,7 @@ fn case(
             if let Some(items) = flags(&e.value, marks, start_pos.unwrap_or(lo), commit) {
                 placed.push(Placed::Flags { items });
             }
+            placed.extend(choices(&e.value, marks, start_pos.unwrap_or(lo), commit));
         }
         placed.sort();
         placed.dedup();
@@ -539,6 +558,35 @@ fn case(
         leaves: leaves_out,
         unexplained,
     }
+}
+
+/// Each `<select>` of the form with the value last chosen in it, standing
+/// for `value` (a string or number argument that is no option's value).
+fn choices(value: &Value, marks: &[Mark], lo: usize, hi: usize) -> Vec<Placed> {
+    if !(value.is_string() || value.is_number()) {
+        return Vec::new();
+    }
+    let mut last: Vec<(&str, &Mark)> = Vec::new();
+    for m in &marks[lo..hi] {
+        if m.kind() != EventKind::Change || m.tag() != Some("select") {
+            continue;
+        }
+        let Some(label) = m.label.as_deref() else {
+            continue;
+        };
+        last.retain(|(l, _)| *l != label);
+        last.push((label, m));
+    }
+    last.into_iter()
+        .filter_map(|(label, m)| {
+            Some(Placed::Choice {
+                label: label.to_string(),
+                raw: m.raw_label().unwrap_or(label).to_string(),
+                value: m.event.value.clone()?,
+                arg: value.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Plain Enter in a single-line text input.

@@ -22,7 +22,7 @@ mod marks;
 mod report;
 pub mod rules_file;
 
-pub use report::{ActionReport, ArgumentReport, Report};
+pub use report::{ActionReport, ArgumentReport, LeaveOneOut, Report};
 
 use align::{Case, LeafPath, Placed, Shape, Signature, Unaligned};
 use rules_file::{
@@ -226,6 +226,8 @@ pub(crate) struct Chosen {
     pub placed: Option<Placed>,
     /// Further sources at the same step that yield the value as often.
     pub fallbacks: Vec<Placed>,
+    /// For a select's option: (value chosen, argument as JSON) per option demonstrated.
+    pub choices: Vec<(String, String)>,
     /// Demonstrations where the chosen source yields the labelled value, of
     /// those that have the argument.
     pub explained: usize,
@@ -353,7 +355,40 @@ fn placed_key(p: &Placed) -> String {
         Placed::CommitRoute { shape } => format!("route:{}", shape.pattern()),
         Placed::Selection { label, attr, .. } => format!("selection:{label}:{attr}"),
         Placed::Flags { items } => format!("flags:{items:?}"),
+        Placed::Choice { label, .. } => format!("choice:{label}"),
     }
+}
+
+/// Per select (by name): the (value chosen, argument as JSON) pairs its
+/// demonstrations show, or None when one value stood for two arguments.
+fn choice_table(
+    leaf: &LeafPath,
+    cases: &[&Case],
+) -> BTreeMap<String, Option<Vec<(String, String)>>> {
+    let mut table: BTreeMap<String, Option<Vec<(String, String)>>> = BTreeMap::new();
+    for c in cases {
+        let Some((_, placed)) = c.leaves.iter().find(|(l, _)| l == leaf) else {
+            continue;
+        };
+        for p in placed {
+            let Placed::Choice {
+                label, value, arg, ..
+            } = p
+            else {
+                continue;
+            };
+            let slot = table
+                .entry(label.clone())
+                .or_insert_with(|| Some(Vec::new()));
+            let Some(pairs) = slot else { continue };
+            match pairs.iter().find(|(v, _)| v == value) {
+                Some((_, a)) if a != arg => *slot = None,
+                Some(_) => {}
+                None => pairs.push((value.clone(), arg.clone())),
+            }
+        }
+    }
+    table
 }
 
 /// The source that yields every demonstration's value, the most direct one
@@ -381,6 +416,13 @@ fn choose(leaf: &LeafPath, cases: &[&Case]) -> Chosen {
         }
     }
     let mut ranked: Vec<(usize, Placed)> = counts.into_values().collect();
+    // A select's options stand for one argument each: a table only while no
+    // option stands for two.
+    let table = choice_table(leaf, cases);
+    ranked.retain(|(_, p)| match p {
+        Placed::Choice { label, .. } => table.get(label).is_some_and(Option::is_some),
+        _ => true,
+    });
     ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.rank().cmp(&b.1.rank())));
     let best = ranked.first().cloned();
     // Read at the same step, in some demonstrations at least: tried next,
@@ -399,8 +441,15 @@ fn choose(leaf: &LeafPath, cases: &[&Case]) -> Chosen {
         })
         .map(|(_, p)| p.clone())
         .collect();
+    let choices = match best.as_ref().map(|b| &b.1) {
+        Some(Placed::Choice { label, .. }) => {
+            table.get(label).cloned().flatten().unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
     Chosen {
         leaf: leaf.clone(),
+        choices,
         explained: best.as_ref().map_or(0, |b| b.0),
         placed: best.map(|b| b.1),
         fallbacks,
@@ -549,7 +598,8 @@ fn generalise(
         });
     }
     let mut notes = Vec::new();
-    let rules = build_rules(suite, &rules_by_tool, &cases, routes, demos, &mut notes)?;
+    let mut rules = build_rules(suite, &rules_by_tool, &cases, routes, demos, &mut notes)?;
+    learn_abandons(&mut rules, &cases, demos, use_demos, &mut notes);
     let (suite_file, map) = build_catalog(suite, server, &rules_by_tool, use_demos.len());
     Ok(Core {
         suite: suite_file,
@@ -674,6 +724,8 @@ fn build_rules(
     }
     // Triggers.
     let mut triggers: Vec<(TriggerRule, usize)> = Vec::new();
+    // Triggers whose route is the condition an argument's source put there.
+    let mut routed_by_condition: Vec<bool> = Vec::new();
     for (ti, t) in tools
         .iter()
         .enumerate()
@@ -691,6 +743,7 @@ fn build_rules(
                 on.has_data = has_data.clone();
             }
             // A click's route is a condition on where it happens.
+            let mut routed = false;
             let when = match &when {
                 Some(w) if on.kind == ["navigation"] => {
                     let w = ConditionRule {
@@ -700,8 +753,9 @@ fn build_rules(
                     (w.selection.is_some()).then_some(w)
                 }
                 Some(w) => {
-                    if on.route.is_none() {
+                    if on.route.is_none() && w.route.is_some() {
                         on.route = w.route.clone();
+                        routed = true;
                     }
                     let w = ConditionRule {
                         route: None,
@@ -717,6 +771,7 @@ fn build_rules(
                 }
                 continue;
             }
+            routed_by_condition.push(routed);
             triggers.push((
                 TriggerRule {
                     action: t.action.clone(),
@@ -729,6 +784,7 @@ fn build_rules(
             ));
         }
     }
+    generalise_trigger_routes(&mut triggers, &routed_by_condition);
     triggers.sort_by_key(|(r, _)| {
         std::cmp::Reverse(
             r.on.specificity()
@@ -737,12 +793,21 @@ fn build_rules(
                     .map_or(0, |w| usize::from(w.selection.is_some())),
         )
     });
-    // Flows: tools begun by the same steps share one flow.
+    // Flows: tools begun by the same steps share one flow, and so do tools
+    // whose beginnings overlap (one demonstrated from a menu named alike in
+    // two apps, the other in one): two flows begun by one step would leave
+    // the step to whichever is tried first.
     let mut flows: Vec<(FlowRule, Vec<usize>)> = Vec::new();
     for (ti, t) in tools.iter().enumerate() {
         let Some(start) = &t.flow_start else { continue };
-        let k = match flows.iter().position(|(f, _)| &f.start == start) {
-            Some(k) => k,
+        let k = match flows
+            .iter()
+            .position(|(f, _)| starts_overlap(&f.start, start))
+        {
+            Some(k) => {
+                merge_starts(&mut flows[k].0.start, start);
+                k
+            }
             None => {
                 flows.push((
                     FlowRule {
@@ -778,6 +843,7 @@ fn build_rules(
                             ..MatcherRule::default()
                         },
                         set: None,
+                        from: Vec::new(),
                         toggle: None,
                         flag: None,
                         choose: Some(ChooseRule {
@@ -797,6 +863,7 @@ fn build_rules(
                             ..MatcherRule::default()
                         },
                         set: Some(path),
+                        from: Vec::new(),
                         toggle: None,
                         flag: None,
                         choose: None,
@@ -814,11 +881,35 @@ fn build_rules(
                                 ..MatcherRule::default()
                             },
                             set: None,
+                            from: Vec::new(),
                             toggle: None,
                             flag: Some(FlagRule {
                                 param: path.clone(),
                                 value: value.clone(),
                             }),
+                            choose: None,
+                        };
+                        if !flow.fields.contains(&field) {
+                            flow.fields.push(field);
+                        }
+                    }
+                }
+                Some(Placed::Choice { raw, .. }) => {
+                    for (value, arg) in &ch.choices {
+                        let Ok(arg) = serde_json::from_str::<Value>(arg) else {
+                            continue;
+                        };
+                        let field = FieldRule {
+                            on: MatcherRule {
+                                kind: vec!["change"],
+                                label: vec![raw.clone()],
+                                value_pattern: Some(format!("^{}$", regex::escape(value))),
+                                ..MatcherRule::default()
+                            },
+                            set: Some(path.clone()),
+                            from: vec![SourceRule::Const(arg)],
+                            toggle: None,
+                            flag: None,
                             choose: None,
                         };
                         if !flow.fields.contains(&field) {
@@ -851,6 +942,7 @@ fn build_rules(
                                     ..MatcherRule::default()
                                 },
                                 set: Some(path),
+                                from: Vec::new(),
                                 toggle: None,
                                 flag: None,
                                 choose: None,
@@ -889,6 +981,7 @@ fn build_rules(
             flow.fields.push(FieldRule {
                 on,
                 set: None,
+                from: Vec::new(),
                 toggle: Some(ToggleRule {
                     id: SourceRule::Data(attr),
                     add,
@@ -955,6 +1048,9 @@ fn build_rules(
         }
     }
     for (flow, _) in &mut flows {
+        generalise_outcome_routes(&mut flow.outcomes);
+    }
+    for (flow, _) in &mut flows {
         flow.outcomes.sort_by_key(|o| {
             o.when
                 .as_ref()
@@ -972,6 +1068,301 @@ fn build_rules(
         flows: flows.into_iter().map(|(f, _)| f).collect(),
         triggers: triggers.into_iter().map(|(t, _)| t).collect(),
     })
+}
+
+/// A matcher with its names normalised once, for finding where a
+/// demonstration took its step (routes aside: this only finds where forms
+/// were begun and left).
+struct Probe<'r> {
+    m: &'r MatcherRule,
+    labels: Vec<String>,
+    prefix: Option<String>,
+}
+
+impl<'r> Probe<'r> {
+    fn new(m: &'r MatcherRule) -> Probe<'r> {
+        use tracepipe_processors::classify::normalize_label;
+        Probe {
+            m,
+            labels: m.label.iter().map(|l| normalize_label(l)).collect(),
+            prefix: m.label_prefix.as_deref().map(normalize_label),
+        }
+    }
+
+    fn all(list: impl IntoIterator<Item = &'r MatcherRule>) -> Vec<Probe<'r>> {
+        list.into_iter().map(Probe::new).collect()
+    }
+
+    fn hits(&self, mark: &marks::Mark) -> bool {
+        let m = self.m;
+        m.kind.contains(&kind_name(mark.kind()))
+            && (self.labels.is_empty()
+                || mark.label.as_ref().is_some_and(|l| self.labels.contains(l)))
+            && self
+                .prefix
+                .as_ref()
+                .is_none_or(|p| mark.label.as_ref().is_some_and(|l| l.starts_with(p)))
+            && (m.key.is_empty() || mark.event.key.as_ref().is_some_and(|k| m.key.contains(k)))
+            && (m.tag.is_empty() || mark.tag().is_some_and(|t| m.tag.iter().any(|x| x == t)))
+            && m.has_data.as_ref().is_none_or(|a| mark.data(a).is_some())
+    }
+}
+
+fn any_hits(probes: &[Probe], mark: &marks::Mark) -> bool {
+    probes.iter().any(|p| p.hits(mark))
+}
+
+/// A step of a list (a message, a row) rather than a control of a form.
+fn is_item(mark: &marks::Mark) -> bool {
+    mark.tag() == Some("a")
+        || mark.event.target.as_ref().is_some_and(|t| {
+            t.role.as_deref().is_some_and(|r| {
+                matches!(
+                    r,
+                    "row" | "link" | "gridcell" | "listitem" | "option" | "treeitem"
+                )
+            })
+        })
+}
+
+/// What ends a form without a call: in a demonstration whose sidecar has no
+/// call for a form it began, the first step after the beginning that is not
+/// the form's own (not a field being filled, not a step that completes it)
+/// nor another action's or an item's: a click (`Discard`, `Cancel`) or
+/// Escape. Learned as an outcome with no action, so that the abandoned
+/// form's values never reach a later call.
+fn learn_abandons(
+    rules: &mut RulesDocument,
+    cases: &[&Case],
+    demos: &[Demonstration],
+    use_demos: &[usize],
+    notes: &mut Vec<String>,
+) {
+    // (flow, the step that abandons it, in words for the report).
+    let mut found: Vec<(usize, MatcherRule, String)> = Vec::new();
+    {
+        let elsewhere = Probe::all(
+            rules
+                .triggers
+                .iter()
+                .map(|t| &t.on)
+                .chain(rules.flows.iter().flat_map(|f| f.start.iter())),
+        );
+        let per_flow: Vec<(Vec<Probe>, Vec<Probe>)> = rules
+            .flows
+            .iter()
+            .map(|f| {
+                (
+                    Probe::all(&f.start),
+                    Probe::all(
+                        f.fields
+                            .iter()
+                            .map(|x| &x.on)
+                            .chain(f.outcomes.iter().flat_map(|o| o.on.iter())),
+                    ),
+                )
+            })
+            .collect();
+        for &d in use_demos {
+            let marks = marks::marks(&demos[d].session);
+            let commits: Vec<i64> = cases
+                .iter()
+                .filter(|c| c.demo == d)
+                .map(|c| c.t_us)
+                .collect();
+            for (fi, (start, own_steps)) in per_flow.iter().enumerate() {
+                let starts: Vec<usize> = (0..marks.len())
+                    .filter(|&i| any_hits(start, &marks[i]))
+                    .collect();
+                for (k, &begun) in starts.iter().enumerate() {
+                    let end = starts.get(k + 1).copied().unwrap_or(marks.len());
+                    let t0 = marks[begun].event.t_us;
+                    let t1 = marks.get(end).map_or(i64::MAX, |m| m.event.t_us);
+                    if commits.iter().any(|&t| t > t0 && t <= t1) {
+                        continue;
+                    }
+                    let within = &marks[begun + 1..end];
+                    let filled: Vec<&String> = within
+                        .iter()
+                        .filter(|m| m.kind() == EventKind::Change)
+                        .filter_map(|m| m.label.as_ref())
+                        .collect();
+                    let Some(step) = within.iter().find(|m| {
+                        let control = (m.kind() == EventKind::Click && m.raw_label().is_some())
+                            || (m.kind() == EventKind::Key
+                                && m.event.key.as_deref() == Some("Escape"));
+                        control
+                            && !m.label.as_ref().is_some_and(|l| filled.contains(&l))
+                            && !any_hits(own_steps, m)
+                            && !any_hits(&elsewhere, m)
+                            && !is_item(m)
+                    }) else {
+                        continue;
+                    };
+                    let on = if step.kind() == EventKind::Key {
+                        MatcherRule {
+                            kind: vec!["key"],
+                            key: vec!["Escape".into()],
+                            ..MatcherRule::default()
+                        }
+                    } else {
+                        MatcherRule {
+                            kind: vec!["click"],
+                            label: step.raw_label().map(str::to_string).into_iter().collect(),
+                            ..MatcherRule::default()
+                        }
+                    };
+                    if found.iter().any(|(f, o, _)| *f == fi && *o == on) {
+                        continue;
+                    }
+                    let why = format!(
+                        "in {} the form begun at {:.0} ms made no call",
+                        demos[d].name,
+                        t0 as f64 / 1000.0
+                    );
+                    found.push((fi, on, why));
+                }
+            }
+        }
+    }
+    for (fi, on, why) in found {
+        let flow = &mut rules.flows[fi];
+        if flow.outcomes.iter().any(|o| o.on.contains(&on)) {
+            continue;
+        }
+        notes.push(format!(
+            "`{}` is abandoned by {}: {why}",
+            flow.name,
+            step_name(&on)
+        ));
+        flow.outcomes.push(OutcomeRule {
+            on: vec![on],
+            when: None,
+            action: None,
+            capture: Vec::new(),
+        });
+    }
+}
+
+/// Whether a route condition is needed to tell an action from `others`
+/// completed by the same step: not when there are none, nor when each of
+/// them asks for a selection this one does not (those are tried first).
+/// Otherwise the route only says where the demonstrations happened to be,
+/// and another app of the kind names its routes differently.
+fn route_needed(selection: bool, others: &[bool]) -> bool {
+    !others.is_empty() && (selection || !others.iter().all(|&s| s))
+}
+
+fn asks_selection(when: Option<&ConditionRule>) -> bool {
+    when.is_some_and(|w| w.selection.is_some())
+}
+
+/// Drops the route conditions of outcomes that the demonstrations tell
+/// apart without them.
+fn generalise_outcome_routes(outcomes: &mut [OutcomeRule]) {
+    let keep: Vec<bool> = outcomes
+        .iter()
+        .map(|o| {
+            let others: Vec<bool> = outcomes
+                .iter()
+                .filter(|x| x.on == o.on && x.action != o.action)
+                .map(|x| asks_selection(x.when.as_ref()))
+                .collect();
+            route_needed(asks_selection(o.when.as_ref()), &others)
+        })
+        .collect();
+    for (o, keep) in outcomes.iter_mut().zip(keep) {
+        if keep {
+            continue;
+        }
+        if let Some(w) = &mut o.when {
+            w.route = None;
+        }
+        if o.when.as_ref().is_some_and(|w| w.selection.is_none()) {
+            o.when = None;
+        }
+    }
+}
+
+/// Drops the routes a condition put on triggers that the demonstrations
+/// tell apart without them.
+fn generalise_trigger_routes(triggers: &mut [(TriggerRule, usize)], routed: &[bool]) {
+    let bare = |m: &MatcherRule| MatcherRule {
+        route: None,
+        ..m.clone()
+    };
+    let drop: Vec<bool> = triggers
+        .iter()
+        .zip(routed)
+        .map(|((t, _), &routed)| {
+            if !routed {
+                return false;
+            }
+            let step = bare(&t.on);
+            let others: Vec<bool> = triggers
+                .iter()
+                .filter(|(x, _)| x.action != t.action && bare(&x.on) == step)
+                .map(|(x, _)| asks_selection(x.when.as_ref()))
+                .collect();
+            !route_needed(asks_selection(t.when.as_ref()), &others)
+        })
+        .collect();
+    for ((t, _), drop) in triggers.iter_mut().zip(drop) {
+        if drop {
+            t.on.route = None;
+        }
+    }
+}
+
+/// The matcher without its names: which kind of step, where.
+fn step_slot(m: &MatcherRule) -> MatcherRule {
+    MatcherRule {
+        label: Vec::new(),
+        label_prefix: None,
+        ..m.clone()
+    }
+}
+
+/// Some step would begin both: the same kind of step with a name in common.
+fn starts_overlap(a: &[MatcherRule], b: &[MatcherRule]) -> bool {
+    a.iter().any(|ma| {
+        b.iter().any(|mb| {
+            step_slot(ma) == step_slot(mb)
+                && (ma.label.iter().any(|l| mb.label.contains(l))
+                    || (ma.label_prefix.is_some() && ma.label_prefix == mb.label_prefix)
+                    || (ma.label.is_empty()
+                        && mb.label.is_empty()
+                        && ma.label_prefix.is_none()
+                        && mb.label_prefix.is_none()))
+        })
+    })
+}
+
+/// `into` begins also where `from` does: the names of the same kind of step
+/// joined, other steps added.
+fn merge_starts(into: &mut Vec<MatcherRule>, from: &[MatcherRule]) {
+    for m in from {
+        if into.contains(m) {
+            continue;
+        }
+        let joinable = into.iter_mut().find(|x| {
+            step_slot(x) == step_slot(m)
+                && !x.label.is_empty()
+                && !m.label.is_empty()
+                && x.label_prefix.is_none()
+                && m.label_prefix.is_none()
+        });
+        match joinable {
+            Some(x) => {
+                for l in &m.label {
+                    if !x.label.contains(l) {
+                        x.label.push(l.clone());
+                    }
+                }
+            }
+            None => into.push(m.clone()),
+        }
+    }
 }
 
 /// Did Enter in a text input complete a form in some demonstration?
@@ -1178,8 +1569,8 @@ fn leave_one_out(
     server: &McpServer,
     demos: &[Demonstration],
     aligned: &Aligned,
-) -> BTreeMap<String, (usize, usize)> {
-    let mut out: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+) -> BTreeMap<String, LeaveOneOut> {
+    let mut out: BTreeMap<String, LeaveOneOut> = BTreeMap::new();
     for (d, demo) in demos.iter().enumerate() {
         if demo.tool_calls.is_empty() {
             continue;
@@ -1199,12 +1590,12 @@ fn leave_one_out(
         let mut used = vec![false; got.len()];
         for call in &demo.tool_calls {
             let entry = out.entry(call.name.clone()).or_default();
-            entry.1 += 1;
+            entry.calls += 1;
             if let Some(k) = (0..got.len())
                 .find(|&k| !used[k] && got[k].0 == call.name && got[k].1 == call.arguments)
             {
                 used[k] = true;
-                entry.0 += 1;
+                entry.reproduced += 1;
             }
         }
     }

@@ -7,6 +7,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", schema(as = LearnReport))]
 pub struct Report {
     pub suite: String,
     pub demonstrations: usize,
@@ -18,6 +20,8 @@ pub struct Report {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", schema(as = LearnedActionReport))]
 pub struct ActionReport {
     pub action: String,
     pub tool: String,
@@ -28,7 +32,7 @@ pub struct ActionReport {
     pub arguments: Vec<ArgumentReport>,
     /// Calls of this tool reproduced exactly when classified by a model
     /// learned from the other recordings, of the calls demonstrated.
-    pub leave_one_out: (usize, usize),
+    pub leave_one_out: LeaveOneOut,
     /// What it could not explain.
     pub unexplained: Vec<String>,
     /// What to record next.
@@ -37,14 +41,29 @@ pub struct ActionReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "utoipa", schema(as = LearnedArgumentReport))]
 pub struct ArgumentReport {
     /// The tool parameter (`criteria.from` for a field of an object one).
     pub argument: String,
     /// Where it is read, in words; empty when nowhere.
     pub evidence: String,
     /// Demonstrations where that yields the labelled value, of those with it.
+    #[cfg_attr(feature = "utoipa", schema(minimum = 0))]
     pub explained: usize,
+    #[cfg_attr(feature = "utoipa", schema(minimum = 0))]
     pub of: usize,
+}
+
+/// A tool's calls reproduced exactly by a model learned without the
+/// demonstration that made them, of the calls demonstrated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+pub struct LeaveOneOut {
+    #[cfg_attr(feature = "utoipa", schema(minimum = 0))]
+    pub reproduced: usize,
+    #[cfg_attr(feature = "utoipa", schema(minimum = 0))]
+    pub calls: usize,
 }
 
 fn describe(p: &Placed) -> String {
@@ -69,6 +88,9 @@ fn describe(p: &Placed) -> String {
         Placed::Selection { raw, attr, .. } => {
             format!("the selection: {attr} of the items ticked with `{raw}`")
         }
+        Placed::Choice { raw, .. } => {
+            format!("the option chosen in `{raw}`, by the table of options demonstrated")
+        }
         Placed::Flags { items } => items
             .iter()
             .map(|(label, value)| {
@@ -88,7 +110,7 @@ pub(crate) fn build(
     core: &Core,
     aligned: &Aligned,
     demos: &[Demonstration],
-    loo: &BTreeMap<String, (usize, usize)>,
+    loo: &BTreeMap<String, LeaveOneOut>,
 ) -> Report {
     let mut actions = Vec::new();
     for t in &core.tools {
@@ -126,6 +148,24 @@ pub(crate) fn build(
                         "a demonstration where `{}` is typed, picked from an element carrying it in a data-* attribute, or shown in the URL",
                         c.leaf
                     ));
+                } else if let Some(Placed::Choice { raw, .. }) = &c.placed {
+                    let table: Vec<String> =
+                        c.choices.iter().map(|(v, a)| format!("{v} → {a}")).collect();
+                    unexplained.push(format!(
+                        "`{}` is not the value `{raw}` commits (the capture records a select's option value, not its visible label): only the options demonstrated are known ({})",
+                        c.leaf,
+                        table.join(", ")
+                    ));
+                    record_next.push(format!(
+                        "a demonstration choosing each other option of `{raw}` that `{}` can take",
+                        c.leaf
+                    ));
+                    if c.explained < c.of {
+                        unexplained.push(format!(
+                            "`{}` is read this way in {} of {} demonstrations",
+                            c.leaf, c.explained, c.of
+                        ));
+                    }
                 } else if c.explained < c.of {
                     unexplained.push(format!(
                         "`{}` is read this way in {} of {} demonstrations",
@@ -154,7 +194,7 @@ pub(crate) fn build(
             demonstrations,
             recognised_by,
             arguments,
-            leave_one_out: loo.get(&t.tool).copied().unwrap_or((0, 0)),
+            leave_one_out: loo.get(&t.tool).copied().unwrap_or_default(),
             unexplained,
             record_next,
             confidence: t.confidence,
@@ -197,7 +237,10 @@ impl Report {
             self.actions.len()
         );
         for a in &self.actions {
-            let (ok, n) = a.leave_one_out;
+            let LeaveOneOut {
+                reproduced: ok,
+                calls: n,
+            } = a.leave_one_out;
             let _ = writeln!(
                 s,
                 "\n{} → tool {} (confidence {:.2})",

@@ -32,6 +32,9 @@ pub struct MatcherRule {
     pub label_prefix: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tag: Vec<String>,
+    /// A regular expression the committed value must match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_pattern: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub key: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -52,6 +55,7 @@ impl MatcherRule {
             + usize::from(!self.key.is_empty())
             + usize::from(!self.modifiers_any.is_empty())
             + usize::from(self.has_data.is_some())
+            + usize::from(self.value_pattern.is_some())
             + usize::from(self.route.is_some())
     }
 }
@@ -90,6 +94,9 @@ pub struct FieldRule {
     pub on: MatcherRule,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub set: Option<String>,
+    /// Where `set` reads from; the step's committed value when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub from: Vec<SourceRule>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub toggle: Option<ToggleRule>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -23,6 +23,12 @@ fn server() -> McpServer {
                 "criteria": {"type": "object", "properties": {"from": {"type": "string"}}},
                 "action": {"type": "object", "properties": {"removeLabelIds": {"type": "array", "items": {"type": "string"}}}}},
             "required": ["criteria", "action"]}}),
+        json!({"name": "set_priority", "inputSchema": {"type": "object",
+            "properties": {"taskId": {"type": "string"}, "priority": {"type": "string"}},
+            "required": ["taskId", "priority"]}}),
+        json!({"name": "set_status", "inputSchema": {"type": "object",
+            "properties": {"taskId": {"type": "string"}, "status": {"type": "string"}},
+            "required": ["taskId", "status"]}}),
         json!({"name": "tag_tasks", "inputSchema": {"type": "object",
             "properties": {"taskIds": {"type": "array", "items": {"type": "string"}},
                            "priority": {"type": "string"}},
@@ -93,6 +99,14 @@ impl Builder {
         self.push(EventKind::Click, Some(label), "input", data);
         self.push(EventKind::Change, Some(label), "input", data)
             .value = Some("true".into());
+        self
+    }
+
+    /// An option of the `<select>` named `label` chosen: the capture records
+    /// the option's value.
+    fn choose(&mut self, label: &str, value: &str) -> &mut Self {
+        self.push(EventKind::Change, Some(label), "select", &[])
+            .value = Some(value.into());
         self
     }
 
@@ -308,19 +322,37 @@ fn the_report_names_evidence_leave_one_out_and_what_to_record_next() {
         create.recognised_by
     );
     // The Enter demonstration alone taught Enter; the others alone, Save.
-    assert_eq!(create.leave_one_out, (2, 3));
+    assert_eq!(
+        create.leave_one_out,
+        LeaveOneOut {
+            reproduced: 2,
+            calls: 3
+        }
+    );
     let get = report
         .actions
         .iter()
         .find(|a| a.tool == "get_task")
         .expect("get");
-    assert_eq!(get.leave_one_out, (2, 2));
+    assert_eq!(
+        get.leave_one_out,
+        LeaveOneOut {
+            reproduced: 2,
+            calls: 2
+        }
+    );
     let delete = report
         .actions
         .iter()
         .find(|a| a.tool == "delete_task")
         .expect("delete");
-    assert_eq!(delete.leave_one_out, (0, 1));
+    assert_eq!(
+        delete.leave_one_out,
+        LeaveOneOut {
+            reproduced: 0,
+            calls: 1
+        }
+    );
     assert!(delete
         .unexplained
         .iter()
@@ -524,5 +556,306 @@ fn a_two_step_form_completes_on_its_second_step_with_constants_named_by_checkbox
             "create_rule".to_string(),
             json!({"criteria": {"from": "hr@example.com"}, "action": {"removeLabelIds": ["UNREAD"]}})
         )]
+    );
+}
+
+/// A task opened at `#<section>/<id>` and its `label` button clicked.
+fn on_route(section: &str, id: &str, label: &str) -> Builder {
+    let mut b = Builder::new();
+    b.navigate(&format!("#{section}/{id}")).click(label, &[]);
+    b
+}
+
+fn trigger_routes(learned: &Learned) -> Vec<(String, Option<String>)> {
+    learned
+        .rules
+        .triggers
+        .iter()
+        .filter(|t| t.on.kind == ["click"])
+        .map(|t| (t.action.clone(), t.on.route.clone()))
+        .collect()
+}
+
+#[test]
+fn a_route_is_a_condition_only_when_the_demonstrations_need_it_to_tell_actions_apart() {
+    let server = server();
+    let deletes = [
+        demo(
+            "delete_a",
+            &on_route("tasks", "t-1", "Delete"),
+            json!([{"name": "get_task", "arguments": {"taskId": "t-1"}}, {"name": "delete_task", "arguments": {"taskId": "t-1"}}]),
+        ),
+        demo(
+            "delete_b",
+            &on_route("tasks", "t-2", "Delete"),
+            json!([{"name": "get_task", "arguments": {"taskId": "t-2"}}, {"name": "delete_task", "arguments": {"taskId": "t-2"}}]),
+        ),
+    ];
+    // Only one action is completed by `Delete`: where it was clicked is not
+    // a condition (another app of the kind names its routes otherwise), the
+    // id is still read from the route.
+    let learned = learn("tasks", &server, &deletes).expect("learned");
+    assert_eq!(
+        trigger_routes(&learned),
+        [("delete_task".to_owned(), None)],
+        "{}",
+        learned.rules_json()
+    );
+    assert!(learned.rules_json().contains("\"group\": \"task_id\""));
+
+    // `Delete` on an archived task archives it: now the route is what tells
+    // the two apart, and each keeps it.
+    let mut both = deletes.to_vec();
+    both.push(demo(
+        "archive_a",
+        &on_route("archive", "t-3", "Delete"),
+        json!([{"name": "get_task", "arguments": {"taskId": "t-3"}}, {"name": "archive_task", "arguments": {"taskId": "t-3"}}]),
+    ));
+    both.push(demo(
+        "archive_b",
+        &on_route("archive", "t-4", "Delete"),
+        json!([{"name": "get_task", "arguments": {"taskId": "t-4"}}, {"name": "archive_task", "arguments": {"taskId": "t-4"}}]),
+    ));
+    let learned = learn("tasks", &server, &both).expect("learned");
+    let routes = trigger_routes(&learned);
+    assert_eq!(routes.len(), 2, "{}", learned.rules_json());
+    assert!(
+        routes.iter().all(|(_, r)| r.is_some()),
+        "{}",
+        learned.rules_json()
+    );
+    let model =
+        LearnedModel::load(&learned.suite, &learned.map, &learned.rules, &server).expect("loads");
+    let calls = model
+        .calls(&server, &on_route("archive", "t-9", "Delete").session("x"))
+        .expect("classified");
+    assert_eq!(
+        calls.last(),
+        Some(&("archive_task".to_owned(), json!({"taskId": "t-9"})))
+    );
+}
+
+#[test]
+fn forms_begun_by_overlapping_steps_are_one_form() {
+    let server = server();
+    let mut by_new = Builder::new();
+    by_new
+        .click("New task", &[])
+        .type_into("Title", "Buy milk")
+        .click("Save", &[]);
+    let mut by_new_again = Builder::new();
+    by_new_again
+        .click("New task", &[])
+        .type_into("Title", "Call Bo")
+        .click("Save", &[]);
+    let mut by_add = Builder::new();
+    by_add
+        .click("Add task", &[])
+        .type_into("Title", "Pay rent")
+        .click("Save", &[]);
+    let mut rule = Builder::new();
+    rule.click("New task", &[])
+        .type_into("From", "ann@example.com")
+        .click("Save rule", &[]);
+    let mut rule_again = Builder::new();
+    rule_again
+        .click("New task", &[])
+        .type_into("From", "bo@example.com")
+        .click("Save rule", &[]);
+    let learned = learn(
+        "tasks",
+        &server,
+        &[
+            demo("new_a", &by_new, json!([{"name": "create_task", "arguments": {"title": "Buy milk"}}])),
+            demo("new_b", &by_new_again, json!([{"name": "create_task", "arguments": {"title": "Call Bo"}}])),
+            demo("add", &by_add, json!([{"name": "create_task", "arguments": {"title": "Pay rent"}}])),
+            demo("rule_a", &rule, json!([{"name": "create_rule", "arguments": {"criteria": {"from": "ann@example.com"}, "action": {}}}])),
+            demo("rule_b", &rule_again, json!([{"name": "create_rule", "arguments": {"criteria": {"from": "bo@example.com"}, "action": {}}}])),
+        ],
+    )
+    .expect("learned");
+    let begun_by_new: Vec<&FlowRule> = learned
+        .rules
+        .flows
+        .iter()
+        .filter(|f| {
+            f.start
+                .iter()
+                .any(|m| m.label.contains(&"New task".to_owned()))
+        })
+        .collect();
+    assert_eq!(begun_by_new.len(), 1, "{}", learned.rules_json());
+    assert_eq!(begun_by_new[0].outcomes.len(), 2);
+    assert!(begun_by_new[0].start[0]
+        .label
+        .contains(&"Add task".to_owned()));
+}
+
+/// `#tasks/<id>` opened, `Edit <what>` clicked, `value` chosen in the
+/// select `select`, then `Apply`.
+fn edit_with_select(id: &str, what: &str, select: &str, value: &str) -> Builder {
+    let mut b = Builder::new();
+    b.navigate(&format!("#tasks/{id}"))
+        .click(&format!("Edit {what}"), &[])
+        .choose(select, value)
+        .click("Apply", &[]);
+    b
+}
+
+#[test]
+fn a_select_argument_is_its_option_value_or_a_table_of_the_options_demonstrated() {
+    let server = server();
+    let read = |id: &str| json!({"name": "get_task", "arguments": {"taskId": id}});
+    let learned = learn(
+        "tasks",
+        &server,
+        &[
+            // The argument is the option's visible label, not its value.
+            demo(
+                "priority_a",
+                &edit_with_select("t-1", "priority", "Priority", "3"),
+                json!([read("t-1"), {"name": "set_priority", "arguments": {"taskId": "t-1", "priority": "high"}}]),
+            ),
+            demo(
+                "priority_b",
+                &edit_with_select("t-2", "priority", "Priority", "1"),
+                json!([read("t-2"), {"name": "set_priority", "arguments": {"taskId": "t-2", "priority": "low"}}]),
+            ),
+            // The argument is the option's value.
+            demo(
+                "status_a",
+                &edit_with_select("t-3", "status", "Status", "done"),
+                json!([read("t-3"), {"name": "set_status", "arguments": {"taskId": "t-3", "status": "done"}}]),
+            ),
+            demo(
+                "status_b",
+                &edit_with_select("t-4", "status", "Status", "blocked"),
+                json!([read("t-4"), {"name": "set_status", "arguments": {"taskId": "t-4", "status": "blocked"}}]),
+            ),
+        ],
+    )
+    .expect("learned");
+    let report = learned.report.to_text();
+    assert!(
+        report.contains("status: the committed value of the field `Status`"),
+        "{report}"
+    );
+    assert!(
+        report.contains("priority: the option chosen in `Priority`"),
+        "{report}"
+    );
+    assert!(
+        report.contains("record next: a demonstration choosing each other option of `Priority`"),
+        "{report}"
+    );
+    let model =
+        LearnedModel::load(&learned.suite, &learned.map, &learned.rules, &server).expect("loads");
+    let last = |b: &Builder| {
+        model
+            .calls(&server, &b.session("x"))
+            .expect("classified")
+            .into_iter()
+            .filter(|(t, _)| t != "get_task")
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        last(&edit_with_select("t-9", "priority", "Priority", "3")),
+        [(
+            "set_priority".to_owned(),
+            json!({"taskId": "t-9", "priority": "high"})
+        )]
+    );
+    assert_eq!(
+        last(&edit_with_select("t-9", "priority", "Priority", "1")),
+        [(
+            "set_priority".to_owned(),
+            json!({"taskId": "t-9", "priority": "low"})
+        )]
+    );
+    assert_eq!(
+        last(&edit_with_select("t-9", "status", "Status", "open")),
+        [(
+            "set_status".to_owned(),
+            json!({"taskId": "t-9", "status": "open"})
+        )]
+    );
+    // An option never demonstrated stands for nothing known: no call.
+    assert_eq!(
+        last(&edit_with_select("t-9", "priority", "Priority", "2")),
+        []
+    );
+}
+
+#[test]
+fn what_abandons_a_form_is_learned_from_a_demonstration_without_its_call() {
+    let server = server();
+    let mut cancelled = Builder::new();
+    cancelled
+        .click("New task", &[])
+        .type_into("Title", "Never mind")
+        .click("Cancel", &[]);
+    let mut demos = vec![
+        demo(
+            "new_a",
+            &create_by_button("Buy milk", "ann"),
+            json!([{"name": "create_task", "arguments": {"title": "Buy milk", "assignees": ["ann"]}}]),
+        ),
+        demo(
+            "new_b",
+            &create_by_button("Call Bo", "bo"),
+            json!([{"name": "create_task", "arguments": {"title": "Call Bo", "assignees": ["bo"]}}]),
+        ),
+    ];
+    // A form left, then a `Save` elsewhere on the page: without knowing
+    // what abandons the form, that Save would complete it.
+    let mut stray = Builder::new();
+    stray
+        .click("New task", &[])
+        .type_into("Title", "Oops")
+        .click("Cancel", &[])
+        .click("Save", &[]);
+    let before = learn("tasks", &server, &demos).expect("learned");
+    let model =
+        LearnedModel::load(&before.suite, &before.map, &before.rules, &server).expect("loads");
+    assert_eq!(
+        model
+            .calls(&server, &stray.session("x"))
+            .expect("classified")
+            .len(),
+        1,
+        "without the cancelled demonstration the stray Save completes the form"
+    );
+
+    demos.push(demo("cancelled", &cancelled, json!([])));
+    let learned = learn("tasks", &server, &demos).expect("learned");
+    let flow = learned
+        .rules
+        .flows
+        .iter()
+        .find(|f| f.name == "create_task")
+        .expect("the form");
+    assert!(
+        flow.outcomes
+            .iter()
+            .any(|o| o.action.is_none() && o.on[0].label == ["Cancel"]),
+        "{}",
+        learned.rules_json()
+    );
+    assert!(
+        learned
+            .report
+            .notes
+            .iter()
+            .any(|n| n.contains("abandoned by click `Cancel`") && n.contains("cancelled")),
+        "{:?}",
+        learned.report.notes
+    );
+    let model =
+        LearnedModel::load(&learned.suite, &learned.map, &learned.rules, &server).expect("loads");
+    assert_eq!(
+        model
+            .calls(&server, &stray.session("x"))
+            .expect("classified"),
+        []
     );
 }

@@ -73,6 +73,12 @@ pub fn rules(suite: &str) -> Option<(String, &'static str)> {
         .map(|s| (format!("{ROOT}/{}", s.rules.path), s.rules.contents))
 }
 
+/// Whether `suite` is one of the suites Tracepipe ships: those are never
+/// replaced by a learned one.
+pub fn is_builtin_suite(suite: &str) -> bool {
+    SUITES.iter().any(|s| s.name == suite)
+}
+
 /// What a reader of the summary is told the catalog was.
 pub const DESCRIPTION: &str = "the built-in catalog";
 

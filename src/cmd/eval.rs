@@ -1,33 +1,39 @@
 //! `tracepipe eval`: classification accuracy on recorded scenarios.
 //!
-//! Each recording `<scenario>.trace.json.gz` has a sidecar
-//! `<scenario>.expected.json` naming the tool calls it should yield. The
+//! Each recording (`<scenario>.trace.json.gz`, or any other format Tracepipe
+//! reads) has a sidecar `<scenario>.expected.json` naming the tool calls it
+//! should yield (see [`super::labelled`]). The
 //! recording goes through the same path as production (normalise, classify with
 //! the suite's rules, synthesise and validate the calls), and the emitted calls
 //! are matched with the expected ones: per tool and overall precision, recall and
 //! F1, and the exact-match rate of the arguments of matched calls.
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tracepipe_ingest::{read_session, DiscardScreenshots, Limits};
+use tracepipe_learn::ExpectedCall;
 use tracepipe_processors::catalog::Catalog;
 use tracepipe_processors::classify::{Model, RulesModel, RulesOptions};
 use tracepipe_processors::synth::Synthesizer;
 
+use super::labelled;
 use crate::pipeline::load_rules_model;
 
 #[derive(clap::Args)]
 pub struct EvalArgs {
-    /// Directories or files of recorded scenarios (`*.trace.json.gz` beside `*.expected.json`).
+    /// Directories of recorded scenarios, or their sidecars: a recording in
+    /// any format Tracepipe reads beside each `<scenario>.expected.json`.
     #[arg(default_value = "tests/fixtures/recordings")]
     inputs: Vec<PathBuf>,
     /// The catalog directory.
     #[arg(long, env = "TRACEPIPE_CATALOG", default_value = "catalog")]
     catalog: PathBuf,
+    /// Classify every scenario with this suite (a learned one, say) instead
+    /// of the suite its sidecar names.
+    #[arg(long)]
+    suite: Option<String>,
     /// The MCP server whose tools the calls are made against.
     #[arg(long, default_value = "gmail")]
     mcp_server: String,
@@ -40,19 +46,6 @@ pub struct EvalArgs {
     /// Print every scenario, not only the ones with mistakes.
     #[arg(long)]
     verbose: bool,
-}
-
-#[derive(Deserialize)]
-struct Expected {
-    scenario: String,
-    suite: String,
-    tool_calls: Vec<ExpectedCall>,
-}
-
-#[derive(Deserialize)]
-struct ExpectedCall {
-    name: String,
-    arguments: Value,
 }
 
 #[derive(Default)]
@@ -95,40 +88,6 @@ fn ratio(a: usize, b: usize) -> f64 {
     } else {
         a as f64 / b as f64
     }
-}
-
-fn scenarios(inputs: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, PathBuf)>> {
-    let mut found = Vec::new();
-    for input in inputs {
-        let files: Vec<PathBuf> = if input.is_dir() {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(input)
-                .with_context(|| format!("reading {}", input.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .collect();
-            v.sort();
-            v
-        } else {
-            vec![input.clone()]
-        };
-        for f in files {
-            let name = f.to_string_lossy();
-            if let Some(stem) = name.strip_suffix(".expected.json") {
-                let trace = PathBuf::from(format!("{stem}.trace.json.gz"));
-                if !trace.exists() {
-                    bail!(
-                        "{} has no recording beside it ({})",
-                        f.display(),
-                        trace.display()
-                    );
-                }
-                found.push((trace, f));
-            }
-        }
-    }
-    if found.is_empty() {
-        bail!("no scenarios (*.expected.json beside *.trace.json.gz) in the inputs");
-    }
-    Ok(found)
 }
 
 /// Matches emitted calls with expected ones: same tool first with equal
@@ -184,12 +143,24 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let mut rejected = 0usize;
     let mut events = 0usize;
     let mut classify_time = std::time::Duration::ZERO;
-    for (trace, sidecar) in scenarios(&args.inputs)? {
-        let expected: Expected = serde_json::from_slice(&std::fs::read(&sidecar)?)
-            .with_context(|| format!("reading {}", sidecar.display()))?;
-        let suite = catalog
-            .suite(&expected.suite)
-            .with_context(|| format!("{}: unknown suite {}", sidecar.display(), expected.suite))?;
+    let scenarios = labelled::find(&args.inputs)?;
+    if scenarios.is_empty() {
+        bail!("no scenarios (a recording beside each *.expected.json) in the inputs");
+    }
+    for scenario in scenarios {
+        let suite_name = args
+            .suite
+            .as_ref()
+            .or(scenario.suite.as_ref())
+            .with_context(|| {
+                format!(
+                    "{} names no suite: pass --suite",
+                    scenario.sidecar.display()
+                )
+            })?;
+        let suite = catalog.suite(suite_name).with_context(|| {
+            format!("{}: unknown suite {suite_name}", scenario.sidecar.display())
+        })?;
         if !models.contains_key(&suite.name) {
             models.insert(
                 suite.name.clone(),
@@ -209,15 +180,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
                 )
             })?;
         let synthesizer = Synthesizer::new(suite, map, server)?;
-        let file =
-            std::fs::File::open(&trace).with_context(|| format!("opening {}", trace.display()))?;
-        let session = read_session(
-            file,
-            expected.scenario.clone(),
-            &Limits::default(),
-            &mut DiscardScreenshots,
-        )
-        .with_context(|| format!("reading {}", trace.display()))?;
+        let session = scenario.session()?;
         let started = std::time::Instant::now();
         let actions = model.classify(&session);
         classify_time += started.elapsed();
@@ -233,7 +196,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|r| (r.tool.clone(), r.arguments.clone()))
             .collect();
-        let (scores, mut notes) = score(&expected.tool_calls, &got);
+        let (scores, mut notes) = score(&scenario.tool_calls, &got);
         rejected += synthesis.rejections.len();
         for r in &synthesis.rejections {
             notes.push(format!("  rejected {} ({:?})", r.action, r.reason));
@@ -248,8 +211,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             println!(
                 "{} {}: {} expected, {} emitted, F1 {:.3}",
                 if perfect { "ok  " } else { "FAIL" },
-                expected.scenario,
-                expected.tool_calls.len(),
+                scenario.scenario,
+                scenario.tool_calls.len(),
                 got.len(),
                 scenario_counts.f1()
             );

@@ -8,12 +8,12 @@
 //! printed.
 
 use anyhow::{bail, Context};
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tracepipe_ingest::{read_session, DiscardScreenshots, Limits};
-use tracepipe_learn::{Demonstration, ExpectedCall};
+use tracepipe_learn::Demonstration;
 use tracepipe_processors::catalog::{parse_mcp_server, Catalog};
+
+use super::labelled;
 
 #[derive(clap::Args)]
 pub struct LearnArgs {
@@ -35,72 +35,25 @@ pub struct LearnArgs {
     catalog: PathBuf,
 }
 
-#[derive(Deserialize)]
-struct Sidecar {
-    tool_calls: Vec<ExpectedCall>,
-}
-
-/// The recording beside `<stem>.expected.json`: any other file named `<stem>.…`.
-fn recording_for(dir: &Path, stem: &str, files: &[PathBuf]) -> Option<PathBuf> {
-    files
-        .iter()
-        .find(|f| {
-            f.parent() == Some(dir)
-                && f.file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| n.strip_prefix(stem))
-                    .is_some_and(|rest| rest.starts_with('.') && rest != ".expected.json")
-        })
-        .cloned()
-}
-
+/// The demonstrations in `dir`: its labelled recordings, read.
 pub fn read_demonstrations(dir: &Path) -> anyhow::Result<Vec<Demonstration>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for sidecar in &files {
-        let Some(stem) = sidecar
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".expected.json"))
-        else {
-            continue;
-        };
-        let Some(recording) = recording_for(dir, stem, &files) else {
-            bail!("{} has no recording beside it", sidecar.display());
-        };
-        let expected: Sidecar = serde_json::from_slice(
-            &std::fs::read(sidecar).with_context(|| format!("reading {}", sidecar.display()))?,
-        )
-        .with_context(|| format!("reading {}", sidecar.display()))?;
-        let file = std::fs::File::open(&recording)
-            .with_context(|| format!("opening {}", recording.display()))?;
-        let session = read_session(
-            file,
-            stem.to_string(),
-            &Limits::default(),
-            &mut DiscardScreenshots,
-        )
-        .with_context(|| format!("reading {}", recording.display()))?;
-        out.push(Demonstration {
-            name: recording
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            session,
-            tool_calls: expected.tool_calls,
-        });
-    }
-    if out.is_empty() {
+    let found = labelled::find(&[dir.to_path_buf()])?;
+    if found.is_empty() {
         bail!(
             "no demonstrations (recordings beside *.expected.json) in {}",
             dir.display()
         );
     }
-    Ok(out)
+    found
+        .into_iter()
+        .map(|l| {
+            Ok(Demonstration {
+                session: l.session()?,
+                name: l.file_name,
+                tool_calls: l.tool_calls,
+            })
+        })
+        .collect()
 }
 
 pub fn run(args: LearnArgs) -> anyhow::Result<ExitCode> {

@@ -4,6 +4,7 @@ pub mod eval;
 pub mod export;
 pub mod gateway;
 pub mod inspect;
+pub mod labelled;
 pub mod learn;
 pub mod loadgen;
 pub mod process;

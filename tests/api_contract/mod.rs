@@ -1779,3 +1779,174 @@ pub fn daily_usage_covers_every_day_of_the_range(target: &mut dyn Target) {
         assert_eq!(error["code"], code, "{query}");
     }
 }
+
+/// Held out of the demonstrations `POST /suites/{id}/learn` is given (as in
+/// tests/learn_cli.rs): each of their tools is demonstrated by other
+/// recordings, and two have no call at all.
+pub const LEARN_HELD_OUT: [&str; 7] = [
+    "read_and_scroll",
+    "send_simple",
+    "search_operator",
+    "list_labels",
+    "pasted_text",
+    "compose_discard",
+    "account_secrets",
+];
+
+/// `(F1, exact-match)` of `tracepipe eval` over `scenarios`, from its table.
+fn eval_scores(catalog: &Path, suite: Option<&str>, scenarios: &Path) -> (f64, f64) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tracepipe"));
+    command.arg("eval").arg("--catalog").arg(catalog);
+    if let Some(suite) = suite {
+        command.args(["--suite", suite]);
+    }
+    let out = command
+        .arg(scenarios)
+        .output()
+        .expect("tracepipe eval runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "eval failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cols: Vec<f64> = text
+        .lines()
+        .find(|l| l.starts_with("OVERALL"))
+        .unwrap_or_else(|| panic!("no OVERALL line in:\n{text}"))
+        .split_whitespace()
+        .skip(1)
+        .map(|c| c.parse().expect("a number"))
+        .collect();
+    (cols[5], cols[6])
+}
+
+/// The Gmail recordings uploaded and their Examples reviewed (each review
+/// checked against the recording's labels, then completed), a suite learned
+/// from them through the API, and `tracepipe eval` of the files it wrote on
+/// the held-out recordings and the second client's, against the hand-written
+/// suite.
+pub fn a_suite_is_learned_from_reviewed_sessions_and_evaluated(target: &mut dyn Target) {
+    let server = target.api();
+    let admin = server.admin_key();
+    let gmail = server.gmail(&admin);
+    let fixtures = repo().join("tests/fixtures/recordings");
+    let work = tempfile::tempdir().expect("a temp dir");
+    let held = work.path().join("held");
+    std::fs::create_dir_all(&held).expect("mkdir");
+    let mut demos: Vec<(String, String)> = Vec::new();
+    let mut names: Vec<String> = std::fs::read_dir(&fixtures)
+        .expect("the fixtures")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter_map(|n| n.strip_suffix(".trace.json.gz").map(str::to_owned))
+        .collect();
+    names.sort();
+    for scenario in names {
+        if LEARN_HELD_OUT.contains(&scenario.as_str()) {
+            for ext in ["trace.json.gz", "expected.json"] {
+                let file = format!("{scenario}.{ext}");
+                std::fs::copy(fixtures.join(&file), held.join(&file)).expect("copy");
+            }
+            continue;
+        }
+        let file = format!("{scenario}.trace.json.gz");
+        let session = json_of(
+            server.upload(
+                &admin,
+                &gmail,
+                &file,
+                std::fs::read(fixtures.join(&file)).expect("fixture"),
+            ),
+            StatusCode::CREATED,
+        );
+        let session_id = session["id"].as_str().expect("id").to_owned();
+        demos.push((scenario, auto_example(&server, &admin, &session_id)));
+    }
+    for (scenario, example_id) in &demos {
+        assert_eq!(
+            poll_example(&server, &admin, example_id)["status"],
+            "COMPLETED",
+            "{scenario}"
+        );
+        let labels: Value = serde_json::from_slice(
+            &std::fs::read(fixtures.join(format!("{scenario}.expected.json"))).expect("labels"),
+        )
+        .expect("JSON labels");
+        let review = json_of(
+            server
+                .get(&admin, &format!("/examples/{example_id}/review"))
+                .send()
+                .expect("review"),
+            StatusCode::OK,
+        );
+        let reviewed: Vec<Value> = review["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|i| json!({"name": i["tool"], "arguments": i["arguments"]}))
+            .collect();
+        assert_eq!(
+            Value::Array(reviewed),
+            labels["tool_calls"],
+            "{scenario}: the review, confirmed as it is, is the recording's labels"
+        );
+        json_of(
+            server
+                .post(&admin, &format!("/examples/{example_id}/review/complete"))
+                .send()
+                .expect("complete"),
+            StatusCode::OK,
+        );
+    }
+
+    let learned = json_of(
+        server
+            .post(&admin, &format!("/suites/{gmail}/learn"))
+            .json(&json!({"name": "gmail_learned"}))
+            .send()
+            .expect("learn"),
+        StatusCode::CREATED,
+    );
+    assert_eq!(
+        learned["report"]["demonstrations"],
+        demos.len(),
+        "{learned}"
+    );
+    assert_eq!(learned["suite"]["name"], "gmail_learned");
+    // The suite is the catalog's now, for everyone to read.
+    let suite = json_of(
+        server
+            .get(&admin, "/suites/gmail_learned")
+            .send()
+            .expect("suite"),
+        StatusCode::OK,
+    );
+    assert_eq!(suite["id"], learned["suite"]["id"]);
+
+    // The files as written, in a catalog folder with the imported server.
+    let catalog = work.path().join("catalog");
+    std::fs::create_dir_all(catalog.join("mcp-servers")).expect("mkdir");
+    std::fs::copy(
+        repo().join("catalog/mcp-servers/gmail.json"),
+        catalog.join("mcp-servers/gmail.json"),
+    )
+    .expect("copy the server");
+    for (path, contents) in learned["files"].as_object().expect("files") {
+        let to = catalog.join(path);
+        std::fs::create_dir_all(to.parent().expect("a folder")).expect("mkdir");
+        std::fs::write(&to, serde_json::to_vec_pretty(contents).expect("JSON")).expect("write");
+    }
+    let alt = repo().join("tests/fixtures/recordings-alt");
+    for (name, scenarios) in [("held-out Gmail", held.as_path()), ("second client", &alt)] {
+        let (learned_f1, learned_exact) = eval_scores(&catalog, Some("gmail_learned"), scenarios);
+        let (hand_f1, hand_exact) = eval_scores(&repo().join("catalog"), None, scenarios);
+        println!(
+            "{name}: learned through the API F1 {learned_f1:.3} exact {learned_exact:.3}; hand-written F1 {hand_f1:.3} exact {hand_exact:.3}"
+        );
+        assert!(
+            learned_f1 >= hand_f1 - 0.02,
+            "{name}: learned F1 {learned_f1} is more than 0.02 below the hand-written {hand_f1}"
+        );
+    }
+}

@@ -29,12 +29,12 @@ type Created<T> = ApiResult<(StatusCode, axum::Json<T>)>;
 
 /// What kind of write failed, for choosing between 409 and 422.
 #[derive(Clone, Copy, PartialEq)]
-enum Op {
+pub(super) enum Op {
     Write,
     Delete,
 }
 
-fn write_error(e: WriteError, op: Op) -> ApiError {
+pub(super) fn write_error(e: WriteError, op: Op) -> ApiError {
     match e {
         WriteError::Api(a) => a,
         WriteError::Internal(i) => i.into(),

@@ -13,6 +13,7 @@ pub mod corrections;
 pub mod error;
 mod examples;
 mod extract;
+pub mod learn;
 mod mcp_endpoint;
 pub mod models;
 pub mod openapi;
@@ -157,6 +158,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
                 .put(catalog::put_suite)
                 .delete(catalog::delete_suite),
         )
+        .route("/suites/{suite_id}/learn", post(learn::learn_suite))
         .route(
             "/suites/{suite_id}/actions",
             get(catalog::list_actions).post(catalog::create_action),

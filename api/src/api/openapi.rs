@@ -19,7 +19,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
 use super::{
-    account, billing, catalog, corrections, examples, mcp_endpoint, review, sessions, usage,
+    account, billing, catalog, corrections, examples, learn, mcp_endpoint, review, sessions, usage,
     usage_daily,
 };
 
@@ -80,6 +80,7 @@ const API_KEY_SCHEME: &str = "ApiKey";
         catalog::get_suite,
         catalog::put_suite,
         catalog::delete_suite,
+        learn::learn_suite,
         catalog::list_actions,
         catalog::create_action,
         catalog::get_action,
@@ -583,6 +584,6 @@ pub(crate) mod tests {
             }
         }
         // The router's routes (src/api/mod.rs), each with its methods.
-        assert_eq!(operations.len(), 61, "{operations:#?}");
+        assert_eq!(operations.len(), 62, "{operations:#?}");
     }
 }
