@@ -164,7 +164,12 @@ fn coerce(v: Value, ty: ParameterType) -> Option<Value> {
         (ParameterType::Array, Value::Array(a)) => Value::Array(a),
         (ParameterType::Array, Value::String(s)) => Value::Array(vec![Value::String(s)]),
         (ParameterType::Integer, Value::String(s)) => Value::from(s.trim().parse::<i64>().ok()?),
-        (ParameterType::Number, Value::String(s)) => Value::from(s.trim().parse::<f64>().ok()?),
+        // A whole number stays an integer ("12" → 12, not 12.0): a JSON
+        // Schema `number` takes both, and the call reads as it was written.
+        (ParameterType::Number, Value::String(s)) => match s.trim().parse::<i64>() {
+            Ok(n) => Value::from(n),
+            Err(_) => Value::from(s.trim().parse::<f64>().ok()?),
+        },
         (ParameterType::Boolean, Value::String(s)) => {
             Value::Bool(matches!(s.trim(), "true" | "checked" | "on" | "1"))
         }
