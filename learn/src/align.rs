@@ -418,9 +418,11 @@ fn case(
     } else if run_start < commit {
         Some(run_start)
     } else {
-        // The last click before the form's first value that is not a field
-        // being focused or an item being ticked; else the first value itself.
-        (lo..first_evidence)
+        // The last click up to the form's first value that is not a field
+        // being focused or an item being ticked (a click that carries a value
+        // itself, such as a "New issue" button with the repository's id,
+        // begins the form); else the first value itself.
+        (lo..=first_evidence.min(marks.len().saturating_sub(1)))
             .rev()
             .find(|&p| {
                 let m = &marks[p];
@@ -515,7 +517,24 @@ fn case(
             commit_sig.route = Some(shape);
         }
     }
-    let start_sig = start_pos.map(|p| Signature::of(&marks[p]));
+    // A form begun by a navigation whose route carries a value (an issue's
+    // page, `#issues/12`) begins on that route whatever the value.
+    let start_sig = start_pos.map(|p| {
+        let mut sig = Signature::of(&marks[p]);
+        if marks[p].kind() == EventKind::Navigation {
+            if let Some(shape) = ex
+                .iter()
+                .flat_map(|e| e.found.iter())
+                .find_map(|a| match &a.found {
+                    Found::Route { shape } if a.pos == p => Some(shape.clone()),
+                    _ => None,
+                })
+            {
+                sig.route = Some(shape);
+            }
+        }
+        sig
+    });
     let steps: Vec<Signature> = match start_pos {
         Some(s) => (s + 1..=commit)
             .filter(|&p| marks[p].kind() != EventKind::Change)
