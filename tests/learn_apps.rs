@@ -38,6 +38,11 @@ const TRACKER: App = App {
     server: "github",
 };
 
+const CALENDAR: App = App {
+    suite: "calendar",
+    server: "google_calendar",
+};
+
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
@@ -256,4 +261,9 @@ fn learns_and_scores(app: &App) {
 #[test]
 fn issue_tracker_is_learned_from_its_demonstrations() {
     learns_and_scores(&TRACKER);
+}
+
+#[test]
+fn calendar_is_learned_from_its_demonstrations() {
+    learns_and_scores(&CALENDAR);
 }

@@ -14,7 +14,9 @@
 // port 8766, scenarios from capture/scenarios-alt, capture/alt-capture.js
 // injected). --app tracker records the issue tracker (capture/tracker-app,
 // port 8767, scenarios from capture/scenarios-tracker/demos; its test
-// sessions are in capture/scenarios-tracker/tests). --scenarios DIR and
+// sessions are in capture/scenarios-tracker/tests); --app calendar the
+// calendar (capture/calendar-app, port 8768, capture/scenarios-calendar/
+// {demos,tests}). --scenarios DIR and
 // --capture FILE override the app's scenario folder and capture script;
 // --screenshot-every N keeps one Screenshot frame in N (0 keeps none; a
 // scenario may set its own `screenshotEvery`).
@@ -65,12 +67,24 @@ const APPS = {
       ready: (page) => page.locator("a[data-issue-number]").first().waitFor(),
     },
   },
+  calendar: {
+    server: "../calendar-app/server.js",
+    port: 8768,
+    scenarios: path.join(__dirname, "..", "scenarios-calendar", "demos"),
+    capture: CAPTURE_SCRIPT,
+    options: {
+      startHash: "#agenda",
+      settleMs: 1000,
+      resetWith: (app) => () => app.store.reset(),
+      ready: (page) => page.locator("a[data-event-id]").first().waitFor(),
+    },
+  },
 };
 
 function usage(message) {
   if (message) console.error(message);
   console.error(
-    "usage: node capture/recorder/record.js [--app demo|alt|tracker] [--format json|devtools|array|proto] [--out DIR] [--port N] [--scenarios DIR] [--capture FILE] [--screenshot-every N] [scenario…]"
+    "usage: node capture/recorder/record.js [--app demo|alt|tracker|calendar] [--format json|devtools|array|proto] [--out DIR] [--port N] [--scenarios DIR] [--capture FILE] [--screenshot-every N] [scenario…]"
   );
   console.error(`scenarios: ${scenarioNames().join(" ")}`);
   process.exit(2);

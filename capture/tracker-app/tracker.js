@@ -30,6 +30,11 @@
     return el;
   }
 
+  // Shows `nodes` (nested lists and nulls allowed) as the view.
+  function show(...nodes) {
+    view.replaceChildren(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
+  }
+
   async function api(method, url, body) {
     const res = await fetch(url, {
       method,
@@ -98,7 +103,7 @@
       "data-state": value,
       onclick: () => { state.tab = value; showList(); },
     }, name);
-    view.replaceChildren(
+    show(
       h("h1", {}, `${owner}/${repo}`),
       h("div", { class: "bar" },
         tabButton("open", "Open"), tabButton("closed", "Closed"),
@@ -141,7 +146,7 @@
       toast(`Issue #${created.number} created.`);
       location.hash = `#issues/${created.number}`;
     });
-    view.replaceChildren(h("h1", {}, `New issue in ${owner}/${repo}`), form);
+    show(h("h1", {}, `New issue in ${owner}/${repo}`), form);
   }
 
   async function findIssue(number) {
@@ -162,7 +167,7 @@
     const issue = await findIssue(number);
     renderRepos();
     if (!issue) {
-      view.replaceChildren(h("h1", {}, "No such issue"));
+      show(h("h1", {}, "No such issue"));
       return;
     }
     const { owner, repo } = state;
@@ -188,7 +193,7 @@
       toast("Comment added.");
       showIssue(number);
     });
-    view.replaceChildren(
+    show(
       h("a", { href: "#issues" }, "Back to issues"),
       h("h1", {}, `${issue.title} `, h("span", { class: "meta" }, `#${issue.number}`)),
       h("div", { class: "bar" }, h("span", { class: `state ${issue.state}` }, issue.state === "open" ? "Open" : "Closed"), chips(issue.labels)),
@@ -201,7 +206,7 @@
     renderRepos();
     const results = await api("GET", `/api/search/issues?q=${encodeURIComponent(q)}`);
     document.querySelector(".search input").value = q;
-    view.replaceChildren(
+    show(
       h("h1", {}, `${results.length} results for “${q}”`),
       results.length ? h("ul", { class: "issues", "aria-label": "Search results" }, results.map((i) => issueLink(i.owner, i.repo, i))) : h("p", {}, "Nothing matches."));
   }

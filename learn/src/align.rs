@@ -419,21 +419,34 @@ fn case(
         Some(run_start)
     } else {
         // The last click up to the form's first value that is not a field
-        // being focused or an item being ticked (a click that carries a value
-        // itself, such as a "New issue" button with the repository's id,
-        // begins the form); else the first value itself.
-        (lo..=first_evidence.min(marks.len().saturating_sub(1)))
-            .rev()
-            .find(|&p| {
-                let m = &marks[p];
-                m.kind() == EventKind::Click
-                    && !feeding.contains(&p)
-                    && !in_selection_group(m, selection)
-                    && !m
-                        .label
-                        .as_deref()
-                        .is_some_and(|l| field_labels.contains(&l))
+        // being focused or an item being ticked; else the first value itself.
+        // Typed values are looked behind first: the click that opened the
+        // fields ("Edit" on an event's page) begins the form even when the
+        // page's own address, reached before it, already showed an id. A
+        // click that carries a value itself (a "New issue" button with the
+        // repository's id) can begin it.
+        let begins = |p: &usize| {
+            let m = &marks[*p];
+            m.kind() == EventKind::Click
+                && !feeding.contains(p)
+                && !in_selection_group(m, selection)
+                && !m
+                    .label
+                    .as_deref()
+                    .is_some_and(|l| field_labels.contains(&l))
+        };
+        let first_typed = ex
+            .iter()
+            .flat_map(|e| e.found.iter())
+            .filter(|a| {
+                a.pos <= commit && matches!(a.found, Found::Field { .. } | Found::FieldSplit { .. })
             })
+            .map(|a| a.pos)
+            .min();
+        let last = marks.len().saturating_sub(1);
+        first_typed
+            .and_then(|t| (lo..=t.min(last)).rev().find(begins))
+            .or_else(|| (lo..=first_evidence.min(last)).rev().find(begins))
             .or(Some(first_evidence))
     };
     let mut leaves_out = Vec::new();
