@@ -93,8 +93,11 @@ fn learn(app: &App, catalog: &Path) -> String {
     let servers = catalog.join("mcp-servers");
     std::fs::create_dir_all(&servers).expect("mkdir");
     let file = format!("{}.json", app.server);
-    std::fs::copy(repo().join("catalog/mcp-servers").join(&file), servers.join(&file))
-        .expect("copy the imported server");
+    std::fs::copy(
+        repo().join("catalog/mcp-servers").join(&file),
+        servers.join(&file),
+    )
+    .expect("copy the imported server");
     let demos = fixtures(app, "demos");
     let out = tracepipe(&[
         "learn",
@@ -133,7 +136,11 @@ fn eval(app: &App, catalog: &Path) -> (f64, f64, usize, String) {
         .collect();
     let rejected = text
         .lines()
-        .find_map(|l| l.strip_suffix(" tool calls rejected by their tool's JSON Schema or the action-tool map"))
+        .find_map(|l| {
+            l.strip_suffix(
+                " tool calls rejected by their tool's JSON Schema or the action-tool map",
+            )
+        })
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no rejection count in:\n{text}"));
     (cols[5], cols[6], rejected, text)
@@ -190,8 +197,8 @@ fn check_schemas(app: &App, catalog: &Path) -> usize {
                 problems.push(format!("{name}: expected {tool}: {e}"));
             }
         }
-        let file = std::fs::File::open(dir.join(format!("{name}.trace.json.gz")))
-            .expect("the recording");
+        let file =
+            std::fs::File::open(dir.join(format!("{name}.trace.json.gz"))).expect("the recording");
         let session = read_session(
             file,
             name.clone(),

@@ -280,7 +280,10 @@ fn imports_the_google_calendar_server() {
         "search-events",
         "respond-to-event",
     ] {
-        assert!(imported.tool(tool).is_some(), "calendar server lacks {tool}");
+        assert!(
+            imported.tool(tool).is_some(),
+            "calendar server lacks {tool}"
+        );
     }
     assert_eq!(
         imported,

@@ -535,13 +535,13 @@ fn case(
     let start_sig = start_pos.map(|p| {
         let mut sig = Signature::of(&marks[p]);
         if marks[p].kind() == EventKind::Navigation {
-            if let Some(shape) = ex
-                .iter()
-                .flat_map(|e| e.found.iter())
-                .find_map(|a| match &a.found {
-                    Found::Route { shape } if a.pos == p => Some(shape.clone()),
-                    _ => None,
-                })
+            if let Some(shape) =
+                ex.iter()
+                    .flat_map(|e| e.found.iter())
+                    .find_map(|a| match &a.found {
+                        Found::Route { shape } if a.pos == p => Some(shape.clone()),
+                        _ => None,
+                    })
             {
                 sig.route = Some(shape);
             }

@@ -176,3 +176,21 @@ fn coerce(v: Value, ty: ParameterType) -> Option<Value> {
         (_, v) => v,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_read_into_a_number_keeps_whole_numbers_whole() {
+        let n = |s: &str| coerce(Value::from(s), ParameterType::Number);
+        assert_eq!(n("12"), Some(Value::from(12)));
+        assert_eq!(n(" 7 "), Some(Value::from(7)));
+        assert_eq!(n("2.5"), Some(Value::from(2.5)));
+        assert_eq!(n("twelve"), None);
+        assert_eq!(
+            coerce(Value::from("12"), ParameterType::Integer),
+            Some(Value::from(12))
+        );
+    }
+}
