@@ -11,8 +11,15 @@ from them alone into a fresh catalog holding only the imported MCP server, and
 recording of the second mail client (tests/fixtures/recordings-alt). The
 hand-written suite (catalog/) is scored on the same sessions for reference.
 
-Finally `learn` is timed on 50 demonstrations (the Gmail recordings repeated
+Then `learn` is timed on 50 demonstrations (the Gmail recordings repeated
 under new names); its time includes the leave-one-out check of the report.
+
+Finally the same curve for the two applications that are not mail (the issue
+tracker over the GitHub MCP server, the calendar over the Google Calendar
+one): demonstrations picked the same way from each app's demonstrations
+(tests/fixtures/recordings-<app>/demos; an action demonstrated fewer times
+than N keeps all it has), scored on the app's own test sessions
+(tests/fixtures/recordings-<app>/tests), which no row ever learns from.
 
   cargo build --release --bin tracepipe
   scripts/learn-curve.py --binary target/release/tracepipe
@@ -31,6 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 GMAIL = REPO / "tests/fixtures/recordings"
 ALT = REPO / "tests/fixtures/recordings-alt"
+# (suite, MCP server) of the applications that are not mail.
+APPS = [("tracker", "github"), ("calendar", "google_calendar")]
 
 
 def run(binary, *args):
@@ -49,10 +58,10 @@ def overall(stdout):
     sys.exit(f"no OVERALL row in:\n{stdout}")
 
 
-def scenarios():
-    """[(name, [tool, …])] of the Gmail recordings, in name order."""
+def scenarios(folder=GMAIL):
+    """[(name, [tool, …])] of the recordings in `folder`, in name order."""
     found = []
-    for sidecar in sorted(GMAIL.glob("*.expected.json")):
+    for sidecar in sorted(folder.glob("*.expected.json")):
         calls = json.loads(sidecar.read_text())["tool_calls"]
         found.append((sidecar.name.removesuffix(".expected.json"), [c["name"] for c in calls]))
     return found
@@ -68,18 +77,18 @@ def pick(all_scenarios, per_action):
     return picked
 
 
-def stage(names, into, rename=lambda n: n):
+def stage(names, into, rename=lambda n: n, source=GMAIL):
     into.mkdir(parents=True, exist_ok=True)
     for n in names:
         for suffix in (".expected.json", ".trace.json.gz"):
-            shutil.copy(GMAIL / f"{n}{suffix}", into / f"{rename(n)}{suffix}")
+            shutil.copy(source / f"{n}{suffix}", into / f"{rename(n)}{suffix}")
 
 
-def learn(binary, demos, catalog):
+def learn(binary, demos, catalog, suite="gmail", server="gmail"):
     (catalog / "mcp-servers").mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / "catalog/mcp-servers/gmail.json", catalog / "mcp-servers/gmail.json")
+    shutil.copy(REPO / f"catalog/mcp-servers/{server}.json", catalog / f"mcp-servers/{server}.json")
     started = time.monotonic()
-    out = run(binary, "learn", "--mcp-server", "gmail", "--suite", "gmail",
+    out = run(binary, "learn", "--mcp-server", server, "--suite", suite,
               "--from", str(demos), "--catalog", str(catalog))
     wall = time.monotonic() - started
     inner = re.search(r"in ([0-9.]+) ms", out)
@@ -115,6 +124,19 @@ def main():
             name = with_calls[k % len(with_calls)]
             stage([name], fifty, rename=lambda n, k=k: f"{n}_{k:02d}")
         fifty_ms, fifty_wall = learn(args.binary, fifty, tmp / "fifty" / "catalog")
+        app_rows = []
+        for suite, server in APPS:
+            folder = REPO / f"tests/fixtures/recordings-{suite}"
+            demos = scenarios(folder / "demos")
+            tests = folder / "tests"
+            for n in (1, 2, 3):
+                base = tmp / f"{suite}{n}"
+                picked = pick(demos, n)
+                stage(picked, base / "demos", source=folder / "demos")
+                ms, _ = learn(args.binary, base / "demos", base / "catalog", suite, server)
+                scored = overall(run(args.binary, "eval", "--catalog", str(base / "catalog"),
+                                     "--mcp-server", server, str(tests)))
+                app_rows.append((suite, server, n, len(picked), len(demos), ms, scored))
 
     print("| demos/action | recordings learned from | held-out Gmail | learn (ms) "
           "| held-out Gmail F1 / exact: learned | hand-written "
@@ -125,6 +147,11 @@ def main():
               f"| {la[0]:.3f} / {la[1]:.3f} | {ha[0]:.3f} / {ha[1]:.3f} |")
     print(f"\nlearn on 50 demonstrations: {fifty_ms:.0f} ms in learn (leave-one-out included), "
           f"{fifty_wall:.2f} s for the whole command (reading the recordings included)")
+    print("\n| application (MCP server) | demos/action | demonstrations learned from | learn (ms) "
+          "| test sessions F1 / exact |")
+    print("|---|---|---|---|---|")
+    for suite, server, n, picked, available, ms, (f1, exact) in app_rows:
+        print(f"| {suite} ({server}) | {n} | {picked} of {available} | {ms:.0f} | {f1:.3f} / {exact:.3f} |")
 
 
 if __name__ == "__main__":

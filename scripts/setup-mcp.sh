@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the pinned MCP servers that the catalog is imported from, and that
 # tests/mcp_import.rs runs:
-#   @gongrzhe/server-gmail-autoauth-mcp 1.1.11 and @playwright/mcp 0.0.83,
+#   @gongrzhe/server-gmail-autoauth-mcp 1.1.11, @playwright/mcp 0.0.83,
+#   @modelcontextprotocol/server-github 2025.4.8 (the issue tracker's tools)
+#   and @cocal/google-calendar-mcp 2.6.3 (the calendar's tools),
 # from scripts/mcp/package.json and its package-lock.json, with `npm ci` into
 # $TRACEPIPE_MCP_DIR (default $HOME/.cache/tracepipe/mcp). Safe to run again:
 # nothing is reinstalled while the installed tree matches the lock file.
@@ -9,6 +11,8 @@
 # Then, for example:
 #   node "$dir/node_modules/@gongrzhe/server-gmail-autoauth-mcp/dist/index.js"
 #   node "$dir/node_modules/@playwright/mcp/cli.js" --headless --executable-path /usr/bin/chromium
+#   node "$dir/node_modules/@modelcontextprotocol/server-github/dist/index.js"
+#   GOOGLE_OAUTH_CREDENTIALS=dummy-keys.json node "$dir/node_modules/@cocal/google-calendar-mcp/build/index.js"
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +26,9 @@ stamp="$dir/node_modules/.package-lock.json"
 if [[ -f "$stamp" ]] && cmp -s "$src/package.json" "$dir/package.json" \
     && cmp -s "$src/package-lock.json" "$dir/package-lock.json" \
     && [[ -f "$dir/node_modules/@gongrzhe/server-gmail-autoauth-mcp/dist/index.js" ]] \
-    && [[ -f "$dir/node_modules/@playwright/mcp/cli.js" ]]; then
+    && [[ -f "$dir/node_modules/@playwright/mcp/cli.js" ]] \
+    && [[ -f "$dir/node_modules/@modelcontextprotocol/server-github/dist/index.js" ]] \
+    && [[ -f "$dir/node_modules/@cocal/google-calendar-mcp/build/index.js" ]]; then
     echo "setup-mcp: $dir is up to date"
     exit 0
 fi

@@ -14,6 +14,8 @@ use tracepipe_processors::catalog::{
 
 const GMAIL_PACKAGE: &str = "@gongrzhe/server-gmail-autoauth-mcp";
 const PLAYWRIGHT_PACKAGE: &str = "@playwright/mcp";
+const GITHUB_PACKAGE: &str = "@modelcontextprotocol/server-github";
+const CALENDAR_PACKAGE: &str = "@cocal/google-calendar-mcp";
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -212,6 +214,81 @@ fn imports_the_playwright_server() {
         imported,
         committed("playwright"),
         "catalog/mcp-servers/playwright.json is not what the pinned server lists"
+    );
+}
+
+/// The issue tracker's server lists its tools without a token.
+#[test]
+fn imports_the_github_server() {
+    let Some(pkg) = package(GITHUB_PACKAGE, "dist/index.js") else {
+        return;
+    };
+    let home = tempfile::tempdir().expect("temp dir");
+    let out = home.path().join("out");
+    let entry = pkg.join("dist/index.js").display().to_string();
+    let (file, contents) = import("github", home.path(), &out, &["node", &entry]);
+    let imported = parse_mcp_server(&file, &contents).expect("the imported file loads back");
+    for tool in [
+        "get_issue",
+        "create_issue",
+        "update_issue",
+        "add_issue_comment",
+        "list_issues",
+        "search_issues",
+    ] {
+        assert!(imported.tool(tool).is_some(), "github server lacks {tool}");
+    }
+    assert_eq!(
+        imported,
+        committed("github"),
+        "catalog/mcp-servers/github.json is not what the pinned server lists"
+    );
+}
+
+/// The calendar's server needs an OAuth client file to start (a dummy one
+/// will do: listing tools signs nobody in) and keeps its tokens where told.
+#[test]
+fn imports_the_google_calendar_server() {
+    let Some(pkg) = package(CALENDAR_PACKAGE, "build/index.js") else {
+        return;
+    };
+    let home = tempfile::tempdir().expect("temp dir");
+    let keys = home.path().join("gcp-oauth.keys.json");
+    std::fs::write(
+        &keys,
+        r#"{"installed":{"client_id":"x.apps.googleusercontent.com","client_secret":"x","redirect_uris":["http://localhost:3000/oauth2callback"]}}"#,
+    )
+    .expect("write keys");
+    let out = home.path().join("out");
+    let entry = pkg.join("build/index.js").display().to_string();
+    let credentials = format!("GOOGLE_OAUTH_CREDENTIALS={}", keys.display());
+    let tokens = format!(
+        "GOOGLE_CALENDAR_MCP_TOKEN_PATH={}",
+        home.path().join("tokens.json").display()
+    );
+    let (file, contents) = import(
+        "google_calendar",
+        home.path(),
+        &out,
+        &["env", &credentials, &tokens, "node", &entry],
+    );
+    let imported = parse_mcp_server(&file, &contents).expect("the imported file loads back");
+    for tool in [
+        "create-event",
+        "update-event",
+        "delete-event",
+        "search-events",
+        "respond-to-event",
+    ] {
+        assert!(
+            imported.tool(tool).is_some(),
+            "calendar server lacks {tool}"
+        );
+    }
+    assert_eq!(
+        imported,
+        committed("google_calendar"),
+        "catalog/mcp-servers/google_calendar.json is not what the pinned server lists"
     );
 }
 

@@ -12,9 +12,14 @@
 //
 // --app alt records the second reference client instead (capture/alt-app,
 // port 8766, scenarios from capture/scenarios-alt, capture/alt-capture.js
-// injected). --scenarios DIR and --capture FILE override the app's scenario
-// folder and capture script; --screenshot-every N keeps one Screenshot frame
-// in N (0 keeps none; a scenario may set its own `screenshotEvery`).
+// injected). --app tracker records the issue tracker (capture/tracker-app,
+// port 8767, scenarios from capture/scenarios-tracker/demos; its test
+// sessions are in capture/scenarios-tracker/tests); --app calendar the
+// calendar (capture/calendar-app, port 8768, capture/scenarios-calendar/
+// {demos,tests}). --scenarios DIR and
+// --capture FILE override the app's scenario folder and capture script;
+// --screenshot-every N keeps one Screenshot frame in N (0 keeps none; a
+// scenario may set its own `screenshotEvery`).
 // --format json|devtools|array|proto saves the recording as CDP's JSON object
 // (the default, <scenario>.trace.json.gz), with the DevTools Performance
 // panel's categories as the panel saves it (.devtools.json.gz), as
@@ -47,12 +52,39 @@ const APPS = {
       ready: (page) => page.locator("li[data-message-id]").first().waitFor(),
     },
   },
+  // Two applications that are not mail, for `tracepipe learn`: each has its
+  // demonstrations and its test sessions in two folders (the default is the
+  // demonstrations; pass --scenarios …/tests for the others).
+  tracker: {
+    server: "../tracker-app/server.js",
+    port: 8767,
+    scenarios: path.join(__dirname, "..", "scenarios-tracker", "demos"),
+    capture: CAPTURE_SCRIPT,
+    options: {
+      startHash: "#issues",
+      settleMs: 1000,
+      resetWith: (app) => () => app.store.reset(),
+      ready: (page) => page.locator("a[data-issue-number]").first().waitFor(),
+    },
+  },
+  calendar: {
+    server: "../calendar-app/server.js",
+    port: 8768,
+    scenarios: path.join(__dirname, "..", "scenarios-calendar", "demos"),
+    capture: CAPTURE_SCRIPT,
+    options: {
+      startHash: "#agenda",
+      settleMs: 1000,
+      resetWith: (app) => () => app.store.reset(),
+      ready: (page) => page.locator("a[data-event-id]").first().waitFor(),
+    },
+  },
 };
 
 function usage(message) {
   if (message) console.error(message);
   console.error(
-    "usage: node capture/recorder/record.js [--app demo|alt] [--format json|devtools|array|proto] [--out DIR] [--port N] [--scenarios DIR] [--capture FILE] [--screenshot-every N] [scenario…]"
+    "usage: node capture/recorder/record.js [--app demo|alt|tracker|calendar] [--format json|devtools|array|proto] [--out DIR] [--port N] [--scenarios DIR] [--capture FILE] [--screenshot-every N] [scenario…]"
   );
   console.error(`scenarios: ${scenarioNames().join(" ")}`);
   process.exit(2);
@@ -77,7 +109,7 @@ function parseArgs(argv) {
     }
   }
   const app = APPS[options.app || "demo"];
-  if (!app) usage(`unknown app ${options.app} (demo or alt)`);
+  if (!app) usage(`unknown app ${options.app} (${Object.keys(APPS).join(", ")})`);
   options.appConfig = app;
   options.scenarios = path.resolve(options.scenarios || app.scenarios);
   options.capture = path.resolve(options.capture || app.capture);

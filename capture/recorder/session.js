@@ -196,6 +196,7 @@ async function startProtoTracing(browser, categories) {
 // Options, for other apps (capture/alt-app): `scenarioDir`, `captureScript`,
 // `viewport`, `reset()` (defaults to demo.mailbox.reset()), `ready(page)`
 // (defaults to waiting for the first row), `keepScreenshot(index)` and
+// `startHash`, the route the page opens on (`#inbox` by default), and
 // `settleMs`, a wait between opening the page and starting the trace that
 // keeps the browser's own start-up work (such as preloading its omnibox
 // WebUI, thousands of events) out of the recording.
@@ -212,7 +213,7 @@ async function recordScenario(name, demo, options = {}) {
     let stopProto;
     if (format === "proto") stopProto = await startProtoTracing(browser, categories);
     else await browser.startTracing(page, { screenshots: true, categories });
-    await page.goto(`${demo.url}#inbox`);
+    await page.goto(`${demo.url}${options.startHash || "#inbox"}`);
     if (options.ready) await options.ready(page);
     else await page.getByRole("row").first().waitFor();
     await page.waitForTimeout(400);

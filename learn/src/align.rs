@@ -436,20 +436,37 @@ fn case(
     } else if run_start < commit {
         Some(run_start)
     } else {
-        // The last click before the form's first value that is not a field
+        // The last click up to the form's first value that is not a field
         // being focused or an item being ticked; else the first value itself.
-        (lo..first_evidence)
-            .rev()
-            .find(|&p| {
-                let m = &marks[p];
-                m.kind() == EventKind::Click
-                    && !feeding.contains(&p)
-                    && !in_selection_group(m, selection)
-                    && !m
-                        .label
-                        .as_deref()
-                        .is_some_and(|l| field_labels.contains(&l))
+        // Typed values are looked behind first: the click that opened the
+        // fields ("Edit" on an event's page) begins the form even when the
+        // page's own address, reached before it, already showed an id. A
+        // click that carries a value itself (a "New issue" button with the
+        // repository's id) can begin it.
+        // The click that completes the form does not also begin it.
+        let begins = |p: &usize| {
+            let m = &marks[*p];
+            *p < commit
+                && m.kind() == EventKind::Click
+                && !feeding.contains(p)
+                && !in_selection_group(m, selection)
+                && !m
+                    .label
+                    .as_deref()
+                    .is_some_and(|l| field_labels.contains(&l))
+        };
+        let first_typed = ex
+            .iter()
+            .flat_map(|e| e.found.iter())
+            .filter(|a| {
+                a.pos <= commit && matches!(a.found, Found::Field { .. } | Found::FieldSplit { .. })
             })
+            .map(|a| a.pos)
+            .min();
+        let last = marks.len().saturating_sub(1);
+        first_typed
+            .and_then(|t| (lo..=t.min(last)).rev().find(begins))
+            .or_else(|| (lo..=first_evidence.min(last)).rev().find(begins))
             .or(Some(first_evidence))
     };
     let mut leaves_out = Vec::new();
@@ -534,7 +551,24 @@ fn case(
             commit_sig.route = Some(shape);
         }
     }
-    let start_sig = start_pos.map(|p| Signature::of(&marks[p]));
+    // A form begun by a navigation whose route carries a value (an issue's
+    // page, `#issues/12`) begins on that route whatever the value.
+    let start_sig = start_pos.map(|p| {
+        let mut sig = Signature::of(&marks[p]);
+        if marks[p].kind() == EventKind::Navigation {
+            if let Some(shape) =
+                ex.iter()
+                    .flat_map(|e| e.found.iter())
+                    .find_map(|a| match &a.found {
+                        Found::Route { shape } if a.pos == p => Some(shape.clone()),
+                        _ => None,
+                    })
+            {
+                sig.route = Some(shape);
+            }
+        }
+        sig
+    });
     let steps: Vec<Signature> = match start_pos {
         Some(s) => (s + 1..=commit)
             .filter(|&p| marks[p].kind() != EventKind::Change)

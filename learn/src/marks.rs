@@ -109,6 +109,10 @@ pub(crate) struct RouteShape {
     pub group: Option<String>,
     /// The segment decodes with `+` as a space.
     pub query: bool,
+    /// The captured value was all digits (an issue's number): the group
+    /// takes digits only, so that a sibling route (`#issues/new` beside
+    /// `#issues/12`) is not taken for it.
+    pub digits: bool,
 }
 
 impl RouteShape {
@@ -121,6 +125,7 @@ impl RouteShape {
             segments: body.split('/').map(|s| Some(s.to_string())).collect(),
             group: None,
             query: false,
+            digits: false,
         })
     }
 
@@ -154,7 +159,11 @@ impl RouteShape {
             .iter()
             .map(|s| match s {
                 Some(lit) => regex::escape(lit),
-                None => format!("(?P<{}>[^/?#]+)", self.group.as_deref().unwrap_or("value")),
+                None => format!(
+                    "(?P<{}>{})",
+                    self.group.as_deref().unwrap_or("value"),
+                    if self.digits { "[0-9]+" } else { "[^/?#]+" }
+                ),
             })
             .collect();
         format!("^#{}$", body.join("/"))
@@ -387,6 +396,7 @@ fn route_of(fragment: &str, text: &str, group: &str) -> Option<RouteShape> {
                 shape.segments[i] = None;
                 shape.group = Some(group.to_string());
                 shape.query = query && seg.contains('+');
+                shape.digits = text.bytes().all(|b| b.is_ascii_digit());
                 return Some(shape);
             }
         }
@@ -507,6 +517,8 @@ mod tests {
         let shape = route_of("#inbox/18c2", "18c2", "message_id").expect("found");
         assert!(!shape.query);
         assert_eq!(shape.name(), "inbox_message_id");
+        let shape = route_of("#issues/12", "12", "issue_number").expect("found");
+        assert_eq!(shape.pattern(), "^#issues/(?P<issue_number>[0-9]+)$");
         assert_eq!(decode("Zo%C3%AB", false), "Zoë");
         assert_eq!(decode("100%", true), "100%");
     }

@@ -702,6 +702,27 @@ fn edit_with_select(id: &str, what: &str, select: &str, value: &str) -> Builder 
     b
 }
 
+/// An item's edit form, as in an issue tracker or a calendar: the item is
+/// opened (its page's address carries its number, not its list), "Edit" on
+/// that page opens the form, and the item's ids are read from the Edit button.
+/// Item links share a word ("Task: …") for the click that opens one to be
+/// recognised whatever the item.
+fn open_and_rename(number: &str, from: &str, to: &str, by_enter: bool) -> Builder {
+    let ids = [("data-list", "home"), ("data-task-number", number)];
+    let mut b = Builder::new();
+    b.click(from, &ids)
+        .navigate(&format!("#tasks/{number}"))
+        .click("Edit", &ids)
+        .navigate(&format!("#tasks/{number}/edit"))
+        .type_into("Title", to);
+    if by_enter {
+        b.enter("Title");
+    } else {
+        b.click("Save changes", &[]);
+    }
+    b
+}
+
 #[test]
 fn a_select_argument_is_its_option_value_or_a_table_of_the_options_demonstrated() {
     let server = server();
@@ -857,5 +878,68 @@ fn what_abandons_a_form_is_learned_from_a_demonstration_without_its_call() {
             .calls(&server, &stray.session("x"))
             .expect("classified"),
         []
+    );
+}
+
+#[test]
+fn an_edit_form_begins_on_its_button_and_numbered_routes_take_numbers_only() {
+    let tools = [
+        json!({"name": "get_task", "inputSchema": {"type": "object",
+            "properties": {"list": {"type": "string"}, "number": {"type": "number"}},
+            "required": ["list", "number"]}}),
+        json!({"name": "rename_task", "inputSchema": {"type": "object",
+            "properties": {"list": {"type": "string"}, "number": {"type": "number"},
+                           "title": {"type": "string"}},
+            "required": ["list", "number", "title"]}}),
+    ];
+    let server =
+        McpServer::from_tools_list("numbered.json", "numbered", None, None, &tools).expect("valid");
+    let demos = [
+        ("17", "Task: Pay rent", "Pay the rent", false),
+        ("3", "Task: Water plants", "Water the plants", true),
+    ]
+    .map(|(n, from, to, enter)| {
+        let number: i64 = n.parse().expect("a number");
+        demo(
+            &format!("rename_{n}"),
+            &open_and_rename(n, from, to, enter),
+            json!([{"name": "get_task", "arguments": {"list": "home", "number": number}},
+                   {"name": "rename_task", "arguments": {"list": "home", "number": number, "title": to}}]),
+        )
+    });
+    let learned = learn("numbered", &server, &demos).expect("learns");
+    let rename = learned
+        .rules
+        .flows
+        .iter()
+        .find(|f| f.name == "rename_task")
+        .expect("a rename flow");
+    assert_eq!(rename.start.len(), 1, "{:?}", rename.start);
+    assert_eq!(rename.start[0].label, ["Edit"], "begun by its button");
+    assert!(
+        learned.rules.routes.values().all(|p| !p.contains("[^/?#]")),
+        "numbered routes take digits: {:?}",
+        learned.rules.routes
+    );
+
+    let model =
+        LearnedModel::load(&learned.suite, &learned.map, &learned.rules, &server).expect("loads");
+    // Another task renamed; then a page whose address is not a task's number.
+    let mut unseen = open_and_rename("40", "Task: Fix bike", "Fix the bike", false);
+    unseen.navigate("#tasks/new").click("Cancel", &[]);
+    assert_eq!(
+        model
+            .calls(&server, &unseen.session("unseen"))
+            .expect("classifies"),
+        vec![
+            (
+                "get_task".to_string(),
+                json!({"list": "home", "number": 40})
+            ),
+            (
+                "rename_task".to_string(),
+                json!({"list": "home", "number": 40, "title": "Fix the bike"})
+            ),
+        ]
     );
 }

@@ -29,7 +29,9 @@ macro_rules! builtin_file {
 }
 
 const MCP_SERVERS: &[BuiltinFile] = &[
+    builtin_file!("mcp-servers/github.json"),
     builtin_file!("mcp-servers/gmail.json"),
+    builtin_file!("mcp-servers/google_calendar.json"),
     builtin_file!("mcp-servers/playwright.json"),
 ];
 

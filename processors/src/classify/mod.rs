@@ -164,10 +164,33 @@ fn coerce(v: Value, ty: ParameterType) -> Option<Value> {
         (ParameterType::Array, Value::Array(a)) => Value::Array(a),
         (ParameterType::Array, Value::String(s)) => Value::Array(vec![Value::String(s)]),
         (ParameterType::Integer, Value::String(s)) => Value::from(s.trim().parse::<i64>().ok()?),
-        (ParameterType::Number, Value::String(s)) => Value::from(s.trim().parse::<f64>().ok()?),
+        // A whole number stays an integer ("12" → 12, not 12.0): a JSON
+        // Schema `number` takes both, and the call reads as it was written.
+        (ParameterType::Number, Value::String(s)) => match s.trim().parse::<i64>() {
+            Ok(n) => Value::from(n),
+            Err(_) => Value::from(s.trim().parse::<f64>().ok()?),
+        },
         (ParameterType::Boolean, Value::String(s)) => {
             Value::Bool(matches!(s.trim(), "true" | "checked" | "on" | "1"))
         }
         (_, v) => v,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_read_into_a_number_keeps_whole_numbers_whole() {
+        let n = |s: &str| coerce(Value::from(s), ParameterType::Number);
+        assert_eq!(n("12"), Some(Value::from(12)));
+        assert_eq!(n(" 7 "), Some(Value::from(7)));
+        assert_eq!(n("2.5"), Some(Value::from(2.5)));
+        assert_eq!(n("twelve"), None);
+        assert_eq!(
+            coerce(Value::from("12"), ParameterType::Integer),
+            Some(Value::from(12))
+        );
+    }
 }
