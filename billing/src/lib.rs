@@ -21,7 +21,7 @@ pub use invoice::{
 pub use period::{Period, PeriodError};
 pub use stripe::{
     BilledInvoice, CheckoutSession, Customer, Invoice, InvoiceItem, InvoiceStatus, MeterEvent,
-    MeterEventReceipt, PeriodInvoice, PortalSession, SecretKey, SetupCheckout, SetupIntent,
-    StripeApiError, StripeClient, StripeError, STRIPE_API_BASE,
+    MeterEventReceipt, PaymentIntent, PeriodInvoice, PortalSession, Refund, SecretKey,
+    SetupCheckout, SetupIntent, StripeApiError, StripeClient, StripeError, STRIPE_API_BASE,
 };
 pub use webhook::{sign_webhook, verify_webhook, WebhookError, WebhookEvent, DEFAULT_TOLERANCE};

@@ -161,6 +161,24 @@ pub struct Customer {
     pub email: Option<String>,
 }
 
+/// A PaymentIntent: money held or taken from a card for one purchase.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PaymentIntent {
+    pub id: String,
+    pub amount: i64,
+    #[serde(default)]
+    pub amount_received: i64,
+    pub status: String,
+}
+
+/// A refund of (part of) a PaymentIntent.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount: i64,
+    pub status: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct CheckoutSession {
     pub id: String,
@@ -432,6 +450,61 @@ impl StripeClient {
             "create a SetupIntent",
             "v1/setup_intents",
             &idempotency_key(&["setupintent", customer_id, attempt_id]),
+            form,
+        )
+        .await
+    }
+
+    /// A PaymentIntent of `amount_cents` from a one-time payment method
+    /// token, confirmed at once and held for capture (`capture_method=manual`).
+    /// Keyed by `purchase_id`: asking twice gives the one intent.
+    pub async fn create_held_payment(
+        &self,
+        purchase_id: &str,
+        amount_cents: i64,
+        payment_method: &str,
+    ) -> Result<PaymentIntent, StripeError> {
+        let form = Form::default()
+            .with("amount", &amount_cents.to_string())
+            .with("currency", CURRENCY)
+            .with("payment_method", payment_method)
+            .with("payment_method_types[0]", "card")
+            .with("confirm", "true")
+            .with("capture_method", "manual")
+            .with("metadata[tracepipe_purchase]", purchase_id);
+        self.post(
+            "create a PaymentIntent",
+            "v1/payment_intents",
+            &idempotency_key(&["payment", purchase_id]),
+            form,
+        )
+        .await
+    }
+
+    /// Captures a held PaymentIntent in full.
+    pub async fn capture_payment(&self, intent_id: &str) -> Result<PaymentIntent, StripeError> {
+        self.post(
+            "capture a PaymentIntent",
+            &format!("v1/payment_intents/{intent_id}/capture"),
+            &idempotency_key(&["capture", intent_id]),
+            Form::default(),
+        )
+        .await
+    }
+
+    /// Refunds `amount_cents` of a captured PaymentIntent, once per intent.
+    pub async fn refund_payment(
+        &self,
+        intent_id: &str,
+        amount_cents: i64,
+    ) -> Result<Refund, StripeError> {
+        let form = Form::default()
+            .with("payment_intent", intent_id)
+            .with("amount", &amount_cents.to_string());
+        self.post(
+            "refund a PaymentIntent",
+            "v1/refunds",
+            &idempotency_key(&["refund", intent_id]),
             form,
         )
         .await

@@ -22,6 +22,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::callbacks::CallbackOutcome;
+use super::deposits::Deposit;
 use super::reviews::{
     DayCounts, Decision, Origin, QueueEntry, Review, ReviewItem, ReviewOutcome, ReviewState,
 };
@@ -67,6 +68,7 @@ macro_rules! each_conformance_test {
             timestamps_are_rfc3339_utc_with_milliseconds,
             reviews_record_decisions_until_completed,
             the_review_queue_puts_low_confidence_first,
+            deposits_are_stored_with_their_example_and_settled_once,
         );
         $crate::conformance::each_conformance_test!(@finishing $harness;
             finished_examples_show_their_results,
@@ -1889,4 +1891,69 @@ pub async fn callbacks_are_claimed_once_finished_until_delivered(
         .await
         .expect("finish_callback"));
     assert!(claim(secs(3600), secs(3660)).await.is_empty());
+}
+
+// ----------------------------------------------------------------- deposits
+
+/// A deposit is stored with its Example, seen by its user only, and settled
+/// once.
+pub async fn deposits_are_stored_with_their_example_and_settled_once(control: &dyn ControlPlane) {
+    let (a, _, _) = new_user(control, "a").await;
+    let (b, _, _) = new_user(control, "b").await;
+    let session = new_session(a.id, Uuid::new_v4(), at(0));
+    store(control, &session, None).await;
+    let example = new_example(&session, Uuid::new_v4(), at(1));
+    let deposit = Deposit {
+        example_id: example.id,
+        user_id: a.id,
+        payment_intent_id: format!("pi_{}", Uuid::new_v4().simple()),
+        amount_cents: 100,
+        currency: "usd".to_owned(),
+        created_at: at(1),
+        expires_at: at(86_401),
+        settled_at: None,
+        cost_cents: None,
+        refunded_cents: None,
+    };
+    control
+        .insert_deposit(&example, &deposit)
+        .await
+        .expect("insert_deposit");
+    assert!(control
+        .get_example(a.id, example.id)
+        .await
+        .expect("get_example")
+        .is_some());
+    assert_eq!(
+        control.get_deposit(a.id, example.id).await.expect("get"),
+        Some(deposit.clone())
+    );
+    assert_eq!(
+        control.get_deposit(b.id, example.id).await.expect("get"),
+        None
+    );
+    assert!(control
+        .settle_deposit(example.id, 5, 95, &at(100))
+        .await
+        .expect("settle"));
+    assert!(
+        !control
+            .settle_deposit(example.id, 0, 100, &at(200))
+            .await
+            .expect("settle"),
+        "settled once"
+    );
+    let settled = control
+        .get_deposit(a.id, example.id)
+        .await
+        .expect("get")
+        .expect("the deposit");
+    assert_eq!(
+        (
+            settled.cost_cents,
+            settled.refunded_cents,
+            settled.settled_at
+        ),
+        (Some(5), Some(95), Some(at(100)))
+    );
 }

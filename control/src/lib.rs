@@ -16,6 +16,8 @@ pub mod billing_sqlite;
 pub mod callbacks;
 pub mod callbacks_postgres;
 pub mod conformance;
+pub mod deposits;
+pub mod deposits_postgres;
 pub mod postgres;
 pub mod reviews;
 pub mod reviews_postgres;
@@ -28,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use self::callbacks::{CallbackOutcome, DueCallback};
+use self::deposits::Deposit;
 use self::reviews::{DailyRows, QueueEntry, Review, ReviewItem, ReviewOutcome};
 
 /// What went wrong in the control plane. Callers decide what a client hears:
@@ -327,6 +330,19 @@ pub trait ControlPlane: Send + Sync + 'static {
     // --------------------------------------------------------------- examples
     async fn insert_example(&self, example: &ExampleRecord) -> ControlResult<()>;
     async fn get_example(&self, user_id: Uuid, id: Uuid) -> ControlResult<Option<ExampleRecord>>;
+    /// A paid-for Example and its deposit, together.
+    async fn insert_deposit(&self, example: &ExampleRecord, deposit: &Deposit)
+        -> ControlResult<()>;
+    async fn get_deposit(&self, user_id: Uuid, example_id: Uuid) -> ControlResult<Option<Deposit>>;
+    /// Records what the deposit's Example cost and what was refunded, once;
+    /// false when it was settled already.
+    async fn settle_deposit(
+        &self,
+        example_id: Uuid,
+        cost_cents: i64,
+        refunded_cents: i64,
+        settled_at: &str,
+    ) -> ControlResult<bool>;
     /// The user's Examples, newest first.
     async fn list_examples(
         &self,

@@ -30,6 +30,7 @@ use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use super::callbacks::{CallbackOutcome, DueCallback};
+use super::deposits::Deposit;
 use super::reviews::{DailyRows, QueueEntry, Review, ReviewItem, ReviewOutcome};
 use super::{
     timestamp, ApiKey, CatalogFile, ControlError, ControlPlane, ControlResult, ExampleError,
@@ -226,8 +227,10 @@ const STEP_5: &str = "ALTER TABLE sessions ADD COLUMN capture text NOT NULL DEFA
 /// The migration steps in order; step N is recorded as version N.
 /// Step 6: status callbacks (callbacks_postgres.rs).
 use super::callbacks_postgres::{self, STEP_6};
+/// Step 7: deposits (deposits_postgres.rs).
+use super::deposits_postgres::{self, STEP_7};
 
-const MIGRATIONS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4, STEP_5, STEP_6];
+const MIGRATIONS: &[&str] = &[STEP_1, STEP_2, STEP_3, STEP_4, STEP_5, STEP_6, STEP_7];
 
 /// The distributed deployment's control plane. Cloning shares the pool.
 #[derive(Clone)]
@@ -908,6 +911,51 @@ impl ControlPlane for PostgresControlPlane {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn insert_deposit(
+        &self,
+        example: &ExampleRecord,
+        deposit: &Deposit,
+    ) -> ControlResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        insert_example(&tx, example).await?;
+        deposits_postgres::insert_deposit_row(&tx, deposit).await?;
+        if self.work.is_some() {
+            let session = get_session(&tx, example.user_id, example.session_id)
+                .await?
+                .ok_or_else(|| {
+                    ControlError::Database(format!(
+                        "Example {} names session {}, which is not its user's",
+                        example.id, example.session_id
+                    ))
+                })?;
+            self.announce(&tx, &session, example).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_deposit(&self, user_id: Uuid, example_id: Uuid) -> ControlResult<Option<Deposit>> {
+        deposits_postgres::get_deposit(&self.client().await?, user_id, example_id).await
+    }
+
+    async fn settle_deposit(
+        &self,
+        example_id: Uuid,
+        cost_cents: i64,
+        refunded_cents: i64,
+        settled_at: &str,
+    ) -> ControlResult<bool> {
+        deposits_postgres::settle_deposit(
+            &self.client().await?,
+            example_id,
+            cost_cents,
+            refunded_cents,
+            settled_at,
+        )
+        .await
     }
 
     async fn get_example(&self, user_id: Uuid, id: Uuid) -> ControlResult<Option<ExampleRecord>> {

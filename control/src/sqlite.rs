@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use std::collections::HashSet;
 
 use super::callbacks::{self, CallbackOutcome, DueCallback};
+use super::deposits::{self, Deposit};
 use super::reviews::{self, DailyRows, QueueEntry, Review, ReviewItem, ReviewOutcome};
 use super::{
     now, ApiKey, CatalogFile, ControlError, ControlPlane, ControlResult, ExampleError,
@@ -24,7 +25,7 @@ use super::{
 
 /// `PRAGMA user_version` of the schema this build writes. A database from a
 /// newer build is refused rather than misread.
-const SCHEMA_VERSION: i64 = 11;
+const SCHEMA_VERSION: i64 = 12;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE users (
@@ -182,6 +183,9 @@ const SCHEMA_V10: &str = "ALTER TABLE sessions ADD COLUMN capture TEXT NOT NULL 
 /// Version 11: status callbacks (control/callbacks.rs).
 use super::callbacks::SCHEMA_V11;
 
+/// Version 12: deposits of pay-per-Example purchases (control/deposits.rs).
+use super::deposits::SCHEMA_V12;
+
 /// The shared handle. Cloning is cheap.
 #[derive(Clone)]
 pub struct Db {
@@ -244,7 +248,7 @@ fn migrate(conn: &mut Connection) -> ControlResult<()> {
     // Each step runs once, in its own transaction, from the version found.
     let steps = [
         SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5, SCHEMA_V6, SCHEMA_V7, SCHEMA_V8,
-        SCHEMA_V9, SCHEMA_V10, SCHEMA_V11,
+        SCHEMA_V9, SCHEMA_V10, SCHEMA_V11, SCHEMA_V12,
     ];
     for (to, step) in (1..).zip(steps) {
         if version < to {
@@ -1050,6 +1054,38 @@ impl ControlPlane for SqliteControlPlane {
         let example = example.clone();
         self.db
             .call(move |conn| insert_example(conn, &example))
+            .await
+    }
+
+    async fn insert_deposit(
+        &self,
+        example: &ExampleRecord,
+        deposit: &Deposit,
+    ) -> ControlResult<()> {
+        let (example, deposit) = (example.clone(), deposit.clone());
+        self.db
+            .call(move |conn| deposits::insert_deposit(conn, &example, &deposit))
+            .await
+    }
+
+    async fn get_deposit(&self, user_id: Uuid, example_id: Uuid) -> ControlResult<Option<Deposit>> {
+        self.db
+            .call(move |conn| deposits::get_deposit(conn, user_id, example_id))
+            .await
+    }
+
+    async fn settle_deposit(
+        &self,
+        example_id: Uuid,
+        cost_cents: i64,
+        refunded_cents: i64,
+        settled_at: &str,
+    ) -> ControlResult<bool> {
+        let settled_at = settled_at.to_owned();
+        self.db
+            .call(move |conn| {
+                deposits::settle_deposit(conn, example_id, cost_cents, refunded_cents, &settled_at)
+            })
             .await
     }
 
