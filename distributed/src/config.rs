@@ -40,6 +40,10 @@ pub struct Topics {
 pub struct S3Config {
     pub bucket: String,
     pub prefix: String,
+    /// Seconds one S3 request may take.
+    pub request_timeout_secs: u64,
+    /// Seconds one S3 operation may spend retrying before it fails.
+    pub retry_timeout_secs: u64,
 }
 
 impl S3Config {

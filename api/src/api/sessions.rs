@@ -443,8 +443,11 @@ async fn store(
             // The session id is this upload's own: whatever is stored under
             // it (a partial object, screenshots of a disk that filled up) is
             // garbage nobody else owns.
+            // In the background: when the store is what failed, clearing it
+            // waits out the same bounds again, and the client should hear
+            // the refusal now (a start sweeps whatever is left).
             if !e.is_input_error() {
-                discard_session(&state, session_id).await;
+                tokio::spawn(discard_session(state.clone(), session_id));
             }
             return Err(pipeline_error(e));
         }
@@ -537,7 +540,7 @@ async fn store(
 /// Removes every object of `session_id` and its folder in the object store,
 /// unfinished staging files included. Best effort: the client hears the
 /// failure that caused it, and a start sweeps what is left.
-async fn discard_session(state: &ApiState, session_id: Uuid) {
+async fn discard_session(state: Arc<ApiState>, session_id: Uuid) {
     let prefix = object_store::path::Path::from(format!("sessions/{session_id}"));
     let listed: Vec<_> = state.objects.list(Some(&prefix)).collect().await;
     for meta in listed.into_iter().flatten() {
