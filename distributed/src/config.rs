@@ -66,6 +66,8 @@ pub struct GatewayConfig {
     pub catalog: PathBuf,
     pub admin_display_name: String,
     pub orphan_sweep_min_age_secs: u64,
+    /// `later`: uploads are read by the processors; `in_request`: by the gateway, before it answers.
+    pub read_uploads: crate::api::UploadReading,
     pub limits: crate::serve::config::LimitsConfig,
     pub pricing: crate::serve::config::PricingConfig,
     pub billing: crate::serve::config::BillingConfig,
