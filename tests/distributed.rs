@@ -299,8 +299,8 @@ fn poison_messages_are_dead_lettered_and_their_partitions_move_on() {
     let dead_letter_topic = format!("{name}.dead-letter");
     let files = fixtures();
 
-    // An upload whose stored session is gone before any processor reads it:
-    // a SessionRef that can never succeed, with a known Example.
+    // An upload whose stored recording is gone before any processor reads
+    // it: a SessionRef that can never succeed, with a known Example.
     let missing = upload(&url, &key, &files[0]);
     let missing_session = missing["id"].as_str().expect("id").to_owned();
     let listed: Value = reqwest::blocking::Client::new()
@@ -313,13 +313,15 @@ fn poison_messages_are_dead_lettered_and_their_partitions_move_on() {
         .as_str()
         .expect("example id")
         .to_owned();
-    let object = Path::from(format!("{name}/sessions/{missing_session}/session.avro"));
+    let object = Path::from(format!(
+        "{name}/sessions/{missing_session}/input_events.jsonl"
+    ));
     let store = store();
     runtime().block_on(async {
         store
             .head(&object)
             .await
-            .expect("the gateway stored the session");
+            .expect("the gateway stored the upload");
         store.delete(&object).await.expect("delete");
     });
 

@@ -650,13 +650,26 @@ impl Pipeline {
             })?;
             Ok::<_, PipelineError>(scan_screen_privacy(BufReader::new(file), &limits)?)
         })
-        .await??;
+        .await
+        .map_err(PipelineError::from)
+        .and_then(|scanned| scanned);
+        let id = session_id.to_string();
+        let raw_key = session_object_path(&self.prefix, &id, RAW_OBJECT);
+        let privacy = match privacy {
+            Ok(privacy) => privacy,
+            Err(error) => {
+                // Not a recording it can read: an upload stored before it was
+                // read is not kept (as below, once read).
+                if options.raw_already_stored && error.is_input_error() {
+                    self.delete_quietly(std::slice::from_ref(&raw_key)).await;
+                }
+                return Err(error);
+            }
+        };
         let guard = ScreenshotGuard::new(privacy, options.unmarked_screenshots);
         let keep_raw = !guard.alters_embedded_screenshots();
         let store_raw_now = keep_raw && !options.raw_already_stored;
-        let id = session_id.to_string();
         let source_name = source_name.map(str::to_owned);
-        let raw_key = session_object_path(&self.prefix, &id, RAW_OBJECT);
         let (sender, receiver) = mpsc::channel(SCREENSHOT_QUEUE);
         let sink = StoreScreenshots {
             sender,

@@ -472,12 +472,13 @@ async fn store(
         Err(Refusal::Pipeline(e)) => {
             // The session id is this upload's own: whatever is stored under
             // it (a partial object, screenshots of a disk that filled up) is
-            // garbage nobody else owns. In the background: when the store is
-            // what failed, clearing it waits out the same bounds again, and
-            // the client should hear the refusal now (a start sweeps
-            // whatever is left).
+            // garbage nobody else owns. Waited for a moment only: when the
+            // store is what failed, clearing it waits out the same bounds
+            // again, and the client should hear the refusal now; it goes on
+            // in the background (and a start sweeps whatever is left).
             if !e.is_input_error() {
-                tokio::spawn(discard_session(state.clone(), session_id));
+                let clearing = tokio::spawn(discard_session(state.clone(), session_id));
+                let _ = tokio::time::timeout(DISCARD_WAIT, clearing).await;
             }
             return Err(pipeline_error(e));
         }
@@ -534,6 +535,9 @@ async fn store(
     crate::telemetry::gateway::session_accepted(&r.suite_name);
     Ok((StatusCode::CREATED, record))
 }
+
+/// How long a refused upload's answer waits for its objects to be removed.
+const DISCARD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The `capture` of a session stored unread, until a processor reads it.
 const UNREAD_CAPTURE: &str = "pending";
