@@ -175,10 +175,13 @@ fn the_gateway_and_processor_refuse_what_they_cannot_bound() {
     assert_eq!(example(&good)["status"], "COMPLETED");
     // Read by the processor, the session's row says what it held.
     let session: Value = expect(
-        http.get(format!("{url}/sessions/{}", good["id"].as_str().expect("id")))
-            .header("X-API-Key", &key)
-            .send()
-            .expect("session"),
+        http.get(format!(
+            "{url}/sessions/{}",
+            good["id"].as_str().expect("id")
+        ))
+        .header("X-API-Key", &key)
+        .send()
+        .expect("session"),
         200,
     );
     assert!(session["event_count"].as_i64() >= Some(2), "{session}");

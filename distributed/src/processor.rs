@@ -34,13 +34,13 @@ use super::kafka::{self, Consumer};
 use super::{open_store, DistributedError};
 use crate::api::catalog_store::{rows_of_dir, snapshot_of};
 use crate::pipeline::{IngestOptions, OutputLimits, Pipeline, PipelineError, RAW_OBJECT};
+use crate::telemetry::tracing;
 use futures::StreamExt as _;
 use tokio::io::AsyncWriteExt as _;
 use tracepipe_ingest::redact::UnmarkedScreenshots;
 use tracepipe_ingest::CaptureReport;
-use tracepipe_schemas::Session;
-use crate::telemetry::tracing;
 use tracepipe_schemas::events::{self, ExampleEvent, SessionRef, StatusEvent};
+use tracepipe_schemas::Session;
 
 /// How long one attempt waits for the catalog version a work item names to
 /// arrive on the catalog topic before it is retried.
@@ -410,13 +410,7 @@ async fn synthesise(
 
     let output = shared
         .pipeline
-        .synthesize(
-            &recipe,
-            session_id,
-            session,
-            example_id,
-            created_at,
-        )
+        .synthesize(&recipe, session_id, session, example_id, created_at)
         .await
         .map_err(|e| match e {
             PipelineError::SuiteMismatch { .. } => fail("suite_mismatch", e.to_string()),
@@ -505,9 +499,7 @@ async fn read_upload(
         let mut out = tokio::fs::File::create(&file).await.map_err(retry)?;
         let mut chunks = object.into_stream();
         while let Some(chunk) = chunks.next().await {
-            out.write_all(&chunk.map_err(retry)?)
-                .await
-                .map_err(retry)?;
+            out.write_all(&chunk.map_err(retry)?).await.map_err(retry)?;
         }
         out.flush().await.map_err(retry)?;
     }

@@ -736,7 +736,11 @@ impl Pipeline {
             // Stored before it was read: what may not be kept verbatim, or is
             // not a recording, goes now (carried secrets are handled below).
             // After a storage failure it is kept for the retry.
-            if outcome.as_ref().err().is_none_or(PipelineError::is_input_error) {
+            if outcome
+                .as_ref()
+                .err()
+                .is_none_or(PipelineError::is_input_error)
+            {
                 self.delete_quietly(std::slice::from_ref(&raw_key)).await;
             }
         } else if raw_stored && carried_secrets {

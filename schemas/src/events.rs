@@ -324,6 +324,9 @@ mod tests {
         let decoded = decode::<SessionRef>(&bytes).expect("decodes");
         assert_eq!(decoded.suite, "gmail");
         assert_eq!((decoded.model_id, decoded.catalog_version), (None, None));
-        assert_eq!((decoded.upload_path, decoded.screenshots_safe), (None, None));
+        assert_eq!(
+            (decoded.upload_path, decoded.screenshots_safe),
+            (None, None)
+        );
     }
 }

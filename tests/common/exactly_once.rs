@@ -134,7 +134,12 @@ fn assert_exactly_once_in_duckdb(prefix: &str, sessions: &BTreeSet<String>) {
 /// Waits until every session is COMPLETED and the table holds every Example,
 /// then checks each is there exactly once: by listing and reading the objects,
 /// then with DuckDB.
-pub fn assert_exactly_once(deployment: &Deployment, url: &str, key: &str, sessions: &BTreeSet<String>) {
+pub fn assert_exactly_once(
+    deployment: &Deployment,
+    url: &str,
+    key: &str,
+    sessions: &BTreeSet<String>,
+) {
     let store = store();
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {

@@ -436,11 +436,9 @@ async fn store(
 ) -> ApiResult<(StatusCode, SessionRecord)> {
     let session_id = r.session_id;
     let stored = match state.reading {
-        UploadReading::InRequest => {
-            read_now(&state, &file, &r)
-                .await
-                .map(|(record, objects)| (record, objects, None))
-        }
+        UploadReading::InRequest => read_now(&state, &file, &r)
+            .await
+            .map(|(record, objects)| (record, objects, None)),
         UploadReading::Later => state
             .pipeline
             .stage_upload(&file, session_id)
