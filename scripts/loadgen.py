@@ -122,13 +122,19 @@ def cpu_seconds(pid):
 def shared_services():
     """(label, pid) of the backing services scripts/services/ started."""
     found = []
-    for label, path in (("kafka", "kafka/kafka.pid"), ("seaweedfs", "seaweedfs/weed-server.pid"),
-                        ("seaweedfs filer", "seaweedfs/weed-filer.pid"), ("postgresql", "postgres/data/postmaster.pid")):
-        try:
-            with open(os.path.join(SERVICES, path)) as f:
-                found.append((label, int(f.readline().strip())))
-        except (OSError, ValueError):
-            pass
+    # PostgreSQL may run from the older system-wide data directory.
+    for label, paths in (("kafka", ["kafka/kafka.pid"]), ("seaweedfs", ["seaweedfs/weed-server.pid"]),
+                         ("seaweedfs filer", ["seaweedfs/weed-filer.pid"]),
+                         ("postgresql", ["postgres/data/postmaster.pid", "/var/lib/tracepipe/postgres/data/postmaster.pid"])):
+        for path in paths:
+            try:
+                with open(os.path.join(SERVICES, path)) as f:
+                    pid = int(f.readline().strip())
+            except (OSError, ValueError):
+                continue
+            if os.path.exists(f"/proc/{pid}"):
+                found.append((label, pid))
+                break
     return found
 
 
