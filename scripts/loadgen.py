@@ -12,7 +12,14 @@ every copy holds the same trace), then measures, one after the other:
      its own, as tests/common/mod.rs does) + `tracepipe loadgen`;
 
 and prints one table with each mode's sessions/s as a ratio to `process`'s,
-measured in the same run. Loopback only; bounded by --count and --timeout.
+measured in the same run, then each service's CPU seconds per session (utime +
+stime from /proc before and after its run; the shared Kafka, SeaweedFS and
+PostgreSQL too, whose counts include whatever else used them meanwhile). With
+--half-rate the distributed deployment is driven once more at half its
+measured completed sessions/s (--rate) for the upload latency at that load;
+with --read-in-request-too it is also measured with the gateway reading
+uploads in the request (read_uploads = "in_request"), as it did before the
+processors read them. Loopback only; bounded by --count and --timeout.
 
   eval "$(scripts/services/env.sh)"   # the distributed step needs the services
   cargo build --release --bin tracepipe
@@ -74,9 +81,78 @@ def stop(procs):
             proc.wait()
 
 
-def loadgen(binary, url, key, files, args, rss):
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+SERVICES = os.path.join(os.environ.get("TRACEPIPE_CACHE", os.path.expanduser("~/.cache/tracepipe")), "services")
+
+
+def stat_fields(pid):
+    """/proc/PID/stat after the command name: [state, ppid, ...]."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid):
+    """CPU seconds (user + system) of `pid` and its live descendants, and of
+    the children they reaped (a PostgreSQL backend that ended), or None."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                children.setdefault(int(stat_fields(entry)[1]), []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    total, todo, seen = 0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            f = stat_fields(p)
+        except (OSError, IndexError):
+            if p == pid:
+                return None
+            continue
+        # utime, stime, cutime, cstime: fields 14-17 of stat, 12-15 here.
+        total += sum(int(x) for x in f[11:15])
+        todo += children.get(p, [])
+    return total / CLOCK_TICKS
+
+
+def shared_services():
+    """(label, pid) of the backing services scripts/services/ started."""
+    found = []
+    # PostgreSQL may run from the older system-wide data directory.
+    for label, paths in (("kafka", ["kafka/kafka.pid"]), ("seaweedfs", ["seaweedfs/weed-server.pid"]),
+                         ("seaweedfs filer", ["seaweedfs/weed-filer.pid"]),
+                         ("postgresql", ["postgres/data/postmaster.pid", "/var/lib/tracepipe/postgres/data/postmaster.pid"])):
+        for path in paths:
+            try:
+                with open(os.path.join(SERVICES, path)) as f:
+                    pid = int(f.readline().strip())
+            except (OSError, ValueError):
+                continue
+            if os.path.exists(f"/proc/{pid}"):
+                found.append((label, pid))
+                break
+    return found
+
+
+def cpu_snapshot(procs):
+    return {label: cpu_seconds(pid) for label, pid in procs}
+
+
+def cpu_per_session(before, after, sessions):
+    """{label: CPU seconds per session} over a run."""
+    return {label: (after[label] - before[label]) / sessions
+            for label in before if before[label] is not None and after.get(label) is not None}
+
+
+def loadgen(binary, url, key, files, args, rss, rate=None):
     command = [binary, "loadgen", "--url", url, "--count", str(len(files)),
                "--concurrency", str(args.concurrency), "--timeout", str(args.timeout), "--json"]
+    if rate is not None:
+        command += ["--rate", f"{rate:.2f}"]
     for label, proc in rss:
         command += ["--rss", f"{label}={proc.pid}"]
     env = dict(os.environ, TRACEPIPE_API_KEY=key)
@@ -87,6 +163,50 @@ def loadgen(binary, url, key, files, args, rss):
     return json.loads(done.stdout)
 
 
+def distributed(binary, files, args, logs, reading, rows, cpu):
+    """The gateway + processor + sink on the services, reading uploads as
+    `reading` says; appends its rows and CPU costs."""
+    name = f"loadgen{os.getpid()}_{reading}_{int(time.time())}"
+    env = dict(os.environ,
+               TRACEPIPE_TOPICS_SESSIONS=f"{name}.sessions", TRACEPIPE_TOPICS_EXAMPLES=f"{name}.examples",
+               TRACEPIPE_TOPICS_DEAD_LETTER=f"{name}.dead-letter", TRACEPIPE_TOPICS_STATUS=f"{name}.status",
+               TRACEPIPE_TOPICS_CATALOG=f"{name}.catalog",
+               TRACEPIPE_S3_PREFIX=name, TRACEPIPE_DATABASE_SCHEMA=name,
+               TRACEPIPE_LISTEN="127.0.0.1:0", TRACEPIPE_METRICS_LISTEN="127.0.0.1:0",
+               TRACEPIPE_READ_UPLOADS=reading,
+               TRACEPIPE_ADMISSION_MAX_CONCURRENT_UPLOADS_PER_KEY="0",
+               TRACEPIPE_ADMISSION_REQUESTS_PER_MINUTE="0")
+    label = "gateway + processor + sink" + (" (gateway reads in request)" if reading == "in_request" else "")
+    procs = []
+    try:
+        gateway, out = start(binary, ["gateway"], logs, f"gateway-{reading}",
+                             dict(env, TRACEPIPE_KAFKA_GROUP=f"{name}-gateway"))
+        procs.append(gateway)
+        url = wait_for(out, r"listening on (\S+)", gateway).group(1)
+        key = wait_for(out, r"(tp_live_\S+)", gateway).group(1)
+        for service in ("processor", "sink"):
+            proc, out = start(binary, [service], logs, f"{service}-{reading}",
+                              dict(env, TRACEPIPE_KAFKA_GROUP=f"{name}-{service}"))
+            procs.append(proc)
+        wait_for(os.path.join(logs, f"processor-{reading}.out"), r"ready", procs[1])
+        services = [("gateway", procs[0].pid), ("processor", procs[1].pid), ("sink", procs[2].pid)]
+        watched = services + shared_services()
+        before = cpu_snapshot(watched)
+        report = loadgen(binary, url, key, files, args,
+                         [("gateway", procs[0]), ("processor", procs[1]), ("sink", procs[2])])
+        cpu.append((label, cpu_per_session(before, cpu_snapshot(watched), len(files))))
+        rows.append((label, report["accepted_sessions_per_s"], report["completed_sessions_per_s"], report,
+                     rss_text(report)))
+        if args.half_rate and reading == "later":
+            rate = report["completed_sessions_per_s"] / 2
+            half = loadgen(binary, url, key, files, args,
+                           [("gateway", procs[0]), ("processor", procs[1]), ("sink", procs[2])], rate=rate)
+            rows.append((f"{label} at --rate {rate:.1f} (half its peak)", half["accepted_sessions_per_s"],
+                         half["completed_sessions_per_s"], half, rss_text(half)))
+    finally:
+        stop(procs)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--binary", default=os.path.join(
@@ -95,6 +215,10 @@ def main():
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--timeout", type=int, default=300, help="seconds each mode may take")
     ap.add_argument("--skip-distributed", action="store_true")
+    ap.add_argument("--half-rate", action="store_true",
+                    help="drive the distributed deployment again at half its completed sessions/s")
+    ap.add_argument("--read-in-request-too", action="store_true",
+                    help="also measure the gateway reading uploads in the request")
     args = ap.parse_args()
     binary = os.path.abspath(args.binary)
     if not os.access(binary, os.X_OK):
@@ -110,6 +234,8 @@ def main():
         mb = sum(os.path.getsize(f) for f in files) / 1e6
         print(f"{len(files)} recordings, {mb:.0f} MB gzipped; logs in {logs}", file=sys.stderr)
 
+        cpu = []  # (mode, {service: CPU s per session})
+        children_before = os.times()
         began = time.time()
         process = subprocess.run(
             [binary, "process", "--suite", "gmail", "--jobs", "2", "--out", os.path.join(work, "process"), *files],
@@ -118,7 +244,11 @@ def main():
         if process.returncode != 0:
             sys.exit(f"process failed: {process.stderr[-2000:]}")
         floor = len(files) / took
+        children_after = os.times()
         rows.append(("process --jobs 2", floor, floor, None, ""))
+        cpu.append(("process --jobs 2", {"process": (
+            children_after.children_user + children_after.children_system
+            - children_before.children_user - children_before.children_system) / len(files)}))
 
         # One key drives every client: its per-key admission limits would
         # measure the limits, not the server.
@@ -128,7 +258,9 @@ def main():
         try:
             url = wait_for(out, r"listening on (\S+)", serve).group(1)
             key = wait_for(out, r"(tp_live_\S+)", serve).group(1)
+            before = cpu_snapshot([("serve", serve.pid)])
             report = loadgen(binary, url, key, files, args, [("serve", serve)])
+            cpu.append(("serve", cpu_per_session(before, cpu_snapshot([("serve", serve.pid)]), len(files))))
         finally:
             stop([serve])
         rows.append(("serve + loadgen", report["accepted_sessions_per_s"], report["completed_sessions_per_s"],
@@ -137,31 +269,9 @@ def main():
         if not args.skip_distributed:
             if "TRACEPIPE_KAFKA_BOOTSTRAP" not in os.environ:
                 sys.exit('the distributed step needs the services: eval "$(scripts/services/env.sh)"')
-            name = f"loadgen{os.getpid()}_{int(time.time())}"
-            env = dict(os.environ,
-                       TRACEPIPE_TOPICS_SESSIONS=f"{name}.sessions", TRACEPIPE_TOPICS_EXAMPLES=f"{name}.examples",
-                       TRACEPIPE_TOPICS_DEAD_LETTER=f"{name}.dead-letter", TRACEPIPE_TOPICS_STATUS=f"{name}.status", TRACEPIPE_TOPICS_CATALOG=f"{name}.catalog",
-                       TRACEPIPE_S3_PREFIX=name, TRACEPIPE_DATABASE_SCHEMA=name,
-                       TRACEPIPE_LISTEN="127.0.0.1:0", TRACEPIPE_METRICS_LISTEN="127.0.0.1:0",
-                       TRACEPIPE_ADMISSION_MAX_CONCURRENT_UPLOADS_PER_KEY="0",
-                       TRACEPIPE_ADMISSION_REQUESTS_PER_MINUTE="0")
-            procs = []
-            try:
-                gateway, out = start(binary, ["gateway"], logs, "gateway",
-                                     dict(env, TRACEPIPE_KAFKA_GROUP=f"{name}-gateway"))
-                procs.append(gateway)
-                url = wait_for(out, r"listening on (\S+)", gateway).group(1)
-                key = wait_for(out, r"(tp_live_\S+)", gateway).group(1)
-                for service in ("processor", "sink"):
-                    proc, _ = start(binary, [service], logs, service,
-                                    dict(env, TRACEPIPE_KAFKA_GROUP=f"{name}-{service}"))
-                    procs.append(proc)
-                report = loadgen(binary, url, key, files, args,
-                                 [("gateway", procs[0]), ("processor", procs[1]), ("sink", procs[2])])
-            finally:
-                stop(procs)
-            rows.append(("gateway + processor + sink", report["accepted_sessions_per_s"],
-                         report["completed_sessions_per_s"], report, rss_text(report)))
+            readings = ["later"] + (["in_request"] if args.read_in_request_too else [])
+            for reading in readings:
+                distributed(binary, files, args, logs, reading, rows, cpu)
     finally:
         shutil.rmtree(os.path.join(work, "recordings"), ignore_errors=True)
         shutil.rmtree(os.path.join(work, "process"), ignore_errors=True)
@@ -178,6 +288,19 @@ def main():
               f"| {ms(report['upload_ms_p50'])} / {ms(report['upload_ms_p99'])} "
               f"| {ms(report['complete_ms_p50'])} / {ms(report['complete_ms_p99'])} "
               f"| {args.count - report['completed']} | {rss} |")
+    print()
+    print("CPU seconds per session (user + system, from /proc; the shared services' include other load):")
+    print()
+    labels = []
+    for _, costs in cpu:
+        labels += [l for l in costs if l not in labels]
+    print("| mode | " + " | ".join(labels) + " | ours total |")
+    print("|---|" + "---|" * (len(labels) + 1))
+    ours = {"process", "serve", "gateway", "processor", "sink"}
+    for mode, costs in cpu:
+        cells = [f"{costs[l] * 1000:.1f} ms" if l in costs else "–" for l in labels]
+        total = sum(v for l, v in costs.items() if l in ours)
+        print(f"| {mode} | " + " | ".join(cells) + f" | {total * 1000:.1f} ms |")
 
 
 def ms(value):

@@ -407,6 +407,10 @@ impl api_contract::Target for Distributed {
         })
     }
 
+    fn reads_uploads_later(&self) -> bool {
+        true
+    }
+
     fn remove_object(&self, key: &str) {
         use object_store::ObjectStoreExt;
         let store = common::store();

@@ -2,7 +2,9 @@
 //! on the real services: JSON that is not a recording, sessions beyond the
 //! events and actions limits, an oversized form-field name, control
 //! characters. Each ends in a clear 4xx or a FAILED Example with a reason,
-//! and a good upload goes through right after.
+//! and a good upload goes through right after. The gateway reads uploads
+//! later (`read_uploads = "later"`): what a cheap check of the first bytes
+//! shows is refused at once, the rest fails the Example.
 //!
 //! Skipped, with a printed reason, when `TRACEPIPE_KAFKA_BOOTSTRAP` is not set
 //! and `CI` is not set. Uses its own topics, consumer groups, PostgreSQL
@@ -75,7 +77,6 @@ fn the_gateway_and_processor_refuse_what_they_cannot_bound() {
         ("devtools-protocol.json", "a Chrome DevTools Protocol log"),
         ("lighthouse.json", "a Lighthouse report"),
         ("network.har", "a HAR file"),
-        ("empty-trace.json", "an empty trace"),
     ] {
         let bytes = std::fs::read(fixtures.join(file)).expect("fixture");
         let body = expect(upload(form(bytes)), 422);
@@ -111,6 +112,14 @@ fn the_gateway_and_processor_refuse_what_they_cannot_bound() {
     assert_eq!(usage["sessions_uploaded"], 0, "{usage}");
 
     // 150 clicks: 150 browser calls, over the processor's 20; then a good one.
+    // An empty trace is only found out by reading it all, which the gateway
+    // leaves to the processor: its Example fails saying what it is.
+    let empty_trace = expect(
+        upload(form(
+            std::fs::read(fixtures.join("empty-trace.json")).expect("fixture"),
+        )),
+        201,
+    );
     let too_many = expect(upload(form(clicks(150))), 201);
     let good = expect(upload(form(clicks(2))), 201);
     let example = |body: &Value| {
@@ -154,7 +163,29 @@ fn the_gateway_and_processor_refuse_what_they_cannot_bound() {
             .is_some_and(|m| m.contains("151 tool calls") && m.contains("max_actions")),
         "{failed}"
     );
+    let empty = example(&empty_trace);
+    assert_eq!(empty["status"], "FAILED", "{empty}");
+    assert_eq!(empty["error"]["code"], "not_a_recording", "{empty}");
+    assert!(
+        empty["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("an empty trace") && m.contains("docs/recording.md")),
+        "{empty}"
+    );
     assert_eq!(example(&good)["status"], "COMPLETED");
+    // Read by the processor, the session's row says what it held.
+    let session: Value = expect(
+        http.get(format!(
+            "{url}/sessions/{}",
+            good["id"].as_str().expect("id")
+        ))
+        .header("X-API-Key", &key)
+        .send()
+        .expect("session"),
+        200,
+    );
+    assert!(session["event_count"].as_i64() >= Some(2), "{session}");
+    assert_ne!(session["capture"], "pending", "{session}");
 }
 
 /// Issue #11: an Example whose processing kept ending with its processor

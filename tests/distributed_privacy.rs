@@ -1,8 +1,9 @@
-//! No secret in any pixel, in distributed mode: the gateway ingests an upload
-//! through the same pipeline stage as `serve`, so the `account_secrets`
-//! recording's screenshots land in S3 with the secret fields painted over and
-//! without the raw upload, and a recording without `tracepipe:sensitive` marks
-//! keeps its screenshots only when the upload declares them safe.
+//! No secret in any pixel, in distributed mode: the processor reads an upload
+//! the gateway stored unread through the same pipeline stage as `serve`, so
+//! once its Example is done the `account_secrets` recording's screenshots are
+//! in S3 with the secret fields painted over and without the raw upload, and
+//! a recording without `tracepipe:sensitive` marks keeps its screenshots only
+//! when the upload declares them safe.
 //!
 //! Skipped, with a printed reason, when `TRACEPIPE_KAFKA_BOOTSTRAP` is not set
 //! and `CI` is not set (scripts/run-distributed-tests.sh). Uses its own
@@ -41,7 +42,26 @@ fn upload(url: &str, key: &str, file: &FsPath, screenshots_safe: Option<&str>) -
         response.text().unwrap_or_default()
     );
     let session: serde_json::Value = response.json().expect("json");
-    session["id"].as_str().expect("id").to_owned()
+    let id = session["id"].as_str().expect("id").to_owned();
+    // Read by the processor: done once its Example is.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let listed: serde_json::Value = reqwest::blocking::Client::new()
+            .get(format!("{url}/examples?session_id={id}"))
+            .header("X-API-Key", key)
+            .send()
+            .and_then(|r| r.json())
+            .expect("examples");
+        let status = listed["items"][0]["status"].clone();
+        if status == "COMPLETED" {
+            return id;
+        }
+        assert!(
+            status != "FAILED" && std::time::Instant::now() < deadline,
+            "{listed}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 /// A session's objects in S3, by key relative to its folder.
@@ -73,6 +93,7 @@ fn the_gateway_stores_no_secret_pixel() {
     }
     let mut deployment = Deployment::new("privacy");
     deployment.start("gateway", "gateway");
+    deployment.start("processor", "processor");
     let (url, key) = deployment.gateway();
     let recorded = recorded();
     let id = upload(&url, &key, &account_secrets(), None);

@@ -803,8 +803,10 @@ fn gateway_sweeps_interrupted_uploads_at_start() {
     let orphan = object_store::path::Path::from(format!(
         "{prefix}/sessions/00000000-0000-4000-8000-000000000002/screenshots/1.jpg"
     ));
-    let kept =
-        object_store::path::Path::from(format!("{prefix}/sessions/{session_id}/session.avro"));
+    // The upload as stored (the gateway leaves the reading to a processor).
+    let kept = object_store::path::Path::from(format!(
+        "{prefix}/sessions/{session_id}/input_events.jsonl"
+    ));
     common::runtime().block_on(async {
         use object_store::ObjectStoreExt;
         store

@@ -206,6 +206,7 @@ async fn store(
             session: session.clone(),
             idempotency: None,
             example: example.cloned(),
+            unread: None,
         })
         .await
         .expect("insert_upload");
@@ -668,6 +669,7 @@ pub async fn idempotency_keys_name_one_session_per_user(control: &dyn ControlPla
             session,
             idempotency: Some((key.to_owned(), fingerprint.to_owned())),
             example: Some(example),
+            unread: None,
         }
     };
     let first = upload(new_session(a.id, suite, at(0)), "retry-1", "sha-first");

@@ -140,8 +140,11 @@ pub struct SessionRecord {
     pub source_sha256: Option<String>,
     /// How its actions were captured: `script` (the capture script's marks
     /// name what was clicked and typed) or `none` (recorded without it: only
-    /// inputs without targets, requests and navigations; docs/recording.md).
-    #[schema(pattern = "^(script|none)$")]
+    /// inputs without targets, requests and navigations; docs/recording.md);
+    /// `pending` while a deployment that reads uploads after accepting them
+    /// (the distributed gateway) has not read it yet, `event_count` being 0
+    /// until then.
+    #[schema(pattern = "^(script|none|pending)$")]
     pub capture: String,
 }
 
@@ -271,6 +274,18 @@ pub struct NewUpload {
     /// The `Idempotency-Key` and the fingerprint of the request it came with.
     pub idempotency: Option<(String, String)>,
     pub example: Option<ExampleRecord>,
+    /// Set when the recording is stored as sent but not read yet (the
+    /// distributed gateway leaves the reading to the processors): what the
+    /// reader needs to know that the session row does not say.
+    pub unread: Option<UnreadUpload>,
+}
+
+/// How an upload stored unread is to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UnreadUpload {
+    /// The uploader declared the screenshots of a recording without
+    /// `tracepipe:sensitive` marks safe to keep.
+    pub screenshots_safe: bool,
 }
 
 /// What a write of an upload found.

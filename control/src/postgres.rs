@@ -63,10 +63,13 @@ pub struct OutboxMessage {
 /// Turns an Example about to be stored into the Kafka message that hands it
 /// to the processors; written to the outbox with the Example's row.
 pub trait WorkEncoder: Send + Sync + 'static {
+    /// `unread`: the upload is stored but not read yet (set only with the
+    /// upload's first Example).
     fn encode(
         &self,
         session: &SessionRecord,
         example: &ExampleRecord,
+        unread: Option<&crate::UnreadUpload>,
     ) -> Result<OutboxMessage, String>;
 }
 
@@ -375,17 +378,37 @@ impl PostgresControlPlane {
         Ok(())
     }
 
+    /// What reading a session stored unread found, once a processor read it:
+    /// until then its row says 0 events and capture `pending`. A replay
+    /// writes the same values.
+    pub async fn record_session_reading(
+        &self,
+        session_id: Uuid,
+        event_count: i64,
+        capture: &str,
+    ) -> ControlResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE sessions SET event_count = $2, capture = $3 WHERE id = $1",
+                &[&session_id, &event_count, &capture],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Writes the work item of `example` to the outbox, inside `tx`.
     async fn announce(
         &self,
         tx: &deadpool_postgres::Transaction<'_>,
         session: &SessionRecord,
         example: &ExampleRecord,
+        unread: Option<&crate::UnreadUpload>,
     ) -> ControlResult<()> {
         let Some(work) = &self.work else {
             return Ok(());
         };
-        let message = work.encode(session, example).map_err(|e| {
+        let message = work.encode(session, example, unread).map_err(|e| {
             ControlError::Database(format!(
                 "encoding the work item of Example {}: {e}",
                 example.id
@@ -803,7 +826,8 @@ impl ControlPlane for PostgresControlPlane {
         }
         if let Some(example) = &upload.example {
             insert_example(&tx, example).await?;
-            self.announce(&tx, session, example).await?;
+            self.announce(&tx, session, example, upload.unread.as_ref())
+                .await?;
         }
         tx.commit().await?;
         Ok(UploadOutcome::Stored)
@@ -907,7 +931,7 @@ impl ControlPlane for PostgresControlPlane {
                         example.id, example.session_id
                     ))
                 })?;
-            self.announce(&tx, &session, example).await?;
+            self.announce(&tx, &session, example, None).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -1455,6 +1479,7 @@ pub(crate) mod tests {
             session,
             idempotency: idempotency.map(|k| (k.to_owned(), "sha".to_owned())),
             example: Some(example),
+            unread: None,
         }
     }
 
@@ -1635,6 +1660,7 @@ pub(crate) mod tests {
             &self,
             session: &SessionRecord,
             example: &ExampleRecord,
+            _unread: Option<&crate::UnreadUpload>,
         ) -> Result<OutboxMessage, String> {
             if example.model_configuration.get("refuse").is_some() {
                 return Err("this work item cannot be encoded".into());

@@ -40,6 +40,10 @@ pub struct Topics {
 pub struct S3Config {
     pub bucket: String,
     pub prefix: String,
+    /// Seconds one S3 request may take.
+    pub request_timeout_secs: u64,
+    /// Seconds one S3 operation may spend retrying before it fails.
+    pub retry_timeout_secs: u64,
 }
 
 impl S3Config {
@@ -62,6 +66,8 @@ pub struct GatewayConfig {
     pub catalog: PathBuf,
     pub admin_display_name: String,
     pub orphan_sweep_min_age_secs: u64,
+    /// `later`: uploads are read by the processors; `in_request`: by the gateway, before it answers.
+    pub read_uploads: crate::api::UploadReading,
     pub limits: crate::serve::config::LimitsConfig,
     pub pricing: crate::serve::config::PricingConfig,
     pub billing: crate::serve::config::BillingConfig,

@@ -36,7 +36,9 @@ use crate::control::accounts_postgres::PostgresAccountStore;
 use crate::control::billing::BillingStore;
 use crate::control::billing_postgres::PostgresBillingStore;
 use crate::control::postgres::{OutboxMessage, PostgresControlPlane, StatusUpdate, WorkEncoder};
-use crate::control::{ControlPlane, ExampleError, ExampleRecord, SessionRecord, Status};
+use crate::control::{
+    ControlPlane, ExampleError, ExampleRecord, SessionRecord, Status, UnreadUpload,
+};
 use crate::invoicing::Invoicing;
 use crate::pipeline::{Pipeline, SESSION_OBJECT};
 use crate::telemetry::tracing;
@@ -82,6 +84,7 @@ impl WorkEncoder for SessionRefEncoder {
         &self,
         session: &SessionRecord,
         example: &ExampleRecord,
+        unread: Option<&UnreadUpload>,
     ) -> Result<OutboxMessage, String> {
         let snapshot = self
             .catalog
@@ -103,6 +106,11 @@ impl WorkEncoder for SessionRefEncoder {
             action_tool_map_id: example.action_tool_map_id.map(|m| m.to_string()),
             model_configuration: Some(example.model_configuration.to_string()),
             catalog_version: Some(snapshot.version),
+            // Always named: an Example asked for (`POST /examples`) before the
+            // upload's first one was processed finds the session unread too.
+            upload_path: Some(session.storage_path.clone()),
+            source_name: session.source_name.clone(),
+            screenshots_safe: unread.map(|u| u.screenshots_safe),
         };
         // The root of the session's trace: the processor's span is its child.
         let trace = tracing::session_span(
@@ -199,6 +207,7 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         control: control.clone(),
         objects: objects.clone(),
         pipeline,
+        reading: config.read_uploads,
         uploads_dir: uploads.clone(),
         local_objects_dir: None,
         catalog: catalog.clone(),
@@ -456,6 +465,17 @@ fn status_update(event: &StatusEvent) -> Result<StatusUpdate, String> {
     })
 }
 
+/// What a processor found reading a session stored unread, when the event
+/// says: (session, events, capture).
+fn session_reading(event: &StatusEvent) -> Option<(Uuid, i64, String)> {
+    let session = Uuid::parse_str(&event.session_id).ok()?;
+    Some((
+        session,
+        event.session_event_count?,
+        event.session_capture.clone()?,
+    ))
+}
+
 /// Applies status events to the control plane; an offset is stored only after
 /// its update is written. The consumer is assigned every partition rather
 /// than joining a group (`kafka::assigned_consumer`): after a broker restart
@@ -497,15 +517,31 @@ async fn consume_status(config: GatewayConfig, control: Arc<PostgresControlPlane
                     .map_err(|e| format!("example id: {e}"))
                     .and_then(|id| Ok((id, status_update(&event)?)));
                 match parsed {
-                    Ok((id, update)) => loop {
-                        match control.update_status(id, &update).await {
-                            Ok(()) => break,
-                            Err(e) => {
-                                ::tracing::warn!("recording the status of {id}: {e}; retrying");
-                                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    Ok((id, update)) => {
+                        let reading = session_reading(&event);
+                        loop {
+                            let written = match &reading {
+                                Some((session, events, capture)) => {
+                                    control
+                                        .record_session_reading(*session, *events, capture)
+                                        .await
+                                }
+                                None => Ok(()),
+                            };
+                            match written {
+                                Ok(()) => match control.update_status(id, &update).await {
+                                    Ok(()) => break,
+                                    Err(e) => ::tracing::warn!(
+                                        "recording the status of {id}: {e}; retrying"
+                                    ),
+                                },
+                                Err(e) => ::tracing::warn!(
+                                    "recording what reading the session of {id} found: {e}; retrying"
+                                ),
                             }
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                         }
-                    },
+                    }
                     Err(e) => ::tracing::warn!("status event skipped: {e}"),
                 }
             }

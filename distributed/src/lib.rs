@@ -34,7 +34,7 @@ use std::sync::Arc;
 use object_store::path::Path;
 use object_store::ObjectStore;
 use tracepipe_processors::catalog::CatalogError;
-use tracepipe_sinks::{open_destination, SinkError};
+use tracepipe_sinks::{open_destination_patient, Patience, SinkError};
 
 use crate::pipeline::{PipelineError, SetupError};
 // The other Tracepipe crates, under the names the modules use.
@@ -81,9 +81,14 @@ pub enum DistributedError {
     Telemetry(#[from] crate::telemetry::TelemetryError),
 }
 
-/// The bucket and prefix every object key is under.
+/// The bucket and prefix every object key is under, with the configured
+/// bounds on each operation.
 pub fn open_store(s3: &config::S3Config) -> Result<(Arc<dyn ObjectStore>, Path), DistributedError> {
-    Ok(open_destination(&s3.url())?)
+    let patience = Patience {
+        request_timeout: std::time::Duration::from_secs(s3.request_timeout_secs.max(1)),
+        retry_timeout: std::time::Duration::from_secs(s3.retry_timeout_secs),
+    };
+    Ok(open_destination_patient(&s3.url(), patience)?)
 }
 
 /// Resolves on SIGINT or SIGTERM.

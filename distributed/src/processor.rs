@@ -33,9 +33,14 @@ use super::config::ProcessorConfig;
 use super::kafka::{self, Consumer};
 use super::{open_store, DistributedError};
 use crate::api::catalog_store::{rows_of_dir, snapshot_of};
-use crate::pipeline::{OutputLimits, Pipeline, PipelineError};
+use crate::pipeline::{IngestOptions, OutputLimits, Pipeline, PipelineError, RAW_OBJECT};
 use crate::telemetry::tracing;
+use futures::StreamExt as _;
+use tokio::io::AsyncWriteExt as _;
+use tracepipe_ingest::redact::UnmarkedScreenshots;
+use tracepipe_ingest::CaptureReport;
 use tracepipe_schemas::events::{self, ExampleEvent, SessionRef, StatusEvent};
+use tracepipe_schemas::Session;
 
 /// How long one attempt waits for the catalog version a work item names to
 /// arrive on the catalog topic before it is retried.
@@ -367,38 +372,45 @@ async fn synthesise(
         .map_err(retry)?;
 
     let location = join_key(&shared.prefix, &reference.session_path);
-    let avro = match shared.store.get(&location).await {
-        Ok(object) => object.bytes().await.map_err(retry)?,
-        Err(object_store::Error::NotFound { .. }) => {
-            return Err(fail(
-                "session_missing",
-                format!(
-                    "{} is not in object storage; upload the recording again",
-                    reference.session_path
-                ),
-            ))
+    let (session, reading) = match shared.store.get(&location).await {
+        Ok(object) => {
+            let avro = object.bytes().await.map_err(retry)?;
+            let session = tokio::task::spawn_blocking(move || decode_session(&avro))
+                .await
+                .map_err(retry)?
+                .map_err(|e| {
+                    fail(
+                        "session_invalid",
+                        format!(
+                            "the stored session does not decode: {e}; upload the recording again"
+                        ),
+                    )
+                })?;
+            (Arc::new(session), None)
         }
+        Err(object_store::Error::NotFound { .. }) => match &reference.upload_path {
+            // Stored unread by the gateway: read it now.
+            Some(upload) => {
+                let (session, reading) =
+                    read_upload(shared, reference, session_id, upload, fail).await?;
+                (session, Some(reading))
+            }
+            None => {
+                return Err(fail(
+                    "session_missing",
+                    format!(
+                        "{} is not in object storage; upload the recording again",
+                        reference.session_path
+                    ),
+                ))
+            }
+        },
         Err(e) => return Err(retry(e)),
     };
-    let session = tokio::task::spawn_blocking(move || decode_session(&avro))
-        .await
-        .map_err(retry)?
-        .map_err(|e| {
-            fail(
-                "session_invalid",
-                format!("the stored session does not decode: {e}; upload the recording again"),
-            )
-        })?;
 
     let output = shared
         .pipeline
-        .synthesize(
-            &recipe,
-            session_id,
-            Arc::new(session),
-            example_id,
-            created_at,
-        )
+        .synthesize(&recipe, session_id, session, example_id, created_at)
         .await
         .map_err(|e| match e {
             PipelineError::SuiteMismatch { .. } => fail("suite_mismatch", e.to_string()),
@@ -428,6 +440,7 @@ async fn synthesise(
             .map(|meta| i64::try_from(meta.size).unwrap_or(i64::MAX))
             .map_err(retry)?,
         storage_path: output.example.messages_path.clone(),
+        reading,
     };
     let event = ExampleEvent {
         example: output.example,
@@ -454,6 +467,92 @@ async fn synthesise(
     Ok(())
 }
 
+/// Reads the recording a gateway stored unread (`upload`) into the session's
+/// objects (screenshots, `session.avro`), as `tracepipe serve` does in its
+/// request: the Session and (events, capture). The recording is copied to a
+/// private temporary folder first, the reader's input being a file. What the
+/// reader refuses fails the Example with the reader's reason; a storage
+/// failure is retried.
+async fn read_upload(
+    shared: &Shared,
+    reference: &SessionRef,
+    session_id: Uuid,
+    upload: &str,
+    fail: &(dyn Fn(&'static str, String) -> Failure + Sync),
+) -> Result<(Arc<Session>, (i64, String)), Failure> {
+    let object = match shared.store.get(&join_key(&shared.prefix, upload)).await {
+        Ok(object) => object,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Err(fail(
+                "session_missing",
+                format!(
+                    "neither {} nor the upload {upload} is in object storage; upload the recording again",
+                    reference.session_path
+                ),
+            ))
+        }
+        Err(e) => return Err(retry(e)),
+    };
+    let folder = UploadFolder::create(session_id).map_err(retry)?;
+    let file = folder.0.join(RAW_OBJECT);
+    {
+        let mut out = tokio::fs::File::create(&file).await.map_err(retry)?;
+        let mut chunks = object.into_stream();
+        while let Some(chunk) = chunks.next().await {
+            out.write_all(&chunk.map_err(retry)?).await.map_err(retry)?;
+        }
+        out.flush().await.map_err(retry)?;
+    }
+    let options = IngestOptions {
+        unmarked_screenshots: if reference.screenshots_safe == Some(true) {
+            UnmarkedScreenshots::Keep
+        } else {
+            UnmarkedScreenshots::Drop
+        },
+        raw_already_stored: true,
+    };
+    let ingested = shared
+        .pipeline
+        .ingest_named(&file, reference.source_name.as_deref(), session_id, options)
+        .await
+        .map_err(|e| match e {
+            PipelineError::Ingest(reader) => {
+                let code = reader.code();
+                fail(code, format!("the recording cannot be read: {reader}"))
+            }
+            PipelineError::SuiteMismatch { .. } => fail("suite_mismatch", e.to_string()),
+            PipelineError::Limit(_) => fail("too_large", e.to_string()),
+            other => retry(other),
+        })?;
+    let session = ingested.session;
+    let reading = (
+        i64::try_from(session.events.len()).unwrap_or(i64::MAX),
+        CaptureReport::of(&session).capture.as_str().to_owned(),
+    );
+    Ok((session, reading))
+}
+
+/// A private folder for one recording being read, removed with its contents
+/// when dropped.
+struct UploadFolder(std::path::PathBuf);
+
+impl UploadFolder {
+    fn create(session_id: Uuid) -> std::io::Result<UploadFolder> {
+        let folder = std::env::temp_dir()
+            .join(format!("tracepipe-processor-{}", std::process::id()))
+            .join(format!("{session_id}-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&folder)?;
+        Ok(UploadFolder(folder))
+    }
+}
+
+impl Drop for UploadFolder {
+    fn drop(&mut self) {
+        // Nothing to do if it is gone already.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// `prefix/key` for a key of several segments.
 fn join_key(prefix: &Path, key: &str) -> Path {
     key.split('/')
@@ -464,6 +563,8 @@ fn join_key(prefix: &Path, key: &str) -> Path {
 /// What a COMPLETED status reports, for the Example and for usage.
 struct Completion {
     storage_path: String,
+    /// (events, capture) when this attempt read the uploaded recording.
+    reading: Option<(i64, String)>,
     tool_calls: i64,
     rejected_calls: i64,
     messages_bytes: i64,
@@ -488,6 +589,12 @@ async fn status(
         // The RULES models use no tokens; model providers that do will report them.
         tokens: completion.as_ref().map(|_| 0),
         messages_bytes: completion.as_ref().map(|c| c.messages_bytes),
+        session_event_count: completion
+            .as_ref()
+            .and_then(|c| c.reading.as_ref().map(|(events, _)| *events)),
+        session_capture: completion
+            .as_ref()
+            .and_then(|c| c.reading.as_ref().map(|(_, capture)| capture.clone())),
     };
     let bytes = events::encode(&event)?;
     kafka::send(

@@ -165,6 +165,52 @@ pub fn read_session_scrubbed<R: Read>(
     Ok((session, scrubbed))
 }
 
+/// The cheap check of an upload that is read later (the distributed gateway
+/// hands the reading to the processors): what [`read_session`] refuses from
+/// the first bytes (not JSON nor Perfetto, a DevTools log, a HAR file, an
+/// empty document), and for JSON Lines, whose lines are cheap to count, more
+/// lines than `limits.max_events` and the decompressed-size bounds. A Chrome
+/// trace is not read past its first bytes: what is wrong deeper in it is found
+/// when it is read. Answers the recording's format.
+pub fn check_upload<R: Read>(reader: R, limits: &Limits) -> Result<SourceFormat, IngestError> {
+    let (mut input, shape) = open(reader, limits)?;
+    match shape {
+        Shape::Chrome(_) => Ok(SourceFormat::ChromeTrace),
+        Shape::InputEventsJsonl => {
+            let mut chunk = vec![0u8; 256 << 10];
+            // Lines with something on them, as the reader counts events.
+            let mut lines = 0usize;
+            let mut line_has_text = false;
+            loop {
+                let n = input.read_chunk(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+                for &byte in &chunk[..n] {
+                    if byte == b'\n' {
+                        lines += usize::from(line_has_text);
+                        line_has_text = false;
+                    } else if !byte.is_ascii_whitespace() {
+                        line_has_text = true;
+                    }
+                }
+                if lines > limits.max_events {
+                    return Err(IngestError::TooManyEvents {
+                        limit: limits.max_events,
+                    });
+                }
+            }
+            lines += usize::from(line_has_text);
+            if lines > limits.max_events {
+                return Err(IngestError::TooManyEvents {
+                    limit: limits.max_events,
+                });
+            }
+            Ok(SourceFormat::InputEventsJsonl)
+        }
+    }
+}
+
 /// The first of two passes over a recording whose screenshots are kept: where
 /// its `tracepipe:sensitive` marks say secrets were on screen, and when its
 /// embedded screenshots were taken, for a [`ScreenshotGuard`]. A JSON Lines

@@ -73,7 +73,7 @@ use tracepipe_processors::catalog::{ActionToolMap, Catalog, McpServer, Suite};
 use tracepipe_processors::classify::{Model, RulesError, RulesModel, RulesOptions};
 use tracepipe_processors::model::ModelRef;
 use tracepipe_processors::synth::{Rejection, SynthError, Synthesis, Synthesizer};
-use tracepipe_schemas::{encode_session, AvroError, Session};
+use tracepipe_schemas::{encode_session, AvroError, Session, SourceFormat};
 use tracepipe_sinks::{
     example_messages_path, put_object, session_object_path, ActionRow, ExampleRow, SinkError,
 };
@@ -497,6 +497,23 @@ pub struct IngestOptions {
     /// capture script's `tracepipe:sensitive` marks: dropped, unless the
     /// uploader declares them safe.
     pub unmarked_screenshots: UnmarkedScreenshots,
+    /// The recording is already stored as the session's raw object (a
+    /// [`Pipeline::stage_upload`]): it is not stored again, and is removed when
+    /// it may not be kept (it carried secrets, its screenshots were painted
+    /// over, or it is not a readable recording).
+    pub raw_already_stored: bool,
+}
+
+/// An upload stored as it was sent, checked only cheaply, for a processor to
+/// read ([`Pipeline::ingest_named`] with
+/// [`IngestOptions::raw_already_stored`]).
+#[derive(Debug)]
+pub struct StagedUpload {
+    pub format: SourceFormat,
+    /// SHA-256 of the uploaded bytes, lowercase hex.
+    pub sha256: String,
+    /// Every object written.
+    pub objects: Vec<Path>,
 }
 
 /// A stored Example and its analyst-table rows.
@@ -552,6 +569,53 @@ impl Pipeline {
         self
     }
 
+    /// Stores the upload at `path` as session `session_id`'s raw object
+    /// after the cheap check ([`tracepipe_ingest::check_upload`]), for a
+    /// processor to read later: what the request path of a deployment that
+    /// reads recordings elsewhere does. A refused upload leaves nothing.
+    pub async fn stage_upload(
+        &self,
+        path: &FsPath,
+        session_id: Uuid,
+    ) -> Result<StagedUpload, PipelineError> {
+        let limits = self.limits;
+        let checked = path.to_owned();
+        let check = tokio::task::spawn_blocking(move || {
+            let file = File::open(&checked).map_err(|source| PipelineError::Open {
+                path: checked.clone(),
+                source,
+            })?;
+            let mut hashed = HashingReader::new(file);
+            let format = tracepipe_ingest::check_upload(&mut hashed, &limits)?;
+            let sha256 = hashed.finish().map_err(|source| PipelineError::Open {
+                path: checked.clone(),
+                source,
+            })?;
+            Ok::<_, PipelineError>((format, sha256))
+        });
+        let raw_key = session_object_path(&self.prefix, &session_id.to_string(), RAW_OBJECT);
+        let (checked, stored) = tokio::join!(
+            check,
+            upload_file(Arc::clone(&self.store), raw_key.clone(), path)
+        );
+        match checked.map_err(PipelineError::from).and_then(|c| c) {
+            Ok((format, sha256)) => {
+                stored?;
+                Ok(StagedUpload {
+                    format,
+                    sha256,
+                    objects: vec![raw_key],
+                })
+            }
+            Err(refused) => {
+                if stored.is_ok() {
+                    self.delete_quietly(std::slice::from_ref(&raw_key)).await;
+                }
+                Err(refused)
+            }
+        }
+    }
+
     /// Stage 1: stores the recording at `path` as session `session_id` and
     /// normalises it. The Session records `source_name` and the SHA-256 of
     /// the bytes read: which recording it came from.
@@ -586,12 +650,26 @@ impl Pipeline {
             })?;
             Ok::<_, PipelineError>(scan_screen_privacy(BufReader::new(file), &limits)?)
         })
-        .await??;
+        .await
+        .map_err(PipelineError::from)
+        .and_then(|scanned| scanned);
+        let id = session_id.to_string();
+        let raw_key = session_object_path(&self.prefix, &id, RAW_OBJECT);
+        let privacy = match privacy {
+            Ok(privacy) => privacy,
+            Err(error) => {
+                // Not a recording it can read: an upload stored before it was
+                // read is not kept (as below, once read).
+                if options.raw_already_stored && error.is_input_error() {
+                    self.delete_quietly(std::slice::from_ref(&raw_key)).await;
+                }
+                return Err(error);
+            }
+        };
         let guard = ScreenshotGuard::new(privacy, options.unmarked_screenshots);
         let keep_raw = !guard.alters_embedded_screenshots();
-        let id = session_id.to_string();
+        let store_raw_now = keep_raw && !options.raw_already_stored;
         let source_name = source_name.map(str::to_owned);
-        let raw_key = session_object_path(&self.prefix, &id, RAW_OBJECT);
         let (sender, receiver) = mpsc::channel(SCREENSHOT_QUEUE);
         let sink = StoreScreenshots {
             sender,
@@ -623,7 +701,7 @@ impl Pipeline {
         });
         // Answers whether the raw upload was stored.
         let store_raw = async {
-            if keep_raw {
+            if store_raw_now {
                 upload_file(Arc::clone(&self.store), raw_key.clone(), path)
                     .await
                     .map(|()| true)
@@ -637,7 +715,7 @@ impl Pipeline {
             upload_screenshots(self.store.as_ref(), receiver),
         );
         let read = read.map_err(PipelineError::from).and_then(|r| r);
-        let raw_stored = matches!(raw, Ok(true));
+        let raw_stored = options.raw_already_stored || matches!(raw, Ok(true));
         let raw = raw.map(|_| ());
         let (mut objects, upload_error) = match uploaded {
             Ok(paths) => (paths, None),
@@ -654,7 +732,18 @@ impl Pipeline {
             (Ok(_), Err(e), None) => Err(e),
         };
         let carried_secrets = matches!(&outcome, Ok((_, _, _, scrubbed)) if scrubbed.any());
-        if raw_stored && carried_secrets {
+        if options.raw_already_stored && (!keep_raw || outcome.is_err()) {
+            // Stored before it was read: what may not be kept verbatim, or is
+            // not a recording, goes now (carried secrets are handled below).
+            // After a storage failure it is kept for the retry.
+            if outcome
+                .as_ref()
+                .err()
+                .is_none_or(PipelineError::is_input_error)
+            {
+                self.delete_quietly(std::slice::from_ref(&raw_key)).await;
+            }
+        } else if raw_stored && carried_secrets {
             // The recording held values normalisation had to remove (a capture
             // without masking at the source): it must not be kept verbatim.
             // The scrubbed Session below is the record of it.
@@ -662,7 +751,7 @@ impl Pipeline {
         } else if raw_stored {
             objects.push(raw_key);
         }
-        let raw_kept = raw_stored && !carried_secrets;
+        let raw_kept = raw_stored && keep_raw && !carried_secrets;
         let (session, avro, missing_screenshots, scrubbed) = match outcome {
             Ok(read) => read,
             Err(error) => {

@@ -124,6 +124,9 @@ pub struct SessionRef {
     pub action_tool_map_id: Option<String>,
     pub model_configuration: Option<String>,
     pub catalog_version: Option<i64>,
+    pub upload_path: Option<String>,
+    pub source_name: Option<String>,
+    pub screenshots_safe: Option<bool>,
 }
 
 impl Event for SessionRef {
@@ -133,8 +136,13 @@ impl Event for SessionRef {
         CODEC.get_or_init(|| Codec::new(include_str!("../avro/session_ref.avsc")))
     }
     fn earlier_codecs() -> &'static [Codec] {
-        static CODECS: OnceLock<[Codec; 1]> = OnceLock::new();
-        CODECS.get_or_init(|| [Codec::new(include_str!("../avro/session_ref.v1.avsc"))])
+        static CODECS: OnceLock<[Codec; 2]> = OnceLock::new();
+        CODECS.get_or_init(|| {
+            [
+                Codec::new(include_str!("../avro/session_ref.v1.avsc")),
+                Codec::new(include_str!("../avro/session_ref.v2.avsc")),
+            ]
+        })
     }
 }
 
@@ -170,6 +178,8 @@ pub struct StatusEvent {
     pub rejected_calls: Option<i64>,
     pub tokens: Option<i64>,
     pub messages_bytes: Option<i64>,
+    pub session_event_count: Option<i64>,
+    pub session_capture: Option<String>,
 }
 
 impl Event for StatusEvent {
@@ -179,8 +189,13 @@ impl Event for StatusEvent {
         CODEC.get_or_init(|| Codec::new(include_str!("../avro/status_event.avsc")))
     }
     fn earlier_codecs() -> &'static [Codec] {
-        static CODECS: OnceLock<[Codec; 1]> = OnceLock::new();
-        CODECS.get_or_init(|| [Codec::new(include_str!("../avro/status_event.v1.avsc"))])
+        static CODECS: OnceLock<[Codec; 2]> = OnceLock::new();
+        CODECS.get_or_init(|| {
+            [
+                Codec::new(include_str!("../avro/status_event.v1.avsc")),
+                Codec::new(include_str!("../avro/status_event.v2.avsc")),
+            ]
+        })
     }
 }
 
@@ -254,6 +269,8 @@ mod tests {
             rejected_calls: None,
             tokens: Some(0),
             messages_bytes: None,
+            session_event_count: Some(12),
+            session_capture: Some("script".into()),
         };
         assert_eq!(
             decode::<StatusEvent>(&encode(&status).expect("enc")).expect("dec"),
@@ -270,6 +287,9 @@ mod tests {
             action_tool_map_id: None,
             model_configuration: Some("{}".into()),
             catalog_version: Some(3),
+            upload_path: Some("sessions/s/input_events.jsonl".into()),
+            source_name: Some("send_simple.trace.json.gz".into()),
+            screenshots_safe: Some(true),
         };
         let bytes = encode(&reference).expect("enc");
         assert_eq!(decode::<SessionRef>(&bytes).expect("dec"), reference);
@@ -304,5 +324,9 @@ mod tests {
         let decoded = decode::<SessionRef>(&bytes).expect("decodes");
         assert_eq!(decoded.suite, "gmail");
         assert_eq!((decoded.model_id, decoded.catalog_version), (None, None));
+        assert_eq!(
+            (decoded.upload_path, decoded.screenshots_safe),
+            (None, None)
+        );
     }
 }

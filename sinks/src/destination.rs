@@ -2,11 +2,12 @@
 //! per-session and per-Example objects.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt, ObjectStoreScheme, RetryConfig};
 use url::Url;
 
 use crate::SinkError;
@@ -33,6 +34,38 @@ where
     K: AsRef<str>,
     V: Into<String>,
 {
+    open(destination, settings, None)
+}
+
+/// How long one operation on an S3 destination may take: each request, and
+/// all its retries together. object_store's defaults (30 s a request,
+/// retries for up to 3 minutes) suit a batch job; a service that answers
+/// clients needs to give up sooner and say so.
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+    pub request_timeout: Duration,
+    pub retry_timeout: Duration,
+}
+
+/// [`open_destination`] with an S3 destination's waits bounded by `patience`
+/// (a local directory has none).
+pub fn open_destination_patient(
+    destination: &str,
+    patience: Patience,
+) -> Result<(Arc<dyn ObjectStore>, Path), SinkError> {
+    open(destination, std::env::vars(), Some(patience))
+}
+
+fn open<I, K, V>(
+    destination: &str,
+    settings: I,
+    patience: Option<Patience>,
+) -> Result<(Arc<dyn ObjectStore>, Path), SinkError>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: Into<String>,
+{
     if !destination.contains("://") {
         return open_local(destination, std::path::Path::new(destination));
     }
@@ -53,8 +86,31 @@ where
     let settings = settings
         .into_iter()
         .filter(|(name, _)| name.as_ref().starts_with("AWS_"));
-    let (store, prefix) = object_store::parse_url_opts(&url, settings)?;
-    Ok((Arc::from(store), prefix))
+    let Some(patience) = patience else {
+        let (store, prefix) = object_store::parse_url_opts(&url, settings)?;
+        return Ok((Arc::from(store), prefix));
+    };
+    let (scheme, prefix) = ObjectStoreScheme::parse(&url).map_err(|e| invalid(e.to_string()))?;
+    if scheme != ObjectStoreScheme::AmazonS3 {
+        return Err(invalid("is not an s3:// URL".to_owned()));
+    }
+    let prefix = Path::parse(prefix)?;
+    // As object_store's own URL parsing does it, with the bounds set first so
+    // that `AWS_*` client settings still apply over them.
+    let builder = settings.fold(
+        object_store::aws::AmazonS3Builder::new()
+            .with_client_options(ClientOptions::new().with_timeout(patience.request_timeout))
+            .with_retry(RetryConfig {
+                retry_timeout: patience.retry_timeout,
+                ..RetryConfig::default()
+            })
+            .with_url(url.to_string()),
+        |builder, (name, value)| match name.as_ref().to_ascii_lowercase().parse() {
+            Ok(key) => builder.with_config(key, value),
+            Err(_) => builder,
+        },
+    );
+    Ok((Arc::new(builder.build()?), prefix))
 }
 
 fn open_local(

@@ -21,8 +21,8 @@ mod upload;
 mod writer;
 
 pub use destination::{
-    example_messages_path, open_destination, open_destination_with, put_object,
-    session_object_path, REVIEWED_LINE_OBJECT,
+    example_messages_path, open_destination, open_destination_patient, open_destination_with,
+    put_object, session_object_path, Patience, REVIEWED_LINE_OBJECT,
 };
 pub use error::SinkError;
 pub use format::{

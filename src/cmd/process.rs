@@ -265,6 +265,7 @@ async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
         } else {
             UnmarkedScreenshots::Drop
         },
+        raw_already_stored: false,
     };
     // One timestamp for the run. It is not what partitions the tables (the
     // sessions' own days are), so a rerun on another day replaces its files.

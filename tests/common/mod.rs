@@ -6,6 +6,9 @@
 // Each suite is its own crate and uses only part of the harness.
 #![allow(dead_code)]
 
+pub mod cut_proxy;
+pub mod exactly_once;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};

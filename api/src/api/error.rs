@@ -174,6 +174,11 @@ impl ApiError {
     }
 }
 
+/// The `Retry-After` of an upload refused because the object store did not
+/// answer: about the time an S3 outage of the usual kind (a restart, a
+/// failover) takes.
+const STORAGE_RETRY_AFTER_SECS: u64 = 10;
+
 impl From<ServiceError> for ApiError {
     /// Internal details go to the log, not to the client.
     fn from(err: ServiceError) -> Self {
@@ -187,6 +192,23 @@ impl From<ServiceError> for ApiError {
                 "the server has no room to store the upload; nothing of it was kept. Try again later",
             );
             refusal.retry_after_secs = Some(60);
+            return refusal;
+        }
+        if let ServiceError::Pipeline(
+            crate::pipeline::PipelineError::Store { .. }
+            | crate::pipeline::PipelineError::Upload { .. },
+        ) = &err
+        {
+            // The object store failed within its bounds (S3 unreachable): the
+            // upload was not acknowledged, and the same request can succeed
+            // once it is back.
+            ::tracing::warn!("{err}");
+            let mut refusal = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                "the object store did not answer; nothing of the upload was kept. Try again later",
+            );
+            refusal.retry_after_secs = Some(STORAGE_RETRY_AFTER_SECS);
             return refusal;
         }
         if let ServiceError::Control(ControlError::Unavailable(_)) = &err {

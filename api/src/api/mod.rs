@@ -54,6 +54,8 @@ pub struct ApiState {
     pub objects: Arc<dyn ObjectStore>,
     /// Stores and normalises uploads into `objects`.
     pub pipeline: Pipeline,
+    /// Whether an upload's recording is read in the request or later.
+    pub reading: UploadReading,
     /// Uploads stream here, one folder each, before the pipeline reads them.
     pub uploads_dir: PathBuf,
     /// Where `objects` keeps its files when it is a local folder, for removing
@@ -75,6 +77,23 @@ pub struct ApiState {
     pub billing_config: BillingConfig,
     /// Status callbacks: which hosts a `callback_url` may name (crate::callbacks).
     pub callbacks: crate::callbacks::CallbacksConfig,
+}
+
+/// Where an upload's recording is read: normalised, its screenshots stored
+/// (painted over where it says secrets were on screen) and its Session written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadReading {
+    /// In the request, before the answer: a recording that cannot be read is
+    /// refused in the response (`serve`, whose processing shares the process).
+    #[default]
+    InRequest,
+    /// By the processor of its first Example: the request stores the upload
+    /// as sent after a cheap check of its first bytes (JSON Lines: its lines
+    /// are counted too), and what reading it finds wrong later ends its
+    /// Example FAILED with the reason. What the distributed gateway does, so
+    /// that the heavy work runs on the partitioned processors.
+    Later,
 }
 
 /// How accepted Examples reach the processors. The Example is already stored

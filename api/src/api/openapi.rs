@@ -506,6 +506,7 @@ pub(crate) mod tests {
                 object_store::path::Path::default(),
                 tracepipe_ingest::Limits::default(),
             ),
+            reading: crate::api::UploadReading::InRequest,
             uploads_dir,
             local_objects_dir: Some(objects_dir),
             catalog,

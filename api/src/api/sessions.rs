@@ -32,9 +32,9 @@ use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ApiResult, ServiceError};
 use crate::api::extract::{Ids, List, PageQuery, Query};
 use crate::api::openapi::{Always, BadRequest, BodyRefused, Conflict, NotFound, Saturated};
-use crate::api::ApiState;
+use crate::api::{ApiState, UploadReading};
 use crate::api_shared::idempotency;
-use crate::control::{self, NewUpload, SessionRecord, UploadOutcome};
+use crate::control::{self, NewUpload, SessionRecord, UnreadUpload, UploadOutcome};
 use crate::pipeline::{IngestOptions, PipelineError, RAW_OBJECT};
 
 const FILE_FIELD: &str = "input_events";
@@ -415,6 +415,7 @@ pub(super) async fn accept(
         callback_url,
         options: IngestOptions {
             unmarked_screenshots: screenshots_safe.unwrap_or_default(),
+            raw_already_stored: false,
         },
         source_name,
     };
@@ -454,9 +455,10 @@ struct Received {
     source_name: Option<String>,
 }
 
-/// Stores and reads the upload, records the session and queues its Example:
-/// `201`, or `200` with another Session when a request with the same
-/// idempotency key recorded it first.
+/// Stores and reads the upload (or, when the deployment reads uploads later,
+/// stores it after the cheap check), records the session and queues its
+/// Example: `201`, or `200` with another Session when a request with the
+/// same idempotency key recorded it first.
 async fn store(
     state: Arc<ApiState>,
     upload: UploadDir,
@@ -464,60 +466,57 @@ async fn store(
     r: Received,
 ) -> ApiResult<(StatusCode, SessionRecord)> {
     let session_id = r.session_id;
-    let ingested = match state
-        .pipeline
-        .ingest_named(&file, r.source_name.as_deref(), session_id, r.options)
-        .await
-    {
-        Ok(ingested) => ingested,
-        Err(e) => {
-            // The session id is this upload's own: whatever is stored under
-            // it (a partial object, screenshots of a disk that filled up) is
-            // garbage nobody else owns.
-            if !e.is_input_error() {
-                discard_session(&state, session_id).await;
-            }
-            return Err(pipeline_error(e));
-        }
+    let stored = match state.reading {
+        UploadReading::InRequest => read_now(&state, &file, &r)
+            .await
+            .map(|(record, objects)| (record, objects, None)),
+        UploadReading::Later => state
+            .pipeline
+            .stage_upload(&file, session_id)
+            .await
+            .map(|staged| {
+                let unread = UnreadUpload {
+                    screenshots_safe: r.options.unmarked_screenshots == UnmarkedScreenshots::Keep,
+                };
+                let record = session_record(
+                    &r,
+                    staged.format,
+                    0,
+                    Some(staged.sha256),
+                    r.source_name.clone(),
+                    UNREAD_CAPTURE,
+                );
+                (record, staged.objects, Some(unread))
+            })
+            .map_err(Refusal::Pipeline),
     };
-    drop(upload);
     let discard = |objects: Vec<object_store::path::Path>| async {
         for o in objects {
             // Best effort: the refusal is what the client needs to hear.
             let _ = state.objects.delete(&o).await;
         }
     };
-    if let Some(recorded) = ingested
-        .session
-        .suite
-        .as_deref()
-        .filter(|rec| *rec != r.suite_name)
-    {
-        let message = format!(
-            "the recording was made in suite `{recorded}`, not `{}`",
-            r.suite_name
-        );
-        discard(ingested.objects).await;
-        return Err(ApiError::unprocessable("suite_mismatch", message).field("suite_id"));
-    }
-
-    let record = SessionRecord {
-        id: session_id,
-        user_id: r.user_id,
-        suite_id: r.suite_id,
-        description: r.description,
-        created_at: control::now(),
-        storage_path: format!("sessions/{session_id}/{RAW_OBJECT}"),
-        source_format: format_name(ingested.session.source).to_owned(),
-        size_bytes: i64::try_from(r.size).unwrap_or(i64::MAX),
-        event_count: i64::try_from(ingested.session.events.len()).unwrap_or(i64::MAX),
-        source_name: ingested.session.source_name.clone(),
-        source_sha256: ingested.session.source_sha256.clone(),
-        capture: CaptureReport::of(&ingested.session)
-            .capture
-            .as_str()
-            .to_owned(),
+    let (record, objects, unread) = match stored {
+        Ok(stored) => stored,
+        Err(Refusal::Pipeline(e)) => {
+            // The session id is this upload's own: whatever is stored under
+            // it (a partial object, screenshots of a disk that filled up) is
+            // garbage nobody else owns. Waited for a moment only: when the
+            // store is what failed, clearing it waits out the same bounds
+            // again, and the client should hear the refusal now; it goes on
+            // in the background (and a start sweeps whatever is left).
+            if !e.is_input_error() {
+                let clearing = tokio::spawn(discard_session(state.clone(), session_id));
+                let _ = tokio::time::timeout(DISCARD_WAIT, clearing).await;
+            }
+            return Err(pipeline_error(e));
+        }
+        Err(Refusal::Api(e, objects)) => {
+            discard(objects).await;
+            return Err(e);
+        }
     };
+    drop(upload);
     let example =
         default_example(&state.catalog.snapshot(), &record).map(|example| control::ExampleRecord {
             callback_url: r.callback_url.clone(),
@@ -529,7 +528,7 @@ async fn store(
         Some(_) => match state.dispatch.reserve() {
             Some(reservation) => Some(reservation),
             None => {
-                discard(ingested.objects).await;
+                discard(objects).await;
                 return Err(ApiError::busy());
             }
         },
@@ -539,16 +538,17 @@ async fn store(
         session: record.clone(),
         idempotency: r.idempotency.clone(),
         example: example.clone(),
+        unread,
     };
     match state.control.insert_upload(&upload).await {
         Err(e) => {
-            discard(ingested.objects).await;
+            discard(objects).await;
             return Err(e.into());
         }
         Ok(UploadOutcome::KeyTaken) => {
             // A request with the same key finished first; its Session is
             // the answer.
-            discard(ingested.objects).await;
+            discard(objects).await;
             let (key, fingerprint) = r.idempotency.unwrap_or_default();
             return replay(&state, r.user_id, &key, &fingerprint)
                 .await?
@@ -569,10 +569,87 @@ async fn store(
     Ok((StatusCode::CREATED, record))
 }
 
+/// How long a refused upload's answer waits for its objects to be removed.
+const DISCARD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The `capture` of a session stored unread, until a processor reads it.
+const UNREAD_CAPTURE: &str = "pending";
+
+/// Why an upload was not stored.
+enum Refusal {
+    /// The pipeline refused or failed it: nothing of it is kept.
+    Pipeline(PipelineError),
+    /// Refused after it was stored: these objects are to be removed.
+    Api(ApiError, Vec<object_store::path::Path>),
+}
+
+/// Reads the upload in the request: its Session and the objects stored.
+async fn read_now(
+    state: &ApiState,
+    file: &Path,
+    r: &Received,
+) -> Result<(SessionRecord, Vec<object_store::path::Path>), Refusal> {
+    let ingested = state
+        .pipeline
+        .ingest_named(file, r.source_name.as_deref(), r.session_id, r.options)
+        .await
+        .map_err(Refusal::Pipeline)?;
+    if let Some(recorded) = ingested
+        .session
+        .suite
+        .as_deref()
+        .filter(|rec| *rec != r.suite_name)
+    {
+        let message = format!(
+            "the recording was made in suite `{recorded}`, not `{}`",
+            r.suite_name
+        );
+        return Err(Refusal::Api(
+            ApiError::unprocessable("suite_mismatch", message).field("suite_id"),
+            ingested.objects,
+        ));
+    }
+    let session = &ingested.session;
+    let record = session_record(
+        r,
+        session.source,
+        i64::try_from(session.events.len()).unwrap_or(i64::MAX),
+        session.source_sha256.clone(),
+        session.source_name.clone(),
+        CaptureReport::of(session).capture.as_str(),
+    );
+    Ok((record, ingested.objects))
+}
+
+fn session_record(
+    r: &Received,
+    format: SourceFormat,
+    event_count: i64,
+    source_sha256: Option<String>,
+    source_name: Option<String>,
+    capture: &str,
+) -> SessionRecord {
+    let session_id = r.session_id;
+    SessionRecord {
+        id: session_id,
+        user_id: r.user_id,
+        suite_id: r.suite_id,
+        description: r.description.clone(),
+        created_at: control::now(),
+        storage_path: format!("sessions/{session_id}/{RAW_OBJECT}"),
+        source_format: format_name(format).to_owned(),
+        size_bytes: i64::try_from(r.size).unwrap_or(i64::MAX),
+        event_count,
+        source_name,
+        source_sha256,
+        capture: capture.to_owned(),
+    }
+}
+
 /// Removes every object of `session_id` and its folder in the object store,
 /// unfinished staging files included. Best effort: the client hears the
 /// failure that caused it, and a start sweeps what is left.
-async fn discard_session(state: &ApiState, session_id: Uuid) {
+async fn discard_session(state: Arc<ApiState>, session_id: Uuid) {
     let prefix = object_store::path::Path::from(format!("sessions/{session_id}"));
     let listed: Vec<_> = state.objects.list(Some(&prefix)).collect().await;
     for meta in listed.into_iter().flatten() {

@@ -142,6 +142,7 @@ pub async fn run(
         control,
         objects,
         pipeline,
+        reading: crate::api::UploadReading::InRequest,
         uploads_dir,
         local_objects_dir: Some(objects_dir),
         catalog,

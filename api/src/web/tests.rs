@@ -69,6 +69,7 @@ async fn server(throttle: Option<ThrottleConfig>) -> Server {
             object_store::path::Path::default(),
             tracepipe_ingest::Limits::default(),
         ),
+        reading: crate::api::UploadReading::InRequest,
         objects,
         uploads_dir,
         local_objects_dir: Some(objects_dir),
