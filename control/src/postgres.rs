@@ -955,7 +955,7 @@ impl ControlPlane for PostgresControlPlane {
                         example.id, example.session_id
                     ))
                 })?;
-            self.announce(&tx, &session, example).await?;
+            self.announce(&tx, &session, example, None).await?;
         }
         tx.commit().await?;
         Ok(())
