@@ -40,7 +40,7 @@ fn disabled() -> ApiError {
     )
 }
 
-fn stripe_failed(e: impl std::fmt::Display) -> ApiError {
+pub(super) fn stripe_failed(e: impl std::fmt::Display) -> ApiError {
     tracing::warn!("billing: Stripe: {e}");
     let mut refusal = ApiError::new(
         StatusCode::BAD_GATEWAY,
@@ -51,7 +51,7 @@ fn stripe_failed(e: impl std::fmt::Display) -> ApiError {
     refusal
 }
 
-fn stripe(state: &ApiState) -> ApiResult<&StripeClient> {
+pub(super) fn stripe(state: &ApiState) -> ApiResult<&StripeClient> {
     state.stripe.as_ref().ok_or_else(disabled)
 }
 

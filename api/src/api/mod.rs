@@ -10,6 +10,7 @@ pub(crate) mod billing;
 mod catalog;
 pub mod catalog_store;
 pub mod corrections;
+mod deposits;
 pub mod error;
 mod examples;
 mod extract;
@@ -143,6 +144,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         )
         .route("/examples", get(examples::list).post(examples::create))
         .route("/examples/{example_id}", get(examples::get))
+        .route("/ap2/examples", post(deposits::create))
+        .route("/ap2/examples/{example_id}", get(deposits::get))
         .route("/examples/{example_id}/messages", get(examples::messages))
         .route("/examples/{example_id}/actions", get(review::actions))
         .route(

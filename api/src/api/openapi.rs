@@ -19,8 +19,8 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use super::error::ErrorBody;
 use super::{
-    account, billing, catalog, corrections, examples, learn, mcp_endpoint, review, sessions, usage,
-    usage_daily,
+    account, billing, catalog, corrections, deposits, examples, learn, mcp_endpoint, review,
+    sessions, usage, usage_daily,
 };
 
 /// The document, rendered once.
@@ -73,6 +73,8 @@ const API_KEY_SCHEME: &str = "ApiKey";
         examples::create,
         examples::list,
         examples::get,
+        deposits::create,
+        deposits::get,
         examples::messages,
         examples::models,
         catalog::list_suites,
@@ -585,6 +587,6 @@ pub(crate) mod tests {
             }
         }
         // The router's routes (src/api/mod.rs), each with its methods.
-        assert_eq!(operations.len(), 62, "{operations:#?}");
+        assert_eq!(operations.len(), 64, "{operations:#?}");
     }
 }

@@ -108,6 +108,12 @@ pub struct BillingConfig {
     pub return_url: String,
     /// Closes the previous month once it has ended, once.
     pub scheduled_close: bool,
+    /// Pay-per-Example purchases: the deposit taken, in cents.
+    pub deposit_cents: i64,
+    /// What a COMPLETED purchased Example costs of its deposit, in cents.
+    pub example_price_cents: i64,
+    /// How long after its purchase an Example is handed out.
+    pub deposit_hold_secs: u64,
 }
 
 impl BillingConfig {
