@@ -742,9 +742,12 @@ impl<R: Read> PacketReader<R> {
                 c.value = ts;
             }
             let since_anchor = i128::from(c.value) - i128::from(c.anchor_value);
+            // Saturating: a clock's unit and values are whatever the trace
+            // says, and 2^64 units of 2^64 ns overflow even an i128.
             (
                 c.reference,
-                i128::from(c.reference_ns) + since_anchor * i128::from(c.unit_ns),
+                i128::from(c.reference_ns)
+                    .saturating_add(since_anchor.saturating_mul(i128::from(c.unit_ns))),
             )
         } else {
             (clock, i128::from(ts))
@@ -754,7 +757,7 @@ impl<R: Read> PacketReader<R> {
         } else {
             self.to_monotonic.get(&builtin).copied().unwrap_or(0)
         };
-        Some((ns + offset) as f64 / 1000.0)
+        Some(ns.saturating_add(offset) as f64 / 1000.0)
     }
 
     fn track(&mut self, track: &TrackDescriptor) {
