@@ -10,27 +10,22 @@
 //! so a datum that passes this walk makes the decoder allocate no more than
 //! a small multiple of its own size.
 
-use super::AvroError;
 use apache_avro::Schema;
+
+/// Why a datum was refused.
+pub(crate) type Malformed = &'static str;
 
 /// Deepest nesting of schemas followed; the stored schemas nest a few levels.
 const MAX_DEPTH: usize = 32;
 
-/// Walks one datum of `schema` at the start of `datum`, returning its length
-/// in bytes.
-pub(crate) fn check_datum(schema: &Schema, datum: &[u8]) -> Result<usize, AvroError> {
-    let mut rest = datum;
-    walk(schema, &mut rest, 0)?;
-    Ok(datum.len() - rest.len())
+/// Walks one datum of `schema` at the start of `datum`.
+pub(crate) fn check_datum(schema: &Schema, mut datum: &[u8]) -> Result<(), Malformed> {
+    walk(schema, &mut datum, 0)
 }
 
-fn malformed(reason: &'static str) -> AvroError {
-    AvroError::Malformed(reason)
-}
-
-fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], AvroError> {
+fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], Malformed> {
     if n > input.len() {
-        return Err(malformed("a value runs past the end of the datum"));
+        return Err("a value runs past the end of the datum");
     }
     let (head, tail) = input.split_at(n);
     *input = tail;
@@ -38,7 +33,7 @@ fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], AvroError> {
 }
 
 /// A zig-zag varint `long`.
-fn long(input: &mut &[u8]) -> Result<i64, AvroError> {
+fn long(input: &mut &[u8]) -> Result<i64, Malformed> {
     let mut z: u64 = 0;
     for shift in (0..64).step_by(7) {
         let byte = take(input, 1)?[0];
@@ -47,16 +42,16 @@ fn long(input: &mut &[u8]) -> Result<i64, AvroError> {
             return Ok((z >> 1) as i64 ^ -((z & 1) as i64));
         }
     }
-    Err(malformed("a varint longer than 64 bits"))
+    Err("a varint longer than 64 bits")
 }
 
 /// A length that must fit in what is left of the datum.
-fn length(input: &mut &[u8]) -> Result<usize, AvroError> {
+fn length(input: &mut &[u8]) -> Result<usize, Malformed> {
     let n = long(input)?;
     usize::try_from(n)
         .ok()
         .filter(|&n| n <= input.len())
-        .ok_or(malformed("a length larger than the rest of the datum"))
+        .ok_or("a length larger than the rest of the datum")
 }
 
 /// The fewest bytes one value of `schema` takes; 0 when a value may take none.
@@ -79,9 +74,9 @@ fn min_size(schema: &Schema, depth: usize) -> usize {
     }
 }
 
-fn walk(schema: &Schema, input: &mut &[u8], depth: usize) -> Result<(), AvroError> {
+fn walk(schema: &Schema, input: &mut &[u8], depth: usize) -> Result<(), Malformed> {
     if depth > MAX_DEPTH {
-        return Err(malformed("values nested deeper than the schema allows"));
+        return Err("values nested deeper than the schema allows");
     }
     match schema {
         Schema::Null => {}
@@ -121,7 +116,7 @@ fn walk(schema: &Schema, input: &mut &[u8], depth: usize) -> Result<(), AvroErro
         Schema::Enum(e) => {
             let index = long(input)?;
             if usize::try_from(index).map_or(true, |i| i >= e.symbols.len()) {
-                return Err(malformed("an enum index beyond the symbols"));
+                return Err("an enum index beyond the symbols");
             }
         }
         Schema::Union(u) => {
@@ -129,7 +124,7 @@ fn walk(schema: &Schema, input: &mut &[u8], depth: usize) -> Result<(), AvroErro
             let branch = usize::try_from(index)
                 .ok()
                 .and_then(|i| u.variants().get(i))
-                .ok_or(malformed("a union index beyond the branches"))?;
+                .ok_or("a union index beyond the branches")?;
             walk(branch, input, depth + 1)?;
         }
         Schema::Record(r) => {
@@ -154,9 +149,7 @@ fn walk(schema: &Schema, input: &mut &[u8], depth: usize) -> Result<(), AvroErro
         )?,
         // The stored schemas name no type twice, so never refer to one.
         Schema::Ref { .. } => {
-            return Err(malformed(
-                "a named type reference, which the stored schemas do not use",
-            ))
+            return Err("a named type reference, which the stored schemas do not use")
         }
     }
     Ok(())
@@ -167,9 +160,9 @@ fn walk(schema: &Schema, input: &mut &[u8], depth: usize) -> Result<(), AvroErro
 fn blocks(
     input: &mut &[u8],
     depth: usize,
-    mut item: impl FnMut(&mut &[u8]) -> Result<(), AvroError>,
+    mut item: impl FnMut(&mut &[u8]) -> Result<(), Malformed>,
     item_schema: &Schema,
-) -> Result<(), AvroError> {
+) -> Result<(), Malformed> {
     let item_size = min_size(item_schema, depth + 1);
     loop {
         let count = long(input)?;
@@ -187,9 +180,7 @@ fn blocks(
             .and_then(|c| c.checked_mul(item_size.max(1)))
             .is_some_and(|bytes| item_size > 0 && bytes <= input.len());
         if !fits {
-            return Err(malformed(
-                "an array or map count larger than the rest of the datum holds",
-            ));
+            return Err("an array or map count larger than the rest of the datum holds");
         }
         for _ in 0..count {
             item(input)?;
