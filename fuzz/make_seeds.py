@@ -6,7 +6,8 @@
 writes OUT_DIR/chrome_json, OUT_DIR/perfetto and OUT_DIR/input_events: a few
 kilobytes each, every one a slice of a real recording (tests/fixtures) or a
 hand-built shape of an older Chrome. The committed corpora (fuzz/corpus/) are
-these after `cargo afl cmin` and the fuzzing runs; docs/fuzzing.md says how.
+these, minimised with afl-cmin.bash, then grown by the fuzzing runs and picked
+with pick_corpus.py; docs/fuzzing.md says how.
 Session Avro seeds are not cut here: they are the stored values of
 schemas/tests/data plus the Sessions these seeds read into
 (`cargo test -p tracepipe-fuzz -- --ignored write_avro_seeds`).
