@@ -91,10 +91,12 @@ impl SessionBuilder {
         let mut events = Vec::with_capacity(self.events.len() + 8);
         let mut current_url: Option<String> = None;
         for mut e in self.events {
-            e.t_us -= t0;
+            // Saturating: a trace's times are whatever it says (`ts` of
+            // ±1e30, a fuzzing input, overflowed the subtraction).
+            e.t_us = e.t_us.saturating_sub(t0);
             if let Some(n) = &mut e.network {
                 if let Some(end) = &mut n.end_us {
-                    *end -= t0;
+                    *end = end.saturating_sub(t0);
                 }
             }
             scrub(&mut e, &mut scrubbed);

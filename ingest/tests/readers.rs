@@ -441,6 +441,70 @@ fn size_limits_stop_bombs_and_oversized_events() {
     ));
 }
 
+/// A protobuf field: tag, length, bytes.
+fn proto_field(number: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![number << 3 | 2];
+    let mut len = bytes.len();
+    while len >= 0x80 {
+        out.push((len as u8 & 0x7f) | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// Perfetto packets whose repeated fields would decode into far more
+/// memory than they take: two bytes of an empty debug annotation become a
+/// struct of a few hundred, so a packet within the size limit could take
+/// gigabytes. Refused by count, as is a sequence interning empty names
+/// without end.
+#[test]
+fn perfetto_packets_that_decode_into_much_more_than_their_size_are_refused() {
+    // A wanted event with 100,000 empty arguments (200 KB).
+    let mut event = proto_field(23, b"tracepipe:click");
+    for _ in 0..100_000 {
+        event.extend_from_slice(&[0x22, 0x00]);
+    }
+    let trace = proto_field(1, &proto_field(11, &event));
+    let e = err(&trace, Limits::default());
+    assert!(
+        matches!(&e, IngestError::Shape { message, .. } if message.contains("arguments")),
+        "{e}"
+    );
+    // Interned event names with empty text, 40,000 per packet: each packet
+    // passes the count, and the sequence's table is bounded by the entries
+    // as well as by their text.
+    let mut trace = Vec::new();
+    for packet in 0..20u32 {
+        let mut interned = Vec::new();
+        for i in 0..40_000u32 {
+            let iid = packet * 40_000 + i + 1;
+            let mut name = vec![0x08];
+            let mut v = iid;
+            while v >= 0x80 {
+                name.push((v as u8 & 0x7f) | 0x80);
+                v >>= 7;
+            }
+            name.push(v as u8);
+            interned.extend(proto_field(2, &name));
+        }
+        // On sequence 1 (field 10).
+        let mut body = vec![0x50, 0x01];
+        body.extend(proto_field(12, &interned));
+        trace.extend(proto_field(1, &body));
+    }
+    let tight = Limits {
+        max_event_bytes: 8 << 20,
+        ..Limits::default()
+    };
+    let e = err(&trace, tight);
+    assert!(
+        matches!(&e, IngestError::Shape { message, .. } if message.contains("interns more")),
+        "{e}"
+    );
+}
+
 #[test]
 fn json_that_is_not_a_recording_is_named_and_refused() {
     let dir =

@@ -5,6 +5,8 @@
 //! reader therefore knows which schema wrote a value and resolves it against the
 //! current one, so values written before an optional field was added still decode.
 
+pub(crate) mod bounds;
+
 use crate::{Event, Session, SourceFormat};
 use apache_avro::{rabin::Rabin, Schema};
 use serde::{Deserialize, Serialize};
@@ -40,6 +42,8 @@ pub enum AvroError {
     },
     #[error("Avro decoding failed: the events array is {0}")]
     BadEvents(&'static str),
+    #[error("Avro decoding failed: the value is malformed ({0})")]
+    Malformed(&'static str),
 }
 
 struct KnownSchemas {
@@ -216,6 +220,7 @@ fn decode_current(mut datum: &[u8], max_events: usize) -> Result<Session, AvroEr
     let decode = |e| AvroError::Decode {
         source: Box::new(e),
     };
+    bounds::check_datum(&known.header, datum).map_err(AvroError::Malformed)?;
     let header = apache_avro::from_avro_datum(&known.header, &mut datum, None).map_err(decode)?;
     let header: Header = apache_avro::from_value(&header).map_err(decode)?;
     let mut events = Vec::new();
@@ -235,6 +240,7 @@ fn decode_current(mut datum: &[u8], max_events: usize) -> Result<Session, AvroEr
             if datum.is_empty() {
                 return Err(AvroError::BadEvents("truncated"));
             }
+            bounds::check_datum(&known.event, datum).map_err(AvroError::Malformed)?;
             let event =
                 apache_avro::from_avro_datum(&known.event, &mut datum, None).map_err(decode)?;
             events.push(apache_avro::from_value::<Event>(&event).map_err(decode)?);
@@ -283,6 +289,7 @@ pub fn decode_session_head(bytes: &[u8], max_events: usize) -> Result<Session, A
         source: Box::new(e),
     };
     let mut datum = &bytes[10..];
+    bounds::check_datum(writer, datum).map_err(AvroError::Malformed)?;
     let value =
         apache_avro::from_avro_datum(writer, &mut datum, Some(&known.current)).map_err(decode)?;
     let mut session: Session = apache_avro::from_value(&value).map_err(decode)?;

@@ -30,6 +30,11 @@ pub enum EventError {
         #[source]
         source: Box<apache_avro::Error>,
     },
+    #[error("{record}: the value is malformed ({reason})")]
+    Malformed {
+        record: &'static str,
+        reason: &'static str,
+    },
 }
 
 /// A record type with its schema, and the earlier versions of it that values
@@ -107,6 +112,14 @@ pub fn decode<T: Event>(bytes: &[u8]) -> Result<T, EventError> {
         source: Box::new(source),
     };
     let reader = (writer.fingerprint != codec.fingerprint).then_some(&codec.schema);
+    // As for a Session (avro::bounds): no length apache_avro would allocate
+    // beyond what the value holds.
+    crate::avro::bounds::check_datum(&writer.schema, datum).map_err(|reason| {
+        EventError::Malformed {
+            record: T::NAME,
+            reason,
+        }
+    })?;
     let value = apache_avro::from_avro_datum(&writer.schema, &mut datum, reader).map_err(avro)?;
     apache_avro::from_value(&value).map_err(avro)
 }
@@ -301,6 +314,14 @@ mod tests {
         assert!(matches!(
             decode::<StatusEvent>(b"{}"),
             Err(EventError::NotSingleObject)
+        ));
+        // A session id said to be 2^39 bytes long: refused before apache_avro
+        // would allocate it (docs/fuzzing.md).
+        let mut huge = bytes[..10].to_vec();
+        huge.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x40]);
+        assert!(matches!(
+            decode::<SessionRef>(&huge),
+            Err(EventError::Malformed { .. })
         ));
     }
 

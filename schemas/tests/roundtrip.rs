@@ -248,6 +248,48 @@ fn an_events_count_beyond_the_bytes_is_an_error() {
     ));
 }
 
+/// Avro's lengths and counts come before what they describe, and apache_avro
+/// allocates what they say before reading it: a 2^40-byte string or a
+/// 2^40-item array in a value of a few bytes must be refused as malformed,
+/// not attempted (the process would abort). Found by fuzzing
+/// (docs/fuzzing.md; the inputs are in fuzz/regressions/session_avro).
+#[test]
+fn lengths_and_counts_beyond_the_bytes_are_refused_before_allocating() {
+    let bytes = encode_session(&sample()).unwrap();
+    let huge = [0x80, 0x80, 0x80, 0x80, 0x80, 0x40];
+    // The session id (the header's first field): a string of 2^39 bytes.
+    let mut string = bytes[..10].to_vec();
+    string.extend_from_slice(&huge);
+    string.extend_from_slice(b"s-1");
+    assert!(matches!(
+        decode_session(&string),
+        Err(AvroError::Malformed(_))
+    ));
+    // A value of the first schema: no event-at-a-time decoding, the whole
+    // datum is apache_avro's; its `pages` array said to hold 2^39 items.
+    let v1 = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/session-v1.avro"
+    ))
+    .unwrap();
+    let session = decode_session(&v1).unwrap();
+    let pages = session.pages.first().expect("the v1 sample has a page");
+    let at = v1
+        .windows(pages.len())
+        .position(|w| w == pages.as_bytes())
+        .expect("the page is in the value");
+    // Before the first page's string: its length, and before that the
+    // block's count (zig-zag: twice the pages), one byte each here.
+    assert_eq!(usize::from(v1[at - 2]), 2 * session.pages.len());
+    let mut array = v1[..at - 2].to_vec();
+    array.extend_from_slice(&huge);
+    array.extend_from_slice(&v1[at - 1..]);
+    assert!(matches!(
+        decode_session(&array),
+        Err(AvroError::Malformed(_))
+    ));
+}
+
 #[test]
 fn the_head_of_a_session_is_its_header_and_first_events() {
     let mut session = sample();

@@ -550,6 +550,17 @@ impl<R: Read> PacketReader<R> {
                 format!("a corrupt Perfetto trace packet: {e}"),
             )
         };
+        if decoded_elements(&self.packet) > MAX_DECODED_ELEMENTS {
+            // prost makes a struct of each element of a repeated field: two
+            // bytes of input may become a few hundred (a DebugAnnotation),
+            // so a packet within the size limit could take gigabytes.
+            return Err(IngestError::shape(
+                Location::Byte(at),
+                format!(
+                    "a Perfetto packet with more than {MAX_DECODED_ELEMENTS} arguments, categories or interned names"
+                ),
+            ));
+        }
         let mut packet = TracePacket::decode(&self.packet[..]).map_err(corrupt)?;
         let sequence_id = packet.trusted_packet_sequence_id.unwrap_or(0);
         if self.sequences.len() >= MAX_SEQUENCES && !self.sequences.contains_key(&sequence_id) {
@@ -731,9 +742,12 @@ impl<R: Read> PacketReader<R> {
                 c.value = ts;
             }
             let since_anchor = i128::from(c.value) - i128::from(c.anchor_value);
+            // Saturating: a clock's unit and values are whatever the trace
+            // says, and 2^64 units of 2^64 ns overflow even an i128.
             (
                 c.reference,
-                i128::from(c.reference_ns) + since_anchor * i128::from(c.unit_ns),
+                i128::from(c.reference_ns)
+                    .saturating_add(since_anchor.saturating_mul(i128::from(c.unit_ns))),
             )
         } else {
             (clock, i128::from(ts))
@@ -743,7 +757,7 @@ impl<R: Read> PacketReader<R> {
         } else {
             self.to_monotonic.get(&builtin).copied().unwrap_or(0)
         };
-        Some((ns + offset) as f64 / 1000.0)
+        Some(ns.saturating_add(offset) as f64 / 1000.0)
     }
 
     fn track(&mut self, track: &TrackDescriptor) {
@@ -795,11 +809,104 @@ const MAX_SEQUENCES: usize = 10_000;
 /// How deep nested arguments are followed.
 const MAX_ANNOTATION_DEPTH: usize = 32;
 
+/// Most elements of repeated fields one packet may decode into (a
+/// recording's packets have up to about 120).
+const MAX_DECODED_ELEMENTS: usize = 1 << 16;
+
+/// What an interned entry costs beyond its text (a table entry), counted
+/// against the sequence's interning limit so that entries with empty names
+/// are not free.
+const INTERNED_ENTRY_BYTES: usize = 32;
+
+/// The fields of a protobuf message: (field number, payload of a
+/// length-delimited field). Ends quietly at malformed bytes, which prost
+/// reports when it decodes the same bytes.
+fn fields(mut bytes: &[u8]) -> impl Iterator<Item = (u64, Option<&[u8]>)> {
+    std::iter::from_fn(move || {
+        let (key, n) = varint(bytes)?;
+        bytes = &bytes[n..];
+        let payload = match key & 7 {
+            0 => {
+                let (_, n) = varint(bytes)?;
+                bytes = &bytes[n..];
+                None
+            }
+            1 | 5 => {
+                let size = if key & 7 == 1 { 8 } else { 4 };
+                bytes = bytes.get(size..)?;
+                None
+            }
+            2 => {
+                let (len, n) = varint(bytes)?;
+                let end = n.checked_add(usize::try_from(len).ok()?)?;
+                let payload = bytes.get(n..end)?;
+                bytes = &bytes[end..];
+                Some(payload)
+            }
+            _ => return None,
+        };
+        Some((key >> 3, payload))
+    })
+}
+
+/// How many elements of repeated fields the packet's messages decode into:
+/// the event's categories and arguments (nested ones too) and the interned
+/// entries.
+fn decoded_elements(packet: &[u8]) -> usize {
+    // As deep as prost decodes (its recursion limit); deeper is its error.
+    const DEPTH: usize = 100;
+    fn annotation(bytes: &[u8], depth: usize) -> usize {
+        if depth > DEPTH {
+            return 0;
+        }
+        fields(bytes)
+            .map(|(number, payload)| match (number, payload) {
+                // dict_entries, array_values
+                (11 | 12, Some(p)) => 1 + annotation(p, depth + 1),
+                // nested_value
+                (8, Some(p)) => 1 + nested(p, depth + 1),
+                _ => 0,
+            })
+            .fold(0, usize::saturating_add)
+    }
+    fn nested(bytes: &[u8], depth: usize) -> usize {
+        if depth > DEPTH {
+            return 0;
+        }
+        fields(bytes)
+            .map(|(number, payload)| match (number, payload) {
+                // dict_keys
+                (2, _) => 1,
+                // dict_values, array_values
+                (3 | 4, Some(p)) => 1 + nested(p, depth + 1),
+                _ => 0,
+            })
+            .fold(0, usize::saturating_add)
+    }
+    fields(packet)
+        .map(|(number, payload)| match (number, payload) {
+            // track_event: category_iids, categories, debug_annotations
+            (11, Some(event)) => fields(event)
+                .map(|(n, p)| match (n, p) {
+                    (3 | 22, _) => 1,
+                    (4, Some(a)) => 1 + annotation(a, 0),
+                    _ => 0,
+                })
+                .fold(0, usize::saturating_add),
+            // interned_data: event categories and names, annotation names and values
+            (12, Some(interned)) => fields(interned)
+                .filter(|(n, _)| matches!(n, 1 | 2 | 3 | 29))
+                .count(),
+            _ => 0,
+        })
+        .fold(0, usize::saturating_add)
+}
+
 impl Sequence {
     fn intern(&mut self, data: InternedData) {
         let mut add = |table: &mut HashMap<u64, String>, iid: Option<u64>, text: String| {
             if let Some(iid) = iid {
-                self.interned_bytes += text.len();
+                self.interned_bytes += text.len() + INTERNED_ENTRY_BYTES;
                 table.insert(iid, text);
             }
         };
