@@ -473,3 +473,139 @@ fn with_billing_off_the_month_is_computed_and_shown_not_billed() {
         "closing twice changes nothing"
     );
 }
+
+/// Issue #17: an agent buys an Example with a one-time payment token. Stripe
+/// sees the deposit's PaymentIntent, its capture and, when the finished
+/// Example is retrieved, a refund down to the price, in that order; an
+/// Example retrieved after its hold is expired.
+#[test]
+fn an_example_bought_with_a_deposit_is_refunded_down_to_its_price_and_expires() {
+    let Some(stripe) = stripe_mock_url() else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let proxy = runtime.block_on(Proxy::start(&stripe));
+    let env = billing_env(Some(&proxy.url));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = ServeProcess::start(dir.path(), &env);
+    let api = &server.api;
+    let (_agent, key) = new_user(api, "Agent");
+    let (_other, other_key) = new_user(api, "Other");
+    let bytes = std::fs::read(repo().join("tests/fixtures/recordings/list_labels.trace.json.gz"))
+        .expect("fixture");
+    let session = json_of(
+        api.upload(&key, &api.gmail(&key), "list_labels.trace.json.gz", bytes),
+        StatusCode::CREATED,
+    );
+    let session_id = session["id"].as_str().expect("session id").to_owned();
+    let buy = |key: &str, token: &str| {
+        api.post(key, "/ap2/examples")
+            .json(&json!({"session_id": session_id, "payment_token": token}))
+            .send()
+            .expect("buy")
+    };
+
+    let refused = error_of(buy(&key, "tok_visa"), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused["field"], "payment_token");
+    error_of(buy(&other_key, "pm_card_visa"), StatusCode::NOT_FOUND);
+    proxy.clear();
+
+    let bought = json_of(buy(&key, "pm_card_visa"), StatusCode::CREATED);
+    let example_id = bought["example"]["id"].as_str().expect("id").to_owned();
+    let intent = bought["deposit"]["payment_intent_id"]
+        .as_str()
+        .expect("intent")
+        .to_owned();
+    assert_eq!(bought["deposit"]["amount_cents"], 100);
+    assert_eq!(bought["deposit"]["settled_at"], Value::Null);
+    assert!(bought["deposit"]["expires_at"].is_string());
+
+    // Retrieved once finished: settled, 10 cents kept of 100.
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let retrieved = loop {
+        let response = api
+            .get(&key, &format!("/ap2/examples/{example_id}"))
+            .send()
+            .expect("retrieve");
+        if response.status() == StatusCode::OK {
+            break json_of(response, StatusCode::OK);
+        }
+        let pending = json_of(response, StatusCode::ACCEPTED);
+        assert_eq!(pending["deposit"]["settled_at"], Value::Null);
+        assert!(std::time::Instant::now() < deadline, "still {pending}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(retrieved["example"]["status"], "COMPLETED");
+    assert_eq!(retrieved["deposit"]["cost_cents"], 10);
+    assert_eq!(retrieved["deposit"]["refunded_cents"], 90);
+    let again = json_of(
+        api.get(&key, &format!("/ap2/examples/{example_id}"))
+            .send()
+            .expect("retrieve"),
+        StatusCode::OK,
+    );
+    assert_eq!(again["deposit"], retrieved["deposit"], "settled once");
+
+    let calls = proxy.calls();
+    let paths: Vec<&str> = calls.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1/payment_intents".to_owned(),
+            format!("/v1/payment_intents/{intent}/capture"),
+            "/v1/refunds".to_owned(),
+        ],
+        "intent, capture, partial refund"
+    );
+    let form = &calls[0].form;
+    assert_eq!(form.get("amount").map(String::as_str), Some("100"));
+    assert_eq!(
+        form.get("capture_method").map(String::as_str),
+        Some("manual")
+    );
+    assert_eq!(
+        form.get("payment_method").map(String::as_str),
+        Some("pm_card_visa")
+    );
+    assert_eq!(calls[2].form.get("amount").map(String::as_str), Some("90"));
+    assert_eq!(
+        calls[2].form.get("payment_intent").map(String::as_str),
+        Some(intent.as_str())
+    );
+    // The purchased Example is an Example like any other.
+    let listed = json_of(
+        api.get(&key, &format!("/examples?session_id={session_id}"))
+            .send()
+            .expect("list"),
+        StatusCode::OK,
+    );
+    assert!(listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .any(|e| e["id"] == example_id.as_str()));
+
+    // Another, retrieved after its hold: the clock moved a day on, as the
+    // database sees it.
+    let late = json_of(buy(&key, "pm_card_visa"), StatusCode::CREATED);
+    let late_id = late["example"]["id"].as_str().expect("id").to_owned();
+    let db = rusqlite::Connection::open(dir.path().join("tracepipe.db")).expect("database");
+    db.busy_timeout(Duration::from_secs(10)).expect("timeout");
+    let past = (Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    assert_eq!(
+        db.execute(
+            "UPDATE deposits SET expires_at = ?1 WHERE example_id = ?2",
+            rusqlite::params![past, late_id],
+        )
+        .expect("age the deposit"),
+        1
+    );
+    let expired = error_of(
+        api.get(&key, &format!("/ap2/examples/{late_id}"))
+            .send()
+            .expect("retrieve"),
+        StatusCode::GONE,
+    );
+    assert_eq!(expired["code"], "deposit_expired");
+}

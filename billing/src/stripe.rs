@@ -465,7 +465,7 @@ impl StripeClient {
         payment_method: &str,
     ) -> Result<PaymentIntent, StripeError> {
         let form = Form::default()
-            .with("amount", &amount_cents.to_string())
+            .with("amount", amount_cents.to_string())
             .with("currency", CURRENCY)
             .with("payment_method", payment_method)
             .with("payment_method_types[0]", "card")
@@ -500,7 +500,7 @@ impl StripeClient {
     ) -> Result<Refund, StripeError> {
         let form = Form::default()
             .with("payment_intent", intent_id)
-            .with("amount", &amount_cents.to_string());
+            .with("amount", amount_cents.to_string());
         self.post(
             "refund a PaymentIntent",
             "v1/refunds",
