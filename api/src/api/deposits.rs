@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,7 +19,7 @@ use super::auth::Caller;
 use super::billing::{stripe, stripe_failed};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::examples::default_example;
-use super::extract::Json;
+use super::extract::{Ids, Json};
 use super::openapi::{
     Always, BadRequest, BodyRefused, Conflict, NotFound, Saturated, StripeUnavailable,
 };
@@ -189,7 +189,7 @@ pub async fn create(
 pub async fn get(
     State(state): State<Arc<ApiState>>,
     caller: Caller,
-    Path(example_id): Path<Uuid>,
+    Ids([example_id]): Ids<1>,
 ) -> ApiResult<(StatusCode, axum::Json<PaidExample>)> {
     let not_found = || ApiError::not_found("purchased Example");
     let example = caller
