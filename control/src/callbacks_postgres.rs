@@ -6,8 +6,8 @@ use deadpool_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::callbacks::{CallbackOutcome, DueCallback};
-use super::postgres::{e_example_columns, example_from_row};
-use super::{ControlError, ControlResult};
+use super::postgres::{col, e_example_columns, example_from_row};
+use super::ControlResult;
 
 /// Migration step 6 of the PostgreSQL schema: each Example's callback URL and
 /// the state of its delivery, and each user's callback signing secret.
@@ -85,21 +85,17 @@ pub async fn claim_callbacks(
         let Some(url) = example.callback_url.clone() else {
             continue;
         };
-        let attempts: i32 = row.try_get("callback_attempts").map_err(corrupt)?;
+        let attempts: i32 = col(row, "callback_attempts")?;
         due.push(DueCallback {
             example,
             url,
             attempt: u32::try_from(attempts).unwrap_or(0),
-            first_attempt_at: row.try_get("callback_first_at").map_err(corrupt)?,
-            secret: row.try_get("callback_secret").map_err(corrupt)?,
+            first_attempt_at: col(row, "callback_first_at")?,
+            secret: col(row, "callback_secret")?,
         });
     }
     due.sort_by(|a, b| a.example.updated_at.cmp(&b.example.updated_at));
     Ok(due)
-}
-
-fn corrupt(e: tokio_postgres::Error) -> ControlError {
-    ControlError::Corrupt(format!("a claimed callback: {e}"))
 }
 
 pub async fn finish_callback(

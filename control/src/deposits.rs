@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::sqlite::insert_example;
+use super::sqlite::{insert_example, uuid_col};
 use super::{ControlResult, ExampleRecord};
 
 /// Version 12 of the SQLite schema: deposits.
@@ -77,15 +77,9 @@ pub fn insert_deposit(
 }
 
 fn deposit_from_row(r: &Row<'_>) -> rusqlite::Result<Deposit> {
-    let uuid = |i: usize| -> rusqlite::Result<Uuid> {
-        let text: String = r.get(i)?;
-        Uuid::parse_str(&text).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-        })
-    };
     Ok(Deposit {
-        example_id: uuid(0)?,
-        user_id: uuid(1)?,
+        example_id: uuid_col(r, 0)?,
+        user_id: uuid_col(r, 1)?,
         payment_intent_id: r.get(2)?,
         amount_cents: r.get(3)?,
         currency: r.get(4)?,

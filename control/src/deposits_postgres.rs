@@ -6,7 +6,8 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::deposits::Deposit;
-use super::{timestamp, ControlError, ControlResult};
+use super::postgres::{col, opt_time_col, parse_time, time_col};
+use super::ControlResult;
 
 /// Migration step 7 of the PostgreSQL schema: deposits.
 pub const STEP_7: &str = "
@@ -24,12 +25,6 @@ CREATE TABLE deposits (
 );
 ";
 
-fn time(text: &str) -> ControlResult<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|e| ControlError::Database(format!("`{text}` is not an RFC 3339 time: {e}")))
-}
-
 /// Inserts the deposit's row; the caller inserts its Example in the same
 /// transaction.
 pub async fn insert_deposit_row(client: &impl GenericClient, d: &Deposit) -> ControlResult<()> {
@@ -44,8 +39,8 @@ pub async fn insert_deposit_row(client: &impl GenericClient, d: &Deposit) -> Con
                 &d.payment_intent_id,
                 &d.amount_cents,
                 &d.currency,
-                &time(&d.created_at)?,
-                &time(&d.expires_at)?,
+                &parse_time(&d.created_at)?,
+                &parse_time(&d.expires_at)?,
             ],
         )
         .await?;
@@ -53,24 +48,17 @@ pub async fn insert_deposit_row(client: &impl GenericClient, d: &Deposit) -> Con
 }
 
 fn deposit_from_row(row: &Row) -> ControlResult<Deposit> {
-    let corrupt = |e: tokio_postgres::Error| ControlError::Corrupt(format!("a deposit: {e}"));
-    let at = |name: &str| -> ControlResult<Option<String>> {
-        Ok(row
-            .try_get::<_, Option<chrono::DateTime<chrono::Utc>>>(name)
-            .map_err(corrupt)?
-            .map(timestamp))
-    };
     Ok(Deposit {
-        example_id: row.try_get("example_id").map_err(corrupt)?,
-        user_id: row.try_get("user_id").map_err(corrupt)?,
-        payment_intent_id: row.try_get("payment_intent_id").map_err(corrupt)?,
-        amount_cents: row.try_get("amount_cents").map_err(corrupt)?,
-        currency: row.try_get("currency").map_err(corrupt)?,
-        created_at: at("created_at")?.unwrap_or_default(),
-        expires_at: at("expires_at")?.unwrap_or_default(),
-        settled_at: at("settled_at")?,
-        cost_cents: row.try_get("cost_cents").map_err(corrupt)?,
-        refunded_cents: row.try_get("refunded_cents").map_err(corrupt)?,
+        example_id: col(row, "example_id")?,
+        user_id: col(row, "user_id")?,
+        payment_intent_id: col(row, "payment_intent_id")?,
+        amount_cents: col(row, "amount_cents")?,
+        currency: col(row, "currency")?,
+        created_at: time_col(row, "created_at")?,
+        expires_at: time_col(row, "expires_at")?,
+        settled_at: opt_time_col(row, "settled_at")?,
+        cost_cents: col(row, "cost_cents")?,
+        refunded_cents: col(row, "refunded_cents")?,
     })
 }
 
@@ -103,7 +91,7 @@ pub async fn settle_deposit(
              WHERE example_id = $1 AND settled_at IS NULL",
             &[
                 &example_id,
-                &time(settled_at)?,
+                &parse_time(settled_at)?,
                 &cost_cents,
                 &refunded_cents,
             ],

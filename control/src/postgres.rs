@@ -507,22 +507,22 @@ fn now_millis() -> DateTime<Utc> {
 }
 
 /// A timestamp the trait was given (made by [`super::now`]).
-fn parse_time(text: &str) -> ControlResult<DateTime<Utc>> {
+pub(crate) fn parse_time(text: &str) -> ControlResult<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| ControlError::Database(format!("`{text}` is not an RFC 3339 time: {e}")))
 }
 
-fn col<'a, T: FromSql<'a>>(row: &'a Row, name: &str) -> ControlResult<T> {
+pub(crate) fn col<'a, T: FromSql<'a>>(row: &'a Row, name: &str) -> ControlResult<T> {
     row.try_get(name)
         .map_err(|e| ControlError::Corrupt(format!("column {name}: {e}")))
 }
 
-fn time_col(row: &Row, name: &str) -> ControlResult<String> {
+pub(crate) fn time_col(row: &Row, name: &str) -> ControlResult<String> {
     col::<DateTime<Utc>>(row, name).map(timestamp)
 }
 
-fn opt_time_col(row: &Row, name: &str) -> ControlResult<Option<String>> {
+pub(crate) fn opt_time_col(row: &Row, name: &str) -> ControlResult<Option<String>> {
     Ok(col::<Option<DateTime<Utc>>>(row, name)?.map(timestamp))
 }
 

@@ -261,7 +261,7 @@ fn migrate(conn: &mut Connection) -> ControlResult<()> {
     Ok(())
 }
 
-fn uuid_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
+pub(crate) fn uuid_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
     let text: String = row.get(idx)?;
     Uuid::parse_str(&text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
