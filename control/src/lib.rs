@@ -148,6 +148,16 @@ pub struct SessionRecord {
     pub capture: String,
 }
 
+impl SessionRecord {
+    /// The `capture` of a session stored unread, until a processor reads it.
+    pub const UNREAD_CAPTURE: &'static str = "pending";
+
+    /// Stored but not read yet: no timeline, screenshots or event count.
+    pub fn is_unread(&self) -> bool {
+        self.capture == Self::UNREAD_CAPTURE
+    }
+}
+
 /// Where an Example is in its processing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

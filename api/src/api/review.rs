@@ -19,6 +19,7 @@ use crate::api::error::{ApiError, ApiResult, ServiceError};
 use crate::api::extract::{parse_id, Ids, Query};
 use crate::api::openapi::{Always, BadRequest, Conflict, NotFound};
 use crate::api::ApiState;
+use crate::control::SessionRecord;
 use crate::pipeline::SESSION_OBJECT;
 use crate::review::{
     self, ActionView, BadQuery, EventsPage, PageQuery, ReviewError, ScreenshotsPage,
@@ -34,12 +35,36 @@ fn stored(e: ReviewError) -> ApiError {
     ServiceError::Corrupt(e.to_string()).into()
 }
 
-/// The caller's session `id`, decoded; 404 when it is not theirs.
-async fn own_session(state: &ApiState, caller: &Caller, id: Uuid) -> ApiResult<Arc<Session>> {
-    caller
+/// The caller's session `id` as recorded; 404 when it is not theirs, 409
+/// while it waits to be read (the distributed gateway stores uploads unread),
+/// as it has no timeline or screenshots yet.
+async fn read_session_record(
+    state: &ApiState,
+    caller: &Caller,
+    id: Uuid,
+) -> ApiResult<SessionRecord> {
+    let record = caller
         .session(state, id)
         .await?
         .ok_or_else(|| ApiError::not_found("session"))?;
+    if record.is_unread() {
+        let mut refusal = ApiError::conflict(
+            "session_not_read",
+            "the session is stored and waits for a processor to read it; its timeline and \
+             screenshots follow within seconds",
+        );
+        refusal.retry_after_secs = Some(UNREAD_RETRY_AFTER_SECS);
+        return Err(refusal);
+    }
+    Ok(record)
+}
+
+/// How long a client asking for an unread session's timeline is told to wait.
+const UNREAD_RETRY_AFTER_SECS: u64 = 2;
+
+/// The caller's session `id`, decoded; see `read_session_record`.
+async fn own_session(state: &ApiState, caller: &Caller, id: Uuid) -> ApiResult<Arc<Session>> {
+    read_session_record(state, caller, id).await?;
     let key = ObjectPath::from(format!("sessions/{id}/{SESSION_OBJECT}"));
     review::load_session_shared(state.objects.as_ref(), &key)
         .await
@@ -56,7 +81,7 @@ async fn own_session(state: &ApiState, caller: &Caller, id: Uuid) -> ApiResult<A
     params(("session_id" = Uuid, Path, description = "the session's id"), PageQuery),
     responses(
         (status = 200, description = "a page of events", body = EventsPage),
-        Always, BadRequest, NotFound
+        Always, BadRequest, NotFound, Conflict
     )
 )]
 pub async fn events(
@@ -85,10 +110,7 @@ async fn first_page_early(
     id: Uuid,
     q: &PageQuery,
 ) -> ApiResult<Option<EventsPage>> {
-    let record = caller
-        .session(state, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("session"))?;
+    let record = read_session_record(state, caller, id).await?;
     let key = ObjectPath::from(format!("sessions/{id}/{SESSION_OBJECT}"));
     if review::decoded_session(state.objects.as_ref(), &key).is_some() {
         return Ok(None);
@@ -119,7 +141,7 @@ async fn first_page_early(
     params(("session_id" = Uuid, Path, description = "the session's id"), PageQuery),
     responses(
         (status = 200, description = "a page of screenshots", body = ScreenshotsPage),
-        Always, BadRequest, NotFound
+        Always, BadRequest, NotFound, Conflict
     )
 )]
 pub async fn screenshots(

@@ -484,7 +484,7 @@ async fn store(
                     0,
                     Some(staged.sha256),
                     r.source_name.clone(),
-                    UNREAD_CAPTURE,
+                    SessionRecord::UNREAD_CAPTURE,
                 );
                 (record, staged.objects, Some(unread))
             })
@@ -571,9 +571,6 @@ async fn store(
 
 /// How long a refused upload's answer waits for its objects to be removed.
 const DISCARD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// The `capture` of a session stored unread, until a processor reads it.
-const UNREAD_CAPTURE: &str = "pending";
 
 /// Why an upload was not stored.
 enum Refusal {

@@ -149,7 +149,10 @@ async fn sessions_table(
                         td { a href=(format!("/sessions/{}", session.id)) { (session_title(session)) } }
                         td { (suite_name(state, session.suite_id)) }
                         td { (short_time(&session.created_at)) }
-                        td class="num" { (session.event_count) }
+                        td class="num" {
+                            @if session.is_unread() { span class="hint" { "being read" } }
+                            @else { (session.event_count) }
+                        }
                         td class="num" { (human_bytes(session.size_bytes)) }
                         td {
                             @if examples.is_empty() { span class="hint" { "none" } }

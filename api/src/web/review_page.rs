@@ -512,6 +512,9 @@ pub async fn show(
     Query(q): Query<ReviewQuery>,
 ) -> Result<Response, WebError> {
     let session = own_session(&state, &user, &raw_id).await?;
+    if session.is_unread() {
+        return Ok(unread(&session, &user));
+    }
     // The page's script asks for the timeline and the screenshots next, which
     // decode the stored session: start now, and they wait for this decoding.
     let objects = state.objects.clone();
@@ -674,6 +677,31 @@ pub async fn show(
     }))
 }
 
+/// The review page of a session stored but not read yet (the distributed
+/// gateway leaves reading to its processors): nothing to show but what the
+/// upload said, and when to look again.
+fn unread(session: &SessionRecord, user: &WebUser) -> Response {
+    let title = session_title(session);
+    let page = Page {
+        title: &title,
+        path: "/sessions",
+        user: Some(user),
+    };
+    page.render(html! {
+        p class="crumbs" { a href="/sessions" { "Sessions" } " / " (title) }
+        h1 { "Review: " (title) }
+        dl class="facts summary" {
+            dt { "Uploaded" } dd { (short_time(&session.created_at)) " UTC" }
+            dt { "Size" } dd { (human_bytes(session.size_bytes)) }
+        }
+        p class="notice" role="status" {
+            "The recording is stored and waits for a processor to read it. Its timeline, "
+            "screenshots and actions appear here once it has been read, usually within seconds: "
+            a href=(format!("/sessions/{}", session.id)) { "reload this page" } "."
+        }
+    })
+}
+
 /// `GET /sessions/{id}/timeline.jsonl`: the normalised timeline as the
 /// events route gives it (masked values withheld), one event a line.
 pub async fn timeline_download(
@@ -682,6 +710,9 @@ pub async fn timeline_download(
     Path(raw_id): Path<String>,
 ) -> Result<Response, WebError> {
     let record = own_session(&state, &user, &raw_id).await?;
+    if record.is_unread() {
+        return Ok(unread(&record, &user));
+    }
     let key = ObjectPath::from(format!("sessions/{}/{SESSION_OBJECT}", record.id));
     let session = review::load_session_shared(state.objects.as_ref(), &key)
         .await

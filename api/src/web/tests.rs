@@ -15,7 +15,7 @@ use tracepipe_accounts::ThrottleConfig;
 use super::WebAuth;
 use crate::admission::Admission;
 use crate::api::catalog_store::CatalogStore;
-use crate::api::{ApiState, Dispatch, Reservation};
+use crate::api::{ApiState, Dispatch, Reservation, UploadReading};
 use crate::control::accounts::SqliteAccountStore;
 use crate::control::billing_sqlite::SqliteBillingStore;
 use crate::control::sqlite::{Db, SqliteControlPlane};
@@ -37,7 +37,28 @@ struct Server {
     _dir: tempfile::TempDir,
 }
 
+/// Takes every Example and never processes it: uploads stay as stored.
+struct ParkedProcessors;
+
+impl Dispatch for ParkedProcessors {
+    fn reserve(&self) -> Option<Box<dyn Reservation>> {
+        Some(Box::new(ParkedProcessors))
+    }
+}
+
+impl Reservation for ParkedProcessors {
+    fn send(self: Box<Self>, _example_id: uuid::Uuid) {}
+}
+
 async fn server(throttle: Option<ThrottleConfig>) -> Server {
+    server_with(throttle, UploadReading::InRequest, Arc::new(NoProcessors)).await
+}
+
+async fn server_with(
+    throttle: Option<ThrottleConfig>,
+    reading: UploadReading,
+    dispatch: Arc<dyn Dispatch>,
+) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = ServeConfig::load(None, Vec::new(), &Overrides::default()).expect("defaults");
     let db = Db::open(&dir.path().join("tracepipe.db")).expect("database");
@@ -69,12 +90,12 @@ async fn server(throttle: Option<ThrottleConfig>) -> Server {
             object_store::path::Path::default(),
             tracepipe_ingest::Limits::default(),
         ),
-        reading: crate::api::UploadReading::InRequest,
+        reading,
         objects,
         uploads_dir,
         local_objects_dir: Some(objects_dir),
         catalog,
-        dispatch: Arc::new(NoProcessors),
+        dispatch,
         admission: Admission::new(config.admission.clone()),
         accounts: Arc::new(SqliteAccountStore::new(db.clone())),
         web: Arc::new(web),
@@ -683,4 +704,72 @@ async fn the_console_pages_are_a_signed_in_users_and_answer_404_for_a_session_no
     ] {
         assert_eq!(visitor.get(script).await.status, StatusCode::OK, "{script}");
     }
+}
+
+#[tokio::test]
+async fn a_session_stored_unread_is_shown_as_being_read_and_its_timeline_asks_to_retry() {
+    // The distributed gateway's way: the upload is stored, its reading left
+    // to a processor; none runs here, so the session stays unread.
+    let server = server_with(None, UploadReading::Later, Arc::new(ParkedProcessors)).await;
+    let mut ada = Browser::new(&server);
+    ada.register("Ada", "ada@example.test", ADA_PASSWORD).await;
+    let csrf = ada.page_csrf().await;
+    let file = "list_labels.trace.json.gz";
+    let recording = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/recordings")
+        .join(file);
+    let bytes = std::fs::read(recording).expect("the fixture");
+    let boundary = "tracepipe-unread-test-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"suite_id\"\r\n\r\ngmail\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"input_events\"; filename=\"{file}\"\r\n\
+         Content-Type: application/gzip\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let upload = Request::post("/v1/sessions")
+        .header(header::COOKIE, ada.cookie_header())
+        .header("X-CSRF-Token", &csrf)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .expect("request");
+    let stored = ada.send(upload).await;
+    assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
+    let session: serde_json::Value = serde_json::from_str(&stored.body).expect("JSON");
+    assert_eq!(session["capture"], "pending");
+    let id = session["id"].as_str().expect("an id");
+
+    for route in ["events", "screenshots"] {
+        let answer = ada
+            .api(Method::GET, &format!("/v1/sessions/{id}/{route}"), None)
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::CONFLICT,
+            "{route}: {}",
+            answer.body
+        );
+        assert!(answer.body.contains("session_not_read"), "{}", answer.body);
+        assert_eq!(answer.retry_after.as_deref(), Some("2"), "{route}");
+    }
+    let review = ada.get(&format!("/sessions/{id}")).await;
+    assert_eq!(review.status, StatusCode::OK, "{}", review.body);
+    assert!(
+        review.body.contains("waits for a processor to read it"),
+        "{}",
+        review.body
+    );
+    assert!(
+        !review.body.contains("id=\"review\""),
+        "no timeline to load for an unread session"
+    );
+    let timeline = ada.get(&format!("/sessions/{id}/timeline.jsonl")).await;
+    assert_eq!(timeline.status, StatusCode::OK);
+    assert!(timeline.body.contains("waits for a processor to read it"));
+    let list = ada.get("/sessions").await;
+    assert!(list.body.contains("being read"), "{}", list.body);
 }

@@ -87,7 +87,9 @@
           view.item.classList.add('done');
           const link = document.createElement('a');
           link.href = `/sessions/${answer.id}`;
-          link.textContent = `Stored: review session (${answer.event_count} events)`;
+          link.textContent = answer.capture === 'pending'
+            ? 'Stored: review session (being read)'
+            : `Stored: review session (${answer.event_count} events)`;
           link.dataset.sessionId = answer.id;
           view.state.append(link);
           resolve(true);
