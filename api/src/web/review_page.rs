@@ -513,7 +513,7 @@ pub async fn show(
 ) -> Result<Response, WebError> {
     let session = own_session(&state, &user, &raw_id).await?;
     if session.is_unread() {
-        return Ok(unread(&session, &user));
+        return Ok(unread(&session, &user, StatusCode::OK));
     }
     // The page's script asks for the timeline and the screenshots next, which
     // decode the stored session: start now, and they wait for this decoding.
@@ -680,14 +680,14 @@ pub async fn show(
 /// The review page of a session stored but not read yet (the distributed
 /// gateway leaves reading to its processors): nothing to show but what the
 /// upload said, and when to look again.
-fn unread(session: &SessionRecord, user: &WebUser) -> Response {
+fn unread(session: &SessionRecord, user: &WebUser, status: StatusCode) -> Response {
     let title = session_title(session);
     let page = Page {
         title: &title,
         path: "/sessions",
         user: Some(user),
     };
-    page.render(html! {
+    page.render_with(status, html! {
         p class="crumbs" { a href="/sessions" { "Sessions" } " / " (title) }
         h1 { "Review: " (title) }
         dl class="facts summary" {
@@ -711,7 +711,8 @@ pub async fn timeline_download(
 ) -> Result<Response, WebError> {
     let record = own_session(&state, &user, &raw_id).await?;
     if record.is_unread() {
-        return Ok(unread(&record, &user));
+        // Nothing to download yet: the page that says so, not a file.
+        return Ok(unread(&record, &user, StatusCode::CONFLICT));
     }
     let key = ObjectPath::from(format!("sessions/{}/{SESSION_OBJECT}", record.id));
     let session = review::load_session_shared(state.objects.as_ref(), &key)

@@ -768,7 +768,7 @@ async fn a_session_stored_unread_is_shown_as_being_read_and_its_timeline_asks_to
         "no timeline to load for an unread session"
     );
     let timeline = ada.get(&format!("/sessions/{id}/timeline.jsonl")).await;
-    assert_eq!(timeline.status, StatusCode::OK);
+    assert_eq!(timeline.status, StatusCode::CONFLICT);
     assert!(timeline.body.contains("waits for a processor to read it"));
     let list = ada.get("/sessions").await;
     assert!(list.body.contains("being read"), "{}", list.body);
