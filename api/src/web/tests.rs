@@ -82,6 +82,7 @@ async fn server(throttle: Option<ThrottleConfig>) -> Server {
         stripe: None,
         billing_config: config.billing.clone(),
         callbacks: config.callbacks.clone(),
+        clock: Arc::new(crate::clock::SystemClock),
     });
     let app = crate::api::router(state.clone()).merge(super::routes(state));
     Server { app, _dir: dir }
