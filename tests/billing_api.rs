@@ -585,8 +585,9 @@ fn an_example_bought_with_a_deposit_is_refunded_down_to_its_price_and_expires() 
         .iter()
         .any(|e| e["id"] == example_id.as_str()));
 
-    // Another, retrieved after its hold: the clock moved a day on, as the
-    // database sees it.
+    // Another, retrieved after its hold: the stored expiry moved back, the
+    // one way to pass a day with the real binary (the hold itself, with a
+    // clock the test moves, is api/src/api/deposits/tests.rs's).
     let late = json_of(buy(&key, "pm_card_visa"), StatusCode::CREATED);
     let late_id = late["example"]["id"].as_str().expect("id").to_owned();
     let db = rusqlite::Connection::open(dir.path().join("tracepipe.db")).expect("database");

@@ -16,6 +16,7 @@ pub mod api_docs;
 pub mod api_shared;
 pub mod callbacks;
 pub mod capture_page;
+pub mod clock;
 pub mod corrections;
 pub mod invoicing;
 pub mod outbound;

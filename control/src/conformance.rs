@@ -1898,8 +1898,9 @@ pub async fn callbacks_are_claimed_once_finished_until_delivered(
 // ----------------------------------------------------------------- deposits
 
 /// A deposit is stored with its Example, seen by its user only, and settled
-/// once.
+/// once; its times come back as they went in, to the millisecond.
 pub async fn deposits_are_stored_with_their_example_and_settled_once(control: &dyn ControlPlane) {
+    let time = |secs: i64| base() + Duration::seconds(secs) + Duration::milliseconds(250);
     let (a, _, _) = new_user(control, "a").await;
     let (b, _, _) = new_user(control, "b").await;
     let session = new_session(a.id, Uuid::new_v4(), at(0));
@@ -1911,8 +1912,8 @@ pub async fn deposits_are_stored_with_their_example_and_settled_once(control: &d
         payment_intent_id: format!("pi_{}", Uuid::new_v4().simple()),
         amount_cents: 100,
         currency: "usd".to_owned(),
-        created_at: at(1),
-        expires_at: at(86_401),
+        created_at: time(1),
+        expires_at: time(86_401),
         settled_at: None,
         cost_cents: None,
         refunded_cents: None,
@@ -1935,12 +1936,12 @@ pub async fn deposits_are_stored_with_their_example_and_settled_once(control: &d
         None
     );
     assert!(control
-        .settle_deposit(example.id, 5, 95, &at(100))
+        .settle_deposit(example.id, 5, 95, time(100))
         .await
         .expect("settle"));
     assert!(
         !control
-            .settle_deposit(example.id, 0, 100, &at(200))
+            .settle_deposit(example.id, 0, 100, time(200))
             .await
             .expect("settle"),
         "settled once"
@@ -1956,6 +1957,6 @@ pub async fn deposits_are_stored_with_their_example_and_settled_once(control: &d
             settled.refunded_cents,
             settled.settled_at
         ),
-        (Some(5), Some(95), Some(at(100)))
+        (Some(5), Some(95), Some(time(100)))
     );
 }

@@ -4,12 +4,13 @@
 //! [`super::ControlPlane`] methods take and answer, and the SQLite half (the
 //! PostgreSQL half is `deposits_postgres.rs`).
 
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use uuid::Uuid;
 
-use super::sqlite::{insert_example, uuid_col};
-use super::{ControlResult, ExampleRecord};
+use super::sqlite::{insert_example, opt_time_col, time_col, uuid_col};
+use super::{timestamp, ControlResult, ExampleRecord};
 
 /// Version 12 of the SQLite schema: deposits.
 pub const SCHEMA_V12: &str = r#"
@@ -37,18 +38,34 @@ pub struct Deposit {
     pub payment_intent_id: String,
     pub amount_cents: i64,
     pub currency: String,
-    #[schema(format = DateTime)]
-    pub created_at: String,
+    #[serde(serialize_with = "as_stored")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
     /// After this the Example is no longer handed out.
-    #[schema(format = DateTime)]
-    pub expires_at: String,
-    #[schema(required, format = DateTime)]
-    pub settled_at: Option<String>,
+    #[serde(serialize_with = "as_stored")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: DateTime<Utc>,
+    #[serde(serialize_with = "opt_as_stored")]
+    #[schema(value_type = Option<String>, required, format = DateTime)]
+    pub settled_at: Option<DateTime<Utc>>,
     /// What the Example cost, kept of the deposit; once settled.
     #[schema(required)]
     pub cost_cents: Option<i64>,
     #[schema(required)]
     pub refunded_cents: Option<i64>,
+}
+
+/// Times are answered as every other record's are: RFC 3339 UTC with
+/// milliseconds ([`timestamp`]), rather than chrono's own variable precision.
+fn as_stored<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&timestamp(*t))
+}
+
+fn opt_as_stored<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => as_stored(t, s),
+        None => s.serialize_none(),
+    }
 }
 
 pub fn insert_deposit(
@@ -68,8 +85,8 @@ pub fn insert_deposit(
             d.payment_intent_id,
             d.amount_cents,
             d.currency,
-            d.created_at,
-            d.expires_at
+            timestamp(d.created_at),
+            timestamp(d.expires_at)
         ],
     )?;
     tx.commit()?;
@@ -83,9 +100,9 @@ fn deposit_from_row(r: &Row<'_>) -> rusqlite::Result<Deposit> {
         payment_intent_id: r.get(2)?,
         amount_cents: r.get(3)?,
         currency: r.get(4)?,
-        created_at: r.get(5)?,
-        expires_at: r.get(6)?,
-        settled_at: r.get(7)?,
+        created_at: time_col(r, 5)?,
+        expires_at: time_col(r, 6)?,
+        settled_at: opt_time_col(r, 7)?,
         cost_cents: r.get(8)?,
         refunded_cents: r.get(9)?,
     })
@@ -112,14 +129,14 @@ pub fn settle_deposit(
     example_id: Uuid,
     cost_cents: i64,
     refunded_cents: i64,
-    settled_at: &str,
+    settled_at: DateTime<Utc>,
 ) -> ControlResult<bool> {
     Ok(conn.execute(
         "UPDATE deposits SET settled_at = ?2, cost_cents = ?3, refunded_cents = ?4
          WHERE example_id = ?1 AND settled_at IS NULL",
         params![
             example_id.to_string(),
-            settled_at,
+            timestamp(settled_at),
             cost_cents,
             refunded_cents
         ],

@@ -1,12 +1,13 @@
 //! The PostgreSQL half of the deposits (see `deposits.rs`), with the SQLite
 //! half's semantics: the conformance suite runs against both.
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::deposits::Deposit;
-use super::postgres::{col, opt_time_col, parse_time, time_col};
+use super::postgres::col;
 use super::ControlResult;
 
 /// Migration step 7 of the PostgreSQL schema: deposits.
@@ -39,8 +40,8 @@ pub async fn insert_deposit_row(client: &impl GenericClient, d: &Deposit) -> Con
                 &d.payment_intent_id,
                 &d.amount_cents,
                 &d.currency,
-                &parse_time(&d.created_at)?,
-                &parse_time(&d.expires_at)?,
+                &d.created_at,
+                &d.expires_at,
             ],
         )
         .await?;
@@ -54,9 +55,9 @@ fn deposit_from_row(row: &Row) -> ControlResult<Deposit> {
         payment_intent_id: col(row, "payment_intent_id")?,
         amount_cents: col(row, "amount_cents")?,
         currency: col(row, "currency")?,
-        created_at: time_col(row, "created_at")?,
-        expires_at: time_col(row, "expires_at")?,
-        settled_at: opt_time_col(row, "settled_at")?,
+        created_at: col(row, "created_at")?,
+        expires_at: col(row, "expires_at")?,
+        settled_at: col(row, "settled_at")?,
         cost_cents: col(row, "cost_cents")?,
         refunded_cents: col(row, "refunded_cents")?,
     })
@@ -83,18 +84,13 @@ pub async fn settle_deposit(
     example_id: Uuid,
     cost_cents: i64,
     refunded_cents: i64,
-    settled_at: &str,
+    settled_at: DateTime<Utc>,
 ) -> ControlResult<bool> {
     Ok(client
         .execute(
             "UPDATE deposits SET settled_at = $2, cost_cents = $3, refunded_cents = $4
              WHERE example_id = $1 AND settled_at IS NULL",
-            &[
-                &example_id,
-                &parse_time(settled_at)?,
-                &cost_cents,
-                &refunded_cents,
-            ],
+            &[&example_id, &settled_at, &cost_cents, &refunded_cents],
         )
         .await?
         == 1)

@@ -366,7 +366,7 @@ pub trait ControlPlane: Send + Sync + 'static {
         example_id: Uuid,
         cost_cents: i64,
         refunded_cents: i64,
-        settled_at: &str,
+        settled_at: chrono::DateTime<chrono::Utc>,
     ) -> ControlResult<bool>;
     /// The user's Examples, newest first.
     async fn list_examples(

@@ -970,7 +970,7 @@ impl ControlPlane for PostgresControlPlane {
         example_id: Uuid,
         cost_cents: i64,
         refunded_cents: i64,
-        settled_at: &str,
+        settled_at: DateTime<Utc>,
     ) -> ControlResult<bool> {
         deposits_postgres::settle_deposit(
             &self.client().await?,

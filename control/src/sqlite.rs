@@ -6,6 +6,7 @@
 //! load is one person's uploads. Every query that touches a user's data takes
 //! the user's id, so no handler can read across users by forgetting a filter.
 
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -266,6 +267,25 @@ pub(crate) fn uuid_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Uuid> {
     Uuid::parse_str(&text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
     })
+}
+
+/// A time stored as RFC 3339 text (see [`super::timestamp`]).
+pub(crate) fn time_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+    let text: String = row.get(idx)?;
+    parse_stored_time(idx, &text)
+}
+
+pub(crate) fn opt_time_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let text: Option<String> = row.get(idx)?;
+    text.map(|t| parse_stored_time(idx, &t)).transpose()
+}
+
+fn parse_stored_time(idx: usize, text: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+        })
 }
 
 fn opt_uuid_col(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Uuid>> {
@@ -1079,12 +1099,11 @@ impl ControlPlane for SqliteControlPlane {
         example_id: Uuid,
         cost_cents: i64,
         refunded_cents: i64,
-        settled_at: &str,
+        settled_at: DateTime<Utc>,
     ) -> ControlResult<bool> {
-        let settled_at = settled_at.to_owned();
         self.db
             .call(move |conn| {
-                deposits::settle_deposit(conn, example_id, cost_cents, refunded_cents, &settled_at)
+                deposits::settle_deposit(conn, example_id, cost_cents, refunded_cents, settled_at)
             })
             .await
     }

@@ -224,6 +224,7 @@ pub async fn run(config: GatewayConfig) -> Result<(), DistributedError> {
         stripe: stripe.clone(),
         billing_config: config.billing.clone(),
         callbacks: config.callbacks.clone(),
+        clock: Arc::new(tracepipe_api::clock::SystemClock),
     });
     // Every gateway runs it; the month's close record lets one close it.
     let scheduled_close = config.billing.scheduled_close.then(|| {

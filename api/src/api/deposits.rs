@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
+use chrono::SubsecRound;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -60,14 +60,6 @@ fn payment_refused(e: impl std::fmt::Display) -> ApiError {
     .field("payment_token")
 }
 
-fn at(text: &str) -> ApiResult<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            crate::api::error::ServiceError::Corrupt(format!("a stored time `{text}`: {e}")).into()
-        })
-}
-
 /// `POST /ap2/examples`: takes the deposit and queues the Example.
 #[utoipa::path(
     post,
@@ -113,8 +105,16 @@ pub async fn create(
         .session(&state, body.session_id)
         .await?
         .ok_or_else(|| ApiError::not_found("session").field("session_id"))?;
+    // To the millisecond, as stored: the deposit answered now is the one
+    // retrieved later. The Example is made at the deposit's time.
+    let now = state.clock.now().trunc_subsecs(3);
     let example = default_example(&state.catalog.snapshot(), &session)
-        .map(|e| ExampleRecord { callback_url, ..e })
+        .map(|e| ExampleRecord {
+            callback_url,
+            created_at: control::timestamp(now),
+            updated_at: control::timestamp(now),
+            ..e
+        })
         .ok_or_else(|| {
             ApiError::unprocessable(
                 "no_default_model",
@@ -139,7 +139,6 @@ pub async fn create(
             Some(_) => payment_refused(e),
             None => stripe_failed(e),
         })?;
-    let now = Utc::now();
     let hold = chrono::Duration::seconds(
         i64::try_from(state.billing_config.deposit_hold_secs).unwrap_or(i64::MAX),
     );
@@ -149,8 +148,8 @@ pub async fn create(
         payment_intent_id: intent.id.clone(),
         amount_cents: amount,
         currency: "usd".to_owned(),
-        created_at: control::timestamp(now),
-        expires_at: control::timestamp(now + hold),
+        created_at: now,
+        expires_at: now + hold,
         settled_at: None,
         cost_cents: None,
         refunded_cents: None,
@@ -201,8 +200,9 @@ pub async fn get(
         .get_deposit(caller.0.id, example_id)
         .await?
         .ok_or_else(not_found)?;
+    let now = state.clock.now().trunc_subsecs(3);
     let finished = matches!(example.status, Status::Completed | Status::Failed);
-    let expired = Utc::now() > at(&deposit.expires_at)?;
+    let expired = now > deposit.expires_at;
     if deposit.settled_at.is_none() && (finished || expired) {
         let cost = if example.status == Status::Completed {
             state
@@ -221,10 +221,9 @@ pub async fn get(
                 .await
                 .map_err(stripe_failed)?;
         }
-        let settled_at = control::now();
         state
             .control
-            .settle_deposit(example_id, cost, refund, &settled_at)
+            .settle_deposit(example_id, cost, refund, now)
             .await?;
         deposit = state
             .control
@@ -238,7 +237,7 @@ pub async fn get(
             "deposit_expired",
             format!(
                 "the Example was held until {}; its deposit was settled",
-                deposit.expires_at
+                control::timestamp(deposit.expires_at)
             ),
         ));
     }
@@ -249,3 +248,6 @@ pub async fn get(
     };
     Ok((status, axum::Json(PaidExample { example, deposit })))
 }
+
+#[cfg(test)]
+mod tests;

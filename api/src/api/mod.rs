@@ -78,6 +78,9 @@ pub struct ApiState {
     pub billing_config: BillingConfig,
     /// Status callbacks: which hosts a `callback_url` may name (crate::callbacks).
     pub callbacks: crate::callbacks::CallbacksConfig,
+    /// The time deposits are taken, expire and are settled at
+    /// (`/ap2/examples`): [`crate::clock::SystemClock`] but in tests.
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 /// Where an upload's recording is read: normalised, its screenshots stored

@@ -520,6 +520,7 @@ pub(crate) mod tests {
             stripe: None,
             billing_config: config.billing.clone(),
             callbacks: config.callbacks.clone(),
+            clock: Arc::new(crate::clock::SystemClock),
         });
         (state, key)
     }

@@ -156,6 +156,7 @@ pub async fn run(
         stripe,
         billing_config: config.billing.clone(),
         callbacks: config.callbacks.clone(),
+        clock: Arc::new(crate::clock::SystemClock),
     });
     let state = Arc::new(AppState {
         config,

@@ -103,6 +103,7 @@ async fn server_with(
         stripe: None,
         billing_config: config.billing.clone(),
         callbacks: config.callbacks.clone(),
+        clock: Arc::new(crate::clock::SystemClock),
     });
     let app = crate::api::router(state.clone()).merge(super::routes(state));
     Server { app, _dir: dir }
