@@ -21,6 +21,8 @@ pub mod corrections;
 pub mod invoicing;
 pub mod outbound;
 pub mod serve;
+#[cfg(test)]
+mod test_dispatch;
 pub mod text;
 pub mod web;
 

@@ -308,13 +308,14 @@ pub(crate) mod tests {
     use super::document;
     use crate::admission::Admission;
     use crate::api::catalog_store::CatalogStore;
-    use crate::api::{account, router, ApiState, Dispatch, Reservation};
+    use crate::api::{account, router, ApiState};
     use crate::control::accounts::SqliteAccountStore;
     use crate::control::billing_sqlite::SqliteBillingStore;
     use crate::control::sqlite::{Db, SqliteControlPlane};
     use crate::control::ControlPlane;
     use crate::pipeline::Pipeline;
     use crate::serve::config::{Overrides, ServeConfig};
+    use crate::test_dispatch::TakesNothing;
     use crate::web::WebAuth;
 
     const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
@@ -448,15 +449,6 @@ pub(crate) mod tests {
         }
     }
 
-    /// Takes nothing: `POST /examples` answers 503 here rather than queue.
-    struct NoDispatch;
-
-    impl Dispatch for NoDispatch {
-        fn reserve(&self) -> Option<Box<dyn Reservation>> {
-            None
-        }
-    }
-
     /// The `/v1` router of `tracepipe serve` over a fresh data folder, and
     /// its administrator's key.
     async fn serve_router(data: &std::path::Path) -> (axum::Router, String) {
@@ -512,7 +504,7 @@ pub(crate) mod tests {
             uploads_dir,
             local_objects_dir: Some(objects_dir),
             catalog,
-            dispatch: Arc::new(NoDispatch),
+            dispatch: Arc::new(TakesNothing),
             admission: Admission::new(config.admission.clone()),
             accounts: Arc::new(SqliteAccountStore::new(db.clone())),
             web: Arc::new(WebAuth::new(&config.web, "http://127.0.0.1:8080").expect("web")),

@@ -15,43 +15,22 @@ use tracepipe_accounts::ThrottleConfig;
 use super::WebAuth;
 use crate::admission::Admission;
 use crate::api::catalog_store::CatalogStore;
-use crate::api::{ApiState, Dispatch, Reservation, UploadReading};
+use crate::api::{ApiState, Dispatch, UploadReading};
 use crate::control::accounts::SqliteAccountStore;
 use crate::control::billing_sqlite::SqliteBillingStore;
 use crate::control::sqlite::{Db, SqliteControlPlane};
 use crate::control::ControlPlane;
 use crate::pipeline::Pipeline;
 use crate::serve::config::{Overrides, ServeConfig};
-
-/// No processors run here; no test uploads.
-struct NoProcessors;
-
-impl Dispatch for NoProcessors {
-    fn reserve(&self) -> Option<Box<dyn Reservation>> {
-        None
-    }
-}
+use crate::test_dispatch::{KeepPending, TakesNothing};
 
 struct Server {
     app: Router,
     _dir: tempfile::TempDir,
 }
 
-/// Takes every Example and never processes it: uploads stay as stored.
-struct ParkedProcessors;
-
-impl Dispatch for ParkedProcessors {
-    fn reserve(&self) -> Option<Box<dyn Reservation>> {
-        Some(Box::new(ParkedProcessors))
-    }
-}
-
-impl Reservation for ParkedProcessors {
-    fn send(self: Box<Self>, _example_id: uuid::Uuid) {}
-}
-
 async fn server(throttle: Option<ThrottleConfig>) -> Server {
-    server_with(throttle, UploadReading::InRequest, Arc::new(NoProcessors)).await
+    server_with(throttle, UploadReading::InRequest, Arc::new(TakesNothing)).await
 }
 
 async fn server_with(
@@ -711,7 +690,7 @@ async fn the_console_pages_are_a_signed_in_users_and_answer_404_for_a_session_no
 async fn a_session_stored_unread_is_shown_as_being_read_and_its_timeline_asks_to_retry() {
     // The distributed gateway's way: the upload is stored, its reading left
     // to a processor; none runs here, so the session stays unread.
-    let server = server_with(None, UploadReading::Later, Arc::new(ParkedProcessors)).await;
+    let server = server_with(None, UploadReading::Later, Arc::new(KeepPending)).await;
     let mut ada = Browser::new(&server);
     ada.register("Ada", "ada@example.test", ADA_PASSWORD).await;
     let csrf = ada.page_csrf().await;

@@ -27,7 +27,7 @@ use uuid::Uuid;
 use self::stripe_proxy::{stripe_mock_url, Proxy};
 use crate::api::catalog_store::CatalogStore;
 use crate::api::openapi::tests::serve_state;
-use crate::api::{router, ApiState, Dispatch, Reservation};
+use crate::api::{router, ApiState};
 use crate::clock::Clock;
 use crate::control::accounts_postgres::PostgresAccountStore;
 use crate::control::billing_postgres::PostgresBillingStore;
@@ -35,6 +35,7 @@ use crate::control::postgres::{DatabaseConfig, PostgresControlPlane, StatusUpdat
 use crate::control::sqlite::{complete_example, Completion, Db};
 use crate::control::{timestamp, ControlPlane, Status};
 use crate::serve::config::{Overrides, ServeConfig};
+use crate::test_dispatch::KeepPending;
 
 /// A clock that stands still until the test moves it on.
 struct TestClock(Mutex<DateTime<Utc>>);
@@ -49,19 +50,6 @@ impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
         *self.0.lock().expect("the clock")
     }
-}
-
-/// Takes every Example and leaves it PENDING: the test finishes them.
-struct KeepPending;
-
-impl Dispatch for KeepPending {
-    fn reserve(&self) -> Option<Box<dyn Reservation>> {
-        Some(Box::new(KeepPending))
-    }
-}
-
-impl Reservation for KeepPending {
-    fn send(self: Box<Self>, _example_id: Uuid) {}
 }
 
 /// How the deployment under test marks an Example COMPLETED.

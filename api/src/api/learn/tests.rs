@@ -13,24 +13,12 @@ use tower::ServiceExt;
 use uuid::Uuid;
 
 use crate::api::openapi::tests::serve_state;
-use crate::api::{router, ApiState, Dispatch, Reservation};
+use crate::api::{router, ApiState};
 use crate::control::reviews::{Decision, Origin, Review, ReviewItem, ReviewOutcome, ReviewState};
 use crate::control::sqlite::{complete_example, Completion, Db};
 use crate::control::ExampleFilter;
 use crate::serve::config::{Overrides, ServeConfig};
-
-/// Takes every Example and leaves it PENDING: the test finishes them.
-struct KeepPending;
-
-impl Dispatch for KeepPending {
-    fn reserve(&self) -> Option<Box<dyn Reservation>> {
-        Some(Box::new(KeepPending))
-    }
-}
-
-impl Reservation for KeepPending {
-    fn send(self: Box<Self>, _example_id: Uuid) {}
-}
+use crate::test_dispatch::KeepPending;
 
 struct Serve {
     app: axum::Router,

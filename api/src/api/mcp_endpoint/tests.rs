@@ -11,9 +11,10 @@ use tower::ServiceExt;
 use std::sync::Arc;
 
 use crate::api::openapi::tests::serve_state;
-use crate::api::{router, ApiState, Dispatch, Reservation};
+use crate::api::{router, ApiState};
 use crate::outbound::is_public;
 use crate::serve::config::{Overrides, ServeConfig};
+use crate::test_dispatch::KeepPending;
 
 struct Endpoint {
     app: axum::Router,
@@ -35,19 +36,6 @@ async fn endpoint(adjust: impl FnOnce(&mut ServeConfig)) -> Endpoint {
         key,
         _data: Arc::new(data),
     }
-}
-
-/// Takes every Example and leaves it PENDING: nothing processes here.
-struct KeepPending;
-
-impl Dispatch for KeepPending {
-    fn reserve(&self) -> Option<Box<dyn Reservation>> {
-        Some(Box::new(KeepPending))
-    }
-}
-
-impl Reservation for KeepPending {
-    fn send(self: Box<Self>, _example_id: uuid::Uuid) {}
 }
 
 /// [`endpoint`] whose uploads are stored with their Example PENDING.
