@@ -148,7 +148,15 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<std::process::ExitCode> {
                 }
                 let (name, bytes) = &recordings[index % recordings.len()];
                 let target = &bases[index % bases.len()];
-                let upload = upload(&client, target, &args.api_key, &suite_id, name, bytes, start);
+                let upload = upload(
+                    &client,
+                    target,
+                    &args.api_key,
+                    &suite_id,
+                    name,
+                    bytes,
+                    start,
+                );
                 if let Ok(mut all) = uploads.lock() {
                     all.push(upload);
                 }
