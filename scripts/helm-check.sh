@@ -21,7 +21,8 @@
 #    --strict` and `helm template | kubeconform -strict -summary`.
 # 4. Renders that must fail do fail, with their message: a KEDA
 #    maxReplicaCount above kafka.partitions, a replica count above it, a
-#    misspelt values key (values.schema.json), a missing database secret.
+#    misspelt values key (values.schema.json), a missing database secret, a
+#    gateway.readUploads that is neither later nor in_request.
 #
 # Idempotent: a second run only lints and validates (a few seconds). Set
 # TRACEPIPE_CACHE to move the cache (default $HOME/.cache/tracepipe).
@@ -423,6 +424,8 @@ refuses "misspelt values key" "additional properties 'replicas' not allowed" \
     --set gateway.replicas=3
 refuses "no database secret" "database.existingSecret is required" \
     --set database.existingSecret=
+refuses "unknown read_uploads" "gateway.readUploads" \
+    --set gateway.readUploads=sometimes
 
 if ((failures)); then
     echo "helm-check: $failures check(s) failed" >&2

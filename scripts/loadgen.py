@@ -19,11 +19,20 @@ PostgreSQL too, whose counts include whatever else used them meanwhile). With
 measured completed sessions/s (--rate) for the upload latency at that load;
 with --read-in-request-too it is also measured with the gateway reading
 uploads in the request (read_uploads = "in_request"), as it did before the
-processors read them. Loopback only; bounded by --count and --timeout.
+processors read them. With --scale-out 2,2,2 the same recordings also go
+through one deployment of 2 gateways, 2 processors and 2 sinks (topics of
+--scale-out-partitions partitions), the gateways taking uploads in turn:
+`tracepipe loadgen` is given each gateway's URL, a client-side round robin,
+rather than a proxy in this script, whose copying of every upload would take
+CPU from the services on the same cores and be measured as theirs. Its
+completed sessions/s is printed as a ratio to the 1 + 1 + 1 layout's, and its
+CPU per session per service summed over the instances, with each instance's
+share. Loopback only; bounded by --count and --timeout.
 
   eval "$(scripts/services/env.sh)"   # the distributed step needs the services
   cargo build --release --bin tracepipe
   scripts/loadgen.py --binary target/release/tracepipe
+  scripts/loadgen.py --scale-out 2,2,2        # + several instances of each service
 """
 import argparse, glob, json, os, re, shutil, signal, subprocess, sys, tempfile, time
 
@@ -69,6 +78,27 @@ def start(binary, args, logs, label, env):
     return proc, os.path.join(logs, f"{label}.out")
 
 
+def wait_for_assignment(instances, topic, partitions, bound=90):
+    """Waits until the consumer-group members `instances` (their .out files)
+    together hold every partition of `topic`, each by its latest
+    `assigned [...]` line: a member that joins late would otherwise take its
+    share in a rebalance during the measured run. Warns after `bound`."""
+    deadline = time.time() + bound
+    pattern = re.compile(r"assigned \[([^\]]*)\]")
+    while time.time() < deadline:
+        held = set()
+        for out in instances:
+            with open(out[:-4] + ".err", errors="replace") as f:
+                found = pattern.findall(f.read())
+            if found:
+                held |= {p for p in found[-1].split(", ") if p.startswith(f"{topic}:")}
+        if len(held) >= partitions:
+            return
+        time.sleep(0.2)
+    print(f"warning: {topic}: the members did not hold all {partitions} partitions within {bound} s",
+          file=sys.stderr)
+
+
 def stop(procs):
     for proc in procs:
         if proc.poll() is None:
@@ -82,6 +112,8 @@ def stop(procs):
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# [topics] partitions in config/*.toml.
+DEFAULT_PARTITIONS = 4
 SERVICES = os.path.join(os.environ.get("TRACEPIPE_CACHE", os.path.expanduser("~/.cache/tracepipe")), "services")
 
 
@@ -148,9 +180,11 @@ def cpu_per_session(before, after, sessions):
             for label in before if before[label] is not None and after.get(label) is not None}
 
 
-def loadgen(binary, url, key, files, args, rss, rate=None):
-    command = [binary, "loadgen", "--url", url, "--count", str(len(files)),
+def loadgen(binary, urls, key, files, args, rss, rate=None):
+    command = [binary, "loadgen", "--count", str(len(files)),
                "--concurrency", str(args.concurrency), "--timeout", str(args.timeout), "--json"]
+    for url in urls:
+        command += ["--url", url]
     if rate is not None:
         command += ["--rate", f"{rate:.2f}"]
     for label, proc in rss:
@@ -163,10 +197,14 @@ def loadgen(binary, url, key, files, args, rss, rate=None):
     return json.loads(done.stdout)
 
 
-def distributed(binary, files, args, logs, reading, rows, cpu):
+def distributed(binary, files, args, logs, reading, rows, cpu, layout=(1, 1, 1), partitions=None):
     """The gateway + processor + sink on the services, reading uploads as
-    `reading` says; appends its rows and CPU costs."""
-    name = f"loadgen{os.getpid()}_{reading}_{int(time.time())}"
+    `reading` says, with `layout` = (gateways, processors, sinks) instances of
+    one deployment (the gateways taking uploads in turn: loadgen's repeated
+    --url); appends its rows and CPU costs, each service's summed over its
+    instances, and returns the completed sessions/s."""
+    gateways, processors, sinks = layout
+    name = f"loadgen{os.getpid()}_{reading}_{gateways}{processors}{sinks}_{int(time.time())}"
     env = dict(os.environ,
                TRACEPIPE_TOPICS_SESSIONS=f"{name}.sessions", TRACEPIPE_TOPICS_EXAMPLES=f"{name}.examples",
                TRACEPIPE_TOPICS_DEAD_LETTER=f"{name}.dead-letter", TRACEPIPE_TOPICS_STATUS=f"{name}.status",
@@ -176,35 +214,65 @@ def distributed(binary, files, args, logs, reading, rows, cpu):
                TRACEPIPE_READ_UPLOADS=reading,
                TRACEPIPE_ADMISSION_MAX_CONCURRENT_UPLOADS_PER_KEY="0",
                TRACEPIPE_ADMISSION_REQUESTS_PER_MINUTE="0")
-    label = "gateway + processor + sink" + (" (gateway reads in request)" if reading == "in_request" else "")
-    procs = []
+    if partitions is not None:
+        env["TRACEPIPE_TOPICS_PARTITIONS"] = str(partitions)
+    if layout == (1, 1, 1):
+        label = "gateway + processor + sink"
+    else:
+        label = f"{gateways} gateways + {processors} processors + {sinks} sinks"
+    label += f", {partitions or 'default'} partitions" if layout != (1, 1, 1) or partitions else ""
+    label += " (gateway reads in request)" if reading == "in_request" else ""
+    procs = []  # (service, instance label, Popen)
     try:
-        gateway, out = start(binary, ["gateway"], logs, f"gateway-{reading}",
-                             dict(env, TRACEPIPE_KAFKA_GROUP=f"{name}-gateway"))
-        procs.append(gateway)
-        url = wait_for(out, r"listening on (\S+)", gateway).group(1)
-        key = wait_for(out, r"(tp_live_\S+)", gateway).group(1)
-        for service in ("processor", "sink"):
-            proc, out = start(binary, [service], logs, f"{service}-{reading}",
-                              dict(env, TRACEPIPE_KAFKA_GROUP=f"{name}-{service}"))
-            procs.append(proc)
-        wait_for(os.path.join(logs, f"processor-{reading}.out"), r"ready", procs[1])
-        services = [("gateway", procs[0].pid), ("processor", procs[1].pid), ("sink", procs[2].pid)]
-        watched = services + shared_services()
+        urls, key, members = [], None, {}
+        # The first gateway creates the topics and the schema; the others
+        # start once it listens.
+        for i in range(gateways):
+            instance = f"gateway-{i + 1}"
+            proc, out = start(binary, ["gateway"], logs, f"{instance}-{reading}-{gateways}{processors}{sinks}",
+                              dict(env, TRACEPIPE_KAFKA_GROUP=f"{name}-gateway"))
+            procs.append(("gateway", instance, proc))
+            urls.append(wait_for(out, r"listening on (\S+)", proc).group(1))
+            key = key or wait_for(out, r"(tp_live_\S+)", proc).group(1)
+        for service, count in (("processor", processors), ("sink", sinks)):
+            for i in range(count):
+                instance = f"{service}-{i + 1}"
+                proc, out = start(binary, [service], logs, f"{instance}-{reading}-{gateways}{processors}{sinks}",
+                                  dict(env, TRACEPIPE_KAFKA_GROUP=f"{name}-{service}"))
+                procs.append((service, instance, proc))
+                members.setdefault(service, []).append(out)
+                if service == "processor":
+                    wait_for(out, r"ready", proc)
+        for service, topic in (("processor", f"{name}.sessions"), ("sink", f"{name}.examples")):
+            wait_for_assignment(members[service], topic, partitions or DEFAULT_PARTITIONS)
+        instances = [(instance, proc.pid) for _, instance, proc in procs]
+        watched = instances + shared_services()
+        rss = [(instance, proc) for _, instance, proc in procs]
         before = cpu_snapshot(watched)
-        report = loadgen(binary, url, key, files, args,
-                         [("gateway", procs[0]), ("processor", procs[1]), ("sink", procs[2])])
-        cpu.append((label, cpu_per_session(before, cpu_snapshot(watched), len(files))))
+        report = loadgen(binary, urls, key, files, args, rss)
+        per_instance = cpu_per_session(before, cpu_snapshot(watched), len(files))
+        # Each service's cost per session is its instances' sum; with more
+        # than one instance, each one's share is printed too.
+        per_service, shares = {}, []
+        for service, instance, _ in procs:
+            if instance in per_instance:
+                cost = per_instance.pop(instance)
+                per_service[service] = per_service.get(service, 0.0) + cost
+                shares.append(f"{instance} {cost * 1000:.1f} ms")
+        per_service.update(per_instance)  # the shared services
+        if layout != (1, 1, 1):
+            per_service["instances"] = ", ".join(shares)
+        cpu.append((label, per_service))
         rows.append((label, report["accepted_sessions_per_s"], report["completed_sessions_per_s"], report,
                      rss_text(report)))
-        if args.half_rate and reading == "later":
+        if args.half_rate and reading == "later" and layout == (1, 1, 1):
             rate = report["completed_sessions_per_s"] / 2
-            half = loadgen(binary, url, key, files, args,
-                           [("gateway", procs[0]), ("processor", procs[1]), ("sink", procs[2])], rate=rate)
+            half = loadgen(binary, urls, key, files, args, rss, rate=rate)
             rows.append((f"{label} at --rate {rate:.1f} (half its peak)", half["accepted_sessions_per_s"],
                          half["completed_sessions_per_s"], half, rss_text(half)))
+        return report["completed_sessions_per_s"]
     finally:
-        stop(procs)
+        stop([proc for _, _, proc in procs])
 
 
 def main():
@@ -219,7 +287,24 @@ def main():
                     help="drive the distributed deployment again at half its completed sessions/s")
     ap.add_argument("--read-in-request-too", action="store_true",
                     help="also measure the gateway reading uploads in the request")
+    ap.add_argument("--partitions", type=int,
+                    help="partitions of the 1 + 1 + 1 deployment's topics (default: the services' own, 4)")
+    ap.add_argument("--scale-out", metavar="G,P,S",
+                    help="also run G gateways (taking uploads in turn), P processors and S sinks of one "
+                         "deployment, e.g. 2,2,2, and compare it with the 1 + 1 + 1 layout")
+    ap.add_argument("--scale-out-partitions", type=int, default=8,
+                    help="partitions of the scaled-out deployment's topics")
+    ap.add_argument("--scale-out-first", action="store_true",
+                    help="run the scaled-out layout before the 1 + 1 + 1 one (to see an order effect)")
     args = ap.parse_args()
+    scale_out = None
+    if args.scale_out:
+        try:
+            scale_out = tuple(int(n) for n in args.scale_out.split(","))
+        except ValueError:
+            scale_out = ()
+        if len(scale_out) != 3 or min(scale_out) < 1:
+            sys.exit(f"--scale-out {args.scale_out}: expected three counts like 2,2,2")
     binary = os.path.abspath(args.binary)
     if not os.access(binary, os.X_OK):
         sys.exit(f"{binary}: no tracepipe binary; cargo build --release --bin tracepipe")
@@ -232,9 +317,11 @@ def main():
         os.makedirs(os.path.join(work, "recordings"))
         files = variants(fixtures, args.count, os.path.join(work, "recordings"))
         mb = sum(os.path.getsize(f) for f in files) / 1e6
-        print(f"{len(files)} recordings, {mb:.0f} MB gzipped; logs in {logs}", file=sys.stderr)
+        print(f"{len(files)} recordings, {mb:.0f} MB gzipped; logs in {logs}; load average "
+              f"{os.getloadavg()[0]:.1f}", file=sys.stderr)
 
         cpu = []  # (mode, {service: CPU s per session})
+        layouts = {}  # (gateways, processors, sinks): completed sessions/s, reading later
         children_before = os.times()
         began = time.time()
         process = subprocess.run(
@@ -259,7 +346,7 @@ def main():
             url = wait_for(out, r"listening on (\S+)", serve).group(1)
             key = wait_for(out, r"(tp_live_\S+)", serve).group(1)
             before = cpu_snapshot([("serve", serve.pid)])
-            report = loadgen(binary, url, key, files, args, [("serve", serve)])
+            report = loadgen(binary, [url], key, files, args, [("serve", serve)])
             cpu.append(("serve", cpu_per_session(before, cpu_snapshot([("serve", serve.pid)]), len(files))))
         finally:
             stop([serve])
@@ -269,9 +356,16 @@ def main():
         if not args.skip_distributed:
             if "TRACEPIPE_KAFKA_BOOTSTRAP" not in os.environ:
                 sys.exit('the distributed step needs the services: eval "$(scripts/services/env.sh)"')
-            readings = ["later"] + (["in_request"] if args.read_in_request_too else [])
-            for reading in readings:
-                distributed(binary, files, args, logs, reading, rows, cpu)
+            runs = [("later", (1, 1, 1), args.partitions)]
+            if scale_out:
+                scaled = ("later", scale_out, args.scale_out_partitions)
+                runs = [scaled] + runs if args.scale_out_first else runs + [scaled]
+            if args.read_in_request_too:
+                runs.append(("in_request", (1, 1, 1), args.partitions))
+            for reading, layout, partitions in runs:
+                completed = distributed(binary, files, args, logs, reading, rows, cpu, layout, partitions)
+                if reading == "later":
+                    layouts[layout] = completed
     finally:
         shutil.rmtree(os.path.join(work, "recordings"), ignore_errors=True)
         shutil.rmtree(os.path.join(work, "process"), ignore_errors=True)
@@ -293,7 +387,7 @@ def main():
     print()
     labels = []
     for _, costs in cpu:
-        labels += [l for l in costs if l not in labels]
+        labels += [l for l in costs if l not in labels and l != "instances"]
     print("| mode | " + " | ".join(labels) + " | ours total |")
     print("|---|" + "---|" * (len(labels) + 1))
     ours = {"process", "serve", "gateway", "processor", "sink"}
@@ -301,6 +395,14 @@ def main():
         cells = [f"{costs[l] * 1000:.1f} ms" if l in costs else "–" for l in labels]
         total = sum(v for l, v in costs.items() if l in ours)
         print(f"| {mode} | " + " | ".join(cells) + f" | {total * 1000:.1f} ms |")
+    for mode, costs in cpu:
+        if "instances" in costs:
+            print(f"\n{mode}, each instance's CPU per session: {costs['instances']}")
+    if scale_out and scale_out in layouts and (1, 1, 1) in layouts:
+        ratio = layouts[scale_out] / layouts[(1, 1, 1)]
+        print(f"\nscale-out: {layouts[scale_out]:.1f} vs {layouts[(1, 1, 1)]:.1f} completed sessions/s, "
+              f"{ratio:.2f} of the 1 + 1 + 1 layout ({'does not drop' if ratio >= 0.95 else 'DROPS'}: "
+              f"criterion ≥ 0.95); load average {os.getloadavg()[0]:.1f}")
 
 
 def ms(value):

@@ -5,11 +5,16 @@
 //! (`scripts/services/kafka.sh`), which every Kafka client on the machine
 //! shares: the tests of this file run one at a time, the broker is down for
 //! a few seconds only, and it is started again whatever the outcome.
+//! The outage test ends with the exactly-once check of the other outage
+//! suites (tests/common/exactly_once.rs): each acknowledged upload is one
+//! COMPLETED Example in the Parquet, read directly and with DuckDB.
 
 mod common;
 
+use common::exactly_once::assert_exactly_once;
 use common::{fixtures, services_available, statuses, upload_id, Deployment};
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
@@ -234,6 +239,10 @@ fn a_broker_outage_delays_uploads_but_loses_none_and_statuses_resume_within_seco
         all.values().all(|s| s == "COMPLETED"),
         "nothing left PENDING: {all:?}"
     );
+    // Through the restart, the processor and the sink lost and duplicated
+    // nothing: one COMPLETED Example per upload in the analyst table.
+    let sessions: BTreeSet<String> = [before, during, after].into_iter().collect();
+    assert_exactly_once(&deployment, &url, &key, &sessions);
     let deadline = Instant::now() + Duration::from_secs(15);
     while !readiness(&url).0 {
         assert!(

@@ -133,6 +133,20 @@ pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
                 crate::telemetry::pipeline::consumed(message.topic());
                 message.detach()
             }
+            // Fatal (a static member fenced after a broker outage longer
+            // than the session timeout, say): this consumer never delivers
+            // again, so the processor ends, non-zero, for its supervisor to
+            // start a fresh one; what it had not stored is processed then.
+            Err(e @ rdkafka::error::KafkaError::MessageConsumptionFatal(_)) => {
+                ::tracing::error!("consuming: {e}; stopping");
+                for (_, (_, worker)) in workers {
+                    worker.abort();
+                }
+                return Err(DistributedError::Kafka {
+                    what: format!("consuming {}", shared.config.topics.sessions),
+                    source: e,
+                });
+            }
             Err(e) => {
                 ::tracing::warn!("consuming: {e}");
                 tokio::time::sleep(kafka::CONSUMER_ERROR_PAUSE).await;

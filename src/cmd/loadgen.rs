@@ -5,6 +5,11 @@
 //! only uploads, then watches `GET /examples?status=…` page by page: one pass
 //! per poll over the caller's COMPLETED and FAILED Examples instead of one
 //! request per Example.
+//!
+//! `--url` may be given several times (several gateways of one deployment):
+//! upload N goes to URL N mod their number, as a client-side round robin
+//! would spread them, and the first URL is asked for suites and Examples
+//! (every gateway answers from the same PostgreSQL).
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -31,8 +36,10 @@ pub struct LoadgenArgs {
     #[arg(required = true, value_name = "RECORDING")]
     recordings: Vec<PathBuf>,
     /// The API's base URL, as the services print it (e.g. http://127.0.0.1:8080/v1).
-    #[arg(long, value_name = "URL")]
-    url: String,
+    /// Repeatable: uploads go to the URLs in turn (several gateways of one
+    /// deployment).
+    #[arg(long, value_name = "URL", required = true)]
+    url: Vec<String>,
     /// An API key. Also TRACEPIPE_API_KEY.
     #[arg(long, env = "TRACEPIPE_API_KEY", hide_env_values = true)]
     api_key: String,
@@ -112,8 +119,15 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<std::process::ExitCode> {
         .timeout(Duration::from_secs(120))
         .build()
         .context("building the HTTP client")?;
-    let base = args.url.trim_end_matches('/').to_owned();
-    let suite_id = suite_id(&client, &base, &args.api_key, &args.suite)?;
+    let bases: Vec<String> = args
+        .url
+        .iter()
+        .map(|url| url.trim_end_matches('/').to_owned())
+        .collect();
+    let Some(base) = bases.first() else {
+        bail!("--url is required");
+    };
+    let suite_id = suite_id(&client, base, &args.api_key, &args.suite)?;
 
     let start = Instant::now();
     let next = AtomicUsize::new(0);
@@ -133,7 +147,16 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<std::process::ExitCode> {
                     }
                 }
                 let (name, bytes) = &recordings[index % recordings.len()];
-                let upload = upload(&client, &base, &args.api_key, &suite_id, name, bytes, start);
+                let target = &bases[index % bases.len()];
+                let upload = upload(
+                    &client,
+                    target,
+                    &args.api_key,
+                    &suite_id,
+                    name,
+                    bytes,
+                    start,
+                );
                 if let Ok(mut all) = uploads.lock() {
                     all.push(upload);
                 }
@@ -150,7 +173,7 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<std::process::ExitCode> {
         .filter_map(|u| u.session.as_deref().map(|s| (s, u)))
         .collect();
     let deadline = start + Duration::from_secs(args.timeout);
-    let finished = wait_for_examples(&client, &base, &args.api_key, &accepted, start, deadline)?;
+    let finished = wait_for_examples(&client, base, &args.api_key, &accepted, start, deadline)?;
     let finish_span = start.elapsed();
 
     let accepted_bytes: u64 = accepted.values().map(|u| u.bytes).sum();
@@ -187,6 +210,7 @@ pub fn run(args: LoadgenArgs) -> anyhow::Result<std::process::ExitCode> {
     let report = json!({
         "uploads": args.count,
         "concurrency": args.concurrency,
+        "targets": bases.len(),
         "rate": args.rate,
         "accepted": accepted.len(),
         "refused": refusals,

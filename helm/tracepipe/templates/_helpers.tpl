@@ -84,7 +84,8 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
 {{/*
-Environment shared by every service: Kafka, topics, S3. The argument is
+Environment shared by every service: Kafka, topics, S3 (with the bounds of
+the component's own S3 calls, <component>.s3). The argument is
 (dict "ctx" $ "component" "gateway").
 */}}
 {{- define "tracepipe.commonEnv" -}}
@@ -111,6 +112,12 @@ Environment shared by every service: Kafka, topics, S3. The argument is
   value: {{ $v.s3.bucket | quote }}
 - name: TRACEPIPE_S3_PREFIX
   value: {{ $v.s3.prefix | quote }}
+{{- with (index $v .component).s3 }}
+- name: TRACEPIPE_S3_REQUEST_TIMEOUT_SECS
+  value: {{ .requestTimeoutSecs | int64 | quote }}
+- name: TRACEPIPE_S3_RETRY_TIMEOUT_SECS
+  value: {{ .retryTimeoutSecs | int64 | quote }}
+{{- end }}
 - name: AWS_REGION
   value: {{ $v.s3.region | quote }}
 {{- with $v.s3.endpoint }}
