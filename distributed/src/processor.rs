@@ -53,7 +53,6 @@ struct Shared {
     pipeline: Pipeline,
     catalog: Arc<CatalogFeed>,
     producer: FutureProducer,
-    consumer: Arc<Consumer>,
 }
 
 /// How one message ended when it cannot complete.
@@ -95,13 +94,13 @@ pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
             max_output_bytes: config.max_output_bytes,
         });
     let producer = kafka::producer(&config.kafka)?;
-    let (consumer, revocations) =
+    let (consumer, mut revocations) =
         kafka::consumer(&config.kafka, &config.topics.sessions, true, false)?;
+    let mut consumer = Arc::new(consumer);
     let shared = Arc::new(Shared {
         pipeline,
         catalog,
         producer,
-        consumer: Arc::new(consumer),
         store,
         prefix,
         config,
@@ -119,7 +118,7 @@ pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
     loop {
         let received = tokio::select! {
             () = &mut shutdown => break,
-            received = shared.consumer.recv() => received,
+            received = consumer.recv() => received,
         };
         // A revoked partition's worker stops now: its partition may already be
         // another member's, and what it had not stored is processed there.
@@ -135,17 +134,25 @@ pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
             }
             // Fatal (a static member fenced after a broker outage longer
             // than the session timeout, say): this consumer never delivers
-            // again, so the processor ends, non-zero, for its supervisor to
-            // start a fresh one; what it had not stored is processed then.
+            // again. Its workers stop, what they had not stored comes back
+            // through a new consumer (the same member name rejoins), and
+            // only when that cannot be made does the processor end.
             Err(e @ rdkafka::error::KafkaError::MessageConsumptionFatal(_)) => {
-                ::tracing::error!("consuming: {e}; stopping");
-                for (_, (_, worker)) in workers {
+                ::tracing::error!("consuming: {e}; joining the group again with a new consumer");
+                for (_, (_, worker)) in workers.drain() {
                     worker.abort();
                 }
-                return Err(DistributedError::Kafka {
-                    what: format!("consuming {}", shared.config.topics.sessions),
-                    source: e,
-                });
+                drop(consumer);
+                tokio::time::sleep(kafka::CONSUMER_ERROR_PAUSE).await;
+                let (fresh, fresh_revocations) = kafka::consumer(
+                    &shared.config.kafka,
+                    &shared.config.topics.sessions,
+                    true,
+                    false,
+                )?;
+                consumer = Arc::new(fresh);
+                revocations = fresh_revocations;
+                continue;
             }
             Err(e) => {
                 ::tracing::warn!("consuming: {e}");
@@ -158,7 +165,7 @@ pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
             Some((sender, worker)) if !worker.is_finished() => sender.clone(),
             _ => {
                 let (sender, receiver) = mpsc::channel(shared.config.partition_queue.max(1));
-                let worker = tokio::spawn(work(shared.clone(), receiver));
+                let worker = tokio::spawn(work(shared.clone(), consumer.clone(), receiver));
                 workers.insert(partition, (sender.clone(), worker));
                 sender
             }
@@ -173,11 +180,17 @@ pub async fn run(config: ProcessorConfig) -> Result<(), DistributedError> {
         worker.abort();
     }
     // Commits what was stored; whatever was in flight is processed again.
-    rdkafka::consumer::Consumer::unsubscribe(shared.consumer.as_ref());
+    rdkafka::consumer::Consumer::unsubscribe(consumer.as_ref());
     Ok(())
 }
 
-async fn work(shared: Arc<Shared>, mut messages: mpsc::Receiver<OwnedMessage>) {
+/// Processes one partition's messages in order, storing each one's offset
+/// with `consumer`, the consumer that delivered it.
+async fn work(
+    shared: Arc<Shared>,
+    consumer: Arc<Consumer>,
+    mut messages: mpsc::Receiver<OwnedMessage>,
+) {
     let backoff = Duration::from_secs(shared.config.retry_backoff_secs.max(1));
     while let Some(message) = messages.recv().await {
         loop {
@@ -208,9 +221,7 @@ async fn work(shared: Arc<Shared>, mut messages: mpsc::Receiver<OwnedMessage>) {
         // Stored only now that every output of the message is acknowledged.
         // Failing means the partition was revoked: its next owner repeats it.
         if let Err(e) =
-            shared
-                .consumer
-                .store_offset(message.topic(), message.partition(), message.offset())
+            consumer.store_offset(message.topic(), message.partition(), message.offset())
         {
             ::tracing::warn!("storing offset {}: {e}", message.offset());
         }
