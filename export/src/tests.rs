@@ -141,6 +141,7 @@ fn rows(i: usize) -> (ExampleRow, Vec<ActionRow>) {
                 end_us: 0,
                 created_at: created_at(i),
                 session_started_at: Some(created_at(i)),
+                result_grounded: true,
             }
         })
         .collect();

@@ -198,7 +198,14 @@ impl<'c> BrowserSynthesizer<'c> {
             let arguments = Value::Object(p.arguments);
             match self.validator.validate(p.tool, &arguments) {
                 Ok(()) => {
-                    let call_id = conversation.push_call(p.instruction.clone(), p.tool, &arguments);
+                    let call_id = conversation.push_call(
+                        p.instruction.clone(),
+                        p.tool,
+                        &arguments,
+                        // The browser tools' results (page snapshots) are not
+                        // recorded.
+                        crate::results::UNGROUNDED_RESULT.to_owned(),
+                    );
                     steps.push(BrowserStep {
                         call_id,
                         tool: p.tool.to_owned(),
