@@ -668,7 +668,9 @@ fn plan(session: &Session, options: &BrowserOptions) -> (Vec<Planned>, Vec<Rejec
             EventKind::NetworkRequest
             | EventKind::Screenshot
             | EventKind::Input
-            | EventKind::Scroll => {}
+            | EventKind::Scroll
+            // What the page showed is a step's outcome, not a step.
+            | EventKind::View => {}
         }
     }
     if out.is_empty() {
