@@ -548,11 +548,18 @@
   // part (`truncated`) rather than stalling it.
   const VIEW_MAX_ELEMENTS = 20000;
   const SKIPPED_TEXT_TAGS = new Set(["script", "style", "noscript", "template", "input", "textarea", "select", "option", "button"]);
+  const INLINE_FORMATTING = new Set(["b", "i", "em", "strong", "mark", "u", "s", "sub", "sup", "code", "abbr", "small", "br"]);
   const CELL_ROLES = new Set(["gridcell", "cell", "columnheader", "rowheader"]);
   const CONTROL_ROLES = new Set([
     "button", "checkbox", "radio", "switch", "menuitemcheckbox", "menuitemradio", "textbox", "searchbox",
     "combobox", "slider", "spinbutton",
   ]);
+
+  // Something a person operates (a link, a button, a row to open), as
+  // opposed to content it shows: never the open item, never a field.
+  function isControl(el) {
+    return INTERACTIVE_TAGS.has(el.localName) || INTERACTIVE_ROLES.has(el.getAttribute("role")) || Boolean(editingHost(el));
+  }
 
   function clip(text, limit) {
     return text.length > limit ? text.slice(0, limit) : text;
@@ -606,7 +613,9 @@
       const block = BLOCK_TAGS.has(node.localName);
       // Cells of a row are read apart, as a screen reader reads them.
       const cell = CELL_ROLES.has(node.getAttribute("role") || "") || node.localName === "td" || node.localName === "th";
-      const gap = block ? "\n" : cell ? " " : "";
+      // Other elements (chips, a file's name beside its size) are read
+      // apart too; only formatting within a word's run is not.
+      const gap = block ? "\n" : cell || !INLINE_FORMATTING.has(node.localName) ? " " : "";
       text += gap;
       for (const child of node.childNodes) walk(child);
       text += gap;
@@ -699,7 +708,7 @@
     }
     for (const node of el.querySelectorAll("[aria-label]")) {
       const role = node.getAttribute("role") || implicitRole(node);
-      if (isMeaningful(node) || CONTROL_ROLES.has(role) || !visible(node)) continue;
+      if (isControl(node) || CONTROL_ROLES.has(role) || !visible(node)) continue;
       put(node.getAttribute("aria-label"), shownText(node, VIEW_FIELD_LIMIT + 1));
     }
     const text = shownText(el, VIEW_FIELD_LIMIT + 1);
@@ -741,7 +750,7 @@
       if (ids.every((id) => enclosing.includes(id))) continue;
       if (isWithheld(el) || !isInView(el)) continue;
       stack.push({ el, ids: enclosing.concat(ids) });
-      const isOpen = !open && wanted !== null && !isMeaningful(el)
+      const isOpen = !open && wanted !== null && !isControl(el)
         && Array.from(el.attributes).some((a) => isIdAttribute(a.name) && a.value === wanted);
       if (isOpen) {
         const { fields, truncated: cut } = openFields(el);
