@@ -141,7 +141,7 @@ pub struct EventView {
     pub t_ms: f64,
     #[schema(
         value_type = String,
-        pattern = "^(click|change|submit|key|navigation|network_request|screenshot|input|scroll)$"
+        pattern = "^(click|change|submit|key|navigation|network_request|screenshot|input|scroll|view)$"
     )]
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
