@@ -82,11 +82,14 @@ pub enum Part {
     View {},
     /// The opened item.
     Open {},
-    /// The listed items (those with the `data-*` attribute `with_data`, when
-    /// given). A view that left items out grounds no list.
+    /// The listed items (those with the `data-*` attribute `with_data` and
+    /// the role `role`, when given). A view that left items out grounds no
+    /// list.
     Items {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         with_data: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<String>,
     },
     /// The first item (listed or open) whose `value` equals the argument
     /// `equals_argument`.
@@ -173,7 +176,10 @@ enum From {
 enum Selector {
     View,
     Open,
-    Items { with_data: Option<String> },
+    Items {
+        with_data: Option<String>,
+        role: Option<String>,
+    },
     Item { by: From, argument: String },
     NewItem { data: String },
 }
@@ -446,16 +452,20 @@ fn compile_tool(file: &str, tool: &Tool, spec: &ToolResultFile) -> Result<ToolRe
                 argument: equals_argument.clone(),
             }
         }
-        Part::NewItem { data } | Part::Items { with_data: Some(data) }
-            if !data.starts_with("data-") =>
+        Part::NewItem { data }
+        | Part::Items {
+            with_data: Some(data),
+            ..
+        } if !data.starts_with("data-") =>
         {
             return Err(invalid_at("part".into())(format!(
                 "`{data}` is not a `data-*` attribute"
             )));
         }
         Part::NewItem { data } => Selector::NewItem { data: data.clone() },
-        Part::Items { with_data } => Selector::Items {
+        Part::Items { with_data, role } => Selector::Items {
             with_data: with_data.clone(),
+            role: role.clone(),
         },
     };
     let parse = |what: &str, source: &str| {
@@ -740,7 +750,7 @@ impl ToolResult {
                 }
                 single(Some(item))
             }
-            Selector::Items { with_data } => {
+            Selector::Items { with_data, role } => {
                 if view.truncated {
                     return None;
                 }
@@ -750,6 +760,7 @@ impl ToolResult {
                     .items
                     .iter()
                     .filter(|i| with_data.as_ref().is_none_or(|d| i.data.contains_key(d)))
+                    .filter(|i| role.is_none() || i.role == *role)
                 {
                     let mut own = cx.values(&self.values, Some(item), Self::is_per_item)?;
                     own.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));

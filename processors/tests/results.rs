@@ -60,12 +60,17 @@ fn item(name: Option<&str>, data: &[(&str, &str)], fields: &[(&str, &str)]) -> V
     }
 }
 
+fn row(mut item: ViewItem) -> ViewItem {
+    item.role = Some("row".into());
+    item
+}
+
 fn message_row(id: &str, from: &str, subject: &str, date: &str) -> ViewItem {
-    item(
+    row(item(
         None,
         &[("data-message-id", id)],
         &[("from", from), ("subject", subject), ("date", date)],
-    )
+    ))
 }
 
 fn render(s: &Session, tool: &str, arguments: Value, evidence: &[usize]) -> (String, bool) {
@@ -129,17 +134,24 @@ fn a_missing_required_value_grounds_nothing_and_optional_ones_are_written_empty(
         click(1),
         view(
             2,
-            vec![item(None, &[("data-message-id", "m1")], &[("from", "A")])],
+            vec![row(item(None, &[("data-message-id", "m1")], &[("from", "A")]))],
             None,
             false,
         ),
     ]);
-    // No subject shown: no result is made up.
-    assert!(!render(&s, "search_emails", json!({"query": "x"}), &[0]).1);
+    // The fields a row does not show are written empty, never made up.
+    assert_eq!(
+        render(&s, "search_emails", json!({"query": "x"}), &[0]),
+        ("ID: m1\nSubject: \nFrom: A\nDate: \n".to_owned(), true)
+    );
+    // An open message without its heading grounds nothing.
+    let headless = item(None, &[("data-message-id", "m1")], &[("from", "A")]);
+    let s = session(vec![click(1), view(2, Vec::new(), Some(headless), false)]);
+    assert!(!render(&s, "read_email", json!({"messageId": "m1"}), &[0]).1);
     let open = item(
         None,
         &[("data-message-id", "m1")],
-        &[("from", "Alice <alice@example.com>"), ("subject", "Hello")],
+        &[("from", "Alice <alice@example.com>"), ("heading", "Hello")],
     );
     let s = session(vec![click(1), view(2, Vec::new(), Some(open), false)]);
     assert_eq!(
@@ -170,12 +182,12 @@ fn masked_values_passwords_and_card_numbers_never_reach_a_result() {
         click(2),
         view(
             3,
-            vec![message_row("a", "A", "hunter2-secret", "D")],
-            None,
+            Vec::new(),
+            Some(item(None, &[], &[("heading", "hunter2-secret")])),
             false,
         ),
     ]);
-    let (text, grounded) = render(&s, "search_emails", json!({"query": "x"}), &[1]);
+    let (text, grounded) = render(&s, "read_email", json!({"messageId": "a"}), &[1]);
     assert!(!grounded);
     assert!(!text.contains("hunter2"));
 
@@ -188,21 +200,27 @@ fn masked_values_passwords_and_card_numbers_never_reach_a_result() {
             false,
         ),
     ]);
-    let (text, grounded) = render(&s, "search_emails", json!({"query": "x"}), &[0]);
-    assert!(!grounded);
+    // An optional field that holds a card number is left out, not written.
+    let (text, _) = render(&s, "search_emails", json!({"query": "x"}), &[0]);
     assert!(!text.contains("4111"));
+    assert!(text.contains("Subject: \n"));
 
     // The capture's own mask is not content either.
     let s = session(vec![
         click(1),
-        view(2, vec![message_row("a", "A", "[masked]", "D")], None, false),
+        view(
+            2,
+            Vec::new(),
+            Some(item(None, &[], &[("heading", "[masked]")])),
+            false,
+        ),
     ]);
-    assert!(!render(&s, "search_emails", json!({"query": "x"}), &[0]).1);
+    assert!(!render(&s, "read_email", json!({"messageId": "a"}), &[0]).1);
 }
 
 #[test]
 fn labels_are_listed_by_kind_and_a_created_label_is_found_by_its_name() {
-    let label = |id: &str, name: &str| item(Some(name), &[("data-label-id", id)], &[]);
+    let label = |id: &str, name: &str| row(item(Some(name), &[("data-label-id", id)], &[]));
     let s = session(vec![
         click(1),
         view(
