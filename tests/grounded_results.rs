@@ -58,10 +58,18 @@ fn run_all(dirs: &[&str]) -> Vec<Run> {
     let mut runs = Vec::new();
     for dir in dirs {
         for path in recordings(dir) {
-            let name = format!("{dir}/{}", path.file_name().unwrap_or_default().to_string_lossy());
+            let name = format!(
+                "{dir}/{}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            );
             let file = std::fs::File::open(&path).expect("a recording");
-            let session = read_session(file, name.clone(), &Limits::default(), &mut DiscardScreenshots)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let session = read_session(
+                file,
+                name.clone(),
+                &Limits::default(),
+                &mut DiscardScreenshots,
+            )
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
             let actions = model.classify(&session);
             let synthesis = synthesizer.synthesize(
                 model.model_ref(),
@@ -96,7 +104,12 @@ fn calls(synthesis: &Synthesis) -> Vec<(String, serde_json::Value, String, bool)
                     _ => None,
                 })
                 .expect("every call is answered");
-            (r.tool.clone(), r.arguments.clone(), content, r.result_grounded)
+            (
+                r.tool.clone(),
+                r.arguments.clone(),
+                content,
+                r.result_grounded,
+            )
         })
         .collect()
 }

@@ -81,7 +81,7 @@ fn action_count(i: usize) -> usize {
 /// source, see [`training_line`]) are grounded: one in four says the recording
 /// does not show them, another has the acknowledgement of older Examples.
 fn results_grounded(source: usize) -> bool {
-    source % 4 == 0 || source % 4 == 2
+    source.is_multiple_of(2)
 }
 
 fn tool_result(source: usize, call: &str) -> String {

@@ -963,7 +963,11 @@ fn make_example(
     }
     let synthesis = Synthesizer::new(suite, map, server)
         .map_err(SetupError::from)?
-        .with_results(recipe.catalog.tool_results(&recipe.suite, &recipe.mcp_server))
+        .with_results(
+            recipe
+                .catalog
+                .tool_results(&recipe.suite, &recipe.mcp_server),
+        )
         .synthesize(
             recipe.model.model_ref(),
             &recipe.model_configuration,

@@ -180,8 +180,13 @@ enum Selector {
         with_data: Option<String>,
         role: Option<String>,
     },
-    Item { by: From, argument: String },
-    NewItem { data: String },
+    Item {
+        by: From,
+        argument: String,
+    },
+    NewItem {
+        data: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -231,7 +236,11 @@ fn parse_template(source: &str) -> Result<Vec<Segment>, String> {
         match c {
             '\\' => match chars.next() {
                 Some((_, e @ ('{' | '}' | '\\'))) => text.push(e),
-                _ => return Err(format!("at character {at}: `\\` escapes only {{, }} and \\")),
+                _ => {
+                    return Err(format!(
+                        "at character {at}: `\\` escapes only {{, }} and \\"
+                    ))
+                }
             },
             '{' => {
                 let mut name = String::new();
@@ -256,7 +265,11 @@ fn parse_template(source: &str) -> Result<Vec<Segment>, String> {
                 }
                 segments.push(Segment::Placeholder(name));
             }
-            '}' => return Err(format!("at character {at}: `}}` without `{{` (write `\\}}`)")),
+            '}' => {
+                return Err(format!(
+                    "at character {at}: `}}` without `{{` (write `\\}}`)"
+                ))
+            }
             c => text.push(c),
         }
     }
@@ -274,11 +287,17 @@ fn placeholders(segments: &[Segment]) -> impl Iterator<Item = &str> {
 }
 
 impl ValueFile {
-    fn compile(&self, invalid: &dyn Fn(String) -> CatalogError, tool: &Tool) -> Result<Source, CatalogError> {
+    fn compile(
+        &self,
+        invalid: &dyn Fn(String) -> CatalogError,
+        tool: &Tool,
+    ) -> Result<Source, CatalogError> {
         let mut from = Vec::new();
         if let Some(d) = &self.data {
             if !d.starts_with("data-") {
-                return Err(invalid(format!("`data` names a `data-*` attribute, not `{d}`")));
+                return Err(invalid(format!(
+                    "`data` names a `data-*` attribute, not `{d}`"
+                )));
             }
             from.push(From::Data(d.clone()));
         }
@@ -322,21 +341,33 @@ impl ToolResults {
     /// Parses `contents` (named `file` in messages) and checks it against
     /// `server`: every tool must be one of its tools, every argument one of
     /// that tool's parameters, every placeholder a value the text may use.
-    pub fn parse(file: &str, contents: &str, server: &McpServer) -> Result<ToolResults, CatalogError> {
-        let spec: ResultsFile = serde_json::from_str(contents).map_err(|source| CatalogError::Json {
-            file: file.to_owned(),
-            source,
-        })?;
+    pub fn parse(
+        file: &str,
+        contents: &str,
+        server: &McpServer,
+    ) -> Result<ToolResults, CatalogError> {
+        let spec: ResultsFile =
+            serde_json::from_str(contents).map_err(|source| CatalogError::Json {
+                file: file.to_owned(),
+                source,
+            })?;
         ToolResults::compile(file, &spec, server)
     }
 
     /// Checks a [`ResultsFile`] against `server` (see [`ToolResults::parse`]).
-    pub fn compile(file: &str, spec: &ResultsFile, server: &McpServer) -> Result<ToolResults, CatalogError> {
+    pub fn compile(
+        file: &str,
+        spec: &ResultsFile,
+        server: &McpServer,
+    ) -> Result<ToolResults, CatalogError> {
         if spec.mcp_server != server.name {
             return Err(CatalogError::invalid(
                 file,
                 "mcp_server",
-                format!("describes the MCP server `{}`, not `{}`", spec.mcp_server, server.name),
+                format!(
+                    "describes the MCP server `{}`, not `{}`",
+                    spec.mcp_server, server.name
+                ),
             ));
         }
         let mut tools = BTreeMap::new();
@@ -346,7 +377,11 @@ impl ToolResults {
                     file,
                     "tool",
                     name,
-                    format!(" (the MCP server `{}` has {})", server.name, known(server.tools.iter().map(|t| t.name.as_str()))),
+                    format!(
+                        " (the MCP server `{}` has {})",
+                        server.name,
+                        known(server.tools.iter().map(|t| t.name.as_str()))
+                    ),
                 )
             })?;
             tools.insert(name.clone(), compile_tool(file, tool, t)?);
@@ -386,7 +421,9 @@ impl ToolResults {
         let rendered = (|| {
             let last = *evidence.iter().max()?;
             let first = *evidence.iter().min()?;
-            let end = next_action.unwrap_or(session.events.len()).min(session.events.len());
+            let end = next_action
+                .unwrap_or(session.events.len())
+                .min(session.events.len());
             let after = view_between(&session.events, last + 1, end)?;
             let secrets = Secrets::of(session);
             let context = Context {
@@ -416,7 +453,11 @@ impl ToolResults {
     }
 }
 
-fn compile_tool(file: &str, tool: &Tool, spec: &ToolResultFile) -> Result<ToolResult, CatalogError> {
+fn compile_tool(
+    file: &str,
+    tool: &Tool,
+    spec: &ToolResultFile,
+) -> Result<ToolResult, CatalogError> {
     let item_name = |what: &str| format!("tool `{}` {what}", tool.name);
     let invalid_at = |what: String| {
         let item = item_name(&what);
@@ -456,8 +497,7 @@ fn compile_tool(file: &str, tool: &Tool, spec: &ToolResultFile) -> Result<ToolRe
         | Part::Items {
             with_data: Some(data),
             ..
-        } if !data.starts_with("data-") =>
-        {
+        } if !data.starts_with("data-") => {
             return Err(invalid_at("part".into())(format!(
                 "`{data}` is not a `data-*` attribute"
             )));
@@ -481,7 +521,10 @@ fn compile_tool(file: &str, tool: &Tool, spec: &ToolResultFile) -> Result<ToolRe
                     return Err(CatalogError::invalid(
                         file,
                         item_name("item"),
-                        format!("unknown placeholder {{{p}}} (known: {})", known(values.keys().map(String::as_str))),
+                        format!(
+                            "unknown placeholder {{{p}}} (known: {})",
+                            known(values.keys().map(String::as_str))
+                        ),
                     ));
                 }
             }
@@ -523,7 +566,9 @@ fn compile_tool(file: &str, tool: &Tool, spec: &ToolResultFile) -> Result<ToolRe
                 "a list (`items`) needs the text of one item (`item`)",
             ))
         }
-        (false, _) if spec.item.is_some() || spec.separator.is_some() || !spec.groups.is_empty() => {
+        (false, _)
+            if spec.item.is_some() || spec.separator.is_some() || !spec.groups.is_empty() =>
+        {
             return Err(CatalogError::invalid(
                 file,
                 item_name("part"),
@@ -541,7 +586,12 @@ fn compile_tool(file: &str, tool: &Tool, spec: &ToolResultFile) -> Result<ToolRe
             allowed.insert(format!("items.{g}"));
             allowed.insert(format!("count.{g}"));
         }
-        allowed.extend(values.iter().filter(|(_, s)| !per_item(s)).map(|(n, _)| n.clone()));
+        allowed.extend(
+            values
+                .iter()
+                .filter(|(_, s)| !per_item(s))
+                .map(|(n, _)| n.clone()),
+        );
     } else {
         for (n, s) in &values {
             if matches!(part, Selector::View) && per_item(s) {
@@ -681,10 +731,18 @@ fn argument_text(value: &Value) -> Option<String> {
     let text = match value {
         Value::Null => return None,
         Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().filter_map(argument_text).collect::<Vec<_>>().join(", "),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(argument_text)
+            .collect::<Vec<_>>()
+            .join(", "),
         Value::Object(entries) => entries
             .iter()
-            .filter_map(|(k, v)| argument_text(v).filter(|t| !t.is_empty()).map(|t| format!("{k}: {t}")))
+            .filter_map(|(k, v)| {
+                argument_text(v)
+                    .filter(|t| !t.is_empty())
+                    .map(|t| format!("{k}: {t}"))
+            })
             .collect::<Vec<_>>()
             .join(", "),
         other => other.to_string(),
@@ -704,7 +762,9 @@ fn fill(segments: &[Segment], values: &BTreeMap<String, String>) -> Option<Strin
 }
 
 fn data_values<'v>(view: &'v ViewSnapshot, data: &'v str) -> impl Iterator<Item = &'v str> {
-    view.items.iter().filter_map(move |i| i.data.get(data).map(String::as_str))
+    view.items
+        .iter()
+        .filter_map(move |i| i.data.get(data).map(String::as_str))
 }
 
 impl ToolResult {
@@ -740,10 +800,11 @@ impl ToolResult {
                     return None;
                 }
                 let known: BTreeSet<&str> = data_values(before, data).collect();
-                let mut new = view
-                    .items
-                    .iter()
-                    .filter(|i| i.data.get(data).is_some_and(|v| !known.contains(v.as_str())));
+                let mut new = view.items.iter().filter(|i| {
+                    i.data
+                        .get(data)
+                        .is_some_and(|v| !known.contains(v.as_str()))
+                });
                 let item = new.next()?;
                 if new.next().is_some() {
                     return None;
@@ -768,7 +829,10 @@ impl ToolResult {
                     texts.push((own, text));
                 }
                 let join = |texts: &mut dyn Iterator<Item = &String>| {
-                    texts.map(String::as_str).collect::<Vec<_>>().join(&self.separator)
+                    texts
+                        .map(String::as_str)
+                        .collect::<Vec<_>>()
+                        .join(&self.separator)
                 };
                 values.insert("count".into(), texts.len().to_string());
                 values.insert("items".into(), join(&mut texts.iter().map(|(_, t)| t)));

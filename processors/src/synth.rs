@@ -32,10 +32,10 @@ use crate::catalog::{
     TemplateError, Tool,
 };
 use crate::model::{ClassifiedAction, ModelRef};
-use crate::results::{RenderedResult, ToolResults};
 pub use crate::results::UNGROUNDED_RESULT;
-use tracepipe_schemas::Session;
+use crate::results::{RenderedResult, ToolResults};
 use crate::validate::{CallError, ToolValidator, ValidateError, Violation};
+use tracepipe_schemas::Session;
 
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

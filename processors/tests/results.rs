@@ -134,7 +134,11 @@ fn a_missing_required_value_grounds_nothing_and_optional_ones_are_written_empty(
         click(1),
         view(
             2,
-            vec![row(item(None, &[("data-message-id", "m1")], &[("from", "A")]))],
+            vec![row(item(
+                None,
+                &[("data-message-id", "m1")],
+                &[("from", "A")],
+            ))],
             None,
             false,
         ),
@@ -157,7 +161,8 @@ fn a_missing_required_value_grounds_nothing_and_optional_ones_are_written_empty(
     assert_eq!(
         render(&s, "read_email", json!({"messageId": "m1"}), &[0]),
         (
-            "Thread ID: \nSubject: Hello\nFrom: Alice <alice@example.com>\nTo: \nDate: \n\n".to_owned(),
+            "Thread ID: \nSubject: Hello\nFrom: Alice <alice@example.com>\nTo: \nDate: \n\n"
+                .to_owned(),
             true
         )
     );
@@ -295,10 +300,14 @@ fn check(tools: Value) -> Result<ToolResults, CatalogError> {
 #[test]
 fn a_results_file_is_checked_on_load_with_clear_errors() {
     let message = |tools: Value| check(tools).expect_err("rejected").to_string();
-    assert!(message(json!({"send_mail": {"part": {"view": {}}, "text": "x"}}))
-        .contains("unknown tool `send_mail`"));
-    assert!(message(json!({"delete_email": {"part": {"view": {}}, "text": "Email {id}"}}))
-        .contains("unknown placeholder {id}"));
+    assert!(
+        message(json!({"send_mail": {"part": {"view": {}}, "text": "x"}}))
+            .contains("unknown tool `send_mail`")
+    );
+    assert!(
+        message(json!({"delete_email": {"part": {"view": {}}, "text": "Email {id}"}}))
+            .contains("unknown placeholder {id}")
+    );
     assert!(message(json!({"delete_email": {"part": {"view": {}}, "values": {"id": {"argument": "message"}}, "text": "{id}"}}))
         .contains("no parameter `message`"));
     assert!(message(json!({"read_email": {"part": {"open": {}}, "values": {"id": {"data": "data-message-id", "field": "id"}}, "text": "{id}"}}))
@@ -307,16 +316,20 @@ fn a_results_file_is_checked_on_load_with_clear_errors() {
         .contains("needs the text of one item"));
     assert!(message(json!({"search_emails": {"part": {"items": {}}, "values": {"id": {"data": "data-message-id"}}, "item": "{id}", "text": "{id}"}}))
         .contains("unknown placeholder {id}"));
-    assert!(message(json!({"read_email": {"part": {"open": {}}, "text": "{a"}}))
-        .contains("placeholder"));
-    assert!(message(json!({"read_email": {"part": {"opened": {}}, "text": "x"}}))
-        .contains("unknown variant"));
+    assert!(
+        message(json!({"read_email": {"part": {"open": {}}, "text": "{a"}}))
+            .contains("placeholder")
+    );
+    assert!(
+        message(json!({"read_email": {"part": {"opened": {}}, "text": "x"}}))
+            .contains("unknown variant")
+    );
     // The committed file is accepted, and round-trips as plain data.
     let c = catalog();
     let results = c.tool_results("gmail", "gmail").expect("results");
     let again = serde_json::to_string(results.file()).expect("serialises");
-    let reparsed =
-        ToolResults::parse("again", &again, c.mcp_server("gmail").expect("server")).expect("parses");
+    let reparsed = ToolResults::parse("again", &again, c.mcp_server("gmail").expect("server"))
+        .expect("parses");
     assert_eq!(&reparsed, results);
 }
 
@@ -331,7 +344,12 @@ fn the_synthesizer_writes_grounded_results_and_records_which_are() {
         .with_results(c.tool_results("gmail", "gmail"));
     let s = session(vec![
         click(1),
-        view(2, vec![message_row("m7", "Ann", "Plans", "Jun 1")], None, false),
+        view(
+            2,
+            vec![message_row("m7", "Ann", "Plans", "Jun 1")],
+            None,
+            false,
+        ),
         click(3),
         click(4),
     ]);

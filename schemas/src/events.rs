@@ -377,7 +377,10 @@ mod tests {
             ("tool".into(), "read_email".into()),
             ("arguments".into(), "{}".into()),
             ("confidence".into(), apache_avro::types::Value::Double(0.9)),
-            ("low_confidence".into(), apache_avro::types::Value::Boolean(false)),
+            (
+                "low_confidence".into(),
+                apache_avro::types::Value::Boolean(false),
+            ),
             (
                 "evidence".into(),
                 apache_avro::types::Value::Array(vec![apache_avro::types::Value::Int(1)]),

@@ -262,7 +262,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         overall.exact_rate()
     );
     println!("{rejected} tool calls rejected by their tool's JSON Schema or the action-tool map");
-    println!("\n{:<24} {:>8} {:>6} {:>7}", "tool results", "grounded", "calls", "share");
+    println!(
+        "\n{:<24} {:>8} {:>6} {:>7}",
+        "tool results", "grounded", "calls", "share"
+    );
     let mut all = (0, 0);
     for (tool, (g, n)) in &grounded {
         all = (all.0 + g, all.1 + n);

@@ -115,7 +115,12 @@ impl Catalog {
                     CatalogError::unknown(rfile, "MCP server", server_name, " (the file's name)")
                 })?;
                 let results = ToolResults::parse(rfile, rcontents, server)?;
-                check_named(rfile, Some(&suite.name), &results.suite, "the results' suite")?;
+                check_named(
+                    rfile,
+                    Some(&suite.name),
+                    &results.suite,
+                    "the results' suite",
+                )?;
                 let key = (suite.name.clone(), server.name.clone());
                 if catalog.results.insert(key, results).is_some() {
                     return Err(CatalogError::Duplicate {
