@@ -309,7 +309,12 @@ fn every_fixture_becomes_a_stored_session_and_an_example() {
     not_kept_as_uploaded.sort();
     let all: Vec<String> = fixtures
         .iter()
-        .map(|f| f.file_name().expect("a name").to_string_lossy().into_owned())
+        .map(|f| {
+            f.file_name()
+                .expect("a name")
+                .to_string_lossy()
+                .into_owned()
+        })
         .collect();
     assert_eq!(not_kept_as_uploaded, all);
 
@@ -542,9 +547,7 @@ fn broken_inputs_are_reported_and_the_good_ones_still_written() {
     for session in dirs(&out.join("sessions")) {
         assert_eq!(
             dirs(&out.join("sessions").join(&session)),
-            ["screenshots", "session.avro"]
-                .map(String::from)
-                .into()
+            ["screenshots", "session.avro"].map(String::from).into()
         );
     }
     assert_eq!(dirs(&out.join("examples")).len(), 2);
