@@ -1549,8 +1549,6 @@ impl LearnedModel {
             self.model.model_ref(),
             &Value::Object(Default::default()),
             &actions,
-            // Only the calls are wanted, not their results.
-            None,
         );
         Ok(synthesis
             .records

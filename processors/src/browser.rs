@@ -198,14 +198,7 @@ impl<'c> BrowserSynthesizer<'c> {
             let arguments = Value::Object(p.arguments);
             match self.validator.validate(p.tool, &arguments) {
                 Ok(()) => {
-                    let call_id = conversation.push_call(
-                        p.instruction.clone(),
-                        p.tool,
-                        &arguments,
-                        // The browser tools' results (page snapshots) are not
-                        // recorded.
-                        crate::results::UNGROUNDED_RESULT.to_owned(),
-                    );
+                    let call_id = conversation.push_call(p.instruction.clone(), p.tool, &arguments);
                     steps.push(BrowserStep {
                         call_id,
                         tool: p.tool.to_owned(),
@@ -668,9 +661,7 @@ fn plan(session: &Session, options: &BrowserOptions) -> (Vec<Planned>, Vec<Rejec
             EventKind::NetworkRequest
             | EventKind::Screenshot
             | EventKind::Input
-            | EventKind::Scroll
-            // What the page showed is a step's outcome, not a step.
-            | EventKind::View => {}
+            | EventKind::Scroll => {}
         }
     }
     if out.is_empty() {

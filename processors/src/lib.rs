@@ -9,6 +9,5 @@ pub mod browser;
 pub mod catalog;
 pub mod classify;
 pub mod model;
-pub mod results;
 pub mod synth;
 pub mod validate;

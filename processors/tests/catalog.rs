@@ -443,7 +443,6 @@ fn sources() -> CatalogSources {
                 "suites/mailer/maps/mail.json".into(),
                 small_map().to_string(),
             )],
-            results: Vec::new(),
         }],
     }
 }

@@ -763,7 +763,6 @@ mod tests {
             evidence_end: None,
             start_ms: 0.0,
             end_ms: 0.0,
-            result_grounded: false,
         }
     }
 

@@ -341,12 +341,7 @@ impl CompiledRules {
         let mut selection = Checks::default();
         let mut route: Option<&str> = None;
         for (i, e) in session.events.iter().enumerate() {
-            // What the page showed (View) is evidence for a tool's result,
-            // never a step of a flow.
-            if matches!(
-                e.kind,
-                EventKind::Input | EventKind::Screenshot | EventKind::View
-            ) {
+            if matches!(e.kind, EventKind::Input | EventKind::Screenshot) {
                 continue;
             }
             let label = match e.kind {
