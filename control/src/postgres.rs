@@ -397,6 +397,28 @@ impl PostgresControlPlane {
         Ok(())
     }
 
+    /// Writes the work item of an Example just inserted in `tx`, with its
+    /// session's row as that transaction sees it (the insert already failed
+    /// if there is none), when this plane announces work.
+    async fn announce_inserted(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        example: &ExampleRecord,
+    ) -> ControlResult<()> {
+        if self.work.is_none() {
+            return Ok(());
+        }
+        let session = get_session(tx, example.user_id, example.session_id)
+            .await?
+            .ok_or_else(|| {
+                ControlError::Database(format!(
+                    "Example {} names session {}, which is not its user's",
+                    example.id, example.session_id
+                ))
+            })?;
+        self.announce(tx, &session, example, None).await
+    }
+
     /// Writes the work item of `example` to the outbox, inside `tx`.
     async fn announce(
         &self,
@@ -920,19 +942,7 @@ impl ControlPlane for PostgresControlPlane {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         insert_example(&tx, example).await?;
-        if self.work.is_some() {
-            // The session's row as this transaction sees it; the insert above
-            // already failed if there is none.
-            let session = get_session(&tx, example.user_id, example.session_id)
-                .await?
-                .ok_or_else(|| {
-                    ControlError::Database(format!(
-                        "Example {} names session {}, which is not its user's",
-                        example.id, example.session_id
-                    ))
-                })?;
-            self.announce(&tx, &session, example, None).await?;
-        }
+        self.announce_inserted(&tx, example).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -946,17 +956,7 @@ impl ControlPlane for PostgresControlPlane {
         let tx = client.transaction().await?;
         insert_example(&tx, example).await?;
         deposits_postgres::insert_deposit_row(&tx, deposit).await?;
-        if self.work.is_some() {
-            let session = get_session(&tx, example.user_id, example.session_id)
-                .await?
-                .ok_or_else(|| {
-                    ControlError::Database(format!(
-                        "Example {} names session {}, which is not its user's",
-                        example.id, example.session_id
-                    ))
-                })?;
-            self.announce(&tx, &session, example, None).await?;
-        }
+        self.announce_inserted(&tx, example).await?;
         tx.commit().await?;
         Ok(())
     }
