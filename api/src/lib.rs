@@ -22,6 +22,8 @@ pub mod invoicing;
 pub mod outbound;
 pub mod serve;
 #[cfg(test)]
+mod test_client;
+#[cfg(test)]
 mod test_dispatch;
 pub mod text;
 pub mod web;

@@ -16,12 +16,11 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use futures::FutureExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 use uuid::Uuid;
 
 use self::stripe_proxy::{stripe_mock_url, Proxy};
@@ -35,6 +34,7 @@ use crate::control::postgres::{DatabaseConfig, PostgresControlPlane, StatusUpdat
 use crate::control::sqlite::{complete_example, Completion, Db};
 use crate::control::{timestamp, ControlPlane, Status};
 use crate::serve::config::{Overrides, ServeConfig};
+use crate::test_client;
 use crate::test_dispatch::KeepPending;
 
 /// A clock that stands still until the test moves it on.
@@ -148,26 +148,11 @@ fn deployment(
 
 impl Deployment {
     async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = self.app.clone().oneshot(request).await.expect("infallible");
-        let status = response.status();
-        let bytes = to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("a body");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        test_client::send(&self.app, request).await
     }
 
     async fn post(&self, key: &str, uri: &str, body: Value) -> (StatusCode, Value) {
-        self.send(
-            Request::post(uri)
-                .header("X-API-Key", key)
-                .header("content-type", "application/json")
-                .body(Body::from(body.to_string()))
-                .expect("a request"),
-        )
-        .await
+        self.send(test_client::post_json(key, uri, &body)).await
     }
 
     async fn get(&self, key: &str, uri: &str) -> (StatusCode, Value) {

@@ -6,10 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 use uuid::Uuid;
 
 use crate::api::openapi::tests::serve_state;
@@ -18,6 +17,7 @@ use crate::control::reviews::{Decision, Origin, Review, ReviewItem, ReviewOutcom
 use crate::control::sqlite::{complete_example, Completion, Db};
 use crate::control::ExampleFilter;
 use crate::serve::config::{Overrides, ServeConfig};
+use crate::test_client;
 use crate::test_dispatch::KeepPending;
 
 struct Serve {
@@ -64,26 +64,11 @@ async fn serve() -> Serve {
 
 impl Serve {
     async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = self.app.clone().oneshot(request).await.expect("infallible");
-        let status = response.status();
-        let bytes = to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("a body");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        test_client::send(&self.app, request).await
     }
 
     async fn post(&self, key: &str, uri: &str, body: Value) -> (StatusCode, Value) {
-        self.send(
-            Request::post(uri)
-                .header("X-API-Key", key)
-                .header("content-type", "application/json")
-                .body(Body::from(body.to_string()))
-                .expect("a request"),
-        )
-        .await
+        self.send(test_client::post_json(key, uri, &body)).await
     }
 
     async fn learn(&self, key: &str, suite: &str, body: Value) -> (StatusCode, Value) {
