@@ -382,8 +382,10 @@
     // control, which is the one worth recording.
     if (el.localName === "label" && el.control && !el.control.disabled) return;
     if (isSyntheticSubmitClick(event, el)) return;
+    viewBeforeAction();
     if (carriesState(el)) recordClickWithState(el, { target: describe(el) });
     else record("click", { target: describe(el) });
+    viewAfterAction();
   }
 
   function onChange(event) {
@@ -393,7 +395,10 @@
 
   function onSubmit(event) {
     const form = eventElement(event);
-    if (form) record("submit", { target: describe(form) });
+    if (!form) return;
+    viewBeforeAction();
+    record("submit", { target: describe(form) });
+    viewAfterAction();
   }
 
   function modifiersOf(event) {
@@ -415,6 +420,8 @@
 
     const raw = eventElement(event);
     if (!raw) return;
+    const enter = event.key === "Enter";
+    if (enter) viewBeforeAction();
     const field = isFormControl(raw) ? raw : editingHost(raw);
     // The key may close the view (Ctrl+Enter sends) before any change or
     // focusout fires, so the value is committed now.
@@ -430,6 +437,7 @@
       detail.masked = true;
     }
     record("keydown", detail);
+    if (enter) viewAfterAction();
   }
 
   function onKeyUp(event) {
@@ -517,6 +525,314 @@
     requestAnimationFrame(watchFrames);
   }
 
+  // ---- What the page shows after an action: `tracepipe:view` --------------
+  // A tool's result is what the application showed once the action was
+  // done: the messages a search listed, the message it opened, the label a
+  // dialog created. So after a click, a submit, Enter or Ctrl/Meta+Enter,
+  // or a route change, the script waits until the page has been quiet for
+  // VIEW_QUIET_MS (no DOM mutation), at most VIEW_WAIT_MS, and writes a
+  // `tracepipe:view` mark describing the visible entries that carry a
+  // `data-*` id and the open item (docs/recording.md). Only what the
+  // contracts promise is read: `data-*` ids, roles, accessible names,
+  // headings, ARIA labels and description lists, and the route; never form
+  // control values, never classes or element ids.
+  const VIEW_QUIET_MS = 250;
+  const VIEW_WAIT_MS = 2000;
+  const VIEW_MAX_ITEMS = 50;
+  const VIEW_NAME_LIMIT = 200;
+  const VIEW_MAX_FIELDS = 12;
+  const VIEW_FIELD_LIMIT = 2000;
+  const VIEW_MAX_DATA = 8;
+  const VIEW_MAX_BYTES = 16 * 1024;
+  // The most elements looked at for one mark: a huge page is described in
+  // part (`truncated`) rather than stalling it.
+  const VIEW_MAX_ELEMENTS = 20000;
+  const SKIPPED_TEXT_TAGS = new Set(["script", "style", "noscript", "template", "input", "textarea", "select", "option", "button"]);
+  const INLINE_FORMATTING = new Set(["b", "i", "em", "strong", "mark", "u", "s", "sub", "sup", "code", "abbr", "small", "br"]);
+  const CELL_ROLES = new Set(["gridcell", "cell", "columnheader", "rowheader"]);
+  const CONTROL_ROLES = new Set([
+    "button", "checkbox", "radio", "switch", "menuitemcheckbox", "menuitemradio", "textbox", "searchbox",
+    "combobox", "slider", "spinbutton",
+  ]);
+
+  // Something a person operates (a link, a button, a row to open), as
+  // opposed to content it shows: never the open item, never a field.
+  function isControl(el) {
+    return INTERACTIVE_TAGS.has(el.localName) || INTERACTIVE_ROLES.has(el.getAttribute("role")) || Boolean(editingHost(el));
+  }
+
+  function clip(text, limit) {
+    return text.length > limit ? text.slice(0, limit) : text;
+  }
+
+  // An element the script must not read anything from: a secret field, or
+  // anything inside an element marked as sensitive.
+  function isWithheld(el) {
+    if (isSecret(el)) return true;
+    return Boolean(el.closest && el.closest("[data-tracepipe-sensitive]"));
+  }
+
+  function isRendered(el) {
+    if (el.hidden || !el.getClientRects().length) return false;
+    const style = getComputedStyle(el);
+    return style.visibility !== "hidden" && style.display !== "none";
+  }
+
+  function intersects(box, area) {
+    return box.right > area.left && box.left < area.right && box.bottom > area.top && box.top < area.bottom;
+  }
+
+  // In view: rendered, and at least partly within the viewport and within
+  // every scrolled ancestor's visible box.
+  function isInView(el) {
+    if (!isRendered(el)) return false;
+    const box = el.getBoundingClientRect();
+    if (!intersects(box, { left: 0, top: 0, right: window.innerWidth, bottom: window.innerHeight })) return false;
+    for (let node = el.parentElement; node && node !== document.body; node = node.parentElement) {
+      const overflow = getComputedStyle(node);
+      const clips = /(auto|scroll|hidden|clip)/.test(overflow.overflowX + overflow.overflowY);
+      if (clips && !intersects(box, node.getBoundingClientRect())) return false;
+    }
+    return true;
+  }
+
+  // The text a person sees in an element, without the values of form
+  // controls, the text of buttons, editing regions or secrets: line breaks
+  // between blocks, runs of spaces collapsed.
+  function shownText(root, limit) {
+    let text = "";
+    const walk = (node) => {
+      if (text.length > limit) return;
+      if (node.nodeType === Node.TEXT_NODE) {
+        text += node.data;
+        return;
+      }
+      if (node.nodeType !== Node.ELEMENT_NODE) return;
+      if (SKIPPED_TEXT_TAGS.has(node.localName) || editingHost(node) || isWithheld(node)) return;
+      if (node.hidden || node.getAttribute("aria-hidden") === "true") return;
+      const block = BLOCK_TAGS.has(node.localName);
+      // Cells of a row are read apart, as a screen reader reads them.
+      const cell = CELL_ROLES.has(node.getAttribute("role") || "") || node.localName === "td" || node.localName === "th";
+      // Other elements (chips, a file's name beside its size) are read
+      // apart too; only formatting within a word's run is not.
+      const gap = block ? "\n" : cell || !INLINE_FORMATTING.has(node.localName) ? " " : "";
+      text += gap;
+      for (const child of node.childNodes) walk(child);
+      text += gap;
+    };
+    walk(root);
+    const lines = text.split("\n").map(collapse).filter(Boolean);
+    return clip(lines.join("\n"), limit);
+  }
+
+  function viewName(el) {
+    const ariaLabel = collapse(el.getAttribute("aria-label"));
+    if (ariaLabel) return clip(ariaLabel, VIEW_NAME_LIMIT);
+    const labelledBy = el.getAttribute("aria-labelledby");
+    if (labelledBy) {
+      const text = collapse(labelledBy.split(/\s+/).map((id) => document.getElementById(id)).filter(Boolean)
+        .map((node) => shownText(node, VIEW_NAME_LIMIT)).join(" "));
+      if (text) return clip(text, VIEW_NAME_LIMIT);
+    }
+    if (isFormControl(el)) {
+      const labels = el.labels ? Array.from(el.labels, labelText).join(" ") : "";
+      return clip(collapse(labels), VIEW_NAME_LIMIT);
+    }
+    return clip(collapse(shownText(el, VIEW_NAME_LIMIT * 2)), VIEW_NAME_LIMIT);
+  }
+
+  const IMPLICIT_VIEW_ROLES = { li: "listitem", tr: "row", article: "article", option: "option", dialog: "dialog" };
+
+  // The item's `data-*` ids (data-id, data-*-id) and its other `data-*`
+  // attributes, ids first.
+  function itemData(el) {
+    const data = {};
+    const attributes = Array.from(el.attributes).filter((a) => a.name.startsWith("data-"));
+    attributes.sort((a, b) => Number(isIdAttribute(b.name)) - Number(isIdAttribute(a.name)));
+    for (const attribute of attributes.slice(0, VIEW_MAX_DATA)) {
+      data[attribute.name] = clip(attribute.value, VIEW_NAME_LIMIT);
+    }
+    return data;
+  }
+
+  function isIdAttribute(name) {
+    return name === "data-id" || (name.startsWith("data-") && name.endsWith("-id"));
+  }
+
+  function idValues(el) {
+    const values = [];
+    for (const { name, value } of el.attributes) {
+      if (isIdAttribute(name)) values.push(name + "=" + value);
+    }
+    return values;
+  }
+
+  function viewItem(el) {
+    const item = {};
+    const role = el.getAttribute("role") || implicitRole(el) || IMPLICIT_VIEW_ROLES[el.localName];
+    if (role) item.role = role;
+    const name = viewName(el);
+    if (name) item.name = name;
+    item.data = itemData(el);
+    return item;
+  }
+
+  // The open item's fields, keys lowercase: `heading` (its first heading),
+  // a description list's terms with their definitions, a `<time datetime>`
+  // as `date`, every non-control descendant with an `aria-label` (its
+  // label → its shown text), and `text`, all it shows.
+  function openFields(el) {
+    const fields = {};
+    let truncated = false;
+    const put = (key, value) => {
+      key = collapse(key).toLowerCase();
+      value = value.trim();
+      if (!key || !value || key in fields) return;
+      if (Object.keys(fields).length >= VIEW_MAX_FIELDS) {
+        truncated = true;
+        return;
+      }
+      if (value.length > VIEW_FIELD_LIMIT) truncated = true;
+      fields[key] = clip(value, VIEW_FIELD_LIMIT);
+    };
+    const visible = (node) => !isWithheld(node) && isRendered(node);
+    const heading = Array.from(el.querySelectorAll("h1, h2, h3, h4, h5, h6, [role=heading]")).find(visible);
+    if (heading) put("heading", shownText(heading, VIEW_FIELD_LIMIT + 1));
+    const time = Array.from(el.querySelectorAll("time[datetime]")).find(visible);
+    if (time) put("date", time.getAttribute("datetime"));
+    for (const term of el.querySelectorAll("dt")) {
+      const definition = term.nextElementSibling;
+      if (definition && definition.localName === "dd" && visible(term) && visible(definition)) {
+        put(shownText(term, VIEW_NAME_LIMIT), shownText(definition, VIEW_FIELD_LIMIT + 1));
+      }
+    }
+    for (const node of el.querySelectorAll("[aria-label]")) {
+      const role = node.getAttribute("role") || implicitRole(node);
+      if (isControl(node) || CONTROL_ROLES.has(role) || !visible(node)) continue;
+      put(node.getAttribute("aria-label"), shownText(node, VIEW_FIELD_LIMIT + 1));
+    }
+    const text = shownText(el, VIEW_FIELD_LIMIT + 1);
+    put("text", text);
+    return { fields, truncated };
+  }
+
+  // The route's last part (`#inbox/<messageId>` → the id), decoded.
+  function routeId() {
+    const parts = location.hash.replace(/^#/, "").split("/").filter(Boolean);
+    if (parts.length < 2) return null;
+    try {
+      return decodeURIComponent(parts[parts.length - 1].replace(/\+/g, " "));
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function viewSnapshot() {
+    const items = [];
+    let truncated = false;
+    let open = null;
+    const wanted = routeId();
+    // Elements that stand for an item, outermost first; a descendant that
+    // carries only ids its item carries too (a row's "Select" box) is part
+    // of that item, not another one.
+    const stack = [];
+    let seen = 0;
+    const walker = document.createTreeWalker(document.body || document.documentElement, NodeFilter.SHOW_ELEMENT);
+    for (let el = walker.currentNode; el; el = walker.nextNode()) {
+      if (++seen > VIEW_MAX_ELEMENTS) {
+        truncated = true;
+        break;
+      }
+      const ids = idValues(el);
+      if (!ids.length) continue;
+      while (stack.length && !stack[stack.length - 1].el.contains(el)) stack.pop();
+      const enclosing = stack.length ? stack[stack.length - 1].ids : [];
+      if (ids.every((id) => enclosing.includes(id))) continue;
+      if (isWithheld(el) || !isInView(el)) continue;
+      stack.push({ el, ids: enclosing.concat(ids) });
+      const isOpen = !open && wanted !== null && !isControl(el)
+        && Array.from(el.attributes).some((a) => isIdAttribute(a.name) && a.value === wanted);
+      if (isOpen) {
+        const { fields, truncated: cut } = openFields(el);
+        open = viewItem(el);
+        open.fields = fields;
+        truncated = truncated || cut;
+        continue;
+      }
+      if (items.length >= VIEW_MAX_ITEMS) {
+        truncated = true;
+        continue;
+      }
+      items.push(viewItem(el));
+    }
+    const snapshot = { items, open, truncated };
+    // Within the size limit: the open item's text first, then entries from
+    // the end.
+    const size = () => new Blob([JSON.stringify(snapshot)]).size;
+    if (size() > VIEW_MAX_BYTES && open && open.fields.text) {
+      open.fields.text = open.fields.text.slice(0, Math.max(0, open.fields.text.length - (size() - VIEW_MAX_BYTES)));
+      snapshot.truncated = true;
+    }
+    while (size() > VIEW_MAX_BYTES && items.length) {
+      items.pop();
+      snapshot.truncated = true;
+    }
+    return snapshot;
+  }
+
+  let viewTimer = null;
+  let viewStartedAt = 0;
+  let viewObserver = null;
+  let lastView = "";
+
+  function writeView() {
+    clearTimeout(viewTimer);
+    viewTimer = null;
+    if (viewObserver) viewObserver.disconnect();
+    viewObserver = null;
+    let snapshot;
+    try {
+      snapshot = viewSnapshot();
+    } catch (error) {
+      return;
+    }
+    // The same view again (a click that changed nothing) says nothing new.
+    const key = JSON.stringify(snapshot) + location.href;
+    if (key === lastView) return;
+    lastView = key;
+    record("view", snapshot);
+  }
+
+  function quietThenView() {
+    clearTimeout(viewTimer);
+    const wait = Math.min(VIEW_QUIET_MS, viewStartedAt + VIEW_WAIT_MS - clockNow());
+    viewTimer = setTimeout(writeView, Math.max(0, wait));
+  }
+
+  // Before a person's action is marked: a view still waiting is the outcome
+  // of the action before, so it is written first. Not when that action was
+  // this one's own start (a click on a submit button, then its submit; a
+  // click, then the route change it causes), which share one view.
+  const SAME_ACTION_MS = 50;
+  function viewBeforeAction() {
+    if (viewTimer !== null && clockNow() - viewStartedAt > SAME_ACTION_MS) writeView();
+  }
+
+  // After an action (or a route change): wait for the page to be quiet.
+  function viewAfterAction() {
+    if (!isTopFrame || !document.body) return;
+    if (viewTimer === null) viewStartedAt = clockNow();
+    if (!viewObserver) {
+      try {
+        viewObserver = new MutationObserver(quietThenView);
+        viewObserver.observe(document.documentElement, { subtree: true, childList: true, attributes: true, characterData: true });
+      } catch (error) {
+        viewObserver = null;
+      }
+    }
+    quietThenView();
+  }
+
   // Capture phase on window: we see each event before the page's own
   // handlers can stop it or tear the view down.
   const options = { capture: true, passive: true };
@@ -528,6 +844,8 @@
   window.addEventListener("focusin", onFocusIn, options);
   window.addEventListener("focusout", onFocusOut, options);
   window.addEventListener("pagehide", flushClick, options);
+  window.addEventListener("hashchange", viewAfterAction, options);
+  window.addEventListener("popstate", viewAfterAction, options);
 
   for (const type of ["focusin", "focusout", "input", "change", "scroll", "resize", "pageshow", "load"]) {
     window.addEventListener(type, () => reportSensitive(type), options);

@@ -211,6 +211,7 @@ fn check_schemas(app: &App, catalog: &Path) -> usize {
             model.model_ref(),
             &Value::Object(Default::default()),
             &actions,
+            Some(&session),
         );
         for r in &synthesis.rejections {
             problems.push(format!("{name}: {} rejected: {:?}", r.action, r.reason));

@@ -161,6 +161,7 @@ fn imports_the_gmail_server_and_the_reference_map_resolves_onto_it() {
         suites: vec![SuiteSources {
             suite: read(suite_dir.join("suite.json")),
             maps: vec![read(suite_dir.join("maps/gmail.json"))],
+            results: vec![read(suite_dir.join("results/gmail.json"))],
         }],
     };
     let catalog =

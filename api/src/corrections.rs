@@ -352,6 +352,7 @@ mod tests {
             evidence_end: Some(index * 2 + 1),
             start_ms,
             end_ms: start_ms + 5.0,
+            result_grounded: false,
         }
     }
 

@@ -44,6 +44,9 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, FilterError> {
 pub struct Filters {
     /// Keys in alphabetical order: the manifest's order.
     pub drop_low_confidence: bool,
+    /// Only Examples every tool result of which the recording showed
+    /// (judged on the conversation exported, so on the reviewed one too).
+    pub grounded_only: bool,
     /// Examples whose least confident action is at least this.
     pub min_confidence: Option<f64>,
     /// Model names (`model_name`).

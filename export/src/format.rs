@@ -285,6 +285,22 @@ impl Conversation {
     }
 
     /// Every tool call, in order.
+    /// Whether the conversation answers at least one call and every answer
+    /// is a result the recording showed (see
+    /// [`tracepipe_processors::results::is_grounded_content`]).
+    pub fn results_grounded(&self) -> bool {
+        let mut results = self
+            .turns
+            .iter()
+            .flat_map(|turn| match turn {
+                Turn::Results(results) => results.as_slice(),
+                _ => &[],
+            })
+            .peekable();
+        results.peek().is_some()
+            && results.all(|r| tracepipe_processors::results::is_grounded_content(&r.content))
+    }
+
     pub fn calls(&self) -> impl Iterator<Item = &Call> {
         self.turns.iter().flat_map(|turn| match turn {
             Turn::Assistant { calls, .. } => calls.as_slice(),

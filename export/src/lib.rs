@@ -192,6 +192,10 @@ impl Run<'_> {
                 return Ok(());
             }
         };
+        if self.options.filters.grounded_only && !conversation.results_grounded() {
+            self.counts.ungrounded += 1;
+            return Ok(());
+        }
         if !self.seen_conversations.insert(conversation.content_hash()) {
             self.counts.duplicates += 1;
             return Ok(());

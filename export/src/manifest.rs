@@ -43,6 +43,8 @@ pub struct ExampleCounts {
     pub matched: u64,
     /// Left out because the training line failed a check, by reason.
     pub rejected: BTreeMap<&'static str, u64>,
+    /// Left out by `grounded_only`: a tool result the recording did not show.
+    pub ungrounded: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

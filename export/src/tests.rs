@@ -77,6 +77,21 @@ fn action_count(i: usize) -> usize {
     }
 }
 
+/// Whether the tool results of the conversation of Example `i` (by its
+/// source, see [`training_line`]) are grounded: one in four says the recording
+/// does not show them, another has the acknowledgement of older Examples.
+fn results_grounded(source: usize) -> bool {
+    source.is_multiple_of(2)
+}
+
+fn tool_result(source: usize, call: &str) -> String {
+    match source % 4 {
+        1 => tracepipe_processors::results::UNGROUNDED_RESULT.to_owned(),
+        3 => tracepipe_processors::results::LEGACY_ACKNOWLEDGEMENT.to_owned(),
+        _ => format!("Result of {call} in Example {source}"),
+    }
+}
+
 /// The conversation of Example `i` (the duplicate borrows its twin's).
 fn training_line(i: usize) -> String {
     let source = if i == DUPLICATE { 4 } else { i };
@@ -103,7 +118,7 @@ fn training_line(i: usize) -> String {
         ]}));
         if source != UNANSWERED {
             messages.push(
-                json!({"role": "tool", "tool_call_id": id, "content": "{\"status\":\"ok\"}"}),
+                json!({"role": "tool", "tool_call_id": id, "content": tool_result(source, &id)}),
             );
         }
     }
@@ -141,6 +156,7 @@ fn rows(i: usize) -> (ExampleRow, Vec<ActionRow>) {
                 end_us: 0,
                 created_at: created_at(i),
                 session_started_at: Some(created_at(i)),
+                result_grounded: true,
             }
         })
         .collect();
@@ -292,6 +308,7 @@ fn reference(filters: &Filters) -> BTreeSet<usize> {
             (filters.suites.is_empty() || filters.suites.contains(suite(i)))
                 && filters.admits(&row)
                 && ![DUPLICATE, UNANSWERED, SCHEMA_BREAK].contains(&i)
+                && (!filters.grounded_only || results_grounded(i))
         })
         .collect()
 }
@@ -487,6 +504,15 @@ async fn filters_match_the_reference_and_prune() {
             suites: ["nope".to_owned()].into(),
             ..Filters::default()
         },
+        Filters {
+            grounded_only: true,
+            ..Filters::default()
+        },
+        Filters {
+            grounded_only: true,
+            models: ["rules".to_owned()].into(),
+            ..Filters::default()
+        },
     ];
     for filters in cases {
         let destination = Location {
@@ -501,6 +527,11 @@ async fn filters_match_the_reference_and_prune() {
         .await;
         let got = exported(&destination, &report, Format::Trl).await;
         assert_eq!(got, reference(&filters), "{filters:?}");
+        if filters.grounded_only {
+            assert!(report.manifest.examples.ungrounded > 0, "{filters:?}");
+        } else {
+            assert_eq!(report.manifest.examples.ungrounded, 0, "{filters:?}");
+        }
         let pruned = &report.manifest.source;
         let leaves_a_suite_out = !filters.suites.is_empty()
             && !["gmail", "google docs"]

@@ -117,7 +117,12 @@ impl SessionBuilder {
                         current_url = Some(url.clone());
                     }
                 }
-                EventKind::NetworkRequest | EventKind::Screenshot | EventKind::Input => {}
+                // A view's URL is where the page was when it was described:
+                // it neither moves the page nor names a page visited.
+                EventKind::NetworkRequest
+                | EventKind::Screenshot
+                | EventKind::Input
+                | EventKind::View => {}
                 _ => {
                     if let Some(url) = &e.url {
                         if current_url.as_deref() != Some(url.as_str()) {
@@ -226,6 +231,18 @@ fn scrub(e: &mut Event, report: &mut Scrubbed) {
     }
     if let Some(u) = &mut e.url {
         report.urls += usize::from(privacy::scrub_url(u));
+    }
+    if let Some(view) = &mut e.view {
+        for item in view.items.iter_mut().chain(view.open.as_mut()) {
+            for text in item
+                .name
+                .iter_mut()
+                .chain(item.data.values_mut())
+                .chain(item.fields.values_mut())
+            {
+                report.card_numbers += usize::from(privacy::scrub_text(text));
+            }
+        }
     }
     if let Some(nav) = &mut e.navigation {
         if let Some(u) = &mut nav.from_url {

@@ -590,3 +590,50 @@ fn the_events_limit_stops_both_formats_while_reading() {
         "{error}"
     );
 }
+
+/// `tracepipe:view` marks become View events with their snapshot, scrubbed
+/// like every other text; one that cannot be read is left out and the rest of
+/// the recording is read as before.
+#[test]
+fn view_marks_are_read_and_a_malformed_one_is_left_out() {
+    let url = "http://localhost:8765/#inbox/18c2";
+    let mut events = page_trace();
+    events.push(mark(
+        "view",
+        1_000_150,
+        serde_json::json!({
+            "items": [{"role": "row", "name": "Alice — card 4111 1111 1111 1111", "data": {"data-message-id": "18c1"}}],
+            "open": {"role": "article", "data": {"data-message-id": "18c2"}, "fields": {"heading": "Lunch?"}},
+            "truncated": false,
+            "url": url
+        }),
+    ));
+    // Not a snapshot: `items` is a number.
+    events.push(mark(
+        "view",
+        1_000_160,
+        serde_json::json!({"items": 3, "url": url}),
+    ));
+    let with_views = read(&serde_json::to_vec(&events).unwrap()).unwrap();
+    let without_views = read(&serde_json::to_vec(&page_trace()).unwrap()).unwrap();
+    let views: Vec<_> = with_views
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::View)
+        .collect();
+    assert_eq!(views.len(), 1);
+    let view = views[0].view.as_ref().unwrap();
+    assert_eq!(view.items[0].data["data-message-id"], "18c1");
+    let name = view.items[0].name.as_deref().unwrap();
+    assert!(!name.contains("4111 1111"), "{name}");
+    let open = view.open.as_ref().unwrap();
+    assert_eq!(open.fields["heading"], "Lunch?");
+    // Everything else is as without the views: no page or navigation added.
+    let others: Vec<_> = with_views
+        .events
+        .iter()
+        .filter(|e| e.kind != EventKind::View)
+        .collect();
+    assert_eq!(others, without_views.events.iter().collect::<Vec<_>>());
+    assert_eq!(with_views.pages, without_views.pages);
+}

@@ -1549,6 +1549,8 @@ impl LearnedModel {
             self.model.model_ref(),
             &Value::Object(Default::default()),
             &actions,
+            // Only the calls are wanted, not their results.
+            None,
         );
         Ok(synthesis
             .records

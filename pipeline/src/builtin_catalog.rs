@@ -39,6 +39,7 @@ struct BuiltinSuite {
     name: &'static str,
     suite: BuiltinFile,
     maps: &'static [BuiltinFile],
+    results: &'static [BuiltinFile],
     rules: BuiltinFile,
 }
 
@@ -46,6 +47,7 @@ const SUITES: &[BuiltinSuite] = &[BuiltinSuite {
     name: "gmail",
     suite: builtin_file!("suites/gmail/suite.json"),
     maps: &[builtin_file!("suites/gmail/maps/gmail.json")],
+    results: &[builtin_file!("suites/gmail/results/gmail.json")],
     rules: builtin_file!("suites/gmail/rules.json"),
 }];
 
@@ -62,6 +64,7 @@ pub fn sources() -> CatalogSources {
             .map(|s| SuiteSources {
                 suite: named(&s.suite),
                 maps: s.maps.iter().map(named).collect(),
+                results: s.results.iter().map(named).collect(),
             })
             .collect(),
     }
@@ -118,6 +121,7 @@ mod tests {
             .iter()
             .chain(SUITES.iter().flat_map(|s| [&s.suite, &s.rules]))
             .chain(SUITES.iter().flat_map(|s| s.maps.iter()))
+            .chain(SUITES.iter().flat_map(|s| s.results.iter()))
         {
             built_in.insert(file.path.to_owned(), file.contents.to_owned());
         }
@@ -145,6 +149,17 @@ mod tests {
                 Default::default(),
             )
             .expect("the built-in rules compile");
+            for map in catalog.maps_for_suite(suite.name) {
+                let server = catalog
+                    .mcp_server_by_id(map.mcp_server_id)
+                    .expect("the map's server");
+                assert!(
+                    catalog.tool_results(suite.name, &server.name).is_some(),
+                    "{}: no results description for {}",
+                    suite.name,
+                    server.name
+                );
+            }
         }
         assert!(rules("nosuch").is_none());
     }

@@ -853,6 +853,7 @@ impl Pipeline {
                 end_us: record.end_us,
                 created_at,
                 session_started_at,
+                result_grounded: record.result_grounded,
             })
             .collect();
         let example = ExampleRow {
@@ -962,10 +963,16 @@ fn make_example(
     }
     let synthesis = Synthesizer::new(suite, map, server)
         .map_err(SetupError::from)?
+        .with_results(
+            recipe
+                .catalog
+                .tool_results(&recipe.suite, &recipe.mcp_server),
+        )
         .synthesize(
             recipe.model.model_ref(),
             &recipe.model_configuration,
             &actions,
+            Some(session),
         );
     let messages = within_output_limit("tool-call", synthesis.messages_jsonl(), limits)?;
     let browser = match recipe.browser_server()? {

@@ -141,7 +141,7 @@ pub struct EventView {
     pub t_ms: f64,
     #[schema(
         value_type = String,
-        pattern = "^(click|change|submit|key|navigation|network_request|screenshot|input|scroll)$"
+        pattern = "^(click|change|submit|key|navigation|network_request|screenshot|input|scroll|view)$"
     )]
     pub kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -340,6 +340,11 @@ pub struct ActionView {
     pub evidence_end: Option<usize>,
     pub start_ms: f64,
     pub end_ms: f64,
+    /// The tool message carries what the recording showed of the call's
+    /// result; false when it says the recording does not show it (and for
+    /// Examples made before results were grounded).
+    #[serde(default)]
+    pub result_grounded: bool,
 }
 
 /// The per-action records of `synthesis` as `actions.json` bytes.
@@ -360,6 +365,7 @@ pub fn actions_json(synthesis: &Synthesis) -> Result<Vec<u8>, serde_json::Error>
             evidence_end: record.evidence.last().copied(),
             start_ms: ms(record.start_us),
             end_ms: ms(record.end_us),
+            result_grounded: record.result_grounded,
         })
         .collect();
     serde_json::to_vec(&actions)

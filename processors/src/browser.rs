@@ -198,7 +198,14 @@ impl<'c> BrowserSynthesizer<'c> {
             let arguments = Value::Object(p.arguments);
             match self.validator.validate(p.tool, &arguments) {
                 Ok(()) => {
-                    let call_id = conversation.push_call(p.instruction.clone(), p.tool, &arguments);
+                    let call_id = conversation.push_call(
+                        p.instruction.clone(),
+                        p.tool,
+                        &arguments,
+                        // The browser tools' results (page snapshots) are not
+                        // recorded.
+                        crate::results::UNGROUNDED_RESULT.to_owned(),
+                    );
                     steps.push(BrowserStep {
                         call_id,
                         tool: p.tool.to_owned(),
@@ -661,7 +668,9 @@ fn plan(session: &Session, options: &BrowserOptions) -> (Vec<Planned>, Vec<Rejec
             EventKind::NetworkRequest
             | EventKind::Screenshot
             | EventKind::Input
-            | EventKind::Scroll => {}
+            | EventKind::Scroll
+            // What the page showed is a step's outcome, not a step.
+            | EventKind::View => {}
         }
     }
     if out.is_empty() {

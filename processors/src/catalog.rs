@@ -14,6 +14,9 @@
 //!                                          `tracepipe catalog import-mcp`
 //! catalog/suites/<suite>/suite.json        a Suite: actions, parameters, templates
 //! catalog/suites/<suite>/maps/<server>.json an ActionToolMap onto that server
+//! catalog/suites/<suite>/results/<server>.json how that server's tool results
+//!                                          are built from what the pages showed
+//!                                          (see [`crate::results`])
 //! ```
 //!
 //! An McpServer file is the entity itself ([`McpServer`], ids included); loading
@@ -660,6 +663,8 @@ pub struct Catalog {
     mcp_servers: BTreeMap<String, McpServer>,
     /// Keyed by (suite name, server name).
     maps: BTreeMap<(String, String), ActionToolMap>,
+    /// How tool results are built, keyed by (suite name, server name).
+    results: BTreeMap<(String, String), crate::results::ToolResults>,
 }
 
 impl Catalog {
@@ -698,6 +703,23 @@ impl Catalog {
 
     pub fn action_tool_map_by_id(&self, id: Uuid) -> Option<&ActionToolMap> {
         self.maps.values().find(|m| m.id == id)
+    }
+
+    /// How `mcp_server`'s tool results are built from what `suite`'s pages
+    /// showed, when the suite describes it.
+    pub fn tool_results(
+        &self,
+        suite: &str,
+        mcp_server: &str,
+    ) -> Option<&crate::results::ToolResults> {
+        self.results.get(&(suite.to_owned(), mcp_server.to_owned()))
+    }
+
+    /// Every results description, keyed by (suite name, server name).
+    pub fn all_tool_results(
+        &self,
+    ) -> impl Iterator<Item = (&(String, String), &crate::results::ToolResults)> {
+        self.results.iter()
     }
 
     /// The maps of one suite, by the suite's name, in server-name order.

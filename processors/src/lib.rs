@@ -9,5 +9,6 @@ pub mod browser;
 pub mod catalog;
 pub mod classify;
 pub mod model;
+pub mod results;
 pub mod synth;
 pub mod validate;

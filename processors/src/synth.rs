@@ -6,8 +6,10 @@
 //! - the conversation, in the chat-completion convention: a system message that
 //!   introduces the suite and its tools, then per action a user message (the
 //!   action's template rendered with its parameters), an assistant message with
-//!   one tool call (`arguments` a JSON string) and a tool message acknowledging
-//!   it;
+//!   one tool call (`arguments` a JSON string) and a tool message with its
+//!   result: built from what the page showed after the action when the suite
+//!   describes the tool's result ([`crate::results`]) and the recording shows
+//!   it, otherwise [`UNGROUNDED_RESULT`], which says that it does not;
 //! - the tools of the map as OpenAI function definitions, their `parameters`
 //!   being the MCP input schemas;
 //! - one [`ActionRecord`] per emitted call, for the analyst tables;
@@ -30,10 +32,10 @@ use crate::catalog::{
     TemplateError, Tool,
 };
 use crate::model::{ClassifiedAction, ModelRef};
+pub use crate::results::UNGROUNDED_RESULT;
+use crate::results::{RenderedResult, ToolResults};
 use crate::validate::{CallError, ToolValidator, ValidateError, Violation};
-
-/// The content of every tool message: the call is taken to have succeeded.
-pub const TOOL_ACKNOWLEDGEMENT: &str = r#"{"status":"ok"}"#;
+use tracepipe_schemas::Session;
 
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +122,11 @@ pub struct ActionRecord {
     pub evidence: Vec<usize>,
     pub start_us: i64,
     pub end_us: i64,
+    /// The tool message carries what the recording showed of the call's
+    /// result; when false it says that the recording does not show it.
+    /// Absent (false) in Examples made before results were grounded.
+    #[serde(default)]
+    pub result_grounded: bool,
 }
 
 /// An action that was left out of the conversation.
@@ -305,8 +312,15 @@ impl Conversation {
         }
     }
 
-    /// Appends one exchange and answers the call id.
-    pub fn push_call(&mut self, instruction: String, tool: &str, arguments: &Value) -> String {
+    /// Appends one exchange, the tool message carrying `result`, and answers
+    /// the call id.
+    pub fn push_call(
+        &mut self,
+        instruction: String,
+        tool: &str,
+        arguments: &Value,
+        result: String,
+    ) -> String {
         self.calls += 1;
         let id = format!("call_{}", self.calls);
         self.messages.push(Message::User {
@@ -325,7 +339,7 @@ impl Conversation {
         });
         self.messages.push(Message::Tool {
             tool_call_id: id.clone(),
-            content: TOOL_ACKNOWLEDGEMENT.into(),
+            content: result,
         });
         id
     }
@@ -365,6 +379,7 @@ pub struct Synthesizer<'c> {
     server: &'c McpServer,
     tools: Vec<&'c Tool>,
     validator: ToolValidator,
+    results: Option<&'c ToolResults>,
 }
 
 impl<'c> Synthesizer<'c> {
@@ -421,7 +436,43 @@ impl<'c> Synthesizer<'c> {
             server,
             tools,
             validator,
+            results: None,
         })
+    }
+
+    /// Builds tool results as `results` describes (the catalog's
+    /// [`crate::catalog::Catalog::tool_results`] for the suite and server);
+    /// without it every result is [`UNGROUNDED_RESULT`].
+    pub fn with_results(mut self, results: Option<&'c ToolResults>) -> Self {
+        self.results = results;
+        self
+    }
+
+    /// The result of one call from what `session` showed after it.
+    fn result(
+        &self,
+        session: Option<&Session>,
+        tool: &str,
+        arguments: &Value,
+        evidence: &[usize],
+        next_action: Option<usize>,
+    ) -> RenderedResult {
+        match (self.results, session) {
+            (Some(results), Some(session)) => {
+                results.render(session, tool, arguments, evidence, next_action)
+            }
+            _ => RenderedResult::ungrounded(),
+        }
+    }
+
+    /// The name of the MCP server the map calls.
+    pub fn server_name(&self) -> &'c str {
+        &self.server.name
+    }
+
+    /// The name of the suite the map is for.
+    pub fn suite_name(&self) -> &'c str {
+        &self.suite.name
     }
 
     /// The tools the map covers, in the order of their first mapping.
@@ -566,11 +617,14 @@ impl<'c> Synthesizer<'c> {
 
     /// The whole Example. `model_configuration` is kept with the result; its
     /// optional `min_confidence` (a number) leaves out less confident actions.
+    /// Tool results are read from `session`, the recording the actions were
+    /// classified from; without it none is grounded.
     pub fn synthesize(
         &self,
         model: &ModelRef,
         model_configuration: &Value,
         actions: &[ClassifiedAction],
+        session: Option<&Session>,
     ) -> Synthesis {
         let threshold = model_configuration
             .get("min_confidence")
@@ -578,6 +632,7 @@ impl<'c> Synthesizer<'c> {
         let mut conversation = Conversation::new(self.system_prompt());
         let mut records = Vec::new();
         let mut rejections = Vec::new();
+        let next_actions = next_actions(actions.iter().map(|a| a.evidence.as_slice()));
         for (index, action) in actions.iter().enumerate() {
             let planned = match threshold {
                 Some(t) if action.confidence < t => Err((
@@ -591,10 +646,18 @@ impl<'c> Synthesizer<'c> {
             };
             match planned {
                 Ok(call) => {
+                    let result = self.result(
+                        session,
+                        &call.tool.name,
+                        &call.arguments,
+                        &action.evidence,
+                        next_actions[index],
+                    );
                     let call_id = conversation.push_call(
                         call.instruction.clone(),
                         &call.tool.name,
                         &call.arguments,
+                        result.content,
                     );
                     records.push(ActionRecord {
                         index,
@@ -608,6 +671,7 @@ impl<'c> Synthesizer<'c> {
                         evidence: action.evidence.clone(),
                         start_us: action.start_us,
                         end_us: action.end_us,
+                        result_grounded: result.grounded,
                     });
                 }
                 Err((tool, reason)) => rejections.push(Rejection {
@@ -706,15 +770,28 @@ impl<'c> Synthesizer<'c> {
         model: &ModelRef,
         model_configuration: &Value,
         calls: &[ReviewedCall],
+        session: Option<&Session>,
     ) -> Synthesis {
         let mut conversation = Conversation::new(self.system_prompt());
         let mut records = Vec::new();
         let mut rejections = Vec::new();
+        let next_actions = next_actions(calls.iter().map(|c| c.evidence.as_slice()));
         for (index, call) in calls.iter().enumerate() {
             match self.plan_reviewed(call) {
                 Ok((action, instruction)) => {
-                    let call_id =
-                        conversation.push_call(instruction.clone(), &call.tool, &call.arguments);
+                    let result = self.result(
+                        session,
+                        &call.tool,
+                        &call.arguments,
+                        &call.evidence,
+                        next_actions[index],
+                    );
+                    let call_id = conversation.push_call(
+                        instruction.clone(),
+                        &call.tool,
+                        &call.arguments,
+                        result.content,
+                    );
                     records.push(ActionRecord {
                         index,
                         call_id,
@@ -727,6 +804,7 @@ impl<'c> Synthesizer<'c> {
                         evidence: call.evidence.clone(),
                         start_us: call.start_us,
                         end_us: call.end_us,
+                        result_grounded: result.grounded,
                     });
                 }
                 Err(reason) => rejections.push(Rejection {
@@ -749,7 +827,26 @@ impl<'c> Synthesizer<'c> {
     }
 }
 
-/// One-shot [`Synthesizer::new`] + [`Synthesizer::synthesize`].
+/// For each action, the first evidence event of the next action that has
+/// evidence: where the view after the action must have been recorded.
+fn next_actions<'a>(evidence: impl DoubleEndedIterator<Item = &'a [usize]>) -> Vec<Option<usize>> {
+    let mut next = None;
+    let mut out: Vec<Option<usize>> = evidence
+        .rev()
+        .map(|e| {
+            let this = next;
+            if let Some(&first) = e.iter().min() {
+                next = Some(first);
+            }
+            this
+        })
+        .collect();
+    out.reverse();
+    out
+}
+
+/// One-shot [`Synthesizer::new`] + [`Synthesizer::synthesize`], without
+/// tool-result descriptions.
 pub fn synthesize(
     suite: &Suite,
     map: &ActionToolMap,
@@ -758,5 +855,5 @@ pub fn synthesize(
     model_configuration: &Value,
     actions: &[ClassifiedAction],
 ) -> Result<Synthesis, SynthError> {
-    Ok(Synthesizer::new(suite, map, server)?.synthesize(model, model_configuration, actions))
+    Ok(Synthesizer::new(suite, map, server)?.synthesize(model, model_configuration, actions, None))
 }

@@ -443,6 +443,7 @@ fn sources() -> CatalogSources {
                 "suites/mailer/maps/mail.json".into(),
                 small_map().to_string(),
             )],
+            results: Vec::new(),
         }],
     }
 }

@@ -45,6 +45,7 @@ fn tool_calls(dir: &str, scenario: &str) -> (Vec<serde_json::Value>, Vec<serde_j
         model.model_ref(),
         &serde_json::json!({}),
         &model.classify(&session),
+        Some(&session),
     );
     assert!(synthesis.rejections.is_empty());
     let got = synthesis

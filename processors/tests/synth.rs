@@ -105,6 +105,7 @@ fn one_send_email_becomes_the_expected_conversation() {
             &model(),
             &json!({"temperature": 0}),
             &[action("send_email", json!({"to": " alice@example.com,, bob@example.com ", "cc": "", "subject": "Meeting Tomorrow", "body": "See you."}))],
+            None,
         )
     });
     assert!(out.rejections.is_empty(), "{:?}", out.rejections);
@@ -129,7 +130,7 @@ fn one_send_email_becomes_the_expected_conversation() {
     );
     assert_eq!(
         lines[3],
-        r#"{"role":"tool","tool_call_id":"call_1","content":"{\"status\":\"ok\"}"}"#
+        r#"{"role":"tool","tool_call_id":"call_1","content":"The recording does not show this call's result."}"#
     );
 
     let rec = &out.records[0];
@@ -162,7 +163,7 @@ fn one_send_email_becomes_the_expected_conversation() {
 #[test]
 fn every_gmail_action_synthesises_a_valid_call() {
     let actions = every_action();
-    let out = with(|s| s.synthesize(&model(), &json!({}), &actions));
+    let out = with(|s| s.synthesize(&model(), &json!({}), &actions, None));
     assert!(out.rejections.is_empty(), "{:#?}", out.rejections);
     assert_eq!(out.records.len(), actions.len());
     assert_eq!(out.messages.len(), 1 + 3 * actions.len());
@@ -199,7 +200,7 @@ fn every_gmail_action_synthesises_a_valid_call() {
 #[test]
 fn synthesis_is_byte_deterministic() {
     let actions = every_action();
-    let a = with(|s| s.synthesize(&model(), &json!({"temperature": 0.2}), &actions));
+    let a = with(|s| s.synthesize(&model(), &json!({"temperature": 0.2}), &actions, None));
     // A second catalog load and synthesizer give the same bytes.
     let c = catalog();
     let b = synthesize(
@@ -218,7 +219,7 @@ fn synthesis_is_byte_deterministic() {
 
 #[test]
 fn the_training_line_carries_the_mapped_tools_as_functions() {
-    let out = with(|s| s.synthesize(&model(), &json!({}), &every_action()[..1]));
+    let out = with(|s| s.synthesize(&model(), &json!({}), &every_action()[..1], None));
     let line: Value = serde_json::from_str(&out.training_line()).expect("json");
     assert_eq!(line.as_object().map(|o| o.len()), Some(2));
     assert_eq!(line["messages"].as_array().map(Vec::len), Some(4));
@@ -261,7 +262,7 @@ fn a_call_that_breaks_the_schema_is_reported_and_left_out() {
         ),
         action("delete_email", json!({"message_id": "m1"})),
     ];
-    let out = with(|s| s.synthesize(&model(), &json!({}), &actions));
+    let out = with(|s| s.synthesize(&model(), &json!({}), &actions, None));
     assert_eq!(
         out.records.iter().map(|r| r.index).collect::<Vec<_>>(),
         [0, 3]
@@ -311,7 +312,7 @@ fn unknown_untyped_incomplete_and_unconfident_actions_are_rejected() {
             ..action("delete_email", json!({"message_id": "m3"}))
         },
     ];
-    let out = with(|s| s.synthesize(&model(), &json!({"min_confidence": 0.5}), &actions));
+    let out = with(|s| s.synthesize(&model(), &json!({"min_confidence": 0.5}), &actions, None));
     let reasons: Vec<&RejectionReason> = out.rejections.iter().map(|r| &r.reason).collect();
     assert!(matches!(reasons[0], RejectionReason::UnknownAction));
     assert!(
@@ -342,6 +343,7 @@ fn empty_values_are_left_out_but_a_required_tool_parameter_keeps_a_given_empty_v
                 action("send_email", json!({"to": "a@x.example", "cc": " , ", "bcc": null, "subject": "Hi", "body": ""})),
                 action("create_draft", json!({"subject": "Idea", "body": "Later"})),
             ],
+            None,
         )
     });
     // send_email requires body: the classifier said it was empty, so it stays.
@@ -361,7 +363,7 @@ fn empty_values_are_left_out_but_a_required_tool_parameter_keeps_a_given_empty_v
 
 #[test]
 fn messages_round_trip_through_serde() {
-    let out = with(|s| s.synthesize(&model(), &json!({}), &every_action()));
+    let out = with(|s| s.synthesize(&model(), &json!({}), &every_action(), None));
     for line in out.messages_jsonl().lines() {
         let m: Message = serde_json::from_str(line).expect("a message");
         assert_eq!(serde_json::to_string(&m).expect("json"), line);
@@ -390,9 +392,9 @@ fn confirmed(synthesis: &Synthesis) -> Vec<ReviewedCall> {
 fn confirming_every_call_gives_back_the_same_conversation() {
     with(|s| {
         let config = json!({});
-        let original = s.synthesize(&model(), &config, &every_action());
+        let original = s.synthesize(&model(), &config, &every_action(), None);
         assert!(original.rejections.is_empty(), "{:?}", original.rejections);
-        let reviewed = s.synthesize_reviewed(&model(), &config, &confirmed(&original));
+        let reviewed = s.synthesize_reviewed(&model(), &config, &confirmed(&original), None);
         assert_eq!(reviewed.rejections, Vec::new());
         assert_eq!(reviewed.messages, original.messages);
         assert_eq!(reviewed.records.len(), original.records.len());
@@ -416,6 +418,7 @@ fn reviewed_calls_carry_changes_additions_and_report_what_breaks_the_schema() {
                 "send_email",
                 json!({"to": "alice@example.com", "subject": "Hi", "body": "Hello"}),
             )],
+            None,
         );
         let mut calls = confirmed(&original);
         calls[0].arguments["to"] = json!(["bob@example.com"]);
@@ -436,7 +439,7 @@ fn reviewed_calls_carry_changes_additions_and_report_what_breaks_the_schema() {
             arguments: json!({"to": "not a list"}),
             ..calls[0].clone()
         });
-        let reviewed = s.synthesize_reviewed(&model(), &config, &calls);
+        let reviewed = s.synthesize_reviewed(&model(), &config, &calls, None);
         assert_eq!(reviewed.records.len(), 2);
         assert_eq!(
             reviewed.records[0].arguments["to"],

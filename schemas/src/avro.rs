@@ -19,6 +19,7 @@ const PREVIOUS_SESSION_SCHEMAS: &[&str] = &[
     include_str!("../avro/session.v1.avsc"),
     include_str!("../avro/session.v2.avsc"),
     include_str!("../avro/session.v3.avsc"),
+    include_str!("../avro/session.v4.avsc"),
 ];
 
 const MARKER: [u8; 2] = [0xC3, 0x01];

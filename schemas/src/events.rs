@@ -172,6 +172,11 @@ impl Event for ExampleEvent {
         static CODEC: OnceLock<Codec> = OnceLock::new();
         CODEC.get_or_init(|| Codec::new(include_str!("../avro/example_event.avsc")))
     }
+    fn earlier_codecs() -> &'static [Codec] {
+        // v1: before actions said whether their result was grounded.
+        static CODECS: OnceLock<[Codec; 1]> = OnceLock::new();
+        CODECS.get_or_init(|| [Codec::new(include_str!("../avro/example_event.v1.avsc"))])
+    }
 }
 
 pub const PROCESSING: &str = "PROCESSING";
@@ -265,6 +270,7 @@ mod tests {
                 end_us: 6,
                 created_at: at,
                 session_started_at: Some(at),
+                result_grounded: true,
             }],
         };
         let bytes = encode(&example).expect("encodes");
@@ -323,6 +329,84 @@ mod tests {
             decode::<SessionRef>(&huge),
             Err(EventError::Malformed { .. })
         ));
+    }
+
+    /// An ExampleEvent written before actions carried `result_grounded`
+    /// decodes, each action's result taken as not grounded.
+    #[test]
+    fn an_example_event_of_v1_decodes_as_ungrounded() {
+        let v1 = &ExampleEvent::earlier_codecs()[0];
+        let at = chrono::DateTime::parse_from_rfc3339("2026-01-06T20:30:01Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let mut value = apache_avro::to_value(ExampleEvent {
+            example: ExampleRow {
+                example_id: "e".into(),
+                session_id: "s".into(),
+                suite: "gmail".into(),
+                model_provider: "RULES".into(),
+                model_name: "rules".into(),
+                model_version: "1".into(),
+                action_tool_map_id: None,
+                status: "COMPLETED".into(),
+                created_at: at,
+                session_started_at: None,
+                action_count: 1,
+                low_confidence_count: 0,
+                min_confidence: Some(0.9),
+                tools: vec!["read_email".into()],
+                messages_path: "examples/e/messages.jsonl".into(),
+                training_line: "{}".into(),
+                rejected_calls: 0,
+                source_name: None,
+                source_sha256: None,
+                capture: "script".into(),
+            },
+            actions: Vec::new(),
+        })
+        .expect("to value");
+        // One action as v1 wrote it: without `result_grounded`.
+        let action = apache_avro::types::Value::Record(vec![
+            ("example_id".into(), "e".into()),
+            ("session_id".into(), "s".into()),
+            ("suite".into(), "gmail".into()),
+            ("model_name".into(), "rules".into()),
+            ("model_version".into(), "1".into()),
+            ("action_index".into(), apache_avro::types::Value::Int(0)),
+            ("action".into(), "read_email".into()),
+            ("tool".into(), "read_email".into()),
+            ("arguments".into(), "{}".into()),
+            ("confidence".into(), apache_avro::types::Value::Double(0.9)),
+            (
+                "low_confidence".into(),
+                apache_avro::types::Value::Boolean(false),
+            ),
+            (
+                "evidence".into(),
+                apache_avro::types::Value::Array(vec![apache_avro::types::Value::Int(1)]),
+            ),
+            ("evidence_start".into(), apache_avro::types::Value::Int(1)),
+            ("evidence_end".into(), apache_avro::types::Value::Int(1)),
+            ("start_us".into(), apache_avro::types::Value::Long(5)),
+            ("end_us".into(), apache_avro::types::Value::Long(6)),
+            ("session_started_at".into(), apache_avro::types::Value::Null),
+            ("created_at".into(), at.to_rfc3339().into()),
+        ]);
+        if let apache_avro::types::Value::Record(fields) = &mut value {
+            for (name, v) in fields.iter_mut() {
+                if name == "actions" {
+                    *v = apache_avro::types::Value::Array(vec![action.clone()]);
+                }
+            }
+        }
+        let value = value.resolve(&v1.schema).expect("a v1 value");
+        let datum = apache_avro::to_avro_datum(&v1.schema, value).expect("v1 datum");
+        let mut bytes = MARKER.to_vec();
+        bytes.extend_from_slice(&v1.fingerprint.to_le_bytes());
+        bytes.extend_from_slice(&datum);
+        let decoded = decode::<ExampleEvent>(&bytes).expect("decodes");
+        assert_eq!(decoded.actions.len(), 1);
+        assert!(!decoded.actions[0].result_grounded);
     }
 
     /// A SessionRef written by the version before (still in the topic during

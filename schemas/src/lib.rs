@@ -65,10 +65,12 @@ pub enum EventKind {
     /// A raw input dispatch (`EventDispatch`/`EventTiming`): the type only, no target.
     Input,
     Scroll,
+    /// What the page showed once an action had completed (`view` is set).
+    View,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::Click,
         EventKind::Change,
         EventKind::Submit,
@@ -78,6 +80,7 @@ impl EventKind {
         EventKind::Screenshot,
         EventKind::Input,
         EventKind::Scroll,
+        EventKind::View,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -91,6 +94,7 @@ impl EventKind {
             EventKind::Screenshot => "screenshot",
             EventKind::Input => "input",
             EventKind::Scroll => "scroll",
+            EventKind::View => "view",
         }
     }
 }
@@ -121,6 +125,10 @@ pub struct Event {
     /// before the contract carried it: a toggle's new state then is unknown.
     #[serde(default)]
     pub state: BTreeMap<String, String>,
+    /// For a [`EventKind::View`] event, what the page showed. `None` for
+    /// other events and for recordings made before the contract carried it.
+    #[serde(default)]
+    pub view: Option<ViewSnapshot>,
 }
 
 impl Event {
@@ -140,6 +148,7 @@ impl Event {
             screenshot: None,
             input: None,
             state: BTreeMap::new(),
+            view: None,
         }
     }
 
@@ -147,6 +156,36 @@ impl Event {
     pub fn label(&self) -> Option<&str> {
         self.target.as_ref().and_then(|t| t.label.as_deref())
     }
+}
+
+/// What the page showed once an action had completed: the capture contract's `tracepipe:view` mark.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ViewSnapshot {
+    /// Visible entries that carry a `data-*` id (message rows, label entries, filters, search results…), in page order.
+    #[serde(default)]
+    pub items: Vec<ViewItem>,
+    /// The opened item (e.g. an open message), when the page shows one.
+    #[serde(default)]
+    pub open: Option<ViewItem>,
+    /// The script left entries or fields out to stay within its limits.
+    #[serde(default)]
+    pub truncated: bool,
+}
+
+/// One entry of a [`ViewSnapshot`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ViewItem {
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The accessible name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `data-*` attributes keyed by their full name (`data-message-id`).
+    #[serde(default)]
+    pub data: BTreeMap<String, String>,
+    /// Labelled fields the item shows (e.g. "from", "subject", "date", "body"), keys lowercase.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
 }
 
 /// What the user acted on, as the capture contract describes it.

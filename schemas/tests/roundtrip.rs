@@ -49,6 +49,28 @@ fn sample() -> Session {
         interaction_id: Some(7),
         duration_us: Some(16_000),
     });
+    let mut view = Event::new(EventKind::View, 3_900);
+    view.url = Some("http://localhost/#sent".into());
+    view.view = Some(ViewSnapshot {
+        items: vec![
+            ViewItem {
+                role: Some("row".into()),
+                name: Some("Bob — Lunch on Friday?".into()),
+                data: BTreeMap::from([("data-message-id".to_string(), "18c2f1".to_string())]),
+                fields: BTreeMap::new(),
+            },
+            ViewItem::default(),
+        ],
+        open: Some(ViewItem {
+            role: Some("article".into()),
+            name: None,
+            data: BTreeMap::from([("data-message-id".to_string(), "18c2f0".to_string())]),
+            // One entry: Avro's whole-value encoder writes a map in hash
+            // order, which event_at_a_time_encoding_is_avros_own compares.
+            fields: BTreeMap::from([("subject".to_string(), "東京".to_string())]),
+        }),
+        truncated: true,
+    });
     Session {
         session_id: "0b6f5d3e-8a3c-4b7e-9d1a-2f3c4d5e6f70".into(),
         source: SourceFormat::ChromeTrace,
@@ -57,7 +79,7 @@ fn sample() -> Session {
         duration_us: 4_000,
         user_agent: Some("Chromium/156".into()),
         pages: vec!["http://localhost/#inbox".into()],
-        events: vec![input, click, change, secret, key, req, nav, shot],
+        events: vec![input, click, change, secret, key, req, nav, view, shot],
         source_name: Some("send_simple.trace.json.gz".into()),
         source_sha256: Some(
             "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
@@ -70,6 +92,33 @@ fn avro_round_trip_preserves_every_field() {
     let session = sample();
     let bytes = encode_session(&session).unwrap();
     assert_eq!(&bytes[..2], &[0xC3, 0x01]);
+    assert_eq!(decode_session(&bytes).unwrap(), session);
+}
+
+#[test]
+fn a_view_with_many_items_and_fields_round_trips() {
+    let mut session = sample();
+    let item = |i: usize| ViewItem {
+        role: Some("option".into()),
+        name: Some(format!("Label {i}")),
+        data: BTreeMap::from([
+            ("data-label-id".to_string(), format!("Label_{i}")),
+            ("data-count".to_string(), i.to_string()),
+        ]),
+        fields: BTreeMap::from([
+            ("from".to_string(), "Zoë <zoe@example.com>".to_string()),
+            ("date".to_string(), "5 Dec".to_string()),
+            ("body".to_string(), "line one\nline two".to_string()),
+        ]),
+    };
+    let mut view = Event::new(EventKind::View, 5_000);
+    view.view = Some(ViewSnapshot {
+        items: (0..50).map(item).collect(),
+        open: Some(item(99)),
+        truncated: false,
+    });
+    session.events.push(view);
+    let bytes = encode_session(&session).unwrap();
     assert_eq!(decode_session(&bytes).unwrap(), session);
 }
 
@@ -175,6 +224,38 @@ fn sample_written_with_the_third_schema_still_decodes() {
     assert!(session.events.iter().all(|e| e.state.is_empty()));
 }
 
+/// `tests/data/session-v4.avro` was written with `avro/session.v4.avsc`, before
+/// events carried what the page showed (`view`) and before the `VIEW` kind.
+/// It must keep decoding, its click's state intact and no event with a view.
+#[test]
+fn sample_written_with_the_fourth_schema_still_decodes() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/session-v4.avro"
+    ))
+    .unwrap();
+    assert_ne!(
+        bytes[..10],
+        encode_session(&sample()).unwrap()[..10],
+        "written with another schema than the current one"
+    );
+    let session = decode_session(&bytes).unwrap();
+    assert_eq!(
+        session.source_name.as_deref(),
+        Some("label_menu_toggle.trace.json.gz")
+    );
+    assert_eq!(session.events.len(), 2);
+    assert_eq!(session.events[1].kind, EventKind::Click);
+    assert_eq!(
+        session.events[1]
+            .state
+            .get("aria-checked")
+            .map(String::as_str),
+        Some("true")
+    );
+    assert!(session.events.iter().all(|e| e.view.is_none()));
+}
+
 #[test]
 fn current_schema_differs_from_earlier_ones_only_by_added_optional_fields() {
     let now: serde_json::Value = serde_json::from_str(SESSION_SCHEMA_JSON).unwrap();
@@ -190,6 +271,7 @@ fn current_schema_differs_from_earlier_ones_only_by_added_optional_fields() {
         include_str!("../avro/session.v1.avsc"),
         include_str!("../avro/session.v2.avsc"),
         include_str!("../avro/session.v3.avsc"),
+        include_str!("../avro/session.v4.avsc"),
     ] {
         let earlier: serde_json::Value = serde_json::from_str(earlier).unwrap();
         for name in names(&earlier) {

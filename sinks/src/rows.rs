@@ -120,6 +120,11 @@ pub struct ActionRow {
     /// `date` partition as for the Example.
     #[serde(default)]
     pub session_started_at: Option<DateTime<Utc>>,
+    /// The tool message carries what the recording showed of the call's
+    /// result (false: it says the recording does not show it). The last
+    /// column, so that files written before it read on by name.
+    #[serde(default)]
+    pub result_grounded: bool,
 }
 
 const UTC: &str = "UTC";
@@ -262,6 +267,7 @@ impl TableRow for ActionRow {
                     Field::new("end_us", DataType::Int64, false),
                     Field::new("created_at", timestamp_type(), false),
                     Field::new("session_started_at", timestamp_type(), true),
+                    Field::new("result_grounded", DataType::Boolean, false),
                 ]))
             })
             .clone()
@@ -306,6 +312,11 @@ impl TableRow for ActionRow {
             Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.end_us))),
             timestamps(rows.iter().map(|r| Some(r.created_at))),
             timestamps(rows.iter().map(|r| r.session_started_at)),
+            Arc::new(
+                rows.iter()
+                    .map(|r| Some(r.result_grounded))
+                    .collect::<BooleanArray>(),
+            ),
         ];
         Ok(RecordBatch::try_new(Self::file_schema(), columns)?)
     }

@@ -6,7 +6,9 @@
 //! recording goes through the same path as production (normalise, classify with
 //! the suite's rules, synthesise and validate the calls), and the emitted calls
 //! are matched with the expected ones: per tool and overall precision, recall and
-//! F1, and the exact-match rate of the arguments of matched calls.
+//! F1, and the exact-match rate of the arguments of matched calls; and the
+//! share of the emitted calls whose tool result is grounded in what the
+//! recording's pages showed (per tool and overall).
 
 use anyhow::{bail, Context};
 use serde_json::Value;
@@ -143,6 +145,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let mut rejected = 0usize;
     let mut events = 0usize;
     let mut classify_time = std::time::Duration::ZERO;
+    // Per tool: (results grounded, calls emitted).
+    let mut grounded: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let scenarios = labelled::find(&args.inputs)?;
     if scenarios.is_empty() {
         bail!("no scenarios (a recording beside each *.expected.json) in the inputs");
@@ -179,7 +183,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
                     suite.name, args.mcp_server
                 )
             })?;
-        let synthesizer = Synthesizer::new(suite, map, server)?;
+        let synthesizer = Synthesizer::new(suite, map, server)?
+            .with_results(catalog.tool_results(&suite.name, &args.mcp_server));
         let session = scenario.session()?;
         let started = std::time::Instant::now();
         let actions = model.classify(&session);
@@ -190,7 +195,13 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             model.model_ref(),
             &Value::Object(Default::default()),
             &actions,
+            Some(&session),
         );
+        for record in &synthesis.records {
+            let entry = grounded.entry(record.tool.clone()).or_default();
+            entry.0 += usize::from(record.result_grounded);
+            entry.1 += 1;
+        }
         let got: Vec<(String, Value)> = synthesis
             .records
             .iter()
@@ -251,6 +262,22 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         overall.exact_rate()
     );
     println!("{rejected} tool calls rejected by their tool's JSON Schema or the action-tool map");
+    println!(
+        "\n{:<24} {:>8} {:>6} {:>7}",
+        "tool results", "grounded", "calls", "share"
+    );
+    let mut all = (0, 0);
+    for (tool, (g, n)) in &grounded {
+        all = (all.0 + g, all.1 + n);
+        println!("{tool:<24} {g:>8} {n:>6} {:>7.3}", ratio(*g, *n));
+    }
+    println!(
+        "{:<24} {:>8} {:>6} {:>7.3}",
+        "OVERALL",
+        all.0,
+        all.1,
+        ratio(all.0, all.1)
+    );
     println!(
         "{sessions} sessions, {events} events, classified at {:.2} M events/s (debug builds are slower; see benches/classify.rs)",
         events as f64 / classify_time.as_secs_f64().max(1e-9) / 1e6

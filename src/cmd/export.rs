@@ -50,6 +50,10 @@ pub struct ExportArgs {
     /// Only Examples a person reviewed, as their review re-synthesised them.
     #[arg(long)]
     reviewed_only: bool,
+    /// Only Examples whose every tool result is grounded in what the
+    /// recording's pages showed.
+    #[arg(long)]
+    grounded_only: bool,
     /// Splits and their shares, assigned by a hash of the Example id.
     #[arg(long, value_name = "NAME=SHARE,…", default_value = "train=1")]
     split: String,
@@ -66,6 +70,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
 async fn run_export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let filters = Filters {
         drop_low_confidence: args.drop_low_confidence,
+        grounded_only: args.grounded_only,
         min_confidence: args.min_confidence,
         models: args.models.into_iter().collect(),
         reviewed_only: args.reviewed_only,

@@ -250,6 +250,7 @@ pub async fn delete_suite(
                 files.suites.remove(&name);
                 files.rules.remove(&name);
                 files.maps.retain(|(suite, _), _| *suite != name);
+                files.results.retain(|(suite, _), _| *suite != name);
                 Ok(())
             },
             |_| Some(()),
@@ -783,6 +784,7 @@ pub async fn delete_server(
                     ));
                 }
                 files.mcp_servers.remove(&name);
+                files.results.retain(|(_, server), _| *server != name);
                 Ok(())
             },
             |_| Some(()),
@@ -1262,7 +1264,9 @@ pub async fn delete_map(
         .update(
             state.control.as_ref(),
             |files| {
+                // The results describe calls made through the map.
                 files.maps.remove(&key);
+                files.results.remove(&key);
                 Ok(())
             },
             |_| Some(()),

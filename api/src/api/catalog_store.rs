@@ -19,11 +19,13 @@ use super::error::{ApiError, ServiceError};
 use super::models::Models;
 use crate::control::{CatalogFile, ControlPlane, ExampleError};
 use tracepipe_processors::classify::RulesError;
+use tracepipe_processors::results::ResultsFile;
 
 const KIND_SERVER: &str = "mcp_server";
 const KIND_SUITE: &str = "suite";
 const KIND_MAP: &str = "map";
 const KIND_RULES: &str = "rules";
+const KIND_RESULTS: &str = "results";
 
 /// The editable form of the whole catalog.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +36,8 @@ pub struct Files {
     pub maps: BTreeMap<(String, String), ActionToolMapFile>,
     /// Each suite's `rules.json` (the RULES model), by suite name, verbatim.
     pub rules: BTreeMap<String, String>,
+    /// How tool results are built, keyed by (suite name, MCP server name).
+    pub results: BTreeMap<(String, String), ResultsFile>,
 }
 
 impl Files {
@@ -121,6 +125,11 @@ impl Files {
                 },
             );
         }
+        for ((suite, server), results) in catalog.all_tool_results() {
+            files
+                .results
+                .insert((suite.clone(), server.clone()), results.file().clone());
+        }
         files
     }
 
@@ -144,6 +153,14 @@ impl Files {
                         .filter(|((suite, _), _)| suite == name)
                         .map(|((_, server), m)| {
                             (format!("suites/{name}/maps/{server}.json"), pretty(m))
+                        })
+                        .collect(),
+                    results: self
+                        .results
+                        .iter()
+                        .filter(|((suite, _), _)| suite == name)
+                        .map(|((_, server), r)| {
+                            (format!("suites/{name}/results/{server}.json"), pretty(r))
                         })
                         .collect(),
                 })
@@ -175,6 +192,14 @@ impl Files {
                 suite: suite.clone(),
                 name: server.clone(),
                 contents: pretty(map),
+            });
+        }
+        for ((suite, server), results) in &self.results {
+            rows.push(CatalogFile {
+                kind: KIND_RESULTS.into(),
+                suite: suite.clone(),
+                name: server.clone(),
+                contents: pretty(results),
             });
         }
         for (suite, contents) in &self.rules {
@@ -215,6 +240,12 @@ impl Files {
                 }
                 KIND_RULES => {
                     files.rules.insert(f.suite.clone(), f.contents.clone());
+                }
+                KIND_RESULTS => {
+                    files.results.insert(
+                        (f.suite.clone(), f.name.clone()),
+                        serde_json::from_str(&f.contents).map_err(|e| corrupt(f, e))?,
+                    );
                 }
                 other => {
                     return Err(ServiceError::Corrupt(format!(

@@ -29,6 +29,7 @@ use crate::control::ExampleRecord;
 use crate::corrections::{
     self, AddedBody, CallCheck, DecisionBody, LabelFile, Refusal, REVIEWED_LINE_OBJECT,
 };
+use crate::pipeline::SESSION_OBJECT;
 use crate::review::{self as timeline, actions_json, ACTIONS_OBJECT};
 use tracepipe_processors::catalog::Catalog;
 use tracepipe_processors::synth::{Synthesizer, ToolDefinition};
@@ -307,9 +308,24 @@ pub async fn complete(
             "example {example_id} storage path {messages_path}: {e}"
         ))
     })?;
+    // The tool results are read from what the recording's pages showed; a
+    // session that cannot be read leaves them ungrounded rather than the
+    // review unfinishable.
+    let session_key = ObjectPath::from(format!("sessions/{}/{SESSION_OBJECT}", example.session_id));
+    let session = match timeline::load_session_shared(state.objects.as_ref(), &session_key).await {
+        Ok(session) => Some(session),
+        Err(error) => {
+            tracing::warn!(example = %example_id, %error, "session unreadable: the reviewed results are not grounded");
+            None
+        }
+    };
     let synthesis = {
         let snapshot = state.catalog.snapshot();
         let synth = parts(&snapshot.catalog, &example)?;
+        let results = snapshot
+            .catalog
+            .tool_results(synth.suite_name(), synth.server_name());
+        let synth = synth.with_results(results);
         let model = snapshot
             .models
             .get(example.model_id, example.suite_id)
@@ -323,7 +339,12 @@ pub async fn complete(
                 )
             })?;
         let calls = corrections::reviewed_calls(&review.items);
-        synth.synthesize_reviewed(model.model_ref(), &example.model_configuration, &calls)
+        synth.synthesize_reviewed(
+            model.model_ref(),
+            &example.model_configuration,
+            &calls,
+            session.as_deref(),
+        )
     };
     let store = state.objects.as_ref();
     let actions_key = example_object(example_id, ACTIONS_OBJECT);

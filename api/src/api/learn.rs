@@ -384,6 +384,7 @@ pub async fn learn_suite(
                 // The learned suite is whole: maps onto other servers were
                 // made for the actions it replaces.
                 files.maps.retain(|(suite, _), _| *suite != name);
+                files.results.retain(|(suite, _), _| *suite != name);
                 files.suites.insert(name.clone(), suite_file);
                 files
                     .maps

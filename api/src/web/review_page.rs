@@ -763,6 +763,7 @@ mod tests {
             evidence_end: None,
             start_ms: 0.0,
             end_ms: 0.0,
+            result_grounded: false,
         }
     }
 

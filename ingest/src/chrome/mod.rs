@@ -14,7 +14,7 @@ pub use perfetto::looks_like_perfetto;
 use crate::builder::SessionBuilder;
 use crate::decode::PlainReader;
 use crate::error::Location;
-use crate::marks::{event_from_mark, kind_of_mark, MarkDetail};
+use crate::marks::{event_from_mark, kind_of_mark, view_event_from_mark, MarkDetail};
 use crate::redact::{
     redact_jpeg, ScreenPrivacy, ScreenshotGuard, SensitiveSnapshot, Verdict, SENSITIVE_MARK,
 };
@@ -531,6 +531,30 @@ impl Reader<'_> {
             };
             let data: DataArgs<MarkData> =
                 serde_json::from_str(args).map_err(|e| parse_err("args", e))?;
+            if kind == EventKind::View {
+                // What the page showed is an addition to the recording, not
+                // part of what was done: a view that cannot be read is left
+                // out, the recording still read.
+                let (Some(text), Some(ts)) = (data.data.and_then(|d| d.detail), ts) else {
+                    tracing::warn!(
+                        at,
+                        "a tracepipe:view mark without a detail or a time: left out"
+                    );
+                    return Ok(());
+                };
+                match view_event_from_mark(ts, &text) {
+                    Ok(view) => {
+                        if let Some(pid) = ev.pid {
+                            self.page_pids.insert(pid);
+                        }
+                        self.keep(view, ev.pid, None);
+                    }
+                    Err(error) => {
+                        tracing::warn!(at, %error, "a tracepipe:view mark could not be read: left out");
+                    }
+                }
+                return Ok(());
+            }
             let detail = match data.data.and_then(|d| d.detail) {
                 Some(text) => {
                     serde_json::from_str::<MarkDetail>(&text).map_err(|e| parse_err("detail", e))?

@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{parse_mcp_server, parse_suite, ActionToolMapFile, Catalog, CatalogError};
+use crate::results::ToolResults;
 
 /// No catalog file may be larger than this (the Playwright server's is ~60 KiB).
 pub const MAX_CATALOG_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -25,6 +26,9 @@ pub struct SuiteSources {
     pub suite: (String, String),
     /// `suites/<suite>/maps/<server>.json`.
     pub maps: Vec<(String, String)>,
+    /// `suites/<suite>/results/<server>.json`: how the server's tool results
+    /// are built from what the page showed ([`crate::results`]).
+    pub results: Vec<(String, String)>,
 }
 
 fn stem(path: &str) -> Option<&str> {
@@ -105,13 +109,35 @@ impl Catalog {
                 }
             }
             catalog.maps.extend(maps);
+            for (rfile, rcontents) in &s.results {
+                let server_name = stem(rfile).unwrap_or_default();
+                let server = catalog.mcp_servers.get(server_name).ok_or_else(|| {
+                    CatalogError::unknown(rfile, "MCP server", server_name, " (the file's name)")
+                })?;
+                let results = ToolResults::parse(rfile, rcontents, server)?;
+                check_named(
+                    rfile,
+                    Some(&suite.name),
+                    &results.suite,
+                    "the results' suite",
+                )?;
+                let key = (suite.name.clone(), server.name.clone());
+                if catalog.results.insert(key, results).is_some() {
+                    return Err(CatalogError::Duplicate {
+                        file: rfile.clone(),
+                        kind: "results of MCP server",
+                        name: server.name.clone(),
+                    });
+                }
+            }
             catalog.suites.insert(suite.name.clone(), suite);
         }
         Ok(catalog)
     }
 
-    /// Reads `<root>/mcp-servers/*.json`, `<root>/suites/*/suite.json` and
-    /// `<root>/suites/*/maps/*.json` (missing folders are empty) and calls
+    /// Reads `<root>/mcp-servers/*.json`, `<root>/suites/*/suite.json`,
+    /// `<root>/suites/*/maps/*.json` and `<root>/suites/*/results/*.json`
+    /// (missing folders are empty) and calls
     /// [`Catalog::from_sources`].
     pub fn load_dir(root: impl AsRef<Path>) -> Result<Catalog, CatalogError> {
         let root = root.as_ref();
@@ -128,9 +154,14 @@ impl Catalog {
             for path in json_files(&dir.join("maps"))? {
                 maps.push(read(&path)?);
             }
+            let mut results = Vec::new();
+            for path in json_files(&dir.join("results"))? {
+                results.push(read(&path)?);
+            }
             sources.suites.push(SuiteSources {
                 suite: read(&suite)?,
                 maps,
+                results,
             });
         }
         Catalog::from_sources(&sources)

@@ -341,7 +341,12 @@ impl CompiledRules {
         let mut selection = Checks::default();
         let mut route: Option<&str> = None;
         for (i, e) in session.events.iter().enumerate() {
-            if matches!(e.kind, EventKind::Input | EventKind::Screenshot) {
+            // What the page showed (View) is evidence for a tool's result,
+            // never a step of a flow.
+            if matches!(
+                e.kind,
+                EventKind::Input | EventKind::Screenshot | EventKind::View
+            ) {
                 continue;
             }
             let label = match e.kind {

@@ -10,6 +10,7 @@
 //! so a datum that passes this walk makes the decoder allocate no more than
 //! a small multiple of its own size.
 
+use apache_avro::schema::Name;
 use apache_avro::Schema;
 
 /// Why a datum was refused.
@@ -20,7 +21,29 @@ const MAX_DEPTH: usize = 32;
 
 /// Walks one datum of `schema` at the start of `datum`.
 pub(crate) fn check_datum(schema: &Schema, mut datum: &[u8]) -> Result<(), Malformed> {
-    walk(schema, &mut datum, 0)
+    walk(schema, schema, &mut datum, 0)
+}
+
+/// The definition of the type `name` refers to within `root`: a type named
+/// once may be used again by name (a view's items and its open item share
+/// one record).
+fn named<'s>(root: &'s Schema, name: &Name, depth: usize) -> Option<&'s Schema> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    match root {
+        Schema::Record(r) if r.name == *name => Some(root),
+        Schema::Enum(e) if e.name == *name => Some(root),
+        Schema::Fixed(f) if f.name == *name => Some(root),
+        Schema::Record(r) => r
+            .fields
+            .iter()
+            .find_map(|f| named(&f.schema, name, depth + 1)),
+        Schema::Union(u) => u.variants().iter().find_map(|v| named(v, name, depth + 1)),
+        Schema::Array(a) => named(&a.items, name, depth + 1),
+        Schema::Map(m) => named(&m.types, name, depth + 1),
+        _ => None,
+    }
 }
 
 fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], Malformed> {
@@ -55,7 +78,7 @@ fn length(input: &mut &[u8]) -> Result<usize, Malformed> {
 }
 
 /// The fewest bytes one value of `schema` takes; 0 when a value may take none.
-fn min_size(schema: &Schema, depth: usize) -> usize {
+fn min_size(root: &Schema, schema: &Schema, depth: usize) -> usize {
     if depth > MAX_DEPTH {
         return 0;
     }
@@ -67,14 +90,15 @@ fn min_size(schema: &Schema, depth: usize) -> usize {
         Schema::Record(r) => r
             .fields
             .iter()
-            .map(|f| min_size(&f.schema, depth + 1))
+            .map(|f| min_size(root, &f.schema, depth + 1))
             .fold(0usize, usize::saturating_add),
+        Schema::Ref { name } => named(root, name, 0).map_or(1, |s| min_size(root, s, depth + 1)),
         // A varint, a length or a union's branch index: at least one byte.
         _ => 1,
     }
 }
 
-fn walk(schema: &Schema, input: &mut &[u8], depth: usize) -> Result<(), Malformed> {
+fn walk(root: &Schema, schema: &Schema, input: &mut &[u8], depth: usize) -> Result<(), Malformed> {
     if depth > MAX_DEPTH {
         return Err("values nested deeper than the schema allows");
     }
@@ -109,7 +133,7 @@ fn walk(schema: &Schema, input: &mut &[u8], depth: usize) -> Result<(), Malforme
             let n = length(input)?;
             take(input, n)?;
         }
-        Schema::Decimal(d) => walk(&d.inner, input, depth + 1)?,
+        Schema::Decimal(d) => walk(root, &d.inner, input, depth + 1)?,
         Schema::Fixed(f) => {
             take(input, f.size)?;
         }
@@ -125,31 +149,34 @@ fn walk(schema: &Schema, input: &mut &[u8], depth: usize) -> Result<(), Malforme
                 .ok()
                 .and_then(|i| u.variants().get(i))
                 .ok_or("a union index beyond the branches")?;
-            walk(branch, input, depth + 1)?;
+            walk(root, branch, input, depth + 1)?;
         }
         Schema::Record(r) => {
             for field in &r.fields {
-                walk(&field.schema, input, depth + 1)?;
+                walk(root, &field.schema, input, depth + 1)?;
             }
         }
         Schema::Array(a) => blocks(
+            root,
             input,
             depth,
-            |input| walk(&a.items, input, depth + 1),
+            |input| walk(root, &a.items, input, depth + 1),
             &a.items,
         )?,
         Schema::Map(m) => blocks(
+            root,
             input,
             depth,
             |input| {
-                walk(&Schema::String, input, depth + 1)?;
-                walk(&m.types, input, depth + 1)
+                walk(root, &Schema::String, input, depth + 1)?;
+                walk(root, &m.types, input, depth + 1)
             },
             &Schema::String,
         )?,
-        // The stored schemas name no type twice, so never refer to one.
-        Schema::Ref { .. } => {
-            return Err("a named type reference, which the stored schemas do not use")
+        Schema::Ref { name } => {
+            let definition =
+                named(root, name, 0).ok_or("a reference to a type the schema does not define")?;
+            walk(root, definition, input, depth + 1)?;
         }
     }
     Ok(())
@@ -158,12 +185,13 @@ fn walk(schema: &Schema, input: &mut &[u8], depth: usize) -> Result<(), Malforme
 /// An array's or a map's blocks: a count, with a negative count followed by
 /// the block's size in bytes, until a count of 0.
 fn blocks(
+    root: &Schema,
     input: &mut &[u8],
     depth: usize,
     mut item: impl FnMut(&mut &[u8]) -> Result<(), Malformed>,
     item_schema: &Schema,
 ) -> Result<(), Malformed> {
-    let item_size = min_size(item_schema, depth + 1);
+    let item_size = min_size(root, item_schema, depth + 1);
     loop {
         let count = long(input)?;
         if count == 0 {

@@ -73,6 +73,7 @@ pub fn sample_example(i: usize) -> SampleExample {
             end_us: i64::from(first + 3) * 1_000,
             created_at,
             session_started_at,
+            result_grounded: a % 2 == 0,
         });
         tool_calls.push(json!({
             "id": format!("call_{}", a + 1),
