@@ -99,8 +99,10 @@ fn the_gateway_stores_no_secret_pixel() {
     let id = upload(&url, &key, &account_secrets(), None);
     assert_redacted(&session_objects(&deployment.name, &id), &recorded);
 
+    // A recording made with a capture script that writes no sensitive marks
+    // (capture/alt-capture.js, written from the contract's earlier version).
     let older: PathBuf = FsPath::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/recordings/send_simple.trace.json.gz");
+        .join("tests/fixtures/recordings-alt/delete_filter.trace.json.gz");
     let unmarked = session_objects(&deployment.name, &upload(&url, &key, &older, None));
     assert_eq!(
         unmarked.keys().collect::<Vec<_>>(),
@@ -113,7 +115,7 @@ fn the_gateway_stores_no_secret_pixel() {
             .keys()
             .filter(|k| k.starts_with("screenshots/"))
             .count()
-            > 10
+            > 5
     );
     assert_eq!(
         declared["input_events.jsonl"],

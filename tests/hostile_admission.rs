@@ -47,7 +47,10 @@ fn repo() -> PathBuf {
 
 /// The smallest committed recording: a good upload.
 fn good_recording() -> Vec<u8> {
-    std::fs::read(repo().join("tests/fixtures/recordings/list_labels.trace.json.gz"))
+    // Made with a capture script that writes no sensitive marks
+    // (capture/alt-capture.js): declared safe, its screenshots and raw
+    // upload are stored, as the full-disk cases need.
+    std::fs::read(repo().join("tests/fixtures/recordings-alt/list_labels.trace.json.gz"))
         .expect("fixture")
 }
 
@@ -109,8 +112,6 @@ impl Api {
     }
 
     fn upload(&self, key: &str, suite_id: &str, bytes: Vec<u8>) -> reqwest::blocking::Response {
-        // The fixture predates the sensitive-field marks: declared safe, its
-        // screenshots and raw upload are stored, as the full-disk cases need.
         let form = multipart::Form::new()
             .text("suite_id", suite_id.to_owned())
             .text("screenshots_safe", "true")
