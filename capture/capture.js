@@ -541,6 +541,7 @@
   const VIEW_MAX_ITEMS = 50;
   const VIEW_NAME_LIMIT = 200;
   const VIEW_MAX_FIELDS = 12;
+  const VIEW_MAX_ITEM_FIELDS = 8;
   const VIEW_FIELD_LIMIT = 2000;
   const VIEW_MAX_DATA = 8;
   const VIEW_MAX_BYTES = 16 * 1024;
@@ -612,7 +613,7 @@
       if (node.hidden || node.getAttribute("aria-hidden") === "true") return;
       const block = BLOCK_TAGS.has(node.localName);
       // Cells of a row are read apart, as a screen reader reads them.
-      const cell = CELL_ROLES.has(node.getAttribute("role") || "") || node.localName === "td" || node.localName === "th";
+      const cell = isCell(node);
       // Other elements (chips, a file's name beside its size) are read
       // apart too; only formatting within a word's run is not.
       const gap = block ? "\n" : cell || !INLINE_FORMATTING.has(node.localName) ? " " : "";
@@ -674,7 +675,60 @@
     const name = viewName(el);
     if (name) item.name = name;
     item.data = itemData(el);
-    return item;
+    const { fields, truncated } = role === "row" ? rowFields(el) : { fields: {}, truncated: false };
+    if (Object.keys(fields).length) item.fields = fields;
+    return { item, truncated };
+  }
+
+  function isCell(el) {
+    return CELL_ROLES.has(el.getAttribute("role") || "") || el.localName === "td" || el.localName === "th";
+  }
+
+  // The grid or table an element belongs to.
+  function tableOf(el) {
+    return el.closest("[role=grid], [role=treegrid], [role=table], table");
+  }
+
+  // A listed row's fields, keys lowercase: each cell under the name of its
+  // column's header (as a screen reader announces a cell), and a
+  // `<time datetime>` as `date`. A table without column headers gives only
+  // the date.
+  function rowFields(row) {
+    const fields = {};
+    let truncated = false;
+    const put = (key, value) => {
+      key = collapse(key).toLowerCase();
+      value = collapse(value);
+      if (!key || !value || key in fields) return;
+      if (Object.keys(fields).length >= VIEW_MAX_ITEM_FIELDS) {
+        truncated = true;
+        return;
+      }
+      if (value.length > VIEW_NAME_LIMIT) truncated = true;
+      fields[key] = clip(value, VIEW_NAME_LIMIT);
+    };
+    const time = Array.from(row.querySelectorAll("time[datetime]")).find((node) => !isWithheld(node) && isRendered(node));
+    if (time) put("date", time.getAttribute("datetime"));
+    const table = tableOf(row);
+    if (!table) return { fields, truncated };
+    const inTable = (node) => tableOf(node) === table;
+    // A column's header sits in a row of headers only (a `th` beside data
+    // cells heads its row, not a column).
+    const isColumnHeader = (header) => {
+      if (!inTable(header) || header.getAttribute("role") === "rowheader" || header.getAttribute("scope") === "row") return false;
+      const headerRow = header.closest("[role=row], tr");
+      return !headerRow || !headerRow.querySelector("td, [role=gridcell], [role=cell]");
+    };
+    const headers = Array.from(table.querySelectorAll("[role=columnheader], th")).filter(isColumnHeader);
+    if (!headers.length) return { fields, truncated };
+    const cells = Array.from(row.querySelectorAll("td, th, [role=gridcell], [role=cell], [role=columnheader], [role=rowheader]"))
+      .filter((cell) => isCell(cell) && cell.closest("[role=row], tr") === row);
+    cells.forEach((cell, column) => {
+      const header = headers[column];
+      if (!header || isWithheld(cell) || !isRendered(header)) return;
+      put(viewName(header), shownText(cell, VIEW_NAME_LIMIT + 1));
+    });
+    return { fields, truncated };
   }
 
   // The open item's fields, keys lowercase: `heading` (its first heading),
@@ -754,7 +808,7 @@
         && Array.from(el.attributes).some((a) => isIdAttribute(a.name) && a.value === wanted);
       if (isOpen) {
         const { fields, truncated: cut } = openFields(el);
-        open = viewItem(el);
+        open = viewItem(el).item;
         open.fields = fields;
         truncated = truncated || cut;
         continue;
@@ -763,7 +817,9 @@
         truncated = true;
         continue;
       }
-      items.push(viewItem(el));
+      const { item, truncated: cut } = viewItem(el);
+      items.push(item);
+      truncated = truncated || cut;
     }
     const snapshot = { items, open, truncated };
     // Within the size limit: the open item's text first, then entries from

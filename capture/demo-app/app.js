@@ -283,21 +283,26 @@
       },
         h("span", { class: "cell select", role: "gridcell" }, select),
         h("span", { class: "cell from", role: "gridcell" }, message.labelIds.includes("SENT") || message.labelIds.includes("DRAFT") ? `To: ${message.to.join(", ")}` : senderName(message.from)),
-        h("span", { class: "cell subject", role: "gridcell" },
-          message.labelIds.filter((id) => id.startsWith("Label_")).map((id) => [h("span", { class: "chip" }, labelName(id)), " "]),
-          h("strong", {}, message.subject || "(no subject)"),
-          h("span", { class: "snippet" }, ` — ${message.snippet}`)),
-        h("span", { class: "cell date", role: "gridcell" }, message.attachments.length ? icon("attachment") : null, shortDate(message.date))
+        h("span", { class: "cell labels", role: "gridcell" },
+          message.labelIds.filter((id) => id.startsWith("Label_")).map((id) => [h("span", { class: "chip" }, labelName(id)), " "])),
+        h("span", { class: "cell subject", role: "gridcell" }, h("strong", {}, message.subject || "(no subject)")),
+        h("span", { class: "cell snippet", role: "gridcell" }, `— ${message.snippet}`),
+        h("span", { class: "cell date", role: "gridcell" }, message.attachments.length ? icon("attachment") : null,
+          h("time", { datetime: message.date }, shortDate(message.date)))
       );
       return row;
     });
+    // Column headers name each cell for a screen reader; Gmail shows none, so
+    // they are only read, not seen.
+    const header = h("div", { class: "row header visually-hidden", role: "row" },
+      ["Select", "From", "Labels", "Subject", "Snippet", "Date"].map((name) => h("span", { role: "columnheader" }, name)));
 
     main.replaceChildren(
       h("div", { class: "toolbar", role: "toolbar", "aria-label": "Conversation actions" },
         iconButton("refresh", "Refresh", () => refresh().catch(fail)), deleteButton, labelButton),
       h("h1", {}, title),
       rows.length
-        ? h("div", { class: "list", role: "grid", "aria-label": title }, rows)
+        ? h("div", { class: "list", role: "grid", "aria-label": title }, header, rows)
         : h("p", { class: "empty" }, query.q ? "No messages matched your search." : "No conversations here.")
     );
   }
@@ -341,13 +346,17 @@
             toast("Labels changed.");
           });
         }, { "aria-haspopup": "menu", "aria-expanded": "false" })),
-      h("article", { class: "message", "data-message-id": message.id },
-        h("h1", {}, message.subject || "(no subject)", " ", chips),
-        h("div", { class: "meta" },
-          h("strong", {}, senderName(message.from)), " ", h("span", { class: "address" }, `<${message.from.replace(/^.*<|>$/g, "")}>`),
-          h("div", {}, `to ${message.to.join(", ")}`, message.cc.length ? `, cc ${message.cc.join(", ")}` : ""),
-          h("time", { datetime: message.date }, new Date(message.date).toUTCString())),
-        h("div", { class: "body" }, message.body.split(/\n{2,}/).map((paragraph) => h("p", {}, paragraph))),
+      h("article", { class: "message", "data-message-id": message.id, "data-thread-id": message.threadId },
+        h("div", { class: "subject-line" }, h("h1", {}, message.subject || "(no subject)"), chips),
+        h("dl", { class: "meta" },
+          h("dt", {}, "From"),
+          h("dd", {}, h("strong", {}, senderName(message.from)), " ", h("span", { class: "address" }, `<${message.from.replace(/^.*<|>$/g, "")}>`)),
+          h("dt", {}, "To"),
+          h("dd", {}, message.to.join(", ")),
+          message.cc.length ? [h("dt", {}, "Cc"), h("dd", {}, message.cc.join(", "))] : null,
+          h("dt", {}, "Date"),
+          h("dd", {}, h("time", { datetime: message.date }, new Date(message.date).toUTCString()))),
+        h("section", { class: "body", "aria-label": "Message body" }, message.body.split(/\n{2,}/).map((paragraph) => h("p", {}, paragraph))),
         message.attachments.length
           ? h("div", { class: "attachments" },
             message.attachments.map((a) =>
@@ -367,18 +376,23 @@
 
   let labelBeingChanged = null;
 
+  function settingsHeader() {
+    return h("thead", { class: "visually-hidden" },
+      h("tr", {}, ["Name", "Messages", "Actions"].map((name) => h("th", { scope: "col" }, name))));
+  }
+
   async function renderLabelSettings() {
     await loadLabels();
     const system = state.labels.filter((l) => l.type === "system");
     main.replaceChildren(
       h("h1", {}, "Labels"),
       h("h2", {}, "System labels"),
-      h("table", { class: "settings" },
+      h("table", { class: "settings" }, settingsHeader(),
         h("tbody", {}, system.map((label) =>
           h("tr", { "data-label-id": label.id }, h("td", {}, label.name), h("td", { class: "muted" }, `${label.messagesTotal} conversations`), h("td", {}))))),
       h("h2", {}, "Labels"),
       h("button", { type: "button", onclick: () => openNewLabel() }, "Create new label"),
-      h("table", { class: "settings" },
+      h("table", { class: "settings" }, settingsHeader(),
         h("tbody", {}, userLabels().map((label) =>
           h("tr", { "data-label-id": label.id },
             h("td", {}, label.name),

@@ -82,14 +82,15 @@ pub enum Part {
     View {},
     /// The opened item.
     Open {},
-    /// The listed items (those with the `data-*` attribute `with_data` and
-    /// the role `role`, when given). A view that left items out grounds no
-    /// list.
+    /// The listed items (those with the `data-*` attribute `with_data`, when
+    /// given, and one of the roles `roles`, when any is given: a list of
+    /// messages is rows in one client and list items in another). A view
+    /// that left items out grounds no list.
     Items {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         with_data: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        role: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        roles: Vec<String>,
     },
     /// The first item (listed or open) whose `value` equals the argument
     /// `equals_argument`.
@@ -103,7 +104,8 @@ pub enum Part {
 }
 
 /// Where a value comes from: exactly one of `data`, `field`, `name` or
-/// `argument`.
+/// `argument`, and where to look when the page did not show that
+/// (`otherwise`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValueFile {
@@ -119,6 +121,10 @@ pub struct ValueFile {
     /// A parameter of the tool call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub argument: Option<String>,
+    /// Where the value comes from when this source shows none (an application
+    /// that names its table's columns, otherwise the row's accessible name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otherwise: Option<Box<ValueFile>>,
     /// Written empty when absent instead of leaving the result ungrounded.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
@@ -159,8 +165,17 @@ struct ToolResult {
 
 #[derive(Debug, Clone, PartialEq)]
 struct Source {
-    from: From,
+    /// Tried in order; the first one shown is the value.
+    from: Vec<From>,
     optional: bool,
+}
+
+impl Source {
+    /// Whether the value is read from an item of the view (at least in part),
+    /// not only from the call's arguments.
+    fn is_per_item(&self) -> bool {
+        self.from.iter().any(|f| !matches!(f, From::Argument(_)))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -178,10 +193,10 @@ enum Selector {
     Open,
     Items {
         with_data: Option<String>,
-        role: Option<String>,
+        roles: Vec<String>,
     },
     Item {
-        by: From,
+        by: Vec<From>,
         argument: String,
     },
     NewItem {
@@ -316,15 +331,24 @@ impl ValueFile {
             }
             from.push(From::Argument(a.clone()));
         }
-        match <[From; 1]>::try_from(from) {
-            Ok([from]) => Ok(Source {
-                from,
-                optional: self.optional,
-            }),
-            Err(_) => Err(invalid(
+        let Ok([first]) = <[From; 1]>::try_from(from) else {
+            return Err(invalid(
                 "give exactly one of `data`, `field`, `name` or `argument`".into(),
-            )),
+            ));
+        };
+        let mut from = vec![first];
+        if let Some(otherwise) = &self.otherwise {
+            if otherwise.optional {
+                return Err(invalid(
+                    "`optional` belongs to the outermost source, not to `otherwise`".into(),
+                ));
+            }
+            from.extend(otherwise.compile(invalid, tool)?.from);
         }
+        Ok(Source {
+            from,
+            optional: self.optional,
+        })
     }
 }
 
@@ -468,7 +492,6 @@ fn compile_tool(
         let source = v.compile(&invalid_at(format!("value `{name}`")), tool)?;
         values.insert(name.clone(), source);
     }
-    let per_item = |s: &Source| !matches!(s.from, From::Argument(_));
     let is_list = matches!(spec.part, Part::Items { .. });
     let part = match &spec.part {
         Part::View {} => Selector::View,
@@ -478,7 +501,7 @@ fn compile_tool(
             equals_argument,
         } => {
             let source = value.compile(&invalid_at("part".into()), tool)?;
-            if !per_item(&source) {
+            if source.from.iter().any(|f| matches!(f, From::Argument(_))) {
                 return Err(invalid_at("part".into())(
                     "`value` must come from the item, not an argument".into(),
                 ));
@@ -503,9 +526,9 @@ fn compile_tool(
             )));
         }
         Part::NewItem { data } => Selector::NewItem { data: data.clone() },
-        Part::Items { with_data, role } => Selector::Items {
+        Part::Items { with_data, roles } => Selector::Items {
             with_data: with_data.clone(),
-            role: role.clone(),
+            roles: roles.clone(),
         },
     };
     let parse = |what: &str, source: &str| {
@@ -530,7 +553,7 @@ fn compile_tool(
             }
             for (name, g) in &spec.groups {
                 match values.get(&g.value) {
-                    Some(s) if per_item(s) => {}
+                    Some(s) if s.is_per_item() => {}
                     _ => {
                         return Err(CatalogError::invalid(
                             file,
@@ -589,12 +612,12 @@ fn compile_tool(
         allowed.extend(
             values
                 .iter()
-                .filter(|(_, s)| !per_item(s))
+                .filter(|(_, s)| !s.is_per_item())
                 .map(|(n, _)| n.clone()),
         );
     } else {
         for (n, s) in &values {
-            if matches!(part, Selector::View) && per_item(s) {
+            if matches!(part, Selector::View) && s.is_per_item() {
                 return Err(CatalogError::invalid(
                     file,
                     item_name(&format!("value `{n}`")),
@@ -691,8 +714,13 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// A value as it is written, or None when it is not shown.
-    fn value(&self, from: &From, item: Option<&ViewItem>) -> Option<String> {
+    /// A value as it is written, from the first of its sources that shows
+    /// one, or None when none does.
+    fn value(&self, from: &[From], item: Option<&ViewItem>) -> Option<String> {
+        from.iter().find_map(|from| self.value_from(from, item))
+    }
+
+    fn value_from(&self, from: &From, item: Option<&ViewItem>) -> Option<String> {
         let raw = match from {
             From::Data(d) => item?.data.get(d).cloned(),
             From::Field(f) => item?.fields.get(f).cloned(),
@@ -768,10 +796,6 @@ fn data_values<'v>(view: &'v ViewSnapshot, data: &'v str) -> impl Iterator<Item 
 }
 
 impl ToolResult {
-    fn is_per_item(source: &Source) -> bool {
-        !matches!(source.from, From::Argument(_))
-    }
-
     fn render<'v>(
         &self,
         cx: &Context<'_>,
@@ -811,19 +835,21 @@ impl ToolResult {
                 }
                 single(Some(item))
             }
-            Selector::Items { with_data, role } => {
+            Selector::Items { with_data, roles } => {
                 if view.truncated {
                     return None;
                 }
-                let mut values = cx.values(&self.values, None, |s| !Self::is_per_item(s))?;
+                let mut values = cx.values(&self.values, None, |s| !s.is_per_item())?;
                 let mut texts: Vec<(BTreeMap<String, String>, String)> = Vec::new();
                 for item in view
                     .items
                     .iter()
                     .filter(|i| with_data.as_ref().is_none_or(|d| i.data.contains_key(d)))
-                    .filter(|i| role.is_none() || i.role == *role)
+                    .filter(|i| {
+                        roles.is_empty() || i.role.as_ref().is_some_and(|r| roles.contains(r))
+                    })
                 {
-                    let mut own = cx.values(&self.values, Some(item), Self::is_per_item)?;
+                    let mut own = cx.values(&self.values, Some(item), Source::is_per_item)?;
                     own.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
                     let text = fill(&self.item, &own)?;
                     texts.push((own, text));
