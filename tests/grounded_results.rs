@@ -126,6 +126,34 @@ fn ids_shown(session: &Session) -> BTreeSet<String> {
         .collect()
 }
 
+/// Every text a view of the session showed: names, `data-*` values and
+/// fields of its items and open items.
+fn texts_shown(session: &Session) -> Vec<String> {
+    session
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::View)
+        .filter_map(|e| e.view.as_ref())
+        .flat_map(|v| v.items.iter().chain(v.open.as_ref()))
+        .flat_map(|i| {
+            i.name
+                .iter()
+                .chain(i.data.values())
+                .chain(i.fields.values())
+                .cloned()
+        })
+        .collect()
+}
+
+/// The values of a result's `Key: value` lines for `key`, in order.
+fn result_values<'t>(text: &'t str, key: &str) -> Vec<&'t str> {
+    let prefix = format!("{key}:");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .map(str::trim)
+        .collect()
+}
+
 /// The `ID: …` values of a result text.
 fn result_ids(text: &str) -> Vec<&str> {
     text.lines()
@@ -149,6 +177,7 @@ fn gmail_results_carry_what_the_page_showed_in_the_servers_shape() {
     let mut reused = Vec::new();
     for run in &runs {
         let shown = ids_shown(&run.session);
+        let texts = texts_shown(&run.session);
         let mut given: BTreeSet<String> = BTreeSet::new();
         for (tool, arguments, content, grounded) in calls(&run.synthesis) {
             // A later call using an id an earlier result gave.
@@ -167,6 +196,16 @@ fn gmail_results_carry_what_the_page_showed_in_the_servers_shape() {
                     run.name
                 );
                 given.insert(id.to_owned());
+            }
+            // Every header-like value is something a view showed, never made up.
+            for key in ["Subject", "From", "To", "Date", "Name"] {
+                for value in result_values(&content, key).into_iter().filter(|v| !v.is_empty()) {
+                    assert!(
+                        texts.iter().any(|t| t.contains(value)),
+                        "{}: {tool}'s result gives {key} {value:?}, which no view showed:\n{content}",
+                        run.name
+                    );
+                }
             }
             if let Some((name, start)) = shapes.iter().find(|(t, _)| *t == tool) {
                 assert!(
@@ -188,6 +227,62 @@ fn gmail_results_carry_what_the_page_showed_in_the_servers_shape() {
         !reused.is_empty(),
         "no conversation uses an id an earlier result gave"
     );
+}
+
+#[test]
+fn where_the_page_names_its_fields_the_results_carry_them() {
+    // The demo client names its message list's and labels table's columns
+    // (visually hidden headers) and shows an open message's headers as a
+    // description list (capture/demo-app).
+    let runs = run_all(&["recordings"]);
+    let required = [
+        ("search_emails", &["Subject", "From", "Date"][..]),
+        ("read_email", &["Thread ID", "Subject", "From", "To", "Date"][..]),
+    ];
+    let mut checked = std::collections::BTreeMap::<String, usize>::new();
+    for run in &runs {
+        let label_names: BTreeSet<&str> = run
+            .session
+            .events
+            .iter()
+            .filter_map(|e| e.view.as_ref())
+            .flat_map(|v| v.items.iter())
+            .filter(|i| i.data.contains_key("data-label-id"))
+            .filter_map(|i| i.fields.get("name").map(String::as_str))
+            .collect();
+        for (tool, _, content, grounded) in calls(&run.synthesis) {
+            if !grounded {
+                continue;
+            }
+            if let Some((_, keys)) = required.iter().find(|(t, _)| *t == tool) {
+                let ids = result_ids(&content).len().max(1);
+                for key in *keys {
+                    let values = result_values(&content, key);
+                    assert!(
+                        values.len() == ids && values.iter().all(|v| !v.is_empty()),
+                        "{}: {tool} does not give every {key}:\n{content}",
+                        run.name
+                    );
+                }
+            } else if tool == "list_email_labels" {
+                // A label's name is its Name column, not the whole row ("Work 3
+                // conversations").
+                for name in result_values(&content, "Name") {
+                    assert!(
+                        label_names.contains(name),
+                        "{}: {tool} names a label {name:?}:\n{content}",
+                        run.name
+                    );
+                }
+            } else {
+                continue;
+            }
+            *checked.entry(tool).or_default() += 1;
+        }
+    }
+    for tool in ["search_emails", "read_email", "list_email_labels"] {
+        assert!(checked.contains_key(tool), "no grounded {tool}: {checked:?}");
+    }
 }
 
 #[test]
