@@ -199,7 +199,10 @@ fn gmail_results_carry_what_the_page_showed_in_the_servers_shape() {
             }
             // Every header-like value is something a view showed, never made up.
             for key in ["Subject", "From", "To", "Date", "Name"] {
-                for value in result_values(&content, key).into_iter().filter(|v| !v.is_empty()) {
+                for value in result_values(&content, key)
+                    .into_iter()
+                    .filter(|v| !v.is_empty())
+                {
                     assert!(
                         texts.iter().any(|t| t.contains(value)),
                         "{}: {tool}'s result gives {key} {value:?}, which no view showed:\n{content}",
@@ -237,7 +240,10 @@ fn where_the_page_names_its_fields_the_results_carry_them() {
     let runs = run_all(&["recordings"]);
     let required = [
         ("search_emails", &["Subject", "From", "Date"][..]),
-        ("read_email", &["Thread ID", "Subject", "From", "To", "Date"][..]),
+        (
+            "read_email",
+            &["Thread ID", "Subject", "From", "To", "Date"][..],
+        ),
     ];
     let mut checked = std::collections::BTreeMap::<String, usize>::new();
     for run in &runs {
@@ -281,7 +287,10 @@ fn where_the_page_names_its_fields_the_results_carry_them() {
         }
     }
     for tool in ["search_emails", "read_email", "list_email_labels"] {
-        assert!(checked.contains_key(tool), "no grounded {tool}: {checked:?}");
+        assert!(
+            checked.contains_key(tool),
+            "no grounded {tool}: {checked:?}"
+        );
     }
 }
 

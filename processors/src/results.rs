@@ -103,8 +103,8 @@ pub enum Part {
     NewItem { data: String },
 }
 
-/// Where a value comes from: exactly one of `data`, `field`, `name` or
-/// `argument`, and where to look when the page did not show that
+/// Where a value comes from: exactly one of `data`, `field`, `name`,
+/// `argument` or `count_of`, and where to look when the page did not show that
 /// (`otherwise`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,6 +121,9 @@ pub struct ValueFile {
     /// A parameter of the tool call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub argument: Option<String>,
+    /// The number of entries of a list parameter of the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count_of: Option<String>,
     /// Where the value comes from when this source shows none (an application
     /// that names its table's columns, otherwise the row's accessible name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,7 +177,9 @@ impl Source {
     /// Whether the value is read from an item of the view (at least in part),
     /// not only from the call's arguments.
     fn is_per_item(&self) -> bool {
-        self.from.iter().any(|f| !matches!(f, From::Argument(_)))
+        self.from
+            .iter()
+            .any(|f| !matches!(f, From::Argument(_) | From::ArgumentCount(_)))
     }
 }
 
@@ -184,6 +189,7 @@ enum From {
     Field(String),
     Name,
     Argument(String),
+    ArgumentCount(String),
 }
 
 /// A compiled [`Part`].
@@ -331,9 +337,18 @@ impl ValueFile {
             }
             from.push(From::Argument(a.clone()));
         }
+        if let Some(a) = &self.count_of {
+            if tool.parameter(a).is_none() {
+                return Err(invalid(format!(
+                    "the tool has no parameter `{a}` (known: {})",
+                    known(tool.parameters.iter().map(|p| p.name.as_str()))
+                )));
+            }
+            from.push(From::ArgumentCount(a.clone()));
+        }
         let Ok([first]) = <[From; 1]>::try_from(from) else {
             return Err(invalid(
-                "give exactly one of `data`, `field`, `name` or `argument`".into(),
+                "give exactly one of `data`, `field`, `name`, `argument` or `count_of`".into(),
             ));
         };
         let mut from = vec![first];
@@ -443,11 +458,14 @@ impl ToolResults {
             return RenderedResult::ungrounded();
         };
         let rendered = (|| {
-            let last = *evidence.iter().max()?;
             let first = *evidence.iter().min()?;
             let end = next_action
                 .unwrap_or(session.events.len())
                 .min(session.events.len());
+            // Evidence the next call shares (the open message's toolbar
+            // action that confirms which message was read) is that call's
+            // doing: this call's outcome is the view after its own last step.
+            let last = evidence.iter().copied().filter(|&i| i < end).max()?;
             let after = view_between(&session.events, last + 1, end)?;
             let secrets = Secrets::of(session);
             let context = Context {
@@ -501,7 +519,11 @@ fn compile_tool(
             equals_argument,
         } => {
             let source = value.compile(&invalid_at("part".into()), tool)?;
-            if source.from.iter().any(|f| matches!(f, From::Argument(_))) {
+            if source
+                .from
+                .iter()
+                .any(|f| matches!(f, From::Argument(_) | From::ArgumentCount(_)))
+            {
                 return Err(invalid_at("part".into())(
                     "`value` must come from the item, not an argument".into(),
                 ));
@@ -726,6 +748,7 @@ impl Context<'_> {
             From::Field(f) => item?.fields.get(f).cloned(),
             From::Name => item?.name.clone(),
             From::Argument(a) => argument_text(self.arguments.get(a)?),
+            From::ArgumentCount(a) => Some(self.arguments.get(a)?.as_array()?.len().to_string()),
         }?;
         let raw = raw.trim();
         (!raw.is_empty() && self.secrets.admits(raw)).then(|| raw.to_owned())
