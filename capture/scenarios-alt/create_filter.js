@@ -28,5 +28,6 @@ module.exports = async function createFilter(page, { pause, type }) {
   await notice(page, "Filter created.");
 };
 
-// One screenshot frame in 3 is kept, to keep the fixtures small.
-module.exports.screenshotEvery = 3;
+// One screenshot frame in 12 is kept, to keep the fixtures small (as
+// many as the committed recording had when its frames were thinned).
+module.exports.screenshotEvery = 12;

@@ -1,7 +1,8 @@
 // Postbox (capture/alt-app) honours the reference webmail contract: routes,
 // the accessible names a person reads, and the data-* ids tool arguments are
 // made of. Each test also checks the store, so the action really happened.
-// The last tests check capture/alt-capture.js against the capture contract.
+// The last tests check capture/alt-capture.js against the capture contract
+// and its view marks against docs/recording.md.
 
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
@@ -27,13 +28,21 @@ after(async () => {
   if (env.app) await env.app.close();
 });
 
+// Interaction marks in __marks; sensitive and view marks, which follow the
+// screen rather than each interaction, apart; every mark's type in __order.
 function observeMarks() {
   window.__marks = [];
   window.__sensitive = [];
+  window.__views = [];
+  window.__order = [];
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      if (e.name === "tracepipe:sensitive") window.__sensitive.push(e.detail);
-      else if (e.name.startsWith("tracepipe:")) window.__marks.push({ type: e.name.slice(10), ...e.detail });
+      if (!e.name.startsWith("tracepipe:")) continue;
+      const type = e.name.slice(10);
+      if (type !== "sensitive") window.__order.push(type);
+      if (type === "sensitive") window.__sensitive.push(e.detail);
+      else if (type === "view") window.__views.push(e.detail);
+      else window.__marks.push({ type, ...e.detail });
     }
   }).observe({ type: "mark" });
 }
@@ -55,6 +64,12 @@ async function marks(page) {
 async function sensitive(page) {
   await page.waitForTimeout(50);
   return page.evaluate(() => window.__sensitive);
+}
+
+// The view marks so far, once the last action's view had time to be written.
+async function views(page) {
+  await page.waitForTimeout(2100);
+  return page.evaluate(() => window.__views);
 }
 
 const notice = (page, text) => page.getByRole("alert").filter({ hasText: text }).waitFor();
@@ -341,5 +356,92 @@ test("alt-capture: sensitive marks locate secret fields showing a value, and onl
   ]);
   assert.deepEqual(last.viewport, { width: 1024, height: 700 });
   assert.ok(!JSON.stringify(await sensitive(page)).includes("4111"));
+  await context.close();
+});
+
+test("alt-capture views: search results list the matching messages, an opened message is `open` with its fields", async () => {
+  const { context, page } = await open();
+  await page.locator("li[data-message-id]").first().waitFor();
+  const box = page.getByRole("searchbox", { name: "Search mail" });
+  await box.fill("train");
+  await box.press("Enter");
+  await route(page, "#search/train");
+  await page.getByRole("heading", { name: /^Results for/ }).waitFor();
+  await page.waitForTimeout(400);
+  await page.getByRole("link").filter({ hasText: "Your train to Lyon" }).click();
+  await page.getByRole("heading", { name: "Your train to Lyon" }).waitFor();
+  const got = await views(page);
+  const results = got.find((v) => v.url.endsWith("#search/train"));
+  assert.deepEqual(results.items.map((i) => [i.role, i.data]), [["listitem", { "data-message-id": LYON }]]);
+  assert.match(results.items[0].name, /^Rail Tickets Your train to Lyon/);
+  assert.equal(results.open, null);
+  assert.equal(results.truncated, false);
+  const opened = got.at(-1);
+  assert.ok(opened.url.endsWith(`#inbox/${LYON}`));
+  assert.deepEqual(opened.open.data, { "data-message-id": LYON });
+  assert.equal(opened.open.fields.heading, "Your train to Lyon");
+  assert.match(opened.open.fields.text, /^Your train to Lyon\nRail Tickets <tickets@rail\.example>.*\nTravel\nBooking LY2291/);
+  // The attachment chips inside it carry an id the message does not: items of their own.
+  assert.deepEqual(opened.items.map((i) => [i.role, i.name]), [
+    ["button", "Download attachment ticket-LY2291.pdf"],
+    ["button", "Download attachment seat-map.png"],
+  ]);
+  // Each view follows its action and precedes the next action's marks.
+  const order = await page.evaluate(() => window.__order);
+  const enter = order.indexOf("submit");
+  assert.deepEqual(order.slice(enter, enter + 3), ["submit", "view", "click"]);
+  await context.close();
+});
+
+test("alt-capture views: #settings/labels lists each label once, as a row named by its text; a view that did not change is not written again", async () => {
+  const { context, page } = await open();
+  await page.getByRole("link", { name: "Manage labels" }).click();
+  await route(page, "#settings/labels");
+  await page.getByRole("table").first().waitFor();
+  await page.waitForTimeout(600);
+  await page.getByRole("heading", { name: "Settings" }).click();
+  const got = await views(page);
+  const labels = got.filter((v) => v.url.endsWith("#settings/labels"));
+  assert.equal(labels.length, 1);
+  const ids = labels[0].items.map((i) => i.data["data-label-id"]);
+  assert.deepEqual(ids, ["INBOX", "STARRED", "IMPORTANT", "SENT", "DRAFT", "UNREAD", "TRASH", "SPAM", "Label_3", "Label_5", "Label_8", "Label_13"]);
+  assert.ok(labels[0].items.every((i) => i.role === "row"));
+  assert.equal(labels[0].items.find((i) => i.data["data-label-id"] === "Label_5").name, "Receipts");
+  await context.close();
+});
+
+test("alt-capture views: never a typed value, a secret, anything marked sensitive, or a hidden or off-screen item", async () => {
+  const { context, page } = await open();
+  await page.locator("li[data-message-id]").first().waitFor();
+  await page.evaluate(() => {
+    document.getElementById("pb-view").insertAdjacentHTML(
+      "afterbegin",
+      '<input id="pw" type="password" data-id="pw"><input id="cc" autocomplete="cc-number" data-id="cc">' +
+        '<label data-id="wrap">Note <input id="note"></label><textarea id="ta" data-id="ta" aria-label="Draft"></textarea>' +
+        '<div data-tracepipe-sensitive><span data-id="inside">kept-back</span></div>' +
+        '<div data-id="gone" hidden>hidden-item</div><div data-id="far" style="position:fixed;top:3000px">far-item</div>'
+    );
+  });
+  await page.locator("#pw").fill("hunter2");
+  await page.locator("#pw").press("Enter");
+  await page.locator("#cc").fill("4111111111111111");
+  await page.locator("#note").fill("typed-note");
+  await page.locator("#ta").fill("typed-area");
+  await page.locator("#note").click();
+  await page.getByRole("button", { name: "Compose" }).click();
+  await page.getByRole("textbox", { name: "To recipients" }).fill("typed-recipient@example.com");
+  await page.getByRole("textbox", { name: "Message Body" }).fill("typed body text");
+  await page.keyboard.press("Control+Enter");
+  const got = await views(page);
+  const last = got.at(-1);
+  assert.deepEqual(last.items.slice(0, 2), [
+    { name: "Note", data: { "data-id": "wrap" } },
+    { role: "textbox", name: "Draft", data: { "data-id": "ta" } },
+  ]);
+  const text = JSON.stringify(got);
+  for (const s of ["hunter2", "4111", "typed-", "kept-back", "hidden-item", "far-item", "\"pw\"", "\"cc\""]) {
+    assert.ok(!text.includes(s), `a view holds ${s}`);
+  }
+  for (const v of got) assert.ok(Buffer.byteLength(JSON.stringify(v)) <= 16 * 1024);
   await context.close();
 });
