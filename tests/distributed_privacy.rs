@@ -99,8 +99,8 @@ fn the_gateway_stores_no_secret_pixel() {
     let id = upload(&url, &key, &account_secrets(), None);
     assert_redacted(&session_objects(&deployment.name, &id), &recorded);
 
-    // A recording made with a capture script that writes no sensitive marks
-    // (capture/alt-capture.js, written from the contract's earlier version).
+    // Recorded before the capture scripts wrote sensitive marks (kept as it
+    // was recorded for this; docs/recording.md): no marks.
     let older: PathBuf = FsPath::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/recordings-alt/delete_filter.trace.json.gz");
     let unmarked = session_objects(&deployment.name, &upload(&url, &key, &older, None));

@@ -45,11 +45,11 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The smallest committed recording: a good upload.
+/// A small committed recording: a good upload.
 fn good_recording() -> Vec<u8> {
-    // Made with a capture script that writes no sensitive marks
-    // (capture/alt-capture.js): declared safe, its screenshots and raw
-    // upload are stored, as the full-disk cases need.
+    // Recorded before the capture scripts wrote sensitive marks (kept as it
+    // was recorded for this; docs/recording.md): declared safe, its
+    // screenshots and raw upload are stored, as the full-disk cases need.
     std::fs::read(repo().join("tests/fixtures/recordings-alt/list_labels.trace.json.gz"))
         .expect("fixture")
 }

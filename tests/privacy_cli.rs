@@ -250,8 +250,8 @@ fn serve_paints_over_uploaded_secrets_and_keeps_unmarked_screenshots_only_when_d
     let stored = serve.upload(dir.path(), &account_secrets(), Some("true"));
     assert_redacted(&session_objects(&stored), &recorded);
 
-    // A recording made with a capture script that writes no sensitive marks
-    // (capture/alt-capture.js, written from the contract's earlier version).
+    // Recorded before the capture scripts wrote sensitive marks (kept as it
+    // was recorded for this; docs/recording.md): no marks.
     let older = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/recordings-alt/delete_filter.trace.json.gz");
     let unmarked = serve.upload(dir.path(), &older, None);

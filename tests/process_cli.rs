@@ -738,8 +738,8 @@ fn writes_to_an_object_store_url() {
             .expect("after 1970")
             .as_nanos()
     );
-    // Recorded with a capture script that writes no sensitive marks
-    // (capture/alt-capture.js) and declared safe: the raw upload is kept.
+    // Recorded before the capture scripts wrote sensitive marks, and declared
+    // safe: the raw upload is kept.
     let fixture = repo().join("tests/fixtures/recordings-alt/send_simple.trace.json.gz");
     let output = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
         .args([
