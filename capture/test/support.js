@@ -11,10 +11,13 @@ const { launchBrowser, newCapturingPage } = require("../recorder/session.js");
 function observeMarks() {
   window.__tracepipeTestMarks = [];
   window.__tracepipeTestSensitive = [];
+  window.__tracepipeTestViews = [];
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       if (entry.name === "tracepipe:sensitive") {
         window.__tracepipeTestSensitive.push(entry.detail);
+      } else if (entry.name === "tracepipe:view") {
+        window.__tracepipeTestViews.push(entry.detail);
       } else if (entry.name.startsWith("tracepipe:")) {
         window.__tracepipeTestMarks.push({ type: entry.name.slice("tracepipe:".length), ...entry.detail });
       }
@@ -44,7 +47,8 @@ function useDemo() {
     return { context, page };
   };
 
-  // The marks made so far, oldest first; each is {type, target, value, …}.
+  // The interaction marks made so far, oldest first; each is {type, target,
+  // value, …}.
   env.marks = async (page) => {
     // Performance observers deliver on a later task.
     await page.waitForTimeout(50);
@@ -56,6 +60,14 @@ function useDemo() {
   env.sensitive = async (page) => {
     await page.waitForTimeout(50);
     return page.evaluate(() => window.__tracepipeTestSensitive);
+  };
+
+  // The `tracepipe:view` marks made so far, oldest first (kept apart: one
+  // follows an action once the page has settled, after the action's own
+  // marks).
+  env.views = async (page) => {
+    await page.waitForTimeout(50);
+    return page.evaluate(() => window.__tracepipeTestViews);
   };
   return env;
 }

@@ -27,9 +27,12 @@ function named(name) {
 
 test("tracepipe marks are blink.user_timing instants whose detail is a JSON string", () => {
   const all = events.filter((e) => e.name.startsWith("tracepipe:")).sort((a, b) => a.ts - b.ts);
-  // The screen-privacy marks come on their own schedule (docs/recording.md).
-  const marks = all.filter((e) => e.name !== "tracepipe:sensitive");
+  // The screen-privacy marks come on their own schedule, and a view once the
+  // page has settled after an action (docs/recording.md).
+  const marks = all.filter((e) => e.name !== "tracepipe:sensitive" && e.name !== "tracepipe:view");
   assert.deepEqual(marks.map((e) => e.name), ["tracepipe:click", "tracepipe:change", "tracepipe:keydown", "tracepipe:submit"]);
+  const views = all.filter((e) => e.name === "tracepipe:view");
+  assert.ok(views.length > 0 && views[views.length - 1].ts > marks[3].ts, "a view after the search");
   const sensitive = all.filter((e) => e.name === "tracepipe:sensitive");
   assert.ok(sensitive.length > 0 && sensitive[0].ts < marks[0].ts, "a sensitive mark from the start");
   for (const mark of all) {

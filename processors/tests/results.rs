@@ -397,3 +397,144 @@ fn the_synthesizer_writes_grounded_results_and_records_which_are() {
         ]
     );
 }
+
+#[test]
+fn a_labels_name_is_its_name_column_when_the_table_names_its_columns() {
+    let label = |id: &str, row_name: &str, name: Option<&str>| {
+        let fields: Vec<(&str, &str)> = name.map(|n| ("name", n)).into_iter().collect();
+        row(item(Some(row_name), &[("data-label-id", id)], &fields))
+    };
+    let s = session(vec![
+        click(1),
+        view(
+            2,
+            vec![
+                label("INBOX", "Inbox 12 conversations", Some("Inbox")),
+                label("Label_1", "Work 3 conversations", Some("Work")),
+                // A table without column headers: the row's name.
+                label("Label_2", "Receipts", None),
+            ],
+            None,
+            false,
+        ),
+    ]);
+    assert_eq!(
+        render(&s, "list_email_labels", json!({}), &[0]),
+        (
+            "Found 3 labels (1 system, 2 user):\n\nSystem Labels:\nID: INBOX\nName: Inbox\n\nUser Labels:\nID: Label_1\nName: Work\n\nID: Label_2\nName: Receipts\n".to_owned(),
+            true
+        )
+    );
+    assert_eq!(
+        render(&s, "create_label", json!({"name": "Work"}), &[0]),
+        (
+            "Label created successfully:\nID: Label_1\nName: Work\nType: user".to_owned(),
+            true
+        )
+    );
+}
+
+#[test]
+fn a_list_is_made_of_rows_or_list_items_not_of_other_elements_with_the_id() {
+    let mut entry = item(None, &[("data-message-id", "m2")], &[("subject", "Two")]);
+    entry.role = Some("listitem".into());
+    // An attachment chip carries the message id too, but is not an entry.
+    let mut chip = item(
+        Some("Download attachment a.pdf"),
+        &[("data-message-id", "m1")],
+        &[],
+    );
+    chip.role = Some("link".into());
+    let s = session(vec![
+        click(1),
+        view(
+            2,
+            vec![message_row("m1", "Ann", "One", "d1"), entry, chip],
+            None,
+            false,
+        ),
+    ]);
+    assert_eq!(
+        render(&s, "search_emails", json!({"query": "x"}), &[0]),
+        (
+            "ID: m1\nSubject: One\nFrom: Ann\nDate: d1\n\nID: m2\nSubject: Two\nFrom: \nDate: \n"
+                .to_owned(),
+            true
+        )
+    );
+}
+
+#[test]
+fn evidence_the_next_call_shares_does_not_move_this_calls_view_past_it() {
+    // A message opened (0), its view (1), then deleted from its toolbar (2):
+    // the delete request (3) is evidence of both the read and the delete.
+    let open = item(
+        None,
+        &[("data-message-id", "m1"), ("data-thread-id", "t1")],
+        &[("heading", "Hello"), ("from", "Ann <ann@example.com>")],
+    );
+    let s = session(vec![
+        click(0),
+        view(1, Vec::new(), Some(open), false),
+        click(2),
+        click(3),
+        view(4, Vec::new(), None, false),
+    ]);
+    let c = catalog();
+    let results = c.tool_results("gmail", "gmail").expect("results");
+    let read = results.render(
+        &s,
+        "read_email",
+        &json!({"messageId": "m1"}),
+        &[0, 3],
+        Some(2),
+    );
+    assert!(read.grounded, "{}", read.content);
+    assert!(
+        read.content
+            .starts_with("Thread ID: t1\nSubject: Hello\nFrom: Ann <ann@example.com>\n"),
+        "{}",
+        read.content
+    );
+}
+
+#[test]
+fn a_batch_result_counts_the_messages_the_call_named() {
+    let s = session(vec![click(1), view(2, Vec::new(), None, false)]);
+    assert_eq!(
+        render(
+            &s,
+            "batch_delete_emails",
+            json!({"messageIds": ["a", "b", "c"]}),
+            &[0]
+        ),
+        (
+            "Batch delete operation complete.\nSuccessfully deleted: 3 messages\n".to_owned(),
+            true
+        )
+    );
+    // Without the page seen after it, not even the count is claimed.
+    let s = session(vec![click(1)]);
+    assert!(
+        !render(
+            &s,
+            "batch_delete_emails",
+            json!({"messageIds": ["a"]}),
+            &[0]
+        )
+        .1
+    );
+}
+
+#[test]
+fn otherwise_and_count_of_are_checked_on_load() {
+    let message = |tools: Value| check(tools).expect_err("rejected").to_string();
+    assert!(message(json!({"read_email": {"part": {"open": {}}, "values": {"s": {"field": "subject", "otherwise": {"name": true, "optional": true}}}, "text": "{s}"}}))
+        .contains("`optional` belongs to the outermost source"));
+    assert!(message(json!({"read_email": {"part": {"open": {}}, "values": {"s": {"field": "subject", "otherwise": {"argument": "nope"}}}, "text": "{s}"}}))
+        .contains("no parameter `nope`"));
+    assert!(message(json!({"batch_delete_emails": {"part": {"view": {}}, "values": {"n": {"count_of": "ids"}}, "text": "{n}"}}))
+        .contains("no parameter `ids`"));
+    assert!(message(json!({"create_label": {"part": {"item": {"value": {"data": "data-label-id", "otherwise": {"argument": "name"}}, "equals_argument": "name"}}, "text": "x"}}))
+        .contains("must come from the item"));
+}
