@@ -483,7 +483,7 @@
   var ITEM_FIELDS = 8;
   var OPEN_FIELDS = 12;
   var OPEN_FIELD_CHARS = 2000;
-  var MAX_BYTES = 16 * 1024;
+  var MAX_BYTES = 32 * 1024;
   var UNREAD_TAGS = /^(script|style|noscript|template|input|textarea|select|option|button)$/;
   // Phrasing inside a word's run ("<b>Re</b>port"); other inline elements
   // (a chip, a file's size) are read apart.

@@ -544,7 +544,8 @@
   const VIEW_MAX_ITEM_FIELDS = 8;
   const VIEW_FIELD_LIMIT = 2000;
   const VIEW_MAX_DATA = 8;
-  const VIEW_MAX_BYTES = 16 * 1024;
+  // A full page of 50 rows, each named and with its cells, fits.
+  const VIEW_MAX_BYTES = 32 * 1024;
   // The most elements looked at for one mark: a huge page is described in
   // part (`truncated`) rather than stalling it.
   const VIEW_MAX_ELEMENTS = 20000;

@@ -61,7 +61,7 @@ test("a table's column headers name its rows' cells; a header beside data cells 
   const { context, page } = await env.open("#inbox");
   await page.route("http://views.test/", (route) =>
     route.fulfill({
-      contentType: "text/html",
+      contentType: "text/html; charset=utf-8",
       body: `<!doctype html><html lang="en"><body>
         <table>
           <thead><tr><th>Name</th><th>Count</th></tr></thead>
@@ -89,7 +89,7 @@ test("a view never holds a typed value, a secret or anything marked sensitive, e
   const { context, page } = await env.open("#inbox");
   await page.route("http://views.test/", (route) =>
     route.fulfill({
-      contentType: "text/html",
+      contentType: "text/html; charset=utf-8",
       body: `<!doctype html><html lang="en"><body>
         <table>
           <tr><th>Name</th><th>Secret</th><th>Note</th></tr>
@@ -115,5 +115,34 @@ test("a view never holds a typed value, a secret or anything marked sensitive, e
   for (const secret of ["typed-note", "hunter2", "4111", "kept-back"]) {
     assert.ok(!text.includes(secret), `a view holds ${secret}`);
   }
+  await context.close();
+});
+
+test("a full page of fifty named rows with their cells fits one view, complete", async () => {
+  const { context, page } = await env.open("#inbox");
+  const rows = Array.from({ length: 50 }, (_, i) =>
+    `<tr data-message-id="m${i}"><td>Sender number ${i}</td><td>A subject line of some length, number ${i}</td>` +
+      `<td>— and the first words of the message, as a list shows them ${i}</td><td><time datetime="2026-01-0${(i % 9) + 1}">Jan ${(i % 9) + 1}</time></td></tr>`
+  ).join("");
+  await page.route("http://views.test/", (route) =>
+    route.fulfill({
+      contentType: "text/html; charset=utf-8",
+      body: `<!doctype html><html lang="en"><body style="margin:0;font-size:4px;line-height:1">
+        <table><tr><th>From</th><th>Subject</th><th>Snippet</th><th>Date</th></tr>${rows}</table>
+        <button id="go">Go</button></body></html>`,
+    })
+  );
+  await page.goto("http://views.test/");
+  await page.locator("#go").click();
+  const [view] = (await settledViews(page)).filter((v) => v.url === "http://views.test/");
+  assert.equal(view.truncated, false);
+  const listed = view.items.filter((i) => i.data["data-message-id"]);
+  assert.equal(listed.length, 50);
+  assert.deepEqual(listed[49].fields, {
+    date: "2026-01-05",
+    from: "Sender number 49",
+    subject: "A subject line of some length, number 49",
+    snippet: "— and the first words of the message, as a list shows them 49",
+  });
   await context.close();
 });

@@ -98,6 +98,12 @@ pub enum Part {
         value: ValueFile,
         equals_argument: String,
     },
+    /// The same, in the last view before the action: what the action removed
+    /// (a deleted label, named in the result by the name the page showed).
+    ItemBefore {
+        value: ValueFile,
+        equals_argument: String,
+    },
     /// The one listed item whose `data-*` attribute `data` has a value that the
     /// last view before the action did not list: what the action created.
     NewItem { data: String },
@@ -204,6 +210,8 @@ enum Selector {
     Item {
         by: Vec<From>,
         argument: String,
+        /// Looked for in the last view before the action, not the one after.
+        before: bool,
     },
     NewItem {
         data: String,
@@ -517,6 +525,10 @@ fn compile_tool(
         Part::Item {
             value,
             equals_argument,
+        }
+        | Part::ItemBefore {
+            value,
+            equals_argument,
         } => {
             let source = value.compile(&invalid_at("part".into()), tool)?;
             if source
@@ -536,6 +548,7 @@ fn compile_tool(
             Selector::Item {
                 by: source.from,
                 argument: equals_argument.clone(),
+                before: matches!(spec.part, Part::ItemBefore { .. }),
             }
         }
         Part::NewItem { data }
@@ -832,8 +845,15 @@ impl ToolResult {
         match &self.part {
             Selector::View => single(None),
             Selector::Open => single(Some(view.open.as_ref()?)),
-            Selector::Item { by, argument } => {
+            Selector::Item {
+                by,
+                argument,
+                before: looked_before,
+            } => {
                 let wanted = argument_text(cx.arguments.get(argument)?)?;
+                // The view after the action must exist all the same (the
+                // caller found it): the action was seen to complete.
+                let view = if *looked_before { before()? } else { view };
                 let item = view
                     .items
                     .iter()

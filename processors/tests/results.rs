@@ -538,3 +538,25 @@ fn otherwise_and_count_of_are_checked_on_load() {
     assert!(message(json!({"create_label": {"part": {"item": {"value": {"data": "data-label-id", "otherwise": {"argument": "name"}}, "equals_argument": "name"}}, "text": "x"}}))
         .contains("must come from the item"));
 }
+
+#[test]
+fn a_deleted_label_is_named_as_the_page_showed_it_before_the_deletion() {
+    let label = |id: &str, name: &str| row(item(Some(name), &[("data-label-id", id)], &[]));
+    let s = session(vec![
+        view(0, vec![label("Label_1", "Work"), label("Label_4", "Family")], None, false),
+        click(1),
+        view(2, vec![label("Label_1", "Work")], None, false),
+    ]);
+    assert_eq!(
+        render(&s, "delete_label", json!({"id": "Label_4"}), &[1]),
+        ("Label \"Family\" deleted successfully.".to_owned(), true)
+    );
+    // A label the page did not list before: no name is made up.
+    assert!(!render(&s, "delete_label", json!({"id": "Label_9"}), &[1]).1);
+    // Without the page seen after the action, nothing is claimed.
+    let s = session(vec![
+        view(0, vec![label("Label_4", "Family")], None, false),
+        click(1),
+    ]);
+    assert!(!render(&s, "delete_label", json!({"id": "Label_4"}), &[1]).1);
+}
