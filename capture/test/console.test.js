@@ -208,6 +208,10 @@ describe("the console, as a customer reviewing recordings", () => {
     assert.equal(await page.locator("#events li.evidence .mark").first().textContent(), "Evidence");
     assert.ok(await page.locator("#action-detail-1").isVisible());
     assert.match(await page.locator("#action-detail-1").textContent(), new RegExp(`Tool call 2 of ${expected.tool_calls.length}`));
+    // Whether the tool's result is what the page showed (docs/tool-results.md):
+    // the message opened is; the attachment downloaded is not.
+    assert.match(await page.locator("#action-detail-1").textContent(), /Result\s*what the page showed after the action/);
+    assert.match(await page.locator("#action-detail-2").textContent(), /Result\s*not shown in the recording/);
     assert.equal(await page.locator(".call.selected").getAttribute("data-call-id"), await buttons.nth(1).getAttribute("data-call"));
     // The time moved to the action, and the frame with it.
     const start = Number(await buttons.nth(1).getAttribute("data-start-ms"));

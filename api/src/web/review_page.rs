@@ -371,6 +371,13 @@ fn actions_panel(
                                 None => { "left out of the conversation" }
                             }
                         }
+                        dt { "Result" } dd {
+                            @if action.result_grounded {
+                                "what the page showed after the action"
+                            } @else {
+                                "not shown in the recording"
+                            }
+                        }
                     }
                     h4 { "Tool call" }
                     pre class="arguments" { code { (action.tool) "(" (pretty(&action.arguments)) ")" } }
