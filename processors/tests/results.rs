@@ -543,7 +543,12 @@ fn otherwise_and_count_of_are_checked_on_load() {
 fn a_deleted_label_is_named_as_the_page_showed_it_before_the_deletion() {
     let label = |id: &str, name: &str| row(item(Some(name), &[("data-label-id", id)], &[]));
     let s = session(vec![
-        view(0, vec![label("Label_1", "Work"), label("Label_4", "Family")], None, false),
+        view(
+            0,
+            vec![label("Label_1", "Work"), label("Label_4", "Family")],
+            None,
+            false,
+        ),
         click(1),
         view(2, vec![label("Label_1", "Work")], None, false),
     ]);
