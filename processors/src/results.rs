@@ -183,9 +183,7 @@ impl Source {
     /// Whether the value is read from an item of the view (at least in part),
     /// not only from the call's arguments.
     fn is_per_item(&self) -> bool {
-        self.from
-            .iter()
-            .any(|f| !matches!(f, From::Argument(_) | From::ArgumentCount(_)))
+        self.from.iter().any(|f| !f.is_argument())
     }
 }
 
@@ -196,6 +194,13 @@ enum From {
     Name,
     Argument(String),
     ArgumentCount(String),
+}
+
+impl From {
+    /// Read from the call's arguments rather than from the page.
+    fn is_argument(&self) -> bool {
+        matches!(self, From::Argument(_) | From::ArgumentCount(_))
+    }
 }
 
 /// A compiled [`Part`].
@@ -531,11 +536,7 @@ fn compile_tool(
             equals_argument,
         } => {
             let source = value.compile(&invalid_at("part".into()), tool)?;
-            if source
-                .from
-                .iter()
-                .any(|f| matches!(f, From::Argument(_) | From::ArgumentCount(_)))
-            {
+            if source.from.iter().any(From::is_argument) {
                 return Err(invalid_at("part".into())(
                     "`value` must come from the item, not an argument".into(),
                 ));
