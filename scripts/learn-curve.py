@@ -50,12 +50,12 @@ def run(binary, *args):
 
 
 def overall(stdout):
-    """(f1, exact) from eval's OVERALL row."""
-    for line in stdout.splitlines():
-        if line.startswith("OVERALL"):
-            cols = line.split()
-            return float(cols[6]), float(cols[7])
-    sys.exit(f"no OVERALL row in:\n{stdout}")
+    """(f1, exact) from `eval --json`'s report."""
+    try:
+        report = json.loads(stdout)
+    except json.JSONDecodeError as error:
+        sys.exit(f"eval --json: {error}:\n{stdout}")
+    return report["overall"]["f1"], report["overall"]["exact"]
 
 
 def scenarios(folder=GMAIL):
@@ -111,10 +111,10 @@ def main():
             stage(picked, base / "demos")
             stage(held, base / "held")
             learn_ms, _ = learn(args.binary, base / "demos", base / "catalog")
-            learned_held = overall(run(args.binary, "eval", "--catalog", str(base / "catalog"), str(base / "held")))
-            learned_alt = overall(run(args.binary, "eval", "--catalog", str(base / "catalog"), str(ALT)))
-            hand_held = overall(run(args.binary, "eval", "--catalog", str(hand), str(base / "held")))
-            hand_alt = overall(run(args.binary, "eval", "--catalog", str(hand), str(ALT)))
+            learned_held = overall(run(args.binary, "eval", "--json", "--catalog", str(base / "catalog"), str(base / "held")))
+            learned_alt = overall(run(args.binary, "eval", "--json", "--catalog", str(base / "catalog"), str(ALT)))
+            hand_held = overall(run(args.binary, "eval", "--json", "--catalog", str(hand), str(base / "held")))
+            hand_alt = overall(run(args.binary, "eval", "--json", "--catalog", str(hand), str(ALT)))
             rows.append((n, len(picked), len(held), learn_ms, learned_held, hand_held, learned_alt, hand_alt))
         # 50 demonstrations: the recordings with calls, repeated under new names.
         with_calls = [name for name, tools in all_scenarios if tools]
@@ -134,7 +134,7 @@ def main():
                 picked = pick(demos, n)
                 stage(picked, base / "demos", source=folder / "demos")
                 ms, _ = learn(args.binary, base / "demos", base / "catalog", suite, server)
-                scored = overall(run(args.binary, "eval", "--catalog", str(base / "catalog"),
+                scored = overall(run(args.binary, "eval", "--json", "--catalog", str(base / "catalog"),
                                      "--mcp-server", server, str(tests)))
                 app_rows.append((suite, server, n, len(picked), len(demos), ms, scored))
 

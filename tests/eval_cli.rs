@@ -145,3 +145,63 @@ fn eval_reads_every_recording_format_and_takes_the_suite_to_classify_with() {
     );
     assert!(stdout.contains("1 sessions"), "{stdout}");
 }
+
+/// `--json` reports the same as the tables, as one object a script can read.
+#[test]
+fn the_json_report_holds_every_scenario_tool_and_grounded_share() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tracepipe"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["eval", "--json", "tests/fixtures/recordings"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
+    let recordings = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/recordings"
+    ))
+    .unwrap()
+    .filter(|e| {
+        e.as_ref()
+            .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".expected.json"))
+    })
+    .count();
+    let scenarios = report["scenarios"].as_array().expect("scenarios");
+    assert_eq!(scenarios.len(), recordings);
+    assert_eq!(report["sessions"], recordings);
+    // The per-tool counts add up to the overall ones, and to the scenarios'.
+    let tools = report["tools"].as_object().expect("tools");
+    let sum = |key: &str| {
+        tools
+            .values()
+            .map(|t| t[key].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    for key in ["tp", "fp", "fn"] {
+        assert_eq!(report["overall"][key].as_u64(), Some(sum(key)), "{key}");
+    }
+    let emitted: u64 = scenarios
+        .iter()
+        .map(|s| s["emitted"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum("tp") + sum("fp"), emitted);
+    assert!(report["overall"]["f1"].as_f64().unwrap() >= 0.98);
+    assert_eq!(report["rejected"], 0);
+    // Every emitted call is counted once in the grounded shares.
+    let results = &report["results"];
+    let calls: u64 = results["tools"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|t| t["calls"].as_u64().unwrap())
+        .sum();
+    assert_eq!(results["overall"]["calls"].as_u64(), Some(calls));
+    assert_eq!(calls, emitted);
+    let grounded = results["overall"]["grounded"].as_u64().unwrap();
+    assert!(grounded > 0 && grounded <= calls);
+}

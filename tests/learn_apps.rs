@@ -113,11 +113,12 @@ fn learn(app: &App, catalog: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// (F1, exact-match, calls rejected) from `tracepipe eval`'s table.
+/// (F1, exact-match, calls rejected, the report) from `tracepipe eval --json`.
 fn eval(app: &App, catalog: &Path) -> (f64, f64, usize, String) {
     let tests = fixtures(app, "tests");
     let out = tracepipe(&[
         "eval",
+        "--json",
         "--catalog",
         utf8(catalog),
         "--mcp-server",
@@ -125,25 +126,14 @@ fn eval(app: &App, catalog: &Path) -> (f64, f64, usize, String) {
         utf8(&tests),
     ]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("OVERALL"))
-        .unwrap_or_else(|| panic!("no OVERALL line in:\n{text}"));
-    let cols: Vec<f64> = line
-        .split_whitespace()
-        .skip(1)
-        .map(|c| c.parse().expect("a number"))
-        .collect();
-    let rejected = text
-        .lines()
-        .find_map(|l| {
-            l.strip_suffix(
-                " tool calls rejected by their tool's JSON Schema or the action-tool map",
-            )
-        })
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no rejection count in:\n{text}"));
-    (cols[5], cols[6], rejected, text)
+    let report: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("eval --json: {e}:\n{text}"));
+    let score = |name: &str| report["overall"][name].as_f64().expect("a score");
+    let rejected = report["rejected"]
+        .as_u64()
+        .and_then(|n| usize::try_from(n).ok())
+        .expect("a rejection count");
+    (score("f1"), score("exact"), rejected, text)
 }
 
 /// The tool's input schema as the server published it.

@@ -59,24 +59,22 @@ fn split(demos: &Path, held: &Path) {
     }
 }
 
-/// Overall (F1, exact-match) from `tracepipe eval`'s table.
+/// Overall (F1, exact-match) of `tracepipe eval --json`.
 fn overall(out: &Output) -> (f64, f64) {
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("OVERALL"))
-        .unwrap_or_else(|| panic!("no OVERALL line in:\n{text}"));
-    let cols: Vec<f64> = line
-        .split_whitespace()
-        .skip(1)
-        .map(|c| c.parse().expect("a number"))
-        .collect();
-    (cols[5], cols[6])
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "eval --json: {e}:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    let score = |name: &str| report["overall"][name].as_f64().expect("a score");
+    (score("f1"), score("exact"))
 }
 
 fn eval(catalog: &Path, scenarios: &Path) -> (f64, f64) {
     overall(&tracepipe(&[
         "eval",
+        "--json",
         "--catalog",
         catalog.to_str().expect("utf-8 path"),
         scenarios.to_str().expect("utf-8 path"),

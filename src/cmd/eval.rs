@@ -8,9 +8,11 @@
 //! are matched with the expected ones: per tool and overall precision, recall and
 //! F1, and the exact-match rate of the arguments of matched calls; and the
 //! share of the emitted calls whose tool result is grounded in what the
-//! recording's pages showed (per tool and overall).
+//! recording's pages showed (per tool and overall). `--json` prints all of it
+//! as one JSON object instead of the tables, for scripts and CI.
 
 use anyhow::{bail, Context};
+use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -48,6 +50,10 @@ pub struct EvalArgs {
     /// Print every scenario, not only the ones with mistakes.
     #[arg(long)]
     verbose: bool,
+    /// Print one JSON object (every scenario, per tool and overall scores,
+    /// rejections, grounded results) instead of the tables.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Default)]
@@ -82,6 +88,79 @@ impl Counts {
     fn exact_rate(&self) -> f64 {
         ratio(self.exact, self.tp)
     }
+}
+
+/// Scores as `--json` writes them.
+#[derive(Serialize)]
+struct Scores {
+    tp: usize,
+    fp: usize,
+    #[serde(rename = "fn")]
+    fn_: usize,
+    precision: f64,
+    recall: f64,
+    f1: f64,
+    exact: f64,
+}
+
+impl Counts {
+    fn scores(&self) -> Scores {
+        Scores {
+            tp: self.tp,
+            fp: self.fp,
+            fn_: self.fn_,
+            precision: self.precision(),
+            recall: self.recall(),
+            f1: self.f1(),
+            exact: self.exact_rate(),
+        }
+    }
+}
+
+/// How many of a tool's results are grounded.
+#[derive(Serialize)]
+struct Grounding {
+    grounded: usize,
+    calls: usize,
+    share: f64,
+}
+
+impl Grounding {
+    fn of(grounded: usize, calls: usize) -> Grounding {
+        Grounding {
+            grounded,
+            calls,
+            share: ratio(grounded, calls),
+        }
+    }
+}
+
+/// One scenario's outcome: its counts and what went wrong.
+#[derive(Serialize)]
+struct ScenarioReport {
+    scenario: String,
+    expected: usize,
+    emitted: usize,
+    f1: f64,
+    notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct GroundingReport {
+    tools: BTreeMap<String, Grounding>,
+    overall: Grounding,
+}
+
+/// Everything `eval` found, as `--json` prints it.
+#[derive(Serialize)]
+struct Report {
+    scenarios: Vec<ScenarioReport>,
+    tools: BTreeMap<String, Scores>,
+    overall: Scores,
+    rejected: usize,
+    results: GroundingReport,
+    sessions: usize,
+    events: usize,
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
@@ -147,6 +226,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let mut classify_time = std::time::Duration::ZERO;
     // Per tool: (results grounded, calls emitted).
     let mut grounded: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut reports = Vec::new();
     let scenarios = labelled::find(&args.inputs)?;
     if scenarios.is_empty() {
         bail!("no scenarios (a recording beside each *.expected.json) in the inputs");
@@ -217,71 +297,51 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             scenario_counts.add(c);
             per_tool.entry(tool.clone()).or_default().add(c);
         }
-        let perfect = notes.is_empty();
-        if !perfect || args.verbose {
-            println!(
-                "{} {}: {} expected, {} emitted, F1 {:.3}",
-                if perfect { "ok  " } else { "FAIL" },
-                scenario.scenario,
-                scenario.tool_calls.len(),
-                got.len(),
-                scenario_counts.f1()
-            );
-            for n in notes {
-                println!("{n}");
-            }
-        }
+        reports.push(ScenarioReport {
+            scenario: scenario.scenario.clone(),
+            expected: scenario.tool_calls.len(),
+            emitted: got.len(),
+            f1: scenario_counts.f1(),
+            notes,
+        });
     }
     let mut overall = Counts::default();
-    println!(
-        "\n{:<24} {:>4} {:>4} {:>4} {:>9} {:>7} {:>6} {:>7}",
-        "tool", "tp", "fp", "fn", "precision", "recall", "f1", "exact"
-    );
-    for (tool, c) in &per_tool {
+    for c in per_tool.values() {
         overall.add(c);
+    }
+    let mut all = (0, 0);
+    for (g, n) in grounded.values() {
+        all = (all.0 + g, all.1 + n);
+    }
+    if args.json {
+        let report = Report {
+            scenarios: reports,
+            tools: per_tool
+                .iter()
+                .map(|(t, c)| (t.clone(), c.scores()))
+                .collect(),
+            overall: overall.scores(),
+            rejected,
+            results: GroundingReport {
+                tools: grounded
+                    .iter()
+                    .map(|(t, (g, n))| (t.clone(), Grounding::of(*g, *n)))
+                    .collect(),
+                overall: Grounding::of(all.0, all.1),
+            },
+            sessions,
+            events,
+        };
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_tables(
+            &args, &reports, &per_tool, &overall, rejected, &grounded, all,
+        );
         println!(
-            "{tool:<24} {:>4} {:>4} {:>4} {:>9.3} {:>7.3} {:>6.3} {:>7.3}",
-            c.tp,
-            c.fp,
-            c.fn_,
-            c.precision(),
-            c.recall(),
-            c.f1(),
-            c.exact_rate()
+            "{sessions} sessions, {events} events, classified at {:.2} M events/s (debug builds are slower; see benches/classify.rs)",
+            events as f64 / classify_time.as_secs_f64().max(1e-9) / 1e6
         );
     }
-    println!(
-        "{:<24} {:>4} {:>4} {:>4} {:>9.3} {:>7.3} {:>6.3} {:>7.3}",
-        "OVERALL",
-        overall.tp,
-        overall.fp,
-        overall.fn_,
-        overall.precision(),
-        overall.recall(),
-        overall.f1(),
-        overall.exact_rate()
-    );
-    println!("{rejected} tool calls rejected by their tool's JSON Schema or the action-tool map");
-    println!(
-        "\n{:<24} {:>8} {:>6} {:>7}",
-        "tool results", "grounded", "calls", "share"
-    );
-    let mut all = (0, 0);
-    for (tool, (g, n)) in &grounded {
-        all = (all.0 + g, all.1 + n);
-        println!("{tool:<24} {g:>8} {n:>6} {:>7.3}", ratio(*g, *n));
-    }
-    println!(
-        "{:<24} {:>8} {:>6} {:>7.3}",
-        "OVERALL",
-        all.0,
-        all.1,
-        ratio(all.0, all.1)
-    );
-    println!(
-        "{sessions} sessions, {events} events, classified at {:.2} M events/s (debug builds are slower; see benches/classify.rs)",
-        events as f64 / classify_time.as_secs_f64().max(1e-9) / 1e6
-    );
     let mut ok = true;
     if let Some(min) = args.min_f1 {
         if overall.f1() < min {
@@ -306,4 +366,57 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The human-readable report: the scenarios with mistakes (all of them with
+/// `--verbose`), the per-tool table, the rejections and the grounded results.
+fn print_tables(
+    args: &EvalArgs,
+    reports: &[ScenarioReport],
+    per_tool: &BTreeMap<String, Counts>,
+    overall: &Counts,
+    rejected: usize,
+    grounded: &BTreeMap<String, (usize, usize)>,
+    all: (usize, usize),
+) {
+    for report in reports {
+        let perfect = report.notes.is_empty();
+        if !perfect || args.verbose {
+            println!(
+                "{} {}: {} expected, {} emitted, F1 {:.3}",
+                if perfect { "ok  " } else { "FAIL" },
+                report.scenario,
+                report.expected,
+                report.emitted,
+                report.f1
+            );
+            for n in &report.notes {
+                println!("{n}");
+            }
+        }
+    }
+    println!(
+        "\n{:<24} {:>4} {:>4} {:>4} {:>9} {:>7} {:>6} {:>7}",
+        "tool", "tp", "fp", "fn", "precision", "recall", "f1", "exact"
+    );
+    for (tool, c) in per_tool.iter().chain([(&"OVERALL".to_owned(), overall)]) {
+        println!(
+            "{tool:<24} {:>4} {:>4} {:>4} {:>9.3} {:>7.3} {:>6.3} {:>7.3}",
+            c.tp,
+            c.fp,
+            c.fn_,
+            c.precision(),
+            c.recall(),
+            c.f1(),
+            c.exact_rate()
+        );
+    }
+    println!("{rejected} tool calls rejected by their tool's JSON Schema or the action-tool map");
+    println!(
+        "\n{:<24} {:>8} {:>6} {:>7}",
+        "tool results", "grounded", "calls", "share"
+    );
+    for (tool, (g, n)) in grounded.iter().chain([(&"OVERALL".to_owned(), &all)]) {
+        println!("{tool:<24} {g:>8} {n:>6} {:>7.3}", ratio(*g, *n));
+    }
 }

@@ -1843,10 +1843,13 @@ pub const LEARN_HELD_OUT: [&str; 7] = [
     "account_secrets",
 ];
 
-/// `(F1, exact-match)` of `tracepipe eval` over `scenarios`, from its table.
+/// `(F1, exact-match)` of `tracepipe eval --json` over `scenarios`.
 fn eval_scores(catalog: &Path, suite: Option<&str>, scenarios: &Path) -> (f64, f64) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tracepipe"));
-    command.arg("eval").arg("--catalog").arg(catalog);
+    command
+        .args(["eval", "--json"])
+        .arg("--catalog")
+        .arg(catalog);
     if let Some(suite) = suite {
         command.args(["--suite", suite]);
     }
@@ -1860,15 +1863,10 @@ fn eval_scores(catalog: &Path, suite: Option<&str>, scenarios: &Path) -> (f64, f
         "eval failed:\n{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let cols: Vec<f64> = text
-        .lines()
-        .find(|l| l.starts_with("OVERALL"))
-        .unwrap_or_else(|| panic!("no OVERALL line in:\n{text}"))
-        .split_whitespace()
-        .skip(1)
-        .map(|c| c.parse().expect("a number"))
-        .collect();
-    (cols[5], cols[6])
+    let report: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("eval --json: {e}:\n{text}"));
+    let score = |name: &str| report["overall"][name].as_f64().expect("a score");
+    (score("f1"), score("exact"))
 }
 
 /// The Gmail recordings uploaded and their Examples reviewed (each review
