@@ -299,11 +299,10 @@ pub(crate) mod tests {
     use std::collections::BTreeSet;
     use std::sync::Arc;
 
-    use axum::body::{to_bytes, Body};
+    use axum::body::Body;
     use axum::http::{Method, Request, StatusCode};
     use object_store::local::LocalFileSystem;
     use serde_json::Value;
-    use tower::ServiceExt;
 
     use super::document;
     use crate::admission::Admission;
@@ -525,12 +524,7 @@ pub(crate) mod tests {
             .header("X-API-Key", key)
             .body(Body::empty())
             .expect("a request");
-        let response = app.clone().oneshot(request).await.expect("infallible");
-        let status = response.status();
-        let body = to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("a body");
-        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+        crate::test_client::send(app, request).await
     }
 
     /// Every documented operation reaches a handler and answers a documented

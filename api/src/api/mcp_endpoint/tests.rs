@@ -14,6 +14,7 @@ use crate::api::openapi::tests::serve_state;
 use crate::api::{router, ApiState};
 use crate::outbound::is_public;
 use crate::serve::config::{Overrides, ServeConfig};
+use crate::test_client::send;
 use crate::test_dispatch::KeepPending;
 
 struct Endpoint {
@@ -71,15 +72,7 @@ impl Endpoint {
         let request = request
             .body(Body::from(body.to_string()))
             .expect("a request");
-        let response = self.app.clone().oneshot(request).await.expect("infallible");
-        let status = response.status();
-        let bytes = to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("a body");
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        send(&self.app, request).await
     }
 
     fn bearer(&self) -> String {
