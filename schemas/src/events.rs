@@ -66,6 +66,19 @@ impl Codec {
     }
 }
 
+impl Codec {
+    /// A value of this schema as a message: the marker, the schema's
+    /// fingerprint, then the Avro datum.
+    fn message(&self, value: apache_avro::types::Value) -> Result<Vec<u8>, apache_avro::Error> {
+        let datum = apache_avro::to_avro_datum(&self.schema, value)?;
+        let mut out = Vec::with_capacity(datum.len() + 10);
+        out.extend_from_slice(&MARKER);
+        out.extend_from_slice(&self.fingerprint.to_le_bytes());
+        out.extend_from_slice(&datum);
+        Ok(out)
+    }
+}
+
 pub fn encode<T: Event>(value: &T) -> Result<Vec<u8>, EventError> {
     let codec = T::codec();
     let avro = |source| EventError::Avro {
@@ -75,12 +88,7 @@ pub fn encode<T: Event>(value: &T) -> Result<Vec<u8>, EventError> {
     let value = apache_avro::to_value(value)
         .and_then(|v| v.resolve(&codec.schema))
         .map_err(avro)?;
-    let datum = apache_avro::to_avro_datum(&codec.schema, value).map_err(avro)?;
-    let mut out = Vec::with_capacity(datum.len() + 10);
-    out.extend_from_slice(&MARKER);
-    out.extend_from_slice(&codec.fingerprint.to_le_bytes());
-    out.extend_from_slice(&datum);
-    Ok(out)
+    codec.message(value).map_err(avro)
 }
 
 pub fn decode<T: Event>(bytes: &[u8]) -> Result<T, EventError> {
@@ -222,6 +230,32 @@ mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
 
+    /// The Example row both ExampleEvent tests carry.
+    fn example_row(at: chrono::DateTime<Utc>) -> ExampleRow {
+        ExampleRow {
+            example_id: "e".into(),
+            session_id: "s".into(),
+            suite: "gmail".into(),
+            model_provider: "RULES".into(),
+            model_name: "rules".into(),
+            model_version: "1".into(),
+            action_tool_map_id: None,
+            status: "COMPLETED".into(),
+            created_at: at,
+            session_started_at: Some(at),
+            action_count: 1,
+            low_confidence_count: 0,
+            min_confidence: Some(0.9),
+            tools: vec!["send_email".into()],
+            messages_path: "examples/e/messages.jsonl".into(),
+            training_line: "{}".into(),
+            rejected_calls: 0,
+            source_name: Some("send_simple.trace.json.gz".into()),
+            source_sha256: Some("ab".repeat(32)),
+            capture: "script".into(),
+        }
+    }
+
     #[test]
     fn every_event_round_trips() {
         let at = Utc
@@ -229,28 +263,7 @@ mod tests {
             .single()
             .expect("time");
         let example = ExampleEvent {
-            example: ExampleRow {
-                example_id: "e".into(),
-                session_id: "s".into(),
-                suite: "gmail".into(),
-                model_provider: "RULES".into(),
-                model_name: "rules".into(),
-                model_version: "1".into(),
-                action_tool_map_id: None,
-                status: "COMPLETED".into(),
-                created_at: at,
-                session_started_at: Some(at),
-                action_count: 1,
-                low_confidence_count: 0,
-                min_confidence: Some(0.9),
-                tools: vec!["send_email".into()],
-                messages_path: "examples/e/messages.jsonl".into(),
-                training_line: "{}".into(),
-                rejected_calls: 0,
-                source_name: Some("send_simple.trace.json.gz".into()),
-                source_sha256: Some("ab".repeat(32)),
-                capture: "script".into(),
-            },
+            example: example_row(at),
             actions: vec![ActionRow {
                 example_id: "e".into(),
                 session_id: "s".into(),
@@ -340,28 +353,7 @@ mod tests {
             .expect("time")
             .with_timezone(&chrono::Utc);
         let mut value = apache_avro::to_value(ExampleEvent {
-            example: ExampleRow {
-                example_id: "e".into(),
-                session_id: "s".into(),
-                suite: "gmail".into(),
-                model_provider: "RULES".into(),
-                model_name: "rules".into(),
-                model_version: "1".into(),
-                action_tool_map_id: None,
-                status: "COMPLETED".into(),
-                created_at: at,
-                session_started_at: None,
-                action_count: 1,
-                low_confidence_count: 0,
-                min_confidence: Some(0.9),
-                tools: vec!["read_email".into()],
-                messages_path: "examples/e/messages.jsonl".into(),
-                training_line: "{}".into(),
-                rejected_calls: 0,
-                source_name: None,
-                source_sha256: None,
-                capture: "script".into(),
-            },
+            example: example_row(at),
             actions: Vec::new(),
         })
         .expect("to value");
@@ -400,10 +392,7 @@ mod tests {
             }
         }
         let value = value.resolve(&v1.schema).expect("a v1 value");
-        let datum = apache_avro::to_avro_datum(&v1.schema, value).expect("v1 datum");
-        let mut bytes = MARKER.to_vec();
-        bytes.extend_from_slice(&v1.fingerprint.to_le_bytes());
-        bytes.extend_from_slice(&datum);
+        let bytes = v1.message(value).expect("a v1 message");
         let decoded = decode::<ExampleEvent>(&bytes).expect("decodes");
         assert_eq!(decoded.actions.len(), 1);
         assert!(!decoded.actions[0].result_grounded);
@@ -422,10 +411,7 @@ mod tests {
             ("session_path".into(), "sessions/s/session.avro".into()),
             ("created_at".into(), "2026-01-06T20:30:01+00:00".into()),
         ]);
-        let datum = apache_avro::to_avro_datum(&v1.schema, value).expect("v1 datum");
-        let mut bytes = MARKER.to_vec();
-        bytes.extend_from_slice(&v1.fingerprint.to_le_bytes());
-        bytes.extend_from_slice(&datum);
+        let bytes = v1.message(value).expect("a v1 message");
         let decoded = decode::<SessionRef>(&bytes).expect("decodes");
         assert_eq!(decoded.suite, "gmail");
         assert_eq!((decoded.model_id, decoded.catalog_version), (None, None));

@@ -152,16 +152,27 @@ fn truncated_datum_is_an_error_not_a_panic() {
     }
 }
 
+/// A sample in `tests/data` written with an earlier schema, decoded.
+fn earlier_sample(name: &str) -> Session {
+    let bytes = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name),
+    )
+    .unwrap();
+    assert_ne!(
+        bytes[..10],
+        encode_session(&sample()).unwrap()[..10],
+        "{name} is written with another schema than the current one"
+    );
+    decode_session(&bytes).unwrap()
+}
+
 /// `tests/data/session-v1.avro` was written with `avro/session.v1.avsc`, before
 /// Session gained the optional `user_agent`. It must keep decoding.
 #[test]
 fn sample_written_with_the_first_schema_still_decodes() {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/session-v1.avro"
-    ))
-    .unwrap();
-    let session = decode_session(&bytes).unwrap();
+    let session = earlier_sample("session-v1.avro");
     assert_eq!(session.user_agent, None);
     assert_eq!(session.suite.as_deref(), Some("gmail"));
     assert_eq!(session.events.len(), 3);
@@ -180,17 +191,7 @@ fn sample_written_with_the_first_schema_still_decodes() {
 /// decoding, with no provenance.
 #[test]
 fn sample_written_with_the_second_schema_still_decodes() {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/session-v2.avro"
-    ))
-    .unwrap();
-    assert_ne!(
-        bytes[..10],
-        encode_session(&sample()).unwrap()[..10],
-        "written with another schema than the current one"
-    );
-    let session = decode_session(&bytes).unwrap();
+    let session = earlier_sample("session-v2.avro");
     assert_eq!(session.user_agent.as_deref(), Some("HeadlessChrome/156"));
     assert_eq!(session.started_at.as_deref(), Some("2026-11-25T16:59:23Z"));
     assert_eq!(session.events.len(), 2);
@@ -204,17 +205,7 @@ fn sample_written_with_the_second_schema_still_decodes() {
 /// with an empty state.
 #[test]
 fn sample_written_with_the_third_schema_still_decodes() {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/session-v3.avro"
-    ))
-    .unwrap();
-    assert_ne!(
-        bytes[..10],
-        encode_session(&sample()).unwrap()[..10],
-        "written with another schema than the current one"
-    );
-    let session = decode_session(&bytes).unwrap();
+    let session = earlier_sample("session-v3.avro");
     assert_eq!(
         session.source_name.as_deref(),
         Some("label_add_remove.trace.json.gz")
@@ -229,17 +220,7 @@ fn sample_written_with_the_third_schema_still_decodes() {
 /// It must keep decoding, its click's state intact and no event with a view.
 #[test]
 fn sample_written_with_the_fourth_schema_still_decodes() {
-    let bytes = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/session-v4.avro"
-    ))
-    .unwrap();
-    assert_ne!(
-        bytes[..10],
-        encode_session(&sample()).unwrap()[..10],
-        "written with another schema than the current one"
-    );
-    let session = decode_session(&bytes).unwrap();
+    let session = earlier_sample("session-v4.avro");
     assert_eq!(
         session.source_name.as_deref(),
         Some("label_menu_toggle.trace.json.gz")
