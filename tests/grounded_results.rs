@@ -17,7 +17,7 @@ use tracepipe_processors::catalog::Catalog;
 use tracepipe_processors::classify::{Model, RulesOptions};
 use tracepipe_processors::results::UNGROUNDED_RESULT;
 use tracepipe_processors::synth::{Message, Synthesis, Synthesizer};
-use tracepipe_schemas::{EventKind, Session};
+use tracepipe_schemas::{EventKind, Session, ViewItem};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -114,14 +114,19 @@ fn calls(synthesis: &Synthesis) -> Vec<(String, serde_json::Value, String, bool)
         .collect()
 }
 
-/// Every `data-*` id a view of the session showed.
-fn ids_shown(session: &Session) -> BTreeSet<String> {
+/// Every item the session's views showed, listed or open.
+fn items_shown(session: &Session) -> impl Iterator<Item = &ViewItem> {
     session
         .events
         .iter()
         .filter(|e| e.kind == EventKind::View)
         .filter_map(|e| e.view.as_ref())
         .flat_map(|v| v.items.iter().chain(v.open.as_ref()))
+}
+
+/// Every `data-*` id a view of the session showed.
+fn ids_shown(session: &Session) -> BTreeSet<String> {
+    items_shown(session)
         .flat_map(|i| i.data.values().cloned())
         .collect()
 }
@@ -129,12 +134,7 @@ fn ids_shown(session: &Session) -> BTreeSet<String> {
 /// Every text a view of the session showed: names, `data-*` values and
 /// fields of its items and open items.
 fn texts_shown(session: &Session) -> Vec<String> {
-    session
-        .events
-        .iter()
-        .filter(|e| e.kind == EventKind::View)
-        .filter_map(|e| e.view.as_ref())
-        .flat_map(|v| v.items.iter().chain(v.open.as_ref()))
+    items_shown(session)
         .flat_map(|i| {
             i.name
                 .iter()
