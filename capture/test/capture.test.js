@@ -9,15 +9,6 @@ const { CAPTURE_SCRIPT } = require("../recorder/session.js");
 
 const env = useDemo();
 
-// Serves `html` at a made-up address, so that plain pages get the same
-// injected capture script as the demo app.
-async function openHtml(html) {
-  const { context, page } = await env.open();
-  await page.route("http://capture.test/", (route) => route.fulfill({ contentType: "text/html", body: html }));
-  await page.goto("http://capture.test/");
-  return { context, page };
-}
-
 function ofType(marks, type) {
   return marks.filter((m) => m.type === type);
 }
@@ -217,7 +208,7 @@ test("sensitive marks come at least every two seconds while nothing changes", as
 test("every autocomplete token for credentials and cards is masked", async () => {
   const tokens = ["current-password", "new-password", "one-time-code", "cc-number", "cc-csc", "cc-exp", "cc-exp-month", "cc-name", "section-pay billing cc-number"];
   const fields = tokens.map((token, i) => `<input id="f${i}" autocomplete="${token}">`).join("");
-  const { context, page } = await openHtml(`<!doctype html><body>${fields}<input id="plain" autocomplete="email"></body>`);
+  const { context, page } = await env.openHtml(`<!doctype html><body>${fields}<input id="plain" autocomplete="email"></body>`);
   for (let i = 0; i < tokens.length; i += 1) {
     await page.locator(`#f${i}`).fill(`secret-${i}`);
     await page.locator(`#f${i}`).dispatchEvent("change");
@@ -233,7 +224,7 @@ test("every autocomplete token for credentials and cards is masked", async () =>
 });
 
 test("accessible names follow aria-label, aria-labelledby, label, placeholder, title, text", async () => {
-  const { context, page } = await openHtml(`<!doctype html><body>
+  const { context, page } = await env.openHtml(`<!doctype html><body>
     <button id="a" aria-label="Archive">x</button>
     <span id="cap">Due date</span><input id="b" aria-labelledby="cap">
     <label for="c">First name</label><input id="c" name="first">
@@ -269,7 +260,7 @@ test("accessible names follow aria-label, aria-labelledby, label, placeholder, t
 });
 
 test("Escape, Delete and modified keys are recorded with their modifiers", async () => {
-  const { context, page } = await openHtml(`<!doctype html><body><div id="zone" tabindex="0">zone</div></body>`);
+  const { context, page } = await env.openHtml(`<!doctype html><body><div id="zone" tabindex="0">zone</div></body>`);
   await page.locator("#zone").focus();
   for (const key of ["Escape", "Delete", "Shift+Tab", "Control+Shift+K", "Alt+ArrowLeft", "Meta+z", "a", "Shift", "ArrowDown"]) {
     await page.keyboard.press(key);
@@ -287,7 +278,7 @@ test("Escape, Delete and modified keys are recorded with their modifiers", async
 });
 
 test("injecting the script again changes nothing and it adds one non-enumerable global", async () => {
-  const { context, page } = await openHtml(`<!doctype html><body><button>Go</button></body>`);
+  const { context, page } = await env.openHtml(`<!doctype html><body><button>Go</button></body>`);
   const source = fs.readFileSync(CAPTURE_SCRIPT, "utf8");
   await page.evaluate(source);
   await page.evaluate(source);

@@ -47,6 +47,16 @@ function useDemo() {
     return { context, page };
   };
 
+  // A fresh context showing `html`, served at a made-up address, so that a
+  // plain page gets the same injected capture script as the demo app.
+  env.HTML_URL = "http://capture.test/";
+  env.openHtml = async (html) => {
+    const { context, page } = await env.open();
+    await page.route(env.HTML_URL, (route) => route.fulfill({ contentType: "text/html; charset=utf-8", body: html }));
+    await page.goto(env.HTML_URL);
+    return { context, page };
+  };
+
   // The interaction marks made so far, oldest first; each is {type, target,
   // value, …}.
   env.marks = async (page) => {

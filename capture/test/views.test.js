@@ -58,11 +58,7 @@ test("a search's view lists its rows with their cells under the column names; an
 });
 
 test("a table's column headers name its rows' cells; a header beside data cells heads a row; no headers, only the date", async () => {
-  const { context, page } = await env.open("#inbox");
-  await page.route("http://views.test/", (route) =>
-    route.fulfill({
-      contentType: "text/html; charset=utf-8",
-      body: `<!doctype html><html lang="en"><body>
+  const { context, page } = await env.openHtml(`<!doctype html><html lang="en"><body>
         <table>
           <thead><tr><th>Name</th><th>Count</th></tr></thead>
           <tbody>
@@ -72,12 +68,9 @@ test("a table's column headers name its rows' cells; a header beside data cells 
         </table>
         <table><tr data-id="c"><td>Gamma</td><td><time datetime="2026-02-01">Feb 1</time></td></tr></table>
         <button id="go">Go</button>
-      </body></html>`,
-    })
-  );
-  await page.goto("http://views.test/");
+      </body></html>`);
   await page.locator("#go").click();
-  const [view] = (await settledViews(page)).filter((v) => v.url === "http://views.test/");
+  const [view] = (await settledViews(page)).filter((v) => v.url === env.HTML_URL);
   const byId = Object.fromEntries(view.items.map((i) => [i.data["data-id"], i]));
   assert.deepEqual(byId.a.fields, { name: "Alpha", count: "3" });
   assert.deepEqual(byId.b.fields, { name: "Beta", count: "4" });
@@ -86,11 +79,7 @@ test("a table's column headers name its rows' cells; a header beside data cells 
 });
 
 test("a view never holds a typed value, a secret or anything marked sensitive, even in a named column", async () => {
-  const { context, page } = await env.open("#inbox");
-  await page.route("http://views.test/", (route) =>
-    route.fulfill({
-      contentType: "text/html; charset=utf-8",
-      body: `<!doctype html><html lang="en"><body>
+  const { context, page } = await env.openHtml(`<!doctype html><html lang="en"><body>
         <table>
           <tr><th>Name</th><th>Secret</th><th>Note</th></tr>
           <tr data-id="r1"><td>Row one</td><td data-tracepipe-sensitive>kept-back</td>
@@ -99,15 +88,12 @@ test("a view never holds a typed value, a secret or anything marked sensitive, e
         <input type="password" id="pw" aria-label="Password">
         <input autocomplete="cc-number" id="cc" aria-label="Card number">
         <button id="go">Go</button>
-      </body></html>`,
-    })
-  );
-  await page.goto("http://views.test/");
+      </body></html>`);
   await page.locator("#note").fill("typed-note");
   await page.locator("#pw").fill("hunter2");
   await page.locator("#cc").fill("4111111111111111");
   await page.locator("#go").click();
-  const views = (await settledViews(page)).filter((v) => v.url === "http://views.test/");
+  const views = (await settledViews(page)).filter((v) => v.url === env.HTML_URL);
   assert.ok(views.length > 0);
   const row = views.at(-1).items.find((i) => i.data["data-id"] === "r1");
   assert.deepEqual(row.fields, { name: "Row one" });
@@ -119,22 +105,15 @@ test("a view never holds a typed value, a secret or anything marked sensitive, e
 });
 
 test("a full page of fifty named rows with their cells fits one view, complete", async () => {
-  const { context, page } = await env.open("#inbox");
   const rows = Array.from({ length: 50 }, (_, i) =>
     `<tr data-message-id="m${i}"><td>Sender number ${i}</td><td>A subject line of some length, number ${i}</td>` +
       `<td>— and the first words of the message, as a list shows them ${i}</td><td><time datetime="2026-01-0${(i % 9) + 1}">Jan ${(i % 9) + 1}</time></td></tr>`
   ).join("");
-  await page.route("http://views.test/", (route) =>
-    route.fulfill({
-      contentType: "text/html; charset=utf-8",
-      body: `<!doctype html><html lang="en"><body style="margin:0;font-size:4px;line-height:1">
+  const { context, page } = await env.openHtml(`<!doctype html><html lang="en"><body style="margin:0;font-size:4px;line-height:1">
         <table><tr><th>From</th><th>Subject</th><th>Snippet</th><th>Date</th></tr>${rows}</table>
-        <button id="go">Go</button></body></html>`,
-    })
-  );
-  await page.goto("http://views.test/");
+        <button id="go">Go</button></body></html>`);
   await page.locator("#go").click();
-  const [view] = (await settledViews(page)).filter((v) => v.url === "http://views.test/");
+  const [view] = (await settledViews(page)).filter((v) => v.url === env.HTML_URL);
   assert.equal(view.truncated, false);
   const listed = view.items.filter((i) => i.data["data-message-id"]);
   assert.equal(listed.length, 50);
