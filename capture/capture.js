@@ -690,28 +690,44 @@
     return el.closest("[role=grid], [role=treegrid], [role=table], table");
   }
 
+  // Something the script may read and a person can see.
+  function isReadable(node) {
+    return !isWithheld(node) && isRendered(node);
+  }
+
+  // Fields under lowercase keys, the first value of a key kept, at most
+  // `maxFields` of them of at most `limit` characters, each value tidied by
+  // `tidy`; whatever is left out or cut sets `truncated`.
+  function fieldCollector(maxFields, limit, tidy) {
+    const fields = {};
+    let truncated = false;
+    return {
+      put(key, value) {
+        key = collapse(key).toLowerCase();
+        value = tidy(value);
+        if (!key || !value || key in fields) return;
+        if (Object.keys(fields).length >= maxFields) {
+          truncated = true;
+          return;
+        }
+        if (value.length > limit) truncated = true;
+        fields[key] = clip(value, limit);
+      },
+      result: () => ({ fields, truncated }),
+    };
+  }
+
   // A listed row's fields, keys lowercase: each cell under the name of its
   // column's header (as a screen reader announces a cell), and a
   // `<time datetime>` as `date`. A table without column headers gives only
   // the date.
   function rowFields(row) {
-    const fields = {};
-    let truncated = false;
-    const put = (key, value) => {
-      key = collapse(key).toLowerCase();
-      value = collapse(value);
-      if (!key || !value || key in fields) return;
-      if (Object.keys(fields).length >= VIEW_MAX_ITEM_FIELDS) {
-        truncated = true;
-        return;
-      }
-      if (value.length > VIEW_NAME_LIMIT) truncated = true;
-      fields[key] = clip(value, VIEW_NAME_LIMIT);
-    };
-    const time = Array.from(row.querySelectorAll("time[datetime]")).find((node) => !isWithheld(node) && isRendered(node));
+    const collected = fieldCollector(VIEW_MAX_ITEM_FIELDS, VIEW_NAME_LIMIT, collapse);
+    const { put } = collected;
+    const time = Array.from(row.querySelectorAll("time[datetime]")).find(isReadable);
     if (time) put("date", time.getAttribute("datetime"));
     const table = tableOf(row);
-    if (!table) return { fields, truncated };
+    if (!table) return collected.result();
     const inTable = (node) => tableOf(node) === table;
     // A column's header sits in a row of headers only (a `th` beside data
     // cells heads its row, not a column).
@@ -721,7 +737,7 @@
       return !headerRow || !headerRow.querySelector("td, [role=gridcell], [role=cell]");
     };
     const headers = Array.from(table.querySelectorAll("[role=columnheader], th")).filter(isColumnHeader);
-    if (!headers.length) return { fields, truncated };
+    if (!headers.length) return collected.result();
     const cells = Array.from(row.querySelectorAll("td, th, [role=gridcell], [role=cell], [role=columnheader], [role=rowheader]"))
       .filter((cell) => isCell(cell) && cell.closest("[role=row], tr") === row);
     cells.forEach((cell, column) => {
@@ -729,7 +745,7 @@
       if (!header || isWithheld(cell) || !isRendered(header)) return;
       put(viewName(header), shownText(cell, VIEW_NAME_LIMIT + 1));
     });
-    return { fields, truncated };
+    return collected.result();
   }
 
   // The open item's fields, keys lowercase: `heading` (its first heading),
@@ -737,38 +753,27 @@
   // as `date`, every non-control descendant with an `aria-label` (its
   // label → its shown text), and `text`, all it shows.
   function openFields(el) {
-    const fields = {};
-    let truncated = false;
-    const put = (key, value) => {
-      key = collapse(key).toLowerCase();
-      value = value.trim();
-      if (!key || !value || key in fields) return;
-      if (Object.keys(fields).length >= VIEW_MAX_FIELDS) {
-        truncated = true;
-        return;
-      }
-      if (value.length > VIEW_FIELD_LIMIT) truncated = true;
-      fields[key] = clip(value, VIEW_FIELD_LIMIT);
-    };
-    const visible = (node) => !isWithheld(node) && isRendered(node);
-    const heading = Array.from(el.querySelectorAll("h1, h2, h3, h4, h5, h6, [role=heading]")).find(visible);
+    // The open item's text keeps its lines.
+    const collected = fieldCollector(VIEW_MAX_FIELDS, VIEW_FIELD_LIMIT, (value) => value.trim());
+    const { put } = collected;
+    const heading = Array.from(el.querySelectorAll("h1, h2, h3, h4, h5, h6, [role=heading]")).find(isReadable);
     if (heading) put("heading", shownText(heading, VIEW_FIELD_LIMIT + 1));
-    const time = Array.from(el.querySelectorAll("time[datetime]")).find(visible);
+    const time = Array.from(el.querySelectorAll("time[datetime]")).find(isReadable);
     if (time) put("date", time.getAttribute("datetime"));
     for (const term of el.querySelectorAll("dt")) {
       const definition = term.nextElementSibling;
-      if (definition && definition.localName === "dd" && visible(term) && visible(definition)) {
+      if (definition && definition.localName === "dd" && isReadable(term) && isReadable(definition)) {
         put(shownText(term, VIEW_NAME_LIMIT), shownText(definition, VIEW_FIELD_LIMIT + 1));
       }
     }
     for (const node of el.querySelectorAll("[aria-label]")) {
       const role = node.getAttribute("role") || implicitRole(node);
-      if (isControl(node) || CONTROL_ROLES.has(role) || !visible(node)) continue;
+      if (isControl(node) || CONTROL_ROLES.has(role) || !isReadable(node)) continue;
       put(node.getAttribute("aria-label"), shownText(node, VIEW_FIELD_LIMIT + 1));
     }
     const text = shownText(el, VIEW_FIELD_LIMIT + 1);
     put("text", text);
-    return { fields, truncated };
+    return collected.result();
   }
 
   // The route's last part (`#inbox/<messageId>` → the id), decoded.
